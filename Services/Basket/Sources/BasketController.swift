@@ -1,0 +1,118 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ServiceKit
+
+/// The basket HTTP API. Authorization (own basket only, admin for the list) is the gateway's job.
+package struct BasketController<Repository: BasketRepository, Catalog: ProductCatalog> {
+    let repository: Repository
+    let catalog: Catalog
+    let eventBusName: String
+
+    package init(repository: Repository, catalog: Catalog, eventBusName: String) {
+        self.repository = repository
+        self.catalog = catalog
+        self.eventBusName = eventBusName
+    }
+
+    package func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group
+            .get(use: list)
+            .post(use: store)
+            .post("checkout", use: checkout)
+            .get(":userName", use: get)
+            .delete(":userName", use: delete)
+    }
+
+    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let userName = try UserName.validate(context.parameters.get("userName") ?? "")
+        return try JSONOutput.response(try await repository.find(userName: userName))
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        let userName = try UserName.validate(context.parameters.get("userName") ?? "")
+        try await repository.delete(userName: userName)
+        return .noContent
+    }
+
+    struct BasketPage: Codable {
+        var items: [Basket]
+        var nextCursor: String?
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        var limit = 50
+        if let raw = query["limit"] {
+            guard let value = Int(String(raw)), (1...200).contains(value) else {
+                throw Problem.badRequest("limit must be an integer from 1 to 200", field: "limit")
+            }
+            limit = value
+        }
+        let cursor = query["cursor"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        var baskets = try await repository.list(after: cursor, limit: limit + 1)
+        var next: String?
+        if baskets.count > limit {
+            baskets.removeLast()
+            next = baskets.last?.userName
+        }
+        return try JSONOutput.response(BasketPage(items: baskets, nextCursor: next))
+    }
+
+    /// Stores the basket with names and prices looked up in the catalog.
+    @Sendable func store(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let input = try await JSONInput.decode(BasketInput.self, from: request, context: context).validated()
+        let products = try await lookUp(Set(input.items.map(\.productId)), fieldFor: { id in
+            let index = input.items.firstIndex { $0.productId == id } ?? 0
+            return "items[\(index)].productId"
+        })
+        let items = input.items.map { item in
+            let product = products[item.productId]!
+            return BasketItem(productId: item.productId, productName: product.name, quantity: item.quantity, color: item.color ?? "", price: product.price)
+        }
+        return try JSONOutput.response(try await repository.replace(userName: input.userName, items: items))
+    }
+
+    @Sendable func checkout(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let input = try await JSONInput.decode(CheckoutRequest.self, from: request, context: context).validated()
+        var key = request.headers[.idempotencyKey]?.trimmingCharacters(in: .whitespaces)
+        if key?.isEmpty == true { key = nil }
+        if let key, key.count > 200 {
+            throw Problem.badRequest("Idempotency-Key must be at most 200 characters", field: "Idempotency-Key")
+        }
+        switch try await repository.checkout(input, idempotencyKey: key, eventBusName: eventBusName) {
+        case .accepted(let checkout):
+            context.logger.info("checkout accepted", metadata: ["checkoutId": "\(checkout.checkoutId)", "userName": "\(checkout.userName)"])
+            return try JSONOutput.response(checkout, status: .accepted)
+        case .replayed(let checkout):
+            return try JSONOutput.response(checkout, status: .accepted, headers: [.idempotentReplayed: "true"])
+        case .emptyBasket:
+            throw Problem.conflict("the basket of \(input.userName) is empty; add items before checking out")
+        case .idempotencyKeyReused:
+            throw Problem.unprocessable("this Idempotency-Key was used for a different checkout request", field: "Idempotency-Key")
+        }
+    }
+
+    /// Looks products up concurrently: unknown → 422 naming the field, catalog down → 503.
+    func lookUp(_ ids: Set<UUID>, fieldFor: (UUID) -> String) async throws -> [UUID: CatalogProduct] {
+        let found = try await withThrowingTaskGroup(of: (UUID, CatalogProduct?).self) { group in
+            for id in ids { group.addTask { (id, try await catalog.product(id: id)) } }
+            var found: [UUID: CatalogProduct?] = [:]
+            for try await (id, product) in group { found[id] = product }
+            return found
+        }
+        var products: [UUID: CatalogProduct] = [:]
+        for id in ids {
+            guard let product = found[id] ?? nil else {
+                throw Problem.unprocessable("unknown product \(id)", field: fieldFor(id))
+            }
+            products[id] = product
+        }
+        return products
+    }
+}
+
+extension HTTPField.Name {
+    package static let idempotencyKey = Self("Idempotency-Key")!
+    static let idempotentReplayed = Self("Idempotent-Replayed")!
+}

@@ -1,0 +1,56 @@
+import Foundation
+import ServiceKit
+
+/// The body of `POST /basket`. Any `productName` or `price` a client sends is ignored.
+package struct BasketInput: Codable, Sendable {
+    package struct Item: Codable, Sendable {
+        package var productId: UUID
+        package var quantity: Int
+        package var color: String?
+    }
+
+    package var userName: String
+    package var items: [Item]
+
+    static let maximumQuantity = 1000
+    static let maximumLines = 100
+
+    /// Checks the rules and merges lines of the same product and color.
+    package func validated() throws -> BasketInput {
+        var input = self
+        input.userName = try UserName.validate(userName)
+        guard items.count <= Self.maximumLines else {
+            throw Problem.unprocessable("a basket holds at most \(Self.maximumLines) lines", field: "items")
+        }
+        var merged: [Item] = []
+        for (index, item) in items.enumerated() {
+            guard (1...Self.maximumQuantity).contains(item.quantity) else {
+                throw Problem.unprocessable("quantity must be from 1 to \(Self.maximumQuantity)", field: "items[\(index)].quantity")
+            }
+            let color = (item.color ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            guard color.count <= 50 else { throw Problem.unprocessable("color must be at most 50 characters", field: "items[\(index)].color") }
+            if let existing = merged.firstIndex(where: { $0.productId == item.productId && $0.color == color }) {
+                merged[existing].quantity += item.quantity
+                guard merged[existing].quantity <= Self.maximumQuantity else {
+                    throw Problem.unprocessable("quantity must be from 1 to \(Self.maximumQuantity)", field: "items[\(index)].quantity")
+                }
+            } else {
+                merged.append(Item(productId: item.productId, quantity: item.quantity, color: color))
+            }
+        }
+        input.items = merged
+        return input
+    }
+}
+
+package enum UserName {
+    /// A user name as Cognito allows it: 1–128 printable characters, no spaces.
+    package static func validate(_ raw: String, field: String = "userName") throws -> String {
+        let name = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !name.isEmpty else { throw Problem.unprocessable("\(field) must not be empty", field: field) }
+        guard name.count <= 128, !name.contains(where: { $0.isWhitespace || $0 == "/" }) else {
+            throw Problem.unprocessable("\(field) must be at most 128 characters without spaces or slashes", field: field)
+        }
+        return name
+    }
+}

@@ -1,0 +1,21 @@
+import EventBus
+import ServiceKit
+
+/// Everything `basket-service` reads from its environment.
+package struct BasketServiceConfig: Sendable {
+    package var host: String
+    package var port: Int
+    package var database: DatabaseSettings
+    package var bus: BusSettings
+    package var productServiceURL: String
+    package var catalogTimeout: Duration
+
+    package init(settings: Settings = Settings()) throws {
+        host = settings.string("HOST", default: "127.0.0.1")
+        port = try settings.int("PORT", default: 8082)
+        database = try DatabaseSettings(settings: settings, default: "postgres://swn:swn@localhost:5432/basket")
+        bus = try BusSettings(settings: settings)
+        productServiceURL = settings.string("PRODUCT_SERVICE_URL", default: "http://localhost:8081")
+        catalogTimeout = try settings.milliseconds("CATALOG_TIMEOUT_MS", default: 2000)
+    }
+}

@@ -1,0 +1,19 @@
+import Foundation
+
+/// What the basket needs of a product.
+package struct CatalogProduct: Codable, Sendable, Equatable {
+    package var id: UUID
+    package var name: String
+    package var price: Decimal
+}
+
+/// Where names and prices come from.
+package protocol ProductCatalog: Sendable {
+    /// The product, or nil when the catalog has none with that id. Throws when the catalog cannot answer.
+    func product(id: UUID) async throws -> CatalogProduct?
+}
+
+package struct CatalogUnavailable: Error, CustomStringConvertible {
+    package var reason: String
+    package var description: String { "catalog unavailable: \(reason)" }
+}

@@ -1,0 +1,10 @@
+import Hummingbird
+import Logging
+import ProductService
+import ServiceKit
+
+let settings = Settings()
+LoggingSetup.bootstrap(settings: settings)
+let logger = Logger(label: "product-service")
+let app = try await buildApplication(try ProductServiceConfig(settings: settings), logger: logger)
+try await app.runService()

@@ -1,0 +1,33 @@
+import Hummingbird
+import Logging
+import PostgresNIO
+import ServiceKit
+
+/// Builds `product-service`; `main` and the tests both call this.
+package func buildApplication(_ config: ProductServiceConfig, logger: Logger) async throws -> some ApplicationProtocol {
+    let client = PostgresClient(settings: config.database, logger: logger)
+    let repository = PostgresProductRepository(client: client, logger: logger)
+
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: LogRequestsMiddleware(.info))
+    router.addHealthRoutes([.postgres(client, logger: logger)])
+    ProductController(repository: repository).addRoutes(to: router.group("product"))
+
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "product-service"),
+        logger: logger
+    )
+    app.addServices(client)
+    app.beforeServerStarts {
+        try await withTimeout(.seconds(30)) {
+            try await Migrator(ProductMigrations.all).migrate(client: client, logger: logger)
+        }
+        if config.seedDemoCatalog, try await repository.count() == 0 {
+            for product in DemoCatalog.products { _ = try await repository.create(product) }
+            logger.info("loaded the demo catalog", metadata: ["products": "\(DemoCatalog.products.count)"])
+        }
+    }
+    return app
+}

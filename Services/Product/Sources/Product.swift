@@ -1,0 +1,15 @@
+import Foundation
+
+/// A catalog entry. `version` rises with every change so that consumers of catalog events can
+/// ignore a late, older update.
+package struct Product: Codable, Sendable, Equatable {
+    package var id: UUID
+    package var name: String
+    package var description: String
+    package var imageFile: String
+    package var price: Decimal
+    package var category: String
+    package var version: Int
+    package var createdAt: Date
+    package var updatedAt: Date
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Hummingbird
+import ServiceKit
+
+/// The catalog's HTTP API. Authorization (admin-only writes) is the gateway's job.
+package struct ProductController<Repository: ProductRepository> {
+    let repository: Repository
+
+    package init(repository: Repository) {
+        self.repository = repository
+    }
+
+    static var defaultPageSize: Int { 50 }
+    static var maximumPageSize: Int { 200 }
+
+    package func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group
+            .get(use: list)
+            .get(":id", use: get)
+            .post(use: create)
+            .put(":id", use: update)
+            .delete(":id", use: delete)
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        let category = query["category"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        var limit = Self.defaultPageSize
+        if let raw = query["limit"] {
+            guard let value = Int(String(raw)), (1...Self.maximumPageSize).contains(value) else {
+                throw Problem.badRequest("limit must be an integer from 1 to \(Self.maximumPageSize)", field: "limit")
+            }
+            limit = value
+        }
+        var cursor: ProductCursor?
+        if let raw = query["cursor"], !raw.isEmpty {
+            guard let decoded = ProductCursor(encoded: String(raw)) else {
+                throw Problem.badRequest("cursor is not one this service issued", field: "cursor")
+            }
+            cursor = decoded
+        }
+        // One extra row tells whether another page follows.
+        var products = try await repository.list(category: category, after: cursor, limit: limit + 1)
+        var next: String?
+        if products.count > limit {
+            products.removeLast()
+            next = products.last.map { ProductCursor(name: $0.name, id: $0.id).encoded }
+        }
+        return try JSONOutput.response(ProductPage(items: products, nextCursor: next))
+    }
+
+    @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let id = try Self.productID(context)
+        guard let product = try await repository.find(id: id) else { throw Problem.notFound("no product with id \(id)") }
+        return try JSONOutput.response(product)
+    }
+
+    @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let input = try await JSONInput.decode(ProductInput.self, from: request, context: context).validated()
+        let product = try await repository.create(input)
+        return try JSONOutput.response(product, status: .created, headers: [.location: "/product/\(product.id)"])
+    }
+
+    @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let id = try Self.productID(context)
+        let input = try await JSONInput.decode(ProductInput.self, from: request, context: context).validated()
+        guard let product = try await repository.update(id: id, with: input) else {
+            throw Problem.notFound("no product with id \(id)")
+        }
+        return try JSONOutput.response(product)
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        let id = try Self.productID(context)
+        guard try await repository.delete(id: id) else { throw Problem.notFound("no product with id \(id)") }
+        return .noContent
+    }
+
+    static func productID(_ context: AppRequestContext) throws -> UUID {
+        let raw = context.parameters.get("id") ?? ""
+        guard let id = UUID(uuidString: raw) else { throw Problem.badRequest("id must be a UUID, got '\(raw)'", field: "id") }
+        return id
+    }
+}

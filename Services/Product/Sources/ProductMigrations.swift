@@ -1,0 +1,23 @@
+import ServiceKit
+
+enum ProductMigrations {
+    static let all: [Migration] = [
+        Migration("001_create_products", [
+            """
+            CREATE TABLE products (
+                id UUID PRIMARY KEY,
+                name TEXT NOT NULL CHECK (name <> ''),
+                description TEXT NOT NULL DEFAULT '',
+                image_file TEXT NOT NULL DEFAULT '',
+                price NUMERIC(12, 2) NOT NULL CHECK (price >= 0),
+                category TEXT NOT NULL CHECK (category <> ''),
+                version BIGINT NOT NULL DEFAULT 1,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )
+            """,
+            "CREATE INDEX products_name_id ON products (name, id)",
+            "CREATE INDEX products_category_name_id ON products (category, name, id)",
+        ]),
+    ]
+}

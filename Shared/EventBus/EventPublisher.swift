@@ -1,0 +1,40 @@
+import Foundation
+
+/// One event to put on a bus; the fields of an EventBridge `PutEvents` entry.
+package struct PublishEntry: Sendable, Equatable {
+    package var eventBusName: String
+    package var source: String
+    package var detailType: String
+    /// The detail as a JSON object.
+    package var detail: JSONValue
+    package var time: Date?
+    package var resources: [String]
+
+    package init(eventBusName: String, source: String, detailType: String, detail: JSONValue, time: Date? = nil, resources: [String] = []) {
+        self.eventBusName = eventBusName
+        self.source = source
+        self.detailType = detailType
+        self.detail = detail
+        self.time = time
+        self.resources = resources
+    }
+}
+
+/// The outcome of one entry, in the order the entries were given: an event id, or an error code.
+package enum PublishResult: Sendable, Equatable {
+    case published(eventID: String)
+    case failed(code: String, message: String)
+
+    package var succeeded: Bool {
+        if case .published = self { return true }
+        return false
+    }
+}
+
+/// Puts events on an event bus, as EventBridge `PutEvents` does: a batch in, one result per entry out.
+/// A thrown error means the whole call failed; a `.failed` result means only that entry did.
+package protocol EventPublisher: Sendable {
+    /// The most entries one call takes (EventBridge: 10).
+    var maximumBatchSize: Int { get }
+    func putEvents(_ entries: [PublishEntry]) async throws -> [PublishResult]
+}

@@ -1,0 +1,62 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceKit
+
+/// The local event bus: EventBridge-style rules and SQS-style queues in Postgres.
+///
+/// Publishing inserts one message per matching rule target and notifies the queue's channel in the
+/// same transaction; consumers claim messages with `FOR UPDATE SKIP LOCKED`, so any number of them
+/// share a queue and none ever holds a message another holds.
+package struct LocalBus: Sendable {
+    package static let notificationChannel = "swn_bus"
+
+    package let client: PostgresClient
+    package let notifier: PostgresNotifier
+    package let region: String
+    let logger: Logger
+
+    package init(client: PostgresClient, region: String = "local", logger: Logger) {
+        self.client = client
+        self.notifier = PostgresNotifier(client: client, channel: Self.notificationChannel, logger: logger)
+        self.region = region
+        self.logger = logger
+    }
+
+    /// Creates the schema and declares `topology`'s queues and rules (idempotent, safe to race).
+    package func install(_ topology: BusTopology) async throws {
+        try await Migrator(LocalBusMigrations.all, lockKey: 0x5357_4E42).migrate(client: client, logger: logger)
+        try await client.withTransaction(logger: logger) { connection in
+            for queue in topology.queues {
+                try await connection.query(
+                    """
+                    INSERT INTO bus_queues (name, visibility_timeout_ms, max_receive_count, dead_letter_queue)
+                    VALUES (\(queue.name), \(Self.milliseconds(queue.visibilityTimeout)), \(queue.maxReceiveCount), \(queue.deadLetterQueue))
+                    ON CONFLICT (name) DO UPDATE SET visibility_timeout_ms = excluded.visibility_timeout_ms,
+                        max_receive_count = excluded.max_receive_count, dead_letter_queue = excluded.dead_letter_queue
+                    """,
+                    logger: logger
+                )
+            }
+            for rule in topology.rules {
+                let pattern = String(decoding: try JSONEncoder().encode(rule.pattern), as: UTF8.self)
+                try await connection.query(
+                    """
+                    INSERT INTO bus_rules (event_bus, name, pattern, target_queue)
+                    VALUES (\(rule.eventBusName), \(rule.name), \(pattern), \(rule.targetQueue))
+                    ON CONFLICT (event_bus, name) DO UPDATE SET pattern = excluded.pattern, target_queue = excluded.target_queue
+                    """,
+                    logger: logger
+                )
+            }
+        }
+    }
+
+    package var publisher: LocalEventPublisher { LocalEventPublisher(bus: self) }
+
+    package func queue(_ name: String) -> LocalQueue { LocalQueue(bus: self, name: name) }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+}

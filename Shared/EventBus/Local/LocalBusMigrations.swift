@@ -1,0 +1,42 @@
+import ServiceKit
+
+/// The schema of the local bus, in a database of its own (as a broker would be).
+enum LocalBusMigrations {
+    static let all: [Migration] = [
+        Migration("001_bus", [
+            """
+            CREATE TABLE bus_queues (
+                name TEXT PRIMARY KEY,
+                visibility_timeout_ms BIGINT NOT NULL,
+                max_receive_count INT NOT NULL,
+                dead_letter_queue TEXT
+            )
+            """,
+            """
+            CREATE TABLE bus_rules (
+                event_bus TEXT NOT NULL,
+                name TEXT NOT NULL,
+                pattern TEXT NOT NULL,
+                target_queue TEXT NOT NULL REFERENCES bus_queues (name),
+                PRIMARY KEY (event_bus, name)
+            )
+            """,
+            """
+            CREATE TABLE bus_messages (
+                id UUID PRIMARY KEY,
+                seq BIGSERIAL NOT NULL,
+                queue TEXT NOT NULL REFERENCES bus_queues (name),
+                body TEXT NOT NULL,
+                sent_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                visible_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                receive_count INT NOT NULL DEFAULT 0,
+                receipt_handle UUID,
+                source_queue TEXT,
+                dead_lettered_at TIMESTAMPTZ
+            )
+            """,
+            "CREATE INDEX bus_messages_queue_visible ON bus_messages (queue, visible_at, seq)",
+            "CREATE UNIQUE INDEX bus_messages_receipt ON bus_messages (receipt_handle)",
+        ]),
+    ]
+}

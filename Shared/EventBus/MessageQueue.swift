@@ -1,0 +1,31 @@
+import Foundation
+
+/// A received message, as SQS hands it out: the receipt handle names this one receive.
+package struct QueueMessage: Sendable, Equatable {
+    package var messageID: String
+    package var receiptHandle: String
+    package var body: String
+    /// How many times this message has been received, this time included (`ApproximateReceiveCount`).
+    package var receiveCount: Int
+    package var sentAt: Date
+
+    package init(messageID: String, receiptHandle: String, body: String, receiveCount: Int, sentAt: Date) {
+        self.messageID = messageID
+        self.receiptHandle = receiptHandle
+        self.body = body
+        self.receiveCount = receiveCount
+        self.sentAt = sentAt
+    }
+}
+
+/// A queue with SQS semantics: a received message is hidden for the visibility timeout, comes back
+/// if not deleted by then, and moves to the dead-letter queue once received `maxReceiveCount` times.
+package protocol MessageQueue: Sendable {
+    /// Receives up to `maxMessages` (1...10), waiting up to `waitTime` for the first (long polling).
+    /// `visibilityTimeout` nil uses the queue's own.
+    func receive(maxMessages: Int, waitTime: Duration, visibilityTimeout: Duration?) async throws -> [QueueMessage]
+    /// Deletes received messages; a stale receipt handle is ignored, as SQS does.
+    func delete(receiptHandles: [String]) async throws
+    /// Hides a received message for `timeout` from now (zero makes it visible at once).
+    func changeVisibility(receiptHandle: String, timeout: Duration) async throws
+}

@@ -1,0 +1,114 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// Publishes outbox rows and marks them sent.
+///
+/// Rows are claimed with `FOR UPDATE SKIP LOCKED` inside a transaction that is committed only after
+/// the publisher answered, so several relays can run at once, and a crash between publishing and the
+/// commit leaves the rows pending: they are published again (at least once, never lost). Entries the
+/// bus rejects are retried with exponential backoff.
+package struct OutboxRelay<Publisher: EventPublisher>: Service {
+    let client: PostgresClient
+    let publisher: Publisher
+    let logger: Logger
+    let notifier: PostgresNotifier
+    /// How long to sleep between scans when no notification comes (a safety net, not the trigger).
+    let idleScan: Duration
+
+    package init(client: PostgresClient, publisher: Publisher, logger: Logger, idleScan: Duration = .seconds(1)) {
+        self.client = client
+        self.publisher = publisher
+        self.logger = logger
+        self.notifier = PostgresNotifier(client: client, channel: Outbox.notificationChannel, logger: logger)
+        self.idleScan = idleScan
+    }
+
+    package func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await notifier.run() }
+            var failures = 0
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                let ticket = await notifier.ticket("outbox")
+                do {
+                    let published = try await relayBatch()
+                    failures = 0
+                    if published == 0 {
+                        await cancelWhenGracefulShutdownOrReturn { await notifier.wait("outbox", ticket: ticket, timeout: idleScan) }
+                    }
+                } catch {
+                    failures += 1
+                    logger.error("outbox relay failed", metadata: ["error": "\(error)"])
+                    let backoff = Duration.milliseconds(min(100 << min(failures, 6), 5_000))
+                    await cancelWhenGracefulShutdownOrReturn { try? await Task.sleep(for: backoff) }
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Publishes one batch; returns how many rows it took off the outbox.
+    package func relayBatch() async throws -> Int {
+        let batchSize = publisher.maximumBatchSize
+        return try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT id, event_bus, source, detail_type, detail, event_time FROM outbox
+                WHERE published_at IS NULL AND next_attempt_at <= now()
+                ORDER BY id LIMIT \(batchSize) FOR UPDATE SKIP LOCKED
+                """,
+                logger: logger
+            )
+            var ids: [Int64] = []
+            var entries: [PublishEntry] = []
+            for try await (id, bus, source, detailType, detail, time) in rows.decode((Int64, String, String, String, String, Date).self) {
+                ids.append(id)
+                let value = (try? JSONDecoder().decode(JSONValue.self, from: Data(detail.utf8))) ?? .string(detail)
+                entries.append(PublishEntry(eventBusName: bus, source: source, detailType: detailType, detail: value, time: time))
+            }
+            guard !entries.isEmpty else { return 0 }
+
+            let results: [PublishResult]
+            do {
+                results = try await publisher.putEvents(entries)
+            } catch {
+                // The whole call failed: keep the rows pending, with backoff, and commit that.
+                logger.warning("publishing outbox events failed", metadata: ["error": "\(error)", "count": "\(ids.count)"])
+                for id in ids { try await markFailed(id, reason: "\(error)", on: connection) }
+                return 0
+            }
+            var published = 0
+            for (id, result) in zip(ids, results) {
+                switch result {
+                case .published(let eventID):
+                    try await connection.query(
+                        "UPDATE outbox SET published_at = now(), event_id = \(eventID), attempts = attempts + 1 WHERE id = \(id)",
+                        logger: logger
+                    )
+                    published += 1
+                case .failed(let code, let message):
+                    logger.warning("bus rejected an outbox event", metadata: ["outboxID": "\(id)", "code": "\(code)", "message": "\(message)"])
+                    try await markFailed(id, reason: "\(code): \(message)", on: connection)
+                }
+            }
+            return published
+        }
+    }
+
+    private func markFailed(_ id: Int64, reason: String, on connection: PostgresConnection) async throws {
+        try await connection.query(
+            """
+            UPDATE outbox SET attempts = attempts + 1, last_error = \(reason),
+                next_attempt_at = now() + make_interval(secs => least(power(2, attempts)::float8 * 0.2, 60))
+            WHERE id = \(id)
+            """,
+            logger: logger
+        )
+    }
+}
+
+/// Runs `operation`, cutting it short (by cancellation) when graceful shutdown begins.
+func cancelWhenGracefulShutdownOrReturn(_ operation: @escaping @Sendable () async -> Void) async {
+    _ = try? await cancelWhenGracefulShutdown { await operation() }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// What a consumer does with one message. Throwing leaves the message on the queue, to come back
+/// after a backoff; after the queue's `maxReceiveCount` receives it goes to the dead-letter queue.
+package protocol MessageHandler: Sendable {
+    func handle(_ message: QueueMessage) async throws
+}
+
+/// Reads a queue with long polling and hands each message to a handler, deleting it only after the
+/// handler succeeded. Messages of one batch are handled concurrently; a failing one never holds up
+/// the others. On graceful shutdown it stops receiving and finishes the batch in hand.
+package struct QueueConsumer<Queue: MessageQueue, Handler: MessageHandler>: Service {
+    let queue: Queue
+    let handler: Handler
+    let logger: Logger
+    let batchSize: Int
+    let waitTime: Duration
+    /// Retry delay after the n-th failed receive of a message: base × 2^(n-1), at most `maximumBackoff`.
+    let baseBackoff: Duration
+    let maximumBackoff: Duration
+
+    package init(
+        queue: Queue, handler: Handler, logger: Logger, batchSize: Int = 10, waitTime: Duration = .seconds(20),
+        baseBackoff: Duration = .seconds(1), maximumBackoff: Duration = .seconds(60)
+    ) {
+        self.queue = queue
+        self.handler = handler
+        self.logger = logger
+        self.batchSize = batchSize
+        self.waitTime = waitTime
+        self.baseBackoff = baseBackoff
+        self.maximumBackoff = maximumBackoff
+    }
+
+    package func run() async throws {
+        var failures = 0
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let messages: [QueueMessage]
+            do {
+                messages = try await cancelWhenGracefulShutdown {
+                    try await queue.receive(maxMessages: batchSize, waitTime: waitTime, visibilityTimeout: nil)
+                }
+                failures = 0
+            } catch {
+                if Task.isShuttingDownGracefully || Task.isCancelled { break }
+                failures += 1
+                logger.error("receiving from the queue failed", metadata: ["error": "\(error)"])
+                let delay = Duration.milliseconds(min(100 << min(failures, 6), 5_000))
+                await cancelWhenGracefulShutdownOrReturn { try? await Task.sleep(for: delay) }
+                continue
+            }
+            guard !messages.isEmpty else { continue }
+            let done = await withTaskGroup(of: String?.self, returning: [String].self) { group in
+                for message in messages {
+                    group.addTask { await process(message) ? message.receiptHandle : nil }
+                }
+                var handles: [String] = []
+                for await handle in group { if let handle { handles.append(handle) } }
+                return handles
+            }
+            do {
+                try await queue.delete(receiptHandles: done)
+            } catch {
+                // The messages come back after their visibility timeout; handlers are idempotent.
+                logger.error("deleting handled messages failed", metadata: ["error": "\(error)", "count": "\(done.count)"])
+            }
+        }
+    }
+
+    /// Handles one message; true when it may be deleted.
+    func process(_ message: QueueMessage) async -> Bool {
+        do {
+            try await handler.handle(message)
+            return true
+        } catch {
+            let delay = backoff(afterReceive: message.receiveCount)
+            logger.warning("message handling failed; will retry", metadata: [
+                "messageID": "\(message.messageID)", "receiveCount": "\(message.receiveCount)",
+                "retryIn": "\(delay)", "error": "\(error)",
+            ])
+            do {
+                try await queue.changeVisibility(receiptHandle: message.receiptHandle, timeout: delay)
+            } catch {
+                logger.error("changing visibility failed", metadata: ["messageID": "\(message.messageID)", "error": "\(error)"])
+            }
+            return false
+        }
+    }
+
+    func backoff(afterReceive count: Int) -> Duration {
+        let factor = 1 << min(max(count - 1, 0), 16)
+        return min(baseBackoff * factor, maximumBackoff)
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import PostgresNIO
+
+/// Connection settings parsed from a `postgres://user:password@host:port/database` URL.
+package struct DatabaseSettings: Sendable {
+    package var host: String
+    package var port: Int
+    package var username: String
+    package var password: String?
+    package var database: String
+    package var maximumConnections: Int = 20
+
+    package init(host: String, port: Int, username: String, password: String?, database: String) {
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+        self.database = database
+    }
+
+    package init(url: String) throws {
+        guard let components = URLComponents(string: url),
+              components.scheme == "postgres" || components.scheme == "postgresql",
+              let host = components.host, !host.isEmpty
+        else { throw SettingsError(key: "DATABASE_URL", value: url, expected: "a postgres://user:password@host:port/database URL") }
+        let database = String(components.path.drop(while: { $0 == "/" }))
+        self.init(
+            host: host,
+            port: components.port ?? 5432,
+            username: components.user ?? "postgres",
+            password: components.password,
+            database: database.isEmpty ? (components.user ?? "postgres") : database
+        )
+    }
+
+    /// Reads `key` (a URL), falling back to the given local default.
+    package init(settings: Settings, key: String = "DATABASE_URL", default defaultURL: String) throws {
+        try self.init(url: settings.string(key, default: defaultURL))
+        self.maximumConnections = try settings.int("DATABASE_MAX_CONNECTIONS", default: 20)
+    }
+
+    package var clientConfiguration: PostgresClient.Configuration {
+        var configuration = PostgresClient.Configuration(
+            host: host, port: port, username: username, password: password, database: database, tls: .disable
+        )
+        configuration.options.maximumConnections = maximumConnections
+        configuration.options.connectTimeout = .seconds(5)
+        return configuration
+    }
+
+    /// The same server, another database (tests create throw-away databases this way).
+    package func with(database: String) -> DatabaseSettings {
+        var copy = self
+        copy.database = database
+        return copy
+    }
+}

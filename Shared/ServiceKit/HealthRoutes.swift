@@ -1,0 +1,44 @@
+import Hummingbird
+import Logging
+
+/// A dependency `/ready` checks: the database, the bus, an upstream.
+package struct ReadinessCheck: Sendable {
+    package let name: String
+    package let check: @Sendable () async throws -> Void
+
+    package init(_ name: String, check: @escaping @Sendable () async throws -> Void) {
+        self.name = name
+        self.check = check
+    }
+}
+
+package struct HealthStatus: Codable, Sendable {
+    package let status: String
+    package let checks: [String: String]?
+}
+
+extension Router {
+    /// `GET /health` answers while the process lives; `GET /ready` only while every check passes
+    /// within `timeout`, so an orchestrator stops routing to an instance whose database is gone.
+    package func addHealthRoutes(_ checks: [ReadinessCheck], timeout: Duration = .seconds(2)) {
+        get("/health") { _, _ in try JSONOutput.response(HealthStatus(status: "ok", checks: nil)) }
+        get("/ready") { _, context -> Response in
+            var results: [String: String] = [:]
+            var healthy = true
+            for check in checks {
+                do {
+                    try await withTimeout(timeout) { try await check.check() }
+                    results[check.name] = "ok"
+                } catch {
+                    healthy = false
+                    results[check.name] = "failing"
+                    context.logger.warning("readiness check failed", metadata: ["check": "\(check.name)", "error": "\(error)"])
+                }
+            }
+            return try JSONOutput.response(
+                HealthStatus(status: healthy ? "ready" : "unavailable", checks: results),
+                status: healthy ? .ok : .serviceUnavailable
+            )
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import Hummingbird
+
+/// Decodes request bodies, turning decoding failures into 400 problems that name the offending field.
+package enum JSONInput {
+    package static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
+        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        guard buffer.readableBytes > 0 else { throw Problem.badRequest("request body is empty; expected JSON") }
+        do {
+            return try JSONDecoder().decode(T.self, from: buffer)
+        } catch let error as DecodingError {
+            throw problem(for: error)
+        }
+    }
+
+    package static func problem(for error: DecodingError) -> Problem {
+        switch error {
+        case .keyNotFound(let key, let context):
+            let field = path(context.codingPath + [key])
+            return .badRequest("\(field) is required", field: field)
+        case .typeMismatch(let type, let context):
+            let field = path(context.codingPath)
+            return .badRequest("\(field.isEmpty ? "body" : field) must be \(describe(type))", field: field.isEmpty ? nil : field)
+        case .valueNotFound(let type, let context):
+            let field = path(context.codingPath)
+            return .badRequest("\(field) must be \(describe(type)), not null", field: field)
+        case .dataCorrupted(let context):
+            let field = path(context.codingPath)
+            if field.isEmpty { return .badRequest("request body is not valid JSON") }
+            return .badRequest("\(field) is invalid: \(context.debugDescription)", field: field)
+        @unknown default:
+            return .badRequest("request body could not be decoded")
+        }
+    }
+
+    /// `items[0].quantity` from a coding path.
+    package static func path(_ keys: [any CodingKey]) -> String {
+        var result = ""
+        for key in keys {
+            if let index = key.intValue {
+                result += "[\(index)]"
+            } else {
+                result += result.isEmpty ? key.stringValue : ".\(key.stringValue)"
+            }
+        }
+        return result
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: return "a string"
+        case is Int.Type, is Int64.Type, is Int32.Type: return "an integer"
+        case is Decimal.Type, is Double.Type: return "a number"
+        case is Bool.Type: return "a boolean"
+        case is [Any].Type: return "an array"
+        default:
+            let name = String(describing: type)
+            if name.hasPrefix("Array") { return "an array" }
+            if name.hasPrefix("Dictionary") { return "an object" }
+            return "a valid \(name)"
+        }
+    }
+}

@@ -1,0 +1,25 @@
+import Foundation
+
+/// Prices are `Decimal` in Swift and `NUMERIC(12,2)` in Postgres; never floating point.
+package enum Money {
+    /// The largest price `NUMERIC(12,2)` holds.
+    package static let maximum = Decimal(string: "9999999999.99")!
+
+    /// Rejects negative prices, prices above `maximum`, and more than two decimal places.
+    package static func validate(_ amount: Decimal, field: String) throws {
+        guard amount.isFinite else { throw Problem.unprocessable("\(field) must be a number", field: field) }
+        guard amount >= 0 else { throw Problem.unprocessable("\(field) must not be negative", field: field) }
+        guard amount <= maximum else { throw Problem.unprocessable("\(field) must be at most \(maximum)", field: field) }
+        guard rounded(amount) == amount else {
+            throw Problem.unprocessable("\(field) must have at most two decimal places", field: field)
+        }
+    }
+
+    /// Rounds half-up to cents.
+    package static func rounded(_ amount: Decimal) -> Decimal {
+        var input = amount
+        var result = Decimal()
+        NSDecimalRound(&result, &input, 2, .plain)
+        return result
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// Turns every error a handler throws into a problem+json response.
+///
+/// Hummingbird renders errors it does not know as empty 500s; this middleware sits outermost so that
+/// clients always get a body saying what went wrong, and the server log gets the cause of any 5xx.
+package struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    package init() {}
+
+    package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let problem = Self.problem(for: error)
+            if problem.status.code >= 500 {
+                context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))", "status": "\(problem.status.code)"])
+            }
+            return problem.makeResponse()
+        }
+    }
+
+    package static func problem(for error: any Error) -> Problem {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let error as HTTPError:
+            var problem = Problem(error.status, detail: error.body)
+            problem.headers = error.headers
+            return problem
+        case let error as DecodingError:
+            return JSONInput.problem(for: error)
+        case is NIOTooManyBytesError:
+            return Problem(.contentTooLarge, detail: "request body is too large")
+        case let error as PostgresTransactionError:
+            if let inner = error.closureError { return problem(for: inner) }
+            return Problem(.serviceUnavailable, detail: "database unavailable")
+        case let error as PSQLError where error.code != .server:
+            return Problem(.serviceUnavailable, detail: "database unavailable")
+        case let error as any HTTPResponseError:
+            return Problem(error.status, detail: nil)
+        default:
+            return Problem(.internalServerError, detail: "unexpected error")
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceKit
+import Testing
+import TestSupport
+
+@testable import EventBus
+
+/// The local bus against a real Postgres: routing, visibility, dead letters, redrive, concurrency.
+@Suite struct LocalBusTests {
+    static let topology = BusTopology(
+        queues: [
+            .init(name: "work", visibilityTimeout: .milliseconds(300), maxReceiveCount: 2, deadLetterQueue: "work-dlq"),
+            .init(name: "work-dlq", visibilityTimeout: .seconds(30), maxReceiveCount: 0, deadLetterQueue: nil),
+            .init(name: "audit", visibilityTimeout: .seconds(30), maxReceiveCount: 5, deadLetterQueue: nil),
+        ],
+        rules: [
+            .init(name: "orders", eventBusName: "TestBus", pattern: EventPattern(.object([
+                "source": .array([.string("test.orders")]),
+                "detail-type": .array([.object(["prefix": .string("Order")])]),
+            ])), targetQueue: "work"),
+            .init(name: "everything", eventBusName: "TestBus", pattern: EventPattern(.object([
+                "source": .array([.object(["prefix": .string("test.")])]),
+            ])), targetQueue: "audit"),
+        ]
+    )
+
+    /// A bus on a fresh database, with its notification listener running.
+    static func withBus(_ body: @escaping @Sendable (LocalBus) async throws -> Void) async throws {
+        try await TestDatabase.with { database in
+            try await database.withClient { client in
+                let bus = LocalBus(client: client, logger: TestDatabase.logger)
+                try await bus.install(topology)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await bus.notifier.run() }
+                    try await body(bus)
+                    group.cancelAll()
+                }
+            }
+        }
+    }
+
+    static func entry(_ detailType: String, source: String = "test.orders", n: Int = 0) -> PublishEntry {
+        PublishEntry(eventBusName: "TestBus", source: source, detailType: detailType, detail: .object(["n": .number(Decimal(n))]))
+    }
+
+    @Test func rulesRouteEventsToTheirQueues() async throws {
+        try await Self.withBus { bus in
+            let results = try await bus.publisher.putEvents([
+                Self.entry("OrderPlaced"), Self.entry("Shipped"), Self.entry("OrderPlaced", source: "other.orders"),
+            ])
+            #expect(results.allSatisfy { $0.succeeded })
+            let work = try await bus.queue("work").receive(maxMessages: 10, waitTime: .zero, visibilityTimeout: nil)
+            #expect(work.count == 1)
+            let envelope = try EventEnvelope(json: work[0].body)
+            #expect(envelope.detailType == "OrderPlaced")
+            #expect(envelope.source == "test.orders")
+            #expect(envelope.version == "0")
+            let audit = try await bus.queue("audit").receive(maxMessages: 10, waitTime: .zero, visibilityTimeout: nil)
+            #expect(audit.count == 2)
+        }
+    }
+
+    @Test func anUndeletedMessageComesBackAfterItsVisibilityTimeout() async throws {
+        try await Self.withBus { bus in
+            _ = try await bus.publisher.putEvents([Self.entry("OrderPlaced")])
+            let queue = bus.queue("audit")
+            let first = try await queue.receive(maxMessages: 1, waitTime: .zero, visibilityTimeout: .milliseconds(400))
+            #expect(first.count == 1)
+            #expect(first[0].receiveCount == 1)
+            #expect(try await queue.receive(maxMessages: 1, waitTime: .zero, visibilityTimeout: nil).isEmpty)
+            let second = try await queue.receive(maxMessages: 1, waitTime: .seconds(3), visibilityTimeout: .seconds(30))
+            #expect(second.map(\.messageID) == first.map(\.messageID))
+            #expect(second.first?.receiveCount == 2)
+            #expect(second.first?.receiptHandle != first[0].receiptHandle)
+            // The first receipt is stale now: deleting with it does nothing.
+            try await queue.delete(receiptHandles: [first[0].receiptHandle])
+            try await queue.changeVisibility(receiptHandle: second[0].receiptHandle, timeout: .zero)
+            let third = try await queue.receive(maxMessages: 1, waitTime: .zero, visibilityTimeout: nil)
+            #expect(third.map(\.messageID) == first.map(\.messageID))
+            try await queue.delete(receiptHandles: third.map(\.receiptHandle))
+            #expect(try await queue.receive(maxMessages: 1, waitTime: .milliseconds(200), visibilityTimeout: nil).isEmpty)
+        }
+    }
+
+    @Test func aMessageReceivedMaxReceiveCountTimesMovesToTheDeadLetterQueueAndCanBeRedriven() async throws {
+        try await Self.withBus { bus in
+            _ = try await bus.publisher.putEvents([Self.entry("OrderPlaced", n: 1)])
+            let queue = bus.queue("work")
+            for attempt in 1...2 {
+                let messages = try await queue.receive(maxMessages: 1, waitTime: .seconds(3), visibilityTimeout: nil)
+                #expect(messages.first?.receiveCount == attempt)
+            }
+            // The third receive finds it dead-lettered instead.
+            #expect(try await queue.receive(maxMessages: 1, waitTime: .seconds(1), visibilityTimeout: nil).isEmpty)
+            let admin = LocalBusAdmin(bus: bus)
+            let dead = try await admin.messages(in: "work-dlq")
+            #expect(dead.count == 1)
+            #expect(dead.first?.sourceQueue == "work")
+            #expect(dead.first?.receiveCount == 2)
+
+            #expect(try await admin.redrive(deadLetterQueue: "work-dlq") == 1)
+            #expect(try await admin.messages(in: "work-dlq").isEmpty)
+            let again = try await queue.receive(maxMessages: 1, waitTime: .seconds(1), visibilityTimeout: nil)
+            #expect(again.count == 1)
+            #expect(again.first?.receiveCount == 1)
+            #expect(try EventEnvelope(json: again[0].body).detail["n"] == .number(1))
+        }
+    }
+
+    @Test func concurrentConsumersNeverHoldTheSameMessage() async throws {
+        try await Self.withBus { bus in
+            let total = 200
+            for start in stride(from: 0, to: total, by: 10) {
+                _ = try await bus.publisher.putEvents((start..<start + 10).map { Self.entry("OrderPlaced", source: "test.other", n: $0) })
+            }
+            let received = try await withThrowingTaskGroup(of: [String].self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        var ids: [String] = []
+                        let queue = bus.queue("audit")
+                        while true {
+                            let batch = try await queue.receive(maxMessages: 7, waitTime: .milliseconds(300), visibilityTimeout: .seconds(60))
+                            if batch.isEmpty { return ids }
+                            ids += batch.map(\.messageID)
+                            try await queue.delete(receiptHandles: batch.map(\.receiptHandle))
+                        }
+                    }
+                }
+                var all: [String] = []
+                for try await ids in group { all += ids }
+                return all
+            }
+            #expect(received.count == total)
+            #expect(Set(received).count == total)
+        }
+    }
+
+    @Test func longPollingWakesWhenAMessageArrives() async throws {
+        try await Self.withBus { bus in
+            let clock = ContinuousClock()
+            let start = clock.now
+            async let messages = bus.queue("audit").receive(maxMessages: 1, waitTime: .seconds(10), visibilityTimeout: nil)
+            try await Task.sleep(for: .milliseconds(200))
+            _ = try await bus.publisher.putEvents([Self.entry("OrderPlaced")])
+            let result = try await messages
+            #expect(result.count == 1)
+            // The wait slice is 2 s: returning sooner shows the notification woke it.
+            #expect(clock.now - start < .milliseconds(1500))
+        }
+    }
+}

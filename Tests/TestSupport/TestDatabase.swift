@@ -1,0 +1,75 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceKit
+
+/// A throw-away database on the test server, so each test starts empty and tests run in parallel.
+///
+/// The server comes from `SWN_TEST_DATABASE_URL` (`make test` points it at the private cluster).
+package struct TestDatabase: Sendable {
+    package let settings: DatabaseSettings
+
+    package static var server: DatabaseSettings {
+        get throws {
+            try DatabaseSettings(url: ProcessInfo.processInfo.environment["SWN_TEST_DATABASE_URL"]
+                ?? "postgres://swn:swn@127.0.0.1:55432/postgres")
+        }
+    }
+
+    package static let logger = Logger(label: "test")
+
+    /// Creates a fresh database, runs `body` with it, and drops it afterwards.
+    package static func with<T>(_ body: (TestDatabase) async throws -> T) async throws -> T {
+        let name = "test_\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16))"
+        let server = try server
+        try await admin(server) { connection in
+            try await connection.query("CREATE DATABASE \(unescaped: name)", logger: logger)
+        }
+        let database = TestDatabase(settings: server.with(database: name))
+        do {
+            let result = try await body(database)
+            try await drop(name, server: server)
+            return result
+        } catch {
+            try? await drop(name, server: server)
+            throw error
+        }
+    }
+
+    private static func drop(_ name: String, server: DatabaseSettings) async throws {
+        try await admin(server) { connection in
+            try await connection.query("DROP DATABASE IF EXISTS \(unescaped: name) WITH (FORCE)", logger: logger)
+        }
+    }
+
+    private static func admin(_ server: DatabaseSettings, _ body: (PostgresConnection) async throws -> Void) async throws {
+        let configuration = PostgresConnection.Configuration(
+            host: server.host, port: server.port, username: server.username, password: server.password,
+            database: server.database, tls: .disable
+        )
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+        do {
+            try await body(connection)
+            try await connection.close()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    /// Runs `body` with a started client on this database.
+    package func withClient<T: Sendable>(_ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
+        let client = PostgresClient(settings: settings, logger: Self.logger)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { await client.run(); return nil }
+            let result = try await body(client)
+            group.cancelAll()
+            return result
+        }
+    }
+
+    /// A URL for processes started by end-to-end tests.
+    package var url: String {
+        "postgres://\(settings.username):\(settings.password ?? "")@\(settings.host):\(settings.port)/\(settings.database)"
+    }
+}

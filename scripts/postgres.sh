@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# A private PostgreSQL cluster for development and tests, in the git-ignored .data/ folder.
+#   scripts/postgres.sh start   install the server if missing, init the cluster once, start it, create databases
+#   scripts/postgres.sh stop    stop it (data stays)
+# Settings: PGPORT (default 55432), PGDATA_DIR (default .data/postgres).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PGPORT=${PGPORT:-55432}
+PGDATA_DIR=${PGDATA_DIR:-$ROOT/.data/postgres}
+DATABASES="product basket ordering bus identity"
+
+pg_bin() {
+  local dir
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  echo "$dir"
+}
+
+as_postgres() {
+  if [ "$(id -u)" = "0" ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+install_server() {
+  if [ -z "$(pg_bin)" ] || [ ! -x "$(pg_bin)/initdb" ]; then
+    echo "postgres.sh: installing the PostgreSQL server from Debian's packages" >&2
+    if [ "$(id -u)" != "0" ]; then echo "postgres.sh: need root to apt-get install postgresql" >&2; exit 1; fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq postgresql >/dev/null
+  fi
+}
+
+start() {
+  install_server
+  local bin; bin=$(pg_bin)
+  mkdir -p "$(dirname "$PGDATA_DIR")"
+  if [ "$(id -u)" = "0" ]; then
+    mkdir -p "$PGDATA_DIR"; chown postgres: "$PGDATA_DIR"; chmod 700 "$PGDATA_DIR"
+    if ! runuser -u postgres -- test -w "$PGDATA_DIR"; then
+      echo "postgres.sh: user postgres cannot reach $PGDATA_DIR (a parent folder is closed); set PGDATA_DIR" >&2; exit 1
+    fi
+  fi
+  if [ ! -f "$PGDATA_DIR/PG_VERSION" ]; then
+    as_postgres "$bin/initdb" -D "$PGDATA_DIR" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    {
+      echo "listen_addresses = '127.0.0.1'"
+      echo "port = $PGPORT"
+      echo "unix_socket_directories = '$PGDATA_DIR'"
+      echo "max_connections = 300"
+      echo "fsync = on"
+    } >> "$PGDATA_DIR/postgresql.conf"
+    # Password authentication over TCP, as in production; trust only on the private socket.
+    echo "host all all 127.0.0.1/32 scram-sha-256" > "$PGDATA_DIR/pg_hba.conf"
+    echo "local all all trust" >> "$PGDATA_DIR/pg_hba.conf"
+  fi
+  if ! as_postgres "$bin/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1; then
+    as_postgres "$bin/pg_ctl" -D "$PGDATA_DIR" -l "$PGDATA_DIR/server.log" -w -t 60 start >/dev/null
+  fi
+  local psql=( "$bin/psql" -h "$PGDATA_DIR" -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -qAt )
+  as_postgres "${psql[@]}" -d postgres -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'swn') THEN CREATE ROLE swn LOGIN CREATEDB PASSWORD 'swn'; END IF; END \$\$;"
+  for db in $DATABASES; do
+    if [ "$(as_postgres "${psql[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" != "1" ]; then
+      as_postgres "${psql[@]}" -d postgres -c "CREATE DATABASE $db OWNER swn"
+    fi
+  done
+  echo "postgres.sh: PostgreSQL on 127.0.0.1:$PGPORT (user swn/swn), data in $PGDATA_DIR" >&2
+}
+
+stop() {
+  local bin; bin=$(pg_bin)
+  if [ -n "$bin" ] && [ -f "$PGDATA_DIR/PG_VERSION" ]; then
+    as_postgres "$bin/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac
