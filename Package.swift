@@ -105,7 +105,12 @@ let package = Package(
         // Tests
         .target(
             name: "TestSupport",
-            dependencies: ["ServiceKit", .product(name: "PostgresNIO", package: "postgres-nio")],
+            dependencies: [
+                "ServiceKit",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),
@@ -129,7 +134,11 @@ let package = Package(
         ),
         .testTarget(
             name: "BasketServiceTests",
-            dependencies: ["BasketService", "ProductService", "EventBus", "ServiceKit", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: [
+                "BasketService", "ProductService", "EventBus", "ServiceKit", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             path: "Tests/BasketServiceTests",
             swiftSettings: swiftSettings
         ),

@@ -1,4 +1,5 @@
 import Foundation
+import ServiceKit
 
 /// The EventBridge event envelope, used on every bus, local or AWS.
 package struct EventEnvelope: Codable, Sendable, Equatable {
@@ -44,7 +45,7 @@ package struct EventEnvelope: Codable, Sendable, Equatable {
     package var jsonValue: JSONValue {
         var object: [String: JSONValue] = [
             "version": .string(version), "id": .string(id), "detail-type": .string(detailType),
-            "source": .string(source), "time": .string(EventTime.format(time)), "region": .string(region),
+            "source": .string(source), "time": .string(Timestamp.format(time)), "region": .string(region),
             "resources": .array(resources.map(JSONValue.string)), "detail": detail,
         ]
         if let account { object["account"] = .string(account) }

@@ -1,4 +1,5 @@
 import Foundation
+import ServiceKit
 
 /// Any JSON value. Numbers are `Decimal` so that prices pass through the bus digit for digit.
 package enum JSONValue: Codable, Sendable, Hashable {
@@ -57,36 +58,14 @@ package enum JSONValue: Codable, Sendable, Hashable {
 
     package static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(EventTime.format(date))
-        }
+        encoder.dateEncodingStrategy = Timestamp.encodingStrategy
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }()
 
     package static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let container = try decoder.singleValueContainer()
-            let string = try container.decode(String.self)
-            guard let date = EventTime.parse(string) else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an ISO 8601 time: \(string)")
-            }
-            return date
-        }
+        decoder.dateDecodingStrategy = Timestamp.decodingStrategy
         return decoder
     }()
-}
-
-/// ISO 8601 times as EventBridge writes them, with optional fractional seconds on input.
-package enum EventTime {
-    package static func format(_ date: Date) -> String {
-        Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date)
-    }
-
-    package static func parse(_ string: String) -> Date? {
-        if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(string) { return date }
-        return try? Date.ISO8601FormatStyle().parse(string)
-    }
 }

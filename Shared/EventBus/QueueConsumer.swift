@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceKit
 import ServiceLifecycle
 
 /// What a consumer does with one message. Throwing leaves the message on the queue, to come back
@@ -20,11 +21,14 @@ package struct QueueConsumer<Queue: MessageQueue, Handler: MessageHandler>: Serv
     /// Retry delay after the n-th failed receive of a message: base × 2^(n-1), at most `maximumBackoff`.
     let baseBackoff: Duration
     let maximumBackoff: Duration
+    /// Opened once the handler's schema exists.
+    let gate: StartupGate?
 
     package init(
         queue: Queue, handler: Handler, logger: Logger, batchSize: Int = 10, waitTime: Duration = .seconds(20),
-        baseBackoff: Duration = .seconds(1), maximumBackoff: Duration = .seconds(60)
+        baseBackoff: Duration = .seconds(1), maximumBackoff: Duration = .seconds(60), gate: StartupGate? = nil
     ) {
+        self.gate = gate
         self.queue = queue
         self.handler = handler
         self.logger = logger
@@ -35,6 +39,7 @@ package struct QueueConsumer<Queue: MessageQueue, Handler: MessageHandler>: Serv
     }
 
     package func run() async throws {
+        if let gate { await cancelWhenGracefulShutdownOrReturn { await gate.wait() } }
         var failures = 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let messages: [QueueMessage]

@@ -7,7 +7,9 @@ package enum JSONInput {
         let buffer = try await request.body.collect(upTo: context.maxUploadSize)
         guard buffer.readableBytes > 0 else { throw Problem.badRequest("request body is empty; expected JSON") }
         do {
-            return try JSONDecoder().decode(T.self, from: buffer)
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = Timestamp.decodingStrategy
+            return try decoder.decode(T.self, from: buffer)
         } catch let error as DecodingError {
             throw problem(for: error)
         }

@@ -19,7 +19,7 @@ package struct JSONLogHandler: LogHandler {
 
     package func log(event: LogEvent) {
         var fields: [String: Any] = [
-            "time": Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date()),
+            "time": Timestamp.format(Date()),
             "level": event.level.rawValue,
             "logger": label,
             "message": event.message.description,

@@ -5,7 +5,7 @@ import Hummingbird
 package enum JSONOutput {
     package static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = Timestamp.encodingStrategy
         encoder.outputFormatting = [.sortedKeys]
         return encoder
     }()

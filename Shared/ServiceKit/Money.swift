@@ -23,3 +23,13 @@ package enum Money {
         return result
     }
 }
+
+extension Decimal {
+    /// Rounded half-up to `scale` decimal places.
+    package func rounded(_ scale: Int) -> Decimal {
+        var input = self
+        var result = Decimal()
+        NSDecimalRound(&result, &input, scale, .plain)
+        return result
+    }
+}

@@ -27,12 +27,14 @@ package func buildApplication(_ config: BasketServiceConfig, logger: Logger) asy
     )
     app.addServices(client, http)
     app.addServices(bus.services)
-    app.addServices(OutboxRelay(client: client, publisher: bus.publisher, logger: logger))
+    let started = StartupGate()
+    app.addServices(OutboxRelay(client: client, publisher: bus.publisher, logger: logger, gate: started))
     app.beforeServerStarts {
         try await withTimeout(.seconds(30)) {
             try await Migrator(BasketMigrations.all).migrate(client: client, logger: logger)
             try await bus.prepare()
         }
+        await started.open()
     }
     return app
 }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import ServiceKit
 
 /// The basket HTTP API. Authorization (own basket only, admin for the list) is the gateway's job.
@@ -62,7 +63,7 @@ package struct BasketController<Repository: BasketRepository, Catalog: ProductCa
     /// Stores the basket with names and prices looked up in the catalog.
     @Sendable func store(_ request: Request, context: AppRequestContext) async throws -> Response {
         let input = try await JSONInput.decode(BasketInput.self, from: request, context: context).validated()
-        let products = try await lookUp(Set(input.items.map(\.productId)), fieldFor: { id in
+        let products = try await lookUp(Set(input.items.map(\.productId)), logger: context.logger, fieldFor: { id in
             let index = input.items.firstIndex { $0.productId == id } ?? 0
             return "items[\(index)].productId"
         })
@@ -94,9 +95,18 @@ package struct BasketController<Repository: BasketRepository, Catalog: ProductCa
     }
 
     /// Looks products up concurrently: unknown → 422 naming the field, catalog down → 503.
-    func lookUp(_ ids: Set<UUID>, fieldFor: (UUID) -> String) async throws -> [UUID: CatalogProduct] {
+    func lookUp(_ ids: Set<UUID>, logger: Logger, fieldFor: (UUID) -> String) async throws -> [UUID: CatalogProduct] {
         let found = try await withThrowingTaskGroup(of: (UUID, CatalogProduct?).self) { group in
-            for id in ids { group.addTask { (id, try await catalog.product(id: id)) } }
+            for id in ids {
+                group.addTask {
+                    do {
+                        return (id, try await catalog.product(id: id))
+                    } catch let error as CatalogUnavailable {
+                        logger.warning("catalog lookup failed", metadata: ["productId": "\(id)", "error": "\(error.reason)"])
+                        throw Problem.unavailable("the product catalog is unavailable; try again shortly")
+                    }
+                }
+            }
             var found: [UUID: CatalogProduct?] = [:]
             for try await (id, product) in group { found[id] = product }
             return found

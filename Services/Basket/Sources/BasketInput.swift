@@ -7,6 +7,27 @@ package struct BasketInput: Codable, Sendable {
         package var productId: UUID
         package var quantity: Int
         package var color: String?
+
+        init(productId: UUID, quantity: Int, color: String?) {
+            self.productId = productId
+            self.quantity = quantity
+            self.color = color
+        }
+
+        /// Decodes `quantity` as a number first, so that `1.5` is reported as this field's error
+        /// (Foundation's decoder reports it without a coding path).
+        package init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            productId = try container.decode(UUID.self, forKey: .productId)
+            color = try container.decodeIfPresent(String.self, forKey: .color)
+            let number = try container.decode(Decimal.self, forKey: .quantity)
+            guard number == number.rounded(0), let whole = Int(exactly: NSDecimalNumber(decimal: number)) else {
+                throw DecodingError.typeMismatch(Int.self, .init(
+                    codingPath: container.codingPath + [CodingKeys.quantity], debugDescription: "not a whole number"
+                ))
+            }
+            quantity = whole
+        }
     }
 
     package var userName: String

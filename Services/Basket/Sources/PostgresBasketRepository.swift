@@ -82,7 +82,7 @@ package struct PostgresBasketRepository: BasketRepository {
                 checkoutId: UUID(), userName: request.userName, firstName: request.firstName, lastName: request.lastName,
                 email: request.email, address: request.address, paymentMethod: request.paymentMethod,
                 cardInfo: CardNumber.mask(request.cardInfo), items: basket.items, totalPrice: basket.totalPrice,
-                checkoutDate: Date()
+                checkoutDate: Timestamp.now()
             )
             try await Outbox.enqueue(
                 PublishEntry(

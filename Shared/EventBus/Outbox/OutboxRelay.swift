@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import ServiceKit
 import ServiceLifecycle
 
 /// Publishes outbox rows and marks them sent.
@@ -16,8 +17,11 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
     let notifier: PostgresNotifier
     /// How long to sleep between scans when no notification comes (a safety net, not the trigger).
     let idleScan: Duration
+    /// Opened once the outbox table exists.
+    let gate: StartupGate?
 
-    package init(client: PostgresClient, publisher: Publisher, logger: Logger, idleScan: Duration = .seconds(1)) {
+    package init(client: PostgresClient, publisher: Publisher, logger: Logger, idleScan: Duration = .seconds(1), gate: StartupGate? = nil) {
+        self.gate = gate
         self.client = client
         self.publisher = publisher
         self.logger = logger
@@ -26,6 +30,7 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
     }
 
     package func run() async throws {
+        if let gate { await cancelWhenGracefulShutdownOrReturn { await gate.wait() } }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await notifier.run() }
             var failures = 0
