@@ -24,9 +24,11 @@ run: postgres-start build
 ## Build and run all tests against a private Postgres, then stop it.
 test: postgres-start
 	@set -o pipefail; status=0; \
-	SWN_TEST_DATABASE_URL=$(PG_URL)/postgres swift test $(SWIFT_BUILD_FLAGS) || status=$$?; \
+	swift build $(SWIFT_BUILD_FLAGS) && \
+	SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) SWN_TEST_DATABASE_URL=$(PG_URL)/postgres \
+	swift test $(SWIFT_BUILD_FLAGS) || status=$$?; \
 	scripts/postgres.sh stop; exit $$status
 
 ## Show what is waiting in the local bus's queues (QUEUE=name to list one queue's messages).
 queue:
-	@swift run $(SWIFT_BUILD_FLAGS) bus $(if $(QUEUE),messages $(QUEUE),queues)
+	@BUS_DATABASE_URL=$(PG_URL)/bus swift run $(SWIFT_BUILD_FLAGS) bus $(if $(QUEUE),messages $(QUEUE),queues)

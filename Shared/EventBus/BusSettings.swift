@@ -8,6 +8,10 @@ package struct BusSettings: Sendable {
     package var eventBusName: String
     /// The local bus's database (`BUS_DATABASE_URL`).
     package var database: DatabaseSettings
+    /// Every queue's visibility timeout and receive limit (`QUEUE_VISIBILITY_TIMEOUT_MS`,
+    /// `QUEUE_MAX_RECEIVE_COUNT`); the AWS template declares the same defaults.
+    package var visibilityTimeout: Duration
+    package var maxReceiveCount: Int
 
     package init(settings: Settings) throws {
         let raw = settings.string("BUS_MODE", default: "local")
@@ -15,5 +19,12 @@ package struct BusSettings: Sendable {
         self.mode = mode
         eventBusName = settings.string("EVENT_BUS_NAME", default: BusTopology.defaultEventBusName)
         database = try DatabaseSettings(settings: settings, key: "BUS_DATABASE_URL", default: "postgres://swn:swn@localhost:5432/bus")
+        visibilityTimeout = try settings.milliseconds("QUEUE_VISIBILITY_TIMEOUT_MS", default: 30_000)
+        maxReceiveCount = try settings.int("QUEUE_MAX_RECEIVE_COUNT", default: 5)
+    }
+
+    /// The shop's topology with these settings.
+    package var topology: BusTopology {
+        .shop(eventBusName: eventBusName, visibilityTimeout: visibilityTimeout, maxReceiveCount: maxReceiveCount)
     }
 }

@@ -35,13 +35,15 @@ package struct BusTopology: Sendable {
     }
 
     /// The shop's topology on the bus named `eventBusName`.
-    package static func shop(eventBusName: String = defaultEventBusName) -> BusTopology {
+    package static func shop(
+        eventBusName: String = defaultEventBusName, visibilityTimeout: Duration = .seconds(30), maxReceiveCount: Int = 5
+    ) -> BusTopology {
         BusTopology(
             queues: [
-                Queue(name: Names.checkoutQueue, visibilityTimeout: .seconds(30), maxReceiveCount: 5, deadLetterQueue: Names.checkoutDeadLetterQueue),
-                Queue(name: Names.checkoutDeadLetterQueue, visibilityTimeout: .seconds(30), maxReceiveCount: 0, deadLetterQueue: nil),
-                Queue(name: Names.catalogQueue, visibilityTimeout: .seconds(30), maxReceiveCount: 5, deadLetterQueue: Names.catalogDeadLetterQueue),
-                Queue(name: Names.catalogDeadLetterQueue, visibilityTimeout: .seconds(30), maxReceiveCount: 0, deadLetterQueue: nil),
+                Queue(name: Names.checkoutQueue, visibilityTimeout: visibilityTimeout, maxReceiveCount: maxReceiveCount, deadLetterQueue: Names.checkoutDeadLetterQueue),
+                Queue(name: Names.checkoutDeadLetterQueue, visibilityTimeout: visibilityTimeout, maxReceiveCount: 0, deadLetterQueue: nil),
+                Queue(name: Names.catalogQueue, visibilityTimeout: visibilityTimeout, maxReceiveCount: maxReceiveCount, deadLetterQueue: Names.catalogDeadLetterQueue),
+                Queue(name: Names.catalogDeadLetterQueue, visibilityTimeout: visibilityTimeout, maxReceiveCount: 0, deadLetterQueue: nil),
             ],
             rules: [
                 Rule(

@@ -17,7 +17,7 @@ package struct EventBusConnection: Sendable {
             let client = PostgresClient(settings: settings.database, logger: logger)
             let bus = LocalBus(client: client, logger: logger)
             self.local = bus
-            self.topology = topology ?? .shop(eventBusName: settings.eventBusName)
+            self.topology = topology ?? settings.topology
             self.publisher = bus.publisher
             self.services = [client, bus.notifier]
             self.readinessChecks = [.postgres(client, name: "bus", logger: logger)]

@@ -1,1 +1,10 @@
-print("stub")
+import Hummingbird
+import Logging
+import OrderingService
+import ServiceKit
+
+let settings = Settings()
+LoggingSetup.bootstrap(settings: settings)
+let logger = Logger(label: "ordering-service")
+let app = try await buildApplication(try OrderingServiceConfig(settings: settings), logger: logger)
+try await app.runService()

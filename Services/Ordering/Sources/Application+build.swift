@@ -1,0 +1,43 @@
+import EventBus
+import Hummingbird
+import Logging
+import PostgresNIO
+import ServiceKit
+
+/// Builds `ordering-service`; `main` and the tests both call this.
+package func buildApplication(_ config: OrderingServiceConfig, logger: Logger) async throws -> some ApplicationProtocol {
+    let client = PostgresClient(settings: config.database, logger: logger)
+    let repository = PostgresOrderRepository(client: client, logger: logger)
+    let bus = try EventBusConnection(config.bus, logger: logger)
+
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: LogRequestsMiddleware(.info))
+    router.addHealthRoutes([.postgres(client, logger: logger)] + bus.readinessChecks)
+    OrderController(repository: repository).addRoutes(to: router.group("order"))
+
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "ordering-service"),
+        logger: logger
+    )
+    let started = StartupGate()
+    app.addServices(client)
+    app.addServices(bus.services)
+    app.addServices(QueueConsumer(
+        queue: bus.queue(config.checkoutQueue),
+        handler: CheckoutHandler(repository: repository, logger: logger),
+        logger: logger,
+        baseBackoff: config.retryBaseDelay,
+        maximumBackoff: config.retryMaximumDelay,
+        gate: started
+    ))
+    app.beforeServerStarts {
+        try await withTimeout(.seconds(30)) {
+            try await Migrator(OrderingMigrations.all).migrate(client: client, logger: logger)
+            try await bus.prepare()
+        }
+        await started.open()
+    }
+    return app
+}

@@ -1,0 +1,34 @@
+import EventBus
+import Foundation
+import Logging
+
+/// Turns `CheckoutBasket` events into orders. Idempotent: a redelivered event finds its order made.
+package struct CheckoutHandler<Repository: OrderRepository>: MessageHandler {
+    let repository: Repository
+    let logger: Logger
+
+    package init(repository: Repository, logger: Logger) {
+        self.repository = repository
+        self.logger = logger
+    }
+
+    package func handle(_ message: QueueMessage) async throws {
+        let checkout: CheckoutEvent
+        do {
+            let envelope = try EventEnvelope(json: message.body)
+            guard envelope.source == CheckoutEvent.source, envelope.detailType == CheckoutEvent.detailType else {
+                throw UnprocessableEvent(reason: "unexpected event \(envelope.source)/\(envelope.detailType)")
+            }
+            checkout = try envelope.detail.decode(as: CheckoutEvent.self)
+            try checkout.validate()
+        } catch let error as UnprocessableEvent {
+            throw error
+        } catch {
+            throw UnprocessableEvent(reason: "malformed CheckoutBasket event: \(error)")
+        }
+        let created = try await repository.createOrder(from: checkout)
+        logger.info(created ? "order created" : "duplicate checkout event ignored", metadata: [
+            "checkoutId": "\(checkout.checkoutId)", "userName": "\(checkout.userName)", "messageID": "\(message.messageID)",
+        ])
+    }
+}

@@ -1,0 +1,37 @@
+import ServiceKit
+
+enum OrderingMigrations {
+    static let all: [Migration] = [
+        Migration("001_orders", [
+            """
+            CREATE TABLE orders (
+                order_id UUID PRIMARY KEY,
+                checkout_id UUID NOT NULL UNIQUE,
+                user_name TEXT NOT NULL,
+                first_name TEXT NOT NULL,
+                last_name TEXT NOT NULL,
+                email TEXT NOT NULL,
+                address TEXT NOT NULL,
+                payment_method TEXT NOT NULL,
+                card_info TEXT NOT NULL,
+                items TEXT NOT NULL,
+                total_price NUMERIC(14, 2) NOT NULL,
+                order_date TIMESTAMPTZ NOT NULL,
+                status TEXT NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )
+            """,
+            "CREATE INDEX orders_user_date ON orders (user_name, order_date DESC, order_id DESC)",
+            "CREATE INDEX orders_date ON orders (order_date DESC, order_id DESC)",
+            """
+            CREATE TABLE order_status_history (
+                id BIGSERIAL PRIMARY KEY,
+                order_id UUID NOT NULL REFERENCES orders (order_id),
+                status TEXT NOT NULL,
+                changed_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )
+            """,
+            "CREATE INDEX order_status_history_order ON order_status_history (order_id)",
+        ]),
+    ]
+}

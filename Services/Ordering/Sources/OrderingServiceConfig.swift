@@ -1,0 +1,24 @@
+import EventBus
+import ServiceKit
+
+/// Everything `ordering-service` reads from its environment.
+package struct OrderingServiceConfig: Sendable {
+    package var host: String
+    package var port: Int
+    package var database: DatabaseSettings
+    package var bus: BusSettings
+    package var checkoutQueue: String
+    /// First retry delay of a failing message; doubles with each receive.
+    package var retryBaseDelay: Duration
+    package var retryMaximumDelay: Duration
+
+    package init(settings: Settings = Settings()) throws {
+        host = settings.string("HOST", default: "127.0.0.1")
+        port = try settings.int("PORT", default: 8083)
+        database = try DatabaseSettings(settings: settings, default: "postgres://swn:swn@localhost:5432/ordering")
+        bus = try BusSettings(settings: settings)
+        checkoutQueue = settings.string("CHECKOUT_QUEUE", default: BusTopology.Names.checkoutQueue)
+        retryBaseDelay = try settings.milliseconds("RETRY_BASE_DELAY_MS", default: 1000)
+        retryMaximumDelay = try settings.milliseconds("RETRY_MAX_DELAY_MS", default: 60_000)
+    }
+}
