@@ -1,0 +1,65 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import PostgresNIO
+import ServiceKit
+import TestSupport
+
+enum HTTP {
+    struct Response: Sendable {
+        var status: Int
+        var body: Data
+    }
+
+    struct Failure: Error {
+        var reason: String
+    }
+
+    static func send(_ method: HTTPMethod, _ url: String, _ json: String? = nil, headers: [(String, String)] = []) async throws -> Response {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: json))
+        }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 16 << 20)
+        return Response(status: Int(response.status.code), body: Data(buffer: body))
+    }
+}
+
+enum Database {
+    static func withClient<T: Sendable>(_ url: String, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
+        let client = PostgresClient(settings: try DatabaseSettings(url: url), logger: TestDatabase.logger)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { await client.run(); return nil }
+            defer { group.cancelAll() }
+            return try await body(client)
+        }
+    }
+
+    static func scalar(_ url: String, _ sql: String) async throws -> Int {
+        try await withClient(url) { client in
+            let rows = try await client.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger)
+            for try await value in rows.decode(Int.self) { return value }
+            return 0
+        }
+    }
+
+    static func execute(_ url: String, _ sql: String) async throws {
+        try await withClient(url) { client in
+            _ = try await client.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger)
+        }
+    }
+}
+
+extension JSONDecoder {
+    /// The string fields of a JSON object, skipping the rest.
+    func decode(_ type: [String: String].Type, from data: Data, ignoringNonStrings: Bool) throws -> [String: String] {
+        let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+        return object.compactMapValues { $0 as? String }
+    }
+}
