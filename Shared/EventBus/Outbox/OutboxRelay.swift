@@ -83,21 +83,29 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
                 for id in ids { try await markFailed(id, reason: "\(error)", on: connection) }
                 return 0
             }
-            var published = 0
+            var publishedIDs: [Int64] = []
+            var eventIDs: [String] = []
             for (id, result) in zip(ids, results) {
                 switch result {
                 case .published(let eventID):
-                    try await connection.query(
-                        "UPDATE outbox SET published_at = now(), event_id = \(eventID), attempts = attempts + 1 WHERE id = \(id)",
-                        logger: logger
-                    )
-                    published += 1
+                    publishedIDs.append(id)
+                    eventIDs.append(eventID)
                 case .failed(let code, let message):
                     logger.warning("bus rejected an outbox event", metadata: ["outboxID": "\(id)", "code": "\(code)", "message": "\(message)"])
                     try await markFailed(id, reason: "\(code): \(message)", on: connection)
                 }
             }
-            return published
+            if !publishedIDs.isEmpty {
+                try await connection.query(
+                    """
+                    UPDATE outbox SET published_at = now(), event_id = sent.event_id, attempts = attempts + 1
+                    FROM unnest(\(publishedIDs)::bigint[], \(eventIDs)::text[]) AS sent(id, event_id)
+                    WHERE outbox.id = sent.id
+                    """,
+                    logger: logger
+                )
+            }
+            return publishedIDs.count
         }
     }
 
