@@ -11,6 +11,8 @@ let package = Package(
         .executable(name: "basket-service", targets: ["basket-service"]),
         .executable(name: "ordering-service", targets: ["ordering-service"]),
         .executable(name: "bus", targets: ["bus"]),
+        .executable(name: "gateway", targets: ["gateway"]),
+        .executable(name: "identity", targets: ["identity"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -21,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "4.0.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
     ],
     targets: [
         // Shared libraries
@@ -45,6 +48,57 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Shared/EventBus",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Auth",
+            dependencies: [
+                "ServiceKit",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Shared/Auth",
+            swiftSettings: swiftSettings
+        ),
+
+        // Gateway
+        .target(
+            name: "GatewayService",
+            dependencies: [
+                "ServiceKit", "Auth",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Services/Gateway/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "gateway",
+            dependencies: ["GatewayService", "ServiceKit"],
+            path: "Services/Gateway/Main",
+            swiftSettings: swiftSettings
+        ),
+
+        // Identity (local Cognito stand-in)
+        .target(
+            name: "IdentityService",
+            dependencies: [
+                "ServiceKit", "Auth",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Services/Identity/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "identity",
+            dependencies: ["IdentityService", "ServiceKit"],
+            path: "Services/Identity/Main",
             swiftSettings: swiftSettings
         ),
 
@@ -141,6 +195,17 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Tests/BasketServiceTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AuthTests",
+            dependencies: [
+                "Auth", "GatewayService", "IdentityService", "ServiceKit", "TestSupport",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Tests/AuthTests",
             swiftSettings: swiftSettings
         ),
         .testTarget(

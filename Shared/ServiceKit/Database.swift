@@ -15,3 +15,15 @@ extension ReadinessCheck {
         }
     }
 }
+
+/// Runs `body` with a client that lives only for that call (set-up work before a service is built).
+package func withTemporaryPostgresClient<T: Sendable>(
+    _ settings: DatabaseSettings, logger: Logger, _ body: @escaping @Sendable (PostgresClient) async throws -> T
+) async throws -> T {
+    let client = PostgresClient(settings: settings, logger: logger)
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { await client.run(); return nil }
+        defer { group.cancelAll() }
+        return try await withTimeout(.seconds(30)) { try await body(client) }
+    }
+}

@@ -14,6 +14,9 @@ package struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let error as any HTTPResponseError where !(error is Problem) && !(error is HTTPError) {
+            // Errors that render themselves (e.g. a protocol's own error format) keep their form.
+            return try error.response(from: request, context: context)
         } catch {
             let problem = Self.problem(for: error)
             if problem.status.code >= 500 {

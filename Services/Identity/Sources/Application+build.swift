@@ -1,0 +1,36 @@
+import Hummingbird
+import JWTKit
+import Logging
+import PostgresNIO
+import ServiceKit
+
+/// Builds `identity`; `main` and the tests both call this. The schema, the signing key and the demo
+/// users are set up first, so the routes are built with the key in hand.
+package func buildApplication(_ config: IdentityConfig, logger: Logger) async throws -> some ApplicationProtocol {
+    let hasher = PasswordHasher(cost: config.passwordHashCost)
+    let keys = try await withTemporaryPostgresClient(config.database, logger: logger) { client in
+        try await Migrator(IdentityMigrations.all).migrate(client: client, logger: logger)
+        if config.createDemoUsers {
+            try await DemoUsers.create(in: UserStore(client: client, poolID: config.userPoolID, logger: logger), hasher: hasher, logger: logger)
+        }
+        return try await SigningKeys.load(client: client, logger: logger)
+    }
+
+    let client = PostgresClient(settings: config.database, logger: logger)
+    let users = UserStore(client: client, poolID: config.userPoolID, logger: logger)
+    let issuer = await TokenIssuer(signingKeys: keys, issuer: config.issuer, clientID: config.clientID, lifetime: config.tokenLifetime)
+
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: LogRequestsMiddleware(.info))
+    router.addHealthRoutes([.postgres(client, logger: logger)])
+    CognitoController(users: users, issuer: issuer, hasher: hasher, config: config, signingKeys: keys).addRoutes(to: router)
+
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "identity"),
+        logger: logger
+    )
+    app.addServices(client)
+    return app
+}

@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// A user of the pool.
+package struct PoolUser: Sendable, Equatable {
+    package var username: String
+    package var sub: UUID
+    package var passwordHash: String?
+    package var email: String?
+    /// `CONFIRMED` or `FORCE_CHANGE_PASSWORD`.
+    package var status: String
+    package var groups: [String]
+    package var createdAt: Date
+    package var updatedAt: Date
+}
+
+/// Users, groups and refresh tokens of one pool, in Postgres.
+package struct UserStore: Sendable {
+    let client: PostgresClient
+    let poolID: String
+    let logger: Logger
+
+    package init(client: PostgresClient, poolID: String, logger: Logger) {
+        self.client = client
+        self.poolID = poolID
+        self.logger = logger
+    }
+
+    /// Creates a user; false when the name is taken.
+    package func create(username: String, passwordHash: String?, email: String?, status: String) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            INSERT INTO users (pool_id, username, sub, password_hash, email, status)
+            VALUES (\(poolID), \(username), \(UUID()), \(passwordHash), \(email), \(status))
+            ON CONFLICT (pool_id, username) DO NOTHING RETURNING username
+            """,
+            logger: logger
+        )
+        for try await _ in rows { return true }
+        return false
+    }
+
+    package func find(_ username: String) async throws -> PoolUser? {
+        let rows = try await client.query(
+            """
+            SELECT u.username, u.sub, u.password_hash, u.email, u.status, u.created_at, u.updated_at,
+                   coalesce(array_agg(g.group_name ORDER BY g.group_name) FILTER (WHERE g.group_name IS NOT NULL), '{}')
+            FROM users u LEFT JOIN user_groups g ON g.pool_id = u.pool_id AND g.username = u.username
+            WHERE u.pool_id = \(poolID) AND u.username = \(username)
+            GROUP BY u.username, u.sub, u.password_hash, u.email, u.status, u.created_at, u.updated_at
+            """,
+            logger: logger
+        )
+        for try await (name, sub, hash, email, status, created, updated, groups) in rows.decode((String, UUID, String?, String?, String, Date, Date, [String]).self) {
+            return PoolUser(username: name, sub: sub, passwordHash: hash, email: email, status: status, groups: groups, createdAt: created, updatedAt: updated)
+        }
+        return nil
+    }
+
+    /// False when there is no such user.
+    package func setPassword(_ username: String, hash: String, status: String) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            UPDATE users SET password_hash = \(hash), status = \(status), updated_at = now()
+            WHERE pool_id = \(poolID) AND username = \(username) RETURNING username
+            """,
+            logger: logger
+        )
+        for try await _ in rows { return true }
+        return false
+    }
+
+    package func addToGroup(_ username: String, group: String) async throws {
+        try await client.query(
+            "INSERT INTO user_groups (pool_id, username, group_name) VALUES (\(poolID), \(username), \(group)) ON CONFLICT DO NOTHING",
+            logger: logger
+        )
+    }
+
+    package func storeRefreshToken(hash: String, username: String, clientID: String, expiresAt: Date) async throws {
+        try await client.query(
+            """
+            INSERT INTO refresh_tokens (token_hash, pool_id, username, client_id, expires_at)
+            VALUES (\(hash), \(poolID), \(username), \(clientID), \(expiresAt))
+            """,
+            logger: logger
+        )
+    }
+
+    /// The user a live refresh token belongs to.
+    package func refreshTokenOwner(hash: String, clientID: String) async throws -> String? {
+        let rows = try await client.query(
+            """
+            SELECT username FROM refresh_tokens
+            WHERE token_hash = \(hash) AND pool_id = \(poolID) AND client_id = \(clientID) AND expires_at > now()
+            """,
+            logger: logger
+        )
+        for try await name in rows.decode(String.self) { return name }
+        return nil
+    }
+}

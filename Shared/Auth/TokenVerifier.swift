@@ -1,0 +1,137 @@
+import AsyncHTTPClient
+import Foundation
+import JWTKit
+import NIOCore
+import NIOFoundationCompat
+import Logging
+
+/// Why a token was refused; the reason is logged, clients only see 401.
+package struct TokenRejected: Error, CustomStringConvertible, Equatable {
+    package var reason: String
+    package var description: String { "token rejected: \(reason)" }
+}
+
+/// Verifies Cognito-style RS256 tokens against a user pool's JWKS.
+///
+/// The JWKS is fetched on first use and again when a token names an unknown `kid` (key rotation), at
+/// most once per `minimumRefreshInterval`, so garbage `kid`s cannot make the gateway hammer the issuer.
+package actor TokenVerifier {
+    package struct Configuration: Sendable {
+        package var issuer: String
+        package var jwksURL: String
+        package var clientID: String
+        package var leeway: Duration = .seconds(60)
+        package var minimumRefreshInterval: Duration = .seconds(30)
+
+        package init(issuer: String, jwksURL: String, clientID: String) {
+            self.issuer = issuer
+            self.jwksURL = jwksURL
+            self.clientID = clientID
+        }
+    }
+
+    let configuration: Configuration
+    let httpClient: HTTPClient
+    let logger: Logger
+    private var keys = JWTKeyCollection()
+    private var knownKeyIDs: Set<String> = []
+    private var lastRefresh: ContinuousClock.Instant?
+
+    package init(configuration: Configuration, httpClient: HTTPClient, logger: Logger) {
+        self.configuration = configuration
+        self.httpClient = httpClient
+        self.logger = logger
+    }
+
+    package func verify(_ token: String, now: Date = Date()) async throws -> Identity {
+        let header = try Self.header(of: token)
+        guard header.alg == "RS256" else { throw TokenRejected(reason: "algorithm \(header.alg ?? "missing") is not RS256") }
+        guard let kid = header.kid else { throw TokenRejected(reason: "no kid") }
+        if !knownKeyIDs.contains(kid) { try await refreshIfAllowed() }
+        guard knownKeyIDs.contains(kid) else { throw TokenRejected(reason: "unknown kid \(kid)") }
+
+        let claims: CognitoClaims
+        do {
+            claims = try await keys.verify(token, as: CognitoClaims.self)
+        } catch {
+            throw TokenRejected(reason: "signature or payload invalid: \(error)")
+        }
+        let leeway = Double(configuration.leeway.components.seconds)
+        let time = now.timeIntervalSince1970
+        guard claims.iss == configuration.issuer else { throw TokenRejected(reason: "issuer \(claims.iss)") }
+        guard claims.exp + leeway > time else { throw TokenRejected(reason: "expired") }
+        if let nbf = claims.nbf, nbf - leeway > time { throw TokenRejected(reason: "not yet valid") }
+        if let iat = claims.iat, iat - leeway > time { throw TokenRejected(reason: "issued in the future") }
+        switch claims.tokenUse {
+        case "id":
+            guard claims.aud?.contains(configuration.clientID) == true else { throw TokenRejected(reason: "audience is not this app client") }
+        case "access":
+            guard claims.clientId == configuration.clientID else { throw TokenRejected(reason: "client_id is not this app client") }
+        default:
+            throw TokenRejected(reason: "token_use \(claims.tokenUse)")
+        }
+        guard let userName = claims.cognitoUsername ?? claims.username, !userName.isEmpty else {
+            throw TokenRejected(reason: "no user name")
+        }
+        return Identity(userName: userName, groups: claims.groups ?? [])
+    }
+
+    private func refreshIfAllowed() async throws {
+        if let lastRefresh, ContinuousClock.now - lastRefresh < configuration.minimumRefreshInterval { return }
+        lastRefresh = .now
+        do {
+            var request = HTTPClientRequest(url: configuration.jwksURL)
+            request.method = .GET
+            let response = try await httpClient.execute(request, timeout: .seconds(5))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            guard response.status == .ok else { throw TokenRejected(reason: "JWKS answered \(response.status.code)") }
+            let jwks = try JSONDecoder().decode(JWKS.self, from: Data(buffer: body))
+            let collection = JWTKeyCollection()
+            var ids: Set<String> = []
+            for key in jwks.keys where key.keyType == .rsa {
+                guard let kid = key.keyIdentifier?.string else { continue }
+                try await collection.add(jwk: key)
+                ids.insert(kid)
+            }
+            keys = collection
+            knownKeyIDs = ids
+            logger.info("loaded JWKS", metadata: ["url": "\(configuration.jwksURL)", "keys": "\(ids.count)"])
+        } catch {
+            logger.error("fetching JWKS failed", metadata: ["url": "\(configuration.jwksURL)", "error": "\(error)"])
+            throw KeysUnavailable(reason: "\(error)")
+        }
+    }
+
+    struct Header: Decodable {
+        var alg: String?
+        var kid: String?
+    }
+
+    static func header(of token: String) throws -> Header {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let data = Data(base64URL: String(parts[0])),
+              let header = try? JSONDecoder().decode(Header.self, from: data)
+        else { throw TokenRejected(reason: "not a JWT") }
+        return header
+    }
+}
+
+/// The issuer's keys could not be fetched: not the client's fault (503).
+package struct KeysUnavailable: Error, CustomStringConvertible {
+    package var reason: String
+    package var description: String { "signing keys unavailable: \(reason)" }
+}
+
+extension Data {
+    /// Decodes unpadded base64url.
+    package init?(base64URL: String) {
+        var base64 = base64URL.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        self.init(base64Encoded: base64)
+    }
+
+    package var base64URLEncoded: String {
+        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}
