@@ -1,0 +1,29 @@
+import Auth
+import ServiceKit
+
+/// Everything `gateway` reads from its environment.
+package struct GatewayConfig: Sendable {
+    package var host: String
+    package var port: Int
+    package var productServiceURL: String
+    package var basketServiceURL: String
+    package var orderingServiceURL: String
+    package var upstreamTimeout: Duration
+    package var tokens: TokenVerifier.Configuration
+
+    package init(settings: Settings = Settings()) throws {
+        host = settings.string("HOST", default: "127.0.0.1")
+        port = try settings.int("PORT", default: 8080)
+        productServiceURL = settings.string("PRODUCT_SERVICE_URL", default: "http://localhost:8081")
+        basketServiceURL = settings.string("BASKET_SERVICE_URL", default: "http://localhost:8082")
+        orderingServiceURL = settings.string("ORDERING_SERVICE_URL", default: "http://localhost:8083")
+        upstreamTimeout = try settings.milliseconds("UPSTREAM_TIMEOUT_MS", default: 10_000)
+        let issuer = settings.string("COGNITO_ISSUER", default: "http://localhost:9229/local_swn")
+        tokens = TokenVerifier.Configuration(
+            issuer: issuer,
+            jwksURL: settings.string("COGNITO_JWKS_URL", default: "\(issuer)/.well-known/jwks.json"),
+            clientID: settings.string("COGNITO_CLIENT_ID", default: "swnshoplocalclient")
+        )
+        tokens.minimumRefreshInterval = try settings.milliseconds("JWKS_REFRESH_INTERVAL_MS", default: 30_000)
+    }
+}
