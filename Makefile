@@ -4,9 +4,11 @@ SHELL := /bin/bash
 PGPORT ?= 55432
 export PGPORT
 PG_URL := postgres://swn:swn@127.0.0.1:$(PGPORT)
+MOTO_SERVER ?= $(shell command -v moto_server || pyenv which moto_server 2>/dev/null)
+export MOTO_SERVER
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: run test build postgres-start postgres-stop demo queue
+.PHONY: run test test-tools build postgres-start postgres-stop demo queue
 
 build:
 	swift build $(SWIFT_BUILD_FLAGS)
@@ -21,13 +23,18 @@ postgres-stop:
 run: postgres-start build
 	@PG_URL=$(PG_URL) scripts/run-local.sh
 
-## Build and run all tests against a private Postgres, then stop it.
-test: postgres-start
+## Build and run all tests against a private Postgres (and moto for the AWS-side peers), then stop it.
+test: postgres-start test-tools
 	@set -o pipefail; status=0; \
 	swift build $(SWIFT_BUILD_FLAGS) && \
 	SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) SWN_TEST_DATABASE_URL=$(PG_URL)/postgres \
 	swift test $(SWIFT_BUILD_FLAGS) || status=$$?; \
 	scripts/postgres.sh stop; exit $$status
+
+## The Python peers the tests drive: moto (Cognito, later EventBridge and SQS), boto3 and awscli.
+test-tools:
+	@python3 -c "import moto, boto3, flask, flask_cors" 2>/dev/null || python3 -m pip install -q "moto[server]" boto3
+	@command -v aws >/dev/null || python3 -m pip install -q awscli
 
 ## Show what is waiting in the local bus's queues (QUEUE=name to list one queue's messages).
 queue:

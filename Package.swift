@@ -201,8 +201,12 @@ let package = Package(
         .testTarget(
             name: "AuthTests",
             dependencies: [
-                "Auth", "GatewayService", "IdentityService", "ServiceKit", "TestSupport",
+                "Auth", "GatewayService", "IdentityService", "ProductService", "BasketService", "OrderingService",
+                "EventBus", "ServiceKit", "TestSupport",
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

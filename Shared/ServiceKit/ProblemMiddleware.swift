@@ -14,8 +14,7 @@ package struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as any HTTPResponseError where !(error is Problem) && !(error is HTTPError) {
-            // Errors that render themselves (e.g. a protocol's own error format) keep their form.
+        } catch let error as any ProtocolError {
             return try error.response(from: request, context: context)
         } catch {
             let problem = Self.problem(for: error)
@@ -50,3 +49,7 @@ package struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 }
+
+/// An error of another wire protocol (e.g. Cognito's JSON errors) that must keep its own format
+/// instead of becoming problem+json.
+package protocol ProtocolError: HTTPResponseError {}

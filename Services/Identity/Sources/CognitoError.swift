@@ -4,7 +4,7 @@ import Hummingbird
 import ServiceKit
 
 /// An error in the Cognito JSON protocol: `{"__type": ..., "message": ...}` with `x-amzn-ErrorType`.
-package struct CognitoError: Error, HTTPResponseError {
+package struct CognitoError: ProtocolError {
     package var type: String
     package var message: String
     package var status: HTTPResponse.Status

@@ -1,0 +1,127 @@
+import AsyncHTTPClient
+import BasketService
+import EventBus
+import Foundation
+import GatewayService
+import IdentityService
+import Logging
+import NIOCore
+import NIOHTTP1
+import OrderingService
+import PostgresNIO
+import ProductService
+import ServiceKit
+import ServiceLifecycle
+import TestSupport
+
+/// identity, product, basket, ordering and the gateway, all on real HTTP ports and test databases.
+struct ShopUnderGateway: Sendable {
+    var gateway: String
+    var identity: String
+    var identityDatabase: DatabaseSettings
+    var issuer: String
+
+    static func run(
+        gatewayTokens: (@Sendable (String) -> GatewayTokenSettings)? = nil,
+        _ body: @escaping @Sendable (ShopUnderGateway) async throws -> Void
+    ) async throws {
+        try await TestDatabase.with { identityDB in
+        try await TestDatabase.with { productDB in
+        try await TestDatabase.with { basketDB in
+        try await TestDatabase.with { orderingDB in
+        try await TestDatabase.with { busDB in
+            let ports = (identity: try freePort(), product: try freePort(), basket: try freePort(), ordering: try freePort(), gateway: try freePort())
+            let issuer = "http://127.0.0.1:\(ports.identity)/local_swn"
+
+            var identity = try IdentityConfig(settings: Settings(["PORT": "\(ports.identity)", "TOKEN_ISSUER": issuer]))
+            identity.database = identityDB.settings
+            identity.passwordHashCost = 1024
+            var product = try ProductServiceConfig(settings: Settings([:]))
+            product.database = productDB.settings
+            product.port = ports.product
+            var basket = try BasketServiceConfig(settings: Settings(["PRODUCT_SERVICE_URL": "http://127.0.0.1:\(ports.product)"]))
+            basket.database = basketDB.settings
+            basket.bus.database = busDB.settings
+            basket.port = ports.basket
+            var ordering = try OrderingServiceConfig(settings: Settings([:]))
+            ordering.database = orderingDB.settings
+            ordering.bus.database = busDB.settings
+            ordering.port = ports.ordering
+            var gateway = try GatewayConfig(settings: Settings([
+                "PORT": "\(ports.gateway)", "COGNITO_ISSUER": issuer, "JWKS_REFRESH_INTERVAL_MS": "0",
+                "PRODUCT_SERVICE_URL": "http://127.0.0.1:\(ports.product)",
+                "BASKET_SERVICE_URL": "http://127.0.0.1:\(ports.basket)",
+                "ORDERING_SERVICE_URL": "http://127.0.0.1:\(ports.ordering)",
+            ]))
+            if let custom = gatewayTokens?(issuer) {
+                gateway.tokens.issuer = custom.issuer
+                gateway.tokens.jwksURL = custom.jwksURL
+                gateway.tokens.clientID = custom.clientID
+            }
+            let logger = Logger(label: "auth-test")
+            let apps: [any Service] = [
+                try await IdentityService.buildApplication(identity, logger: logger),
+                try await ProductService.buildApplication(product, logger: logger),
+                try await BasketService.buildApplication(basket, logger: logger),
+                try await OrderingService.buildApplication(ordering, logger: logger),
+                try await GatewayService.buildApplication(gateway, logger: logger),
+            ]
+            try await withRunningServices(apps) {
+                try await waitUntilReady("http://127.0.0.1:\(ports.gateway)/ready")
+                try await waitUntilReady("http://127.0.0.1:\(ports.identity)/ready")
+                try await body(ShopUnderGateway(
+                    gateway: "http://127.0.0.1:\(ports.gateway)", identity: "http://127.0.0.1:\(ports.identity)",
+                    identityDatabase: identityDB.settings, issuer: issuer
+                ))
+            }
+        }}}}}
+    }
+
+    struct GatewayTokenSettings: Sendable {
+        var issuer: String
+        var jwksURL: String
+        var clientID: String
+    }
+
+    /// Signs in through the Cognito protocol and returns the ID and access tokens.
+    func signIn(_ user: String, _ password: String) async throws -> (id: String, access: String, refresh: String) {
+        let response = try await HTTP.send(.POST, identity, #"{"AuthFlow":"USER_PASSWORD_AUTH","ClientId":"swnshoplocalclient","AuthParameters":{"USERNAME":"\#(user)","PASSWORD":"\#(password)"}}"#,
+            headers: [("X-Amz-Target", "AWSCognitoIdentityProviderService.InitiateAuth"), ("Content-Type", "application/x-amz-json-1.1")])
+        let result = (try JSONSerialization.jsonObject(with: response.body) as? [String: Any])?["AuthenticationResult"] as? [String: Any]
+        guard let id = result?["IdToken"] as? String, let access = result?["AccessToken"] as? String, let refresh = result?["RefreshToken"] as? String else {
+            throw HTTP.Failure(reason: "sign-in failed: \(String(decoding: response.body, as: UTF8.self))")
+        }
+        return (id, access, refresh)
+    }
+
+    func call(_ method: HTTPMethod, _ path: String, token: String? = nil, json: String? = nil, headers: [(String, String)] = []) async throws -> HTTP.Response {
+        var all = headers
+        if let token { all.append(("Authorization", "Bearer \(token)")) }
+        return try await HTTP.send(method, gateway + path, json, headers: all)
+    }
+}
+
+enum HTTP {
+    struct Response: Sendable {
+        var status: Int
+        var body: Data
+        var headers: [(String, String)]
+    }
+
+    struct Failure: Error {
+        var reason: String
+    }
+
+    static func send(_ method: HTTPMethod, _ url: String, _ json: String? = nil, headers: [(String, String)] = []) async throws -> Response {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: json))
+        }
+        for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 16 << 20)
+        return Response(status: Int(response.status.code), body: Data(buffer: body), headers: response.headers.map { ($0.name, $0.value) })
+    }
+}
