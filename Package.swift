@@ -106,7 +106,7 @@ let package = Package(
         // Product
         .target(
             name: "ProductService",
-            dependencies: ["ServiceKit", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["ServiceKit", "EventBus", .product(name: "Hummingbird", package: "hummingbird")],
             path: "Services/Product/Sources",
             swiftSettings: swiftSettings
         ),

@@ -69,3 +69,10 @@ package enum JSONValue: Codable, Sendable, Hashable {
         return decoder
     }()
 }
+
+extension JSONValue {
+    /// Parses JSON text.
+    package init(json: String) throws {
+        self = try JSONDecoder().decode(JSONValue.self, from: Data(json.utf8))
+    }
+}

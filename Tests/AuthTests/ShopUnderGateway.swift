@@ -38,6 +38,7 @@ struct ShopUnderGateway: Sendable {
             identity.passwordHashCost = 1024
             var product = try ProductServiceConfig(settings: Settings([:]))
             product.database = productDB.settings
+            product.bus.database = busDB.settings
             product.port = ports.product
             var basket = try BasketServiceConfig(settings: Settings(["PRODUCT_SERVICE_URL": "http://127.0.0.1:\(ports.product)"]))
             basket.database = basketDB.settings

@@ -20,6 +20,7 @@ import TestSupport
         var products: [String: UUID]
         var bus: LocalBus
         var basketDatabase: PostgresClient
+        var productURL: String
     }
 
     static let phone = #"{"name":"Phone","price":19.99,"category":"Smart Phone"}"#
@@ -32,6 +33,7 @@ import TestSupport
                     let productPort = try freePort()
                     var productConfig = try ProductServiceConfig(settings: Settings([:]))
                     productConfig.database = productDB.settings
+                    productConfig.bus.database = busDB.settings
                     productConfig.port = productPort
                     let productApp = try await ProductService.buildApplication(productConfig, logger: TestDatabase.logger)
 
@@ -56,7 +58,8 @@ import TestSupport
                                     try await test(Fixture(
                                         client: client, products: catalog,
                                         bus: LocalBus(client: busClient, logger: TestDatabase.logger),
-                                        basketDatabase: basketClient
+                                        basketDatabase: basketClient,
+                                        productURL: "http://127.0.0.1:\(productPort)"
                                     ))
                                 }
                             }

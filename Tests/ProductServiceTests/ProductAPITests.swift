@@ -12,11 +12,14 @@ import TestSupport
 @Suite struct ProductAPITests {
     static func withApp(seed: Bool = false, _ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         try await TestDatabase.with { database in
-            var config = try ProductServiceConfig(settings: Settings([:]))
-            config.database = database.settings
-            config.seedDemoCatalog = seed
-            let app = try await buildApplication(config, logger: TestDatabase.logger)
-            try await app.test(.router) { client in try await test(client) }
+            try await TestDatabase.with { busDatabase in
+                var config = try ProductServiceConfig(settings: Settings([:]))
+                config.database = database.settings
+                config.bus.database = busDatabase.settings
+                config.seedDemoCatalog = seed
+                let app = try await buildApplication(config, logger: TestDatabase.logger)
+                try await app.test(.router) { client in try await test(client) }
+            }
         }
     }
 

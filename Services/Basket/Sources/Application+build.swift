@@ -29,6 +29,12 @@ package func buildApplication(_ config: BasketServiceConfig, logger: Logger) asy
     app.addServices(bus.services)
     let started = StartupGate()
     app.addServices(OutboxRelay(client: client, publisher: bus.publisher, logger: logger, gate: started))
+    app.addServices(QueueConsumer(
+        queue: bus.queue(BusTopology.Names.catalogQueue),
+        handler: CatalogEventHandler(repository: repository, logger: logger),
+        logger: logger,
+        gate: started
+    ))
     app.beforeServerStarts {
         try await withTimeout(.seconds(30)) {
             try await Migrator(BasketMigrations.all).migrate(client: client, logger: logger)

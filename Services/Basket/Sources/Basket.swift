@@ -12,9 +12,9 @@ package struct Basket: Codable, Sendable, Equatable {
         self.totalPrice = Basket.total(of: items)
     }
 
-    /// Σ quantity × price.
+    /// Σ quantity × price over the items still available.
     package static func total(of items: [BasketItem]) -> Decimal {
-        items.reduce(Decimal(0)) { $0 + Decimal($1.quantity) * $1.price }
+        items.filter(\.available).reduce(Decimal(0)) { $0 + Decimal($1.quantity) * $1.price }
     }
 }
 
@@ -24,4 +24,18 @@ package struct BasketItem: Codable, Sendable, Equatable {
     package var quantity: Int
     package var color: String
     package var price: Decimal
+    /// The price when the user last looked, when it has changed since (catalog events move prices).
+    package var previousPrice: Decimal?
+    /// False once the product was deleted from the catalog; such an item blocks checkout.
+    package var available: Bool = true
+
+    package init(productId: UUID, productName: String, quantity: Int, color: String, price: Decimal, previousPrice: Decimal? = nil, available: Bool = true) {
+        self.productId = productId
+        self.productName = productName
+        self.quantity = quantity
+        self.color = color
+        self.price = price
+        self.previousPrice = previousPrice
+        self.available = available
+    }
 }

@@ -89,15 +89,23 @@ package struct BasketController<Repository: BasketRepository, Catalog: ProductCa
             return try JSONOutput.response(checkout, status: .accepted, headers: [.idempotentReplayed: "true"])
         case .emptyBasket:
             throw Problem.conflict("the basket of \(input.userName) is empty; add items before checking out")
+        case .unavailableItems(let names):
+            throw Problem.conflict("these items are no longer available; remove them before checking out: \(names.joined(separator: ", "))", field: "items")
         case .idempotencyKeyReused:
             throw Problem.unprocessable("this Idempotency-Key was used for a different checkout request", field: "Idempotency-Key")
         }
     }
 
-    /// Looks products up concurrently: unknown → 422 naming the field, catalog down → 503.
+    /// Looks products up in the read model the catalog events keep, and asks the catalog (concurrently)
+    /// only for products it has not heard of: unknown → 422 naming the field, catalog down → 503.
     func lookUp(_ ids: Set<UUID>, logger: Logger, fieldFor: (UUID) -> String) async throws -> [UUID: CatalogProduct] {
+        let known = try await repository.knownProducts(Array(ids))
         let found = try await withThrowingTaskGroup(of: (UUID, CatalogProduct?).self) { group in
             for id in ids {
+                if let entry = known[id] {
+                    group.addTask { (id, entry.deleted ? nil : entry.product) }
+                    continue
+                }
                 group.addTask {
                     do {
                         return (id, try await catalog.product(id: id))

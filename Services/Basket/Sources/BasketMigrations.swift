@@ -30,5 +30,19 @@ enum BasketMigrations {
             )
             """,
         ]),
+        Migration("002_catalog_read_model", [
+            """
+            CREATE TABLE catalog_products (
+                product_id UUID PRIMARY KEY,
+                name TEXT NOT NULL,
+                price NUMERIC(12, 2) NOT NULL,
+                version BIGINT NOT NULL,
+                deleted BOOLEAN NOT NULL DEFAULT false,
+                updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )
+            """,
+            "ALTER TABLE basket_items ADD COLUMN previous_price NUMERIC(12, 2)",
+            "ALTER TABLE basket_items ADD COLUMN unavailable BOOLEAN NOT NULL DEFAULT false",
+        ]),
     ] + Outbox.migrations
 }

@@ -16,9 +16,17 @@ package struct PostgresBasketRepository: BasketRepository {
         self.logger = logger
     }
 
+    /// The basket, with the price changes since the user last looked; looking clears them.
     package func find(userName: String) async throws -> Basket {
         try await client.withConnection { connection in
-            try await Self.basket(userName, on: connection, logger: logger)
+            let basket = try await Self.basket(userName, on: connection, logger: logger)
+            if basket.items.contains(where: { $0.previousPrice != nil }) {
+                try await connection.query(
+                    "UPDATE basket_items SET previous_price = NULL WHERE user_name = \(userName) AND previous_price IS NOT NULL",
+                    logger: logger
+                )
+            }
+            return basket
         }
     }
 
@@ -77,6 +85,8 @@ package struct PostgresBasketRepository: BasketRepository {
             }
             let basket = try await Self.basket(request.userName, on: connection, logger: logger)
             guard !basket.items.isEmpty else { return .emptyBasket }
+            let unavailable = basket.items.filter { !$0.available }
+            guard unavailable.isEmpty else { return .unavailableItems(unavailable.map(\.productName)) }
 
             let checkout = CheckoutBasket(
                 checkoutId: UUID(), userName: request.userName, firstName: request.firstName, lastName: request.lastName,
@@ -104,6 +114,57 @@ package struct PostgresBasketRepository: BasketRepository {
         }
     }
 
+    package func knownProducts(_ ids: [UUID]) async throws -> [UUID: KnownProduct] {
+        let rows = try await client.query(
+            "SELECT product_id, name, price::text, deleted FROM catalog_products WHERE product_id = ANY(\(ids))",
+            logger: logger
+        )
+        var known: [UUID: KnownProduct] = [:]
+        for try await (id, name, price, deleted) in rows.decode((UUID, String, String, Bool).self) {
+            known[id] = KnownProduct(product: CatalogProduct(id: id, name: name, price: Decimal(string: price) ?? 0), deleted: deleted)
+        }
+        return known
+    }
+
+    package func apply(_ change: CatalogChange) async throws -> Bool {
+        try await client.withTransaction(logger: logger) { connection in
+            // Only a newer version wins: a late or repeated event changes nothing.
+            let rows = try await connection.query(
+                """
+                INSERT INTO catalog_products (product_id, name, price, version, deleted)
+                VALUES (\(change.productId), \(change.name), \(change.price.description)::numeric, \(change.version), \(change.deleted))
+                ON CONFLICT (product_id) DO UPDATE SET name = excluded.name, price = excluded.price,
+                    version = excluded.version, deleted = excluded.deleted, updated_at = now()
+                WHERE catalog_products.version < excluded.version
+                RETURNING product_id
+                """,
+                logger: logger
+            )
+            var applied = false
+            for try await _ in rows { applied = true }
+            guard applied else { return false }
+            if change.deleted {
+                try await connection.query("UPDATE basket_items SET unavailable = true WHERE product_id = \(change.productId)", logger: logger)
+            } else {
+                try await connection.query(
+                    """
+                    UPDATE basket_items SET
+                        previous_price = CASE WHEN price <> \(change.price.description)::numeric THEN coalesce(previous_price, price) ELSE previous_price END,
+                        price = \(change.price.description)::numeric, product_name = \(change.name), unavailable = false
+                    WHERE product_id = \(change.productId)
+                    """,
+                    logger: logger
+                )
+                // A price that went back to what the user saw is no change.
+                try await connection.query(
+                    "UPDATE basket_items SET previous_price = NULL WHERE product_id = \(change.productId) AND previous_price = price",
+                    logger: logger
+                )
+            }
+            return true
+        }
+    }
+
     /// Serialises writers of one user's basket until the transaction ends.
     static func lock(_ userName: String, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("basket:" + userName), 0))", logger: logger)
@@ -112,14 +173,17 @@ package struct PostgresBasketRepository: BasketRepository {
     static func basket(_ userName: String, on connection: PostgresConnection, logger: Logger) async throws -> Basket {
         let rows = try await connection.query(
             """
-            SELECT product_id, product_name, quantity, color, price::text FROM basket_items
+            SELECT product_id, product_name, quantity, color, price::text, previous_price::text, unavailable FROM basket_items
             WHERE user_name = \(userName) ORDER BY line
             """,
             logger: logger
         )
         var items: [BasketItem] = []
-        for try await (productId, name, quantity, color, price) in rows.decode((UUID, String, Int, String, String).self) {
-            items.append(BasketItem(productId: productId, productName: name, quantity: quantity, color: color, price: Decimal(string: price) ?? 0))
+        for try await (productId, name, quantity, color, price, previous, unavailable) in rows.decode((UUID, String, Int, String, String, String?, Bool).self) {
+            items.append(BasketItem(
+                productId: productId, productName: name, quantity: quantity, color: color, price: Decimal(string: price) ?? 0,
+                previousPrice: previous.flatMap { Decimal(string: $0) }, available: !unavailable
+            ))
         }
         return Basket(userName: userName, items: items)
     }

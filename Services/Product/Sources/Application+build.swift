@@ -1,3 +1,4 @@
+import EventBus
 import Hummingbird
 import Logging
 import PostgresNIO
@@ -6,12 +7,13 @@ import ServiceKit
 /// Builds `product-service`; `main` and the tests both call this.
 package func buildApplication(_ config: ProductServiceConfig, logger: Logger) async throws -> some ApplicationProtocol {
     let client = PostgresClient(settings: config.database, logger: logger)
-    let repository = PostgresProductRepository(client: client, logger: logger)
+    let repository = PostgresProductRepository(client: client, logger: logger, eventBusName: config.bus.eventBusName)
+    let bus = try EventBusConnection(config.bus, logger: logger)
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: LogRequestsMiddleware(.info))
-    router.addHealthRoutes([.postgres(client, logger: logger)])
+    router.addHealthRoutes([.postgres(client, logger: logger)] + bus.readinessChecks)
     ProductController(repository: repository).addRoutes(to: router.group("product"))
 
     var app = Application(
@@ -19,11 +21,16 @@ package func buildApplication(_ config: ProductServiceConfig, logger: Logger) as
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "product-service"),
         logger: logger
     )
+    let started = StartupGate()
     app.addServices(client)
+    app.addServices(bus.services)
+    app.addServices(OutboxRelay(client: client, publisher: bus.publisher, logger: logger, gate: started))
     app.beforeServerStarts {
         try await withTimeout(.seconds(30)) {
             try await Migrator(ProductMigrations.all).migrate(client: client, logger: logger)
+            try await bus.prepare()
         }
+        await started.open()
         if config.seedDemoCatalog, try await repository.count() == 0 {
             for product in DemoCatalog.products { _ = try await repository.create(product) }
             logger.info("loaded the demo catalog", metadata: ["products": "\(DemoCatalog.products.count)"])

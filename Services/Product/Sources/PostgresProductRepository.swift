@@ -1,31 +1,50 @@
+import EventBus
 import Foundation
 import Logging
 import PostgresNIO
 import ServiceKit
 
 /// The catalog in Postgres. Prices travel as text and are cast to `NUMERIC` by the server, so no
-/// binary conversion can round them.
+/// binary conversion can round them. Every change records its catalog event in the outbox, in the
+/// same transaction.
 package struct PostgresProductRepository: ProductRepository {
     let client: PostgresClient
     let logger: Logger
+    let eventBusName: String
 
-    package init(client: PostgresClient, logger: Logger) {
+    package init(client: PostgresClient, logger: Logger, eventBusName: String = BusTopology.defaultEventBusName) {
         self.client = client
         self.logger = logger
+        self.eventBusName = eventBusName
     }
 
     package func create(_ input: ProductInput) async throws -> Product {
-        let rows = try await client.query(
-            """
-            INSERT INTO products (id, name, description, image_file, price, category)
-            VALUES (\(UUID()), \(input.name), \(input.description ?? ""), \(input.imageFile ?? ""),
-                    \(input.price.description)::numeric, \(input.category))
-            RETURNING \(unescaped: Self.columns)
-            """,
-            logger: logger
+        try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                INSERT INTO products (id, name, description, image_file, price, category)
+                VALUES (\(UUID()), \(input.name), \(input.description ?? ""), \(input.imageFile ?? ""),
+                        \(input.price.description)::numeric, \(input.category))
+                RETURNING \(unescaped: Self.columns)
+                """,
+                logger: logger
+            )
+            guard let product = try await Self.decode(rows).first else { throw PostgresProductRepositoryError.noRowReturned }
+            try await record(.created, product, oldPrice: nil, on: connection)
+            return product
+        }
+    }
+
+    /// Writes a catalog event to the outbox on the caller's transaction.
+    private func record(_ kind: CatalogEvent.Kind, _ product: Product, oldPrice: Decimal?, on connection: PostgresConnection) async throws {
+        let event = CatalogEvent(
+            productId: product.id, name: product.name, category: product.category, price: product.price,
+            oldPrice: oldPrice, version: product.version
         )
-        guard let product = try await Self.decode(rows).first else { throw PostgresProductRepositoryError.noRowReturned }
-        return product
+        try await Outbox.enqueue(
+            PublishEntry(eventBusName: eventBusName, source: CatalogEvent.source, detailType: kind.rawValue, detail: try JSONValue(encoding: event)),
+            on: connection, logger: logger
+        )
     }
 
     package func find(id: UUID) async throws -> Product? {
@@ -52,24 +71,41 @@ package struct PostgresProductRepository: ProductRepository {
     }
 
     package func update(id: UUID, with input: ProductInput) async throws -> Product? {
-        let rows = try await client.query(
-            """
-            UPDATE products SET
-                name = \(input.name), description = \(input.description ?? ""), image_file = \(input.imageFile ?? ""),
-                price = \(input.price.description)::numeric, category = \(input.category),
-                version = version + 1, updated_at = now()
-            WHERE id = \(id)
-            RETURNING \(unescaped: Self.columns)
-            """,
-            logger: logger
-        )
-        return try await Self.decode(rows).first
+        try await client.withTransaction(logger: logger) { connection in
+            let before = try await connection.query(
+                "SELECT price::text FROM products WHERE id = \(id) FOR UPDATE", logger: logger
+            )
+            var oldPrice: Decimal?
+            for try await price in before.decode(String.self) { oldPrice = Decimal(string: price) }
+            guard let oldPrice else { return nil }
+            let rows = try await connection.query(
+                """
+                UPDATE products SET
+                    name = \(input.name), description = \(input.description ?? ""), image_file = \(input.imageFile ?? ""),
+                    price = \(input.price.description)::numeric, category = \(input.category),
+                    version = version + 1, updated_at = now()
+                WHERE id = \(id)
+                RETURNING \(unescaped: Self.columns)
+                """,
+                logger: logger
+            )
+            guard let product = try await Self.decode(rows).first else { return nil }
+            if product.price != oldPrice {
+                try await record(.priceChanged, product, oldPrice: oldPrice, on: connection)
+            }
+            return product
+        }
     }
 
     package func delete(id: UUID) async throws -> Bool {
-        let rows = try await client.query("DELETE FROM products WHERE id = \(id) RETURNING id", logger: logger)
-        for try await _ in rows { return true }
-        return false
+        try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query("DELETE FROM products WHERE id = \(id) RETURNING \(unescaped: Self.columns)", logger: logger)
+            guard var product = try await Self.decode(rows).first else { return false }
+            // The deletion is one more change of the product: it outranks every earlier event.
+            product.version += 1
+            try await record(.deleted, product, oldPrice: nil, on: connection)
+            return true
+        }
     }
 
     package func count() async throws -> Int {

@@ -1,3 +1,4 @@
+import EventBus
 import ServiceKit
 
 enum ProductMigrations {
@@ -19,5 +20,5 @@ enum ProductMigrations {
             "CREATE INDEX products_name_id ON products (name, id)",
             "CREATE INDEX products_category_name_id ON products (category, name, id)",
         ]),
-    ]
+    ] + Outbox.migrations
 }

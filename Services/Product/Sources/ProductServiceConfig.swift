@@ -1,3 +1,4 @@
+import EventBus
 import ServiceKit
 
 /// Everything `product-service` reads from its environment.
@@ -7,11 +8,13 @@ package struct ProductServiceConfig: Sendable {
     package var database: DatabaseSettings
     /// Load the demo catalog at start when the catalog is empty (`make run` turns this on).
     package var seedDemoCatalog: Bool
+    package var bus: BusSettings
 
     package init(settings: Settings = Settings()) throws {
         host = settings.string("HOST", default: "127.0.0.1")
         port = try settings.int("PORT", default: 8081)
         database = try DatabaseSettings(settings: settings, default: "postgres://swn:swn@localhost:5432/product")
         seedDemoCatalog = try settings.bool("SEED_DEMO_CATALOG", default: false)
+        bus = try BusSettings(settings: settings)
     }
 }
