@@ -40,9 +40,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "AWS",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Shared/AWS",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "EventBus",
             dependencies: [
-                "ServiceKit",
+                "ServiceKit", "AWS",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -184,7 +194,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EventBusTests",
-            dependencies: ["EventBus", "ServiceKit", "TestSupport"],
+            dependencies: ["EventBus", "AWS", "ServiceKit", "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")],
             path: "Tests/EventBusTests",
             swiftSettings: swiftSettings
         ),

@@ -1,3 +1,4 @@
+import AWS
 import Logging
 import PostgresNIO
 import ServiceKit
@@ -6,36 +7,55 @@ import ServiceLifecycle
 /// The bus a service was configured with: its publisher, its queues, and the long-lived services
 /// and readiness checks that come with it. Services above this line do not know which bus it is.
 package struct EventBusConnection: Sendable {
-    package let publisher: LocalEventPublisher
+    package let publisher: BusPublisher
     package let services: [any Service]
     package let readinessChecks: [ReadinessCheck]
-    private let local: LocalBus
+    private let backend: Backend
+
+    private enum Backend: Sendable {
+        case local(LocalBus, BusTopology)
+        /// SQS queues are found by name (or given as URLs in `<QUEUE>_URL` style settings by the caller).
+        case aws(sqs: AWSJSONClient)
+    }
 
     package init(_ settings: BusSettings, topology: BusTopology? = nil, logger: Logger) throws {
         switch settings.mode {
         case .local:
             let client = PostgresClient(settings: settings.database, logger: logger)
             let bus = LocalBus(client: client, logger: logger)
-            self.local = bus
-            self.topology = topology ?? settings.topology
-            self.publisher = bus.publisher
-            self.services = [client, bus.notifier]
-            self.readinessChecks = [.postgres(client, name: "bus", logger: logger)]
+            backend = .local(bus, topology ?? settings.topology)
+            publisher = .local(bus.publisher)
+            services = [client, bus.notifier]
+            readinessChecks = [.postgres(client, name: "bus", logger: logger)]
         case .aws:
-            throw SettingsError(key: "BUS_MODE", value: "aws", expected: "supported by this build yet (use local)")
+            let http = HTTPClientService()
+            let credentials = CredentialsProvider(environment: settings.environment, httpClient: http.client, logger: logger)
+            let events = AWSJSONClient(
+                endpoint: AWSEndpoint(service: "EVENTBRIDGE", signingName: "events", hostPrefix: "events", environment: settings.environment),
+                targetPrefix: "AWSEvents", contentType: "application/x-amz-json-1.1", credentials: credentials, httpClient: http.client
+            )
+            let sqs = AWSJSONClient(
+                endpoint: AWSEndpoint(service: "SQS", signingName: "sqs", hostPrefix: "sqs", environment: settings.environment),
+                targetPrefix: "AmazonSQS", contentType: "application/x-amz-json-1.0", credentials: credentials, httpClient: http.client
+            )
+            backend = .aws(sqs: sqs)
+            publisher = .aws(EventBridgePublisher(client: events))
+            services = [http]
+            let busName = settings.eventBusName
+            readinessChecks = [ReadinessCheck("bus") { _ = try await events.call("DescribeEventBus", ["Name": busName], timeout: .seconds(2)) }]
         }
     }
 
-    private let topology: BusTopology
-
-    /// Declares the topology; call before serving.
+    /// Declares the local topology; on AWS the infrastructure (CloudFormation) owns it.
     package func prepare() async throws {
-        try await local.install(topology)
+        if case .local(let bus, let topology) = backend { try await bus.install(topology) }
     }
 
-    package func queue(_ name: String) -> LocalQueue {
-        local.queue(name)
+    /// The queue called `name` (on SQS, a queue name or URL).
+    package func queue(_ name: String) -> BusQueue {
+        switch backend {
+        case .local(let bus, _): .local(bus.queue(name))
+        case .aws(let sqs): .aws(SQSQueue(client: sqs, queue: name))
+        }
     }
-
-    package var admin: LocalBusAdmin { LocalBusAdmin(bus: local) }
 }

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The whole checkout in aws mode against a real moto server: basket → EventBridge (PutEvents) →
+/// rule → SQS → ordering; catalog events to the basket's queue; the redrive policy's dead-letter queue.
+@Suite(.serialized) struct AWSModeTests {
+    static func run(_ tool: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [tool] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["AWS_ACCESS_KEY_ID"] = "testing"
+        environment["AWS_SECRET_ACCESS_KEY"] = "testing"
+        environment["AWS_DEFAULT_REGION"] = "us-east-1"
+        environment["AWS_PAGER"] = ""
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw HTTP.Failure(reason: "\(tool) \(arguments) failed") }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func approximateCount(_ queueURL: String, endpoint: String) throws -> Int {
+        let output = try run("aws", ["sqs", "get-queue-attributes", "--endpoint-url", endpoint, "--queue-url", queueURL,
+                                     "--attribute-names", "ApproximateNumberOfMessages", "--output", "json"])
+        let attributes = (try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])?["Attributes"] as? [String: String]
+        return Int(attributes?["ApproximateNumberOfMessages"] ?? "0") ?? 0
+    }
+
+    @Test func checkoutBecomesAnOrderThroughEventBridgeAndSQS() async throws {
+        let port = try freePort()
+        let moto = Process()
+        moto.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["MOTO_SERVER"] ?? "/root/.pyenv/versions/3.11.7/bin/moto_server")
+        moto.arguments = ["-H", "127.0.0.1", "-p", "\(port)"]
+        moto.standardOutput = FileHandle.nullDevice
+        moto.standardError = FileHandle.nullDevice
+        try moto.run()
+        // moto_server does not stop on SIGTERM.
+        defer { kill(moto.processIdentifier, SIGKILL); moto.waitUntilExit() }
+        let endpoint = "http://127.0.0.1:\(port)"
+        try await waitUntilReady("\(endpoint)/moto-api/")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/moto_bus.py").path
+        let topology = try Self.run("python3", [script, endpoint, "2", "3"])
+        let queues = try #require((try JSONSerialization.jsonObject(with: Data(topology.utf8)) as? [String: Any])?["queues"] as? [String: String])
+
+        try await TestDatabase.with { productDB in
+        try await TestDatabase.with { basketDB in
+        try await TestDatabase.with { orderingDB in
+            let aws = [
+                "BUS_MODE": "aws", "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+            ]
+            let product = try await ServiceProcess("product-service", port: try freePort(), environment: aws.merging(["DATABASE_URL": productDB.url]) { $1 })
+            defer { product.terminate() }
+            let basket = try await ServiceProcess("basket-service", port: try freePort(), environment: aws.merging([
+                "DATABASE_URL": basketDB.url, "PRODUCT_SERVICE_URL": product.baseURL,
+            ]) { $1 })
+            defer { basket.terminate() }
+            let ordering = try await ServiceProcess("ordering-service", port: try freePort(), environment: aws.merging([
+                "DATABASE_URL": orderingDB.url, "RETRY_BASE_DELAY_MS": "100",
+            ]) { $1 })
+            defer { ordering.terminate() }
+
+            let created = try await HTTP.send(.POST, "\(product.baseURL)/product", #"{"name":"Kettle","price":24.90,"category":"Home"}"#)
+            let productId = try #require((try JSONSerialization.jsonObject(with: created.body) as? [String: Any])?["id"] as? String)
+            let shop = CheckoutToOrderTests.Shop(
+                product: product, basket: basket, ordering: ordering,
+                urls: ["ordering": orderingDB.url, "basket": basketDB.url], orderingEnvironment: [:], productId: productId
+            )
+            let n = 10
+            for index in 0..<n { _ = try await CheckoutToOrderTests.checkout(shop, user: "aws\(index)", quantity: index + 1) }
+            try await CheckoutToOrderTests.waitFor("\(n) orders through EventBridge and SQS") {
+                try await CheckoutToOrderTests.orderCount(orderingDB.url) == n
+            }
+            #expect(try await Database.scalar(orderingDB.url, "SELECT (sum(total_price) * 100)::bigint FROM orders") == 136_950, "Σ (i+1) × 24.90")
+
+            // A catalog event reaches the basket through the catalog rule and queue.
+            _ = try await HTTP.send(.POST, "\(basket.baseURL)/basket", #"{"userName":"watcher","items":[{"productId":"\#(productId)","quantity":1}]}"#)
+            _ = try await HTTP.send(.PUT, "\(product.baseURL)/product/\(productId)", #"{"name":"Kettle","price":19.90,"category":"Home"}"#)
+            try await CheckoutToOrderTests.waitFor("the new price in the basket") {
+                try await Database.scalar(basketDB.url, "SELECT (price * 100)::bigint FROM basket_items WHERE user_name = 'watcher'") == 1990
+            }
+
+            // A message that can never become an order ends in the dead-letter queue by the redrive policy.
+            _ = try Self.run("aws", ["sqs", "send-message", "--endpoint-url", endpoint, "--queue-url", queues["ordering-checkout"]!, "--message-body", #"{"not":"an event"}"#])
+            try await CheckoutToOrderTests.waitFor("the poison message in the dead-letter queue") {
+                try Self.approximateCount(queues["ordering-checkout-dlq"]!, endpoint: endpoint) == 1
+            }
+            #expect(try await CheckoutToOrderTests.orderCount(orderingDB.url) == n)
+        }}}
+    }
+}
