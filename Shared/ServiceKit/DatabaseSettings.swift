@@ -37,6 +37,8 @@ package struct DatabaseSettings: Sendable {
     package init(settings: Settings, key: String = "DATABASE_URL", default defaultURL: String) throws {
         try self.init(url: settings.string(key, default: defaultURL))
         self.maximumConnections = try settings.int("DATABASE_MAX_CONNECTIONS", default: 20)
+        // A password from a secret store (ECS injects it) wins over one in the URL.
+        if key == "DATABASE_URL", let password = settings.optionalString("DATABASE_PASSWORD") { self.password = password }
     }
 
     package var clientConfiguration: PostgresClient.Configuration {
