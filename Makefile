@@ -36,6 +36,10 @@ test-tools:
 	@python3 -c "import moto, boto3, flask, flask_cors" 2>/dev/null || python3 -m pip install -q "moto[server]" boto3
 	@command -v aws >/dev/null || python3 -m pip install -q awscli
 
+## The checkout flow with curl against a running `make run`, step by step.
+demo:
+	@scripts/demo.sh
+
 ## Show what is waiting in the local bus's queues (QUEUE=name to list one queue's messages).
 queue:
 	@BUS_DATABASE_URL=$(PG_URL)/bus swift run $(SWIFT_BUILD_FLAGS) bus $(if $(QUEUE),messages $(QUEUE),queues)

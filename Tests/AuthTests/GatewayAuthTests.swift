@@ -86,6 +86,9 @@ import TestSupport
             let admin = try await shop.signIn("admin", "Admin-Passw0rd!")
 
             #expect(try await shop.call(.GET, "/product").status == 200, "product reads are public")
+            let openAPI = try await shop.call(.GET, "/openapi.yaml")
+            #expect(openAPI.status == 200)
+            #expect(String(decoding: openAPI.body, as: UTF8.self).hasPrefix("openapi: 3.1"))
             let created = try await shop.call(.POST, "/product", token: admin.id, json: #"{"name":"Lamp","price":12.50,"category":"Home"}"#)
             #expect(created.status == 201)
             let productId = (try JSONSerialization.jsonObject(with: created.body) as? [String: Any])?["id"] as? String ?? ""

@@ -50,6 +50,8 @@ struct ShopUnderGateway: Sendable {
             ordering.port = ports.ordering
             var gateway = try GatewayConfig(settings: Settings([
                 "PORT": "\(ports.gateway)", "COGNITO_ISSUER": issuer, "JWKS_REFRESH_INTERVAL_MS": "0",
+                "OPENAPI_FILE": URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                    .deletingLastPathComponent().appendingPathComponent("deploy/openapi.yaml").path,
                 "PRODUCT_SERVICE_URL": "http://127.0.0.1:\(ports.product)",
                 "BASKET_SERVICE_URL": "http://127.0.0.1:\(ports.basket)",
                 "ORDERING_SERVICE_URL": "http://127.0.0.1:\(ports.ordering)",

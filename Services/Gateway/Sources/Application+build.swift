@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Foundation
 import Auth
 import Hummingbird
 import Logging
@@ -22,6 +23,17 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
             guard response.status == .ok else { throw Problem(.badGateway, detail: "\(upstream.rawValue) is not healthy") }
         }
     })
+
+    router.get("/openapi.yaml") { _, _ -> Response in
+        guard let data = FileManager.default.contents(atPath: config.openAPIFile) else {
+            throw Problem.notFound("no OpenAPI description at \(config.openAPIFile)")
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/yaml", .contentLength: String(data.count)],
+            body: .init(byteBuffer: ByteBuffer(bytes: data))
+        )
+    }
 
     var app = Application(
         router: router,

@@ -10,6 +10,8 @@ package struct GatewayConfig: Sendable {
     package var orderingServiceURL: String
     package var upstreamTimeout: Duration
     package var tokens: TokenVerifier.Configuration
+    /// The OpenAPI description served at `/openapi.yaml`.
+    package var openAPIFile: String
 
     package init(settings: Settings = Settings()) throws {
         host = settings.string("HOST", default: "127.0.0.1")
@@ -24,6 +26,7 @@ package struct GatewayConfig: Sendable {
             jwksURL: settings.string("COGNITO_JWKS_URL", default: "\(issuer)/.well-known/jwks.json"),
             clientID: settings.string("COGNITO_CLIENT_ID", default: "swnshoplocalclient")
         )
+        openAPIFile = settings.string("OPENAPI_FILE", default: "deploy/openapi.yaml")
         tokens.minimumRefreshInterval = try settings.milliseconds("JWKS_REFRESH_INTERVAL_MS", default: 30_000)
     }
 }

@@ -12,7 +12,7 @@ package struct GatewayMiddleware: RouterMiddleware {
     package typealias Context = AppRequestContext
     let verifier: TokenVerifier
     let proxy: ReverseProxy
-    static let ownPaths: Set<String> = ["/health", "/ready"]
+    static let ownPaths: Set<String> = ["/health", "/ready", "/openapi.yaml"]
 
     package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if Self.ownPaths.contains(request.uri.path) { return try await next(request, context) }
