@@ -42,3 +42,15 @@ extension Router {
         }
     }
 }
+
+extension Router where Context == AppRequestContext {
+    /// The router every service starts from: problem+json for every error, a log line per request,
+    /// and `/health` and `/ready` over `readiness`.
+    package static func service(readiness: [ReadinessCheck]) -> Router<AppRequestContext> {
+        let router = Router(context: AppRequestContext.self)
+        router.add(middleware: ProblemMiddleware())
+        router.add(middleware: LogRequestsMiddleware(.info))
+        router.addHealthRoutes(readiness)
+        return router
+    }
+}

@@ -130,7 +130,7 @@ import TestSupport
 
     @Test func refreshTokensAndAwsCliSignInWork() async throws {
         try await ShopUnderGateway.run { shop in
-            let output = try await Self.run("aws", [
+            let output = try runTool("aws", [
                 "cognito-idp", "initiate-auth", "--endpoint-url", shop.identity, "--region", "us-east-1",
                 "--client-id", "swnshoplocalclient", "--auth-flow", "USER_PASSWORD_AUTH",
                 "--auth-parameters", "USERNAME=swn,PASSWORD=Swn-Passw0rd!", "--output", "json",
@@ -140,14 +140,14 @@ import TestSupport
             #expect(try await shop.call(.GET, "/basket/swn", token: idToken).status == 200)
 
             let refresh = try #require(result?["RefreshToken"] as? String)
-            let refreshed = try await Self.run("aws", [
+            let refreshed = try runTool("aws", [
                 "cognito-idp", "initiate-auth", "--endpoint-url", shop.identity, "--region", "us-east-1",
                 "--client-id", "swnshoplocalclient", "--auth-flow", "REFRESH_TOKEN_AUTH",
                 "--auth-parameters", "REFRESH_TOKEN=\(refresh)", "--output", "json",
             ])
             #expect(refreshed.contains("AccessToken"))
 
-            let wrong = try await Self.run("aws", [
+            let wrong = try runTool("aws", [
                 "cognito-idp", "initiate-auth", "--endpoint-url", shop.identity, "--region", "us-east-1",
                 "--client-id", "swnshoplocalclient", "--auth-flow", "USER_PASSWORD_AUTH",
                 "--auth-parameters", "USERNAME=swn,PASSWORD=nope",
@@ -157,48 +157,19 @@ import TestSupport
     }
 
     @Test func tokensFromAMotoCognitoPoolVerifyWhenTheGatewayIsConfiguredForIt() async throws {
-        let port = try freePort()
-        let moto = Process()
-        moto.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["MOTO_SERVER"] ?? "/root/.pyenv/versions/3.11.7/bin/moto_server")
-        moto.arguments = ["-H", "127.0.0.1", "-p", "\(port)"]
-        moto.standardOutput = FileHandle.nullDevice
-        moto.standardError = FileHandle.nullDevice
-        try moto.run()
-        // moto_server does not stop on SIGTERM.
-        defer { kill(moto.processIdentifier, SIGKILL); moto.waitUntilExit() }
-        try await waitUntilReady("http://127.0.0.1:\(port)/moto-api/")
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/moto_cognito_tokens.py").path
-        let output = try await Self.run("python3", [script, "http://127.0.0.1:\(port)"])
-        let pool = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: String])
+        try await withMotoServer { endpoint in
+            let script = repositoryRoot.appendingPathComponent("scripts/moto_cognito_tokens.py").path
+            let output = try runTool("python3", [script, endpoint])
+            let pool = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: String])
 
-        try await ShopUnderGateway.run(gatewayTokens: { _ in
-            .init(issuer: pool["issuer"]!, jwksURL: pool["jwksURL"]!, clientID: pool["clientId"]!)
-        }) { shop in
-            #expect(try await shop.call(.GET, "/basket/motouser", token: pool["idToken"]).status == 200)
-            #expect(try await shop.call(.GET, "/order", token: pool["accessToken"]).status == 200, "moto's user is in group admin")
-            let local = try await shop.signIn("swn", "Swn-Passw0rd!")
-            #expect(try await shop.call(.GET, "/basket/swn", token: local.id).status == 401, "the local pool is not trusted now")
+            try await ShopUnderGateway.run(gatewayTokens: { _ in
+                .init(issuer: pool["issuer"]!, jwksURL: pool["jwksURL"]!, clientID: pool["clientId"]!)
+            }) { shop in
+                #expect(try await shop.call(.GET, "/basket/motouser", token: pool["idToken"]).status == 200)
+                #expect(try await shop.call(.GET, "/order", token: pool["accessToken"]).status == 200, "moto's user is in group admin")
+                let local = try await shop.signIn("swn", "Swn-Passw0rd!")
+                #expect(try await shop.call(.GET, "/basket/swn", token: local.id).status == 401, "the local pool is not trusted now")
+            }
         }
-    }
-
-    static func run(_ tool: String, _ arguments: [String], expectFailure: Bool = false) async throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["AWS_ACCESS_KEY_ID"] = "local"
-        environment["AWS_SECRET_ACCESS_KEY"] = "local"
-        environment["AWS_PAGER"] = ""
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let output = String(decoding: data, as: UTF8.self)
-        if !expectFailure && process.terminationStatus != 0 { throw HTTP.Failure(reason: "\(tool) failed: \(output)") }
-        return output
     }
 }

@@ -50,8 +50,7 @@ struct ShopUnderGateway: Sendable {
             ordering.port = ports.ordering
             var gateway = try GatewayConfig(settings: Settings([
                 "PORT": "\(ports.gateway)", "COGNITO_ISSUER": issuer, "JWKS_REFRESH_INTERVAL_MS": "0",
-                "OPENAPI_FILE": URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                    .deletingLastPathComponent().appendingPathComponent("deploy/openapi.yaml").path,
+                "OPENAPI_FILE": repositoryRoot.appendingPathComponent("deploy/openapi.yaml").path,
                 "PRODUCT_SERVICE_URL": "http://127.0.0.1:\(ports.product)",
                 "BASKET_SERVICE_URL": "http://127.0.0.1:\(ports.basket)",
                 "ORDERING_SERVICE_URL": "http://127.0.0.1:\(ports.ordering)",
@@ -101,30 +100,5 @@ struct ShopUnderGateway: Sendable {
         var all = headers
         if let token { all.append(("Authorization", "Bearer \(token)")) }
         return try await HTTP.send(method, gateway + path, json, headers: all)
-    }
-}
-
-enum HTTP {
-    struct Response: Sendable {
-        var status: Int
-        var body: Data
-        var headers: [(String, String)]
-    }
-
-    struct Failure: Error {
-        var reason: String
-    }
-
-    static func send(_ method: HTTPMethod, _ url: String, _ json: String? = nil, headers: [(String, String)] = []) async throws -> Response {
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        if let json {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: json))
-        }
-        for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        let body = try await response.body.collect(upTo: 16 << 20)
-        return Response(status: Int(response.status.code), body: Data(buffer: body), headers: response.headers.map { ($0.name, $0.value) })
     }
 }

@@ -28,7 +28,7 @@ import TestSupport
     static func waitForItems(_ f: BasketAPITests.Fixture, _ user: String, _ condition: @escaping @Sendable ([BasketItem]) -> Bool) async throws -> Duration {
         let repository = PostgresBasketRepository(client: f.basketDatabase, logger: TestDatabase.logger)
         let start = ContinuousClock.now
-        while ContinuousClock.now - start < .seconds(10) {
+        while ContinuousClock.now - start < .seconds(30) {
             let items = try await f.basketDatabase.withConnection { connection in
                 try await PostgresBasketRepository.basket(user, on: connection, logger: TestDatabase.logger).items
             }
@@ -37,7 +37,7 @@ import TestSupport
         }
         _ = repository
         Issue.record("basket of \(user) never satisfied the condition")
-        return .seconds(10)
+        return .seconds(30)
     }
 
     @Test func aPriceChangeReachesEveryBasketHoldingTheProduct() async throws {

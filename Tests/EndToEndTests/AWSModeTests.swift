@@ -5,47 +5,17 @@ import TestSupport
 /// The whole checkout in aws mode against a real moto server: basket → EventBridge (PutEvents) →
 /// rule → SQS → ordering; catalog events to the basket's queue; the redrive policy's dead-letter queue.
 @Suite(.serialized) struct AWSModeTests {
-    static func run(_ tool: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["AWS_ACCESS_KEY_ID"] = "testing"
-        environment["AWS_SECRET_ACCESS_KEY"] = "testing"
-        environment["AWS_DEFAULT_REGION"] = "us-east-1"
-        environment["AWS_PAGER"] = ""
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw HTTP.Failure(reason: "\(tool) \(arguments) failed") }
-        return String(decoding: data, as: UTF8.self)
-    }
-
     static func approximateCount(_ queueURL: String, endpoint: String) throws -> Int {
-        let output = try run("aws", ["sqs", "get-queue-attributes", "--endpoint-url", endpoint, "--queue-url", queueURL,
+        let output = try runTool("aws", ["sqs", "get-queue-attributes", "--endpoint-url", endpoint, "--queue-url", queueURL,
                                      "--attribute-names", "ApproximateNumberOfMessages", "--output", "json"])
         let attributes = (try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])?["Attributes"] as? [String: String]
         return Int(attributes?["ApproximateNumberOfMessages"] ?? "0") ?? 0
     }
 
     @Test func checkoutBecomesAnOrderThroughEventBridgeAndSQS() async throws {
-        let port = try freePort()
-        let moto = Process()
-        moto.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["MOTO_SERVER"] ?? "/root/.pyenv/versions/3.11.7/bin/moto_server")
-        moto.arguments = ["-H", "127.0.0.1", "-p", "\(port)"]
-        moto.standardOutput = FileHandle.nullDevice
-        moto.standardError = FileHandle.nullDevice
-        try moto.run()
-        // moto_server does not stop on SIGTERM.
-        defer { kill(moto.processIdentifier, SIGKILL); moto.waitUntilExit() }
-        let endpoint = "http://127.0.0.1:\(port)"
-        try await waitUntilReady("\(endpoint)/moto-api/")
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/moto_bus.py").path
-        let topology = try Self.run("python3", [script, endpoint, "2", "3"])
+        try await withMotoServer { endpoint in
+        let script = repositoryRoot.appendingPathComponent("scripts/moto_bus.py").path
+        let topology = try runTool("python3", [script, endpoint, "2", "3"])
         let queues = try #require((try JSONSerialization.jsonObject(with: Data(topology.utf8)) as? [String: Any])?["queues"] as? [String: String])
 
         try await TestDatabase.with { productDB in
@@ -87,11 +57,12 @@ import TestSupport
             }
 
             // A message that can never become an order ends in the dead-letter queue by the redrive policy.
-            _ = try Self.run("aws", ["sqs", "send-message", "--endpoint-url", endpoint, "--queue-url", queues["ordering-checkout"]!, "--message-body", #"{"not":"an event"}"#])
+            _ = try runTool("aws", ["sqs", "send-message", "--endpoint-url", endpoint, "--queue-url", queues["ordering-checkout"]!, "--message-body", #"{"not":"an event"}"#])
             try await CheckoutToOrderTests.waitFor("the poison message in the dead-letter queue") {
                 try Self.approximateCount(queues["ordering-checkout-dlq"]!, endpoint: endpoint) == 1
             }
             #expect(try await CheckoutToOrderTests.orderCount(orderingDB.url) == n)
         }}}
+        }
     }
 }

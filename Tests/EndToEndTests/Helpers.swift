@@ -7,30 +7,6 @@ import PostgresNIO
 import ServiceKit
 import TestSupport
 
-enum HTTP {
-    struct Response: Sendable {
-        var status: Int
-        var body: Data
-    }
-
-    struct Failure: Error {
-        var reason: String
-    }
-
-    static func send(_ method: HTTPMethod, _ url: String, _ json: String? = nil, headers: [(String, String)] = []) async throws -> Response {
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        if let json {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: json))
-        }
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        let body = try await response.body.collect(upTo: 16 << 20)
-        return Response(status: Int(response.status.code), body: Data(buffer: body))
-    }
-}
-
 enum Database {
     static func withClient<T: Sendable>(_ url: String, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
         let client = PostgresClient(settings: try DatabaseSettings(url: url), logger: TestDatabase.logger)

@@ -13,10 +13,7 @@ package func buildApplication(_ config: BasketServiceConfig, logger: Logger) asy
     let catalog = HTTPProductCatalog(httpClient: http.client, baseURL: config.productServiceURL, timeout: config.catalogTimeout)
     let bus = try EventBusConnection(config.bus, logger: logger)
 
-    let router = Router(context: AppRequestContext.self)
-    router.add(middleware: ProblemMiddleware())
-    router.add(middleware: LogRequestsMiddleware(.info))
-    router.addHealthRoutes([.postgres(client, logger: logger)] + bus.readinessChecks)
+    let router = Router.service(readiness: [.postgres(client, logger: logger)] + bus.readinessChecks)
     BasketController(repository: repository, catalog: catalog, eventBusName: config.bus.eventBusName)
         .addRoutes(to: router.group("basket"))
 

@@ -20,10 +20,7 @@ package func buildApplication(_ config: IdentityConfig, logger: Logger) async th
     let users = UserStore(client: client, poolID: config.userPoolID, logger: logger)
     let issuer = await TokenIssuer(signingKeys: keys, issuer: config.issuer, clientID: config.clientID, lifetime: config.tokenLifetime)
 
-    let router = Router(context: AppRequestContext.self)
-    router.add(middleware: ProblemMiddleware())
-    router.add(middleware: LogRequestsMiddleware(.info))
-    router.addHealthRoutes([.postgres(client, logger: logger)])
+    let router = Router.service(readiness: [.postgres(client, logger: logger)])
     CognitoController(users: users, issuer: issuer, hasher: hasher, config: config, signingKeys: keys).addRoutes(to: router)
 
     var app = Application(

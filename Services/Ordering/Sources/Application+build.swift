@@ -10,10 +10,7 @@ package func buildApplication(_ config: OrderingServiceConfig, logger: Logger) a
     let repository = PostgresOrderRepository(client: client, logger: logger)
     let bus = try EventBusConnection(config.bus, logger: logger)
 
-    let router = Router(context: AppRequestContext.self)
-    router.add(middleware: ProblemMiddleware())
-    router.add(middleware: LogRequestsMiddleware(.info))
-    router.addHealthRoutes([.postgres(client, logger: logger)] + bus.readinessChecks)
+    let router = Router.service(readiness: [.postgres(client, logger: logger)] + bus.readinessChecks)
     OrderController(repository: repository).addRoutes(to: router.group("order"))
 
     var app = Application(

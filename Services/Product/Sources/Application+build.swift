@@ -10,10 +10,7 @@ package func buildApplication(_ config: ProductServiceConfig, logger: Logger) as
     let repository = PostgresProductRepository(client: client, logger: logger, eventBusName: config.bus.eventBusName)
     let bus = try EventBusConnection(config.bus, logger: logger)
 
-    let router = Router(context: AppRequestContext.self)
-    router.add(middleware: ProblemMiddleware())
-    router.add(middleware: LogRequestsMiddleware(.info))
-    router.addHealthRoutes([.postgres(client, logger: logger)] + bus.readinessChecks)
+    let router = Router.service(readiness: [.postgres(client, logger: logger)] + bus.readinessChecks)
     ProductController(repository: repository).addRoutes(to: router.group("product"))
 
     var app = Application(

@@ -14,10 +14,13 @@ package struct LocalBus: Sendable {
     package let client: PostgresClient
     package let notifier: PostgresNotifier
     package let region: String
+    /// Long polls wait in slices this long, so a lost notification costs at most this much latency.
+    package let waitSlice: Duration
     let logger: Logger
 
-    package init(client: PostgresClient, region: String = "local", logger: Logger) {
+    package init(client: PostgresClient, region: String = "local", waitSlice: Duration = .seconds(2), logger: Logger) {
         self.client = client
+        self.waitSlice = waitSlice
         self.notifier = PostgresNotifier(client: client, channel: Self.notificationChannel, logger: logger)
         self.region = region
         self.logger = logger

@@ -7,9 +7,6 @@ package struct LocalQueue: MessageQueue {
     let bus: LocalBus
     package let name: String
 
-    /// Waits are cut into slices this long, so a lost notification costs at most this much latency.
-    static let longestWaitSlice: Duration = .seconds(2)
-
     package func receive(maxMessages: Int, waitTime: Duration, visibilityTimeout: Duration?) async throws -> [QueueMessage] {
         let batch = min(max(maxMessages, 1), 10)
         let deadline = ContinuousClock.now + waitTime
@@ -19,7 +16,7 @@ package struct LocalQueue: MessageQueue {
             if !messages.isEmpty { return messages }
             let remaining = deadline - .now
             if remaining <= .zero || Task.isCancelled { return [] }
-            var slice = min(remaining, Self.longestWaitSlice)
+            var slice = min(remaining, bus.waitSlice)
             if let nextVisibleIn { slice = min(slice, max(nextVisibleIn, .milliseconds(5))) }
             await bus.notifier.wait(name, ticket: ticket, timeout: slice)
         }
