@@ -48,7 +48,7 @@ package struct AWSJSONClient: Sendable {
         for (name, value) in headers where name != "host" { request.headers.add(name: name, value: value) }
         for (name, value) in signer.sign(method: "POST", url: url, headers: headers, body: data) { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(data: data))
-        let response = try await httpClient.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000))
+        let response = try await httpClient.execute(request, timeout: TimeAmount(timeout))
         let buffer = try await response.body.collect(upTo: 8 << 20)
         let object = (try? JSONSerialization.jsonObject(with: Data(buffer: buffer))) as? [String: Any] ?? [:]
         guard (200..<300).contains(response.status.code) else {

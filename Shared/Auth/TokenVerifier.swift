@@ -4,6 +4,7 @@ import JWTKit
 import NIOCore
 import NIOFoundationCompat
 import Logging
+import ServiceKit
 
 /// Why a token was refused; the reason is logged, clients only see 401.
 package struct TokenRejected: Error, CustomStringConvertible, Equatable {
@@ -120,18 +121,4 @@ package actor TokenVerifier {
 package struct KeysUnavailable: Error, CustomStringConvertible {
     package var reason: String
     package var description: String { "signing keys unavailable: \(reason)" }
-}
-
-extension Data {
-    /// Decodes unpadded base64url.
-    package init?(base64URL: String) {
-        var base64 = base64URL.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        self.init(base64Encoded: base64)
-    }
-
-    package var base64URLEncoded: String {
-        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
 }

@@ -10,18 +10,11 @@ package enum Money {
         guard amount.isFinite else { throw Problem.unprocessable("\(field) must be a number", field: field) }
         guard amount >= 0 else { throw Problem.unprocessable("\(field) must not be negative", field: field) }
         guard amount <= maximum else { throw Problem.unprocessable("\(field) must be at most \(maximum)", field: field) }
-        guard rounded(amount) == amount else {
+        guard amount.rounded(2) == amount else {
             throw Problem.unprocessable("\(field) must have at most two decimal places", field: field)
         }
     }
 
-    /// Rounds half-up to cents.
-    package static func rounded(_ amount: Decimal) -> Decimal {
-        var input = amount
-        var result = Decimal()
-        NSDecimalRound(&result, &input, 2, .plain)
-        return result
-    }
 }
 
 extension Decimal {

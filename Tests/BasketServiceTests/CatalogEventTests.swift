@@ -26,7 +26,6 @@ import TestSupport
 
     /// Polls the stored basket (without looking at it as a user would) until `condition` holds.
     static func waitForItems(_ f: BasketAPITests.Fixture, _ user: String, _ condition: @escaping @Sendable ([BasketItem]) -> Bool) async throws -> Duration {
-        let repository = PostgresBasketRepository(client: f.basketDatabase, logger: TestDatabase.logger)
         let start = ContinuousClock.now
         while ContinuousClock.now - start < .seconds(30) {
             let items = try await f.basketDatabase.withConnection { connection in
@@ -35,7 +34,6 @@ import TestSupport
             if condition(items) { return ContinuousClock.now - start }
             try await Task.sleep(for: .milliseconds(20))
         }
-        _ = repository
         Issue.record("basket of \(user) never satisfied the condition")
         return .seconds(30)
     }

@@ -8,13 +8,8 @@ import ServiceKit
 import TestSupport
 
 enum Database {
-    static func withClient<T: Sendable>(_ url: String, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
-        let client = PostgresClient(settings: try DatabaseSettings(url: url), logger: TestDatabase.logger)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { await client.run(); return nil }
-            defer { group.cancelAll() }
-            return try await body(client)
-        }
+    static func withClient<T: Sendable>(_ url: String, _ body: @escaping @Sendable (PostgresClient) async throws -> T) async throws -> T {
+        try await withTemporaryPostgresClient(try DatabaseSettings(url: url), logger: TestDatabase.logger, body)
     }
 
     static func scalar(_ url: String, _ sql: String) async throws -> Int {

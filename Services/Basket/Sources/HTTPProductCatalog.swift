@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import ServiceKit
 
 /// The catalog read over HTTP from `product-service`, with a timeout per request.
 package struct HTTPProductCatalog: ProductCatalog {
@@ -21,7 +22,7 @@ package struct HTTPProductCatalog: ProductCatalog {
         let response: HTTPClientResponse
         let body: ByteBuffer
         do {
-            response = try await httpClient.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+            response = try await httpClient.execute(request, timeout: TimeAmount(timeout))
             body = try await response.body.collect(upTo: 1024 * 1024)
         } catch {
             throw CatalogUnavailable(reason: "\(error)")

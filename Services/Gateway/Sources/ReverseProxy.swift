@@ -46,7 +46,7 @@ package struct ReverseProxy: Sendable {
 
         let response: HTTPClientResponse
         do {
-            response = try await httpClient.execute(outgoing, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
+            response = try await httpClient.execute(outgoing, timeout: TimeAmount(timeout))
         } catch let error as HTTPClientError where [.deadlineExceeded, .readTimeout, .connectTimeout].contains(error) {
             logger.error("upstream timed out", metadata: ["upstream": "\(upstream.rawValue)", "error": "\(error)"])
             throw Problem(.gatewayTimeout, detail: "the \(upstream.rawValue) service did not answer in time")

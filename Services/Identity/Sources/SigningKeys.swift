@@ -3,6 +3,7 @@ import Foundation
 import JWTKit
 import Logging
 import PostgresNIO
+import ServiceKit
 
 /// The pool's RS256 signing key, created once and kept in the database so that tokens stay valid
 /// across restarts and replicas.
@@ -38,14 +39,7 @@ package struct SigningKeys: Sendable {
         let primitives = try privateKey.publicKey.getKeyPrimitives()
         return ["keys": [[
             "kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid,
-            "n": primitives.modulus.base64URLEncodedString, "e": primitives.publicExponent.base64URLEncodedString,
+            "n": primitives.modulus.base64URLEncoded, "e": primitives.publicExponent.base64URLEncoded,
         ]]]
-    }
-}
-
-extension Data {
-    var base64URLEncodedString: String {
-        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
     }
 }

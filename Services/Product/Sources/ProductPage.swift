@@ -1,4 +1,5 @@
 import Foundation
+import ServiceKit
 
 /// One page of `GET /product`, ordered by name then id; `nextCursor` fetches the following page.
 package struct ProductPage: Codable, Sendable {
@@ -17,19 +18,13 @@ package struct ProductCursor: Codable, Sendable, Equatable {
     }
 
     package init?(encoded: String) {
-        var base64 = encoded.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64),
+        guard let data = Data(base64URL: encoded),
               let cursor = try? JSONDecoder().decode(ProductCursor.self, from: data)
         else { return nil }
         self = cursor
     }
 
     package var encoded: String {
-        let data = (try? JSONEncoder().encode(self)) ?? Data()
-        return data.base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        ((try? JSONEncoder().encode(self)) ?? Data()).base64URLEncoded
     }
 }
