@@ -35,6 +35,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Shared/ServiceKit",
             swiftSettings: swiftSettings
@@ -96,7 +97,7 @@ let package = Package(
         .target(
             name: "IdentityService",
             dependencies: [
-                "ServiceKit", "Auth",
+                "ServiceKit", "Auth", "AWS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -116,7 +117,7 @@ let package = Package(
         // Product
         .target(
             name: "ProductService",
-            dependencies: ["ServiceKit", "EventBus", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["ServiceKit", "EventBus", "Auth", .product(name: "Hummingbird", package: "hummingbird")],
             path: "Services/Product/Sources",
             swiftSettings: swiftSettings
         ),
@@ -131,7 +132,7 @@ let package = Package(
         .target(
             name: "BasketService",
             dependencies: [
-                "ServiceKit", "EventBus",
+                "ServiceKit", "EventBus", "Auth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -149,7 +150,7 @@ let package = Package(
         // Ordering
         .target(
             name: "OrderingService",
-            dependencies: ["ServiceKit", "EventBus", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["ServiceKit", "EventBus", "Auth", .product(name: "Hummingbird", package: "hummingbird")],
             path: "Services/Ordering/Sources",
             swiftSettings: swiftSettings
         ),
@@ -172,7 +173,11 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "ServiceKit",
+                "ServiceKit", "Auth",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -22,18 +22,15 @@ package struct SigV4Signer: Sendable {
         signed["x-amz-date"] = amzDate
         if let token = credentials.sessionToken { signed["x-amz-security-token"] = token }
         let names = signed.keys.sorted()
-        let canonicalHeaders = names.map { "\($0):\(signed[$0]!)\n" }.joined()
         let signedHeaders = names.joined(separator: ";")
-        let canonicalRequest = [
-            method, Self.canonicalPath(url), Self.canonicalQuery(url), canonicalHeaders, signedHeaders, Self.hex(SHA256.hash(data: body)),
-        ].joined(separator: "\n")
+        let signature = Self.signature(
+            secret: credentials.secretAccessKey, amzDate: amzDate, region: region, service: service,
+            canonicalRequest: Self.canonicalRequest(
+                method: method, path: Self.canonicalPath(url), query: Self.canonicalQuery(url),
+                headers: names.map { ($0, signed[$0]!) }, payloadHash: Self.hex(SHA256.hash(data: body))
+            )
+        )
         let scope = "\(day)/\(region)/\(service)/aws4_request"
-        let stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, Self.hex(SHA256.hash(data: Data(canonicalRequest.utf8)))].joined(separator: "\n")
-        var key = SymmetricKey(data: Data("AWS4\(credentials.secretAccessKey)".utf8))
-        for part in [day, region, service, "aws4_request"] {
-            key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
-        }
-        let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key))
         var result = [
             "X-Amz-Date": amzDate,
             "Authorization": "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)",
@@ -42,20 +39,39 @@ package struct SigV4Signer: Sendable {
         return result
     }
 
-    static func timestamp(_ date: Date) -> String {
+    /// The canonical request of SigV4; `headers` are lower-case names, sorted, with trimmed values.
+    package static func canonicalRequest(method: String, path: String, query: String, headers: [(String, String)], payloadHash: String) -> String {
+        let canonicalHeaders = headers.map { "\($0.0):\($0.1)\n" }.joined()
+        let signedHeaders = headers.map(\.0).joined(separator: ";")
+        return [method, path, query, canonicalHeaders, signedHeaders, payloadHash].joined(separator: "\n")
+    }
+
+    /// The hex signature of a canonical request, with the key derived for the day of `amzDate`.
+    package static func signature(secret: String, amzDate: String, region: String, service: String, canonicalRequest: String) -> String {
+        let day = String(amzDate.prefix(8))
+        let scope = "\(day)/\(region)/\(service)/aws4_request"
+        let stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, hex(SHA256.hash(data: Data(canonicalRequest.utf8)))].joined(separator: "\n")
+        var key = SymmetricKey(data: Data("AWS4\(secret)".utf8))
+        for part in [day, region, service, "aws4_request"] {
+            key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
+        }
+        return hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key))
+    }
+
+    package static func timestamp(_ date: Date) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
         return String(format: "%04d%02d%02dT%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
     }
 
-    static func trim(_ value: String) -> String {
+    package static func trim(_ value: String) -> String {
         value.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ").trimmingCharacters(in: .whitespaces)
     }
 
     static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
-    static func encode(_ string: String) -> String {
+    package static func encode(_ string: String) -> String {
         string.addingPercentEncoding(withAllowedCharacters: unreserved) ?? string
     }
 
@@ -75,7 +91,7 @@ package struct SigV4Signer: Sendable {
         return sorted.map { pair in pair.0 + "=" + pair.1 }.joined(separator: "&")
     }
 
-    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
+    package static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
         digest.map { String(format: "%02x", $0) }.joined()
     }
 }

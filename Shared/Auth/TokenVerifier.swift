@@ -23,11 +23,28 @@ package actor TokenVerifier {
         package var clientID: String
         package var leeway: Duration = .seconds(60)
         package var minimumRefreshInterval: Duration = .seconds(30)
+        /// A JWKS document to trust instead of fetching `jwksURL` (`COGNITO_JWKS`): for machines
+        /// without the pool in reach, and tests.
+        package var staticJWKS: String?
 
         package init(issuer: String, jwksURL: String, clientID: String) {
             self.issuer = issuer
             self.jwksURL = jwksURL
             self.clientID = clientID
+        }
+
+        /// The pool every process trusts, from `COGNITO_ISSUER`, `COGNITO_JWKS_URL`,
+        /// `COGNITO_CLIENT_ID`, `COGNITO_JWKS` and `JWKS_REFRESH_INTERVAL_MS`; the defaults are the
+        /// local pool that `identity` serves.
+        package init(settings: Settings) throws {
+            let issuer = settings.string("COGNITO_ISSUER", default: "http://localhost:9229/local_swn")
+            self.init(
+                issuer: issuer,
+                jwksURL: settings.string("COGNITO_JWKS_URL", default: "\(issuer)/.well-known/jwks.json"),
+                clientID: settings.string("COGNITO_CLIENT_ID", default: "swnshoplocalclient")
+            )
+            minimumRefreshInterval = try settings.milliseconds("JWKS_REFRESH_INTERVAL_MS", default: 30_000)
+            staticJWKS = settings.optionalString("COGNITO_JWKS")
         }
     }
 
@@ -37,6 +54,10 @@ package actor TokenVerifier {
     private var keys = JWTKeyCollection()
     private var knownKeyIDs: Set<String> = []
     private var lastRefresh: ContinuousClock.Instant?
+    /// Tokens verified before, with their identity and expiry: a repeated token costs a lookup,
+    /// not an RSA verification. Bounded; emptied when full (tokens are re-verified, never trusted longer).
+    private var verified: [String: (identity: Identity, expires: Double)] = [:]
+    static let cacheLimit = 10_000
 
     package init(configuration: Configuration, httpClient: HTTPClient, logger: Logger) {
         self.configuration = configuration
@@ -45,6 +66,14 @@ package actor TokenVerifier {
     }
 
     package func verify(_ token: String, now: Date = Date()) async throws -> Identity {
+        let time = now.timeIntervalSince1970
+        if let hit = verified[token] {
+            if hit.expires > time { return hit.identity }
+            verified[token] = nil
+        }
+        if knownKeyIDs.isEmpty, let staticJWKS = configuration.staticJWKS {
+            do { try await load(Data(staticJWKS.utf8)) } catch { throw KeysUnavailable(reason: "COGNITO_JWKS: \(error)") }
+        }
         let header = try Self.header(of: token)
         guard header.alg == "RS256" else { throw TokenRejected(reason: "algorithm \(header.alg ?? "missing") is not RS256") }
         guard let kid = header.kid else { throw TokenRejected(reason: "no kid") }
@@ -58,7 +87,6 @@ package actor TokenVerifier {
             throw TokenRejected(reason: "signature or payload invalid: \(error)")
         }
         let leeway = Double(configuration.leeway.components.seconds)
-        let time = now.timeIntervalSince1970
         guard claims.iss == configuration.issuer else { throw TokenRejected(reason: "issuer \(claims.iss)") }
         guard claims.exp + leeway > time else { throw TokenRejected(reason: "expired") }
         if let nbf = claims.nbf, nbf - leeway > time { throw TokenRejected(reason: "not yet valid") }
@@ -74,10 +102,14 @@ package actor TokenVerifier {
         guard let userName = claims.cognitoUsername ?? claims.username, !userName.isEmpty else {
             throw TokenRejected(reason: "no user name")
         }
-        return Identity(userName: userName, groups: claims.groups ?? [])
+        let identity = Identity(userName: userName, groups: claims.groups ?? [])
+        if verified.count >= Self.cacheLimit { verified.removeAll(keepingCapacity: true) }
+        verified[token] = (identity, claims.exp + leeway)
+        return identity
     }
 
     private func refreshIfAllowed() async throws {
+        if configuration.staticJWKS != nil { return }
         if let lastRefresh, ContinuousClock.now - lastRefresh < configuration.minimumRefreshInterval { return }
         lastRefresh = .now
         do {
@@ -86,21 +118,26 @@ package actor TokenVerifier {
             let response = try await httpClient.execute(request, timeout: .seconds(5))
             let body = try await response.body.collect(upTo: 1 << 20)
             guard response.status == .ok else { throw TokenRejected(reason: "JWKS answered \(response.status.code)") }
-            let jwks = try JSONDecoder().decode(JWKS.self, from: Data(buffer: body))
-            let collection = JWTKeyCollection()
-            var ids: Set<String> = []
-            for key in jwks.keys where key.keyType == .rsa {
-                guard let kid = key.keyIdentifier?.string else { continue }
-                try await collection.add(jwk: key)
-                ids.insert(kid)
-            }
-            keys = collection
-            knownKeyIDs = ids
-            logger.info("loaded JWKS", metadata: ["url": "\(configuration.jwksURL)", "keys": "\(ids.count)"])
+            try await load(Data(buffer: body))
+            logger.info("loaded JWKS", metadata: ["url": "\(configuration.jwksURL)", "keys": "\(knownKeyIDs.count)"])
         } catch {
             logger.error("fetching JWKS failed", metadata: ["url": "\(configuration.jwksURL)", "error": "\(error)"])
             throw KeysUnavailable(reason: "\(error)")
         }
+    }
+
+    private func load(_ document: Data) async throws {
+        let jwks = try JSONDecoder().decode(JWKS.self, from: document)
+        let collection = JWTKeyCollection()
+        var ids: Set<String> = []
+        for key in jwks.keys where key.keyType == .rsa {
+            guard let kid = key.keyIdentifier?.string else { continue }
+            try await collection.add(jwk: key)
+            ids.insert(kid)
+        }
+        keys = collection
+        knownKeyIDs = ids
+        verified.removeAll()
     }
 
     struct Header: Decodable {

@@ -1,13 +1,22 @@
 import Hummingbird
+import NIOCore
 
 /// The request context every service uses: Hummingbird's basic context with a tighter body limit,
-/// so an oversized upload is a 413 rather than memory spent.
-package struct AppRequestContext: RequestContext {
+/// so an oversized upload is a 413 rather than memory spent, the caller's verified identity and
+/// the peer's address (for per-client limits).
+package struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     package var coreContext: CoreRequestContextStorage
+    /// Set by the token middleware from a verified Bearer token; `nil` for an anonymous caller.
+    package var identity: Identity?
+    package let remoteAddress: SocketAddress?
 
-    package init(source: Source) {
+    package init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
     }
 
     package var maxUploadSize: Int { 1024 * 1024 }
+
+    /// The peer's IP address as text (`"unknown"` when there is none).
+    package var clientAddress: String { remoteAddress?.ipAddress ?? "unknown" }
 }

@@ -44,6 +44,17 @@ package struct Problem: HTTPResponseError, Sendable {
         Problem(.badRequest, detail: detail, field: field)
     }
 
+    /// 401 with `WWW-Authenticate: Bearer`.
+    package static func unauthorized(_ detail: String) -> Problem {
+        var problem = Problem(.unauthorized, detail: detail)
+        problem.headers[.wwwAuthenticate] = "Bearer"
+        return problem
+    }
+
+    package static func forbidden(_ detail: String, field: String? = nil) -> Problem {
+        Problem(.forbidden, detail: detail, field: field)
+    }
+
     package static func notFound(_ detail: String) -> Problem {
         Problem(.notFound, detail: detail)
     }

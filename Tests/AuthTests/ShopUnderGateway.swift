@@ -60,6 +60,9 @@ struct ShopUnderGateway: Sendable {
                 gateway.tokens.jwksURL = custom.jwksURL
                 gateway.tokens.clientID = custom.clientID
             }
+            product.tokens = gateway.tokens
+            basket.tokens = gateway.tokens
+            ordering.tokens = gateway.tokens
             let logger = Logger(label: "auth-test")
             let apps: [any Service] = [
                 try await IdentityService.buildApplication(identity, logger: logger),

@@ -16,7 +16,10 @@ import TestSupport
 /// local bus on Postgres.
 @Suite struct BasketAPITests {
     struct Fixture: Sendable {
-        var client: any TestClientProtocol
+        /// Acts as the customer `swn` unless told otherwise.
+        var client: SignedClient
+        /// The same client as an admin.
+        var admin: SignedClient
         var products: [String: UUID]
         var bus: LocalBus
         var basketDatabase: PostgresClient
@@ -35,6 +38,7 @@ import TestSupport
                     productConfig.database = productDB.settings
                     productConfig.bus.database = busDB.settings
                     productConfig.port = productPort
+                    productConfig.tokens = TestTokens.configuration
                     let productApp = try await ProductService.buildApplication(productConfig, logger: TestDatabase.logger)
 
                     var config = try BasketServiceConfig(settings: Settings([:]))
@@ -42,6 +46,7 @@ import TestSupport
                     config.bus.database = busDB.settings
                     config.productServiceURL = catalogUp ? "http://127.0.0.1:\(productPort)" : "http://127.0.0.1:\(try freePort())"
                     config.catalogTimeout = .seconds(2)
+                    config.tokens = TestTokens.configuration
                     let basketConfig = config
                     try await withRunningServices([productApp]) {
                         try await waitUntilReady("http://127.0.0.1:\(productPort)/health")
@@ -54,9 +59,11 @@ import TestSupport
                         let app = try await BasketService.buildApplication(basketConfig, logger: TestDatabase.logger)
                         try await busDB.withClient { busClient in
                             try await basketDB.withClient { basketClient in
+                                let swn = try await TestTokens.token("swn")
+                                let admin = try await TestTokens.admin()
                                 try await app.test(.router) { client in
                                     try await test(Fixture(
-                                        client: client, products: catalog,
+                                        client: SignedClient(client, token: swn), admin: SignedClient(client, token: admin), products: catalog,
                                         bus: LocalBus(client: busClient, logger: TestDatabase.logger),
                                         basketDatabase: basketClient,
                                         productURL: "http://127.0.0.1:\(productPort)"
@@ -105,7 +112,8 @@ import TestSupport
             #expect(basket.totalPrice == Decimal(string: "60.17")!, "3 × 19.99 + 2 × 0.10")
             let stored = try Self.decode(Basket.self, try await f.client.execute(uri: "/basket/swn", method: .get))
             #expect(stored == basket)
-            let empty = try Self.decode(Basket.self, try await f.client.execute(uri: "/basket/nobody", method: .get))
+            let empty = try Self.decode(Basket.self, try await f.admin.execute(uri: "/basket/nobody", method: .get))
+            #expect(try await f.client.execute(uri: "/basket/nobody", method: .get).status == .forbidden, "another user's basket")
             #expect(empty.items.isEmpty && empty.totalPrice == 0)
             let deleted = try await f.client.execute(uri: "/basket/swn", method: .delete)
             #expect(deleted.status == .noContent)
@@ -142,7 +150,8 @@ import TestSupport
                 (#"{"userName":"swn","items":[{"productId":"nope","quantity":1}]}"#, .badRequest, "items[0].productId"),
                 (#"{"userName":"swn","items":[{"productId":"\#(phone)","quantity":0}]}"#, .unprocessableContent, "items[0].quantity"),
                 (#"{"userName":"swn","items":[{"productId":"\#(phone)","quantity":1.5}]}"#, .badRequest, "items[0].quantity"),
-                (#"{"userName":"","items":[]}"#, .unprocessableContent, "userName"),
+                (#"{"userName":"","items":[]}"#, .forbidden, "userName"),
+                (#"{"userName":"swn ","items":[]}"#, .forbidden, "userName"),
                 (#"{"userName":"swn"}"#, .badRequest, "items"),
             ]
             for (body, status, field) in cases {
@@ -239,6 +248,7 @@ extension HTTPClient {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Authorization", value: "Bearer \(try await TestTokens.admin())")
         request.body = .bytes(ByteBuffer(string: json))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
         return try await response.body.collect(upTo: 1 << 20)

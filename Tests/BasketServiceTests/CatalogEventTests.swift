@@ -13,12 +13,13 @@ import TestSupport
 /// basket's queue consumer.
 @Suite struct CatalogEventTests {
     static func basket(_ f: BasketAPITests.Fixture, _ user: String) async throws -> Basket {
-        try BasketAPITests.decode(Basket.self, try await f.client.execute(uri: "/basket/\(user)", method: .get))
+        try BasketAPITests.decode(Basket.self, try await f.admin.execute(uri: "/basket/\(user)", method: .get))
     }
 
     static func put(_ f: BasketAPITests.Fixture, _ id: UUID, _ json: String) async throws {
         var request = HTTPClientRequest(url: "\(f.productURL)/product/\(id)")
         request.method = .PUT
+        request.headers.add(name: "Authorization", value: "Bearer \(try await TestTokens.admin())")
         request.body = .bytes(ByteBuffer(string: json))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
         #expect(response.status == .ok)
@@ -43,7 +44,7 @@ import TestSupport
             let phone = f.products["phone"]!
             for user in ["ann", "bob"] {
                 let body = #"{"userName":"\#(user)","items":[{"productId":"\#(phone)","quantity":1}]}"#
-                #expect(try await f.client.execute(uri: "/basket", method: .post, body: ByteBuffer(string: body)).status == .ok)
+                #expect(try await f.admin.execute(uri: "/basket", method: .post, body: ByteBuffer(string: body)).status == .ok)
             }
             try await Self.put(f, phone, #"{"name":"Phone","price":17.49,"category":"Smart Phone"}"#)
             for user in ["ann", "bob"] {
@@ -65,6 +66,7 @@ import TestSupport
             #expect(try await f.client.execute(uri: "/basket", method: .post, body: ByteBuffer(string: body)).status == .ok)
             var request = HTTPClientRequest(url: "\(f.productURL)/product/\(phone)")
             request.method = .DELETE
+            request.headers.add(name: "Authorization", value: "Bearer \(try await TestTokens.admin())")
             #expect(try await HTTPClient.shared.execute(request, timeout: .seconds(10)).status == .noContent)
             _ = try await Self.waitForItems(f, "swn") { $0.first?.available == false }
             let basket = try await Self.basket(f, "swn")

@@ -36,7 +36,7 @@ import TestSupport
             ]) { $1 })
             defer { ordering.terminate() }
 
-            let created = try await HTTP.send(.POST, "\(product.baseURL)/product", #"{"name":"Kettle","price":24.90,"category":"Home"}"#)
+            let created = try await HTTP.send(.POST, "\(product.baseURL)/product", #"{"name":"Kettle","price":24.90,"category":"Home"}"#, token: try await TestTokens.admin())
             let productId = try #require((try JSONSerialization.jsonObject(with: created.body) as? [String: Any])?["id"] as? String)
             let shop = CheckoutToOrderTests.Shop(
                 product: product, basket: basket, ordering: ordering,
@@ -50,8 +50,8 @@ import TestSupport
             #expect(try await Database.scalar(orderingDB.url, "SELECT (sum(total_price) * 100)::bigint FROM orders") == 136_950, "Σ (i+1) × 24.90")
 
             // A catalog event reaches the basket through the catalog rule and queue.
-            _ = try await HTTP.send(.POST, "\(basket.baseURL)/basket", #"{"userName":"watcher","items":[{"productId":"\#(productId)","quantity":1}]}"#)
-            _ = try await HTTP.send(.PUT, "\(product.baseURL)/product/\(productId)", #"{"name":"Kettle","price":19.90,"category":"Home"}"#)
+            _ = try await HTTP.send(.POST, "\(basket.baseURL)/basket", #"{"userName":"watcher","items":[{"productId":"\#(productId)","quantity":1}]}"#, token: try await TestTokens.token("watcher"))
+            _ = try await HTTP.send(.PUT, "\(product.baseURL)/product/\(productId)", #"{"name":"Kettle","price":19.90,"category":"Home"}"#, token: try await TestTokens.admin())
             try await CheckoutToOrderTests.waitFor("the new price in the basket") {
                 try await Database.scalar(basketDB.url, "SELECT (price * 100)::bigint FROM basket_items WHERE user_name = 'watcher'") == 1990
             }

@@ -39,7 +39,7 @@ import TestSupport
                         let orderingEnvironment = common.merging(["DATABASE_URL": orderingDB.url, "RETRY_BASE_DELAY_MS": "100"]) { $1 }
                         let ordering = try await ServiceProcess("ordering-service", port: ports.ordering, environment: orderingEnvironment)
                         defer { ordering.terminate() }
-                        let created = try await HTTP.send(.POST, "\(product.baseURL)/product", #"{"name":"Phone","price":19.99,"category":"Phones"}"#)
+                        let created = try await HTTP.send(.POST, "\(product.baseURL)/product", #"{"name":"Phone","price":19.99,"category":"Phones"}"#, token: try await TestTokens.admin())
                         let productId = try JSONDecoder().decode([String: JSONValue].self, from: created.body)["id"]!
                         guard case .string(let id) = productId else { throw HTTP.Failure(reason: "no product id") }
                         try await body(Shop(
@@ -55,12 +55,12 @@ import TestSupport
 
     static func checkout(_ shop: Shop, user: String, quantity: Int = 2) async throws -> String {
         let basket = try await HTTP.send(.POST, "\(shop.basket.baseURL)/basket",
-            #"{"userName":"\#(user)","items":[{"productId":"\#(shop.productId)","quantity":\#(quantity)}]}"#)
+            #"{"userName":"\#(user)","items":[{"productId":"\#(shop.productId)","quantity":\#(quantity)}]}"#, token: try await TestTokens.token(user))
         #expect(basket.status == 200)
         let response = try await HTTP.send(.POST, "\(shop.basket.baseURL)/basket/checkout", """
             {"userName":"\(user)","firstName":"A","lastName":"B","email":"a@example.com","address":"Street 1",
              "paymentMethod":"card","cardInfo":"4111111111111111"}
-            """)
+            """, token: try await TestTokens.token(user))
         #expect(response.status == 202)
         return try JSONDecoder().decode([String: String].self, from: response.body, ignoringNonStrings: true)["checkoutId"] ?? ""
     }
@@ -96,7 +96,7 @@ import TestSupport
             }
             #expect(try await Self.orderCount(shop.urls["ordering"]!) == n)
 
-            let orders = try await HTTP.send(.GET, "\(shop.ordering.baseURL)/order/user4")
+            let orders = try await HTTP.send(.GET, "\(shop.ordering.baseURL)/order/user4", token: try await TestTokens.token("user4"))
             let list = try JSONValue.decoder.decode([JSONValue].self, from: orders.body)
             #expect(list.count == 1)
             #expect(list.first?["totalPrice"] == .number(Decimal(string: "99.95")!), "5 × 19.99")

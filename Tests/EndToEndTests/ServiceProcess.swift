@@ -23,6 +23,7 @@ final class ServiceProcess: Sendable {
         let process = Process()
         process.executableURL = Self.binDirectory.appendingPathComponent(name)
         var env = ProcessInfo.processInfo.environment
+        env.merge(TestTokens.environment) { _, new in new }
         env.merge(environment) { _, new in new }
         env["PORT"] = String(port)
         env["HOST"] = "127.0.0.1"

@@ -17,8 +17,10 @@ import TestSupport
                 config.database = database.settings
                 config.bus.database = busDatabase.settings
                 config.seedDemoCatalog = seed
+                config.tokens = TestTokens.configuration
                 let app = try await buildApplication(config, logger: TestDatabase.logger)
-                try await app.test(.router) { client in try await test(client) }
+                let admin = try await TestTokens.admin()
+                try await app.test(.router) { client in try await test(SignedClient(client, token: admin)) }
             }
         }
     }

@@ -18,9 +18,10 @@ package enum HTTP {
         package var description: String { reason }
     }
 
-    package static func send(_ method: HTTPMethod, _ url: String, _ json: String? = nil, headers: [(String, String)] = []) async throws -> Response {
+    package static func send(_ method: HTTPMethod, _ url: String, _ json: String? = nil, token: String? = nil, headers: [(String, String)] = []) async throws -> Response {
         var request = HTTPClientRequest(url: url)
         request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let json {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: json))

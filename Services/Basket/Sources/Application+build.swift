@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Auth
 import EventBus
 import Hummingbird
 import Logging
@@ -14,6 +15,7 @@ package func buildApplication(_ config: BasketServiceConfig, logger: Logger) asy
     let bus = try EventBusConnection(config.bus, logger: logger)
 
     let router = Router.service(readiness: [.postgres(client, logger: logger)] + bus.readinessChecks)
+    router.addTokenMiddleware(config.tokens, httpClient: http.client, logger: logger)
     BasketController(repository: repository, catalog: catalog, eventBusName: config.bus.eventBusName)
         .addRoutes(to: router.group("basket"))
 

@@ -1,4 +1,5 @@
 import Foundation
+import ServiceKit
 
 /// A user's basket. Names and prices come from the catalog, never from the client.
 package struct Basket: Codable, Sendable, Equatable {
@@ -15,6 +16,20 @@ package struct Basket: Codable, Sendable, Equatable {
     /// Σ quantity × price over the items still available.
     package static func total(of items: [BasketItem]) -> Decimal {
         items.filter(\.available).reduce(Decimal(0)) { $0 + Decimal($1.quantity) * $1.price }
+    }
+
+    /// Every line total and the basket's total must fit the money range (`NUMERIC(12,2)`, what
+    /// orders store): a 422 naming the line, or `totalPrice`, before anything is stored or published.
+    package static func checkAmounts(of items: [BasketItem]) throws {
+        for (index, item) in items.enumerated() where Decimal(item.quantity) * item.price > Money.maximum {
+            throw Problem.unprocessable(
+                "quantity × price of this line exceeds the largest amount, \(Money.maximum); lower the quantity",
+                field: "items[\(index)].quantity"
+            )
+        }
+        guard total(of: items) <= Money.maximum else {
+            throw Problem.unprocessable("the basket's total exceeds the largest amount, \(Money.maximum); remove items", field: "totalPrice")
+        }
     }
 }
 

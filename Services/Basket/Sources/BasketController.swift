@@ -4,7 +4,8 @@ import Hummingbird
 import Logging
 import ServiceKit
 
-/// The basket HTTP API. Authorization (own basket only, admin for the list) is the gateway's job.
+/// The basket HTTP API: a customer reaches their own basket, an admin every basket (checked here
+/// from the verified token, against the user name this service itself read from path or body).
 package struct BasketController<Repository: BasketRepository, Catalog: ProductCatalog> {
     let repository: Repository
     let catalog: Catalog
@@ -26,12 +27,14 @@ package struct BasketController<Repository: BasketRepository, Catalog: ProductCa
     }
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let userName = try UserName.validate(context.parameters.get("userName") ?? "")
+        let userName = try PathUserName.parameter(context)
+        try context.requireActing(for: userName, field: "userName")
         return try JSONOutput.response(try await repository.find(userName: userName))
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
-        let userName = try UserName.validate(context.parameters.get("userName") ?? "")
+        let userName = try PathUserName.parameter(context)
+        try context.requireActing(for: userName, field: "userName")
         try await repository.delete(userName: userName)
         return .noContent
     }
@@ -42,6 +45,7 @@ package struct BasketController<Repository: BasketRepository, Catalog: ProductCa
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try context.requireAdmin()
         let query = request.uri.queryParameters
         var limit = 50
         if let raw = query["limit"] {
@@ -62,7 +66,10 @@ package struct BasketController<Repository: BasketRepository, Catalog: ProductCa
 
     /// Stores the basket with names and prices looked up in the catalog.
     @Sendable func store(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let input = try await JSONInput.decode(BasketInput.self, from: request, context: context).validated()
+        _ = try context.requireCaller()
+        let decoded = try await JSONInput.decode(BasketInput.self, from: request, context: context)
+        try context.requireActing(for: decoded.userName, field: "userName")
+        let input = try decoded.validated()
         let products = try await lookUp(Set(input.items.map(\.productId)), logger: context.logger, fieldFor: { id in
             let index = input.items.firstIndex { $0.productId == id } ?? 0
             return "items[\(index)].productId"
@@ -71,11 +78,15 @@ package struct BasketController<Repository: BasketRepository, Catalog: ProductCa
             let product = products[item.productId]!
             return BasketItem(productId: item.productId, productName: product.name, quantity: item.quantity, color: item.color ?? "", price: product.price)
         }
+        try Basket.checkAmounts(of: items)
         return try JSONOutput.response(try await repository.replace(userName: input.userName, items: items))
     }
 
     @Sendable func checkout(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let input = try await JSONInput.decode(CheckoutRequest.self, from: request, context: context).validated()
+        _ = try context.requireCaller()
+        let decoded = try await JSONInput.decode(CheckoutRequest.self, from: request, context: context)
+        try context.requireActing(for: decoded.userName, field: "userName")
+        let input = try decoded.validated()
         var key = request.headers[.idempotencyKey]?.trimmingCharacters(in: .whitespaces)
         if key?.isEmpty == true { key = nil }
         if let key, key.count > 200 {

@@ -50,6 +50,7 @@ package struct BasketInput: Codable, Sendable {
             }
             let color = (item.color ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
             guard color.count <= 50 else { throw Problem.unprocessable("color must be at most 50 characters", field: "items[\(index)].color") }
+            try TextRules.check(color, field: "items[\(index)].color")
             if let existing = merged.firstIndex(where: { $0.productId == item.productId && $0.color == color }) {
                 merged[existing].quantity += item.quantity
                 guard merged[existing].quantity <= Self.maximumQuantity else {
@@ -65,12 +66,12 @@ package struct BasketInput: Codable, Sendable {
 }
 
 package enum UserName {
-    /// A user name as Cognito allows it: 1–128 printable characters, no spaces.
-    package static func validate(_ raw: String, field: String = "userName") throws -> String {
-        let name = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+    /// A user name as the pool allows it: 1–128 characters, no whitespace, no control or format
+    /// characters. Never trimmed or normalised: the name stored is the name the caller's token holds.
+    package static func validate(_ name: String, field: String = "userName") throws -> String {
         guard !name.isEmpty else { throw Problem.unprocessable("\(field) must not be empty", field: field) }
-        guard name.count <= 128, !name.contains(where: { $0.isWhitespace || $0 == "/" }) else {
-            throw Problem.unprocessable("\(field) must be at most 128 characters without spaces or slashes", field: field)
+        guard name.count <= 128, !name.unicodeScalars.contains(where: { $0.properties.isWhitespace || TextRules.isForbidden($0) }) else {
+            throw Problem.unprocessable("\(field) must be 1 to 128 characters without whitespace or control characters", field: field)
         }
         return name
     }

@@ -1,3 +1,4 @@
+import Auth
 import EventBus
 import ServiceKit
 
@@ -7,6 +8,8 @@ package struct BasketServiceConfig: Sendable {
     package var port: Int
     package var database: DatabaseSettings
     package var bus: BusSettings
+    /// The user pool whose tokens identify callers.
+    package var tokens: TokenVerifier.Configuration
     package var productServiceURL: String
     package var catalogTimeout: Duration
 
@@ -15,6 +18,7 @@ package struct BasketServiceConfig: Sendable {
         port = try settings.int("PORT", default: 8082)
         database = try DatabaseSettings(settings: settings, default: "postgres://swn:swn@localhost:5432/basket")
         bus = try BusSettings(settings: settings)
+        tokens = try TokenVerifier.Configuration(settings: settings)
         productServiceURL = settings.string("PRODUCT_SERVICE_URL", default: "http://localhost:8081")
         catalogTimeout = try settings.milliseconds("CATALOG_TIMEOUT_MS", default: 2000)
     }

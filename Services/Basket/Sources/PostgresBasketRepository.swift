@@ -87,6 +87,8 @@ package struct PostgresBasketRepository: BasketRepository {
             guard !basket.items.isEmpty else { return .emptyBasket }
             let unavailable = basket.items.filter { !$0.available }
             guard unavailable.isEmpty else { return .unavailableItems(unavailable.map(\.productName)) }
+            // Prices may have risen since the basket was stored.
+            try Basket.checkAmounts(of: basket.items)
 
             let checkout = CheckoutBasket(
                 checkoutId: UUID(), userName: request.userName, firstName: request.firstName, lastName: request.lastName,

@@ -1,47 +1,63 @@
-import Auth
 import HTTPTypes
+import ServiceKit
 
 /// Which service a request goes to.
 package enum Upstream: String, Sendable, CaseIterable {
     case product, basket, ordering
 }
 
-/// The contract's authorization rules, as a pure function of method, path and caller.
+/// The contract's authorization rules, as a pure function of method, raw path and caller.
+///
+/// The gateway refuses early what the services would refuse; it is not the only check. Each
+/// service decides again from the token it receives and the path and body it parses itself
+/// (the gateway forwards both unchanged), so the two can never act on different readings.
 package enum AccessPolicy {
     package enum Decision: Equatable, Sendable {
-        /// Forward; when `bodyUserMustBeCaller`, the JSON body's `userName` must be the caller's.
-        case forward(Upstream, bodyUserMustBeCaller: Bool)
+        case forward(Upstream)
         case unauthenticated
         case forbidden(String)
+        case badRequest(String)
         case notFound
-        case methodNotAllowed
+        case methodNotAllowed(allowed: [HTTPRequest.Method])
     }
 
+    /// `path` is the raw, still percent-encoded path of the request target.
     package static func decide(method: HTTPRequest.Method, path: String, identity: Identity?) -> Decision {
-        let segments = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        switch (segments.first, segments.count) {
-        case ("product", 1), ("product", 2):
+        guard path.hasPrefix("/") else { return .badRequest("the request target must be an absolute path") }
+        var segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        if segments.count > 1, segments.last == "" { segments.removeLast() }
+        // Paths that a server might normalise differently (`//x`, `/./x`, `/a/../x`) are refused.
+        if segments.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) {
+            return segments == [""] ? .notFound : .badRequest("the path has empty, '.' or '..' segments")
+        }
+        switch (segments[0], segments.count) {
+        case ("product", 1):
             switch method {
-            case .get, .head: return .forward(.product, bodyUserMustBeCaller: false)
-            case .post where segments.count == 1, .put where segments.count == 2, .delete where segments.count == 2:
-                return admin(identity, .product)
-            default: return .methodNotAllowed
+            case .get: return .forward(.product)
+            case .post: return admin(identity, .product)
+            default: return .methodNotAllowed(allowed: [.get, .post])
+            }
+        case ("product", 2):
+            switch method {
+            case .get: return .forward(.product)
+            case .put, .delete: return admin(identity, .product)
+            default: return .methodNotAllowed(allowed: [.get, .put, .delete])
             }
         case ("basket", 1):
             switch method {
             case .get: return admin(identity, .basket)
             case .post: return caller(identity, .basket)
-            default: return .methodNotAllowed
+            default: return .methodNotAllowed(allowed: [.get, .post])
             }
         case ("basket", 2) where segments[1] == "checkout":
-            return method == .post ? caller(identity, .basket) : .methodNotAllowed
+            return method == .post ? caller(identity, .basket) : .methodNotAllowed(allowed: [.post])
         case ("basket", 2):
-            guard method == .get || method == .delete else { return .methodNotAllowed }
+            guard [.get, .delete].contains(method) else { return .methodNotAllowed(allowed: [.get, .delete]) }
             return owner(identity, segments[1], .basket)
         case ("order", 1):
-            return method == .get ? admin(identity, .ordering) : .methodNotAllowed
+            return method == .get ? admin(identity, .ordering) : .methodNotAllowed(allowed: [.get])
         case ("order", 2):
-            return method == .get ? owner(identity, segments[1], .ordering) : .methodNotAllowed
+            return method == .get ? owner(identity, segments[1], .ordering) : .methodNotAllowed(allowed: [.get])
         default:
             return .notFound
         }
@@ -49,17 +65,17 @@ package enum AccessPolicy {
 
     static func admin(_ identity: Identity?, _ upstream: Upstream) -> Decision {
         guard let identity else { return .unauthenticated }
-        return identity.isAdmin ? .forward(upstream, bodyUserMustBeCaller: false) : .forbidden("this needs the admin group")
+        return identity.isAdmin ? .forward(upstream) : .forbidden("this needs the admin group")
     }
 
-    static func owner(_ identity: Identity?, _ userName: String, _ upstream: Upstream) -> Decision {
+    static func owner(_ identity: Identity?, _ rawUserName: String, _ upstream: Upstream) -> Decision {
+        guard let userName = PathUserName.decode(rawUserName) else { return .badRequest("the user name in the path is not validly encoded") }
         guard let identity else { return .unauthenticated }
-        if identity.isAdmin || identity.userName == userName.removingPercentEncoding { return .forward(upstream, bodyUserMustBeCaller: false) }
-        return .forbidden("\(identity.userName) may not reach the data of another user")
+        return identity.mayActFor(userName) ? .forward(upstream) : .forbidden("\(identity.userName) may not reach the data of another user")
     }
 
+    /// The service checks the body's `userName` against the token itself; the gateway does not read bodies.
     static func caller(_ identity: Identity?, _ upstream: Upstream) -> Decision {
-        guard let identity else { return .unauthenticated }
-        return .forward(upstream, bodyUserMustBeCaller: !identity.isAdmin)
+        identity == nil ? .unauthenticated : .forward(upstream)
     }
 }

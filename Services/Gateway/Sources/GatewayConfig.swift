@@ -20,13 +20,7 @@ package struct GatewayConfig: Sendable {
         basketServiceURL = settings.string("BASKET_SERVICE_URL", default: "http://localhost:8082")
         orderingServiceURL = settings.string("ORDERING_SERVICE_URL", default: "http://localhost:8083")
         upstreamTimeout = try settings.milliseconds("UPSTREAM_TIMEOUT_MS", default: 10_000)
-        let issuer = settings.string("COGNITO_ISSUER", default: "http://localhost:9229/local_swn")
-        tokens = TokenVerifier.Configuration(
-            issuer: issuer,
-            jwksURL: settings.string("COGNITO_JWKS_URL", default: "\(issuer)/.well-known/jwks.json"),
-            clientID: settings.string("COGNITO_CLIENT_ID", default: "swnshoplocalclient")
-        )
+        tokens = try TokenVerifier.Configuration(settings: settings)
         openAPIFile = settings.string("OPENAPI_FILE", default: "deploy/openapi.yaml")
-        tokens.minimumRefreshInterval = try settings.milliseconds("JWKS_REFRESH_INTERVAL_MS", default: 30_000)
     }
 }

@@ -7,7 +7,7 @@ import NIOCore
 import ServiceKit
 
 /// Authenticates, authorizes and forwards every request that is not the gateway's own
-/// (`/health`, `/ready`).
+/// (`/health`, `/ready`, `/openapi.yaml`).
 package struct GatewayMiddleware: RouterMiddleware {
     package typealias Context = AppRequestContext
     let verifier: TokenVerifier
@@ -23,13 +23,12 @@ package struct GatewayMiddleware: RouterMiddleware {
         var identity: Identity?
         var response: Response
         do {
-            identity = try await authenticate(request, logger: logger)
-            response = try await route(request, identity: identity, requestID: requestID, context: context, logger: logger)
+            identity = try await TokenMiddleware.authenticate(request, verifier: verifier, logger: logger)
+            response = try await route(request, identity: identity, requestID: requestID, logger: logger)
         } catch {
             response = ProblemMiddleware<Context>.problem(for: error).makeResponse()
-            if response.status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer" }
         }
-        response.headers[HTTPField.Name("X-Request-Id")!] = requestID
+        response.headers[.requestID] = requestID
         let elapsed = ContinuousClock.now - start
         logger.info("access", metadata: [
             "method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "status": "\(response.status.code)",
@@ -38,51 +37,39 @@ package struct GatewayMiddleware: RouterMiddleware {
         return response
     }
 
-    func authenticate(_ request: Request, logger: Logger) async throws -> Identity? {
-        guard let header = request.headers[.authorization] else { return nil }
-        guard header.lowercased().hasPrefix("bearer ") else { throw Problem(.unauthorized, detail: "Authorization must be a Bearer token") }
-        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-        do {
-            return try await verifier.verify(token)
-        } catch let rejected as TokenRejected {
-            logger.info("token rejected", metadata: ["reason": "\(rejected.reason)"])
-            throw Problem(.unauthorized, detail: "the token is not valid")
-        } catch is KeysUnavailable {
-            throw Problem(.serviceUnavailable, detail: "the identity provider's keys are unavailable")
-        }
-    }
-
-    func route(_ request: Request, identity: Identity?, requestID: String, context: Context, logger: Logger) async throws -> Response {
+    func route(_ request: Request, identity: Identity?, requestID: String, logger: Logger) async throws -> Response {
+        // The request target goes upstream byte for byte; one with a fragment would lose it on the way
+        // (and the service would answer another path than the one authorized here).
+        let target = request.uri.description
+        guard !target.contains("#") else { throw Problem.badRequest("the request target must not contain '#'") }
         switch AccessPolicy.decide(method: request.method, path: request.uri.path, identity: identity) {
         case .unauthenticated:
-            throw Problem(.unauthorized, detail: "this needs a Bearer token")
+            throw Problem.unauthorized("this needs a Bearer token")
         case .forbidden(let reason):
-            throw Problem(.forbidden, detail: reason)
+            throw Problem.forbidden(reason)
+        case .badRequest(let reason):
+            throw Problem.badRequest(reason)
         case .notFound:
-            throw Problem(.notFound, detail: "no route for \(request.uri.path)")
-        case .methodNotAllowed:
-            throw Problem(.methodNotAllowed, detail: "\(request.method.rawValue) is not allowed on \(request.uri.path)")
-        case .forward(let upstream, let bodyUserMustBeCaller):
-            var body: ByteBuffer?
-            if bodyUserMustBeCaller, let identity {
-                // The body is read (bounded) to check whose basket it is; other bodies are streamed.
-                let buffer = try await request.body.collect(upTo: context.maxUploadSize)
-                if let object = try? JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any],
-                   let userName = object["userName"] as? String, userName != identity.userName {
-                    throw Problem(.forbidden, detail: "\(identity.userName) may not act for \(userName)", field: "userName")
-                }
-                body = buffer
-            }
-            return try await proxy.forward(request, to: upstream, identity: identity, requestID: requestID, body: body, logger: logger)
+            throw Problem.notFound("no route for \(request.uri.path)")
+        case .methodNotAllowed(let allowed):
+            var problem = Problem(.methodNotAllowed, detail: "\(request.method.rawValue) is not allowed on \(request.uri.path)")
+            problem.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+            throw problem
+        case .forward(let upstream):
+            return try await proxy.forward(request, target: target, to: upstream, requestID: requestID, logger: logger)
         }
     }
 
     /// The client's `X-Request-Id` when it is short and plain, else a new one.
     static func requestID(_ request: Request) -> String {
-        if let given = request.headers[HTTPField.Name("X-Request-Id")!], (1...128).contains(given.count),
+        if let given = request.headers[.requestID], (1...128).contains(given.count),
            given.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:".contains($0)) }) {
             return given
         }
         return UUID().uuidString.lowercased()
     }
+}
+
+extension HTTPField.Name {
+    static let requestID = Self("X-Request-Id")!
 }

@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Auth
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -15,30 +14,21 @@ package struct ReverseProxy: Sendable {
     let timeout: Duration
 
     /// Headers that belong to one connection, not to the message (RFC 9110 §7.6.1), plus those the
-    /// gateway sets itself.
+    /// gateway sets itself. `Authorization` goes through: each service verifies the token again.
     static let dropped: Set<String> = [
         "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-        "transfer-encoding", "upgrade", "host", "content-length", "authorization", "x-request-id",
+        "transfer-encoding", "upgrade", "host", "content-length", "x-request-id",
     ]
 
-    package func forward(
-        _ request: Request, to upstream: Upstream, identity: Identity?, requestID: String, body: ByteBuffer?, logger: Logger
-    ) async throws -> Response {
-        var outgoing = HTTPClientRequest(url: upstreams[upstream]! + (request.uri.path.isEmpty ? "/" : request.uri.description))
+    /// Forwards `request` with exactly the request target the gateway authorized, and the body unread.
+    package func forward(_ request: Request, target: String, to upstream: Upstream, requestID: String, logger: Logger) async throws -> Response {
+        var outgoing = HTTPClientRequest(url: upstreams[upstream]! + target)
         outgoing.method = HTTPMethod(rawValue: request.method.rawValue)
-        for field in request.headers {
-            let name = field.name.canonicalName
-            if Self.dropped.contains(name) || name.hasPrefix(Identity.Header.reservedPrefix) { continue }
+        for field in request.headers where !Self.dropped.contains(field.name.canonicalName) {
             outgoing.headers.add(name: field.name.rawName, value: field.value)
         }
         outgoing.headers.add(name: "X-Request-Id", value: requestID)
-        if let identity {
-            outgoing.headers.add(name: Identity.Header.user, value: identity.userName)
-            outgoing.headers.add(name: Identity.Header.groups, value: identity.groups.joined(separator: ","))
-        }
-        if let body {
-            outgoing.body = .bytes(body)
-        } else if let length = request.headers[.contentLength].flatMap(Int.init), length > 0 {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > 0 {
             outgoing.body = .stream(request.body, length: .known(Int64(length)))
         } else if request.headers[.transferEncoding] != nil {
             outgoing.body = .stream(request.body, length: .unknown)

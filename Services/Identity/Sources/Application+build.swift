@@ -21,7 +21,7 @@ package func buildApplication(_ config: IdentityConfig, logger: Logger) async th
     let issuer = await TokenIssuer(signingKeys: keys, issuer: config.issuer, clientID: config.clientID, lifetime: config.tokenLifetime)
 
     let router = Router.service(readiness: [.postgres(client, logger: logger)])
-    CognitoController(users: users, issuer: issuer, hasher: hasher, config: config, signingKeys: keys).addRoutes(to: router)
+    try CognitoController(users: users, issuer: issuer, hasher: hasher, config: config, signingKeys: keys).addRoutes(to: router)
 
     var app = Application(
         router: router,

@@ -1,3 +1,4 @@
+import AWS
 import Auth
 import Foundation
 import HTTPTypes
@@ -12,13 +13,22 @@ package struct CognitoController: Sendable {
     let hasher: PasswordHasher
     let config: IdentityConfig
     let signingKeys: SigningKeys
+    /// Where the slow hashing runs, bounded.
+    let hashing: HashingPool
+    /// Sign-in and sign-up attempts per client address.
+    let attempts: RateLimiter
+    /// A hash to check passwords of unknown users against, so that they cost what a known user's does.
+    let decoyHash: String
 
-    package init(users: UserStore, issuer: TokenIssuer, hasher: PasswordHasher, config: IdentityConfig, signingKeys: SigningKeys) {
+    package init(users: UserStore, issuer: TokenIssuer, hasher: PasswordHasher, config: IdentityConfig, signingKeys: SigningKeys) throws {
         self.users = users
         self.issuer = issuer
         self.hasher = hasher
         self.config = config
         self.signingKeys = signingKeys
+        self.hashing = HashingPool(maximumRunning: config.hashingThreads, maximumWaiting: config.hashingQueueLimit)
+        self.attempts = RateLimiter(config.signInRate)
+        self.decoyHash = try hasher.hash(UUID().uuidString)
     }
 
     static let targetPrefix = "AWSCognitoIdentityProviderService."
@@ -50,12 +60,15 @@ package struct CognitoController: Sendable {
         }
         let input = Input(body)
         let action = String(target.dropFirst(Self.targetPrefix.count))
+        if action == "InitiateAuth" || action == "SignUp", attempts.acquire(context.clientAddress) != nil {
+            throw CognitoError("TooManyRequestsException", "Too many requests")
+        }
         switch action {
         case "InitiateAuth": return try Self.json(try await initiateAuth(input))
         case "SignUp": return try Self.json(try await signUp(input))
         case "GetUser": return try Self.json(try await getUser(input))
         case "AdminCreateUser", "AdminSetUserPassword", "AdminAddUserToGroup", "AdminGetUser":
-            try requireAdmin(request)
+            try requireAdminSignature(request, body: buffer)
             try input.requirePool(config.userPoolID)
             switch action {
             case "AdminCreateUser": return try Self.json(try await adminCreateUser(input))
@@ -78,8 +91,19 @@ package struct CognitoController: Sendable {
             guard let username = parameters["USERNAME"] as? String, let password = parameters["PASSWORD"] as? String else {
                 throw CognitoError.invalidParameter("Missing required parameter USERNAME or PASSWORD")
             }
-            guard let user = try await users.find(username) else { throw CognitoError.notAuthorized() }
-            guard let hash = user.passwordHash, hasher.verify(password, against: hash) else { throw CognitoError.notAuthorized() }
+            guard let user = try await users.find(username) else {
+                // The same work as for a known user, so that timing does not tell which names exist.
+                _ = try await verify(password, against: decoyHash)
+                throw CognitoError.notAuthorized()
+            }
+            if let lockedUntil = user.lockedUntil, lockedUntil > Date() {
+                throw CognitoError.notAuthorized("Password attempts exceeded")
+            }
+            guard let hash = user.passwordHash, try await verify(password, against: hash) else {
+                try await users.recordFailedSignIn(user.username)
+                throw CognitoError.notAuthorized(user.failedSignIns + 1 >= SignInLockout.threshold ? "Password attempts exceeded" : "Incorrect username or password.")
+            }
+            try await users.recordSuccessfulSignIn(user.username)
             if user.status == "FORCE_CHANGE_PASSWORD" {
                 return [
                     "ChallengeName": "NEW_PASSWORD_REQUIRED", "Session": UUID().uuidString,
@@ -109,10 +133,12 @@ package struct CognitoController: Sendable {
     func signUp(_ input: Input) async throws -> [String: Any] {
         try requireClient(input)
         let username = try input.string("Username")
+        if let violation = UserNamePolicy.violation(username) { throw CognitoError.invalidParameter(violation) }
         let password = try input.string("Password")
         if let violation = PasswordPolicy.violation(password) { throw CognitoError.invalidPassword(violation) }
-        let email = input.attributes["email"]
-        guard try await users.create(username: username, passwordHash: try hasher.hash(password), email: email, status: "CONFIRMED") else {
+        let email = try input.email()
+        guard try await users.find(username) == nil else { throw CognitoError.userExists() }
+        guard try await users.create(username: username, passwordHash: try await hash(password), email: email, status: "CONFIRMED") else {
             throw CognitoError.userExists()
         }
         let user = try await users.find(username)
@@ -130,12 +156,13 @@ package struct CognitoController: Sendable {
 
     func adminCreateUser(_ input: Input) async throws -> [String: Any] {
         let username = try input.string("Username")
+        if let violation = UserNamePolicy.violation(username) { throw CognitoError.invalidParameter(violation) }
         var hash: String?
         if let temporary = input.optionalString("TemporaryPassword") {
             if let violation = PasswordPolicy.violation(temporary) { throw CognitoError.invalidPassword(violation) }
-            hash = try hasher.hash(temporary)
+            hash = try await self.hash(temporary)
         }
-        guard try await users.create(username: username, passwordHash: hash, email: input.attributes["email"], status: "FORCE_CHANGE_PASSWORD") else {
+        guard try await users.create(username: username, passwordHash: hash, email: try input.email(), status: "FORCE_CHANGE_PASSWORD") else {
             throw CognitoError.userExists()
         }
         guard let user = try await users.find(username) else { throw CognitoError.userNotFound() }
@@ -143,21 +170,22 @@ package struct CognitoController: Sendable {
     }
 
     func adminSetUserPassword(_ input: Input) async throws -> [String: Any] {
-        let username = try input.string("Username")
+        guard let user = try await users.find(try input.string("Username")) else { throw CognitoError.userNotFound() }
         let password = try input.string("Password")
         if let violation = PasswordPolicy.violation(password) { throw CognitoError.invalidPassword(violation) }
         let permanent = input.body["Permanent"] as? Bool ?? false
-        guard try await users.setPassword(username, hash: try hasher.hash(password), status: permanent ? "CONFIRMED" : "FORCE_CHANGE_PASSWORD") else {
+        guard try await users.setPassword(user.username, hash: try await hash(password), status: permanent ? "CONFIRMED" : "FORCE_CHANGE_PASSWORD") else {
             throw CognitoError.userNotFound()
         }
+        // A new password ends the sessions of the old one.
+        try await users.revokeRefreshTokens(user.username)
         return [:]
     }
 
     func adminAddUserToGroup(_ input: Input) async throws -> [String: Any] {
-        let username = try input.string("Username")
+        guard let user = try await users.find(try input.string("Username")) else { throw CognitoError.userNotFound() }
         let group = try input.string("GroupName")
-        guard try await users.find(username) != nil else { throw CognitoError.userNotFound() }
-        try await users.addToGroup(username, group: group)
+        try await users.addToGroup(user.username, group: group)
         return [:]
     }
 
@@ -170,16 +198,58 @@ package struct CognitoController: Sendable {
 
     // MARK: helpers
 
+    func hash(_ password: String) async throws -> String {
+        let hasher = self.hasher
+        do {
+            return try await hashing.run { try hasher.hash(password) }
+        } catch is HashingPool.Saturated {
+            throw CognitoError("TooManyRequestsException", "Too many requests")
+        }
+    }
+
+    func verify(_ password: String, against stored: String) async throws -> Bool {
+        let hasher = self.hasher
+        do {
+            return try await hashing.run { hasher.verify(password, against: stored) }
+        } catch is HashingPool.Saturated {
+            throw CognitoError("TooManyRequestsException", "Too many requests")
+        }
+    }
+
     func requireClient(_ input: Input) throws {
         let client = try input.string("ClientId")
         guard client == config.clientID else { throw CognitoError.resourceNotFound("User pool client \(client) does not exist.") }
     }
 
-    /// Admin actions are for operators: a SigV4 `Authorization` header with the configured access key id.
-    func requireAdmin(_ request: Request) throws {
-        let authorization = request.headers[.authorization] ?? ""
-        guard authorization.contains("Credential=\(config.adminAccessKeyID)/") else {
-            throw CognitoError("AccessDeniedException", "admin actions need credentials with access key id \(config.adminAccessKeyID)", status: .forbidden)
+    /// Admin actions are for operators: a valid SigV4 signature (service `cognito-idp`, the pool's
+    /// region) made with the configured admin key pair, as Cognito requires IAM credentials.
+    func requireAdminSignature(_ request: Request, body: ByteBuffer) throws {
+        guard let keyID = config.adminAccessKeyID, let secret = config.adminSecretAccessKey else {
+            throw CognitoError("AccessDeniedException", "admin actions are disabled: no IDENTITY_ADMIN_ACCESS_KEY_ID / IDENTITY_ADMIN_SECRET_ACCESS_KEY configured", status: .forbidden)
+        }
+        let verifier = SigV4Verifier(accessKeyID: keyID, secretAccessKey: secret, region: config.region, service: "cognito-idp")
+        let headers = request.headers
+        do {
+            try verifier.verify(
+                method: request.method.rawValue, rawPath: request.uri.path, rawQuery: request.uri.query,
+                header: { name in
+                    if name == "host" { return request.head.authority.map { [$0] } ?? [] }
+                    guard let field = HTTPField.Name(name) else { return [] }
+                    return headers[values: field]
+                },
+                body: Data(buffer: body)
+            )
+        } catch {
+            switch error {
+            case .missing:
+                throw CognitoError("AccessDeniedException", "admin actions need a request signed with AWS Signature Version 4", status: .forbidden)
+            case .unrecognizedClient:
+                throw CognitoError("UnrecognizedClientException", "The security token included in the request is invalid.")
+            case .incomplete(let message):
+                throw CognitoError("IncompleteSignatureException", message)
+            case .invalidSignature(let message):
+                throw CognitoError("InvalidSignatureException", message)
+            }
         }
     }
 
@@ -234,6 +304,15 @@ package struct CognitoController: Sendable {
 
         func dictionary(_ key: String) -> [String: Any] {
             body[key] as? [String: Any] ?? [:]
+        }
+
+        /// The `email` attribute, if any, checked for control characters and length.
+        func email() throws -> String? {
+            guard let email = attributes["email"] else { return nil }
+            guard email.count <= 254, !email.unicodeScalars.contains(where: TextRules.isForbidden), email.contains("@") else {
+                throw CognitoError.invalidParameter("Invalid email address format.")
+            }
+            return email
         }
 
         var attributes: [String: String] {

@@ -10,12 +10,19 @@ package struct IdentityConfig: Sendable {
     /// The `iss` of the tokens; also where clients find `/.well-known/jwks.json`.
     package var issuer: String
     package var region: String
-    /// Admin actions need a SigV4 `Authorization` header naming this access key id.
-    package var adminAccessKeyID: String
+    /// Admin actions (`Admin*`) need a valid SigV4 signature made with this key pair; without one
+    /// configured they are refused.
+    package var adminAccessKeyID: String?
+    package var adminSecretAccessKey: String?
     package var createDemoUsers: Bool
     package var tokenLifetime: Duration
     /// scrypt cost (N); lower only in tests.
     package var passwordHashCost: Int
+    /// Threads that hash passwords at once, and how many sign-ins may wait for one.
+    package var hashingThreads: Int
+    package var hashingQueueLimit: Int
+    /// Sign-in and sign-up attempts per client address (`TooManyRequestsException` beyond).
+    package var signInRate: RateLimiter.Rule
 
     package init(settings: Settings = Settings()) throws {
         host = settings.string("HOST", default: "127.0.0.1")
@@ -25,9 +32,16 @@ package struct IdentityConfig: Sendable {
         clientID = settings.string("USER_POOL_CLIENT_ID", default: "swnshoplocalclient")
         issuer = settings.string("TOKEN_ISSUER", default: "http://localhost:\(port)/\(userPoolID)")
         region = settings.string("AWS_REGION", default: "us-east-1")
-        adminAccessKeyID = settings.string("IDENTITY_ADMIN_ACCESS_KEY_ID", default: "local")
+        adminAccessKeyID = settings.optionalString("IDENTITY_ADMIN_ACCESS_KEY_ID")
+        adminSecretAccessKey = settings.optionalString("IDENTITY_ADMIN_SECRET_ACCESS_KEY")
         createDemoUsers = try settings.bool("CREATE_DEMO_USERS", default: true)
         tokenLifetime = .seconds(try settings.int("TOKEN_LIFETIME_SECONDS", default: 3600))
         passwordHashCost = try settings.int("PASSWORD_HASH_COST", default: 16384)
+        hashingThreads = try settings.int("PASSWORD_HASH_THREADS", default: 1)
+        hashingQueueLimit = try settings.int("PASSWORD_HASH_QUEUE", default: 32)
+        signInRate = RateLimiter.Rule(
+            rate: Double(try settings.int("SIGN_IN_RATE_PER_MINUTE", default: 120)) / 60,
+            burst: Double(try settings.int("SIGN_IN_BURST", default: 20))
+        )
     }
 }

@@ -42,5 +42,16 @@ enum IdentityMigrations {
             )
             """,
         ]),
+        // Case-insensitive uniqueness (the key is computed by UserNamePolicy.key), and the failed
+        // sign-ins that lock a user out for a while, as Cognito does.
+        Migration("002_username_key_and_lockout", [
+            "ALTER TABLE users ADD COLUMN username_key TEXT",
+            "UPDATE users SET username_key = lower(username)",
+            "ALTER TABLE users ALTER COLUMN username_key SET NOT NULL",
+            "CREATE UNIQUE INDEX users_username_key ON users (pool_id, username_key)",
+            "ALTER TABLE users ADD COLUMN failed_sign_ins INT NOT NULL DEFAULT 0",
+            "ALTER TABLE users ADD COLUMN locked_until TIMESTAMPTZ",
+            "CREATE INDEX refresh_tokens_user ON refresh_tokens (pool_id, username)",
+        ]),
     ]
 }

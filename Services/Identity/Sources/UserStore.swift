@@ -13,6 +13,8 @@ package struct PoolUser: Sendable, Equatable {
     package var groups: [String]
     package var createdAt: Date
     package var updatedAt: Date
+    package var failedSignIns: Int = 0
+    package var lockedUntil: Date?
 }
 
 /// Users, groups and refresh tokens of one pool, in Postgres.
@@ -27,13 +29,13 @@ package struct UserStore: Sendable {
         self.logger = logger
     }
 
-    /// Creates a user; false when the name is taken.
+    /// Creates a user; false when the name is taken, in any case.
     package func create(username: String, passwordHash: String?, email: String?, status: String) async throws -> Bool {
         let rows = try await client.query(
             """
-            INSERT INTO users (pool_id, username, sub, password_hash, email, status)
-            VALUES (\(poolID), \(username), \(UUID()), \(passwordHash), \(email), \(status))
-            ON CONFLICT (pool_id, username) DO NOTHING RETURNING username
+            INSERT INTO users (pool_id, username, username_key, sub, password_hash, email, status)
+            VALUES (\(poolID), \(username), \(UserNamePolicy.key(username)), \(UUID()), \(passwordHash), \(email), \(status))
+            ON CONFLICT DO NOTHING RETURNING username
             """,
             logger: logger
         )
@@ -41,28 +43,62 @@ package struct UserStore: Sendable {
         return false
     }
 
+    /// The user with this name in any case (user names are case-insensitive, as in a default Cognito pool).
     package func find(_ username: String) async throws -> PoolUser? {
         let rows = try await client.query(
             """
             SELECT u.username, u.sub, u.password_hash, u.email, u.status, u.created_at, u.updated_at,
-                   coalesce(array_agg(g.group_name ORDER BY g.group_name) FILTER (WHERE g.group_name IS NOT NULL), '{}')
+                   coalesce(array_agg(g.group_name ORDER BY g.group_name) FILTER (WHERE g.group_name IS NOT NULL), '{}'),
+                   u.failed_sign_ins, u.locked_until
             FROM users u LEFT JOIN user_groups g ON g.pool_id = u.pool_id AND g.username = u.username
-            WHERE u.pool_id = \(poolID) AND u.username = \(username)
-            GROUP BY u.username, u.sub, u.password_hash, u.email, u.status, u.created_at, u.updated_at
+            WHERE u.pool_id = \(poolID) AND u.username_key = \(UserNamePolicy.key(username))
+            GROUP BY u.username, u.sub, u.password_hash, u.email, u.status, u.created_at, u.updated_at, u.failed_sign_ins, u.locked_until
             """,
             logger: logger
         )
-        for try await (name, sub, hash, email, status, created, updated, groups) in rows.decode((String, UUID, String?, String?, String, Date, Date, [String]).self) {
-            return PoolUser(username: name, sub: sub, passwordHash: hash, email: email, status: status, groups: groups, createdAt: created, updatedAt: updated)
+        for try await (name, sub, hash, email, status, created, updated, groups, failures, locked) in rows.decode(
+            (String, UUID, String?, String?, String, Date, Date, [String], Int32, Date?).self
+        ) {
+            return PoolUser(
+                username: name, sub: sub, passwordHash: hash, email: email, status: status, groups: groups,
+                createdAt: created, updatedAt: updated, failedSignIns: Int(failures), lockedUntil: locked
+            )
         }
         return nil
     }
 
-    /// False when there is no such user.
+    /// Counts a failed sign-in; from the fifth in a row the user is locked out for a time that
+    /// doubles with each further failure (1 s, 2 s, 4 s … at most 15 minutes), as Cognito does.
+    package func recordFailedSignIn(_ username: String) async throws {
+        try await client.query(
+            """
+            UPDATE users SET failed_sign_ins = failed_sign_ins + 1,
+                locked_until = CASE WHEN failed_sign_ins + 1 >= \(SignInLockout.threshold)
+                    THEN now() + least(interval '1 second' * power(2, least(failed_sign_ins + 1 - \(SignInLockout.threshold), 20)), interval '15 minutes')
+                    ELSE locked_until END
+            WHERE pool_id = \(poolID) AND username = \(username)
+            """,
+            logger: logger
+        )
+    }
+
+    package func recordSuccessfulSignIn(_ username: String) async throws {
+        try await client.query(
+            "UPDATE users SET failed_sign_ins = 0, locked_until = NULL WHERE pool_id = \(poolID) AND username = \(username) AND failed_sign_ins > 0",
+            logger: logger
+        )
+    }
+
+    /// Ends every session of a user (after an administrator set a new password).
+    package func revokeRefreshTokens(_ username: String) async throws {
+        try await client.query("DELETE FROM refresh_tokens WHERE pool_id = \(poolID) AND username = \(username)", logger: logger)
+    }
+
+    /// False when there is no such user. Clears a lockout.
     package func setPassword(_ username: String, hash: String, status: String) async throws -> Bool {
         let rows = try await client.query(
             """
-            UPDATE users SET password_hash = \(hash), status = \(status), updated_at = now()
+            UPDATE users SET password_hash = \(hash), status = \(status), updated_at = now(), failed_sign_ins = 0, locked_until = NULL
             WHERE pool_id = \(poolID) AND username = \(username) RETURNING username
             """,
             logger: logger

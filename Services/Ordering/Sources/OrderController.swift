@@ -2,7 +2,8 @@ import Foundation
 import Hummingbird
 import ServiceKit
 
-/// The order HTTP API. Authorization (own orders only, admin for the list) is the gateway's job.
+/// The order HTTP API: a customer reads their own orders, an admin all (checked here from the
+/// verified token).
 package struct OrderController<Repository: OrderRepository> {
     let repository: Repository
 
@@ -22,8 +23,8 @@ package struct OrderController<Repository: OrderRepository> {
     }
 
     @Sendable func ordersOfUser(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let userName = context.parameters.get("userName") ?? ""
-        guard !userName.isEmpty else { throw Problem.badRequest("userName is required", field: "userName") }
+        let userName = try PathUserName.parameter(context)
+        try context.requireActing(for: userName, field: "userName")
         var day: DateInterval?
         if let raw = request.uri.queryParameters["orderDate"], !raw.isEmpty {
             guard let start = Self.day(String(raw)) else {
@@ -36,6 +37,7 @@ package struct OrderController<Repository: OrderRepository> {
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try context.requireAdmin()
         let limit = try Self.limit(request, default: 50, maximum: 200)
         var cursor: OrderCursor?
         if let raw = request.uri.queryParameters["cursor"], !raw.isEmpty {

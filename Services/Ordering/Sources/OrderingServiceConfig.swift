@@ -1,3 +1,4 @@
+import Auth
 import EventBus
 import ServiceKit
 
@@ -7,6 +8,8 @@ package struct OrderingServiceConfig: Sendable {
     package var port: Int
     package var database: DatabaseSettings
     package var bus: BusSettings
+    /// The user pool whose tokens identify callers.
+    package var tokens: TokenVerifier.Configuration
     package var checkoutQueue: String
     /// First retry delay of a failing message; doubles with each receive.
     package var retryBaseDelay: Duration
@@ -17,6 +20,7 @@ package struct OrderingServiceConfig: Sendable {
         port = try settings.int("PORT", default: 8083)
         database = try DatabaseSettings(settings: settings, default: "postgres://swn:swn@localhost:5432/ordering")
         bus = try BusSettings(settings: settings)
+        tokens = try TokenVerifier.Configuration(settings: settings)
         checkoutQueue = settings.string("CHECKOUT_QUEUE", default: BusTopology.Names.checkoutQueue)
         retryBaseDelay = try settings.milliseconds("RETRY_BASE_DELAY_MS", default: 1000)
         retryMaximumDelay = try settings.milliseconds("RETRY_MAX_DELAY_MS", default: 60_000)

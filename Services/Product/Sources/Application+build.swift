@@ -1,3 +1,4 @@
+import Auth
 import EventBus
 import Hummingbird
 import Logging
@@ -9,8 +10,10 @@ package func buildApplication(_ config: ProductServiceConfig, logger: Logger) as
     let client = PostgresClient(settings: config.database, logger: logger)
     let repository = PostgresProductRepository(client: client, logger: logger, eventBusName: config.bus.eventBusName)
     let bus = try EventBusConnection(config.bus, logger: logger)
+    let http = HTTPClientService()
 
     let router = Router.service(readiness: [.postgres(client, logger: logger)] + bus.readinessChecks)
+    router.addTokenMiddleware(config.tokens, httpClient: http.client, logger: logger)
     ProductController(repository: repository).addRoutes(to: router.group("product"))
 
     var app = Application(
@@ -19,7 +22,7 @@ package func buildApplication(_ config: ProductServiceConfig, logger: Logger) as
         logger: logger
     )
     let started = StartupGate()
-    app.addServices(client)
+    app.addServices(client, http)
     app.addServices(bus.services)
     app.addServices(OutboxRelay(client: client, publisher: bus.publisher, logger: logger, gate: started))
     app.beforeServerStarts {

@@ -2,7 +2,8 @@ import Foundation
 import Hummingbird
 import ServiceKit
 
-/// The catalog's HTTP API. Authorization (admin-only writes) is the gateway's job.
+/// The catalog's HTTP API: reads are public, writes need the admin group (checked here, from the
+/// verified token, whatever the gateway decided).
 package struct ProductController<Repository: ProductRepository> {
     let repository: Repository
 
@@ -56,12 +57,14 @@ package struct ProductController<Repository: ProductRepository> {
     }
 
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try context.requireAdmin()
         let input = try await JSONInput.decode(ProductInput.self, from: request, context: context).validated()
         let product = try await repository.create(input)
         return try JSONOutput.response(product, status: .created, headers: [.location: "/product/\(product.id)"])
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try context.requireAdmin()
         let id = try Self.productID(context)
         let input = try await JSONInput.decode(ProductInput.self, from: request, context: context).validated()
         guard let product = try await repository.update(id: id, with: input) else {
@@ -71,6 +74,7 @@ package struct ProductController<Repository: ProductRepository> {
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {
+        try context.requireAdmin()
         let id = try Self.productID(context)
         guard try await repository.delete(id: id) else { throw Problem.notFound("no product with id \(id)") }
         return .noContent

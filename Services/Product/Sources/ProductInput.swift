@@ -30,6 +30,10 @@ package struct ProductInput: Codable, Sendable {
         guard input.category.count <= 100 else { throw Problem.unprocessable("category must be at most 100 characters", field: "category") }
         guard (input.description ?? "").count <= 4000 else { throw Problem.unprocessable("description must be at most 4000 characters", field: "description") }
         guard (input.imageFile ?? "").count <= 500 else { throw Problem.unprocessable("imageFile must be at most 500 characters", field: "imageFile") }
+        try TextRules.check(input.name, field: "name")
+        try TextRules.check(input.category, field: "category")
+        try TextRules.check(input.description ?? "", field: "description")
+        try TextRules.check(input.imageFile ?? "", field: "imageFile")
         try Money.validate(price, field: "price")
         return input
     }

@@ -1,3 +1,4 @@
+import Auth
 import EventBus
 import ServiceKit
 
@@ -9,6 +10,8 @@ package struct ProductServiceConfig: Sendable {
     /// Load the demo catalog at start when the catalog is empty (`make run` turns this on).
     package var seedDemoCatalog: Bool
     package var bus: BusSettings
+    /// The user pool whose tokens identify callers.
+    package var tokens: TokenVerifier.Configuration
 
     package init(settings: Settings = Settings()) throws {
         host = settings.string("HOST", default: "127.0.0.1")
@@ -16,5 +19,6 @@ package struct ProductServiceConfig: Sendable {
         database = try DatabaseSettings(settings: settings, default: "postgres://swn:swn@localhost:5432/product")
         seedDemoCatalog = try settings.bool("SEED_DEMO_CATALOG", default: false)
         bus = try BusSettings(settings: settings)
+        tokens = try TokenVerifier.Configuration(settings: settings)
     }
 }

@@ -1,0 +1,42 @@
+import Foundation
+
+/// The user names this pool accepts, and the key that makes them unique regardless of case.
+///
+/// Stricter than Cognito's `[\p{L}\p{M}\p{S}\p{N}\p{P}]+`: a user name travels in URL paths
+/// (`/basket/{userName}`) and is compared byte for byte by every service, so it holds letters,
+/// marks, digits and `_ . - @ +` only, in the form Unicode normalisation would not change (so that
+/// `\u{212A}helga`, KELVIN SIGN, is refused rather than stored beside `Khelga`).
+package enum UserNamePolicy {
+    package static let maximumLength = 128
+    static let punctuation: Set<Unicode.Scalar> = ["_", ".", "-", "@", "+"]
+
+    /// Why `name` is refused, or nil.
+    package static func violation(_ name: String) -> String? {
+        guard !name.isEmpty else { return "Username must not be empty" }
+        guard name.unicodeScalars.count <= maximumLength else { return "Username must be at most \(maximumLength) characters" }
+        for scalar in name.unicodeScalars {
+            switch scalar.properties.generalCategory {
+            case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+                 .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber:
+                continue
+            default:
+                if punctuation.contains(scalar) { continue }
+                return "Username may hold letters, digits and _ . - @ + only (found U+\(String(scalar.value, radix: 16, uppercase: true)))"
+            }
+        }
+        guard name.precomposedStringWithCompatibilityMapping.utf8.elementsEqual(name.utf8) else {
+            return "Username must be in Unicode normalization form NFKC"
+        }
+        return nil
+    }
+
+    /// The case-insensitive identity of a name: two names with the same key cannot both exist.
+    package static func key(_ name: String) -> String {
+        name.precomposedStringWithCompatibilityMapping.lowercased().precomposedStringWithCompatibilityMapping
+    }
+}
+
+/// Cognito's lockout: from this many failed sign-ins in a row, the user is locked out for a while.
+package enum SignInLockout {
+    package static let threshold = 5
+}

@@ -1,0 +1,25 @@
+/// What stored text may hold: no control characters (C0, DEL, C1), no format characters
+/// (zero-width, bidi overrides), no line or paragraph separators. Postgres refuses NUL in text,
+/// and the others make names and addresses that look like something else.
+package enum TextRules {
+    package static func isForbidden(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .unassigned, .privateUse: true
+        default: false
+        }
+    }
+
+    /// A 422 naming `field` when `value` holds a forbidden character.
+    package static func check(_ value: String, field: String) throws {
+        if let bad = value.unicodeScalars.first(where: isForbidden) {
+            let code = "U+" + String(bad.value, radix: 16, uppercase: true).leftPadded(to: 4)
+            throw Problem.unprocessable("\(field) must not contain control or format characters (found \(code))", field: field)
+        }
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

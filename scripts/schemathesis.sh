@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# API fuzzing of the gateway with Schemathesis, against deploy/openapi.yaml as the gateway serves it.
+#
+#   bash scripts/schemathesis.sh [extra `st run` options...]
+#
+# Starts identity, product-service, basket-service, ordering-service and gateway from SWN_BIN_DIR
+# (default: `swift build --show-bin-path`) on free ports, each on fresh databases of the running
+# Postgres (`make postgres-start`: PGPORT, default 55432, user swn/swn), signs in `admin` and `swn`
+# through identity, then runs every Schemathesis check (fixed seed, deterministic generation, a
+# bounded number of cases per operation) once with the admin's token and once with the customer's.
+# Exits non-zero when any check fails; every service is stopped on exit.
+#
+# Settings (environment):
+#   SWN_BIN_DIR             where the executables are
+#   PGPORT / PG_URL         the Postgres server (PG_URL wins: postgres://swn:swn@127.0.0.1:$PGPORT)
+#   SWN_ST_PORTS            "gateway product basket ordering identity" ports (default: free ones)
+#   SWN_ST_SEED             Schemathesis seed (default 20261123)
+#   SWN_ST_MAX_EXAMPLES     cases per operation and phase (default 25)
+#   SWN_ST_ROLES            which tokens to run with (default "admin customer")
+#   SWN_ST_KEEP=1           keep the logs, reports and databases (they are printed)
+#   SWN_ST_HOLD=1           after the runs, keep the services up for poking by hand (URLs and tokens
+#                           in $WORK/env) until interrupted; SWN_ST_ROLES= (empty) skips the runs
+# The services inherit the rest of the environment (e.g. LOG_LEVEL, rate-limit settings).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+SCHEMATHESIS_VERSION=4.32.5
+SEED=${SWN_ST_SEED:-20261123}
+MAX_EXAMPLES=${SWN_ST_MAX_EXAMPLES:-25}
+ROLES=${SWN_ST_ROLES-admin customer}
+PGPORT=${PGPORT:-55432}
+PG_URL=${PG_URL:-postgres://swn:swn@127.0.0.1:$PGPORT}
+PG_URL=${PG_URL%/}
+BIN=${SWN_BIN_DIR:-}
+if [ -z "$BIN" ]; then BIN=$(swift build --show-bin-path); fi
+
+log() { echo "schemathesis.sh: $*" >&2; }
+
+# --- tools -------------------------------------------------------------------------------------
+if ! python3 -c "import sys, schemathesis; sys.exit(schemathesis.__version__ != '$SCHEMATHESIS_VERSION')" 2>/dev/null; then
+  log "installing schemathesis==$SCHEMATHESIS_VERSION"
+  python3 -m pip install -q "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+PSQL=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1 || true)
+if [ -z "$PSQL" ]; then log "psql not found (scripts/postgres.sh start installs it)"; exit 1; fi
+for tool in curl; do command -v $tool >/dev/null || { log "$tool is required"; exit 1; }; done
+for exe in identity product-service basket-service ordering-service gateway; do
+  [ -x "$BIN/$exe" ] || { log "$BIN/$exe is missing (build first, or set SWN_BIN_DIR)"; exit 1; }
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/swn-schemathesis.XXXXXX")
+RUN_ID=st_$(date +%s)_$$
+DATABASES="product basket ordering bus identity"
+pids=()
+
+psql_admin() { "$PSQL" "$PG_URL/postgres" -v ON_ERROR_STOP=1 -qAt "$@"; }
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  if [ "${SWN_ST_KEEP:-0}" = "1" ]; then
+    log "kept logs and reports in $WORK, databases ${RUN_ID}_*"
+  else
+    for db in $DATABASES; do psql_admin -c "DROP DATABASE IF EXISTS ${RUN_ID}_$db WITH (FORCE)" >/dev/null 2>&1 || true; done
+    rm -rf "$WORK"
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- Postgres: one fresh database per service for this run ----------------------------------------
+if ! psql_admin -c "SELECT 1" >/dev/null 2>&1; then
+  log "cannot reach Postgres at $PG_URL (start it with: make postgres-start)"; exit 1
+fi
+for db in $DATABASES; do psql_admin -c "CREATE DATABASE ${RUN_ID}_$db"; done
+
+# --- services --------------------------------------------------------------------------------------
+if [ -n "${SWN_ST_PORTS:-}" ]; then
+  read -r GATEWAY_PORT PRODUCT_PORT BASKET_PORT ORDERING_PORT IDENTITY_PORT <<<"$SWN_ST_PORTS"
+else
+  read -r GATEWAY_PORT PRODUCT_PORT BASKET_PORT ORDERING_PORT IDENTITY_PORT < <(python3 - <<'EOF'
+import socket
+sockets = [socket.socket() for _ in range(5)]
+for s in sockets:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in sockets))
+for s in sockets:
+    s.close()
+EOF
+  )
+fi
+GATEWAY=http://127.0.0.1:$GATEWAY_PORT
+IDENTITY=http://127.0.0.1:$IDENTITY_PORT
+
+export BUS_MODE=local
+export BUS_DATABASE_URL=$PG_URL/${RUN_ID}_bus
+export COGNITO_ISSUER=http://localhost:$IDENTITY_PORT/local_swn
+export COGNITO_CLIENT_ID=swnshoplocalclient
+export PRODUCT_SERVICE_URL=http://127.0.0.1:$PRODUCT_PORT
+export BASKET_SERVICE_URL=http://127.0.0.1:$BASKET_PORT
+export ORDERING_SERVICE_URL=http://127.0.0.1:$ORDERING_PORT
+
+start() {
+  local name=$1; shift
+  env "$@" "$BIN/$name" >"$WORK/$name.log" 2>&1 &
+  pids+=($!)
+}
+
+wait_ready() {
+  local name=$1 port=$2 index=$3
+  for _ in $(seq 1 240); do
+    if curl -fs -o /dev/null --max-time 2 "http://127.0.0.1:$port/ready"; then return 0; fi
+    if ! kill -0 "${pids[$index]}" 2>/dev/null; then break; fi
+    sleep 0.5
+  done
+  log "$name did not become ready on port $port; the end of its log:"
+  tail -n 30 "$WORK/$name.log" >&2 || true
+  exit 1
+}
+
+start identity PORT="$IDENTITY_PORT" DATABASE_URL="$PG_URL/${RUN_ID}_identity" TOKEN_ISSUER="$COGNITO_ISSUER"
+start product-service PORT="$PRODUCT_PORT" DATABASE_URL="$PG_URL/${RUN_ID}_product" SEED_DEMO_CATALOG=true
+start basket-service PORT="$BASKET_PORT" DATABASE_URL="$PG_URL/${RUN_ID}_basket"
+start ordering-service PORT="$ORDERING_PORT" DATABASE_URL="$PG_URL/${RUN_ID}_ordering"
+start gateway PORT="$GATEWAY_PORT" OPENAPI_FILE="$ROOT/deploy/openapi.yaml"
+wait_ready identity "$IDENTITY_PORT" 0
+wait_ready product-service "$PRODUCT_PORT" 1
+wait_ready basket-service "$BASKET_PORT" 2
+wait_ready ordering-service "$ORDERING_PORT" 3
+wait_ready gateway "$GATEWAY_PORT" 4
+log "services up: gateway $GATEWAY_PORT, product $PRODUCT_PORT, basket $BASKET_PORT, ordering $ORDERING_PORT, identity $IDENTITY_PORT; logs in $WORK"
+
+# --- tokens ----------------------------------------------------------------------------------------
+sign_in() {
+  local body response
+  body=$(python3 -c 'import json,sys; print(json.dumps({"AuthFlow":"USER_PASSWORD_AUTH","ClientId":"swnshoplocalclient","AuthParameters":{"USERNAME":sys.argv[1],"PASSWORD":sys.argv[2]}}))' "$1" "$2")
+  for _ in $(seq 1 20); do
+    response=$(curl -sS -XPOST "$IDENTITY/" -H 'X-Amz-Target: AWSCognitoIdentityProviderService.InitiateAuth' \
+      -H 'Content-Type: application/x-amz-json-1.1' -d "$body" || true)
+    if token=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["AuthenticationResult"]["IdToken"])' "$response" 2>/dev/null); then
+      echo "$token"; return 0
+    fi
+    sleep 0.5
+  done
+  log "sign-in of $1 failed: $response"; exit 1
+}
+ADMIN_TOKEN=$(sign_in admin 'Admin-Passw0rd!')
+CUSTOMER_TOKEN=$(sign_in swn 'Swn-Passw0rd!')
+
+# --- Schemathesis configuration ----------------------------------------------------------------------
+# Known values to draw from half of the time, so that generated requests also reach real products
+# and the demo users' own baskets and orders (not only 403s and unknown-product 422s).
+python3 - "$GATEWAY" "$WORK/schemathesis.toml" <<'EOF'
+import json, sys, urllib.request
+gateway, path = sys.argv[1], sys.argv[2]
+page = json.load(urllib.request.urlopen(gateway + "/product?limit=200", timeout=10))
+ids = [product["id"] for product in page["items"]]
+with open(path, "w") as out:
+    out.write(f"""
+[cache]
+enabled = false
+
+[dictionaries.products]
+values = {json.dumps(ids)}
+
+[dictionaries.users]
+values = ["swn", "admin"]
+
+[parameters]
+"body.items[*].productId" = {{ dictionary = "products", probability = 0.5 }}
+"body.userName" = {{ dictionary = "users", probability = 0.5 }}
+"path.userName" = {{ dictionary = "users", probability = 0.5 }}
+"path.id" = {{ dictionary = "products", probability = 0.3 }}
+
+# A well-formed basket may name a product the catalog does not have: that is the contract's 422.
+[[operations]]
+include-method = "POST"
+include-path = "/basket"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
+""")
+EOF
+# A valid product cursor for the hooks to use instead of generated (unknown) ones.
+SWN_ST_PRODUCT_CURSOR=$(curl -fsS "$GATEWAY/product?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("nextCursor") or "")')
+export SWN_ST_PRODUCT_CURSOR
+export SCHEMATHESIS_HOOKS=schemathesis_hooks
+export PYTHONPATH="$ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}"
+
+# --- runs --------------------------------------------------------------------------------------------
+status=0
+summary=()
+for role in $ROLES; do
+  case $role in
+    admin) token=$ADMIN_TOKEN ;;
+    customer) token=$CUSTOMER_TOKEN ;;
+    *) log "unknown role $role"; exit 2 ;;
+  esac
+  report=$WORK/report-$role
+  command=(python3 -m schemathesis.cli --config-file "$WORK/schemathesis.toml" run "$GATEWAY/openapi.yaml"
+    --url "$GATEWAY" --checks all --seed "$SEED" --generation-deterministic
+    --max-examples "$MAX_EXAMPLES" --continue-on-failure --workers 1 --request-timeout 20 --no-color
+    --header "Authorization: Bearer $token" --report junit --report-junit-path "$report/junit.xml" "$@")
+  echo "== schemathesis $SCHEMATHESIS_VERSION as $role: ${command[*]/$token/<token>}"
+  started=$(date +%s)
+  set +e
+  "${command[@]}" >"$WORK/schemathesis-$role.log" 2>&1
+  rc=$?
+  set -e
+  elapsed=$(( $(date +%s) - started ))
+  sed -e "s/$token/<token>/g" "$WORK/schemathesis-$role.log"
+  line=$(python3 - "$report/junit.xml" "$role" "$rc" "$elapsed" <<'EOF'
+import sys, xml.etree.ElementTree as ET
+path, role, rc, elapsed = sys.argv[1:]
+try:
+    root = ET.parse(path).getroot()
+except Exception:
+    print(f"{role}: exit {rc}, no JUnit report ({elapsed}s)")
+    sys.exit()
+cases = root.iter("testcase")
+total = failed = errored = 0
+failing = []
+for case in cases:
+    total += 1
+    if case.find("failure") is not None:
+        failed += 1
+        failing.append(case.get("name"))
+    elif case.find("error") is not None:
+        errored += 1
+        failing.append(case.get("name") + " (error)")
+print(f"{role}: {total} operations, {failed} failed, {errored} errors, exit {rc} ({elapsed}s)"
+      + "".join(f"\n    {name}" for name in failing))
+EOF
+  )
+  summary+=("$line")
+  [ "$rc" = 0 ] || status=1
+done
+
+if [ "${SWN_ST_HOLD:-0}" = "1" ]; then
+  printf 'GATEWAY=%s\nIDENTITY=%s\nADMIN_TOKEN=%s\nCUSTOMER_TOKEN=%s\n' "$GATEWAY" "$IDENTITY" "$ADMIN_TOKEN" "$CUSTOMER_TOKEN" >"$WORK/env"
+  log "holding the services up (SWN_ST_HOLD=1): source $WORK/env; Ctrl-C or SIGTERM ends"
+  while true; do sleep 1; done
+fi
+
+echo
+echo "== schemathesis summary (seed $SEED, $MAX_EXAMPLES cases per operation and phase)"
+printf '%s\n' "${summary[@]}"
+exit "$status"
