@@ -17,12 +17,18 @@ import TestSupport
 /// identity, product, basket, ordering and the gateway, all on real HTTP ports and test databases.
 struct ShopUnderGateway: Sendable {
     var gateway: String
+    var gatewayPort: Int
     var identity: String
+    var basket: String
+    var ordering: String
+    var product: String
     var identityDatabase: DatabaseSettings
     var issuer: String
 
     static func run(
         gatewayTokens: (@Sendable (String) -> GatewayTokenSettings)? = nil,
+        gatewaySettings: [String: String] = [:],
+        identitySettings: [String: String] = [:],
         _ body: @escaping @Sendable (ShopUnderGateway) async throws -> Void
     ) async throws {
         try await TestDatabase.with { identityDB in
@@ -33,7 +39,10 @@ struct ShopUnderGateway: Sendable {
             let ports = (identity: try freePort(), product: try freePort(), basket: try freePort(), ordering: try freePort(), gateway: try freePort())
             let issuer = "http://127.0.0.1:\(ports.identity)/local_swn"
 
-            var identity = try IdentityConfig(settings: Settings(["PORT": "\(ports.identity)", "TOKEN_ISSUER": issuer]))
+            var identity = try IdentityConfig(settings: Settings([
+                "PORT": "\(ports.identity)", "TOKEN_ISSUER": issuer,
+                "IDENTITY_ADMIN_ACCESS_KEY_ID": Self.adminKeyID, "IDENTITY_ADMIN_SECRET_ACCESS_KEY": Self.adminSecret,
+            ].merging(identitySettings) { $1 }))
             identity.database = identityDB.settings
             identity.passwordHashCost = 1024
             var product = try ProductServiceConfig(settings: Settings([:]))
@@ -54,7 +63,7 @@ struct ShopUnderGateway: Sendable {
                 "PRODUCT_SERVICE_URL": "http://127.0.0.1:\(ports.product)",
                 "BASKET_SERVICE_URL": "http://127.0.0.1:\(ports.basket)",
                 "ORDERING_SERVICE_URL": "http://127.0.0.1:\(ports.ordering)",
-            ]))
+            ].merging(gatewaySettings) { $1 }))
             if let custom = gatewayTokens?(issuer) {
                 gateway.tokens.issuer = custom.issuer
                 gateway.tokens.jwksURL = custom.jwksURL
@@ -75,11 +84,25 @@ struct ShopUnderGateway: Sendable {
                 try await waitUntilReady("http://127.0.0.1:\(ports.gateway)/ready")
                 try await waitUntilReady("http://127.0.0.1:\(ports.identity)/ready")
                 try await body(ShopUnderGateway(
-                    gateway: "http://127.0.0.1:\(ports.gateway)", identity: "http://127.0.0.1:\(ports.identity)",
+                    gateway: "http://127.0.0.1:\(ports.gateway)", gatewayPort: ports.gateway, identity: "http://127.0.0.1:\(ports.identity)",
+                    basket: "http://127.0.0.1:\(ports.basket)", ordering: "http://127.0.0.1:\(ports.ordering)",
+                    product: "http://127.0.0.1:\(ports.product)",
                     identityDatabase: identityDB.settings, issuer: issuer
                 ))
             }
         }}}}}
+    }
+
+    static let adminKeyID = "AKIDSWNLOCALADMIN"
+    static let adminSecret = "swn-local-admin-secret-for-tests"
+
+    /// Calls a Cognito action on `identity` and returns the status and the JSON answer.
+    func cognito(_ action: String, _ body: [String: Any], headers: [(String, String)] = []) async throws -> (status: Int, json: [String: Any]) {
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self)
+        let response = try await HTTP.send(.POST, identity, json, headers: [
+            ("X-Amz-Target", "AWSCognitoIdentityProviderService.\(action)"), ("Content-Type", "application/x-amz-json-1.1"),
+        ] + headers)
+        return (response.status, (try? JSONSerialization.jsonObject(with: response.body) as? [String: Any]) ?? [:])
     }
 
     struct GatewayTokenSettings: Sendable {

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Dispatch
 import Foundation
 import NIOCore
 import NIOFoundationCompat
@@ -34,13 +35,15 @@ package enum HTTP {
 }
 
 /// Runs a command-line tool (awscli, python3) with test AWS credentials and returns its output.
-package func runTool(_ tool: String, _ arguments: [String], expectFailure: Bool = false, accessKeyID: String = "testing") throws -> String {
+package func runTool(
+    _ tool: String, _ arguments: [String], expectFailure: Bool = false, accessKeyID: String = "testing", secretAccessKey: String = "testing"
+) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = [tool] + arguments
     var environment = ProcessInfo.processInfo.environment
     environment["AWS_ACCESS_KEY_ID"] = accessKeyID
-    environment["AWS_SECRET_ACCESS_KEY"] = "testing"
+    environment["AWS_SECRET_ACCESS_KEY"] = secretAccessKey
     environment["AWS_DEFAULT_REGION"] = "us-east-1"
     environment["AWS_PAGER"] = ""
     process.environment = environment
@@ -71,4 +74,51 @@ package func withMotoServer<T: Sendable>(_ body: @Sendable (String) async throws
     let endpoint = "http://127.0.0.1:\(port)"
     try await waitUntilReady("\(endpoint)/moto-api/")
     return try await body(endpoint)
+}
+
+extension HTTP {
+    /// Sends `request` byte for byte over a new TCP connection and returns the status code of the
+    /// answer (0 when the server closed without one): for request targets and bodies that an HTTP
+    /// client would normalise. `delays` pauses (seconds) before sending each further chunk.
+    /// Runs on a Dispatch thread: the tests' services share the cooperative pool, which a blocking
+    /// wait would starve.
+    package static func raw(port: Int, _ chunks: [String], delays: Double = 0, readTimeout: Double = 30) async throws -> Int {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try rawBlocking(port: port, chunks, delays: delays, readTimeout: readTimeout) })
+            }
+        }
+    }
+
+    static func rawBlocking(port: Int, _ chunks: [String], delays: Double, readTimeout: Double) throws -> Int {
+        let script = """
+            import json, socket, sys, time
+            spec = json.load(sys.stdin)
+            s = socket.create_connection(("127.0.0.1", spec["port"]))
+            s.settimeout(spec["timeout"])
+            try:
+                for i, chunk in enumerate(spec["chunks"]):
+                    if i: time.sleep(spec["delay"])
+                    s.sendall(chunk.encode("utf-8", "surrogatepass"))
+                data = s.recv(65536)
+            except (socket.timeout, ConnectionError, BrokenPipeError):
+                data = b""
+            line = data.split(b"\\r\\n", 1)[0].split(b" ")
+            print(int(line[1]) if len(line) > 1 and line[1].isdigit() else 0)
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script]
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        let spec: [String: Any] = ["port": port, "chunks": chunks, "delay": delays, "timeout": readTimeout]
+        input.fileHandleForWriting.write(try JSONSerialization.data(withJSONObject: spec))
+        try input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Int(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    }
 }

@@ -3,11 +3,14 @@ import Foundation
 import Auth
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceKit
 
 /// Builds `gateway`; `main` and the tests both call this.
 package func buildApplication(_ config: GatewayConfig, logger: Logger) async throws -> some ApplicationProtocol {
-    let http = HTTPClientService()
+    var clientConfiguration = HTTPClient.Configuration()
+    clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: config.upstreamConnections)
+    let http = HTTPClientService(client: HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration))
     let verifier = TokenVerifier(configuration: config.tokens, httpClient: http.client, logger: logger)
     let upstreams: [Upstream: String] = [
         .product: config.productServiceURL, .basket: config.basketServiceURL, .ordering: config.orderingServiceURL,
@@ -16,7 +19,17 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: ProblemMiddleware())
-    router.add(middleware: GatewayMiddleware(verifier: verifier, proxy: proxy))
+    router.add(middleware: CORS(
+        origins: config.corsOrigins,
+        allowHeaders: ["Accept", "Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
+        allowMethods: [.get, .post, .put, .delete],
+        exposeHeaders: ["Location", "Retry-After", "X-Request-Id", "Idempotent-Replayed"]
+    ))
+    router.add(middleware: GatewayMiddleware(
+        verifier: verifier, proxy: proxy,
+        throttle: Throttle(user: config.userRate, anonymous: config.anonymousRate),
+        bodyTimeout: config.bodyTimeout
+    ))
     router.addHealthRoutes(Upstream.allCases.map { upstream in
         ReadinessCheck(upstream.rawValue) {
             let response = try await http.client.execute(HTTPClientRequest(url: upstreams[upstream]! + "/health"), timeout: .seconds(2))
@@ -37,6 +50,10 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
 
     var app = Application(
         router: router,
+        server: .http1(configuration: .init(
+            additionalChannelHandlers: [HeaderTimeoutHandler(headerTimeout: TimeAmount(config.headerTimeout), idleTimeout: TimeAmount(config.idleTimeout))],
+            idleTimeout: TimeAmount(config.idleTimeout)
+        )),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "gateway"),
         logger: logger
     )

@@ -9,9 +9,23 @@ package struct GatewayConfig: Sendable {
     package var basketServiceURL: String
     package var orderingServiceURL: String
     package var upstreamTimeout: Duration
+    /// Connections kept per upstream service; requests beyond wait for one.
+    package var upstreamConnections: Int
     package var tokens: TokenVerifier.Configuration
     /// The OpenAPI description served at `/openapi.yaml`.
     package var openAPIFile: String
+    /// Requests per signed-in user, and per client address for anonymous calls (rate 0: no limit).
+    package var userRate: RateLimiter.Rule
+    package var anonymousRate: RateLimiter.Rule
+    /// Browser origins allowed to call the API (`CORS_ALLOWED_ORIGINS`, comma-separated; `*` for any).
+    package var corsOrigins: [String]
+    /// A request's head must arrive within this time of the connection opening (or of the end of
+    /// the previous request on a kept-alive connection, within `idleTimeout`).
+    package var headerTimeout: Duration
+    /// A request body must arrive whole within this time.
+    package var bodyTimeout: Duration
+    /// A connection with nothing read or written for this long is closed.
+    package var idleTimeout: Duration
 
     package init(settings: Settings = Settings()) throws {
         host = settings.string("HOST", default: "127.0.0.1")
@@ -20,7 +34,20 @@ package struct GatewayConfig: Sendable {
         basketServiceURL = settings.string("BASKET_SERVICE_URL", default: "http://localhost:8082")
         orderingServiceURL = settings.string("ORDERING_SERVICE_URL", default: "http://localhost:8083")
         upstreamTimeout = try settings.milliseconds("UPSTREAM_TIMEOUT_MS", default: 10_000)
+        upstreamConnections = try settings.int("UPSTREAM_CONNECTIONS", default: 64)
         tokens = try TokenVerifier.Configuration(settings: settings)
         openAPIFile = settings.string("OPENAPI_FILE", default: "deploy/openapi.yaml")
+        userRate = RateLimiter.Rule(
+            rate: Double(try settings.int("RATE_LIMIT_USER_PER_SECOND", default: 20)),
+            burst: Double(try settings.int("RATE_LIMIT_USER_BURST", default: 100))
+        )
+        anonymousRate = RateLimiter.Rule(
+            rate: Double(try settings.int("RATE_LIMIT_ADDRESS_PER_SECOND", default: 50)),
+            burst: Double(try settings.int("RATE_LIMIT_ADDRESS_BURST", default: 200))
+        )
+        corsOrigins = CORS<AppRequestContext>.origins(settings, default: "http://localhost:8080")
+        headerTimeout = try settings.milliseconds("HEADER_TIMEOUT_MS", default: 10_000)
+        bodyTimeout = try settings.milliseconds("BODY_TIMEOUT_MS", default: 10_000)
+        idleTimeout = try settings.milliseconds("IDLE_TIMEOUT_MS", default: 60_000)
     }
 }

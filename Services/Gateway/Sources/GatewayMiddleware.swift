@@ -12,6 +12,8 @@ package struct GatewayMiddleware: RouterMiddleware {
     package typealias Context = AppRequestContext
     let verifier: TokenVerifier
     let proxy: ReverseProxy
+    let throttle: Throttle
+    let bodyTimeout: Duration
     static let ownPaths: Set<String> = ["/health", "/ready", "/openapi.yaml"]
 
     package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -24,7 +26,8 @@ package struct GatewayMiddleware: RouterMiddleware {
         var response: Response
         do {
             identity = try await TokenMiddleware.authenticate(request, verifier: verifier, logger: logger)
-            response = try await route(request, identity: identity, requestID: requestID, logger: logger)
+            try throttle.admit(identity, address: context.clientAddress)
+            response = try await route(request, identity: identity, requestID: requestID, context: context, logger: logger)
         } catch {
             response = ProblemMiddleware<Context>.problem(for: error).makeResponse()
         }
@@ -37,7 +40,7 @@ package struct GatewayMiddleware: RouterMiddleware {
         return response
     }
 
-    func route(_ request: Request, identity: Identity?, requestID: String, logger: Logger) async throws -> Response {
+    func route(_ request: Request, identity: Identity?, requestID: String, context: Context, logger: Logger) async throws -> Response {
         // The request target goes upstream byte for byte; one with a fragment would lose it on the way
         // (and the service would answer another path than the one authorized here).
         let target = request.uri.description
@@ -56,7 +59,25 @@ package struct GatewayMiddleware: RouterMiddleware {
             problem.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
             throw problem
         case .forward(let upstream):
-            return try await proxy.forward(request, target: target, to: upstream, requestID: requestID, logger: logger)
+            let body = try await readBody(request, context: context)
+            return try await proxy.forward(request, target: target, body: body, to: upstream, requestID: requestID, logger: logger)
+        }
+    }
+
+    /// The whole body, read before an upstream connection is taken, so that a slow client holds
+    /// only its own connection; 408 when it does not arrive within `bodyTimeout`, 413 beyond the limit.
+    func readBody(_ request: Request, context: Context) async throws -> ByteBuffer? {
+        let declared = request.headers[.contentLength].flatMap(Int.init)
+        guard declared.map({ $0 > 0 }) ?? (request.headers[.transferEncoding] != nil) else { return nil }
+        if let declared, declared > context.maxUploadSize {
+            throw Problem(.contentTooLarge, detail: "the request body is larger than \(context.maxUploadSize) bytes")
+        }
+        let body = request.body
+        let limit = context.maxUploadSize
+        do {
+            return try await withTimeout(bodyTimeout) { try await body.collect(upTo: limit) }
+        } catch is TimeoutError {
+            throw Problem(.requestTimeout, detail: "the request body did not arrive within \(bodyTimeout)")
         }
     }
 

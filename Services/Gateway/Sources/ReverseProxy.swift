@@ -21,18 +21,14 @@ package struct ReverseProxy: Sendable {
     ]
 
     /// Forwards `request` with exactly the request target the gateway authorized, and the body unread.
-    package func forward(_ request: Request, target: String, to upstream: Upstream, requestID: String, logger: Logger) async throws -> Response {
+    package func forward(_ request: Request, target: String, body: ByteBuffer?, to upstream: Upstream, requestID: String, logger: Logger) async throws -> Response {
         var outgoing = HTTPClientRequest(url: upstreams[upstream]! + target)
         outgoing.method = HTTPMethod(rawValue: request.method.rawValue)
         for field in request.headers where !Self.dropped.contains(field.name.canonicalName) {
             outgoing.headers.add(name: field.name.rawName, value: field.value)
         }
         outgoing.headers.add(name: "X-Request-Id", value: requestID)
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > 0 {
-            outgoing.body = .stream(request.body, length: .known(Int64(length)))
-        } else if request.headers[.transferEncoding] != nil {
-            outgoing.body = .stream(request.body, length: .unknown)
-        }
+        if let body { outgoing.body = .bytes(body) }
 
         let response: HTTPClientResponse
         do {

@@ -21,6 +21,12 @@ package func buildApplication(_ config: IdentityConfig, logger: Logger) async th
     let issuer = await TokenIssuer(signingKeys: keys, issuer: config.issuer, clientID: config.clientID, lifetime: config.tokenLifetime)
 
     let router = Router.service(readiness: [.postgres(client, logger: logger)])
+    router.add(middleware: CORS(
+        origins: config.corsOrigins,
+        allowHeaders: ["Content-Type", "X-Amz-Target", "X-Amz-User-Agent", "Authorization", "X-Amz-Date"],
+        allowMethods: [.get, .post],
+        exposeHeaders: ["x-amzn-ErrorType", "x-amzn-RequestId"]
+    ))
     try CognitoController(users: users, issuer: issuer, hasher: hasher, config: config, signingKeys: keys).addRoutes(to: router)
 
     var app = Application(

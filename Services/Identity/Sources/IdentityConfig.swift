@@ -23,6 +23,8 @@ package struct IdentityConfig: Sendable {
     package var hashingQueueLimit: Int
     /// Sign-in and sign-up attempts per client address (`TooManyRequestsException` beyond).
     package var signInRate: RateLimiter.Rule
+    /// Browser origins that may call the pool directly (the storefront signs in here).
+    package var corsOrigins: [String]
 
     package init(settings: Settings = Settings()) throws {
         host = settings.string("HOST", default: "127.0.0.1")
@@ -39,6 +41,7 @@ package struct IdentityConfig: Sendable {
         passwordHashCost = try settings.int("PASSWORD_HASH_COST", default: 16384)
         hashingThreads = try settings.int("PASSWORD_HASH_THREADS", default: 1)
         hashingQueueLimit = try settings.int("PASSWORD_HASH_QUEUE", default: 32)
+        corsOrigins = CORS<AppRequestContext>.origins(settings, default: "http://localhost:8080")
         signInRate = RateLimiter.Rule(
             rate: Double(try settings.int("SIGN_IN_RATE_PER_MINUTE", default: 120)) / 60,
             burst: Double(try settings.int("SIGN_IN_BURST", default: 20))
