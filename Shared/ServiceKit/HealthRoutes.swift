@@ -49,6 +49,7 @@ extension Router where Context == AppRequestContext {
     package static func service(readiness: [ReadinessCheck]) -> Router<AppRequestContext> {
         let router = Router(context: AppRequestContext.self)
         router.add(middleware: ProblemMiddleware())
+        router.add(middleware: RequestHygiene())
         router.add(middleware: LogRequestsMiddleware(.info))
         router.addHealthRoutes(readiness)
         return router

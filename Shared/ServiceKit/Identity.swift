@@ -44,7 +44,7 @@ extension AppRequestContext {
 /// in the services so that both decide on the same name.
 package enum PathUserName {
     /// Strict percent-decoding of one raw path segment: every `%` starts two hex digits, the result
-    /// is valid UTF-8 and holds no control characters; anything else is `nil` (a 400).
+    /// is valid UTF-8 and a valid user name (`UserNameRules`); anything else is `nil` (a 400).
     package static func decode(_ raw: some StringProtocol) -> String? {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(raw.utf8.count)
@@ -57,8 +57,7 @@ package enum PathUserName {
                 bytes.append(byte)
             }
         }
-        guard !bytes.isEmpty, let name = String(validating: bytes, as: UTF8.self) else { return nil }
-        guard !name.unicodeScalars.contains(where: TextRules.isForbidden) else { return nil }
+        guard let name = String(validating: bytes, as: UTF8.self), UserNameRules.isValid(name) else { return nil }
         return name
     }
 

@@ -9,6 +9,16 @@ package enum TextRules {
         }
     }
 
+    /// A 422 naming `field` when `value` is longer than `maximumLength` Unicode scalars (code
+    /// points, as JSON Schema and the database count; not grapheme clusters, which combining marks
+    /// make unbounded) or holds a forbidden character.
+    package static func check(_ value: String, field: String, maximumLength: Int) throws {
+        guard value.unicodeScalars.count <= maximumLength else {
+            throw Problem.unprocessable("\(field) must be at most \(maximumLength) characters", field: field)
+        }
+        try check(value, field: field)
+    }
+
     /// A 422 naming `field` when `value` holds a forbidden character.
     package static func check(_ value: String, field: String) throws {
         if let bad = value.unicodeScalars.first(where: isForbidden) {
@@ -21,5 +31,17 @@ package enum TextRules {
 extension String {
     fileprivate func leftPadded(to width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+/// User names as every service accepts them: 1–128 Unicode scalars, no whitespace, control or
+/// format characters. Never trimmed or normalised, so the name stored is the token's name.
+package enum UserNameRules {
+    package static let maximumLength = 128
+
+    package static func isValid(_ name: String) -> Bool {
+        let scalars = name.unicodeScalars
+        return !scalars.isEmpty && scalars.count <= maximumLength
+            && !scalars.contains(where: { $0.properties.isWhitespace || TextRules.isForbidden($0) })
     }
 }

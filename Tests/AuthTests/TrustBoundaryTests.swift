@@ -311,8 +311,32 @@ import TestSupport
         }
     }
 
-    @Test func unsupportedMethodsAre405WithAllow() async throws {
+    @Test func unsupportedMethodsAre405WithAllowAndOddInputIs4xx() async throws {
         try await ShopUnderGateway.run { shop in
+            let swn = try await Self.token(shop, "swn")
+            let admin = try await Self.token(shop, "admin", groups: ["admin"])
+            for (method, path) in [("TRACE", "/health"), ("POST", "/ready"), ("DELETE", "/openapi.yaml")] {
+                let response = try await HTTP.send(.init(rawValue: method), shop.gateway + path)
+                #expect(response.status == 405, "\(method) \(path)")
+                #expect(response.headers.contains { $0.0.lowercased() == "allow" && $0.1.contains("GET") }, "\(method) \(path)")
+            }
+            let head = try await HTTP.send(.HEAD, shop.gateway + "/product")
+            #expect(head.status == 200 && head.body.isEmpty)
+            #expect(try await HTTP.send(.HEAD, shop.gateway + "/basket/swn", token: swn).status == 200)
+            for path in ["/product?category=%00", "/basket?cursor=%00", "/order?cursor=a%0Ab", "/product?category=%E9"] {
+                let response = try await shop.call(.GET, path, token: admin)
+                #expect(response.status == 400, "\(path)")
+                #expect(Self.json(response)["field"] != nil, "\(path) names the parameter")
+            }
+            let long = String(repeating: "a", count: 129)
+            #expect(try await shop.call(.GET, "/basket/\(long)", token: admin).status == 400)
+            #expect(try await shop.call(.DELETE, "/basket/\(long)", token: admin).status == 400)
+            #expect(try await shop.call(.GET, "/order/a%20b", token: admin).status == 400)
+            let marks = "e" + String(repeating: "\u{301}", count: 300)
+            let body = #"{"name":"\#(marks)","price":1,"category":"c"}"#
+            let product = try await shop.call(.POST, "/product", token: admin, json: body)
+            #expect(product.status == 422, "length counts code points, not grapheme clusters")
+
             for (method, path) in [("TRACE", "/product"), ("PATCH", "/product/\(UUID())"), ("PUT", "/basket"), ("GET", "/basket/checkout")] {
                 let response = try await HTTP.send(.init(rawValue: method), shop.gateway + path)
                 #expect(response.status == 405, "\(method) \(path)")

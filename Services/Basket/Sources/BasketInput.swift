@@ -49,8 +49,7 @@ package struct BasketInput: Codable, Sendable {
                 throw Problem.unprocessable("quantity must be from 1 to \(Self.maximumQuantity)", field: "items[\(index)].quantity")
             }
             let color = (item.color ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-            guard color.count <= 50 else { throw Problem.unprocessable("color must be at most 50 characters", field: "items[\(index)].color") }
-            try TextRules.check(color, field: "items[\(index)].color")
+            try TextRules.check(color, field: "items[\(index)].color", maximumLength: 50)
             if let existing = merged.firstIndex(where: { $0.productId == item.productId && $0.color == color }) {
                 merged[existing].quantity += item.quantity
                 guard merged[existing].quantity <= Self.maximumQuantity else {
@@ -66,12 +65,10 @@ package struct BasketInput: Codable, Sendable {
 }
 
 package enum UserName {
-    /// A user name as the pool allows it: 1–128 characters, no whitespace, no control or format
-    /// characters. Never trimmed or normalised: the name stored is the name the caller's token holds.
+    /// A user name as every service accepts it (`UserNameRules`), else a 422 naming the field.
     package static func validate(_ name: String, field: String = "userName") throws -> String {
-        guard !name.isEmpty else { throw Problem.unprocessable("\(field) must not be empty", field: field) }
-        guard name.count <= 128, !name.unicodeScalars.contains(where: { $0.properties.isWhitespace || TextRules.isForbidden($0) }) else {
-            throw Problem.unprocessable("\(field) must be 1 to 128 characters without whitespace or control characters", field: field)
+        guard UserNameRules.isValid(name) else {
+            throw Problem.unprocessable("\(field) must be 1 to \(UserNameRules.maximumLength) characters without whitespace or control characters", field: field)
         }
         return name
     }

@@ -17,13 +17,12 @@ package struct CheckoutRequest: Codable, Sendable, Equatable {
         for (field, keyPath) in [("firstName", \CheckoutRequest.firstName), ("lastName", \.lastName), ("address", \.address), ("paymentMethod", \.paymentMethod)] {
             let value = self[keyPath: keyPath].trimmingCharacters(in: .whitespacesAndNewlines)
             guard !value.isEmpty else { throw Problem.unprocessable("\(field) must not be empty", field: field) }
-            guard value.count <= 500 else { throw Problem.unprocessable("\(field) must be at most 500 characters", field: field) }
-            try TextRules.check(value, field: field)
+            try TextRules.check(value, field: field, maximumLength: 500)
             request[keyPath: keyPath] = value
         }
         request.email = email.trimmingCharacters(in: .whitespacesAndNewlines)
         let parts = request.email.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), request.email.count <= 254,
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), request.email.unicodeScalars.count <= 254,
               !request.email.unicodeScalars.contains(where: { TextRules.isForbidden($0) || $0.properties.isWhitespace })
         else {
             throw Problem.unprocessable("email must be an address like name@example.com", field: "email")

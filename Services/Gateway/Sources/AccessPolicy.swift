@@ -22,7 +22,9 @@ package enum AccessPolicy {
     }
 
     /// `path` is the raw, still percent-encoded path of the request target.
-    package static func decide(method: HTTPRequest.Method, path: String, identity: Identity?) -> Decision {
+    package static func decide(method requested: HTTPRequest.Method, path: String, identity: Identity?) -> Decision {
+        // HEAD is GET without the body, wherever GET is allowed.
+        let method = requested == .head ? .get : requested
         guard path.hasPrefix("/") else { return .badRequest("the request target must be an absolute path") }
         var segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         if segments.count > 1, segments.last == "" { segments.removeLast() }

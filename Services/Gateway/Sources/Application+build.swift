@@ -19,6 +19,7 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: ProblemMiddleware())
+    router.add(middleware: RequestHygiene(getOnlyPaths: GatewayMiddleware.ownPaths))
     router.add(middleware: CORS(
         origins: config.corsOrigins,
         allowHeaders: ["Accept", "Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],

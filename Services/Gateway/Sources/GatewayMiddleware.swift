@@ -56,7 +56,7 @@ package struct GatewayMiddleware: RouterMiddleware {
             throw Problem.notFound("no route for \(request.uri.path)")
         case .methodNotAllowed(let allowed):
             var problem = Problem(.methodNotAllowed, detail: "\(request.method.rawValue) is not allowed on \(request.uri.path)")
-            problem.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+            problem.headers[.allow] = (allowed.contains(.get) ? allowed + [.head] : allowed).map(\.rawValue).joined(separator: ", ")
             throw problem
         case .forward(let upstream):
             let body = try await readBody(request, context: context)

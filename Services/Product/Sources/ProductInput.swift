@@ -25,15 +25,11 @@ package struct ProductInput: Codable, Sendable {
         input.description = (description ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         input.imageFile = (imageFile ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         guard !input.name.isEmpty else { throw Problem.unprocessable("name must not be empty", field: "name") }
-        guard input.name.count <= 200 else { throw Problem.unprocessable("name must be at most 200 characters", field: "name") }
         guard !input.category.isEmpty else { throw Problem.unprocessable("category must not be empty", field: "category") }
-        guard input.category.count <= 100 else { throw Problem.unprocessable("category must be at most 100 characters", field: "category") }
-        guard (input.description ?? "").count <= 4000 else { throw Problem.unprocessable("description must be at most 4000 characters", field: "description") }
-        guard (input.imageFile ?? "").count <= 500 else { throw Problem.unprocessable("imageFile must be at most 500 characters", field: "imageFile") }
-        try TextRules.check(input.name, field: "name")
-        try TextRules.check(input.category, field: "category")
-        try TextRules.check(input.description ?? "", field: "description")
-        try TextRules.check(input.imageFile ?? "", field: "imageFile")
+        try TextRules.check(input.name, field: "name", maximumLength: 200)
+        try TextRules.check(input.category, field: "category", maximumLength: 100)
+        try TextRules.check(input.description ?? "", field: "description", maximumLength: 4000)
+        try TextRules.check(input.imageFile ?? "", field: "imageFile", maximumLength: 500)
         try Money.validate(price, field: "price")
         return input
     }
