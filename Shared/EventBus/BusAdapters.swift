@@ -43,4 +43,11 @@ package enum BusQueue: MessageQueue {
         case .aws(let queue): try await queue.changeVisibility(receiptHandle: receiptHandle, timeout: timeout)
         }
     }
+
+    package func deadLetter(_ message: QueueMessage, reason: String) async throws -> Bool {
+        switch self {
+        case .local(let queue): try await queue.deadLetter(message, reason: reason)
+        case .aws(let queue): try await queue.deadLetter(message, reason: reason)
+        }
+    }
 }

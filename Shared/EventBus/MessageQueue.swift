@@ -28,4 +28,11 @@ package protocol MessageQueue: Sendable {
     func delete(receiptHandles: [String]) async throws
     /// Hides a received message for `timeout` from now (zero makes it visible at once).
     func changeVisibility(receiptHandle: String, timeout: Duration) async throws
+    /// Moves a received message to the queue's dead-letter queue at once, with `reason`: for a
+    /// message that can never succeed. False when the queue has no dead-letter queue.
+    func deadLetter(_ message: QueueMessage, reason: String) async throws -> Bool
 }
+
+/// An error no retry can mend (a malformed event, a value the database refuses): the consumer
+/// moves the message to the dead-letter queue at once, with this reason, instead of backing off.
+package protocol PermanentMessageFailure: Error, CustomStringConvertible {}

@@ -79,8 +79,25 @@ package struct QueueConsumer<Queue: MessageQueue, Handler: MessageHandler>: Serv
         do {
             try await handler.handle(message)
             return true
+        } catch let failure as PermanentMessageFailure {
+            do {
+                if try await queue.deadLetter(message, reason: failure.description) {
+                    logger.error("message can never be handled; moved to the dead-letter queue", metadata: [
+                        "messageID": "\(message.messageID)", "reason": "\(failure.description)",
+                    ])
+                    return false
+                }
+            } catch {
+                logger.error("moving a message to the dead-letter queue failed", metadata: ["messageID": "\(message.messageID)", "error": "\(error)"])
+            }
+            return await retryLater(message, error: failure)
         } catch {
-            let delay = backoff(afterReceive: message.receiveCount)
+            return await retryLater(message, error: error)
+        }
+    }
+
+    func retryLater(_ message: QueueMessage, error: any Error) async -> Bool {
+        let delay = backoff(afterReceive: message.receiveCount)
             logger.warning("message handling failed; will retry", metadata: [
                 "messageID": "\(message.messageID)", "receiveCount": "\(message.receiveCount)",
                 "retryIn": "\(delay)", "error": "\(error)",
@@ -91,7 +108,6 @@ package struct QueueConsumer<Queue: MessageQueue, Handler: MessageHandler>: Serv
                 logger.error("changing visibility failed", metadata: ["messageID": "\(message.messageID)", "error": "\(error)"])
             }
             return false
-        }
     }
 
     func backoff(afterReceive count: Int) -> Duration {

@@ -142,6 +142,11 @@ import TestSupport
                 try await Database.scalar(shop.urls["bus"]!, "SELECT count(*)::bigint FROM bus_messages WHERE queue = 'ordering-checkout-dlq'") == 1
             }
             #expect(try await Self.orderCount(shop.urls["ordering"]!) == 5)
+            // It can never succeed, so it went at once, with its reason, instead of after maxReceiveCount receives.
+            #expect(try await Database.scalar(shop.urls["bus"]!, """
+                SELECT count(*)::bigint FROM bus_messages WHERE queue = 'ordering-checkout-dlq' AND receive_count = 1
+                AND dead_letter_reason LIKE 'unprocessable event: malformed CheckoutBasket event%'
+                """) == 1)
         }
     }
 }

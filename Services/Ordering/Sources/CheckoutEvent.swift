@@ -1,4 +1,6 @@
+import EventBus
 import Foundation
+import ServiceKit
 
 /// The `CheckoutBasket` detail as the ordering service reads it.
 package struct CheckoutEvent: Codable, Sendable {
@@ -19,7 +21,7 @@ package struct CheckoutEvent: Codable, Sendable {
 }
 
 /// Why an event cannot become an order; such a message ends in the dead-letter queue.
-package struct UnprocessableEvent: Error, CustomStringConvertible {
+package struct UnprocessableEvent: PermanentMessageFailure {
     package var reason: String
     package var description: String { "unprocessable event: \(reason)" }
 }
@@ -32,7 +34,13 @@ extension CheckoutEvent {
         guard items.allSatisfy({ $0.quantity > 0 && $0.price >= 0 }) else {
             throw UnprocessableEvent(reason: "an item has a non-positive quantity or a negative price")
         }
+        for (field, value) in [("userName", userName), ("firstName", firstName), ("lastName", lastName), ("email", email),
+                               ("address", address), ("paymentMethod", paymentMethod), ("cardInfo", cardInfo)]
+        where value.unicodeScalars.contains(where: TextRules.isForbidden) {
+            throw UnprocessableEvent(reason: "\(field) holds control characters")
+        }
         let total = items.reduce(Decimal(0)) { $0 + Decimal($1.quantity) * $1.price }
+        guard total <= Money.maximum else { throw UnprocessableEvent(reason: "totalPrice \(total) exceeds \(Money.maximum)") }
         guard total == totalPrice else {
             throw UnprocessableEvent(reason: "totalPrice \(totalPrice) is not the sum of the items (\(total))")
         }

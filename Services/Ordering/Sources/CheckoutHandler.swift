@@ -1,6 +1,7 @@
 import EventBus
 import Foundation
 import Logging
+import PostgresNIO
 
 /// Turns `CheckoutBasket` events into orders. Idempotent: a redelivered event finds its order made.
 package struct CheckoutHandler<Repository: OrderRepository>: MessageHandler {
@@ -26,7 +27,13 @@ package struct CheckoutHandler<Repository: OrderRepository>: MessageHandler {
         } catch {
             throw UnprocessableEvent(reason: "malformed CheckoutBasket event: \(error)")
         }
-        let created = try await repository.createOrder(from: checkout)
+        let created: Bool
+        do {
+            created = try await repository.createOrder(from: checkout)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("22") == true {
+            // A data exception (a value Postgres refuses) fails the same way every time.
+            throw UnprocessableEvent(reason: "the database refused a value: \(error.serverInfo?[.message] ?? "\(error.code)")")
+        }
         logger.info(created ? "order created" : "duplicate checkout event ignored", metadata: [
             "checkoutId": "\(checkout.checkoutId)", "userName": "\(checkout.userName)", "messageID": "\(message.messageID)",
         ])

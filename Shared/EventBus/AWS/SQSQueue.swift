@@ -31,6 +31,22 @@ package struct SQSQueue: MessageQueue {
             resolved = url
             return url
         }
+
+        var deadLetterURL: String??
+
+        /// The URL of the dead-letter queue the redrive policy names, nil without one.
+        func deadLetterQueueURL() async throws -> String? {
+            if let deadLetterURL { return deadLetterURL }
+            let answer = try await client.call("GetQueueAttributes", ["QueueUrl": try await url(), "AttributeNames": ["RedrivePolicy"]])
+            var found: String?
+            if let policy = (answer["Attributes"] as? [String: String])?["RedrivePolicy"],
+               let object = try? JSONSerialization.jsonObject(with: Data(policy.utf8)) as? [String: Any],
+               let arn = object["deadLetterTargetArn"] as? String, let name = arn.split(separator: ":").last {
+                found = try await SQSQueue.url(of: String(name), client: client)
+            }
+            deadLetterURL = .some(found)
+            return found
+        }
     }
 
     /// Looks a queue URL up by name (`GetQueueUrl`).
@@ -75,6 +91,19 @@ package struct SQSQueue: MessageQueue {
     static func wholeSeconds(_ duration: Duration) -> Int {
         let seconds = Int(duration.components.seconds) + (duration.components.attoseconds > 0 ? 1 : 0)
         return min(max(seconds, 0), 43_200)
+    }
+
+    /// SQS has no call for this: the message is sent to the dead-letter queue (with the reason as a
+    /// message attribute) and then deleted here. A crash between the two leaves a copy in each; the
+    /// dead-letter queue is for people to look at, so a duplicate there is harmless.
+    package func deadLetter(_ message: QueueMessage, reason: String) async throws -> Bool {
+        guard let target = try await locator.deadLetterQueueURL() else { return false }
+        _ = try await client.call("SendMessage", [
+            "QueueUrl": target, "MessageBody": message.body,
+            "MessageAttributes": ["DeadLetterReason": ["DataType": "String", "StringValue": String(reason.prefix(1000))]],
+        ])
+        try await delete(receiptHandles: [message.receiptHandle])
+        return true
     }
 
     package func changeVisibility(receiptHandle: String, timeout: Duration) async throws {

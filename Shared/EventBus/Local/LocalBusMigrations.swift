@@ -38,5 +38,8 @@ enum LocalBusMigrations {
             "CREATE INDEX bus_messages_queue_visible ON bus_messages (queue, visible_at, seq)",
             "CREATE UNIQUE INDEX bus_messages_receipt ON bus_messages (receipt_handle)",
         ]),
+        Migration("002_dead_letter_reason", [
+            "ALTER TABLE bus_messages ADD COLUMN dead_letter_reason TEXT",
+        ]),
     ]
 }

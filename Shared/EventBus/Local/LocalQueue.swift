@@ -107,6 +107,21 @@ package struct LocalQueue: MessageQueue {
         }
     }
 
+    package func deadLetter(_ message: QueueMessage, reason: String) async throws -> Bool {
+        guard let handle = UUID(uuidString: message.receiptHandle) else { return false }
+        let rows = try await bus.client.query(
+            """
+            UPDATE bus_messages m SET queue = q.dead_letter_queue, source_queue = m.queue, dead_lettered_at = now(),
+                dead_letter_reason = \(String(reason.prefix(1000))), visible_at = now(), receipt_handle = NULL
+            FROM bus_queues q WHERE q.name = m.queue AND q.dead_letter_queue IS NOT NULL AND m.receipt_handle = \(handle)
+            RETURNING m.queue
+            """,
+            logger: bus.logger
+        )
+        for try await _ in rows { return true }
+        return false
+    }
+
     struct Settings {
         var visibilityTimeoutMs: Int
         var maxReceiveCount: Int
