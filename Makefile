@@ -23,12 +23,14 @@ postgres-stop:
 run: postgres-start build
 	@PG_URL=$(PG_URL) scripts/run-local.sh
 
-## Build and run all tests against a private Postgres (and moto for the AWS-side peers), then stop it.
+## Build and run all tests against a private Postgres (and moto for the AWS-side peers), then
+## schemathesis against the served OpenAPI description, then stop Postgres.
 test: postgres-start test-tools
 	@set -o pipefail; status=0; \
 	swift build $(SWIFT_BUILD_FLAGS) && \
 	SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) SWN_TEST_DATABASE_URL=$(PG_URL)/postgres \
 	swift test $(SWIFT_BUILD_FLAGS) || status=$$?; \
+	SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) bash scripts/schemathesis.sh || status=$$?; \
 	scripts/postgres.sh stop; exit $$status
 
 ## The Python peers the tests drive: moto (Cognito, later EventBridge and SQS), boto3 and awscli.

@@ -35,7 +35,15 @@ def main():
     parser.add_argument("--product", default="http://127.0.0.1:8081")
     parser.add_argument("--basket", default="http://127.0.0.1:8082")
     parser.add_argument("--ordering-db", default="postgres://swn:swn@127.0.0.1:55432/ordering")
+    parser.add_argument("--identity", default="http://127.0.0.1:9229")
     args = parser.parse_args()
+
+    # The services verify tokens themselves: an admin token may fill any user's basket.
+    _, signed_in = call("POST", f"{args.identity}/", {
+        "AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "swnshoplocalclient",
+        "AuthParameters": {"USERNAME": "admin", "PASSWORD": "Admin-Passw0rd!"}},
+        headers={"X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth", "Content-Type": "application/x-amz-json-1.1"})
+    auth = {"Authorization": "Bearer " + signed_in["AuthenticationResult"]["IdToken"]}
 
     _, page = call("GET", f"{args.product}/product?limit=1")
     product_id = page["items"][0]["id"]
@@ -53,11 +61,11 @@ def main():
                 user = users[next_index[0]]
                 next_index[0] += 1
             try:
-                call("POST", f"{args.basket}/basket", {"userName": user, "items": [{"productId": product_id, "quantity": 2}]})
+                call("POST", f"{args.basket}/basket", {"userName": user, "items": [{"productId": product_id, "quantity": 2}]}, headers=auth)
                 call("POST", f"{args.basket}/basket/checkout", {
                     "userName": user, "firstName": "Bench", "lastName": "Mark", "email": "bench@example.com",
                     "address": "1 Loop St", "paymentMethod": "card", "cardInfo": "4111111111111111"},
-                    headers={"Idempotency-Key": user})
+                    headers={"Idempotency-Key": user, **auth})
             except Exception as error:  # noqa: BLE001 - reported below
                 with lock:
                     errors.append(f"{user}: {error}")
