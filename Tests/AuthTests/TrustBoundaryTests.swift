@@ -184,7 +184,7 @@ import TestSupport
                 try await shop.cognito("SignUp", ["ClientId": "swnshoplocalclient", "Username": name, "Password": "Good-Passw0rd!"])
             }
             let refused = ["a b", "a\tb", "a\nb", "a\u{0}b", "a\u{200B}b", "a\u{2028}b", "a\u{202E}b", String(repeating: "x", count: 129),
-                           "#x", "victim#", "a/b", "p%41x", "\u{212A}helga", "ｆｕｌｌ", "e\u{301}"]
+                           "#x", "victim#", "a/b", "p%41x", "\u{212A}helga", "ｆｕｌｌ", "e\u{301}", "Checkout"]
             for name in refused {
                 let result = try await signUp(name)
                 #expect(result.json["__type"] as? String == "InvalidParameterException", "\(name.debugDescription) → \(result.json)")

@@ -9,6 +9,7 @@ import Foundation
 package enum UserNamePolicy {
     package static let maximumLength = 128
     static let punctuation: Set<Unicode.Scalar> = ["_", ".", "-", "@", "+"]
+    static let reserved: Set<String> = ["checkout"]
 
     /// Why `name` is refused, or nil.
     package static func violation(_ name: String) -> String? {
@@ -27,6 +28,8 @@ package enum UserNamePolicy {
         guard name.precomposedStringWithCompatibilityMapping.utf8.elementsEqual(name.utf8) else {
             return "Username must be in Unicode normalization form NFKC"
         }
+        // `/basket/checkout` is a route of its own, so a user of that name could not reach their basket.
+        guard !reserved.contains(key(name)) else { return "Username \(name) is reserved" }
         return nil
     }
 
