@@ -1,13 +1,16 @@
 """Schemathesis hooks for scripts/schemathesis.sh (loaded through SCHEMATHESIS_HOOKS).
 
-They align the generator with rules that JSON Schema cannot state (never touching negative
-cases or responses), and drop one check the contract rules out:
+They align the generator with rules that JSON Schema cannot state (they never change what a
+response is checked against), and drop one check the contract rules out:
 
 - Text fields refuse unassigned and private-use code points (general categories Cn, Co), as the
   services' TextRules do. The patterns in deploy/openapi.yaml list the other refused characters
   (controls, format characters, separators, private use of the BMP), but which code points are
   unassigned depends on the Unicode version, and the 131,068 private-use code points of planes 15
-  and 16 make the patterns slow to generate from, so a "valid" case holding one is dropped here.
+  and 16 make the patterns slow to generate from, so such a code point is replaced with `x` in
+  every generated value. No pattern refers to them, so this changes no case's validity. (Path
+  parameters reach the hook percent-encoded: they are decoded, cleaned and encoded again. The
+  coverage phase does not run these hooks; it draws ASCII text, which needs no cleaning.)
 - `cursor` of `GET /product` is opaque: only a value the service issued is valid. A generated
   "valid" cursor is replaced with a real one (SWN_ST_PRODUCT_CURSOR), or dropped.
 - Every user has a basket (CONTRACT.md): after `DELETE /basket/{userName}`, `GET` answers an empty
@@ -21,26 +24,27 @@ from __future__ import annotations
 import itertools
 import os
 import unicodedata
+from urllib.parse import quote, unquote
 
 import schemathesis
 
 _keys = itertools.count(1)
 
 
-def _strings(value):
+def _allowed(character: str) -> bool:
+    category = unicodedata.category(character)
+    return category != "Cn" and not (category == "Co" and ord(character) > 0xFFFF)
+
+
+def _sanitized(value):
+    """`value` with unassigned and astral private-use code points replaced by `x`."""
     if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(key)
-            yield from _strings(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _strings(item)
-
-
-def _has_unassigned(text: str) -> bool:
-    return any(unicodedata.category(character) in ("Cn", "Co") for character in text)
+        return value if all(map(_allowed, value)) else "".join(c if _allowed(c) else "x" for c in value)
+    if isinstance(value, dict):
+        return {_sanitized(key): _sanitized(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_sanitized(item) for item in value]
+    return value
 
 
 def _is_positive(case) -> bool:
@@ -48,36 +52,50 @@ def _is_positive(case) -> bool:
     return meta is not None and meta.generation.mode.is_positive
 
 
+# Generation-time hooks on each part of a request, before Schemathesis builds (and judges) the case.
 @schemathesis.hook
-def filter_case(context, case) -> bool:
-    if not _is_positive(case):
-        return True
-    parts = (case.body, case.query, case.path_parameters, case.headers)
-    return not any(_has_unassigned(text) for part in parts for text in _strings(part))
+def map_path_parameters(context, path_parameters):
+    # Path parameters reach this hook already percent-encoded (`quote(value, safe="")`).
+    if not path_parameters:
+        return path_parameters
+    mapped = {}
+    for name, value in path_parameters.items():
+        if isinstance(value, str):
+            decoded = unquote(value)
+            clean = _sanitized(decoded)
+            if clean != decoded:
+                value = quote(clean, safe="")
+        mapped[name] = value
+    return mapped
+
+
+@schemathesis.hook
+def map_query(context, query):
+    return _sanitized(query)
+
+
+@schemathesis.hook
+def map_headers(context, headers):
+    return _sanitized(headers)
+
+
+@schemathesis.hook
+def map_body(context, body):
+    return _sanitized(body)
 
 
 @schemathesis.hook
 def map_case(context, case):
-    if (
-        _is_positive(case)
-        and case.operation.method.upper() == "GET"
-        and case.operation.path == "/product"
-        and case.query
-        and "cursor" in case.query
-    ):
+    if not _is_positive(case):
+        return case
+    operation = case.operation
+    if operation.method.upper() == "GET" and operation.path == "/product" and case.query and "cursor" in case.query:
         cursor = os.environ.get("SWN_ST_PRODUCT_CURSOR", "")
-        query = dict(case.query)
+        query = {key: value for key, value in case.query.items() if key != "cursor"}
         if cursor:
             query["cursor"] = cursor
-        else:
-            del query["cursor"]
         case.query = query
-    if (
-        _is_positive(case)
-        and case.operation.path == "/basket/checkout"
-        and case.headers
-        and "Idempotency-Key" in case.headers
-    ):
+    if operation.path == "/basket/checkout" and case.headers and "Idempotency-Key" in case.headers:
         case.headers = {**case.headers, "Idempotency-Key": f"st-{next(_keys)}"}
     return case
 

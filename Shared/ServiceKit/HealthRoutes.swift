@@ -21,8 +21,12 @@ extension Router {
     /// `GET /health` answers while the process lives; `GET /ready` only while every check passes
     /// within `timeout`, so an orchestrator stops routing to an instance whose database is gone.
     package func addHealthRoutes(_ checks: [ReadinessCheck], timeout: Duration = .seconds(2)) {
-        get("/health") { _, _ in try JSONOutput.response(HealthStatus(status: "ok", checks: nil)) }
-        get("/ready") { _, context -> Response in
+        let health: @Sendable (Request, Context) async throws -> Response = { _, _ in
+            try JSONOutput.response(HealthStatus(status: "ok", checks: nil))
+        }
+        get("/health", use: health)
+        head("/health", use: health)
+        let ready: @Sendable (Request, Context) async throws -> Response = { _, context in
             var results: [String: String] = [:]
             var healthy = true
             for check in checks {
@@ -40,6 +44,9 @@ extension Router {
                 status: healthy ? .ok : .serviceUnavailable
             )
         }
+        get("/ready", use: ready)
+        // HEAD routes run the GET handler: `RequestHygiene` answers them without the body.
+        head("/ready", use: ready)
     }
 }
 

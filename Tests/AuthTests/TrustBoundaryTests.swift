@@ -323,6 +323,12 @@ import TestSupport
             }
             let head = try await HTTP.send(.HEAD, shop.gateway + "/product")
             #expect(head.status == 200 && head.body.isEmpty)
+            for path in ["/health", "/ready", "/openapi.yaml"] {
+                #expect(try await HTTP.send(.HEAD, shop.gateway + path).status == 200, "HEAD \(path)")
+            }
+            let spaced = try await shop.call(.GET, "/basket/a%20b", token: admin)
+            #expect(spaced.status == 400)
+            #expect(Self.json(spaced)["field"] as? String == "userName")
             #expect(try await HTTP.send(.HEAD, shop.gateway + "/basket/swn", token: swn).status == 200)
             for path in ["/product?category=%00", "/basket?cursor=%00", "/order?cursor=a%0Ab", "/product?category=%E9"] {
                 let response = try await shop.call(.GET, path, token: admin)

@@ -254,3 +254,16 @@ extension HTTPClient {
         return try await response.body.collect(upTo: 1 << 20)
     }
 }
+
+extension BasketAPITests {
+    @Test func emailsAreCheckedOnCodePointsSoCombiningMarksDoNotHideTheirParts() async throws {
+        try await Self.withFixture { f in
+            for (email, status) in [(#"a@b.\u0301c"#, HTTPResponse.Status.accepted), (#"a@\u0301b.c"#, .accepted), ("a@bc", .unprocessableContent)] {
+                try await fill(f)
+                let body = String(buffer: Self.checkoutBody()).replacingOccurrences(of: "ada@example.com", with: email)
+                let response = try await f.client.execute(uri: "/basket/checkout", method: .post, body: ByteBuffer(string: body))
+                #expect(response.status == status, "\(email)")
+            }
+        }
+    }
+}

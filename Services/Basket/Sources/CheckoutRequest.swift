@@ -21,9 +21,11 @@ package struct CheckoutRequest: Codable, Sendable, Equatable {
             request[keyPath: keyPath] = value
         }
         request.email = email.trimmingCharacters(in: .whitespacesAndNewlines)
-        let parts = request.email.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), request.email.unicodeScalars.count <= 254,
-              !request.email.unicodeScalars.contains(where: { TextRules.isForbidden($0) || $0.properties.isWhitespace })
+        // Split on code points: a combining mark after `@` or `.` must not hide them.
+        let scalars = request.email.unicodeScalars
+        let parts = scalars.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), scalars.count <= 254,
+              !scalars.contains(where: { TextRules.isForbidden($0) || $0.properties.isWhitespace })
         else {
             throw Problem.unprocessable("email must be an address like name@example.com", field: "email")
         }

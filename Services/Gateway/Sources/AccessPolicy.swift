@@ -16,7 +16,7 @@ package enum AccessPolicy {
         case forward(Upstream)
         case unauthenticated
         case forbidden(String)
-        case badRequest(String)
+        case badRequest(String, field: String? = nil)
         case notFound
         case methodNotAllowed(allowed: [HTTPRequest.Method])
     }
@@ -71,7 +71,9 @@ package enum AccessPolicy {
     }
 
     static func owner(_ identity: Identity?, _ rawUserName: String, _ upstream: Upstream) -> Decision {
-        guard let userName = PathUserName.decode(rawUserName) else { return .badRequest("the user name in the path is not validly encoded") }
+        guard let userName = PathUserName.decode(rawUserName) else {
+            return .badRequest("userName must be a percent-encoded user name of 1 to \(UserNameRules.maximumLength) characters without whitespace or control characters", field: "userName")
+        }
         guard let identity else { return .unauthenticated }
         return identity.mayActFor(userName) ? .forward(upstream) : .forbidden("\(identity.userName) may not reach the data of another user")
     }

@@ -38,7 +38,7 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
         }
     })
 
-    router.get("/openapi.yaml") { _, _ -> Response in
+    let openAPI: @Sendable (Request, AppRequestContext) async throws -> Response = { _, _ in
         guard let data = FileManager.default.contents(atPath: config.openAPIFile) else {
             throw Problem.notFound("no OpenAPI description at \(config.openAPIFile)")
         }
@@ -48,6 +48,8 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
             body: .init(byteBuffer: ByteBuffer(bytes: data))
         )
     }
+    router.get("/openapi.yaml", use: openAPI)
+    router.head("/openapi.yaml", use: openAPI)
 
     var app = Application(
         router: router,

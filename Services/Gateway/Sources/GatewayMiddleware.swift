@@ -50,8 +50,8 @@ package struct GatewayMiddleware: RouterMiddleware {
             throw Problem.unauthorized("this needs a Bearer token")
         case .forbidden(let reason):
             throw Problem.forbidden(reason)
-        case .badRequest(let reason):
-            throw Problem.badRequest(reason)
+        case .badRequest(let reason, let field):
+            throw Problem.badRequest(reason, field: field)
         case .notFound:
             throw Problem.notFound("no route for \(request.uri.path)")
         case .methodNotAllowed(let allowed):
