@@ -1,6 +1,7 @@
 import AWS
 import Foundation
 import Testing
+import TestSupport
 
 /// Our SigV4 signatures against botocore's for the same requests.
 @Suite struct SigV4Tests {
@@ -19,21 +20,9 @@ import Testing
             canonical = auth.canonical_request(request)
             print(auth.signature(auth.string_to_sign(request, canonical), request))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
         var spec: [String: Any] = ["method": method, "url": url, "headers": headers, "body": body, "service": service]
         spec["session"] = session ?? NSNull()
-        input.fileHandleForWriting.write(try JSONSerialization.data(withJSONObject: spec))
-        try input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return try runPython(script, input: spec)
     }
 
     @Test(arguments: [

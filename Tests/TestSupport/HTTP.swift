@@ -106,19 +106,24 @@ extension HTTP {
             line = data.split(b"\\r\\n", 1)[0].split(b" ")
             print(int(line[1]) if len(line) > 1 and line[1].isdigit() else 0)
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
         let spec: [String: Any] = ["port": port, "chunks": chunks, "delay": delays, "timeout": readTimeout]
-        input.fileHandleForWriting.write(try JSONSerialization.data(withJSONObject: spec))
-        try input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Int(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        return Int(try runPython(script, input: spec)) ?? -1
     }
+}
+
+/// Runs a Python script with `input` as JSON on its standard input; returns what it printed, trimmed.
+package func runPython(_ script: String, input: [String: Any]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", script]
+    let stdin = Pipe()
+    let stdout = Pipe()
+    process.standardInput = stdin
+    process.standardOutput = stdout
+    try process.run()
+    stdin.fileHandleForWriting.write(try JSONSerialization.data(withJSONObject: input))
+    try stdin.fileHandleForWriting.close()
+    let data = stdout.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
 }
