@@ -160,6 +160,8 @@ import TestSupport
             _ = try aws(["admin-create-user", "--user-pool-id", "local_swn", "--username", "carol", "--temporary-password", "Temp-Passw0rd!"])
             _ = try aws(["admin-set-user-password", "--user-pool-id", "local_swn", "--username", "carol", "--password", "Carol-Passw0rd!", "--permanent"])
             _ = try aws(["admin-add-user-to-group", "--user-pool-id", "local_swn", "--username", "carol", "--group-name", "admin"])
+            let badGroup = try aws(["admin-add-user-to-group", "--user-pool-id", "local_swn", "--username", "carol", "--group-name", "bad\tgroup"], fails: true)
+            #expect(badGroup.contains("InvalidParameterException"), "\(badGroup)")
             let described = try aws(["admin-get-user", "--user-pool-id", "local_swn", "--username", "carol"])
             #expect(described.contains("\"Username\": \"carol\""))
             let carol = try await shop.signIn("carol", "Carol-Passw0rd!")
@@ -215,6 +217,7 @@ import TestSupport
             try await Task.sleep(for: .milliseconds(1200))
             #expect(try await attempt("swn", "Swn-Passw0rd!").status == 200, "the first lockout lasts a second")
             #expect(try await attempt("nobody-here", "x").json["message"] as? String == "Incorrect username or password.", "unknown users look the same")
+            #expect(try await attempt("sw\u{0}n", "x").json["__type"] as? String == "NotAuthorizedException", "a NUL in a name is nobody, not a 500")
 
             // A flood from one address: TooManyRequestsException, well before 200 attempts.
             var throttled = 0

@@ -185,6 +185,9 @@ package struct CognitoController: Sendable {
     func adminAddUserToGroup(_ input: Input) async throws -> [String: Any] {
         guard let user = try await users.find(try input.string("Username")) else { throw CognitoError.userNotFound() }
         let group = try input.string("GroupName")
+        guard group.unicodeScalars.count <= 128, !group.unicodeScalars.contains(where: { TextRules.isForbidden($0) || $0.properties.isWhitespace }) else {
+            throw CognitoError.invalidParameter("1 validation error detected: Value at 'groupName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{M}\\p{S}\\p{N}\\p{P}]+")
+        }
         try await users.addToGroup(user.username, group: group)
         return [:]
     }

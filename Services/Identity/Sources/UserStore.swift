@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import ServiceKit
 
 /// A user of the pool.
 package struct PoolUser: Sendable, Equatable {
@@ -45,6 +46,8 @@ package struct UserStore: Sendable {
 
     /// The user with this name in any case (user names are case-insensitive, as in a default Cognito pool).
     package func find(_ username: String) async throws -> PoolUser? {
+        // No stored name holds such characters (and Postgres refuses NUL): nobody by that name.
+        guard !username.unicodeScalars.contains(where: TextRules.isForbidden) else { return nil }
         let rows = try await client.query(
             """
             SELECT u.username, u.sub, u.password_hash, u.email, u.status, u.created_at, u.updated_at,
