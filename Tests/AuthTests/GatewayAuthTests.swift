@@ -130,7 +130,7 @@ import TestSupport
 
     @Test func refreshTokensAndAwsCliSignInWork() async throws {
         try await ShopUnderGateway.run { shop in
-            let output = try runTool("aws", [
+            let output = try await runTool("aws", [
                 "cognito-idp", "initiate-auth", "--endpoint-url", shop.identity, "--region", "us-east-1",
                 "--client-id", "swnshoplocalclient", "--auth-flow", "USER_PASSWORD_AUTH",
                 "--auth-parameters", "USERNAME=swn,PASSWORD=Swn-Passw0rd!", "--output", "json",
@@ -140,14 +140,14 @@ import TestSupport
             #expect(try await shop.call(.GET, "/basket/swn", token: idToken).status == 200)
 
             let refresh = try #require(result?["RefreshToken"] as? String)
-            let refreshed = try runTool("aws", [
+            let refreshed = try await runTool("aws", [
                 "cognito-idp", "initiate-auth", "--endpoint-url", shop.identity, "--region", "us-east-1",
                 "--client-id", "swnshoplocalclient", "--auth-flow", "REFRESH_TOKEN_AUTH",
                 "--auth-parameters", "REFRESH_TOKEN=\(refresh)", "--output", "json",
             ])
             #expect(refreshed.contains("AccessToken"))
 
-            let wrong = try runTool("aws", [
+            let wrong = try await runTool("aws", [
                 "cognito-idp", "initiate-auth", "--endpoint-url", shop.identity, "--region", "us-east-1",
                 "--client-id", "swnshoplocalclient", "--auth-flow", "USER_PASSWORD_AUTH",
                 "--auth-parameters", "USERNAME=swn,PASSWORD=nope",
@@ -159,7 +159,7 @@ import TestSupport
     @Test func tokensFromAMotoCognitoPoolVerifyWhenTheGatewayIsConfiguredForIt() async throws {
         try await withMotoServer { endpoint in
             let script = repositoryRoot.appendingPathComponent("scripts/moto_cognito_tokens.py").path
-            let output = try runTool("python3", [script, endpoint])
+            let output = try await runTool("python3", [script, endpoint])
             let pool = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: String])
 
             try await ShopUnderGateway.run(gatewayTokens: { _ in

@@ -145,24 +145,24 @@ import TestSupport
             let unsigned = try await shop.cognito("AdminSetUserPassword", ["UserPoolId": "local_swn", "Username": "admin", "Password": "Taken-0ver!", "Permanent": true])
             #expect(unsigned.json["__type"] as? String == "AccessDeniedException")
 
-            func aws(_ arguments: [String], key: String = ShopUnderGateway.adminKeyID, secret: String = ShopUnderGateway.adminSecret, fails: Bool = false) throws -> String {
-                try runTool("aws", ["cognito-idp"] + arguments + ["--endpoint-url", shop.identity, "--region", "us-east-1", "--output", "json"],
+            func aws(_ arguments: [String], key: String = ShopUnderGateway.adminKeyID, secret: String = ShopUnderGateway.adminSecret, fails: Bool = false) async throws -> String {
+                try await runTool("aws", ["cognito-idp"] + arguments + ["--endpoint-url", shop.identity, "--region", "us-east-1", "--output", "json"],
                             expectFailure: fails, accessKeyID: key, secretAccessKey: secret)
             }
-            let wrongSecret = try aws(["admin-add-user-to-group", "--user-pool-id", "local_swn", "--username", "swn", "--group-name", "admin"], secret: "guess", fails: true)
+            let wrongSecret = try await aws(["admin-add-user-to-group", "--user-pool-id", "local_swn", "--username", "swn", "--group-name", "admin"], secret: "guess", fails: true)
             #expect(wrongSecret.contains("InvalidSignatureException"), "\(wrongSecret)")
-            let wrongKey = try aws(["admin-add-user-to-group", "--user-pool-id", "local_swn", "--username", "swn", "--group-name", "admin"], key: "local", fails: true)
+            let wrongKey = try await aws(["admin-add-user-to-group", "--user-pool-id", "local_swn", "--username", "swn", "--group-name", "admin"], key: "local", fails: true)
             #expect(wrongKey.contains("UnrecognizedClientException"), "\(wrongKey)")
             let swnBefore = try await shop.signIn("swn", "Swn-Passw0rd!")
             #expect(try await shop.call(.GET, "/order", token: swnBefore.id).status == 403, "swn is no admin")
 
             // With the configured keys, awscli runs the admin flow.
-            _ = try aws(["admin-create-user", "--user-pool-id", "local_swn", "--username", "carol", "--temporary-password", "Temp-Passw0rd!"])
-            _ = try aws(["admin-set-user-password", "--user-pool-id", "local_swn", "--username", "carol", "--password", "Carol-Passw0rd!", "--permanent"])
-            _ = try aws(["admin-add-user-to-group", "--user-pool-id", "local_swn", "--username", "carol", "--group-name", "admin"])
-            let badGroup = try aws(["admin-add-user-to-group", "--user-pool-id", "local_swn", "--username", "carol", "--group-name", "bad\tgroup"], fails: true)
+            _ = try await aws(["admin-create-user", "--user-pool-id", "local_swn", "--username", "carol", "--temporary-password", "Temp-Passw0rd!"])
+            _ = try await aws(["admin-set-user-password", "--user-pool-id", "local_swn", "--username", "carol", "--password", "Carol-Passw0rd!", "--permanent"])
+            _ = try await aws(["admin-add-user-to-group", "--user-pool-id", "local_swn", "--username", "carol", "--group-name", "admin"])
+            let badGroup = try await aws(["admin-add-user-to-group", "--user-pool-id", "local_swn", "--username", "carol", "--group-name", "bad\tgroup"], fails: true)
             #expect(badGroup.contains("InvalidParameterException"), "\(badGroup)")
-            let described = try aws(["admin-get-user", "--user-pool-id", "local_swn", "--username", "carol"])
+            let described = try await aws(["admin-get-user", "--user-pool-id", "local_swn", "--username", "carol"])
             #expect(described.contains("\"Username\": \"carol\""))
             let carol = try await shop.signIn("carol", "Carol-Passw0rd!")
             #expect(try await shop.call(.GET, "/order", token: carol.id).status == 200, "carol is admin now")
@@ -172,7 +172,7 @@ import TestSupport
                 "AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": "swnshoplocalclient", "AuthParameters": ["REFRESH_TOKEN": swnBefore.refresh],
             ])
             #expect(refreshBefore.status == 200)
-            _ = try aws(["admin-set-user-password", "--user-pool-id", "local_swn", "--username", "swn", "--password", "Swn-Passw0rd-2!", "--permanent"])
+            _ = try await aws(["admin-set-user-password", "--user-pool-id", "local_swn", "--username", "swn", "--password", "Swn-Passw0rd-2!", "--permanent"])
             let refreshAfter = try await shop.cognito("InitiateAuth", [
                 "AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": "swnshoplocalclient", "AuthParameters": ["REFRESH_TOKEN": swnBefore.refresh],
             ])

@@ -5,8 +5,8 @@ import TestSupport
 /// The whole checkout in aws mode against a real moto server: basket → EventBridge (PutEvents) →
 /// rule → SQS → ordering; catalog events to the basket's queue; the redrive policy's dead-letter queue.
 @Suite(.serialized) struct AWSModeTests {
-    static func approximateCount(_ queueURL: String, endpoint: String) throws -> Int {
-        let output = try runTool("aws", ["sqs", "get-queue-attributes", "--endpoint-url", endpoint, "--queue-url", queueURL,
+    static func approximateCount(_ queueURL: String, endpoint: String) async throws -> Int {
+        let output = try await runTool("aws", ["sqs", "get-queue-attributes", "--endpoint-url", endpoint, "--queue-url", queueURL,
                                      "--attribute-names", "ApproximateNumberOfMessages", "--output", "json"])
         let attributes = (try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])?["Attributes"] as? [String: String]
         return Int(attributes?["ApproximateNumberOfMessages"] ?? "0") ?? 0
@@ -15,7 +15,7 @@ import TestSupport
     @Test func checkoutBecomesAnOrderThroughEventBridgeAndSQS() async throws {
         try await withMotoServer { endpoint in
         let script = repositoryRoot.appendingPathComponent("scripts/moto_bus.py").path
-        let topology = try runTool("python3", [script, endpoint, "2", "3"])
+        let topology = try await runTool("python3", [script, endpoint, "2", "3"])
         let queues = try #require((try JSONSerialization.jsonObject(with: Data(topology.utf8)) as? [String: Any])?["queues"] as? [String: String])
 
         try await TestDatabase.with { productDB in
@@ -57,9 +57,9 @@ import TestSupport
             }
 
             // A message that can never become an order ends in the dead-letter queue by the redrive policy.
-            _ = try runTool("aws", ["sqs", "send-message", "--endpoint-url", endpoint, "--queue-url", queues["ordering-checkout"]!, "--message-body", #"{"not":"an event"}"#])
+            _ = try await runTool("aws", ["sqs", "send-message", "--endpoint-url", endpoint, "--queue-url", queues["ordering-checkout"]!, "--message-body", #"{"not":"an event"}"#])
             try await CheckoutToOrderTests.waitFor("the poison message in the dead-letter queue") {
-                try Self.approximateCount(queues["ordering-checkout-dlq"]!, endpoint: endpoint) == 1
+                try await Self.approximateCount(queues["ordering-checkout-dlq"]!, endpoint: endpoint) == 1
             }
             #expect(try await CheckoutToOrderTests.orderCount(orderingDB.url) == n)
         }}}

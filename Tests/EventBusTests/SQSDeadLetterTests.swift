@@ -11,7 +11,7 @@ import TestSupport
 @Suite struct SQSDeadLetterTests {
     @Test func aPermanentFailureGoesToTheRedriveTargetWithItsReason() async throws {
         try await withMotoServer { endpoint in
-            let output = try runTool("python3", [repositoryRoot.appendingPathComponent("scripts/moto_bus.py").path, endpoint, "30", "5"])
+            let output = try await runTool("python3", [repositoryRoot.appendingPathComponent("scripts/moto_bus.py").path, endpoint, "30", "5"])
             let queues = try #require((try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])?["queues"] as? [String: String])
             let environment = ["AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"]
             let logger = Logger(label: "sqs-dlq-test")

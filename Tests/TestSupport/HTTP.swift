@@ -35,9 +35,21 @@ package enum HTTP {
 }
 
 /// Runs a command-line tool (awscli, python3) with test AWS credentials and returns its output.
+/// The wait happens on a Dispatch thread: the tools often call services that run in this test
+/// process, on the cooperative pool a blocking wait would starve (two such waits fill two cores).
 package func runTool(
     _ tool: String, _ arguments: [String], expectFailure: Bool = false, accessKeyID: String = "testing", secretAccessKey: String = "testing"
-) throws -> String {
+) async throws -> String {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result {
+                try runToolBlocking(tool, arguments, expectFailure: expectFailure, accessKeyID: accessKeyID, secretAccessKey: secretAccessKey)
+            })
+        }
+    }
+}
+
+func runToolBlocking(_ tool: String, _ arguments: [String], expectFailure: Bool, accessKeyID: String, secretAccessKey: String) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = [tool] + arguments
@@ -112,6 +124,7 @@ extension HTTP {
 }
 
 /// Runs a Python script with `input` as JSON on its standard input; returns what it printed, trimmed.
+/// It blocks: only for scripts that call nothing in this process (else see `runTool`).
 package func runPython(_ script: String, input: [String: Any]) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
