@@ -8,12 +8,15 @@ package struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     package var coreContext: CoreRequestContextStorage
     /// Set by the token middleware from a verified Bearer token; `nil` for an anonymous caller.
     package var identity: Identity?
-    package let remoteAddress: SocketAddress?
+    /// Kept to read the peer's address only where it is asked for (throttling), not on every request.
+    let channel: any Channel
 
     package init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
-        self.remoteAddress = source.channel.remoteAddress
+        self.channel = source.channel
     }
+
+    package var remoteAddress: SocketAddress? { channel.remoteAddress }
 
     package var maxUploadSize: Int { 1024 * 1024 }
 

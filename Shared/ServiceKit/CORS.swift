@@ -16,12 +16,6 @@ package struct CORS<Context: RequestContext>: RouterMiddleware {
         self.exposeHeaders = exposeHeaders.joined(separator: ", ")
     }
 
-    /// `CORS_ALLOWED_ORIGINS`, comma-separated.
-    package static func origins(_ settings: Settings, default defaultValue: String) -> [String] {
-        settings.string("CORS_ALLOWED_ORIGINS", default: defaultValue)
-            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-    }
-
     package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let origin = request.headers[.origin], origin != "null", origins.contains("*") || origins.contains(origin) else {
             return try await next(request, context)

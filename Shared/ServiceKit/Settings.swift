@@ -21,6 +21,11 @@ package struct Settings: Sendable {
         return value
     }
 
+    /// A comma-separated list, items trimmed, empty items dropped.
+    package func list(_ key: String, default defaultValue: String) -> [String] {
+        string(key, default: defaultValue).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
     package func int(_ key: String, default defaultValue: Int) throws -> Int {
         guard let raw = optionalString(key) else { return defaultValue }
         guard let value = Int(raw) else { throw SettingsError(key: key, value: raw, expected: "an integer") }

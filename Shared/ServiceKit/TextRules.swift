@@ -9,6 +9,14 @@ package enum TextRules {
         }
     }
 
+    /// One word: 1…`maximumLength` code points, no whitespace, control or format characters
+    /// (user names, group names).
+    package static func isWord(_ value: String, maximumLength: Int) -> Bool {
+        let scalars = value.unicodeScalars
+        return !scalars.isEmpty && scalars.count <= maximumLength
+            && !scalars.contains(where: { $0.properties.isWhitespace || isForbidden($0) })
+    }
+
     /// A 422 naming `field` when `value` is longer than `maximumLength` Unicode scalars (code
     /// points, as JSON Schema and the database count; not grapheme clusters, which combining marks
     /// make unbounded) or holds a forbidden character.
@@ -40,8 +48,6 @@ package enum UserNameRules {
     package static let maximumLength = 128
 
     package static func isValid(_ name: String) -> Bool {
-        let scalars = name.unicodeScalars
-        return !scalars.isEmpty && scalars.count <= maximumLength
-            && !scalars.contains(where: { $0.properties.isWhitespace || TextRules.isForbidden($0) })
+        TextRules.isWord(name, maximumLength: maximumLength)
     }
 }

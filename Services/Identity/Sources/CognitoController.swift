@@ -137,7 +137,6 @@ package struct CognitoController: Sendable {
         let password = try input.string("Password")
         if let violation = PasswordPolicy.violation(password) { throw CognitoError.invalidPassword(violation) }
         let email = try input.email()
-        guard try await users.find(username) == nil else { throw CognitoError.userExists() }
         guard try await users.create(username: username, passwordHash: try await hash(password), email: email, status: "CONFIRMED") else {
             throw CognitoError.userExists()
         }
@@ -185,7 +184,7 @@ package struct CognitoController: Sendable {
     func adminAddUserToGroup(_ input: Input) async throws -> [String: Any] {
         guard let user = try await users.find(try input.string("Username")) else { throw CognitoError.userNotFound() }
         let group = try input.string("GroupName")
-        guard group.unicodeScalars.count <= 128, !group.unicodeScalars.contains(where: { TextRules.isForbidden($0) || $0.properties.isWhitespace }) else {
+        guard TextRules.isWord(group, maximumLength: 128) else {
             throw CognitoError.invalidParameter("1 validation error detected: Value at 'groupName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{M}\\p{S}\\p{N}\\p{P}]+")
         }
         try await users.addToGroup(user.username, group: group)
