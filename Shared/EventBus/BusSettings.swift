@@ -26,8 +26,4 @@ package struct BusSettings: Sendable {
         environment = settings.values
     }
 
-    /// The shop's topology with these settings.
-    package var topology: BusTopology {
-        .shop(eventBusName: eventBusName, visibilityTimeout: visibilityTimeout, maxReceiveCount: maxReceiveCount)
-    }
 }

@@ -18,12 +18,12 @@ package struct EventBusConnection: Sendable {
         case aws(sqs: AWSJSONClient)
     }
 
-    package init(_ settings: BusSettings, topology: BusTopology? = nil, logger: Logger) throws {
+    package init(_ settings: BusSettings, topology: BusTopology, logger: Logger) throws {
         switch settings.mode {
         case .local:
             let client = PostgresClient(settings: settings.database, logger: logger)
             let bus = LocalBus(client: client, logger: logger)
-            backend = .local(bus, topology ?? settings.topology)
+            backend = .local(bus, topology)
             publisher = .local(bus.publisher)
             services = [client, bus.notifier]
             readinessChecks = [.postgres(client, name: "bus", logger: logger)]

@@ -29,10 +29,7 @@ package struct EventPattern: Sendable, Equatable, Codable {
         switch pattern {
         case .object(let fields):
             // Every field of the pattern must match (AND).
-            return fields.allSatisfy { key, fieldPattern in
-                if case .object = fieldPattern { return matches(pattern: fieldPattern, value: value?[key]) }
-                return matches(pattern: fieldPattern, value: value?[key])
-            }
+            return fields.allSatisfy { key, fieldPattern in matches(pattern: fieldPattern, value: value?[key]) }
         case .array(let alternatives):
             // Any alternative matching any of the event's values (OR).
             return alternatives.contains { alternative in matchesLeaf(alternative, value) }

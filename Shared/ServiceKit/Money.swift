@@ -15,6 +15,27 @@ package enum Money {
         }
     }
 
+    /// An amount the database returned as text (`price::text`). A value that does not read as a
+    /// number is a defect to report, never a price of 0.
+    package static func parse(_ text: String, column: String) throws -> Decimal {
+        guard let amount = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")), amount.isFinite else {
+            throw UnreadableValue(column: column, value: text)
+        }
+        return amount
+    }
+}
+
+/// A stored value that cannot be read back: a bug or a corrupted row, never a client's fault (500).
+package struct UnreadableValue: Error, CustomStringConvertible {
+    package let column: String
+    package let value: String
+
+    package init(column: String, value: String) {
+        self.column = column
+        self.value = value
+    }
+
+    package var description: String { "unreadable value in \(column): '\(value)'" }
 }
 
 extension Decimal {

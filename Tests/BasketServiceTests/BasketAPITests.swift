@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Contracts
 import EventBus
 import Foundation
 import Hummingbird
@@ -190,7 +191,7 @@ import TestSupport
             #expect(try Self.problem(again).detail?.contains("empty") == true)
 
             // The relay delivers the event to the ordering queue.
-            let queue = f.bus.queue(BusTopology.Names.checkoutQueue)
+            let queue = f.bus.queue(ShopQueues.orderingCheckout)
             let messages = try await queue.receive(maxMessages: 10, waitTime: .seconds(10), visibilityTimeout: nil)
             #expect(messages.count == 1)
             let envelope = try EventEnvelope(json: messages[0].body)

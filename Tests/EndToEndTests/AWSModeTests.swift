@@ -1,3 +1,5 @@
+import Contracts
+import EventBus
 import Foundation
 import Testing
 import TestSupport
@@ -14,9 +16,8 @@ import TestSupport
 
     @Test func checkoutBecomesAnOrderThroughEventBridgeAndSQS() async throws {
         try await withMotoServer { endpoint in
-        let script = repositoryRoot.appendingPathComponent("scripts/moto_bus.py").path
-        let topology = try await runTool("python3", [script, endpoint, "2", "3"])
-        let queues = try #require((try JSONSerialization.jsonObject(with: Data(topology.utf8)) as? [String: Any])?["queues"] as? [String: String])
+        let topology = BusTopology.shop(visibilityTimeout: .seconds(2), maxReceiveCount: 3)
+        let queues = try await declareTopology(try JSONValue.encoder.encode(topology.json), inMoto: endpoint)
 
         try await TestDatabase.with { productDB in
         try await TestDatabase.with { basketDB in

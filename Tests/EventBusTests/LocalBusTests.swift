@@ -10,10 +10,11 @@ import TestSupport
 /// The local bus against a real Postgres: routing, visibility, dead letters, redrive, concurrency.
 @Suite struct LocalBusTests {
     static let topology = BusTopology(
+        eventBusName: "TestBus",
         queues: [
-            .init(name: "work", visibilityTimeout: .milliseconds(300), maxReceiveCount: 2, deadLetterQueue: "work-dlq"),
-            .init(name: "work-dlq", visibilityTimeout: .seconds(30), maxReceiveCount: 0, deadLetterQueue: nil),
-            .init(name: "audit", visibilityTimeout: .seconds(30), maxReceiveCount: 5, deadLetterQueue: nil),
+            .init(name: "work", consumer: "test", visibilityTimeout: .milliseconds(300), maxReceiveCount: 2, deadLetterQueue: "work-dlq"),
+            .init(name: "work-dlq", consumer: "test", visibilityTimeout: .seconds(30), maxReceiveCount: 0, deadLetterQueue: nil),
+            .init(name: "audit", consumer: "test", visibilityTimeout: .seconds(30), maxReceiveCount: 5, deadLetterQueue: nil),
         ],
         rules: [
             .init(name: "orders", eventBusName: "TestBus", pattern: EventPattern(.object([

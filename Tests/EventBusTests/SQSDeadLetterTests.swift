@@ -1,4 +1,5 @@
 import AWS
+import Contracts
 import AsyncHTTPClient
 import EventBus
 import Foundation
@@ -11,8 +12,7 @@ import TestSupport
 @Suite struct SQSDeadLetterTests {
     @Test func aPermanentFailureGoesToTheRedriveTargetWithItsReason() async throws {
         try await withMotoServer { endpoint in
-            let output = try await runTool("python3", [repositoryRoot.appendingPathComponent("scripts/moto_bus.py").path, endpoint, "30", "5"])
-            let queues = try #require((try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])?["queues"] as? [String: String])
+            let queues = try await declareTopology(try JSONValue.encoder.encode(BusTopology.shop().json), inMoto: endpoint)
             let environment = ["AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"]
             let logger = Logger(label: "sqs-dlq-test")
             let client = AWSJSONClient(
@@ -20,7 +20,7 @@ import TestSupport
                 targetPrefix: "AmazonSQS", contentType: "application/x-amz-json-1.0",
                 credentials: CredentialsProvider(environment: environment, httpClient: HTTPClient.shared, logger: logger), httpClient: HTTPClient.shared
             )
-            let queue = SQSQueue(client: client, queue: "ordering-checkout")
+            let queue = SQSQueue(client: client, queue: ShopQueues.orderingCheckout)
             _ = try await client.call("SendMessage", ["QueueUrl": try #require(queues["ordering-checkout"]), "MessageBody": #"{"poison":true}"#])
             let received = try await queue.receive(maxMessages: 1, waitTime: .seconds(5), visibilityTimeout: nil)
             let message = try #require(received.first)

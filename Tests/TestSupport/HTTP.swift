@@ -77,8 +77,14 @@ package let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathCom
 package func withMotoServer<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
     let port = try freePort()
     let moto = Process()
-    moto.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["MOTO_SERVER"] ?? "/root/.pyenv/versions/3.11.7/bin/moto_server")
-    moto.arguments = ["-H", "127.0.0.1", "-p", "\(port)"]
+    // MOTO_SERVER when set (the Makefile finds it), else the moto package of whichever python3 is on PATH.
+    if let server = ProcessInfo.processInfo.environment["MOTO_SERVER"], !server.isEmpty {
+        moto.executableURL = URL(fileURLWithPath: server)
+        moto.arguments = ["-H", "127.0.0.1", "-p", "\(port)"]
+    } else {
+        moto.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        moto.arguments = ["python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", "\(port)"]
+    }
     moto.standardOutput = FileHandle.nullDevice
     moto.standardError = FileHandle.nullDevice
     try moto.run()
@@ -86,6 +92,19 @@ package func withMotoServer<T: Sendable>(_ body: @Sendable (String) async throws
     let endpoint = "http://127.0.0.1:\(port)"
     try await waitUntilReady("\(endpoint)/moto-api/")
     return try await body(endpoint)
+}
+
+/// Declares a bus topology (the JSON `bus topology` prints, `BusTopology.json`) in the moto server
+/// at `endpoint` with `scripts/moto_bus.py`; returns each queue's URL by name.
+package func declareTopology(_ topologyJSON: Data, inMoto endpoint: String) async throws -> [String: String] {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("swn-topology-\(UUID().uuidString).json")
+    try topologyJSON.write(to: file)
+    defer { try? FileManager.default.removeItem(at: file) }
+    let output = try await runTool("python3", [repositoryRoot.appendingPathComponent("scripts/moto_bus.py").path, endpoint, file.path])
+    guard let queues = (try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])?["queues"] as? [String: String] else {
+        throw HTTP.Failure(reason: "moto_bus.py printed no queues: \(output)")
+    }
+    return queues
 }
 
 extension HTTP {

@@ -1,3 +1,4 @@
+import Synchronization
 import AsyncHTTPClient
 import Foundation
 import Logging
@@ -7,11 +8,31 @@ import ServiceLifecycle
 
 /// A TCP port nobody listens on right now.
 package func freePort() throws -> Int {
-    let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-        .bind(host: "127.0.0.1", port: 0).wait()
-    let port = channel.localAddress?.port ?? 0
-    try channel.close().wait()
-    return port
+    try PortAllocator.shared.next()
+}
+
+/// Hands out ports below Linux's ephemeral range (32768–60999), so that no outgoing connection of
+/// this machine can take a port between the moment it is chosen and the moment a server binds it,
+/// and never the same port twice in one test process. Each candidate is checked by binding it.
+final class PortAllocator: Sendable {
+    static let shared = PortAllocator()
+    private let nextCandidate = Mutex(20_000 + Int(getpid() % 500) * 20)
+
+    func next() throws -> Int {
+        for _ in 0..<2_000 {
+            let port = nextCandidate.withLock { value -> Int in
+                defer { value = value >= 32_000 ? 20_000 : value + 1 }
+                return value
+            }
+            if let channel = try? ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: port).wait() {
+                try channel.close().wait()
+                return port
+            }
+        }
+        throw PortsExhausted()
+    }
+
+    struct PortsExhausted: Error {}
 }
 
 /// Runs `services` (applications, clients) in a service group for the duration of `body`.

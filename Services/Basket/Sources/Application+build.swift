@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Auth
+import Contracts
 import EventBus
 import Hummingbird
 import Logging
@@ -12,13 +13,13 @@ package func buildApplication(_ config: BasketServiceConfig, logger: Logger) asy
     let http = HTTPClientService()
     let repository = PostgresBasketRepository(client: client, logger: logger)
     let catalog = HTTPProductCatalog(httpClient: http.client, baseURL: config.productServiceURL, timeout: config.catalogTimeout)
-    let bus = try EventBusConnection(config.bus, logger: logger)
+    let bus = try EventBusConnection(config.bus, topology: config.bus.shopTopology, logger: logger)
 
-    let router = Router.service(readiness: [.postgres(client, logger: logger)] + bus.readinessChecks)
-    router.addTokenMiddleware(config.tokens, httpClient: http.client, logger: logger)
-    BasketController(repository: repository, catalog: catalog, eventBusName: config.bus.eventBusName)
-        .addRoutes(to: router.group("basket"))
-
+    let router = buildRouter(
+        repository: repository, catalog: catalog, eventBusName: config.bus.eventBusName,
+        verifier: TokenVerifier(configuration: config.tokens, httpClient: http.client, logger: logger),
+        readiness: [.postgres(client, logger: logger)] + bus.readinessChecks
+    )
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "basket-service"),
@@ -29,7 +30,7 @@ package func buildApplication(_ config: BasketServiceConfig, logger: Logger) asy
     let started = StartupGate()
     app.addServices(OutboxRelay(client: client, publisher: bus.publisher, logger: logger, gate: started))
     app.addServices(QueueConsumer(
-        queue: bus.queue(BusTopology.Names.catalogQueue),
+        queue: bus.queue(ShopQueues.basketCatalog),
         handler: CatalogEventHandler(repository: repository, logger: logger),
         logger: logger,
         gate: started
@@ -42,4 +43,16 @@ package func buildApplication(_ config: BasketServiceConfig, logger: Logger) asy
         await started.open()
     }
     return app
+}
+
+/// The basket's routes on any repository and catalog (Postgres and HTTP in the service, in-memory
+/// fakes in tests).
+package func buildRouter(
+    repository: some BasketRepository, catalog: some ProductCatalog, eventBusName: String,
+    verifier: TokenVerifier, readiness: [ReadinessCheck] = []
+) -> Router<AppRequestContext> {
+    let router = Router.service(readiness: readiness)
+    router.add(middleware: TokenMiddleware(verifier: verifier))
+    BasketController(repository: repository, catalog: catalog, eventBusName: eventBusName).addRoutes(to: router.group("basket"))
+    return router
 }

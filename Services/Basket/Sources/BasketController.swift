@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import ServiceKit
+import Contracts
 
 /// The basket HTTP API: a customer reaches their own basket, an admin every basket (checked here
 /// from the verified token, against the user name this service itself read from path or body).
@@ -39,29 +40,11 @@ package struct BasketController<Repository: BasketRepository, Catalog: ProductCa
         return .noContent
     }
 
-    struct BasketPage: Codable {
-        var items: [Basket]
-        var nextCursor: String?
-    }
-
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         try context.requireAdmin()
-        let query = request.uri.queryParameters
-        var limit = 50
-        if let raw = query["limit"] {
-            guard let value = Int(String(raw)), (1...200).contains(value) else {
-                throw Problem.badRequest("limit must be an integer from 1 to 200", field: "limit")
-            }
-            limit = value
-        }
-        let cursor = query["cursor"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
-        var baskets = try await repository.list(after: cursor, limit: limit + 1)
-        var next: String?
-        if baskets.count > limit {
-            baskets.removeLast()
-            next = baskets.last?.userName
-        }
-        return try JSONOutput.response(BasketPage(items: baskets, nextCursor: next))
+        let page = try PageRequest<String>(request, defaultLimit: 50, maximumLimit: 200)
+        let baskets = try await repository.list(after: page.cursor, limit: page.fetchLimit)
+        return try JSONOutput.response(page.page(baskets, cursor: \.userName))
     }
 
     /// Stores the basket with names and prices looked up in the catalog.
@@ -92,7 +75,7 @@ package struct BasketController<Repository: BasketRepository, Catalog: ProductCa
         if let key, key.count > 200 {
             throw Problem.badRequest("Idempotency-Key must be at most 200 characters", field: "Idempotency-Key")
         }
-        switch try await repository.checkout(input, idempotencyKey: key, eventBusName: eventBusName) {
+        switch try await CheckoutRules.perform(input, idempotencyKey: key, eventBusName: eventBusName, on: repository) {
         case .accepted(let checkout):
             context.logger.info("checkout accepted", metadata: ["checkoutId": "\(checkout.checkoutId)", "userName": "\(checkout.userName)"])
             return try JSONOutput.response(checkout, status: .accepted)

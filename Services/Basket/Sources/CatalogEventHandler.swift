@@ -2,8 +2,8 @@ import EventBus
 import Foundation
 import Logging
 
-/// Consumes `com.swn.product` events from the basket's queue into the catalog read model and the
-/// baskets. Idempotent and order-tolerant through the product version.
+/// Consumes catalog events from the basket's queue into the catalog read model and the baskets.
+/// Idempotent and order-tolerant through the product version.
 package struct CatalogEventHandler<Repository: BasketRepository>: MessageHandler {
     let repository: Repository
     let logger: Logger
@@ -13,32 +13,29 @@ package struct CatalogEventHandler<Repository: BasketRepository>: MessageHandler
         self.logger = logger
     }
 
-    struct Detail: Decodable {
-        var productId: UUID
-        var name: String
-        var price: Decimal
-        var version: Int
-    }
-
-    package struct Unprocessable: Error, CustomStringConvertible {
-        package var description: String
-    }
-
     package func handle(_ message: QueueMessage) async throws {
-        let envelope = try EventEnvelope(json: message.body)
-        guard envelope.source == "com.swn.product" else { throw Unprocessable(description: "unexpected source \(envelope.source)") }
-        let deleted: Bool
-        switch envelope.detailType {
-        case "ProductCreated", "ProductPriceChanged": deleted = false
-        case "ProductDeleted": deleted = true
-        default: throw Unprocessable(description: "unexpected detail-type \(envelope.detailType)")
+        let envelope = try EventEnvelope(message: message)
+        guard let change = try CatalogChange(envelope) else {
+            throw UnprocessableMessage("basket-service does not handle \(envelope.source)/\(envelope.detailType)")
         }
-        let detail = try envelope.detail.decode(as: Detail.self)
-        let applied = try await repository.apply(CatalogChange(
-            productId: detail.productId, name: detail.name, price: detail.price, version: detail.version, deleted: deleted
-        ))
+        let applied = try await Self.apply(change, on: repository)
         logger.info(applied ? "catalog change applied" : "stale catalog event ignored", metadata: [
-            "productId": "\(detail.productId)", "version": "\(detail.version)", "event": "\(envelope.detailType)",
+            "productId": "\(change.productId)", "version": "\(change.version)", "event": "\(envelope.detailType)",
         ])
+    }
+
+    /// Applies a change to the read model and every basket line of the product; false when it was
+    /// older than what is known (or a repeat).
+    package static func apply(_ change: CatalogChange, on repository: Repository) async throws -> Bool {
+        try await repository.updateCatalog(productId: change.productId) { store in
+            guard change.supersedes(knownVersion: try await store.knownVersion()) else { return false }
+            try await store.saveKnown(change)
+            let changed = try await store.lines().compactMap { line -> BasketLine? in
+                let item = change.applied(to: line.item)
+                return item == line.item ? nil : BasketLine(userName: line.userName, line: line.line, item: item)
+            }
+            try await store.save(changed)
+            return true
+        }
     }
 }

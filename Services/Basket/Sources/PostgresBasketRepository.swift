@@ -1,3 +1,4 @@
+import Contracts
 import EventBus
 import Foundation
 import Logging
@@ -16,18 +17,8 @@ package struct PostgresBasketRepository: BasketRepository {
         self.logger = logger
     }
 
-    /// The basket, with the price changes since the user last looked; looking clears them.
     package func find(userName: String) async throws -> Basket {
-        try await client.withConnection { connection in
-            let basket = try await Self.basket(userName, on: connection, logger: logger)
-            if basket.items.contains(where: { $0.previousPrice != nil }) {
-                try await connection.query(
-                    "UPDATE basket_items SET previous_price = NULL WHERE user_name = \(userName) AND previous_price IS NOT NULL",
-                    logger: logger
-                )
-            }
-            return basket
-        }
+        try await client.withConnection { connection in try await Self.basket(userName, on: connection, logger: logger) }
     }
 
     package func replace(userName: String, items: [BasketItem]) async throws -> Basket {
@@ -69,53 +60,6 @@ package struct PostgresBasketRepository: BasketRepository {
         }
     }
 
-    package func checkout(_ request: CheckoutRequest, idempotencyKey: String?, eventBusName: String) async throws -> CheckoutOutcome {
-        let requestJSON = String(decoding: try JSONOutput.encoder.encode(request.masked), as: UTF8.self)
-        return try await client.withTransaction(logger: logger) { connection in
-            try await Self.lock(request.userName, on: connection, logger: logger)
-            if let idempotencyKey {
-                let rows = try await connection.query(
-                    "SELECT request, response FROM checkouts WHERE user_name = \(request.userName) AND idempotency_key = \(idempotencyKey)",
-                    logger: logger
-                )
-                for try await (storedRequest, response) in rows.decode((String, String).self) {
-                    guard storedRequest == requestJSON else { return .idempotencyKeyReused }
-                    return .replayed(try JSONValue.decoder.decode(CheckoutBasket.self, from: Data(response.utf8)))
-                }
-            }
-            let basket = try await Self.basket(request.userName, on: connection, logger: logger)
-            guard !basket.items.isEmpty else { return .emptyBasket }
-            let unavailable = basket.items.filter { !$0.available }
-            guard unavailable.isEmpty else { return .unavailableItems(unavailable.map(\.productName)) }
-            // Prices may have risen since the basket was stored.
-            try Basket.checkAmounts(of: basket.items)
-
-            let checkout = CheckoutBasket(
-                checkoutId: UUID(), userName: request.userName, firstName: request.firstName, lastName: request.lastName,
-                email: request.email, address: request.address, paymentMethod: request.paymentMethod,
-                cardInfo: CardNumber.mask(request.cardInfo), items: basket.items, totalPrice: basket.totalPrice,
-                checkoutDate: Timestamp.now()
-            )
-            try await Outbox.enqueue(
-                PublishEntry(
-                    eventBusName: eventBusName, source: CheckoutBasket.source, detailType: CheckoutBasket.detailType,
-                    detail: try JSONValue(encoding: checkout), time: checkout.checkoutDate
-                ),
-                on: connection, logger: logger
-            )
-            try await connection.query("DELETE FROM basket_items WHERE user_name = \(request.userName)", logger: logger)
-            let response = String(decoding: try JSONValue.encoder.encode(checkout), as: UTF8.self)
-            try await connection.query(
-                """
-                INSERT INTO checkouts (checkout_id, user_name, idempotency_key, request, response, total_price)
-                VALUES (\(checkout.checkoutId), \(request.userName), \(idempotencyKey), \(requestJSON), \(response), \(checkout.totalPrice.description)::numeric)
-                """,
-                logger: logger
-            )
-            return .accepted(checkout)
-        }
-    }
-
     package func knownProducts(_ ids: [UUID]) async throws -> [UUID: KnownProduct] {
         let rows = try await client.query(
             "SELECT product_id, name, price::text, deleted FROM catalog_products WHERE product_id = ANY(\(ids))",
@@ -123,47 +67,21 @@ package struct PostgresBasketRepository: BasketRepository {
         )
         var known: [UUID: KnownProduct] = [:]
         for try await (id, name, price, deleted) in rows.decode((UUID, String, String, Bool).self) {
-            known[id] = KnownProduct(product: CatalogProduct(id: id, name: name, price: Decimal(string: price) ?? 0), deleted: deleted)
+            known[id] = KnownProduct(product: CatalogProduct(id: id, name: name, price: try Money.parse(price, column: "catalog_products.price")), deleted: deleted)
         }
         return known
     }
 
-    package func apply(_ change: CatalogChange) async throws -> Bool {
+    package func checkout<T: Sendable>(userName: String, _ body: @Sendable (any CheckoutStore) async throws -> T) async throws -> T {
         try await client.withTransaction(logger: logger) { connection in
-            // Only a newer version wins: a late or repeated event changes nothing.
-            let rows = try await connection.query(
-                """
-                INSERT INTO catalog_products (product_id, name, price, version, deleted)
-                VALUES (\(change.productId), \(change.name), \(change.price.description)::numeric, \(change.version), \(change.deleted))
-                ON CONFLICT (product_id) DO UPDATE SET name = excluded.name, price = excluded.price,
-                    version = excluded.version, deleted = excluded.deleted, updated_at = now()
-                WHERE catalog_products.version < excluded.version
-                RETURNING product_id
-                """,
-                logger: logger
-            )
-            var applied = false
-            for try await _ in rows { applied = true }
-            guard applied else { return false }
-            if change.deleted {
-                try await connection.query("UPDATE basket_items SET unavailable = true WHERE product_id = \(change.productId)", logger: logger)
-            } else {
-                try await connection.query(
-                    """
-                    UPDATE basket_items SET
-                        previous_price = CASE WHEN price <> \(change.price.description)::numeric THEN coalesce(previous_price, price) ELSE previous_price END,
-                        price = \(change.price.description)::numeric, product_name = \(change.name), unavailable = false
-                    WHERE product_id = \(change.productId)
-                    """,
-                    logger: logger
-                )
-                // A price that went back to what the user saw is no change.
-                try await connection.query(
-                    "UPDATE basket_items SET previous_price = NULL WHERE product_id = \(change.productId) AND previous_price = price",
-                    logger: logger
-                )
-            }
-            return true
+            try await Self.lock(userName, on: connection, logger: logger)
+            return try await body(PostgresCheckoutStore(userName: userName, connection: connection, logger: logger))
+        }
+    }
+
+    package func updateCatalog<T: Sendable>(productId: UUID, _ body: @Sendable (any CatalogStore) async throws -> T) async throws -> T {
+        try await client.withTransaction(logger: logger) { connection in
+            try await body(PostgresCatalogStore(productId: productId, connection: connection, logger: logger))
         }
     }
 
@@ -183,19 +101,103 @@ package struct PostgresBasketRepository: BasketRepository {
         var items: [BasketItem] = []
         for try await (productId, name, quantity, color, price, previous, unavailable) in rows.decode((UUID, String, Int, String, String, String?, Bool).self) {
             items.append(BasketItem(
-                productId: productId, productName: name, quantity: quantity, color: color, price: Decimal(string: price) ?? 0,
-                previousPrice: previous.flatMap { Decimal(string: $0) }, available: !unavailable
+                productId: productId, productName: name, quantity: quantity, color: color, price: try Money.parse(price, column: "basket_items.price"),
+                previousPrice: try previous.map { try Money.parse($0, column: "basket_items.previous_price") }, available: !unavailable
             ))
         }
         return Basket(userName: userName, items: items)
     }
 }
 
-extension CheckoutRequest {
-    /// The request with the card masked, as it is kept for idempotent replays.
-    var masked: CheckoutRequest {
-        var copy = self
-        copy.cardInfo = CardNumber.mask(cardInfo)
-        return copy
+struct PostgresCheckoutStore: CheckoutStore {
+    let userName: String
+    let connection: PostgresConnection
+    let logger: Logger
+
+    func storedCheckout(idempotencyKey: String) async throws -> StoredCheckout? {
+        let rows = try await connection.query(
+            "SELECT request, response FROM checkouts WHERE user_name = \(userName) AND idempotency_key = \(idempotencyKey)",
+            logger: logger
+        )
+        for try await (request, response) in rows.decode((String, String).self) {
+            return StoredCheckout(request: request, response: try JSONValue.decoder.decode(CheckoutBasket.self, from: Data(response.utf8)))
+        }
+        return nil
+    }
+
+    func basket() async throws -> Basket {
+        try await PostgresBasketRepository.basket(userName, on: connection, logger: logger)
+    }
+
+    func record(_ checkout: CheckoutBasket, event: PublishEntry, idempotencyKey: String?, request: String) async throws {
+        try await Outbox.enqueue(event, on: connection, logger: logger)
+        try await connection.query("DELETE FROM basket_items WHERE user_name = \(userName)", logger: logger)
+        let response = String(decoding: try JSONValue.encoder.encode(checkout), as: UTF8.self)
+        try await connection.query(
+            """
+            INSERT INTO checkouts (checkout_id, user_name, idempotency_key, request, response, total_price)
+            VALUES (\(checkout.checkoutId), \(userName), \(idempotencyKey), \(request), \(response), \(checkout.totalPrice.description)::numeric)
+            """,
+            logger: logger
+        )
+    }
+}
+
+struct PostgresCatalogStore: CatalogStore {
+    let productId: UUID
+    let connection: PostgresConnection
+    let logger: Logger
+
+    func knownVersion() async throws -> Int? {
+        let rows = try await connection.query("SELECT version FROM catalog_products WHERE product_id = \(productId) FOR UPDATE", logger: logger)
+        for try await version in rows.decode(Int.self) { return version }
+        return nil
+    }
+
+    func saveKnown(_ change: CatalogChange) async throws {
+        try await connection.query(
+            """
+            INSERT INTO catalog_products (product_id, name, price, version, deleted)
+            VALUES (\(change.productId), \(change.name), \(change.price.description)::numeric, \(change.version), \(change.deleted))
+            ON CONFLICT (product_id) DO UPDATE SET name = excluded.name, price = excluded.price,
+                version = excluded.version, deleted = excluded.deleted, updated_at = now()
+            """,
+            logger: logger
+        )
+    }
+
+    func lines() async throws -> [BasketLine] {
+        let rows = try await connection.query(
+            """
+            SELECT user_name, line, product_name, quantity, color, price::text, previous_price::text, unavailable FROM basket_items
+            WHERE product_id = \(productId) ORDER BY user_name, line FOR UPDATE
+            """,
+            logger: logger
+        )
+        var lines: [BasketLine] = []
+        for try await (userName, line, name, quantity, color, price, previous, unavailable) in rows.decode((String, Int, String, Int, String, String, String?, Bool).self) {
+            lines.append(BasketLine(userName: userName, line: line, item: BasketItem(
+                productId: productId, productName: name, quantity: quantity, color: color, price: try Money.parse(price, column: "basket_items.price"),
+                previousPrice: try previous.map { try Money.parse($0, column: "basket_items.previous_price") }, available: !unavailable
+            )))
+        }
+        return lines
+    }
+
+    /// One statement for all lines (arrays unnested side by side).
+    func save(_ lines: [BasketLine]) async throws {
+        guard !lines.isEmpty else { return }
+        try await connection.query(
+            """
+            UPDATE basket_items AS b SET product_name = u.name, price = u.price::numeric,
+                previous_price = NULLIF(u.previous, '')::numeric, unavailable = NOT u.available
+            FROM unnest(\(lines.map(\.userName))::text[], \(lines.map(\.line))::int[], \(lines.map(\.item.productName))::text[],
+                        \(lines.map(\.item.price.description))::text[], \(lines.map { $0.item.previousPrice?.description ?? "" })::text[],
+                        \(lines.map(\.item.available))::bool[])
+                AS u(user_name, line, name, price, previous, available)
+            WHERE b.user_name = u.user_name AND b.line = u.line AND b.product_id = \(productId)
+            """,
+            logger: logger
+        )
     }
 }

@@ -2,6 +2,12 @@ import Foundation
 
 /// What the basket needs of a product.
 package struct CatalogProduct: Codable, Sendable, Equatable {
+    package init(id: UUID, name: String, price: Decimal) {
+        self.id = id
+        self.name = name
+        self.price = price
+    }
+
     package var id: UUID
     package var name: String
     package var price: Decimal

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Auth
+import Contracts
 import Hummingbird
 import Logging
 import NIOCore
@@ -12,14 +13,13 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
     clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: config.upstreamConnections)
     let http = HTTPClientService(client: HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration))
     let verifier = TokenVerifier(configuration: config.tokens, httpClient: http.client, logger: logger)
-    let upstreams: [Upstream: String] = [
-        .product: config.productServiceURL, .basket: config.basketServiceURL, .ordering: config.orderingServiceURL,
-    ].mapValues { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+    let upstreams = config.upstreamURLs
     let proxy = ReverseProxy(httpClient: http.client, upstreams: upstreams, timeout: config.upstreamTimeout)
+    let policy = AccessPolicy()
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: ProblemMiddleware())
-    router.add(middleware: RequestHygiene(getOnlyPaths: GatewayMiddleware.ownPaths))
+    router.add(middleware: RequestHygiene(getOnlyPaths: policy.ownPaths))
     router.add(middleware: CORS(
         origins: config.corsOrigins,
         allowHeaders: ["Accept", "Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
@@ -29,12 +29,13 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
     router.add(middleware: GatewayMiddleware(
         verifier: verifier, proxy: proxy,
         throttle: Throttle(user: config.userRate, anonymous: config.anonymousRate),
-        bodyTimeout: config.bodyTimeout
+        bodyTimeout: config.bodyTimeout,
+        policy: policy
     ))
-    router.addHealthRoutes(Upstream.allCases.map { upstream in
-        ReadinessCheck(upstream.rawValue) {
+    router.addHealthRoutes(ShopRoutes.upstreams.map { upstream in
+        ReadinessCheck(upstream.name) {
             let response = try await http.client.execute(HTTPClientRequest(url: upstreams[upstream]! + "/health"), timeout: .seconds(2))
-            guard response.status == .ok else { throw Problem(.badGateway, detail: "\(upstream.rawValue) is not healthy") }
+            guard response.status == .ok else { throw Problem(.badGateway, detail: "\(upstream.name) is not healthy") }
         }
     })
 

@@ -1,13 +1,13 @@
 import Auth
+import Contracts
 import ServiceKit
 
 /// Everything `gateway` reads from its environment.
 package struct GatewayConfig: Sendable {
     package var host: String
     package var port: Int
-    package var productServiceURL: String
-    package var basketServiceURL: String
-    package var orderingServiceURL: String
+    /// Where each service of the route table is (`<NAME>_SERVICE_URL`, e.g. `PRODUCT_SERVICE_URL`).
+    package var upstreamURLs: [ShopService: String]
     package var upstreamTimeout: Duration
     /// Connections kept per upstream service; requests beyond wait for one.
     package var upstreamConnections: Int
@@ -30,9 +30,10 @@ package struct GatewayConfig: Sendable {
     package init(settings: Settings = Settings()) throws {
         host = settings.string("HOST", default: "127.0.0.1")
         port = try settings.int("PORT", default: 8080)
-        productServiceURL = settings.string("PRODUCT_SERVICE_URL", default: "http://localhost:8081")
-        basketServiceURL = settings.string("BASKET_SERVICE_URL", default: "http://localhost:8082")
-        orderingServiceURL = settings.string("ORDERING_SERVICE_URL", default: "http://localhost:8083")
+        upstreamURLs = Dictionary(uniqueKeysWithValues: ShopRoutes.upstreams.map { service in
+            let url = settings.string(service.urlSetting, default: service.defaultURL)
+            return (service, url.hasSuffix("/") ? String(url.dropLast()) : url)
+        })
         upstreamTimeout = try settings.milliseconds("UPSTREAM_TIMEOUT_MS", default: 10_000)
         upstreamConnections = try settings.int("UPSTREAM_CONNECTIONS", default: 64)
         tokens = try TokenVerifier.Configuration(settings: settings)

@@ -1,4 +1,5 @@
 import Auth
+import Contracts
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -14,10 +15,10 @@ package struct GatewayMiddleware: RouterMiddleware {
     let proxy: ReverseProxy
     let throttle: Throttle
     let bodyTimeout: Duration
-    static let ownPaths: Set<String> = ["/health", "/ready", "/openapi.yaml"]
+    let policy: AccessPolicy
 
     package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if Self.ownPaths.contains(request.uri.path) { return try await next(request, context) }
+        if policy.ownPaths.contains(request.uri.path) { return try await next(request, context) }
         let requestID = Self.requestID(request)
         var logger = context.logger
         logger[metadataKey: "requestID"] = "\(requestID)"
@@ -45,7 +46,7 @@ package struct GatewayMiddleware: RouterMiddleware {
         // (and the service would answer another path than the one authorized here).
         let target = request.uri.description
         guard !target.contains("#") else { throw Problem.badRequest("the request target must not contain '#'") }
-        switch AccessPolicy.decide(method: request.method, path: request.uri.path, identity: identity) {
+        switch policy.decide(method: request.method, path: request.uri.path, identity: identity) {
         case .unauthenticated:
             throw Problem.unauthorized("this needs a Bearer token")
         case .forbidden(let reason):
@@ -58,6 +59,8 @@ package struct GatewayMiddleware: RouterMiddleware {
             var problem = Problem(.methodNotAllowed, detail: "\(request.method.rawValue) is not allowed on \(request.uri.path)")
             problem.headers[.allow] = (allowed.contains(.get) ? allowed + [.head] : allowed).map(\.rawValue).joined(separator: ", ")
             throw problem
+        case .own:
+            throw Problem.notFound("no route for \(request.uri.path)")
         case .forward(let upstream):
             let body = try await readBody(request, context: context)
             return try await proxy.forward(request, target: target, body: body, to: upstream, requestID: requestID, logger: logger)

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Contracts
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -10,7 +11,7 @@ import ServiceKit
 /// Forwards a request to a service and streams the answer back.
 package struct ReverseProxy: Sendable {
     let httpClient: HTTPClient
-    let upstreams: [Upstream: String]
+    let upstreams: [ShopService: String]
     let timeout: Duration
 
     /// Headers that belong to one connection, not to the message (RFC 9110 §7.6.1), plus those the
@@ -21,7 +22,7 @@ package struct ReverseProxy: Sendable {
     ]
 
     /// Forwards `request` with exactly the request target the gateway authorized, and the body unread.
-    package func forward(_ request: Request, target: String, body: ByteBuffer?, to upstream: Upstream, requestID: String, logger: Logger) async throws -> Response {
+    package func forward(_ request: Request, target: String, body: ByteBuffer?, to upstream: ShopService, requestID: String, logger: Logger) async throws -> Response {
         var outgoing = HTTPClientRequest(url: upstreams[upstream]! + target)
         outgoing.method = HTTPMethod(rawValue: request.method.rawValue)
         for field in request.headers where !Self.dropped.contains(field.name.canonicalName) {
@@ -34,11 +35,11 @@ package struct ReverseProxy: Sendable {
         do {
             response = try await httpClient.execute(outgoing, timeout: TimeAmount(timeout))
         } catch let error as HTTPClientError where [.deadlineExceeded, .readTimeout, .connectTimeout].contains(error) {
-            logger.error("upstream timed out", metadata: ["upstream": "\(upstream.rawValue)", "error": "\(error)"])
-            throw Problem(.gatewayTimeout, detail: "the \(upstream.rawValue) service did not answer in time")
+            logger.error("upstream timed out", metadata: ["upstream": "\(upstream.name)", "error": "\(error)"])
+            throw Problem(.gatewayTimeout, detail: "the \(upstream.name) service did not answer in time")
         } catch {
-            logger.error("upstream failed", metadata: ["upstream": "\(upstream.rawValue)", "error": "\(error)"])
-            throw Problem(.badGateway, detail: "the \(upstream.rawValue) service is unavailable")
+            logger.error("upstream failed", metadata: ["upstream": "\(upstream.name)", "error": "\(error)"])
+            throw Problem(.badGateway, detail: "the \(upstream.name) service is unavailable")
         }
         var headers = HTTPFields()
         for header in response.headers where !Self.dropped.contains(header.name.lowercased()) || header.name.lowercased() == "content-length" {

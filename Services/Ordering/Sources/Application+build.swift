@@ -1,4 +1,5 @@
 import Auth
+import Contracts
 import EventBus
 import Hummingbird
 import Logging
@@ -9,12 +10,13 @@ import ServiceKit
 package func buildApplication(_ config: OrderingServiceConfig, logger: Logger) async throws -> some ApplicationProtocol {
     let client = PostgresClient(settings: config.database, logger: logger)
     let repository = PostgresOrderRepository(client: client, logger: logger)
-    let bus = try EventBusConnection(config.bus, logger: logger)
+    let bus = try EventBusConnection(config.bus, topology: config.bus.shopTopology, logger: logger)
     let http = HTTPClientService()
 
-    let router = Router.service(readiness: [.postgres(client, logger: logger)] + bus.readinessChecks)
-    router.addTokenMiddleware(config.tokens, httpClient: http.client, logger: logger)
-    OrderController(repository: repository).addRoutes(to: router.group("order"))
+    let router = buildRouter(
+        repository: repository, verifier: TokenVerifier(configuration: config.tokens, httpClient: http.client, logger: logger),
+        readiness: [.postgres(client, logger: logger)] + bus.readinessChecks
+    )
 
     var app = Application(
         router: router,
@@ -40,4 +42,12 @@ package func buildApplication(_ config: OrderingServiceConfig, logger: Logger) a
         await started.open()
     }
     return app
+}
+
+/// The order routes on any repository (Postgres in the service, an in-memory fake in tests).
+package func buildRouter(repository: some OrderRepository, verifier: TokenVerifier, readiness: [ReadinessCheck] = []) -> Router<AppRequestContext> {
+    let router = Router.service(readiness: readiness)
+    router.add(middleware: TokenMiddleware(verifier: verifier))
+    OrderController(repository: repository).addRoutes(to: router.group("order"))
+    return router
 }

@@ -1,3 +1,4 @@
+import Contracts
 import EventBus
 import Foundation
 import Logging
@@ -14,25 +15,17 @@ package struct CheckoutHandler<Repository: OrderRepository>: MessageHandler {
     }
 
     package func handle(_ message: QueueMessage) async throws {
-        let checkout: CheckoutEvent
-        do {
-            let envelope = try EventEnvelope(json: message.body)
-            guard envelope.source == CheckoutEvent.source, envelope.detailType == CheckoutEvent.detailType else {
-                throw UnprocessableEvent(reason: "unexpected event \(envelope.source)/\(envelope.detailType)")
-            }
-            checkout = try envelope.detail.decode(as: CheckoutEvent.self)
-            try checkout.validate()
-        } catch let error as UnprocessableEvent {
-            throw error
-        } catch {
-            throw UnprocessableEvent(reason: "malformed CheckoutBasket event: \(error)")
+        let envelope = try EventEnvelope(message: message)
+        guard let checkout = try ShopEvents.checkoutBasket.detail(of: envelope) else {
+            throw UnprocessableMessage("ordering-service does not handle \(envelope.source)/\(envelope.detailType)")
         }
+        try CheckoutValidation.validate(checkout)
         let created: Bool
         do {
             created = try await repository.createOrder(from: checkout)
         } catch let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("22") == true {
             // A data exception (a value Postgres refuses) fails the same way every time.
-            throw UnprocessableEvent(reason: "the database refused a value: \(error.serverInfo?[.message] ?? "\(error.code)")")
+            throw UnprocessableMessage("the database refused a value: \(error.serverInfo?[.message] ?? "\(error.code)")")
         }
         logger.info(created ? "order created" : "duplicate checkout event ignored", metadata: [
             "checkoutId": "\(checkout.checkoutId)", "userName": "\(checkout.userName)", "messageID": "\(message.messageID)",

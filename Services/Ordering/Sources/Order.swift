@@ -1,4 +1,6 @@
+import Contracts
 import Foundation
+import ServiceKit
 
 /// An order made from one checkout. `checkoutId` is unique: a redelivered event makes no second order.
 package struct Order: Codable, Sendable, Equatable {
@@ -12,20 +14,12 @@ package struct Order: Codable, Sendable, Equatable {
     package var paymentMethod: String
     /// Masked: the last four digits only.
     package var cardInfo: String
-    package var items: [OrderItem]
+    package var items: [OrderLine]
     package var totalPrice: Decimal
     /// When the customer checked out (not when the event was consumed).
     package var orderDate: Date
     package var status: OrderStatus
     package var statusHistory: [StatusChange]
-}
-
-package struct OrderItem: Codable, Sendable, Equatable {
-    package var productId: UUID
-    package var productName: String
-    package var quantity: Int
-    package var color: String
-    package var price: Decimal
 }
 
 /// An order's life; payment and stock steps will move it on from `Pending`.
@@ -39,4 +33,12 @@ package enum OrderStatus: String, Codable, Sendable {
 package struct StatusChange: Codable, Sendable, Equatable {
     package var status: OrderStatus
     package var at: Date
+}
+
+extension OrderStatus {
+    /// A status read back from the database; an unknown one is a defect, not `Pending`.
+    init(stored: String) throws {
+        guard let status = OrderStatus(rawValue: stored) else { throw UnreadableValue(column: "status", value: stored) }
+        self = status
+    }
 }

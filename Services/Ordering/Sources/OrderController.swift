@@ -17,11 +17,6 @@ package struct OrderController<Repository: OrderRepository> {
             .get(":userName", use: ordersOfUser)
     }
 
-    struct OrderPage: Codable {
-        var items: [Order]
-        var nextCursor: String?
-    }
-
     @Sendable func ordersOfUser(_ request: Request, context: AppRequestContext) async throws -> Response {
         let userName = try PathUserName.parameter(context)
         try context.requireActing(for: userName, field: "userName")
@@ -32,36 +27,16 @@ package struct OrderController<Repository: OrderRepository> {
             }
             day = DateInterval(start: start, duration: 86_400)
         }
-        let orders = try await repository.orders(of: userName, on: day, limit: try Self.limit(request, default: 100, maximum: 500))
+        let limit = try PageRequest<OrderCursor>.limit(request.uri.queryParameters["limit"].map(String.init), default: 100, maximum: 500)
+        let orders = try await repository.orders(of: userName, on: day, limit: limit)
         return try JSONOutput.response(orders)
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         try context.requireAdmin()
-        let limit = try Self.limit(request, default: 50, maximum: 200)
-        var cursor: OrderCursor?
-        if let raw = request.uri.queryParameters["cursor"], !raw.isEmpty {
-            let parts = raw.split(separator: "_")
-            guard parts.count == 2, let millis = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else {
-                throw Problem.badRequest("cursor is not one this service issued", field: "cursor")
-            }
-            cursor = OrderCursor(orderDate: Date(timeIntervalSince1970: Double(millis) / 1000), orderId: id)
-        }
-        var orders = try await repository.allOrders(before: cursor, limit: limit + 1)
-        var next: String?
-        if orders.count > limit {
-            orders.removeLast()
-            next = orders.last.map { "\(Int64(($0.orderDate.timeIntervalSince1970 * 1000).rounded()))_\($0.orderId)" }
-        }
-        return try JSONOutput.response(OrderPage(items: orders, nextCursor: next))
-    }
-
-    static func limit(_ request: Request, default defaultValue: Int, maximum: Int) throws -> Int {
-        guard let raw = request.uri.queryParameters["limit"] else { return defaultValue }
-        guard let value = Int(String(raw)), (1...maximum).contains(value) else {
-            throw Problem.badRequest("limit must be an integer from 1 to \(maximum)", field: "limit")
-        }
-        return value
+        let page = try PageRequest<OrderCursor>(request, defaultLimit: 50, maximumLimit: 200)
+        let orders = try await repository.allOrders(before: page.cursor, limit: page.fetchLimit)
+        return try JSONOutput.response(page.page(orders) { OrderCursor(orderDate: $0.orderDate, orderId: $0.orderId) })
     }
 
     /// Midnight UTC of a `YYYY-MM-DD` day.

@@ -1,4 +1,5 @@
 import Auth
+import Contracts
 import EventBus
 import ServiceKit
 
@@ -21,7 +22,7 @@ package struct OrderingServiceConfig: Sendable {
         database = try DatabaseSettings(settings: settings, default: "postgres://swn:swn@localhost:5432/ordering")
         bus = try BusSettings(settings: settings)
         tokens = try TokenVerifier.Configuration(settings: settings)
-        checkoutQueue = settings.string("CHECKOUT_QUEUE", default: BusTopology.Names.checkoutQueue)
+        checkoutQueue = settings.string("CHECKOUT_QUEUE", default: ShopQueues.orderingCheckout)
         retryBaseDelay = try settings.milliseconds("RETRY_BASE_DELAY_MS", default: 1000)
         retryMaximumDelay = try settings.milliseconds("RETRY_MAX_DELAY_MS", default: 60_000)
     }

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Logging
 import PostgresNIO
@@ -13,7 +14,7 @@ package struct PostgresOrderRepository: OrderRepository {
         self.logger = logger
     }
 
-    package func createOrder(from checkout: CheckoutEvent) async throws -> Bool {
+    package func createOrder(from checkout: CheckoutBasket) async throws -> Bool {
         let items = String(decoding: try JSONOutput.encoder.encode(checkout.items), as: UTF8.self)
         return try await client.withTransaction(logger: logger) { connection in
             let rows = try await connection.query(
@@ -59,7 +60,8 @@ package struct PostgresOrderRepository: OrderRepository {
             let rows = try await connection.query(
                 """
                 SELECT \(unescaped: Self.columns) FROM orders
-                WHERE (\(cursor?.orderDate)::timestamptz IS NULL OR (order_date, order_id) < (\(cursor?.orderDate), \(cursor?.orderId)))
+                WHERE (\(cursor?.orderDateMicroseconds)::bigint IS NULL
+                       OR (order_date, order_id) < ('epoch'::timestamptz + \(cursor?.orderDateMicroseconds) * interval '1 microsecond', \(cursor?.orderId)))
                 ORDER BY order_date DESC, order_id DESC LIMIT \(limit)
                 """,
                 logger: logger
@@ -83,9 +85,9 @@ package struct PostgresOrderRepository: OrderRepository {
             orders.append(Order(
                 orderId: orderId, checkoutId: checkoutId, userName: userName, firstName: firstName, lastName: lastName,
                 email: email, address: address, paymentMethod: paymentMethod, cardInfo: cardInfo,
-                items: try decoder.decode([OrderItem].self, from: Data(items.utf8)),
-                totalPrice: Decimal(string: total) ?? 0, orderDate: orderDate,
-                status: OrderStatus(rawValue: status) ?? .pending, statusHistory: []
+                items: try decoder.decode([OrderLine].self, from: Data(items.utf8)),
+                totalPrice: try Money.parse(total, column: "orders.total_price"), orderDate: orderDate,
+                status: try OrderStatus(stored: status), statusHistory: []
             ))
         }
         guard !orders.isEmpty else { return orders }
@@ -95,7 +97,7 @@ package struct PostgresOrderRepository: OrderRepository {
         )
         var changes: [UUID: [StatusChange]] = [:]
         for try await (id, status, at) in history.decode((UUID, String, Date).self) {
-            changes[id, default: []].append(StatusChange(status: OrderStatus(rawValue: status) ?? .pending, at: at))
+            changes[id, default: []].append(StatusChange(status: try OrderStatus(stored: status), at: at))
         }
         for index in orders.indices { orders[index].statusHistory = changes[orders[index].orderId] ?? [] }
         return orders

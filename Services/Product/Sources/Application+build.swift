@@ -1,4 +1,5 @@
 import Auth
+import Contracts
 import EventBus
 import Hummingbird
 import Logging
@@ -9,12 +10,13 @@ import ServiceKit
 package func buildApplication(_ config: ProductServiceConfig, logger: Logger) async throws -> some ApplicationProtocol {
     let client = PostgresClient(settings: config.database, logger: logger)
     let repository = PostgresProductRepository(client: client, logger: logger, eventBusName: config.bus.eventBusName)
-    let bus = try EventBusConnection(config.bus, logger: logger)
+    let bus = try EventBusConnection(config.bus, topology: config.bus.shopTopology, logger: logger)
     let http = HTTPClientService()
 
-    let router = Router.service(readiness: [.postgres(client, logger: logger)] + bus.readinessChecks)
-    router.addTokenMiddleware(config.tokens, httpClient: http.client, logger: logger)
-    ProductController(repository: repository).addRoutes(to: router.group("product"))
+    let router = buildRouter(
+        repository: repository, verifier: TokenVerifier(configuration: config.tokens, httpClient: http.client, logger: logger),
+        readiness: [.postgres(client, logger: logger)] + bus.readinessChecks
+    )
 
     var app = Application(
         router: router,
@@ -37,4 +39,12 @@ package func buildApplication(_ config: ProductServiceConfig, logger: Logger) as
         }
     }
     return app
+}
+
+/// The catalog routes on any repository (Postgres in the service, an in-memory fake in tests).
+package func buildRouter(repository: some ProductRepository, verifier: TokenVerifier, readiness: [ReadinessCheck] = []) -> Router<AppRequestContext> {
+    let router = Router.service(readiness: readiness)
+    router.add(middleware: TokenMiddleware(verifier: verifier))
+    ProductController(repository: repository).addRoutes(to: router.group("product"))
+    return router
 }

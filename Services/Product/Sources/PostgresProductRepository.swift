@@ -1,3 +1,4 @@
+import Contracts
 import EventBus
 import Foundation
 import Logging
@@ -30,21 +31,18 @@ package struct PostgresProductRepository: ProductRepository {
                 logger: logger
             )
             guard let product = try await Self.decode(rows).first else { throw PostgresProductRepositoryError.noRowReturned }
-            try await record(.created, product, oldPrice: nil, on: connection)
+            try await record(ShopEvents.productCreated, product, oldPrice: nil, on: connection)
             return product
         }
     }
 
     /// Writes a catalog event to the outbox on the caller's transaction.
-    private func record(_ kind: CatalogEvent.Kind, _ product: Product, oldPrice: Decimal?, on connection: PostgresConnection) async throws {
-        let event = CatalogEvent(
+    private func record(_ type: EventType<ProductChange>, _ product: Product, oldPrice: Decimal?, on connection: PostgresConnection) async throws {
+        let change = ProductChange(
             productId: product.id, name: product.name, category: product.category, price: product.price,
             oldPrice: oldPrice, version: product.version
         )
-        try await Outbox.enqueue(
-            PublishEntry(eventBusName: eventBusName, source: CatalogEvent.source, detailType: kind.rawValue, detail: try JSONValue(encoding: event)),
-            on: connection, logger: logger
-        )
+        try await Outbox.enqueue(try type.entry(change, eventBusName: eventBusName), on: connection, logger: logger)
     }
 
     package func find(id: UUID) async throws -> Product? {
@@ -76,7 +74,7 @@ package struct PostgresProductRepository: ProductRepository {
                 "SELECT price::text FROM products WHERE id = \(id) FOR UPDATE", logger: logger
             )
             var oldPrice: Decimal?
-            for try await price in before.decode(String.self) { oldPrice = Decimal(string: price) }
+            for try await price in before.decode(String.self) { oldPrice = try Money.parse(price, column: "products.price") }
             guard let oldPrice else { return nil }
             let rows = try await connection.query(
                 """
@@ -91,7 +89,7 @@ package struct PostgresProductRepository: ProductRepository {
             )
             guard let product = try await Self.decode(rows).first else { return nil }
             if product.price != oldPrice {
-                try await record(.priceChanged, product, oldPrice: oldPrice, on: connection)
+                try await record(ShopEvents.productPriceChanged, product, oldPrice: oldPrice, on: connection)
             }
             return product
         }
@@ -103,7 +101,7 @@ package struct PostgresProductRepository: ProductRepository {
             guard var product = try await Self.decode(rows).first else { return false }
             // The deletion is one more change of the product: it outranks every earlier event.
             product.version += 1
-            try await record(.deleted, product, oldPrice: nil, on: connection)
+            try await record(ShopEvents.productDeleted, product, oldPrice: nil, on: connection)
             return true
         }
     }
@@ -121,7 +119,7 @@ package struct PostgresProductRepository: ProductRepository {
         for try await (id, name, description, imageFile, price, category, version, createdAt, updatedAt)
             in rows.decode((UUID, String, String, String, String, String, Int, Date, Date).self)
         {
-            guard let price = Decimal(string: price) else { throw PostgresProductRepositoryError.badPrice(price) }
+            let price = try Money.parse(price, column: "products.price")
             products.append(Product(
                 id: id, name: name, description: description, imageFile: imageFile, price: price,
                 category: category, version: version, createdAt: createdAt, updatedAt: updatedAt
@@ -133,5 +131,4 @@ package struct PostgresProductRepository: ProductRepository {
 
 enum PostgresProductRepositoryError: Error {
     case noRowReturned
-    case badPrice(String)
 }

@@ -26,28 +26,9 @@ package struct ProductController<Repository: ProductRepository> {
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
         let category = query["category"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
-        var limit = Self.defaultPageSize
-        if let raw = query["limit"] {
-            guard let value = Int(String(raw)), (1...Self.maximumPageSize).contains(value) else {
-                throw Problem.badRequest("limit must be an integer from 1 to \(Self.maximumPageSize)", field: "limit")
-            }
-            limit = value
-        }
-        var cursor: ProductCursor?
-        if let raw = query["cursor"], !raw.isEmpty {
-            guard let decoded = ProductCursor(encoded: String(raw)) else {
-                throw Problem.badRequest("cursor is not one this service issued", field: "cursor")
-            }
-            cursor = decoded
-        }
-        // One extra row tells whether another page follows.
-        var products = try await repository.list(category: category, after: cursor, limit: limit + 1)
-        var next: String?
-        if products.count > limit {
-            products.removeLast()
-            next = products.last.map { ProductCursor(name: $0.name, id: $0.id).encoded }
-        }
-        return try JSONOutput.response(ProductPage(items: products, nextCursor: next))
+        let page = try PageRequest<ProductCursor>(request, defaultLimit: Self.defaultPageSize, maximumLimit: Self.maximumPageSize)
+        let products = try await repository.list(category: category, after: page.cursor, limit: page.fetchLimit)
+        return try JSONOutput.response(page.page(products) { ProductCursor(name: $0.name, id: $0.id) })
     }
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {

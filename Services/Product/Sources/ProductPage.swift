@@ -1,13 +1,8 @@
 import Foundation
 import ServiceKit
 
-/// One page of `GET /product`, ordered by name then id; `nextCursor` fetches the following page.
-package struct ProductPage: Codable, Sendable {
-    package var items: [Product]
-    package var nextCursor: String?
-}
-
-/// Where a page starts: after the product with this name and id. Opaque to clients (base64url JSON).
+/// Where a page of `GET /product` (ordered by name, then id) starts: after the product with this
+/// name and id. Clients see it only as the opaque `nextCursor` (`PageRequest`).
 package struct ProductCursor: Codable, Sendable, Equatable {
     package var name: String
     package var id: UUID
@@ -16,15 +11,7 @@ package struct ProductCursor: Codable, Sendable, Equatable {
         self.name = name
         self.id = id
     }
-
-    package init?(encoded: String) {
-        guard let data = Data(base64URL: encoded),
-              let cursor = try? JSONDecoder().decode(ProductCursor.self, from: data)
-        else { return nil }
-        self = cursor
-    }
-
-    package var encoded: String {
-        ((try? JSONEncoder().encode(self)) ?? Data()).base64URLEncoded
-    }
 }
+
+/// One page of `GET /product`.
+package typealias ProductPage = Page<Product>

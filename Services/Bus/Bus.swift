@@ -1,0 +1,148 @@
+import ArgumentParser
+import Contracts
+import EventBus
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceKit
+
+/// `bus`: the shop's bus topology written out for the places that cannot import Swift, the list of
+/// services, and the local bus's queues (depths, messages, redrive of dead letters).
+@main
+struct Bus: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The shop's bus topology and services, and the local bus's queues.",
+        subcommands: [Topology.self, CloudFormation.self, Services.self, Queues.self, Messages.self, Redrive.self]
+    )
+}
+
+/// Queue settings as the services read them (`QUEUE_VISIBILITY_TIMEOUT_MS`, `QUEUE_MAX_RECEIVE_COUNT`,
+/// `EVENT_BUS_NAME`), overridable by options.
+struct TopologyOptions: ParsableArguments {
+    @Option(help: "Visibility timeout in seconds (default: QUEUE_VISIBILITY_TIMEOUT_MS or 30).")
+    var visibilityTimeout: Int?
+    @Option(help: "Receives before a message moves to its dead-letter queue (default: QUEUE_MAX_RECEIVE_COUNT or 5).")
+    var maxReceiveCount: Int?
+
+    func topology() throws -> BusTopology {
+        let settings = try BusSettings(settings: Settings())
+        return .shop(
+            eventBusName: settings.eventBusName,
+            visibilityTimeout: visibilityTimeout.map { .seconds($0) } ?? settings.visibilityTimeout,
+            maxReceiveCount: maxReceiveCount ?? settings.maxReceiveCount
+        )
+    }
+}
+
+struct Topology: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the topology as JSON (what scripts/moto_bus.py declares).")
+    @OptionGroup var options: TopologyOptions
+
+    func run() throws {
+        print(String(decoding: try JSONValue.encoder.encode(try options.topology().json), as: UTF8.self))
+    }
+}
+
+struct CloudFormation: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cloudformation",
+        abstract: "The bus section of the CloudFormation template: print it, check the committed template, or rewrite it."
+    )
+    @Option(help: "The template.") var template = "deploy/aws/template.yaml"
+    @Flag(help: "Exit 1 when the template's generated sections differ from the topology.") var check = false
+    @Flag(help: "Rewrite the template's generated sections.") var write = false
+
+    func run() throws {
+        // The template uses parameters for the queue settings, so the defaults render it.
+        let topology = BusTopology.shop()
+        guard check || write else {
+            print(topology.cloudFormationResources)
+            print(topology.cloudFormationOutputs)
+            return
+        }
+        let current = try String(contentsOfFile: template, encoding: .utf8)
+        guard let updated = topology.updatingCloudFormation(current) else {
+            throw ValidationError("\(template) lacks the markers \(BusTopology.resourcesBegin) … \(BusTopology.resourcesEnd) and \(BusTopology.outputsBegin) … \(BusTopology.outputsEnd)")
+        }
+        if write {
+            if updated != current { try updated.write(toFile: template, atomically: true, encoding: .utf8) }
+            print(updated == current ? "\(template) is up to date" : "rewrote the bus sections of \(template)")
+        } else if updated != current {
+            FileHandle.standardError.write(Data("\(template) differs from the topology; run `swift run bus cloudformation --write`\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Services: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The shop's processes, one per line: name, executable, port, database (`-` for none). `--databases`: the databases to create."
+    )
+    @Flag(help: "Print only the database names.") var databases = false
+
+    func run() {
+        if databases {
+            ShopService.databases.forEach { print($0) }
+        } else {
+            for service in ShopService.all { print("\(service.name) \(service.executable) \(service.port) \(service.database ?? "-")") }
+        }
+    }
+}
+
+/// A command against the local bus's database (`BUS_DATABASE_URL`).
+protocol LocalBusCommand: AsyncParsableCommand {
+    func run(_ admin: LocalBusAdmin) async throws
+}
+
+extension LocalBusCommand {
+    func run() async throws {
+        let settings = Settings()
+        LoggingSetup.bootstrap(settings: Settings(settings.values.merging(["LOG_LEVEL": "error"]) { old, _ in old }))
+        let logger = Logger(label: "bus")
+        let busSettings = try BusSettings(settings: settings)
+        let client = PostgresClient(settings: busSettings.database, logger: logger)
+        let bus = LocalBus(client: client, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await withTimeout(.seconds(30)) { try await bus.install(busSettings.shopTopology) }
+            try await run(LocalBusAdmin(bus: bus))
+        }
+    }
+}
+
+struct Queues: LocalBusCommand {
+    static let configuration = CommandConfiguration(abstract: "Queue depths of the local bus (visible / in flight).")
+
+    func run(_ admin: LocalBusAdmin) async throws {
+        print("QUEUE                     VISIBLE  IN-FLIGHT  DEAD-LETTER-QUEUE")
+        for queue in try await admin.stats() {
+            print(queue.name.padding(toLength: 26, withPad: " ", startingAt: 0)
+                + String(queue.visible).padding(toLength: 9, withPad: " ", startingAt: 0)
+                + String(queue.inFlight).padding(toLength: 11, withPad: " ", startingAt: 0)
+                + (queue.deadLetterQueue ?? "-"))
+        }
+    }
+}
+
+struct Messages: LocalBusCommand {
+    static let configuration = CommandConfiguration(abstract: "The first messages of a local queue, as JSON lines.")
+    @Argument(help: "The queue.") var queue: String
+    @Argument(help: "How many.") var limit = 20
+
+    func run(_ admin: LocalBusAdmin) async throws {
+        for message in try await admin.messages(in: queue, limit: limit) {
+            print(String(decoding: try JSONOutput.encoder.encode(message), as: UTF8.self))
+        }
+    }
+}
+
+struct Redrive: LocalBusCommand {
+    static let configuration = CommandConfiguration(abstract: "Move a local dead-letter queue's messages back to their source queue.")
+    @Argument(help: "The dead-letter queue.") var deadLetterQueue: String
+
+    func run(_ admin: LocalBusAdmin) async throws {
+        let moved = try await admin.redrive(deadLetterQueue: deadLetterQueue)
+        print("moved \(moved) message(s) back from \(deadLetterQueue)")
+    }
+}
