@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A private PostgreSQL cluster for development and tests, in the git-ignored .data/ folder.
-#   scripts/postgres.sh start   install the server if missing, init the cluster once, start it, create databases
+#   scripts/postgres.sh start   install the server if missing, init the cluster once, start it, create the
+#                               role swn (CREATEDB: each service creates its own database at first start)
 #   scripts/postgres.sh stop    stop it (data stays)
 # Settings: PGPORT (default 55432), PGDATA_DIR (default .data/postgres).
 set -euo pipefail
@@ -8,7 +9,6 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PGPORT=${PGPORT:-55432}
 PGDATA_DIR=${PGDATA_DIR:-$ROOT/.data/postgres}
-DATABASES="product basket ordering bus identity"
 
 pg_bin() {
   local dir
@@ -58,11 +58,6 @@ start() {
   fi
   local psql=( "$bin/psql" -h "$PGDATA_DIR" -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -qAt )
   as_postgres "${psql[@]}" -d postgres -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'swn') THEN CREATE ROLE swn LOGIN CREATEDB PASSWORD 'swn'; END IF; END \$\$;"
-  for db in $DATABASES; do
-    if [ "$(as_postgres "${psql[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" != "1" ]; then
-      as_postgres "${psql[@]}" -d postgres -c "CREATE DATABASE $db OWNER swn"
-    fi
-  done
   echo "postgres.sh: PostgreSQL on 127.0.0.1:$PGPORT (user swn/swn), data in $PGDATA_DIR" >&2
 }
 

@@ -12,7 +12,7 @@ import ServiceKit
 struct Bus: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The shop's bus topology and services, and the local bus's queues.",
-        subcommands: [Topology.self, CloudFormation.self, Services.self, Queues.self, Messages.self, Redrive.self]
+        subcommands: [Topology.self, CloudFormation.self, Routes.self, Services.self, Queues.self, Messages.self, Redrive.self]
     )
 }
 
@@ -74,6 +74,12 @@ struct CloudFormation: ParsableCommand {
     }
 }
 
+struct Routes: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The route table as Markdown (the README shows it; a test compares).")
+
+    func run() { print(ShopRoutes.markdownTable) }
+}
+
 struct Services: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The shop's processes, one per line: name, executable, port, database (`-` for none). `--databases`: the databases to create."
@@ -105,7 +111,10 @@ extension LocalBusCommand {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
-            try await withTimeout(.seconds(30)) { try await bus.install(busSettings.shopTopology) }
+            try await withTimeout(.seconds(30)) {
+                try await DatabaseBootstrap.createIfMissing(busSettings.database, logger: logger)
+                try await bus.install(busSettings.shopTopology)
+            }
             try await run(LocalBusAdmin(bus: bus))
         }
     }

@@ -1,8 +1,9 @@
 import HTTPTypes
 
-/// One HTTP operation of the public API: which service serves it and who may call it. The table
-/// below is the only declaration: the gateway's policy is built from it, and tests fail when a
-/// service's router, `deploy/openapi.yaml` or the README's route table differs from it.
+/// One HTTP operation of the public API: which service serves it and who may call it. Each service
+/// declares its routes in `Services.swift`, the only declaration: the gateway's policy is built from
+/// them, and tests fail when a service's router, `deploy/openapi.yaml` or the README's route table
+/// differs.
 package struct Route: Sendable, Hashable, CustomStringConvertible {
     package enum Access: String, Sendable, Hashable, CaseIterable {
         /// No token needed.
@@ -13,6 +14,19 @@ package struct Route: Sendable, Hashable, CustomStringConvertible {
         case owner
         /// Members of the `admin` group.
         case admin
+    }
+
+    /// A route as its service declares it.
+    package struct Declaration: Sendable, Hashable {
+        package let method: HTTPRequest.Method
+        package let path: String
+        package let access: Access
+
+        package init(_ method: HTTPRequest.Method, _ path: String, _ access: Access) {
+            self.method = method
+            self.path = path
+            self.access = access
+        }
     }
 
     package let method: HTTPRequest.Method
@@ -35,27 +49,10 @@ package struct Route: Sendable, Hashable, CustomStringConvertible {
 }
 
 package enum ShopRoutes {
-    package static let all: [Route] = [
-        Route(.get, "/product", .product, .anyone),
-        Route(.post, "/product", .product, .admin),
-        Route(.get, "/product/{id}", .product, .anyone),
-        Route(.put, "/product/{id}", .product, .admin),
-        Route(.delete, "/product/{id}", .product, .admin),
-
-        Route(.get, "/basket", .basket, .admin),
-        Route(.post, "/basket", .basket, .signedIn),
-        Route(.post, "/basket/checkout", .basket, .signedIn),
-        Route(.get, "/basket/{userName}", .basket, .owner),
-        Route(.delete, "/basket/{userName}", .basket, .owner),
-
-        Route(.get, "/order", .ordering, .admin),
-        Route(.get, "/order/{userName}", .ordering, .owner),
-
-        // The gateway's own.
-        Route(.get, "/health", .gateway, .anyone),
-        Route(.get, "/ready", .gateway, .anyone),
-        Route(.get, "/openapi.yaml", .gateway, .anyone),
-    ]
+    /// Every route of every service, in the order of `ShopService.all`.
+    package static let all: [Route] = ShopService.all.flatMap { service in
+        service.routes.map { Route($0.method, $0.path, service, $0.access) }
+    }
 
     /// The services the gateway forwards to.
     package static var upstreams: [ShopService] {

@@ -1,5 +1,9 @@
-/// The shop's processes, declared once. The gateway takes its upstreams from here; the local
-/// runner (`bus services`), the database bootstrap and the compose file are checked against it.
+import HTTPTypes
+
+/// The shop's processes and the public routes each serves, declared once. The gateway takes its
+/// policy, upstreams and own paths from here; services create their own databases at start; the
+/// local runner reads the list (`bus services`); the compose file, the CloudFormation template and
+/// the OpenAPI file are checked against it by tests.
 package struct ShopService: Sendable, Hashable, CustomStringConvertible {
     /// The short name: routes and settings use it (`PRODUCT_SERVICE_URL`).
     package let name: String
@@ -7,29 +11,58 @@ package struct ShopService: Sendable, Hashable, CustomStringConvertible {
     package let port: Int
     /// Its own database, if it has one.
     package let database: String?
+    /// Its routes through the gateway, with who may call them.
+    package let routes: [Route.Declaration]
 
-    package init(name: String, executable: String, port: Int, database: String?) {
+    package init(name: String, executable: String, port: Int, database: String?, routes: [Route.Declaration] = []) {
         self.name = name
         self.executable = executable
         self.port = port
         self.database = database
+        self.routes = routes
     }
 
+    package static func == (a: ShopService, b: ShopService) -> Bool { a.name == b.name }
+    package func hash(into hasher: inout Hasher) { hasher.combine(name) }
     package var description: String { executable }
 
     /// Where the gateway (and other callers) find it: `<NAME>_SERVICE_URL`, default `http://localhost:<port>`.
     package var urlSetting: String { name.uppercased() + "_SERVICE_URL" }
     package var defaultURL: String { "http://localhost:\(port)" }
 
-    package static let gateway = ShopService(name: "gateway", executable: "gateway", port: 8080, database: nil)
-    package static let product = ShopService(name: "product", executable: "product-service", port: 8081, database: "product")
-    package static let basket = ShopService(name: "basket", executable: "basket-service", port: 8082, database: "basket")
-    package static let ordering = ShopService(name: "ordering", executable: "ordering-service", port: 8083, database: "ordering")
+    package static let product = ShopService(name: "product", executable: "product-service", port: 8081, database: "product", routes: [
+        .init(.get, "/product", .anyone),
+        .init(.post, "/product", .admin),
+        .init(.get, "/product/{id}", .anyone),
+        .init(.put, "/product/{id}", .admin),
+        .init(.delete, "/product/{id}", .admin),
+    ])
+
+    package static let basket = ShopService(name: "basket", executable: "basket-service", port: 8082, database: "basket", routes: [
+        .init(.get, "/basket", .admin),
+        .init(.post, "/basket", .signedIn),
+        .init(.post, "/basket/checkout", .signedIn),
+        .init(.get, "/basket/{userName}", .owner),
+        .init(.delete, "/basket/{userName}", .owner),
+    ])
+
+    package static let ordering = ShopService(name: "ordering", executable: "ordering-service", port: 8083, database: "ordering", routes: [
+        .init(.get, "/order", .admin),
+        .init(.get, "/order/{userName}", .owner),
+    ])
+
+    /// The local Cognito stand-in; clients call it directly (not through the gateway).
     package static let identity = ShopService(name: "identity", executable: "identity", port: 9229, database: "identity")
+
+    package static let gateway = ShopService(name: "gateway", executable: "gateway", port: 8080, database: nil, routes: [
+        .init(.get, "/health", .anyone),
+        .init(.get, "/ready", .anyone),
+        .init(.get, "/openapi.yaml", .anyone),
+    ])
 
     /// Every process, in start order.
     package static let all: [ShopService] = [product, basket, ordering, identity, gateway]
 
-    /// The databases to create: one per service, plus the local bus's.
+    /// The databases the services use: one each, plus the local bus's.
     package static let databases: [String] = all.compactMap(\.database) + ["bus"]
 }

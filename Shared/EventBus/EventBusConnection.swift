@@ -13,7 +13,7 @@ package struct EventBusConnection: Sendable {
     private let backend: Backend
 
     private enum Backend: Sendable {
-        case local(LocalBus, BusTopology)
+        case local(LocalBus, BusTopology, DatabaseSettings, Logger)
         /// SQS queues are found by name (or given as URLs in `<QUEUE>_URL` style settings by the caller).
         case aws(sqs: AWSJSONClient)
     }
@@ -23,7 +23,7 @@ package struct EventBusConnection: Sendable {
         case .local:
             let client = PostgresClient(settings: settings.database, logger: logger)
             let bus = LocalBus(client: client, logger: logger)
-            backend = .local(bus, topology)
+            backend = .local(bus, topology, settings.database, logger)
             publisher = .local(bus.publisher)
             services = [client, bus.notifier]
             readinessChecks = [.postgres(client, name: "bus", logger: logger)]
@@ -48,13 +48,16 @@ package struct EventBusConnection: Sendable {
 
     /// Declares the local topology; on AWS the infrastructure (CloudFormation) owns it.
     package func prepare() async throws {
-        if case .local(let bus, let topology) = backend { try await bus.install(topology) }
+        if case .local(let bus, let topology, let database, let logger) = backend {
+            try await DatabaseBootstrap.createIfMissing(database, logger: logger)
+            try await bus.install(topology)
+        }
     }
 
     /// The queue called `name` (on SQS, a queue name or URL).
     package func queue(_ name: String) -> BusQueue {
         switch backend {
-        case .local(let bus, _): .local(bus.queue(name))
+        case .local(let bus, _, _, _): .local(bus.queue(name))
         case .aws(let sqs): .aws(SQSQueue(client: sqs, queue: name))
         }
     }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Contracts
 import EventBus
 import Foundation
 import Logging
@@ -108,20 +109,25 @@ import TestSupport
     @Test func killingOrderingMidBatchStillGivesExactlyNOrders() async throws {
         try await Self.withShop { shop in
             shop.ordering.kill()
-            let n = 40
+            let n = 150
             for index in 0..<n { _ = try await Self.checkout(shop, user: "k\(index)") }
             try await Self.waitFor("all events queued") {
                 try await Database.scalar(shop.urls["bus"]!, "SELECT count(*)::bigint FROM bus_messages WHERE queue = 'ordering-checkout'") == n
             }
             let second = try await shop.ordering.restarted()
-            try await Self.waitFor("the first orders", timeout: .seconds(30)) { try await Self.orderCount(shop.urls["ordering"]!) > 0 }
+            // Kill it as soon as the first orders exist: mid-stream, with messages in flight.
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try await Self.orderCount(shop.urls["ordering"]!) == 0, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+            }
             second.kill()
             let made = try await Self.orderCount(shop.urls["ordering"]!)
+            print("ordering-service was killed with \(made) of \(n) orders made")
+            #expect(made > 0 && made < n, "the kill must land mid-stream (it landed after \(made) of \(n))")
             let third = try await shop.ordering.restarted()
             defer { third.terminate() }
             try await Self.waitFor("\(n) orders") { try await Self.orderCount(shop.urls["ordering"]!) == n }
             try await Task.sleep(for: .seconds(3)) // past the visibility timeout: any redelivery has happened
-            print("ordering-service was killed with \(made) of \(n) orders made")
             #expect(try await Self.orderCount(shop.urls["ordering"]!) == n, "killed after \(made) orders")
         }
     }
@@ -131,8 +137,8 @@ import TestSupport
             try await Database.withClient(shop.urls["bus"]!) { client in
                 let bus = LocalBus(client: client, logger: TestDatabase.logger)
                 let results = try await bus.publisher.putEvents([PublishEntry(
-                    eventBusName: BusTopology.defaultEventBusName, source: "com.swn.basket.checkoutbasket",
-                    detailType: "CheckoutBasket", detail: .object(["checkoutId": .string("not-a-uuid")])
+                    eventBusName: BusTopology.defaultEventBusName, source: ShopEvents.checkoutBasket.source,
+                    detailType: ShopEvents.checkoutBasket.detailType, detail: .object(["checkoutId": .string("not-a-uuid")])
                 )])
                 #expect(results.allSatisfy { $0.succeeded })
             }

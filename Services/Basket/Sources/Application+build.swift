@@ -37,6 +37,7 @@ package func buildApplication(_ config: BasketServiceConfig, logger: Logger) asy
     ))
     app.beforeServerStarts {
         try await withTimeout(.seconds(30)) {
+            try await DatabaseBootstrap.createIfMissing(config.database, logger: logger)
             try await Migrator(BasketMigrations.all).migrate(client: client, logger: logger)
             try await bus.prepare()
         }

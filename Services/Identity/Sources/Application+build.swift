@@ -8,6 +8,7 @@ import ServiceKit
 /// users are set up first, so the routes are built with the key in hand.
 package func buildApplication(_ config: IdentityConfig, logger: Logger) async throws -> some ApplicationProtocol {
     let hasher = PasswordHasher(cost: config.passwordHashCost)
+    try await DatabaseBootstrap.createIfMissing(config.database, logger: logger)
     let keys = try await withTemporaryPostgresClient(config.database, logger: logger) { client in
         try await Migrator(IdentityMigrations.all).migrate(client: client, logger: logger)
         if config.createDemoUsers {

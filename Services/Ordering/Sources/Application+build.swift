@@ -36,6 +36,7 @@ package func buildApplication(_ config: OrderingServiceConfig, logger: Logger) a
     ))
     app.beforeServerStarts {
         try await withTimeout(.seconds(30)) {
+            try await DatabaseBootstrap.createIfMissing(config.database, logger: logger)
             try await Migrator(OrderingMigrations.all).migrate(client: client, logger: logger)
             try await bus.prepare()
         }

@@ -29,6 +29,7 @@ package func buildApplication(_ config: ProductServiceConfig, logger: Logger) as
     app.addServices(OutboxRelay(client: client, publisher: bus.publisher, logger: logger, gate: started))
     app.beforeServerStarts {
         try await withTimeout(.seconds(30)) {
+            try await DatabaseBootstrap.createIfMissing(config.database, logger: logger)
             try await Migrator(ProductMigrations.all).migrate(client: client, logger: logger)
             try await bus.prepare()
         }

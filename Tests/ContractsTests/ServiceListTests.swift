@@ -1,0 +1,62 @@
+import Contracts
+import Foundation
+import Testing
+import TestSupport
+import Yams
+
+/// The list of services is declared once (Shared/Contracts/Services.swift). The local runner reads
+/// it (`bus services`); the database bootstrap, the compose file and the CloudFormation template
+/// cannot, so these tests fail when one of them lacks a service or disagrees on a port or database.
+@Suite struct ServiceListTests {
+    static func file(_ path: String) throws -> String {
+        try String(contentsOf: repositoryRoot.appendingPathComponent(path), encoding: .utf8)
+    }
+
+    /// Each service creates its own database (`DatabaseBootstrap`); nothing else keeps a list of them.
+    @Test func noListOfDatabasesIsKeptOutsideTheServices() throws {
+        let compose = try Self.file("docker-compose.yml")
+        #expect(!compose.contains("docker-entrypoint-initdb.d"), "the compose file must not create databases by hand")
+        let postgres = try Self.file("scripts/postgres.sh")
+        for database in ShopService.databases where database != "postgres" {
+            #expect(!postgres.contains("CREATE DATABASE \(database)") && !postgres.contains(" \(database) "), "postgres.sh names database \(database)")
+        }
+    }
+
+    @Test func theComposeFileRunsEveryService() throws {
+        let compose = try #require(try Yams.load(yaml: try Self.file("docker-compose.yml")) as? [String: Any])
+        let services = try #require(compose["services"] as? [String: Any])
+        for service in ShopService.all {
+            let entry = try #require(services[service.executable] as? [String: Any], "docker-compose.yml has no service \(service.executable)")
+            #expect(entry["command"] as? [String] == [service.executable], "\(service.executable): command")
+            let environment = entry["environment"] as? [String: Any] ?? [:]
+            #expect("\(environment["PORT"] ?? "")" == String(service.port), "\(service.executable): PORT")
+            if let database = service.database {
+                #expect((environment["DATABASE_URL"] as? String)?.hasSuffix("/\(database)") == true, "\(service.executable): DATABASE_URL names \(database)")
+            }
+        }
+        let gateway = (services[ShopService.gateway.executable] as? [String: Any])?["environment"] as? [String: Any] ?? [:]
+        for upstream in ShopRoutes.upstreams {
+            #expect((gateway[upstream.urlSetting] as? String)?.hasSuffix(":\(upstream.port)") == true, "the gateway's \(upstream.urlSetting)")
+        }
+    }
+
+    @Test func theTemplateRunsEveryServiceOnAWS() throws {
+        let template = try Self.file("deploy/aws/template.yaml")
+        // identity is the local stand-in for Cognito: the template has a user pool instead.
+        for service in ShopService.all where service != .identity {
+            #expect(template.contains("Command: [\(service.executable)]"), "deploy/aws/template.yaml runs no \(service.executable)")
+            #expect(template.contains("ContainerPort: \(service.port)}"), "deploy/aws/template.yaml: \(service.executable) on \(service.port)")
+        }
+        for upstream in ShopRoutes.upstreams {
+            #expect(template.contains("{Name: \(upstream.urlSetting), Value: \"http://\(upstream.name).swn.local:\(upstream.port)\"}"), "the gateway's \(upstream.urlSetting)")
+        }
+    }
+
+    @Test func theLocalRunnerTakesTheListFromBus() throws {
+        let script = try Self.file("scripts/run-local.sh")
+        #expect(script.contains("\"$BIN/bus\" services"))
+        for service in ShopService.all {
+            #expect(!script.contains("$BIN/\(service.executable)") && !script.contains("start \(service.executable)"), "run-local.sh starts \(service.executable) by name")
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import Contracts
+import EventBus
+import Foundation
+import Testing
+import TestSupport
+
+/// The bus topology is declared once (Shared/Contracts/Topology.swift). The CloudFormation
+/// template's bus section is rendered from it and must not differ; the moto set-up reads it.
+@Suite struct TopologyTests {
+    static let templatePath = repositoryRoot.appendingPathComponent("deploy/aws/template.yaml").path
+
+    @Test func theCommittedTemplateHoldsExactlyTheRenderedTopology() throws {
+        let template = try String(contentsOfFile: Self.templatePath, encoding: .utf8)
+        let rendered = try #require(BusTopology.shop().updatingCloudFormation(template), "the template lacks the bus topology markers")
+        if rendered != template {
+            let differing = zip(template.split(separator: "\n", omittingEmptySubsequences: false), rendered.split(separator: "\n", omittingEmptySubsequences: false))
+                .enumerated().first { $0.element.0 != $0.element.1 }
+            Issue.record("""
+                deploy/aws/template.yaml differs from Shared/Contracts/Topology.swift; run `swift run bus cloudformation --write`.
+                First difference at line \((differing?.offset ?? 0) + 1): template has '\(differing?.element.0 ?? "")', topology renders '\(differing?.element.1 ?? "")'
+                """)
+        }
+    }
+
+    @Test func everyEventReachesAQueueAndEveryNameResolves() {
+        let topology = BusTopology.shop()
+        #expect(topology.problems.isEmpty, "\(topology.problems)")
+        for event in ShopEvents.all {
+            #expect(!topology.queues(receiving: event).isEmpty, "\(event) is declared but no rule routes it: it would be dropped")
+        }
+        for queue in topology.queues where queue.deadLetterQueue != nil {
+            #expect(topology.rules.contains { $0.targetQueue == queue.name }, "\(queue.name) has no rule feeding it")
+            #expect(queue.maxReceiveCount > 0)
+        }
+        for rule in topology.rules {
+            #expect(ShopEvents.all.contains { rule.matches($0) }, "rule \(rule.name) matches no declared event")
+        }
+    }
+
+    /// The moto set-up takes every name from `bus topology`: the script itself names no queue,
+    /// rule, source or detail-type that could drift.
+    @Test func theMotoSetUpNamesNothingOfItsOwn() throws {
+        let script = try String(contentsOf: repositoryRoot.appendingPathComponent("scripts/moto_bus.py"), encoding: .utf8)
+        let topology = BusTopology.shop()
+        let names = topology.queues.map(\.name) + topology.rules.map(\.name) + ShopEvents.all.flatMap { [$0.source, $0.detailType] }
+        for name in names { #expect(!script.contains(name), "scripts/moto_bus.py hard-codes \(name)") }
+    }
+
+    @Test func theJSONCarriesEveryQueueAndRule() throws {
+        let topology = BusTopology.shop(visibilityTimeout: .seconds(7), maxReceiveCount: 4)
+        let json = topology.json
+        guard case .array(let queues) = json["queues"], case .array(let rules) = json["rules"] else {
+            Issue.record("no queues or rules")
+            return
+        }
+        #expect(queues.count == topology.queues.count)
+        #expect(rules.count == topology.rules.count)
+        #expect(queues.first?["visibilityTimeoutSeconds"] == .number(7))
+        #expect(queues.first?["maxReceiveCount"] == .number(4))
+        #expect(rules.first?["eventPattern"] == topology.rules.first?.pattern.pattern)
+    }
+}
