@@ -46,12 +46,16 @@ start() {
       echo "listen_addresses = '127.0.0.1'"
       echo "port = $PGPORT"
       echo "unix_socket_directories = '$PGDATA_DIR'"
-      echo "max_connections = 300"
       echo "fsync = on"
     } >> "$PGDATA_DIR/postgresql.conf"
     # Password authentication over TCP, as in production; trust only on the private socket.
     echo "host all all 127.0.0.1/32 scram-sha-256" > "$PGDATA_DIR/pg_hba.conf"
     echo "local all all trust" >> "$PGDATA_DIR/pg_hba.conf"
+  fi
+  # The test suite runs many services side by side, each with its own pool: room for all of them.
+  if ! grep -q "^max_connections = 1000" "$PGDATA_DIR/postgresql.conf"; then
+    echo "max_connections = 1000" >> "$PGDATA_DIR/postgresql.conf"
+    as_postgres "$bin/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1 && as_postgres "$bin/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null
   fi
   if ! as_postgres "$bin/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1; then
     as_postgres "$bin/pg_ctl" -D "$PGDATA_DIR" -l "$PGDATA_DIR/server.log" -w -t 60 start >/dev/null

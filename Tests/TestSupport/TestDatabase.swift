@@ -47,13 +47,18 @@ package struct TestDatabase: Sendable {
             host: server.host, port: server.port, username: server.username, password: server.password,
             database: server.database, tls: .disable
         )
-        let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
         do {
-            try await body(connection)
-            try await connection.close()
-        } catch {
-            try? await connection.close()
-            throw error
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+            do {
+                try await body(connection)
+                try await connection.close()
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+        } catch let error as PSQLError {
+            // PSQLError's description hides the server's message; a failing test should show it.
+            throw TestDatabaseError(description: String(reflecting: error))
         }
     }
 
@@ -72,4 +77,9 @@ package struct TestDatabase: Sendable {
     package var url: String {
         "postgres://\(settings.username):\(settings.password ?? "")@\(settings.host):\(settings.port)/\(settings.database)"
     }
+}
+
+/// A set-up failure of the test database server, with the server's own message.
+package struct TestDatabaseError: Error, CustomStringConvertible {
+    package var description: String
 }
