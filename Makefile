@@ -8,7 +8,7 @@ MOTO_SERVER ?= $(shell command -v moto_server || pyenv which moto_server 2>/dev/
 export MOTO_SERVER
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: run test test-tools build postgres-start postgres-stop demo queue
+.PHONY: run test test-tools build postgres-start postgres-stop demo queue chaos
 
 build:
 	swift build $(SWIFT_BUILD_FLAGS)
@@ -45,3 +45,7 @@ demo:
 ## Show what is waiting in the local bus's queues (QUEUE=name to list one queue's messages).
 queue:
 	@BUS_DATABASE_URL=$(PG_URL)/bus swift run $(SWIFT_BUILD_FLAGS) bus $(if $(QUEUE),messages $(QUEUE),queues)
+
+## The order saga under random SIGKILLs (ORDERS=1000 by default), then its invariants checked.
+chaos: postgres-start
+	@swift build $(SWIFT_BUILD_FLAGS) && PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) python3 scripts/chaos.py

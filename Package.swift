@@ -34,6 +34,7 @@ let serviceTargets: [Target] =
     + service("Product", executable: "product-service", dependencies: busService)
     + service("Basket", executable: "basket-service", dependencies: busService + [httpClient, httpTypes])
     + service("Ordering", executable: "ordering-service", dependencies: busService)
+    + service("Payment", executable: "payment-service", dependencies: busService)
 
 let sharedTargets: [Target] = [
     .target(
@@ -100,7 +101,7 @@ let testTargets: [Target] = [
     .testTarget(
         name: "ContractsTests",
         dependencies: testing + [
-            "Contracts", "EventBus", "GatewayService", "ProductService", "BasketService", "OrderingService", "Auth",
+            "Contracts", "EventBus", "GatewayService", "ProductService", "BasketService", "OrderingService", "PaymentService", "Auth",
             .product(name: "Yams", package: "Yams"),
         ],
         path: "Tests/ContractsTests", swiftSettings: swiftSettings
@@ -117,10 +118,11 @@ let testTargets: [Target] = [
         path: "Tests/BasketServiceTests", swiftSettings: swiftSettings
     ),
     .testTarget(name: "OrderingServiceTests", dependencies: testing + ["OrderingService", "EventBus", "Contracts"], path: "Tests/OrderingServiceTests", swiftSettings: swiftSettings),
+    .testTarget(name: "PaymentServiceTests", dependencies: testing + ["PaymentService", "EventBus", "Contracts"], path: "Tests/PaymentServiceTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "AuthTests",
         dependencies: testing + [
-            "Auth", "GatewayService", "IdentityService", "ProductService", "BasketService", "OrderingService", "EventBus", "Contracts",
+            "Auth", "GatewayService", "IdentityService", "ProductService", "BasketService", "OrderingService", "PaymentService", "EventBus", "Contracts",
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "CryptoExtras", package: "swift-crypto"),

@@ -46,13 +46,14 @@ fi
 PSQL=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1 || true)
 if [ -z "$PSQL" ]; then log "psql not found (scripts/postgres.sh start installs it)"; exit 1; fi
 for tool in curl; do command -v $tool >/dev/null || { log "$tool is required"; exit 1; }; done
-for exe in identity product-service basket-service ordering-service gateway; do
+for exe in identity product-service basket-service ordering-service payment-service gateway bus; do
   [ -x "$BIN/$exe" ] || { log "$BIN/$exe is missing (build first, or set SWN_BIN_DIR)"; exit 1; }
 done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/swn-schemathesis.XXXXXX")
 RUN_ID=st_$(date +%s)_$$
-DATABASES="product basket ordering bus identity"
+# The databases to create and drop: the services' list (Shared/Contracts/Services.swift).
+DATABASES=$("$BIN/bus" services --databases | tr "\n" " ")
 pids=()
 
 psql_admin() { "$PSQL" "$PG_URL/postgres" -v ON_ERROR_STOP=1 -qAt "$@"; }
@@ -86,11 +87,11 @@ for db in $DATABASES; do psql_admin -c "CREATE DATABASE ${RUN_ID}_$db"; done
 
 # --- services --------------------------------------------------------------------------------------
 if [ -n "${SWN_ST_PORTS:-}" ]; then
-  read -r GATEWAY_PORT PRODUCT_PORT BASKET_PORT ORDERING_PORT IDENTITY_PORT <<<"$SWN_ST_PORTS"
+  read -r GATEWAY_PORT PRODUCT_PORT BASKET_PORT ORDERING_PORT IDENTITY_PORT PAYMENT_PORT <<<"$SWN_ST_PORTS"
 else
-  read -r GATEWAY_PORT PRODUCT_PORT BASKET_PORT ORDERING_PORT IDENTITY_PORT < <(python3 - <<'EOF'
+  read -r GATEWAY_PORT PRODUCT_PORT BASKET_PORT ORDERING_PORT IDENTITY_PORT PAYMENT_PORT < <(python3 - <<'EOF'
 import socket
-sockets = [socket.socket() for _ in range(5)]
+sockets = [socket.socket() for _ in range(6)]
 for s in sockets:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in sockets))
@@ -109,6 +110,7 @@ export COGNITO_CLIENT_ID=swnshoplocalclient
 export PRODUCT_SERVICE_URL=http://127.0.0.1:$PRODUCT_PORT
 export BASKET_SERVICE_URL=http://127.0.0.1:$BASKET_PORT
 export ORDERING_SERVICE_URL=http://127.0.0.1:$ORDERING_PORT
+export PAYMENT_SERVICE_URL=http://127.0.0.1:$PAYMENT_PORT
 
 start() {
   local name=$1; shift
@@ -135,6 +137,7 @@ start identity PORT="$IDENTITY_PORT" DATABASE_URL="$PG_URL/${RUN_ID}_identity" T
 start product-service PORT="$PRODUCT_PORT" DATABASE_URL="$PG_URL/${RUN_ID}_product" SEED_DEMO_CATALOG=true
 start basket-service PORT="$BASKET_PORT" DATABASE_URL="$PG_URL/${RUN_ID}_basket"
 start ordering-service PORT="$ORDERING_PORT" DATABASE_URL="$PG_URL/${RUN_ID}_ordering"
+start payment-service PORT="$PAYMENT_PORT" DATABASE_URL="$PG_URL/${RUN_ID}_payment"
 # Throttling is off for the fuzzing (one client sends far beyond a user's rate); set the gateway's
 # RATE_LIMIT_* variables to run with it.
 start gateway PORT="$GATEWAY_PORT" OPENAPI_FILE="$ROOT/deploy/openapi.yaml" \
@@ -143,8 +146,9 @@ wait_ready identity "$IDENTITY_PORT" 0
 wait_ready product-service "$PRODUCT_PORT" 1
 wait_ready basket-service "$BASKET_PORT" 2
 wait_ready ordering-service "$ORDERING_PORT" 3
-wait_ready gateway "$GATEWAY_PORT" 4
-log "services up: gateway $GATEWAY_PORT, product $PRODUCT_PORT, basket $BASKET_PORT, ordering $ORDERING_PORT, identity $IDENTITY_PORT; logs in $WORK"
+wait_ready payment-service "$PAYMENT_PORT" 4
+wait_ready gateway "$GATEWAY_PORT" 5
+log "services up: gateway $GATEWAY_PORT, product $PRODUCT_PORT, basket $BASKET_PORT, ordering $ORDERING_PORT, payment $PAYMENT_PORT, identity $IDENTITY_PORT; logs in $WORK"
 
 # --- tokens ----------------------------------------------------------------------------------------
 sign_in() {

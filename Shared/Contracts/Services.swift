@@ -49,6 +49,12 @@ package struct ShopService: Sendable, Hashable, CustomStringConvertible {
     package static let ordering = ShopService(name: "ordering", executable: "ordering-service", port: 8083, database: "ordering", routes: [
         .init(.get, "/order", .admin),
         .init(.get, "/order/{userName}", .owner),
+        .init(.get, "/order/{userName}/{orderId}", .owner),
+    ])
+
+    /// The simulated payment provider.
+    package static let payment = ShopService(name: "payment", executable: "payment-service", port: 8084, database: "payment", routes: [
+        .init(.get, "/payment/{orderId}", .admin),
     ])
 
     /// The local Cognito stand-in; clients call it directly (not through the gateway).
@@ -61,7 +67,7 @@ package struct ShopService: Sendable, Hashable, CustomStringConvertible {
     ])
 
     /// Every process, in start order.
-    package static let all: [ShopService] = [product, basket, ordering, identity, gateway]
+    package static let all: [ShopService] = [product, basket, ordering, payment, identity, gateway]
 
     /// The databases the services use: one each, plus the local bus's.
     package static let databases: [String] = all.compactMap(\.database) + ["bus"]

@@ -8,6 +8,12 @@ package enum ShopQueues {
     package static let orderingCheckout = "ordering-checkout"
     /// Catalog changes, read by basket-service.
     package static let basketCatalog = "basket-catalog"
+    /// The saga's stock commands, read by product-service.
+    package static let productStock = "product-stock"
+    /// The saga's payment commands, read by payment-service.
+    package static let paymentCommands = "payment-commands"
+    /// The replies of product and payment, read by ordering-service's saga.
+    package static let orderingSaga = "ordering-saga"
 }
 
 extension BusTopology {
@@ -21,12 +27,22 @@ extension BusTopology {
         }
         return BusTopology(
             eventBusName: eventBusName,
-            queues: queue(ShopQueues.orderingCheckout, consumer: .ordering) + queue(ShopQueues.basketCatalog, consumer: .basket),
+            queues: queue(ShopQueues.orderingCheckout, consumer: .ordering) + queue(ShopQueues.basketCatalog, consumer: .basket)
+                + queue(ShopQueues.productStock, consumer: .product) + queue(ShopQueues.paymentCommands, consumer: .payment)
+                + queue(ShopQueues.orderingSaga, consumer: .ordering),
             rules: [
                 Rule(name: "CheckoutBasketToOrdering", eventBusName: eventBusName,
                      events: [ShopEvents.checkoutBasket.name], targetQueue: ShopQueues.orderingCheckout),
                 Rule(name: "CatalogChangesToBasket", eventBusName: eventBusName,
                      events: ShopEvents.catalogChanges.map(\.name), targetQueue: ShopQueues.basketCatalog),
+                Rule(name: "StockCommandsToProduct", eventBusName: eventBusName,
+                     events: ShopEvents.stockCommands, targetQueue: ShopQueues.productStock),
+                Rule(name: "PaymentCommandsToPayment", eventBusName: eventBusName,
+                     events: ShopEvents.paymentCommands, targetQueue: ShopQueues.paymentCommands),
+                Rule(name: "StockRepliesToOrdering", eventBusName: eventBusName,
+                     events: ShopEvents.stockReplies, targetQueue: ShopQueues.orderingSaga),
+                Rule(name: "PaymentRepliesToOrdering", eventBusName: eventBusName,
+                     events: ShopEvents.paymentReplies, targetQueue: ShopQueues.orderingSaga),
             ]
         )
     }

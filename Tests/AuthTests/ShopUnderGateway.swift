@@ -8,6 +8,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import OrderingService
+import PaymentService
 import PostgresNIO
 import ProductService
 import ServiceKit
@@ -36,7 +37,8 @@ struct ShopUnderGateway: Sendable {
         try await TestDatabase.with { basketDB in
         try await TestDatabase.with { orderingDB in
         try await TestDatabase.with { busDB in
-            let ports = (identity: try freePort(), product: try freePort(), basket: try freePort(), ordering: try freePort(), gateway: try freePort())
+        try await TestDatabase.with { paymentDB in
+            let ports = (identity: try freePort(), product: try freePort(), basket: try freePort(), ordering: try freePort(), gateway: try freePort(), payment: try freePort())
             let issuer = "http://127.0.0.1:\(ports.identity)/local_swn"
 
             var identity = try IdentityConfig(settings: Settings([
@@ -57,12 +59,17 @@ struct ShopUnderGateway: Sendable {
             ordering.database = orderingDB.settings
             ordering.bus.database = busDB.settings
             ordering.port = ports.ordering
+            var payment = try PaymentServiceConfig(settings: Settings([:]))
+            payment.database = paymentDB.settings
+            payment.bus.database = busDB.settings
+            payment.port = ports.payment
             var gateway = try GatewayConfig(settings: Settings([
                 "PORT": "\(ports.gateway)", "COGNITO_ISSUER": issuer, "JWKS_REFRESH_INTERVAL_MS": "0",
                 "OPENAPI_FILE": repositoryRoot.appendingPathComponent("deploy/openapi.yaml").path,
                 "PRODUCT_SERVICE_URL": "http://127.0.0.1:\(ports.product)",
                 "BASKET_SERVICE_URL": "http://127.0.0.1:\(ports.basket)",
                 "ORDERING_SERVICE_URL": "http://127.0.0.1:\(ports.ordering)",
+                "PAYMENT_SERVICE_URL": "http://127.0.0.1:\(ports.payment)",
             ].merging(gatewaySettings) { $1 }))
             if let custom = gatewayTokens?(issuer) {
                 gateway.tokens.issuer = custom.issuer
@@ -72,12 +79,14 @@ struct ShopUnderGateway: Sendable {
             product.tokens = gateway.tokens
             basket.tokens = gateway.tokens
             ordering.tokens = gateway.tokens
+            payment.tokens = gateway.tokens
             let logger = Logger(label: "auth-test")
             let apps: [any Service] = [
                 try await IdentityService.buildApplication(identity, logger: logger),
                 try await ProductService.buildApplication(product, logger: logger),
                 try await BasketService.buildApplication(basket, logger: logger),
                 try await OrderingService.buildApplication(ordering, logger: logger),
+                try await PaymentService.buildApplication(payment, logger: logger),
                 try await GatewayService.buildApplication(gateway, logger: logger),
             ]
             try await withRunningServices(apps) {
@@ -90,7 +99,7 @@ struct ShopUnderGateway: Sendable {
                     identityDatabase: identityDB.settings, issuer: issuer
                 ))
             }
-        }}}}}
+        }}}}}}
     }
 
     static let adminKeyID = "AKIDSWNLOCALADMIN"

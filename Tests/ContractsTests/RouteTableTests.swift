@@ -7,6 +7,7 @@ import Hummingbird
 import HTTPTypes
 import Logging
 import OrderingService
+import PaymentService
 import ProductService
 import ServiceKit
 import Testing
@@ -66,6 +67,7 @@ import Yams
                 repository: InMemoryBasketRepository(), catalog: FixedCatalog(products: []), eventBusName: "SwnEventBus", verifier: verifier
             )),
             .ordering: Self.operations(OrderingService.buildRouter(repository: InMemoryOrderRepository(), verifier: verifier)),
+            .payment: Self.operations(PaymentService.buildRouter(repository: InMemoryPaymentRepository(), verifier: verifier)),
         ]
         #expect(Set(routers.keys) == Set(ShopRoutes.upstreams), "every upstream of the table is checked here")
         for (service, served) in routers {
@@ -92,6 +94,7 @@ import Yams
         let admin = Identity(userName: "root", groups: ["admin"])
         for route in ShopRoutes.all {
             let path = route.path.replacingOccurrences(of: "{userName}", with: "ann").replacingOccurrences(of: "{id}", with: UUID().uuidString)
+                .replacingOccurrences(of: "{orderId}", with: UUID().uuidString)
             let anonymous = policy.decide(method: route.method, path: path, identity: nil)
             let asCustomer = policy.decide(method: route.method, path: path, identity: customer)
             let asAdmin = policy.decide(method: route.method, path: path, identity: admin)

@@ -25,7 +25,7 @@ import TestSupport
     @Test func everyEventReachesAQueueAndEveryNameResolves() {
         let topology = BusTopology.shop()
         #expect(topology.problems.isEmpty, "\(topology.problems)")
-        for event in ShopEvents.all {
+        for event in ShopEvents.all where !ShopEvents.forAnySubscriber.contains(event) {
             #expect(!topology.queues(receiving: event).isEmpty, "\(event) is declared but no rule routes it: it would be dropped")
         }
         for queue in topology.queues where queue.deadLetterQueue != nil {

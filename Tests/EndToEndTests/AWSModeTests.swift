@@ -66,4 +66,42 @@ import TestSupport
         }}}
         }
     }
+
+    /// The saga's commands and replies through EventBridge rules and SQS queues: an approved and a
+    /// declined order.
+    @Test func theSagaRunsThroughEventBridgeAndSQS() async throws {
+        try await withMotoServer { endpoint in
+        _ = try await declareTopology(try JSONValue.encoder.encode(BusTopology.shop(visibilityTimeout: .seconds(2), maxReceiveCount: 3).json), inMoto: endpoint)
+        try await TestDatabase.with { productDB in
+        try await TestDatabase.with { basketDB in
+        try await TestDatabase.with { orderingDB in
+        try await TestDatabase.with { paymentDB in
+            let aws = SagaTests.sagaSettings.merging([
+                "BUS_MODE": "aws", "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "ORDER_STEP_TIMEOUT_MS": "20000", "ORDER_PAYMENT_TIMEOUT_MS": "20000",
+            ]) { $1 }
+            let product = try await ServiceProcess("product-service", port: try freePort(), environment: aws.merging(["DATABASE_URL": productDB.url]) { $1 })
+            defer { product.terminate() }
+            let basket = try await ServiceProcess("basket-service", port: try freePort(), environment: aws.merging([
+                "DATABASE_URL": basketDB.url, "PRODUCT_SERVICE_URL": product.baseURL,
+            ]) { $1 })
+            defer { basket.terminate() }
+            let ordering = try await ServiceProcess("ordering-service", port: try freePort(), environment: aws.merging(["DATABASE_URL": orderingDB.url]) { $1 })
+            defer { ordering.terminate() }
+            let payment = try await ServiceProcess("payment-service", port: try freePort(), environment: aws.merging(["DATABASE_URL": paymentDB.url]) { $1 })
+            defer { payment.terminate() }
+            let shop = SagaTests.Shop(product: product, basket: basket, ordering: ordering, payment: payment, databases: [:])
+
+            let kettle = try await SagaTests.createProduct(shop, stock: 6)
+            let approved = try await SagaTests.order(shop, user: "awsok", lines: [(kettle, 2)], card: "4242424242424242")
+            let completed = try await SagaTests.finished(shop, user: "awsok", approved)
+            #expect(SagaTests.statuses(completed) == ["Pending", "StockReserved", "Paid", "Completed"])
+            let declined = try await SagaTests.order(shop, user: "awsno", lines: [(kettle, 3)], card: "4000000000000002")
+            let cancelled = try await SagaTests.finished(shop, user: "awsno", declined)
+            #expect(cancelled["cancellationReason"] == .string("PaymentDeclined"))
+            try await CheckoutToOrderTests.waitFor("the declined order's stock back") { try await SagaTests.stock(shop, kettle) == 4 }
+            #expect(try await SagaTests.payment(shop, approved).body["status"] == .string("Approved"))
+        }}}}
+        }
+    }
 }

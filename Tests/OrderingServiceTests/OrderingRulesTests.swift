@@ -45,13 +45,15 @@ import Testing
 
     @Test func theHandlerMakesOneOrderPerCheckoutAndRefusesWhatItCannotRead() async throws {
         let repository = InMemoryOrderRepository()
-        let handler = CheckoutHandler(repository: repository, logger: Logger(label: "ordering-rules"))
+        let saga = SagaRunner(repository: repository, eventBusName: "SwnEventBus", stepTimeout: .seconds(10), paymentTimeout: .seconds(10))
+        let handler = CheckoutHandler(saga: saga, logger: Logger(label: "ordering-rules"))
         let checkout = Self.checkout()
         let message = try Self.message(detail: try JSONValue(encoding: checkout))
         try await handler.handle(message)
         try await handler.handle(message)
         let orders = try await repository.orders(of: "ann", on: nil, limit: 10)
         #expect(orders.count == 1 && orders.first?.checkoutId == checkout.checkoutId && orders.first?.status == .pending)
+        #expect(repository.published.map(\.detailType) == ["ReserveStock"], "the saga started once")
 
         await #expect(throws: UnprocessableMessage.self) { try await handler.handle(try Self.message(detail: .object(["checkoutId": .string("x")]))) }
         await #expect(throws: UnprocessableMessage.self) {

@@ -26,9 +26,22 @@ package func buildApplication(_ config: OrderingServiceConfig, logger: Logger) a
     let started = StartupGate()
     app.addServices(client, http)
     app.addServices(bus.services)
+    let saga = SagaRunner(
+        repository: repository, eventBusName: config.bus.eventBusName, stepTimeout: config.stepTimeout, paymentTimeout: config.paymentTimeout
+    )
+    app.addServices(OutboxRelay(client: client, publisher: bus.publisher, logger: logger, gate: started))
+    app.addServices(SagaTimeouts(saga: saga, interval: config.timeoutScanInterval, logger: logger, gate: started))
+    app.addServices(QueueConsumer(
+        queue: bus.queue(ShopQueues.orderingSaga),
+        handler: SagaReplyHandler(saga: saga, logger: logger),
+        logger: logger,
+        baseBackoff: config.retryBaseDelay,
+        maximumBackoff: config.retryMaximumDelay,
+        gate: started
+    ))
     app.addServices(QueueConsumer(
         queue: bus.queue(config.checkoutQueue),
-        handler: CheckoutHandler(repository: repository, logger: logger),
+        handler: CheckoutHandler(saga: saga, logger: logger),
         logger: logger,
         baseBackoff: config.retryBaseDelay,
         maximumBackoff: config.retryMaximumDelay,

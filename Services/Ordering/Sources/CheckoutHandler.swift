@@ -4,13 +4,14 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// Turns `CheckoutBasket` events into orders. Idempotent: a redelivered event finds its order made.
+/// Turns `CheckoutBasket` events into orders and starts each one's saga in the same transaction.
+/// Idempotent: a redelivered event finds its order made.
 package struct CheckoutHandler<Repository: OrderRepository>: MessageHandler {
-    let repository: Repository
+    let saga: SagaRunner<Repository>
     let logger: Logger
 
-    package init(repository: Repository, logger: Logger) {
-        self.repository = repository
+    package init(saga: SagaRunner<Repository>, logger: Logger) {
+        self.saga = saga
         self.logger = logger
     }
 
@@ -22,7 +23,7 @@ package struct CheckoutHandler<Repository: OrderRepository>: MessageHandler {
         try CheckoutValidation.validate(checkout)
         let created: Bool
         do {
-            created = try await repository.createOrder(from: checkout)
+            created = try await saga.repository.createOrder(from: checkout) { store in _ = try await saga.apply(.started, on: store) }
         } catch let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("22") == true {
             // A data exception (a value Postgres refuses) fails the same way every time.
             throw UnprocessableMessage("the database refused a value: \(error.serverInfo?[.message] ?? "\(error.code)")")

@@ -19,20 +19,40 @@ package struct Order: Codable, Sendable, Equatable {
     /// When the customer checked out (not when the event was consumed).
     package var orderDate: Date
     package var status: OrderStatus
+    /// Why the order was cancelled; null unless it was.
+    @NullWhenAbsent package var cancellationReason: CancellationReason?
     package var statusHistory: [StatusChange]
 }
 
-/// An order's life; payment and stock steps will move it on from `Pending`.
-package enum OrderStatus: String, Codable, Sendable {
+/// An order's life: `Pending` → `StockReserved` → `Paid` → `Completed`, or `Cancelled` with a reason.
+package enum OrderStatus: String, Codable, Sendable, CaseIterable {
     case pending = "Pending"
+    case stockReserved = "StockReserved"
     case paid = "Paid"
-    case shipped = "Shipped"
+    case completed = "Completed"
     case cancelled = "Cancelled"
+
+    package var isTerminal: Bool { self == .completed || self == .cancelled }
+}
+
+package enum CancellationReason: String, Codable, Sendable, CaseIterable {
+    /// A product lacked stock or no longer exists.
+    case outOfStock = "OutOfStock"
+    case paymentDeclined = "PaymentDeclined"
+    /// A step did not answer in time.
+    case stepTimeout = "StepTimeout"
 }
 
 package struct StatusChange: Codable, Sendable, Equatable {
     package var status: OrderStatus
     package var at: Date
+    package var reason: String?
+
+    package init(status: OrderStatus, at: Date, reason: String? = nil) {
+        self.status = status
+        self.at = at
+        self.reason = reason
+    }
 }
 
 extension OrderStatus {

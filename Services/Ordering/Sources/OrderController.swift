@@ -15,6 +15,7 @@ package struct OrderController<Repository: OrderRepository> {
         group
             .get(use: list)
             .get(":userName", use: ordersOfUser)
+            .get(":userName/:orderId", use: orderOfUser)
     }
 
     @Sendable func ordersOfUser(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -30,6 +31,18 @@ package struct OrderController<Repository: OrderRepository> {
         let limit = try PageRequest<OrderCursor>.limit(request.uri.queryParameters["limit"].map(String.init), default: 100, maximum: 500)
         let orders = try await repository.orders(of: userName, on: day, limit: limit)
         return try JSONOutput.response(orders)
+    }
+
+    /// One order of the user; 404 when there is none with that id, or it is another user's.
+    @Sendable func orderOfUser(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let userName = try PathUserName.parameter(context)
+        try context.requireActing(for: userName, field: "userName")
+        let raw = context.parameters.get("orderId") ?? ""
+        guard let id = UUID(uuidString: raw) else { throw Problem.badRequest("orderId must be a UUID, got '\(raw)'", field: "orderId") }
+        guard let order = try await repository.order(id: id), order.userName.utf8.elementsEqual(userName.utf8) else {
+            throw Problem.notFound("\(userName) has no order \(id)")
+        }
+        return try JSONOutput.response(order)
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {

@@ -1,14 +1,31 @@
 import Contracts
+import EventBus
 import Foundation
 
-/// Storage of orders.
+/// Storage of orders and their sagas. It reads and writes; the rules live in `OrderSaga` and
+/// `CheckoutValidation`.
 package protocol OrderRepository: Sendable {
-    /// Creates the order for a checkout unless one exists; true when it was created now.
-    func createOrder(from checkout: CheckoutBasket) async throws -> Bool
+    /// Creates the order for a checkout unless one exists, and runs `start` on its saga in the same
+    /// transaction; true when it was created now.
+    func createOrder(from checkout: CheckoutBasket, _ start: @Sendable (any SagaStore) async throws -> Void) async throws -> Bool
     /// A user's orders, newest first, optionally only those of one UTC day.
     func orders(of userName: String, on day: DateInterval?, limit: Int) async throws -> [Order]
     /// All orders, newest first, before `cursor` (an order date).
     func allOrders(before cursor: OrderCursor?, limit: Int) async throws -> [Order]
+    func order(id: UUID) async throws -> Order?
+    /// Runs `body` in one transaction that holds the order's row.
+    func withSaga<T: Sendable>(orderId: UUID, _ body: @Sendable (any SagaStore) async throws -> T) async throws -> T
+    /// Orders whose saga step's deadline has passed, oldest deadline first.
+    func overdue(limit: Int) async throws -> [UUID]
+}
+
+/// One order's saga inside a transaction.
+package protocol SagaStore: Sendable {
+    /// nil when there is no such order.
+    func state() async throws -> SagaState?
+    /// Records the decision: its statuses in the history, the new step, deadline and cancellation
+    /// reason, and `entries` in the outbox.
+    func apply(_ decision: SagaDecision, entries: [PublishEntry], deadline: Date?) async throws
 }
 
 /// A page position in the newest-first list of all orders: after the order with this date and id.
@@ -23,4 +40,52 @@ package struct OrderCursor: Codable, Sendable, Equatable {
     }
 
     package var orderDate: Date { Date(timeIntervalSince1970: Double(orderDateMicroseconds) / 1_000_000) }
+}
+
+/// Applies saga events to orders: the decision of `OrderSaga`, its outbox entries and deadline, in
+/// the order's transaction.
+package struct SagaRunner<Repository: OrderRepository>: Sendable {
+    package let repository: Repository
+    package let eventBusName: String
+    /// How long the stock step may take, and the payment step.
+    package let stepTimeout: Duration
+    package let paymentTimeout: Duration
+
+    package init(repository: Repository, eventBusName: String, stepTimeout: Duration, paymentTimeout: Duration) {
+        self.repository = repository
+        self.eventBusName = eventBusName
+        self.stepTimeout = stepTimeout
+        self.paymentTimeout = paymentTimeout
+    }
+
+    package enum Outcome: Sendable, Equatable {
+        case applied(SagaDecision)
+        case ignored
+        case unknownOrder
+    }
+
+    package func handle(_ event: SagaEvent, orderId: UUID) async throws -> Outcome {
+        try await repository.withSaga(orderId: orderId) { store in try await apply(event, on: store) }
+    }
+
+    package func apply(_ event: SagaEvent, on store: any SagaStore) async throws -> Outcome {
+        guard let state = try await store.state() else { return .unknownOrder }
+        guard let decision = OrderSaga.decide(state, event) else { return .ignored }
+        let entries = try OrderSaga.entries(
+            decision.commands, for: state, cancellationReason: decision.cancellationReason ?? state.cancellationReason, eventBusName: eventBusName
+        )
+        let deadline: Date? = switch decision.deadline {
+        case .none: nil
+        case .step: Date() + stepTimeout.timeInterval
+        case .payment: Date() + paymentTimeout.timeInterval
+        }
+        try await store.apply(decision, entries: entries, deadline: deadline)
+        return .applied(decision)
+    }
+}
+
+extension Duration {
+    package var timeInterval: TimeInterval {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
 }

@@ -1,3 +1,4 @@
+import EventBus
 import ServiceKit
 
 enum OrderingMigrations {
@@ -33,5 +34,14 @@ enum OrderingMigrations {
             """,
             "CREATE INDEX order_status_history_order ON order_status_history (order_id)",
         ]),
-    ]
+        Migration("002_saga", [
+            "ALTER TABLE orders ADD COLUMN saga_step TEXT NOT NULL DEFAULT 'finished'",
+            "ALTER TABLE orders ADD COLUMN deadline TIMESTAMPTZ",
+            "ALTER TABLE orders ADD COLUMN cancellation_reason TEXT",
+            "ALTER TABLE order_status_history ADD COLUMN reason TEXT",
+            // Orders made before the saga existed never reserved anything: they time out (StepTimeout).
+            "UPDATE orders SET saga_step = 'reservingStock', deadline = now() WHERE status = 'Pending'",
+            "CREATE INDEX orders_deadline ON orders (deadline) WHERE saga_step <> 'finished'",
+        ]),
+    ] + Outbox.migrations
 }

@@ -15,6 +15,12 @@ package struct OrderingServiceConfig: Sendable {
     /// First retry delay of a failing message; doubles with each receive.
     package var retryBaseDelay: Duration
     package var retryMaximumDelay: Duration
+    /// How long a saga step (the stock reservation) may take before the order is cancelled (`StepTimeout`).
+    package var stepTimeout: Duration
+    /// The same for the payment step.
+    package var paymentTimeout: Duration
+    /// How often overdue steps are looked for.
+    package var timeoutScanInterval: Duration
 
     package init(settings: Settings = Settings()) throws {
         host = settings.string("HOST", default: "127.0.0.1")
@@ -25,5 +31,8 @@ package struct OrderingServiceConfig: Sendable {
         checkoutQueue = settings.string("CHECKOUT_QUEUE", default: ShopQueues.orderingCheckout)
         retryBaseDelay = try settings.milliseconds("RETRY_BASE_DELAY_MS", default: 1000)
         retryMaximumDelay = try settings.milliseconds("RETRY_MAX_DELAY_MS", default: 60_000)
+        stepTimeout = try settings.milliseconds("ORDER_STEP_TIMEOUT_MS", default: 10_000)
+        paymentTimeout = try settings.milliseconds("ORDER_PAYMENT_TIMEOUT_MS", default: Int(stepTimeout.timeInterval * 1000))
+        timeoutScanInterval = try settings.milliseconds("ORDER_TIMEOUT_SCAN_MS", default: 250)
     }
 }

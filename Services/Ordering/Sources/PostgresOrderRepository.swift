@@ -1,4 +1,5 @@
 import Contracts
+import EventBus
 import Foundation
 import Logging
 import PostgresNIO
@@ -14,16 +15,17 @@ package struct PostgresOrderRepository: OrderRepository {
         self.logger = logger
     }
 
-    package func createOrder(from checkout: CheckoutBasket) async throws -> Bool {
+    package func createOrder(from checkout: CheckoutBasket, _ start: @Sendable (any SagaStore) async throws -> Void) async throws -> Bool {
         let items = String(decoding: try JSONOutput.encoder.encode(checkout.items), as: UTF8.self)
         return try await client.withTransaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
                 INSERT INTO orders (order_id, checkout_id, user_name, first_name, last_name, email, address,
-                                    payment_method, card_info, items, total_price, order_date, status)
+                                    payment_method, card_info, items, total_price, order_date, status, saga_step)
                 VALUES (\(UUID()), \(checkout.checkoutId), \(checkout.userName), \(checkout.firstName), \(checkout.lastName),
                         \(checkout.email), \(checkout.address), \(checkout.paymentMethod), \(checkout.cardInfo), \(items),
-                        \(checkout.totalPrice.description)::numeric, \(checkout.checkoutDate), \(OrderStatus.pending.rawValue))
+                        \(checkout.totalPrice.description)::numeric, \(checkout.checkoutDate), \(OrderStatus.pending.rawValue),
+                        \(SagaStep.reservingStock.rawValue))
                 ON CONFLICT (checkout_id) DO NOTHING
                 RETURNING order_id
                 """,
@@ -32,12 +34,35 @@ package struct PostgresOrderRepository: OrderRepository {
             var created: UUID?
             for try await id in rows.decode(UUID.self) { created = id }
             guard let created else { return false }
-            try await connection.query(
-                "INSERT INTO order_status_history (order_id, status) VALUES (\(created), \(OrderStatus.pending.rawValue))",
-                logger: logger
-            )
+            try await start(PostgresSagaStore(orderId: created, connection: connection, logger: logger))
             return true
         }
+    }
+
+    package func order(id: UUID) async throws -> Order? {
+        try await client.withConnection { connection in
+            let rows = try await connection.query("SELECT \(unescaped: Self.columns) FROM orders WHERE order_id = \(id)", logger: logger)
+            return try await Self.decode(rows, connection: connection, logger: logger).first
+        }
+    }
+
+    package func withSaga<T: Sendable>(orderId: UUID, _ body: @Sendable (any SagaStore) async throws -> T) async throws -> T {
+        try await client.withTransaction(logger: logger) { connection in
+            try await body(PostgresSagaStore(orderId: orderId, connection: connection, logger: logger))
+        }
+    }
+
+    package func overdue(limit: Int) async throws -> [UUID] {
+        let rows = try await client.query(
+            """
+            SELECT order_id FROM orders WHERE saga_step <> 'finished' AND deadline <= now()
+            ORDER BY deadline LIMIT \(limit)
+            """,
+            logger: logger
+        )
+        var ids: [UUID] = []
+        for try await id in rows.decode(UUID.self) { ids.append(id) }
+        return ids
     }
 
     package func orders(of userName: String, on day: DateInterval?, limit: Int) async throws -> [Order] {
@@ -72,7 +97,7 @@ package struct PostgresOrderRepository: OrderRepository {
 
     static let columns = """
         order_id, checkout_id, user_name, first_name, last_name, email, address, payment_method, card_info,
-        items, total_price::text, order_date, status
+        items, total_price::text, order_date, status, cancellation_reason
         """
 
     static func decode(_ rows: PostgresRowSequence, connection: PostgresConnection, logger: Logger) async throws -> [Order] {
@@ -80,26 +105,79 @@ package struct PostgresOrderRepository: OrderRepository {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = Timestamp.decodingStrategy
         for try await row in rows {
-            let (orderId, checkoutId, userName, firstName, lastName, email, address, paymentMethod, cardInfo, items, total, orderDate, status) =
-                try row.decode((UUID, UUID, String, String, String, String, String, String, String, String, String, Date, String).self)
+            let (orderId, checkoutId, userName, firstName, lastName, email, address, paymentMethod, cardInfo, items, total, orderDate, status, reason) =
+                try row.decode((UUID, UUID, String, String, String, String, String, String, String, String, String, Date, String, String?).self)
             orders.append(Order(
                 orderId: orderId, checkoutId: checkoutId, userName: userName, firstName: firstName, lastName: lastName,
                 email: email, address: address, paymentMethod: paymentMethod, cardInfo: cardInfo,
                 items: try decoder.decode([OrderLine].self, from: Data(items.utf8)),
                 totalPrice: try Money.parse(total, column: "orders.total_price"), orderDate: orderDate,
-                status: try OrderStatus(stored: status), statusHistory: []
+                status: try OrderStatus(stored: status), cancellationReason: try reason.map(CancellationReason.init(stored:)), statusHistory: []
             ))
         }
         guard !orders.isEmpty else { return orders }
         let history = try await connection.query(
-            "SELECT order_id, status, changed_at FROM order_status_history WHERE order_id = ANY(\(orders.map(\.orderId))) ORDER BY changed_at, id",
+            "SELECT order_id, status, changed_at, reason FROM order_status_history WHERE order_id = ANY(\(orders.map(\.orderId))) ORDER BY id",
             logger: logger
         )
         var changes: [UUID: [StatusChange]] = [:]
-        for try await (id, status, at) in history.decode((UUID, String, Date).self) {
-            changes[id, default: []].append(StatusChange(status: try OrderStatus(stored: status), at: at))
+        for try await (id, status, at, reason) in history.decode((UUID, String, Date, String?).self) {
+            changes[id, default: []].append(StatusChange(status: try OrderStatus(stored: status), at: at, reason: reason))
         }
         for index in orders.indices { orders[index].statusHistory = changes[orders[index].orderId] ?? [] }
         return orders
+    }
+}
+
+struct PostgresSagaStore: SagaStore {
+    let orderId: UUID
+    let connection: PostgresConnection
+    let logger: Logger
+
+    func state() async throws -> SagaState? {
+        let rows = try await connection.query(
+            """
+            SELECT checkout_id, user_name, card_info, items, total_price::text, status, saga_step, cancellation_reason, deadline
+            FROM orders WHERE order_id = \(orderId) FOR UPDATE
+            """,
+            logger: logger
+        )
+        for try await (checkoutId, userName, cardInfo, items, total, status, step, reason, deadline)
+            in rows.decode((UUID, String, String, String, String, String, String, String?, Date?).self)
+        {
+            guard let step = SagaStep(rawValue: step) else { throw UnreadableValue(column: "orders.saga_step", value: step) }
+            return SagaState(
+                orderId: orderId, checkoutId: checkoutId, userName: userName, cardInfo: cardInfo,
+                items: try JSONValue.decoder.decode([OrderLine].self, from: Data(items.utf8)),
+                totalPrice: try Money.parse(total, column: "orders.total_price"), status: try OrderStatus(stored: status), step: step,
+                cancellationReason: try reason.map(CancellationReason.init(stored:)), deadline: deadline
+            )
+        }
+        return nil
+    }
+
+    func apply(_ decision: SagaDecision, entries: [PublishEntry], deadline: Date?) async throws {
+        for change in decision.statuses {
+            try await connection.query(
+                "INSERT INTO order_status_history (order_id, status, reason) VALUES (\(orderId), \(change.status.rawValue), \(change.reason))",
+                logger: logger
+            )
+        }
+        try await connection.query(
+            """
+            UPDATE orders SET status = coalesce(\(decision.statuses.last?.status.rawValue), status), saga_step = \(decision.step.rawValue),
+                deadline = \(deadline), cancellation_reason = coalesce(\(decision.cancellationReason?.rawValue), cancellation_reason)
+            WHERE order_id = \(orderId)
+            """,
+            logger: logger
+        )
+        for entry in entries { try await Outbox.enqueue(entry, on: connection, logger: logger) }
+    }
+}
+
+extension CancellationReason {
+    init(stored: String) throws {
+        guard let reason = CancellationReason(rawValue: stored) else { throw UnreadableValue(column: "cancellation_reason", value: stored) }
+        self = reason
     }
 }

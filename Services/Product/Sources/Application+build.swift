@@ -27,6 +27,12 @@ package func buildApplication(_ config: ProductServiceConfig, logger: Logger) as
     app.addServices(client, http)
     app.addServices(bus.services)
     app.addServices(OutboxRelay(client: client, publisher: bus.publisher, logger: logger, gate: started))
+    app.addServices(QueueConsumer(
+        queue: bus.queue(ShopQueues.productStock),
+        handler: StockCommandHandler(repository: repository, eventBusName: config.bus.eventBusName, logger: logger),
+        logger: logger,
+        gate: started
+    ))
     app.beforeServerStarts {
         try await withTimeout(.seconds(30)) {
             try await DatabaseBootstrap.createIfMissing(config.database, logger: logger)

@@ -12,7 +12,7 @@ package final class InMemoryProductRepository: ProductRepository {
         let now = Date()
         let product = Product(
             id: UUID(), name: input.name, description: input.description ?? "", imageFile: input.imageFile ?? "",
-            price: input.price, category: input.category, version: 1, createdAt: now, updatedAt: now
+            price: input.price, category: input.category, stock: input.stock ?? 0, version: 1, createdAt: now, updatedAt: now
         )
         products.withLock { $0[product.id] = product }
         return product
@@ -40,6 +40,7 @@ package final class InMemoryProductRepository: ProductRepository {
             product.imageFile = input.imageFile ?? ""
             product.price = input.price
             product.category = input.category
+            product.stock = input.stock ?? product.stock
             product.version += 1
             product.updatedAt = Date()
             products[id] = product

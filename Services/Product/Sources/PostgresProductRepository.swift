@@ -23,9 +23,9 @@ package struct PostgresProductRepository: ProductRepository {
         try await client.withTransaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
-                INSERT INTO products (id, name, description, image_file, price, category)
+                INSERT INTO products (id, name, description, image_file, price, category, stock)
                 VALUES (\(UUID()), \(input.name), \(input.description ?? ""), \(input.imageFile ?? ""),
-                        \(input.price.description)::numeric, \(input.category))
+                        \(input.price.description)::numeric, \(input.category), \(input.stock ?? 0))
                 RETURNING \(unescaped: Self.columns)
                 """,
                 logger: logger
@@ -81,7 +81,7 @@ package struct PostgresProductRepository: ProductRepository {
                 UPDATE products SET
                     name = \(input.name), description = \(input.description ?? ""), image_file = \(input.imageFile ?? ""),
                     price = \(input.price.description)::numeric, category = \(input.category),
-                    version = version + 1, updated_at = now()
+                    stock = coalesce(\(input.stock), stock), version = version + 1, updated_at = now()
                 WHERE id = \(id)
                 RETURNING \(unescaped: Self.columns)
                 """,
@@ -112,17 +112,17 @@ package struct PostgresProductRepository: ProductRepository {
         return 0
     }
 
-    static let columns = "id, name, description, image_file, price::text, category, version, created_at, updated_at"
+    static let columns = "id, name, description, image_file, price::text, category, stock, version, created_at, updated_at"
 
     static func decode(_ rows: PostgresRowSequence) async throws -> [Product] {
         var products: [Product] = []
-        for try await (id, name, description, imageFile, price, category, version, createdAt, updatedAt)
-            in rows.decode((UUID, String, String, String, String, String, Int, Date, Date).self)
+        for try await (id, name, description, imageFile, price, category, stock, version, createdAt, updatedAt)
+            in rows.decode((UUID, String, String, String, String, String, Int, Int, Date, Date).self)
         {
             let price = try Money.parse(price, column: "products.price")
             products.append(Product(
                 id: id, name: name, description: description, imageFile: imageFile, price: price,
-                category: category, version: version, createdAt: createdAt, updatedAt: updatedAt
+                category: category, stock: stock, version: version, createdAt: createdAt, updatedAt: updatedAt
             ))
         }
         return products
@@ -131,4 +131,69 @@ package struct PostgresProductRepository: ProductRepository {
 
 enum PostgresProductRepositoryError: Error {
     case noRowReturned
+}
+
+extension PostgresProductRepository: StockRepository {
+    package func withReservation<T: Sendable>(orderId: UUID, productIds: [UUID], _ body: @Sendable (any ReservationStore) async throws -> T) async throws -> T {
+        try await client.withTransaction(logger: logger) { connection in
+            // One order at a time; products locked in id order, so two orders never wait on each other in a circle.
+            try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("reservation:" + orderId.uuidString), 0))", logger: logger)
+            return try await body(PostgresReservationStore(orderId: orderId, productIds: productIds, connection: connection, logger: logger))
+        }
+    }
+
+    package func reservation(orderId: UUID) async throws -> Reservation? {
+        try await client.withConnection { connection in
+            try await PostgresReservationStore(orderId: orderId, productIds: [], connection: connection, logger: logger).existing()
+        }
+    }
+}
+
+struct PostgresReservationStore: ReservationStore {
+    let orderId: UUID
+    let productIds: [UUID]
+    let connection: PostgresConnection
+    let logger: Logger
+
+    func existing() async throws -> Reservation? {
+        let rows = try await connection.query("SELECT status, reason, lines FROM stock_reservations WHERE order_id = \(orderId)", logger: logger)
+        for try await (status, reason, lines) in rows.decode((String, String?, String).self) {
+            guard let status = Reservation.Status(rawValue: status) else { throw UnreadableValue(column: "stock_reservations.status", value: status) }
+            return Reservation(orderId: orderId, status: status, reason: reason, lines: try JSONDecoder().decode([ReserveStock.Line].self, from: Data(lines.utf8)))
+        }
+        return nil
+    }
+
+    func available() async throws -> [UUID: Int] {
+        let ids = Array(Set(productIds)).sorted { $0.uuidString < $1.uuidString }
+        let rows = try await connection.query("SELECT id, stock FROM products WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE", logger: logger)
+        var stock: [UUID: Int] = [:]
+        for try await (id, units) in rows.decode((UUID, Int).self) { stock[id] = units }
+        return stock
+    }
+
+    func save(_ reservation: Reservation?, stockChanges: [UUID: Int], reply: PublishEntry?) async throws {
+        if let reservation {
+            let lines = String(decoding: try JSONEncoder().encode(reservation.lines), as: UTF8.self)
+            try await connection.query(
+                """
+                INSERT INTO stock_reservations (order_id, status, reason, lines) VALUES (\(orderId), \(reservation.status.rawValue), \(reservation.reason), \(lines))
+                ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, lines = excluded.lines, updated_at = now()
+                """,
+                logger: logger
+            )
+        }
+        let changes = stockChanges.sorted { $0.key.uuidString < $1.key.uuidString }
+        if !changes.isEmpty {
+            // Released stock goes back even to a product whose row was deleted meanwhile: nothing to give back then.
+            try await connection.query(
+                """
+                UPDATE products AS p SET stock = p.stock + c.change, updated_at = now()
+                FROM unnest(\(changes.map(\.key))::uuid[], \(changes.map(\.value))::int[]) AS c(id, change) WHERE p.id = c.id
+                """,
+                logger: logger
+            )
+        }
+        if let reply { try await Outbox.enqueue(reply, on: connection, logger: logger) }
+    }
 }

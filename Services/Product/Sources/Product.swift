@@ -9,6 +9,8 @@ package struct Product: Codable, Sendable, Equatable {
     package var imageFile: String
     package var price: Decimal
     package var category: String
+    /// Units available to order (reservations of open orders already taken off).
+    package var stock: Int
     package var version: Int
     package var createdAt: Date
     package var updatedAt: Date

@@ -8,13 +8,18 @@ package struct ProductInput: Codable, Sendable {
     package var imageFile: String?
     package var price: Decimal
     package var category: String
+    /// Units available: `POST` defaults it to 0; `PUT` keeps the current stock when it is absent.
+    package var stock: Int?
 
-    package init(name: String, description: String? = nil, imageFile: String? = nil, price: Decimal, category: String) {
+    package static let maximumStock = 1_000_000_000
+
+    package init(name: String, description: String? = nil, imageFile: String? = nil, price: Decimal, category: String, stock: Int? = nil) {
         self.name = name
         self.description = description
         self.imageFile = imageFile
         self.price = price
         self.category = category
+        self.stock = stock
     }
 
     /// Trims text fields and checks every rule; throws a 422 problem on the first failure.
@@ -31,6 +36,9 @@ package struct ProductInput: Codable, Sendable {
         try TextRules.check(input.description ?? "", field: "description", maximumLength: 4000)
         try TextRules.check(input.imageFile ?? "", field: "imageFile", maximumLength: 500)
         try Money.validate(price, field: "price")
+        if let stock, !(0...Self.maximumStock).contains(stock) {
+            throw Problem.unprocessable("stock must be a whole number from 0 to \(Self.maximumStock)", field: "stock")
+        }
         return input
     }
 }

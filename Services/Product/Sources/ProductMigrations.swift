@@ -20,5 +20,18 @@ enum ProductMigrations {
             "CREATE INDEX products_name_id ON products (name, id)",
             "CREATE INDEX products_category_name_id ON products (category, name, id)",
         ]),
+        Migration("002_stock_and_reservations", [
+            "ALTER TABLE products ADD COLUMN stock INT NOT NULL DEFAULT 0 CHECK (stock >= 0)",
+            """
+            CREATE TABLE stock_reservations (
+                order_id UUID PRIMARY KEY,
+                status TEXT NOT NULL,
+                reason TEXT,
+                lines TEXT NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )
+            """,
+        ]),
     ] + Outbox.migrations
 }

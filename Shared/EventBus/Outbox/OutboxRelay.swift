@@ -122,6 +122,6 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
 }
 
 /// Runs `operation`, cutting it short (by cancellation) when graceful shutdown begins.
-func cancelWhenGracefulShutdownOrReturn(_ operation: @escaping @Sendable () async -> Void) async {
+package func cancelWhenGracefulShutdownOrReturn(_ operation: @escaping @Sendable () async -> Void) async {
     _ = try? await cancelWhenGracefulShutdown { await operation() }
 }

@@ -1,0 +1,164 @@
+import Contracts
+import EventBus
+import Foundation
+
+/// Where an order's saga stands: waiting for the stock, waiting for the payment, or done.
+package enum SagaStep: String, Codable, Sendable {
+    case reservingStock, charging, finished
+}
+
+/// What the saga knows of an order.
+package struct SagaState: Sendable, Equatable {
+    package var orderId: UUID
+    package var checkoutId: UUID
+    package var userName: String
+    package var cardInfo: String
+    package var items: [OrderLine]
+    package var totalPrice: Decimal
+    package var status: OrderStatus
+    package var step: SagaStep
+    package var cancellationReason: CancellationReason?
+    /// When the current step gives up.
+    package var deadline: Date?
+
+    package init(
+        orderId: UUID, checkoutId: UUID, userName: String, cardInfo: String, items: [OrderLine], totalPrice: Decimal,
+        status: OrderStatus, step: SagaStep, cancellationReason: CancellationReason? = nil, deadline: Date? = nil
+    ) {
+        self.orderId = orderId
+        self.checkoutId = checkoutId
+        self.userName = userName
+        self.cardInfo = cardInfo
+        self.items = items
+        self.totalPrice = totalPrice
+        self.status = status
+        self.step = step
+        self.cancellationReason = cancellationReason
+        self.deadline = deadline
+    }
+}
+
+/// What moves a saga on: the start, a reply, or the clock.
+package enum SagaEvent: Sendable, Equatable {
+    case started
+    case stockReserved
+    case stockReservationFailed(reason: String)
+    case paymentApproved
+    case paymentDeclined(reason: String)
+    case paymentRefunded
+    /// The current step's deadline passed (checked again against `deadline` when handled).
+    case deadlinePassed(now: Date)
+}
+
+/// A message the saga sends through the outbox.
+package enum SagaCommand: Sendable, Equatable {
+    case reserveStock, releaseStock, commitStock, chargePayment, refundPayment, orderCompleted, orderCancelled
+}
+
+/// What handling an event does: the statuses the order goes through, its new step and deadline,
+/// and the messages to send, all stored in one transaction.
+package struct SagaDecision: Sendable, Equatable {
+    package enum Deadline: Sendable, Equatable { case none, step, payment }
+
+    package var statuses: [(status: OrderStatus, reason: String?)]
+    package var step: SagaStep
+    package var deadline: Deadline
+    package var cancellationReason: CancellationReason?
+    package var commands: [SagaCommand]
+
+    package init(statuses: [(status: OrderStatus, reason: String?)] = [], step: SagaStep, deadline: Deadline = .none, cancellationReason: CancellationReason? = nil, commands: [SagaCommand]) {
+        self.statuses = statuses
+        self.step = step
+        self.deadline = deadline
+        self.cancellationReason = cancellationReason
+        self.commands = commands
+    }
+
+    package static func == (a: SagaDecision, b: SagaDecision) -> Bool {
+        a.statuses.map(\.status) == b.statuses.map(\.status) && a.statuses.map(\.reason) == b.statuses.map(\.reason)
+            && a.step == b.step && a.deadline == b.deadline && a.cancellationReason == b.cancellationReason && a.commands == b.commands
+    }
+}
+
+/// The order saga as a pure state machine (the seed course's Step Functions flow): reserve stock →
+/// charge → complete; on a refusal or a step timeout, compensate in reverse order (refund, then
+/// release) and cancel. Replies that come late or twice are handled: a late reservation is released,
+/// a late approval refunded, anything else that no longer applies changes nothing.
+package enum OrderSaga {
+    /// nil: the event changes nothing (a duplicate, or a reply the saga no longer waits for and that
+    /// needs no compensation).
+    package static func decide(_ state: SagaState, _ event: SagaEvent) -> SagaDecision? {
+        switch (state.step, event) {
+        case (_, .started):
+            return SagaDecision(statuses: [(.pending, nil)], step: .reservingStock, deadline: .step, commands: [.reserveStock])
+
+        case (.reservingStock, .stockReserved):
+            return SagaDecision(statuses: [(.stockReserved, nil)], step: .charging, deadline: .payment, commands: [.chargePayment])
+        case (.reservingStock, .stockReservationFailed):
+            return cancel(.outOfStock, compensations: [])
+        case (.reservingStock, .deadlinePassed(let now)) where state.deadline.map { $0 <= now } ?? true:
+            // The reservation may still happen: release it (product keeps a mark if it has none yet).
+            return cancel(.stepTimeout, compensations: [.releaseStock])
+
+        case (.charging, .paymentApproved):
+            return SagaDecision(statuses: [(.paid, nil), (.completed, nil)], step: .finished, commands: [.commitStock, .orderCompleted])
+        case (.charging, .paymentDeclined(let reason)):
+            return cancel(.paymentDeclined, detail: reason, compensations: [.releaseStock])
+        case (.charging, .deadlinePassed(let now)) where state.deadline.map { $0 <= now } ?? true:
+            // Reverse order: the payment (which may still be approved) first, then the stock.
+            return cancel(.stepTimeout, compensations: [.refundPayment, .releaseStock])
+
+        case (.finished, .stockReserved) where state.status == .cancelled:
+            // A reservation that arrived after the saga gave up on it.
+            return SagaDecision(step: .finished, cancellationReason: state.cancellationReason, commands: [.releaseStock])
+        case (.finished, .paymentApproved) where state.status == .cancelled:
+            // Money taken for an order that ended cancelled goes back.
+            return SagaDecision(step: .finished, cancellationReason: state.cancellationReason, commands: [.refundPayment])
+
+        default:
+            return nil
+        }
+    }
+
+    static func cancel(_ reason: CancellationReason, detail: String? = nil, compensations: [SagaCommand]) -> SagaDecision {
+        SagaDecision(
+            statuses: [(.cancelled, detail.map { "\(reason.rawValue): \($0)" } ?? reason.rawValue)], step: .finished,
+            cancellationReason: reason, commands: compensations + [.orderCancelled]
+        )
+    }
+
+    /// The outbox entries of `commands` for the order in `state`.
+    package static func entries(_ commands: [SagaCommand], for state: SagaState, cancellationReason: CancellationReason?, eventBusName: String) throws -> [PublishEntry] {
+        let order = OrderReference(orderId: state.orderId)
+        return try commands.map { command in
+            switch command {
+            case .reserveStock:
+                try ShopEvents.reserveStock.entry(ReserveStock(orderId: state.orderId, lines: state.items.map {
+                    ReserveStock.Line(productId: $0.productId, quantity: $0.quantity)
+                }), eventBusName: eventBusName)
+            case .releaseStock: try ShopEvents.releaseStock.entry(order, eventBusName: eventBusName)
+            case .commitStock: try ShopEvents.commitStock.entry(order, eventBusName: eventBusName)
+            case .chargePayment:
+                try ShopEvents.chargePayment.entry(ChargePayment(
+                    orderId: state.orderId, userName: state.userName, amount: state.totalPrice, cardInfo: state.cardInfo
+                ), eventBusName: eventBusName)
+            case .refundPayment: try ShopEvents.refundPayment.entry(order, eventBusName: eventBusName)
+            case .orderCompleted, .orderCancelled:
+                try (command == .orderCompleted ? ShopEvents.orderCompleted : ShopEvents.orderCancelled).entry(OrderFinished(
+                    orderId: state.orderId, checkoutId: state.checkoutId, userName: state.userName, totalPrice: state.totalPrice,
+                    cancellationReason: cancellationReason?.rawValue
+                ), eventBusName: eventBusName)
+            }
+        }
+    }
+
+    /// The saga event a reply carries; nil for a message that is not a saga reply.
+    package static func event(of envelope: EventEnvelope) throws -> (orderId: UUID, event: SagaEvent)? {
+        if let reply = try ShopEvents.stockReserved.detail(of: envelope) { return (reply.orderId, .stockReserved) }
+        if let reply = try ShopEvents.stockReservationFailed.detail(of: envelope) { return (reply.orderId, .stockReservationFailed(reason: reply.reason)) }
+        if let reply = try ShopEvents.paymentApproved.detail(of: envelope) { return (reply.orderId, .paymentApproved) }
+        if let reply = try ShopEvents.paymentDeclined.detail(of: envelope) { return (reply.orderId, .paymentDeclined(reason: reply.reason ?? "declined")) }
+        if let reply = try ShopEvents.paymentRefunded.detail(of: envelope) { return (reply.orderId, .paymentRefunded) }
+        return nil
+    }
+}

@@ -1,0 +1,66 @@
+import EventBus
+import Foundation
+import Logging
+import ServiceKit
+import ServiceLifecycle
+
+/// Moves sagas on with the replies of product and payment from `ordering-saga`.
+package struct SagaReplyHandler<Repository: OrderRepository>: MessageHandler {
+    let saga: SagaRunner<Repository>
+    let logger: Logger
+
+    package init(saga: SagaRunner<Repository>, logger: Logger) {
+        self.saga = saga
+        self.logger = logger
+    }
+
+    package func handle(_ message: QueueMessage) async throws {
+        let envelope = try EventEnvelope(message: message)
+        guard let (orderId, event) = try OrderSaga.event(of: envelope) else {
+            throw UnprocessableMessage("ordering-service's saga does not handle \(envelope.source)/\(envelope.detailType)")
+        }
+        switch try await saga.handle(event, orderId: orderId) {
+        case .applied(let decision):
+            logger.info("saga moved on", metadata: [
+                "orderId": "\(orderId)", "event": "\(envelope.detailType)", "step": "\(decision.step.rawValue)",
+                "status": "\(decision.statuses.last.map { $0.status.rawValue } ?? "-")",
+            ])
+        case .ignored:
+            logger.info("saga reply changed nothing (late or repeated)", metadata: ["orderId": "\(orderId)", "event": "\(envelope.detailType)"])
+        case .unknownOrder:
+            throw UnprocessableMessage("\(envelope.detailType) for an order this service never made: \(orderId)")
+        }
+    }
+}
+
+/// Gives up on saga steps whose deadline passed. The deadlines are rows in the database, so a
+/// restart keeps them; several instances may scan at once (each order is decided under its row lock).
+package struct SagaTimeouts<Repository: OrderRepository>: Service {
+    let saga: SagaRunner<Repository>
+    let interval: Duration
+    let logger: Logger
+    let gate: StartupGate?
+
+    package init(saga: SagaRunner<Repository>, interval: Duration, logger: Logger, gate: StartupGate? = nil) {
+        self.saga = saga
+        self.interval = interval
+        self.logger = logger
+        self.gate = gate
+    }
+
+    package func run() async throws {
+        if let gate { await cancelWhenGracefulShutdownOrReturn { await gate.wait() } }
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                for orderId in try await saga.repository.overdue(limit: 100) {
+                    if case .applied = try await saga.handle(.deadlinePassed(now: Date()), orderId: orderId) {
+                        logger.warning("saga step timed out; order cancelled", metadata: ["orderId": "\(orderId)"])
+                    }
+                }
+            } catch {
+                logger.error("scanning saga deadlines failed", metadata: ["error": "\(error)"])
+            }
+            await cancelWhenGracefulShutdownOrReturn { try? await Task.sleep(for: interval) }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import EventBus
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceKit
+
+/// Payments in Postgres; each command runs in a transaction holding the order's row.
+package struct PostgresPaymentRepository: PaymentRepository {
+    let client: PostgresClient
+    let logger: Logger
+
+    package init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    package func withPayment<T: Sendable>(orderId: UUID, _ body: @Sendable (any PaymentStore) async throws -> T) async throws -> T {
+        try await client.withTransaction(logger: logger) { connection in
+            // Serialises commands of one order even before its row exists.
+            try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("payment:" + orderId.uuidString), 0))", logger: logger)
+            return try await body(PostgresPaymentStore(orderId: orderId, connection: connection, logger: logger))
+        }
+    }
+
+    package func payment(orderId: UUID) async throws -> Payment? {
+        try await client.withConnection { connection in
+            guard let record = try await PostgresPaymentStore(orderId: orderId, connection: connection, logger: logger).record(), record.isVisible else { return nil }
+            let rows = try await connection.query(
+                "SELECT status, at, reason FROM payment_history WHERE order_id = \(orderId) ORDER BY id", logger: logger
+            )
+            var history: [Payment.Change] = []
+            for try await (status, at, reason) in rows.decode((String, Date, String?).self) {
+                guard let status = Payment.Status(rawValue: status) else { throw UnreadableValue(column: "payment_history.status", value: status) }
+                history.append(Payment.Change(status: status, at: at, reason: reason))
+            }
+            let status: Payment.Status = switch record.state {
+            case .refunded: .refunded
+            case .declined: .declined
+            default: .approved
+            }
+            return Payment(orderId: orderId, amount: record.amount, status: status, history: history)
+        }
+    }
+
+    package func due(limit: Int) async throws -> [UUID] {
+        let rows = try await client.query(
+            "SELECT order_id FROM payments WHERE state = 'pending' AND decide_at <= now() ORDER BY decide_at LIMIT \(limit)", logger: logger
+        )
+        var ids: [UUID] = []
+        for try await id in rows.decode(UUID.self) { ids.append(id) }
+        return ids
+    }
+}
+
+struct PostgresPaymentStore: PaymentStore {
+    let orderId: UUID
+    let connection: PostgresConnection
+    let logger: Logger
+
+    func record() async throws -> PaymentRecord? {
+        let rows = try await connection.query(
+            "SELECT user_name, amount::text, card_last4, state, reason, decide_at, refund_requested FROM payments WHERE order_id = \(orderId)",
+            logger: logger
+        )
+        for try await (userName, amount, last4, state, reason, decideAt, refundRequested) in rows.decode((String, String, String, String, String?, Date?, Bool).self) {
+            guard let state = PaymentRecord.State(rawValue: state) else { throw UnreadableValue(column: "payments.state", value: state) }
+            return PaymentRecord(
+                orderId: orderId, userName: userName, amount: try Money.parse(amount, column: "payments.amount"), cardLast4: last4,
+                state: state, reason: reason, decideAt: decideAt, refundRequested: refundRequested
+            )
+        }
+        return nil
+    }
+
+    func save(_ decision: PaymentRules.Decision, replies: [PublishEntry]) async throws {
+        if let record = decision.record {
+            try await connection.query(
+                """
+                INSERT INTO payments (order_id, user_name, amount, card_last4, state, reason, decide_at, refund_requested)
+                VALUES (\(orderId), \(record.userName), \(record.amount.description)::numeric, \(record.cardLast4), \(record.state.rawValue),
+                        \(record.reason), \(record.decideAt), \(record.refundRequested))
+                ON CONFLICT (order_id) DO UPDATE SET state = excluded.state, reason = excluded.reason, decide_at = excluded.decide_at,
+                    refund_requested = excluded.refund_requested, updated_at = now()
+                """,
+                logger: logger
+            )
+        }
+        for change in decision.history {
+            try await connection.query(
+                "INSERT INTO payment_history (order_id, status, reason) VALUES (\(orderId), \(change.status.rawValue), \(change.reason))",
+                logger: logger
+            )
+        }
+        for reply in replies { try await Outbox.enqueue(reply, on: connection, logger: logger) }
+    }
+}
+
+enum PaymentMigrations {
+    static let all: [Migration] = [
+        Migration("001_payments", [
+            """
+            CREATE TABLE payments (
+                order_id UUID PRIMARY KEY,
+                user_name TEXT NOT NULL,
+                amount NUMERIC(14, 2) NOT NULL,
+                card_last4 TEXT NOT NULL,
+                state TEXT NOT NULL,
+                reason TEXT,
+                decide_at TIMESTAMPTZ,
+                refund_requested BOOLEAN NOT NULL DEFAULT false,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )
+            """,
+            "CREATE INDEX payments_due ON payments (decide_at) WHERE state = 'pending'",
+            """
+            CREATE TABLE payment_history (
+                id BIGSERIAL PRIMARY KEY,
+                order_id UUID NOT NULL REFERENCES payments (order_id),
+                status TEXT NOT NULL,
+                reason TEXT,
+                at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )
+            """,
+            "CREATE INDEX payment_history_order ON payment_history (order_id)",
+        ]),
+    ] + Outbox.migrations
+}

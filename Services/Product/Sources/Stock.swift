@@ -1,0 +1,134 @@
+import Contracts
+import EventBus
+import Foundation
+import Logging
+
+/// What the catalog knows of one order's stock: reserved (taken off `stock`), rejected (nothing
+/// taken), released (given back, or never taken because the order gave up first), committed (final).
+package struct Reservation: Codable, Sendable, Equatable {
+    package enum Status: String, Codable, Sendable { case reserved, rejected, released, committed }
+
+    package var orderId: UUID
+    package var status: Status
+    package var reason: String?
+    /// Units per product, as taken off the stock (lines of one product summed).
+    package var lines: [ReserveStock.Line]
+
+    package init(orderId: UUID, status: Status, reason: String? = nil, lines: [ReserveStock.Line]) {
+        self.orderId = orderId
+        self.status = status
+        self.reason = reason
+        self.lines = lines
+    }
+}
+
+/// The stock rules of the saga, apart from storage. Every outcome is idempotent per order: a
+/// repeated command finds the record and answers as the first time.
+package enum StockRules {
+    /// The answer to the saga.
+    package enum Reply: Sendable, Equatable {
+        case reserved
+        case failed(reason: String)
+    }
+
+    /// What to store and answer for `command`, given the order's record (if any) and the stock of
+    /// its products (a product missing from `available` was deleted). All lines or none.
+    package static func reserve(
+        _ command: ReserveStock, existing: Reservation?, available: [UUID: Int]
+    ) -> (store: Reservation?, stockChanges: [UUID: Int], reply: Reply) {
+        if let existing {
+            switch existing.status {
+            case .reserved, .committed: return (nil, [:], .reserved)
+            case .rejected: return (nil, [:], .failed(reason: existing.reason ?? "OutOfStock"))
+            case .released: return (nil, [:], .failed(reason: "Released"))
+            }
+        }
+        var wanted: [UUID: Int] = [:]
+        for line in command.lines { wanted[line.productId, default: 0] += line.quantity }
+        let lines = wanted.keys.sorted { $0.uuidString < $1.uuidString }.map { ReserveStock.Line(productId: $0, quantity: wanted[$0]!) }
+        guard !lines.isEmpty, lines.allSatisfy({ $0.quantity > 0 }) else {
+            return (Reservation(orderId: command.orderId, status: .rejected, reason: "OutOfStock", lines: []), [:], .failed(reason: "OutOfStock"))
+        }
+        for line in lines where (available[line.productId] ?? -1) < line.quantity {
+            return (Reservation(orderId: command.orderId, status: .rejected, reason: "OutOfStock", lines: lines), [:], .failed(reason: "OutOfStock"))
+        }
+        var changes: [UUID: Int] = [:]
+        for line in lines { changes[line.productId] = -line.quantity }
+        return (Reservation(orderId: command.orderId, status: .reserved, lines: lines), changes, .reserved)
+    }
+
+    /// Gives back a reservation. Before any (the order gave up first) it leaves a `released` mark,
+    /// so that a late `ReserveStock` takes nothing. A committed or rejected one stays as it is.
+    package static func release(orderId: UUID, existing: Reservation?) -> (store: Reservation?, stockChanges: [UUID: Int]) {
+        guard let existing else { return (Reservation(orderId: orderId, status: .released, lines: []), [:]) }
+        guard existing.status == .reserved else { return (nil, [:]) }
+        var changes: [UUID: Int] = [:]
+        for line in existing.lines { changes[line.productId, default: 0] += line.quantity }
+        var released = existing
+        released.status = .released
+        return (released, changes)
+    }
+
+    /// Makes a reservation final (the order completed).
+    package static func commit(existing: Reservation?) -> Reservation? {
+        guard var reservation = existing, reservation.status == .reserved else { return nil }
+        reservation.status = .committed
+        return reservation
+    }
+}
+
+/// Storage of reservations. One transaction per command holds the order's record and its products.
+package protocol StockRepository: Sendable {
+    func withReservation<T: Sendable>(orderId: UUID, productIds: [UUID], _ body: @Sendable (any ReservationStore) async throws -> T) async throws -> T
+    func reservation(orderId: UUID) async throws -> Reservation?
+}
+
+package protocol ReservationStore: Sendable {
+    func existing() async throws -> Reservation?
+    /// Stock of the products asked for that still exist.
+    func available() async throws -> [UUID: Int]
+    /// Stores the record (when given), applies the stock changes and records the reply (when given).
+    func save(_ reservation: Reservation?, stockChanges: [UUID: Int], reply: PublishEntry?) async throws
+}
+
+/// Runs the saga's stock commands from `product-stock`.
+package struct StockCommandHandler<Repository: StockRepository>: MessageHandler {
+    let repository: Repository
+    let eventBusName: String
+    let logger: Logger
+
+    package init(repository: Repository, eventBusName: String, logger: Logger) {
+        self.repository = repository
+        self.eventBusName = eventBusName
+        self.logger = logger
+    }
+
+    package func handle(_ message: QueueMessage) async throws {
+        let envelope = try EventEnvelope(message: message)
+        if let command = try ShopEvents.reserveStock.detail(of: envelope) {
+            let reply = try await repository.withReservation(orderId: command.orderId, productIds: command.lines.map(\.productId)) { store in
+                let decision = StockRules.reserve(command, existing: try await store.existing(), available: try await store.available())
+                let reply: PublishEntry = switch decision.reply {
+                case .reserved: try ShopEvents.stockReserved.entry(OrderReference(orderId: command.orderId), eventBusName: eventBusName)
+                case .failed(let reason): try ShopEvents.stockReservationFailed.entry(StepFailed(orderId: command.orderId, reason: reason), eventBusName: eventBusName)
+                }
+                try await store.save(decision.store, stockChanges: decision.stockChanges, reply: reply)
+                return decision.reply
+            }
+            logger.info("stock reservation", metadata: ["orderId": "\(command.orderId)", "outcome": "\(reply)"])
+        } else if let command = try ShopEvents.releaseStock.detail(of: envelope) {
+            try await repository.withReservation(orderId: command.orderId, productIds: []) { store in
+                let existing = try await store.existing()
+                let decision = StockRules.release(orderId: command.orderId, existing: existing)
+                try await store.save(decision.store, stockChanges: decision.stockChanges, reply: nil)
+            }
+            logger.info("stock released", metadata: ["orderId": "\(command.orderId)"])
+        } else if let command = try ShopEvents.commitStock.detail(of: envelope) {
+            try await repository.withReservation(orderId: command.orderId, productIds: []) { store in
+                try await store.save(StockRules.commit(existing: try await store.existing()), stockChanges: [:], reply: nil)
+            }
+        } else {
+            throw UnprocessableMessage("product-service does not handle \(envelope.source)/\(envelope.detailType)")
+        }
+    }
+}

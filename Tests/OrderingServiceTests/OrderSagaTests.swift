@@ -1,0 +1,93 @@
+import Contracts
+import EventBus
+import Foundation
+import Logging
+import Testing
+
+@testable import OrderingService
+
+/// The saga as a state machine, and the runner on the in-memory repository: every path, late and
+/// repeated replies, without a database.
+@Suite struct OrderSagaTests {
+    static func state(_ step: SagaStep, _ status: OrderStatus, reason: CancellationReason? = nil, deadline: Date? = nil) -> SagaState {
+        SagaState(
+            orderId: UUID(), checkoutId: UUID(), userName: "ann", cardInfo: "**** **** **** 4242",
+            items: [OrderLine(productId: UUID(), productName: "Phone", quantity: 2, color: "", price: Decimal(string: "19.99")!)],
+            totalPrice: Decimal(string: "39.98")!, status: status, step: step, cancellationReason: reason, deadline: deadline
+        )
+    }
+
+    @Test func theHappyPath() {
+        let start = OrderSaga.decide(Self.state(.reservingStock, .pending), .started)
+        #expect(start?.commands == [.reserveStock] && start?.deadline == .step)
+        let reserved = OrderSaga.decide(Self.state(.reservingStock, .pending), .stockReserved)
+        #expect(reserved?.statuses.map(\.status) == [.stockReserved] && reserved?.step == .charging && reserved?.commands == [.chargePayment] && reserved?.deadline == .payment)
+        let paid = OrderSaga.decide(Self.state(.charging, .stockReserved), .paymentApproved)
+        #expect(paid?.statuses.map(\.status) == [.paid, .completed] && paid?.step == .finished && paid?.commands == [.commitStock, .orderCompleted])
+    }
+
+    @Test func refusalsCancelAndCompensate() {
+        let outOfStock = OrderSaga.decide(Self.state(.reservingStock, .pending), .stockReservationFailed(reason: "OutOfStock"))
+        #expect(outOfStock?.cancellationReason == .outOfStock && outOfStock?.commands == [.orderCancelled], "nothing was reserved")
+        let declined = OrderSaga.decide(Self.state(.charging, .stockReserved), .paymentDeclined(reason: "insufficient_funds"))
+        #expect(declined?.cancellationReason == .paymentDeclined && declined?.commands == [.releaseStock, .orderCancelled])
+        #expect(declined?.statuses.first?.reason == "PaymentDeclined: insufficient_funds")
+    }
+
+    @Test func timeoutsCompensateInReverseOrder() {
+        let now = Date()
+        let stock = OrderSaga.decide(Self.state(.reservingStock, .pending, deadline: now - 1), .deadlinePassed(now: now))
+        #expect(stock?.cancellationReason == .stepTimeout && stock?.commands == [.releaseStock, .orderCancelled])
+        let payment = OrderSaga.decide(Self.state(.charging, .stockReserved, deadline: now - 1), .deadlinePassed(now: now))
+        #expect(payment?.commands == [.refundPayment, .releaseStock, .orderCancelled], "the payment first, then the stock")
+        #expect(OrderSaga.decide(Self.state(.charging, .stockReserved, deadline: now + 5), .deadlinePassed(now: now)) == nil, "not yet due")
+    }
+
+    @Test func lateRepliesAreCompensatedAndRepeatsChangeNothing() {
+        let cancelled = Self.state(.finished, .cancelled, reason: .stepTimeout)
+        #expect(OrderSaga.decide(cancelled, .stockReserved)?.commands == [.releaseStock], "a late reservation is released")
+        #expect(OrderSaga.decide(cancelled, .paymentApproved)?.commands == [.refundPayment], "a late approval is refunded")
+        #expect(OrderSaga.decide(cancelled, .paymentApproved)?.statuses.isEmpty == true, "the order stays cancelled")
+        let completed = Self.state(.finished, .completed)
+        for event in [SagaEvent.stockReserved, .paymentApproved, .paymentDeclined(reason: "x"), .stockReservationFailed(reason: "x"), .deadlinePassed(now: Date()), .paymentRefunded] {
+            #expect(OrderSaga.decide(completed, event) == nil, "\(event) after completion")
+        }
+        #expect(OrderSaga.decide(Self.state(.charging, .stockReserved), .stockReserved) == nil, "a repeated reservation")
+        #expect(OrderSaga.decide(Self.state(.reservingStock, .pending), .paymentApproved) == nil, "out of order")
+    }
+
+    @Test func commandsCarryWhatTheirReceiversNeed() throws {
+        let state = Self.state(.charging, .stockReserved)
+        let entries = try OrderSaga.entries([.reserveStock, .chargePayment, .orderCancelled], for: state, cancellationReason: .paymentDeclined, eventBusName: "SwnEventBus")
+        #expect(entries.map(\.detailType) == ["ReserveStock", "ChargePayment", "OrderCancelled"])
+        #expect(try entries[0].detail.decode(as: ReserveStock.self).lines == [ReserveStock.Line(productId: state.items[0].productId, quantity: 2)])
+        #expect(try entries[1].detail.decode(as: ChargePayment.self).amount == Decimal(string: "39.98"))
+        #expect(entries[2].detail["cancellationReason"] == .string("PaymentDeclined"))
+        let completed = try OrderSaga.entries([.orderCompleted], for: state, cancellationReason: nil, eventBusName: "SwnEventBus")
+        #expect(completed[0].detail["cancellationReason"] == .null, "always present, null unless cancelled")
+    }
+
+    @Test func theRunnerStoresStatusesHistoryAndCommands() async throws {
+        let repository = InMemoryOrderRepository()
+        let saga = SagaRunner(repository: repository, eventBusName: "SwnEventBus", stepTimeout: .seconds(10), paymentTimeout: .seconds(10))
+        let handler = CheckoutHandler(saga: saga, logger: Logger(label: "saga-test"))
+        let checkout = CheckoutBasket(
+            checkoutId: UUID(), userName: "ann", firstName: "Ann", lastName: "Lee", email: "ann@example.com", address: "1 Main St",
+            paymentMethod: "card", cardInfo: "**** **** **** 0002",
+            items: [OrderLine(productId: UUID(), productName: "Phone", quantity: 1, color: "", price: 10)], totalPrice: 10, checkoutDate: Date()
+        )
+        let envelope = EventEnvelope(detailType: "CheckoutBasket", source: "com.swn.basket.checkoutbasket", region: "local", detail: try JSONValue(encoding: checkout))
+        try await handler.handle(QueueMessage(messageID: "m", receiptHandle: "r", body: try envelope.jsonString(), receiveCount: 1, sentAt: Date()))
+        let order = try #require(try await repository.orders(of: "ann", on: nil, limit: 1).first)
+        #expect(try await saga.handle(.stockReserved, orderId: order.orderId) != .ignored)
+        #expect(try await saga.handle(.paymentDeclined(reason: "card_declined"), orderId: order.orderId) != .ignored)
+        #expect(try await saga.handle(.paymentDeclined(reason: "card_declined"), orderId: order.orderId) == .ignored)
+        #expect(try await saga.handle(.stockReserved, orderId: UUID()) == .unknownOrder)
+        let final = try #require(try await repository.order(id: order.orderId))
+        #expect(final.status == .cancelled && final.cancellationReason == .paymentDeclined)
+        #expect(final.statusHistory.map(\.status) == [.pending, .stockReserved, .cancelled])
+        #expect(repository.published.map(\.detailType) == ["ReserveStock", "ChargePayment", "ReleaseStock", "OrderCancelled"])
+        let json = String(decoding: try JSONEncoder().encode(try #require(try await repository.order(id: order.orderId))), as: UTF8.self)
+        #expect(json.contains(#""cancellationReason":"PaymentDeclined""#))
+    }
+}

@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""`make chaos`: the order saga under SIGKILLs, then its invariants checked in the databases.
+
+Starts identity, product, basket, ordering and payment (local bus) on fresh databases, signs up
+customers, and places ORDERS orders (default 1000) from WORKERS threads with a mix of test cards and
+quantities close to the stock, while a chaos thread SIGKILLs a random service every few seconds and
+restarts it. Checkouts that fail while basket-service is down are retried with the same
+Idempotency-Key. Afterwards, with every service up again, it waits for the sagas to finish and checks:
+
+  - every accepted checkout became exactly one order, and every order is Completed or Cancelled;
+  - for every product: stock = start - sum of the quantities of its Completed orders;
+  - no stock below zero; no reservation left open;
+  - every approved charge belongs to a Completed order; every Completed order has an approved charge;
+    every charge of a Cancelled order was refunded (or never approved).
+
+Prints the figures and exits 1 when an invariant does not hold.
+Settings: PG_URL (default postgres://swn:swn@127.0.0.1:$PGPORT), SWN_BIN_DIR, ORDERS, WORKERS, SEED.
+"""
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PG_URL = os.environ.get("PG_URL", "postgres://swn:swn@127.0.0.1:%s" % os.environ.get("PGPORT", "55432"))
+BIN = os.environ.get("SWN_BIN_DIR") or subprocess.check_output(["swift", "build", "--show-bin-path"], cwd=ROOT, text=True).strip()
+ORDERS = int(os.environ.get("ORDERS", "1000"))
+WORKERS = int(os.environ.get("WORKERS", "12"))
+SEED = int(os.environ.get("SEED", "20261123"))
+RUN = "chaos_%d" % int(time.time())
+WORK = tempfile.mkdtemp(prefix="swn-chaos-")
+random.seed(SEED)
+
+CARDS = [("4242424242424242", 70), ("4000000000000002", 10), ("4000000000009995", 10), ("4000000000000077", 5), ("5555555555554444", 5)]
+SAGA = {
+    "ORDER_STEP_TIMEOUT_MS": "4000", "ORDER_PAYMENT_TIMEOUT_MS": "2500", "ORDER_TIMEOUT_SCAN_MS": "200",
+    "PAYMENT_SLOW_DELAY_MS": "3500", "PAYMENT_SCAN_MS": "200", "RETRY_BASE_DELAY_MS": "200", "RETRY_MAX_DELAY_MS": "2000",
+    "QUEUE_VISIBILITY_TIMEOUT_MS": "3000", "QUEUE_MAX_RECEIVE_COUNT": "50", "LOG_LEVEL": "warning",
+}
+
+
+def log(message):
+    print("chaos: " + message, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+PSQL = next((p for p in ["/usr/bin/psql"] + sorted(__import__("glob").glob("/usr/lib/postgresql/*/bin/psql"))[::-1] if os.path.exists(p)), "psql")
+
+
+def psql(database, sql):
+    out = subprocess.check_output([PSQL, "%s/%s_%s" % (PG_URL, RUN, database), "-Atc", sql], text=True)
+    return [line.split("|") for line in out.strip().splitlines() if line]
+
+
+def scalar(database, sql):
+    rows = psql(database, sql)
+    return int(rows[0][0]) if rows and rows[0][0] != "" else 0
+
+
+class Service:
+    def __init__(self, name, port, env):
+        self.name, self.port, self.env, self.process, self.kills = name, port, env, None, 0
+        self.log = open(os.path.join(WORK, name + ".log"), "ab")
+
+    def start(self):
+        env = dict(os.environ, **SAGA, **self.env, PORT=str(self.port), HOST="127.0.0.1")
+        self.process = subprocess.Popen([os.path.join(BIN, self.name)], env=env, stdout=self.log, stderr=self.log)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen("http://127.0.0.1:%d/ready" % self.port, timeout=2).read()
+                return
+            except Exception:
+                time.sleep(0.1)
+        raise RuntimeError("%s did not become ready (log: %s)" % (self.name, self.log.name))
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        self.kills += 1
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+
+def call(method, url, body=None, token=None, headers=None, timeout=10):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", "Bearer " + token)
+    for key, value in (headers or {}).items():
+        request.add_header(key, value)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        try:
+            return error.code, json.loads(raw) if raw else None
+        except ValueError:
+            return error.code, None
+
+
+def cognito(identity, action, body):
+    request = urllib.request.Request(identity.url + "/", data=json.dumps(body).encode(), method="POST")
+    request.add_header("Content-Type", "application/x-amz-json-1.1")
+    request.add_header("X-Amz-Target", "AWSCognitoIdentityProviderService." + action)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def main():
+    issuer_port = free_port()
+    issuer = "http://127.0.0.1:%d/local_swn" % issuer_port
+    bus = "%s/%s_bus" % (PG_URL, RUN)
+    common = {"BUS_MODE": "local", "BUS_DATABASE_URL": bus, "COGNITO_ISSUER": issuer, "COGNITO_CLIENT_ID": "swnshoplocalclient",
+              "COGNITO_JWKS_URL": issuer + "/.well-known/jwks.json"}
+    identity = Service("identity", issuer_port, dict(common, DATABASE_URL="%s/%s_identity" % (PG_URL, RUN), TOKEN_ISSUER=issuer,
+                                                     SIGN_IN_BURST="100000", PASSWORD_HASH_COST="1024"))
+    product = Service("product-service", free_port(), dict(common, DATABASE_URL="%s/%s_product" % (PG_URL, RUN)))
+    basket = Service("basket-service", free_port(), dict(common, DATABASE_URL="%s/%s_basket" % (PG_URL, RUN), PRODUCT_SERVICE_URL=product.url))
+    ordering = Service("ordering-service", free_port(), dict(common, DATABASE_URL="%s/%s_ordering" % (PG_URL, RUN)))
+    payment = Service("payment-service", free_port(), dict(common, DATABASE_URL="%s/%s_payment" % (PG_URL, RUN)))
+    services = [identity, product, basket, ordering, payment]
+    failures = []
+    try:
+        for service in services:
+            service.start()
+        log("services up; logs in " + WORK)
+        admin = cognito(identity, "InitiateAuth", {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "swnshoplocalclient",
+                                                   "AuthParameters": {"USERNAME": "admin", "PASSWORD": "Admin-Passw0rd!"}})["AuthenticationResult"]["IdToken"]
+        tokens = []
+        for index in range(WORKERS):
+            name = "chaos%d" % index
+            cognito(identity, "SignUp", {"ClientId": "swnshoplocalclient", "Username": name, "Password": "Chaos-Passw0rd!%d" % index})
+            tokens.append((name, cognito(identity, "InitiateAuth", {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "swnshoplocalclient",
+                                                                    "AuthParameters": {"USERNAME": name, "PASSWORD": "Chaos-Passw0rd!%d" % index}})["AuthenticationResult"]["IdToken"]))
+        # Stock close to the demand: about 60 % of what the orders ask for in total.
+        products = {}
+        for index in range(5):
+            stock = int(ORDERS * 2.0 * 0.6 / 5)
+            status, body = call("POST", product.url + "/product", {"name": "Chaos %d" % index, "price": 9.99 + index, "category": "Chaos", "stock": stock}, admin)
+            assert status == 201, (status, body)
+            products[body["id"].lower()] = stock
+        deadline = time.time() + 30
+        while scalar("basket", "SELECT count(*) FROM catalog_products") < len(products) and time.time() < deadline:
+            time.sleep(0.1)
+
+        accepted = set()
+        lock = threading.Lock()
+        counter = iter(range(ORDERS))
+        stop_chaos = threading.Event()
+        retries = [0]
+
+        def worker(name, token):
+            while True:
+                with lock:
+                    n = next(counter, None)
+                if n is None:
+                    return
+                lines = [{"productId": pid, "quantity": random.randint(1, 3)} for pid in random.sample(list(products), random.randint(1, 2))]
+                card = random.choices([c for c, _ in CARDS], [w for _, w in CARDS])[0]
+                key = "chaos-%s-%d" % (name, n)
+                body = {"userName": name, "firstName": "C", "lastName": "H", "email": "c@example.com", "address": "1 Chaos St",
+                        "paymentMethod": "card", "cardInfo": card}
+                for attempt in range(200):
+                    try:
+                        status, _ = call("POST", basket.url + "/basket", {"userName": name, "items": lines}, token, timeout=5)
+                        if status != 200:
+                            raise RuntimeError("basket %s" % status)
+                        status, answer = call("POST", basket.url + "/basket/checkout", body, token, {"Idempotency-Key": key}, timeout=5)
+                        if status == 202:
+                            with lock:
+                                accepted.add(answer["checkoutId"])
+                            break
+                        if status == 409:
+                            break  # emptied by an earlier attempt whose answer was lost? the key would have replayed it
+                        raise RuntimeError("checkout %s" % status)
+                    except Exception:
+                        with lock:
+                            retries[0] += 1
+                        time.sleep(0.2)
+
+        def chaos():
+            victims = [product, basket, ordering, payment]
+            while not stop_chaos.wait(random.uniform(1.0, 2.5)):
+                victim = random.choice(victims)
+                victim.kill()
+                time.sleep(random.uniform(0.2, 1.0))
+                victim.start()
+
+        started = time.time()
+        threads = [threading.Thread(target=worker, args=token) for token in tokens]
+        chaos_thread = threading.Thread(target=chaos)
+        chaos_thread.start()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        stop_chaos.set()
+        chaos_thread.join()
+        placed = time.time() - started
+        log("%d checkouts accepted in %.1f s (%d retries); kills: %s" % (
+            len(accepted), placed, retries[0], ", ".join("%s %d" % (s.name, s.kills) for s in services if s.kills)))
+
+        # Every service is up again: wait for the sagas, their compensations and the outboxes to finish.
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            open_orders = scalar("ordering", "SELECT count(*) FROM orders WHERE status NOT IN ('Completed', 'Cancelled')")
+            orders = scalar("ordering", "SELECT count(*) FROM orders")
+            backlog = sum(scalar(db, "SELECT count(*) FROM outbox WHERE published_at IS NULL") for db in ["basket", "ordering", "product", "payment"])
+            queued = scalar("bus", "SELECT count(*) FROM bus_messages WHERE queue NOT LIKE '%-dlq'")
+            reserved = scalar("product", "SELECT count(*) FROM stock_reservations WHERE status = 'reserved'")
+            pending = scalar("payment", "SELECT count(*) FROM payments WHERE state = 'pending'")
+            if orders == len(accepted) and open_orders == 0 and backlog == 0 and queued == 0 and reserved == 0 and pending == 0:
+                break
+            time.sleep(0.5)
+        settled = time.time() - started
+
+        # --- invariants ---
+        orders = scalar("ordering", "SELECT count(*) FROM orders")
+        checkout_ids = {row[0].lower() for row in psql("ordering", "SELECT checkout_id FROM orders")}
+        if {c.lower() for c in accepted} != checkout_ids or orders != len(accepted):
+            failures.append("orders (%d) are not exactly the accepted checkouts (%d)" % (orders, len(accepted)))
+        open_orders = scalar("ordering", "SELECT count(*) FROM orders WHERE status NOT IN ('Completed', 'Cancelled')")
+        if open_orders:
+            failures.append("%d orders are not terminal" % open_orders)
+        sold = {}
+        for (items,) in psql("ordering", "SELECT items FROM orders WHERE status = 'Completed'"):
+            for line in json.loads(items):
+                sold[line["productId"].lower()] = sold.get(line["productId"].lower(), 0) + line["quantity"]
+        for pid, stock, in psql("product", "SELECT id, stock FROM products"):
+            expected = products[pid.lower()]
+            if int(stock) != expected - sold.get(pid.lower(), 0):
+                failures.append("product %s: stock %s, expected %d - %d" % (pid, stock, expected, sold.get(pid.lower(), 0)))
+            if int(stock) < 0:
+                failures.append("product %s: negative stock %s" % (pid, stock))
+        left = scalar("product", "SELECT count(*) FROM stock_reservations WHERE status = 'reserved'")
+        if left:
+            failures.append("%d reservations still open" % left)
+        status_of = {row[0]: row[1] for row in psql("ordering", "SELECT order_id, status FROM orders")}
+        charges = psql("payment", "SELECT order_id, state FROM payments")
+        state_of = {order_id: state for order_id, state in charges}
+        for order_id, state in charges:
+            order_status = status_of.get(order_id)
+            if state == "approved" and order_status != "Completed":
+                failures.append("approved charge of %s order %s" % (order_status, order_id))
+            if state == "refunded" and order_status != "Cancelled":
+                failures.append("refunded charge of %s order %s" % (order_status, order_id))
+            if state == "pending":
+                failures.append("charge of order %s still pending" % order_id)
+        for order_id, order_status in status_of.items():
+            if order_status == "Completed" and state_of.get(order_id) != "approved":
+                failures.append("Completed order %s without an approved charge (%s)" % (order_id, state_of.get(order_id)))
+        by_outcome = psql("ordering", "SELECT status, coalesce(cancellation_reason, ''), count(*) FROM orders GROUP BY 1, 2 ORDER BY 1, 2")
+        payments = psql("payment", "SELECT state, count(*) FROM payments GROUP BY 1 ORDER BY 1")
+        dead = psql("bus", "SELECT queue, count(*) FROM bus_messages WHERE queue LIKE '%-dlq' GROUP BY 1")
+
+        print("== chaos run (seed %d): %d orders from %d workers, %d retried calls" % (SEED, len(accepted), WORKERS, retries[0]))
+        print("   kills: " + ", ".join("%s %d" % (s.name, s.kills) for s in services if s.kills))
+        print("   checkouts placed in %.1f s; every saga settled %.1f s after the start" % (placed, settled))
+        print("   orders: " + ", ".join("%s%s %s" % (s, " (%s)" % r if r else "", n) for s, r, n in by_outcome))
+        print("   payments: " + ", ".join("%s %s" % (s, n) for s, n in payments))
+        print("   stock: " + ", ".join("%s → %s (sold %d)" % (products[pid.lower()], stock, sold.get(pid.lower(), 0))
+                                      for pid, stock in psql("product", "SELECT id, stock FROM products ORDER BY name")))
+        print("   dead letters: " + (", ".join("%s %s" % (q, n) for q, n in dead) or "none"))
+        print("   invariants: " + ("all hold" if not failures else "%d broken" % len(failures)))
+        for failure in failures[:20]:
+            print("   ✘ " + failure)
+    finally:
+        for service in services:
+            service.stop()
+        for database in ["identity", "product", "basket", "ordering", "payment", "bus"]:
+            subprocess.call([PSQL, "%s/postgres" % PG_URL, "-qc", "DROP DATABASE IF EXISTS %s_%s WITH (FORCE)" % (RUN, database)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
