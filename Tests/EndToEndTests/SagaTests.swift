@@ -241,4 +241,37 @@ import TestSupport
             #expect(history.count == 1, "charged once")
         }
     }
+
+    /// Replies put on the bus again, and a reply before its time: nothing changes twice.
+    @Test func duplicateAndOutOfOrderRepliesChangeNothing() async throws {
+        try await Self.withShop { shop in
+            let lamp = try await Self.createProduct(shop, stock: 10)
+            let id = try await Self.order(shop, user: "dup", lines: [(lamp, 2)], card: "4242424242424242")
+            let completed = try await Self.finished(shop, user: "dup", id)
+            #expect(completed["status"] == .string("Completed"))
+            let orderId = try #require(UUID(uuidString: id))
+            // Every reply again, plus one the saga never waits for now, plus an out-of-order failure.
+            try await Database.withClient(shop.databases["bus"]!) { client in
+                let bus = LocalBus(client: client, logger: TestDatabase.logger)
+                let results = try await bus.publisher.putEvents([
+                    try ShopEvents.stockReserved.entry(OrderReference(orderId: orderId), eventBusName: BusTopology.defaultEventBusName),
+                    try ShopEvents.paymentApproved.entry(PaymentOutcome(orderId: orderId, amount: 20), eventBusName: BusTopology.defaultEventBusName),
+                    try ShopEvents.paymentApproved.entry(PaymentOutcome(orderId: orderId, amount: 20), eventBusName: BusTopology.defaultEventBusName),
+                    try ShopEvents.stockReservationFailed.entry(StepFailed(orderId: orderId, reason: "OutOfStock"), eventBusName: BusTopology.defaultEventBusName),
+                    try ShopEvents.paymentDeclined.entry(PaymentOutcome(orderId: orderId, amount: 20, reason: "card_declined"), eventBusName: BusTopology.defaultEventBusName),
+                ])
+                let allPublished = results.allSatisfy { $0.succeeded }
+                #expect(allPublished)
+            }
+            try await CheckoutToOrderTests.waitFor("the replies handled") {
+                try await Database.scalar(shop.databases["bus"]!, "SELECT count(*)::bigint FROM bus_messages WHERE queue = 'ordering-saga'") == 0
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            let after = try await Self.finished(shop, user: "dup", id)
+            #expect(Self.statuses(after) == ["Pending", "StockReserved", "Paid", "Completed"], "no status twice, none after Completed")
+            #expect(try await Self.stock(shop, lamp) == 8)
+            #expect(try await Self.payment(shop, id).body["status"] == .string("Approved"), "no refund of a completed order")
+            #expect(try await Database.scalar(shop.databases["bus"]!, "SELECT count(*)::bigint FROM bus_messages WHERE queue LIKE '%-dlq'") == 0)
+        }
+    }
 }
