@@ -148,6 +148,16 @@ def main():
             JOIN order_status_history h ON h.order_id = o.order_id AND h.status = 'Completed'
             WHERE o.created_at >= '%s'""" % since)[0]
         values = latencies(since)
+        stages = chaos.psql("ordering", """
+            SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM p.changed_at - o.order_date) * 1000),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.changed_at - p.changed_at) * 1000),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM c.changed_at - r.changed_at) * 1000)
+            FROM orders o
+            JOIN order_status_history p ON p.order_id = o.order_id AND p.status = 'Pending'
+            JOIN order_status_history r ON r.order_id = o.order_id AND r.status = 'StockReserved'
+            JOIN order_status_history c ON c.order_id = o.order_id AND c.status = 'Completed'
+            WHERE o.created_at >= '%s'""" % since)[0]
+        rows.append(("  stages (p50)", "", "", "checkout→order %.0f ms, →stock reserved %.0f ms, →paid+completed %.0f ms" % tuple(float(x) for x in stages)))
         rows.append(("saturation", "%.0f checkouts/s accepted" % (BURST / placed),
                      int(window[0]), "%.0f orders/s Completed; p50 %.0f ms, p99 %.0f ms" % (int(window[0]) / float(window[1]), percentile(values, 50), percentile(values, 99))))
     finally:
@@ -158,6 +168,7 @@ def main():
                                   stdout=chaos.subprocess.DEVNULL, stderr=chaos.subprocess.DEVNULL)
     print("== the order saga, checkout → Completed (%s, %d client threads)" % (chaos.BIN, THREADS))
     print("%-16s %-28s %8s  %s" % ("phase", "load", "orders", "result"))
+    rows.append(rows.pop(-2))
     for row in rows:
         print("%-16s %-28s %8s  %s" % row)
 
