@@ -56,7 +56,7 @@ let sharedTargets: [Target] = [
     .target(
         name: "EventBus",
         dependencies: [
-            "ServiceKit", "AWS",
+            "ServiceKit", "AWS", hummingbird,
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

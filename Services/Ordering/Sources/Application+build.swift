@@ -8,54 +8,24 @@ import ServiceKit
 
 /// Builds `ordering-service`; `main` and the tests both call this.
 package func buildApplication(_ config: OrderingServiceConfig, logger: Logger) async throws -> some ApplicationProtocol {
-    let client = PostgresClient(settings: config.database, logger: logger)
-    let repository = PostgresOrderRepository(client: client, logger: logger)
-    let bus = try EventBusConnection(config.bus, topology: config.bus.shopTopology, logger: logger)
-    let http = HTTPClientService()
-
-    let router = buildRouter(
-        repository: repository, verifier: TokenVerifier(configuration: config.tokens, httpClient: http.client, logger: logger),
-        readiness: [.postgres(client, logger: logger)] + bus.readinessChecks
-    )
-
-    var app = Application(
-        router: router,
-        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "ordering-service"),
-        logger: logger
-    )
-    let started = StartupGate()
-    app.addServices(client, http)
-    app.addServices(bus.services)
+    let host = try BusServiceHost(database: config.database, bus: config.bus, topology: config.bus.shopTopology, logger: logger)
+    let repository = PostgresOrderRepository(client: host.client, logger: logger)
     let saga = SagaRunner(
         repository: repository, eventBusName: config.bus.eventBusName, stepTimeout: config.stepTimeout, paymentTimeout: config.paymentTimeout
     )
-    app.addServices(OutboxRelay(client: client, publisher: bus.publisher, logger: logger, gate: started))
-    app.addServices(SagaTimeouts(saga: saga, interval: config.timeoutScanInterval, logger: logger, gate: started))
-    app.addServices(QueueConsumer(
-        queue: bus.queue(ShopQueues.orderingSaga),
-        handler: SagaReplyHandler(saga: saga, logger: logger),
-        logger: logger,
-        baseBackoff: config.retryBaseDelay,
-        maximumBackoff: config.retryMaximumDelay,
-        gate: started
-    ))
-    app.addServices(QueueConsumer(
-        queue: bus.queue(config.checkoutQueue),
-        handler: CheckoutHandler(saga: saga, logger: logger),
-        logger: logger,
-        baseBackoff: config.retryBaseDelay,
-        maximumBackoff: config.retryMaximumDelay,
-        gate: started
-    ))
-    app.beforeServerStarts {
-        try await withTimeout(.seconds(30)) {
-            try await DatabaseBootstrap.createIfMissing(config.database, logger: logger)
-            try await Migrator(OrderingMigrations.all).migrate(client: client, logger: logger)
-            try await bus.prepare()
-        }
-        await started.open()
-    }
-    return app
+    let router = buildRouter(
+        repository: repository, verifier: TokenVerifier(configuration: config.tokens, httpClient: host.http.client, logger: logger),
+        readiness: host.readiness
+    )
+    return host.application(
+        name: "ordering-service", host: config.host, port: config.port, database: config.database, migrations: OrderingMigrations.all,
+        router: router,
+        services: [
+            SagaTimeouts.task(saga, every: config.timeoutScanInterval, gate: host.started, logger: logger),
+            host.consumer(ShopQueues.orderingSaga, SagaReplyHandler(saga: saga, logger: logger), baseBackoff: config.retryBaseDelay, maximumBackoff: config.retryMaximumDelay),
+            host.consumer(config.checkoutQueue, CheckoutHandler(saga: saga, logger: logger), baseBackoff: config.retryBaseDelay, maximumBackoff: config.retryMaximumDelay),
+        ]
+    )
 }
 
 /// The order routes on any repository (Postgres in the service, an in-memory fake in tests).

@@ -2,7 +2,6 @@ import EventBus
 import Foundation
 import Logging
 import ServiceKit
-import ServiceLifecycle
 
 /// Moves sagas on with the replies of product and payment from `ordering-saga`.
 package struct SagaReplyHandler<Repository: OrderRepository>: MessageHandler {
@@ -35,32 +34,14 @@ package struct SagaReplyHandler<Repository: OrderRepository>: MessageHandler {
 
 /// Gives up on saga steps whose deadline passed. The deadlines are rows in the database, so a
 /// restart keeps them; several instances may scan at once (each order is decided under its row lock).
-package struct SagaTimeouts<Repository: OrderRepository>: Service {
-    let saga: SagaRunner<Repository>
-    let interval: Duration
-    let logger: Logger
-    let gate: StartupGate?
-
-    package init(saga: SagaRunner<Repository>, interval: Duration, logger: Logger, gate: StartupGate? = nil) {
-        self.saga = saga
-        self.interval = interval
-        self.logger = logger
-        self.gate = gate
-    }
-
-    package func run() async throws {
-        if let gate { await cancelWhenGracefulShutdownOrReturn { await gate.wait() } }
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                for orderId in try await saga.repository.overdue(limit: 100) {
-                    if case .applied = try await saga.handle(.deadlinePassed(now: Date()), orderId: orderId) {
-                        logger.warning("saga step timed out; order cancelled", metadata: ["orderId": "\(orderId)"])
-                    }
+package enum SagaTimeouts {
+    package static func task<Repository: OrderRepository>(_ saga: SagaRunner<Repository>, every interval: Duration, gate: StartupGate?, logger: Logger) -> PeriodicTask {
+        PeriodicTask("scanning saga deadlines", every: interval, gate: gate, logger: logger) {
+            for orderId in try await saga.repository.overdue(limit: 100) {
+                if case .applied = try await saga.handle(.deadlinePassed(now: Date()), orderId: orderId) {
+                    logger.warning("saga step timed out; order cancelled", metadata: ["orderId": "\(orderId)"])
                 }
-            } catch {
-                logger.error("scanning saga deadlines failed", metadata: ["error": "\(error)"])
             }
-            await cancelWhenGracefulShutdownOrReturn { try? await Task.sleep(for: interval) }
         }
     }
 }

@@ -9,40 +9,22 @@ import ServiceKit
 
 /// Builds `payment-service`; `main` and the tests both call this.
 package func buildApplication(_ config: PaymentServiceConfig, logger: Logger) async throws -> some ApplicationProtocol {
-    let client = PostgresClient(settings: config.database, logger: logger)
-    let repository = PostgresPaymentRepository(client: client, logger: logger)
-    let bus = try EventBusConnection(config.bus, topology: config.bus.shopTopology, logger: logger)
-    let http = HTTPClientService()
-
+    let host = try BusServiceHost(database: config.database, bus: config.bus, topology: config.bus.shopTopology, logger: logger)
+    let repository = PostgresPaymentRepository(client: host.client, logger: logger)
     let router = buildRouter(
-        repository: repository, verifier: TokenVerifier(configuration: config.tokens, httpClient: http.client, logger: logger),
-        readiness: [.postgres(client, logger: logger)] + bus.readinessChecks
+        repository: repository, verifier: TokenVerifier(configuration: config.tokens, httpClient: host.http.client, logger: logger),
+        readiness: host.readiness
     )
-    var app = Application(
+    return host.application(
+        name: "payment-service", host: config.host, port: config.port, database: config.database, migrations: PaymentMigrations.all,
         router: router,
-        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "payment-service"),
-        logger: logger
+        services: [
+            host.consumer(ShopQueues.paymentCommands, PaymentCommandHandler(
+                repository: repository, eventBusName: config.bus.eventBusName, slowDelay: config.slowDelay, logger: logger
+            )),
+            SlowPayments.task(repository, eventBusName: config.bus.eventBusName, every: config.scanInterval, gate: host.started, logger: logger),
+        ]
     )
-    let started = StartupGate()
-    app.addServices(client, http)
-    app.addServices(bus.services)
-    app.addServices(OutboxRelay(client: client, publisher: bus.publisher, logger: logger, gate: started))
-    app.addServices(QueueConsumer(
-        queue: bus.queue(ShopQueues.paymentCommands),
-        handler: PaymentCommandHandler(repository: repository, eventBusName: config.bus.eventBusName, slowDelay: config.slowDelay, logger: logger),
-        logger: logger,
-        gate: started
-    ))
-    app.addServices(SlowPayments(repository: repository, eventBusName: config.bus.eventBusName, interval: config.scanInterval, logger: logger, gate: started))
-    app.beforeServerStarts {
-        try await withTimeout(.seconds(30)) {
-            try await DatabaseBootstrap.createIfMissing(config.database, logger: logger)
-            try await Migrator(PaymentMigrations.all).migrate(client: client, logger: logger)
-            try await bus.prepare()
-        }
-        await started.open()
-    }
-    return app
 }
 
 /// The payment routes on any repository.

@@ -3,7 +3,6 @@ import EventBus
 import Foundation
 import Logging
 import ServiceKit
-import ServiceLifecycle
 
 /// Charges and refunds from `payment-commands`.
 package struct PaymentCommandHandler<Repository: PaymentRepository>: MessageHandler {
@@ -48,37 +47,19 @@ package struct PaymentCommandHandler<Repository: PaymentRepository>: MessageHand
 
 /// Answers slow payments (`0077`) once their time came. The time is a row in the database, so a
 /// restart keeps it.
-package struct SlowPayments<Repository: PaymentRepository>: Service {
-    let repository: Repository
-    let eventBusName: String
-    let interval: Duration
-    let logger: Logger
-    let gate: StartupGate?
-
-    package init(repository: Repository, eventBusName: String, interval: Duration, logger: Logger, gate: StartupGate? = nil) {
-        self.repository = repository
-        self.eventBusName = eventBusName
-        self.interval = interval
-        self.logger = logger
-        self.gate = gate
-    }
-
-    package func run() async throws {
-        if let gate { await cancelWhenGracefulShutdownOrReturn { await gate.wait() } }
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                for orderId in try await repository.due(limit: 100) {
-                    try await repository.withPayment(orderId: orderId) { store in
-                        guard let record = try await store.record() else { return }
-                        let decision = PaymentRules.decide(record)
-                        try await store.save(decision, replies: try PaymentRules.entries(decision.replies, for: decision.record ?? record, eventBusName: eventBusName))
-                    }
-                    logger.info("slow payment answered", metadata: ["orderId": "\(orderId)"])
+package enum SlowPayments {
+    package static func task<Repository: PaymentRepository>(
+        _ repository: Repository, eventBusName: String, every interval: Duration, gate: StartupGate?, logger: Logger
+    ) -> PeriodicTask {
+        PeriodicTask("answering slow payments", every: interval, gate: gate, logger: logger) {
+            for orderId in try await repository.due(limit: 100) {
+                try await repository.withPayment(orderId: orderId) { store in
+                    guard let record = try await store.record() else { return }
+                    let decision = PaymentRules.decide(record)
+                    try await store.save(decision, replies: try PaymentRules.entries(decision.replies, for: decision.record ?? record, eventBusName: eventBusName))
                 }
-            } catch {
-                logger.error("answering slow payments failed", metadata: ["error": "\(error)"])
+                logger.info("slow payment answered", metadata: ["orderId": "\(orderId)"])
             }
-            await cancelWhenGracefulShutdownOrReturn { try? await Task.sleep(for: interval) }
         }
     }
 }
