@@ -62,6 +62,8 @@ start() {
   fi
   local psql=( "$bin/psql" -h "$PGDATA_DIR" -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -qAt )
   as_postgres "${psql[@]}" -d postgres -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'swn') THEN CREATE ROLE swn LOGIN CREATEDB PASSWORD 'swn'; END IF; END \$\$;"
+  # DROP DATABASE ... WITH (FORCE) (the tests' clean-up) must be able to end an autovacuum worker.
+  as_postgres "${psql[@]}" -d postgres -c "GRANT pg_signal_backend TO swn"
   echo "postgres.sh: PostgreSQL on 127.0.0.1:$PGPORT (user swn/swn), data in $PGDATA_DIR" >&2
 }
 

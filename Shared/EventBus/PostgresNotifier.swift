@@ -1,4 +1,6 @@
 import Logging
+import NIOCore
+import ServiceKit
 import PostgresNIO
 import ServiceLifecycle
 
@@ -13,6 +15,9 @@ package actor PostgresNotifier: Service {
     private let logger: Logger
     private var generations: [String: UInt64] = [:]
     private var waiters: [String: [UInt64: CheckedContinuation<Void, Never>]] = [:]
+    /// Waits begun and not yet finished; `ended` are those whose timeout came before they suspended.
+    private var active: Set<UInt64> = []
+    private var ended: Set<UInt64> = []
     private var nextWaiterID: UInt64 = 0
 
     package init(client: PostgresClient, channel: String, logger: Logger) {
@@ -49,16 +54,23 @@ package actor PostgresNotifier: Service {
     }
 
     /// Returns when `key` has been signalled since `ticket` was taken, or after `timeout`.
+    ///
+    /// The timeout is a task on a NIO event loop, cancelled when the signal comes first (the usual
+    /// case under load): unlike a cancelled `Task.sleep` on Linux, it leaves nothing behind until its
+    /// original deadline.
     package nonisolated func wait(_ key: String, ticket: UInt64, timeout: Duration) async {
         guard timeout > .zero else { return }
-        let id = await makeWaiterID()
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.suspend(key, id: id, ticket: ticket) }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
-            await self.release(key, id: id)
+        let id = await begin()
+        let timer = Deadline.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            Task { await self.release(key, id: id) }
         }
+        await withTaskCancellationHandler {
+            await self.suspend(key, id: id, ticket: ticket)
+        } onCancel: {
+            Task { await self.release(key, id: id) }
+        }
+        timer.cancel()
+        await finish(key, id: id)
     }
 
     package func signal(_ key: String) {
@@ -72,22 +84,35 @@ package actor PostgresNotifier: Service {
         for key in Set(generations.keys).union(waiters.keys) { signal(key) }
     }
 
-    private func makeWaiterID() -> UInt64 {
+    private func begin() -> UInt64 {
         nextWaiterID &+= 1
+        active.insert(nextWaiterID)
         return nextWaiterID
     }
 
     /// Registers and suspends, unless the key moved on or the wait already ended (checked atomically
     /// on the actor, so `release` never misses a registration).
     private func suspend(_ key: String, id: UInt64, ticket: UInt64) async {
-        if generations[key, default: 0] != ticket || Task.isCancelled { return }
+        if generations[key, default: 0] != ticket || ended.contains(id) || Task.isCancelled { return }
         await withCheckedContinuation { continuation in
             waiters[key, default: [:]][id] = continuation
         }
     }
 
-    /// Resumes this waiter if its wait ended by timeout, so no continuation leaks.
+    /// Ends a wait by timeout or cancellation: resumes it if it is suspended, else marks it so that
+    /// it does not suspend. Does nothing once the wait finished.
     private func release(_ key: String, id: UInt64) {
-        waiters[key]?.removeValue(forKey: id)?.resume()
+        guard active.contains(id) else { return }
+        if let continuation = waiters[key]?.removeValue(forKey: id) {
+            continuation.resume()
+        } else {
+            ended.insert(id)
+        }
+    }
+
+    private func finish(_ key: String, id: UInt64) {
+        active.remove(id)
+        ended.remove(id)
+        if waiters[key]?.isEmpty == true { waiters.removeValue(forKey: key) }
     }
 }

@@ -8,7 +8,8 @@ package struct DatabaseSettings: Sendable {
     package var username: String
     package var password: String?
     package var database: String
-    package var maximumConnections: Int = 20
+    /// The pool's size. All of them are opened at start and kept (see `clientConfiguration`).
+    package var maximumConnections: Int = 10
 
     package init(host: String, port: Int, username: String, password: String?, database: String) {
         self.host = host
@@ -36,7 +37,10 @@ package struct DatabaseSettings: Sendable {
     /// Reads `key` (a URL), falling back to the given local default.
     package init(settings: Settings, key: String = "DATABASE_URL", default defaultURL: String) throws {
         try self.init(url: settings.string(key, default: defaultURL))
-        self.maximumConnections = try settings.int("DATABASE_MAX_CONNECTIONS", default: 20)
+        // The service's own pool, and a smaller one for the local bus (BUS_DATABASE_URL).
+        self.maximumConnections = key == "DATABASE_URL"
+            ? try settings.int("DATABASE_MAX_CONNECTIONS", default: 10)
+            : try settings.int("BUS_DATABASE_MAX_CONNECTIONS", default: 6)
         // A password from a secret store (ECS injects it) wins over one in the URL.
         if key == "DATABASE_URL", let password = settings.optionalString("DATABASE_PASSWORD") { self.password = password }
     }
@@ -46,6 +50,15 @@ package struct DatabaseSettings: Sendable {
             host: host, port: port, username: username, password: password, database: database, tls: .disable
         )
         configuration.options.maximumConnections = maximumConnections
+        // A fixed pool: every connection is a "minimum" connection, so returning one to the pool
+        // schedules no idle-timeout timer, and without keep-alive pings no keep-alive timer either.
+        // PostgresNIO runs each such timer as a task sleeping in `Task.sleep` and cancels it when the
+        // connection is leased again; on Linux a cancelled sleep keeps its memory until its original
+        // deadline (swiftlang/swift#60441), so a timer per query grew the heap by ~1 KB per request
+        // for up to a minute. Idle connections are not pinged: Postgres does not drop them, and a
+        // broken one fails its next query, which the callers retry (queues) or answer 503 (HTTP).
+        configuration.options.minimumConnections = maximumConnections
+        configuration.options.keepAliveBehavior = nil
         configuration.options.connectTimeout = .seconds(5)
         return configuration
     }

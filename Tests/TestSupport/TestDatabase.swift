@@ -36,9 +36,18 @@ package struct TestDatabase: Sendable {
         }
     }
 
+    /// Drops the database; retried a few times, since an autovacuum worker of another role may be in it
+    /// (FORCE ends it only with `pg_signal_backend`, which `scripts/postgres.sh` grants).
     private static func drop(_ name: String, server: DatabaseSettings) async throws {
-        try await admin(server) { connection in
-            try await connection.query("DROP DATABASE IF EXISTS \(unescaped: name) WITH (FORCE)", logger: logger)
+        for attempt in 1...10 {
+            do {
+                try await admin(server) { connection in
+                    try await connection.query("DROP DATABASE IF EXISTS \(unescaped: name) WITH (FORCE)", logger: logger)
+                }
+                return
+            } catch where attempt < 10 {
+                try await Task.sleep(for: .milliseconds(300))
+            }
         }
     }
 

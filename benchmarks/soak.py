@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Soak: does any process's memory grow with traffic?
+
+With the executables of SWN_BIN_DIR (a release build), starts identity, product, basket, ordering,
+payment and the gateway (local bus) on fresh databases, warms them up (GETs and checkouts), notes each
+process's RSS ("warm"), then runs GETS (default 1,000,000) `GET /product/{id}` with wrk at 32
+connections, then CHECKOUT_SECONDS (default 120) of checkouts at CHECKOUT_RATE/s (default 30) through
+the whole saga, then rests 15 s. Prints every process's RSS before, during and after, and the
+request rates; exits 1 when a process ends more than 25 % above its warm RSS.
+Settings: PG_URL, SWN_BIN_DIR, GETS, CHECKOUT_SECONDS, CHECKOUT_RATE.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+import chaos  # noqa: E402  (services, HTTP and SQL helpers)
+
+GETS = int(os.environ.get("GETS", "1000000"))
+CHECKOUT_SECONDS = float(os.environ.get("CHECKOUT_SECONDS", "120"))
+CHECKOUT_RATE = float(os.environ.get("CHECKOUT_RATE", "30"))
+LIMIT = 1.25
+
+
+def rss_mib(service):
+    with open("/proc/%d/status" % service.process.pid) as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def main():
+    chaos.SAGA.clear()
+    chaos.SAGA.update({"LOG_LEVEL": "warning"})
+    issuer_port = chaos.free_port()
+    issuer = "http://127.0.0.1:%d/local_swn" % issuer_port
+    pg, run = chaos.PG_URL, chaos.RUN
+    common = {"BUS_MODE": "local", "BUS_DATABASE_URL": "%s/%s_bus" % (pg, run), "COGNITO_ISSUER": issuer,
+              "COGNITO_CLIENT_ID": "swnshoplocalclient", "COGNITO_JWKS_URL": issuer + "/.well-known/jwks.json"}
+    identity = chaos.Service("identity", issuer_port, dict(common, DATABASE_URL="%s/%s_identity" % (pg, run), TOKEN_ISSUER=issuer,
+                                                           SIGN_IN_BURST="100000", PASSWORD_HASH_COST="1024"))
+    product = chaos.Service("product-service", chaos.free_port(), dict(common, DATABASE_URL="%s/%s_product" % (pg, run)))
+    basket = chaos.Service("basket-service", chaos.free_port(), dict(common, DATABASE_URL="%s/%s_basket" % (pg, run), PRODUCT_SERVICE_URL=product.url))
+    ordering = chaos.Service("ordering-service", chaos.free_port(), dict(common, DATABASE_URL="%s/%s_ordering" % (pg, run)))
+    payment = chaos.Service("payment-service", chaos.free_port(), dict(common, DATABASE_URL="%s/%s_payment" % (pg, run)))
+    gateway = chaos.Service("gateway", chaos.free_port(), dict(common, PRODUCT_SERVICE_URL=product.url, BASKET_SERVICE_URL=basket.url,
+                                                               ORDERING_SERVICE_URL=ordering.url, PAYMENT_SERVICE_URL=payment.url,
+                                                               RATE_LIMIT_USER_PER_SECOND="0", RATE_LIMIT_ADDRESS_PER_SECOND="0"))
+    services = [identity, product, basket, ordering, payment, gateway]
+    samples = []  # (label, {name: MiB})
+
+    def sample(label):
+        samples.append((label, {s.name: rss_mib(s) for s in services}))
+        print("   %-34s " % label + "  ".join("%s %.0f" % (s.name.replace("-service", ""), samples[-1][1][s.name]) for s in services), flush=True)
+
+    failures = []
+    rates = []
+    try:
+        for service in services:
+            service.start()
+        sample("started")
+        admin = chaos.cognito(identity, "InitiateAuth", {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "swnshoplocalclient",
+                                                         "AuthParameters": {"USERNAME": "admin", "PASSWORD": "Admin-Passw0rd!"}})["AuthenticationResult"]["IdToken"]
+        users = []
+        for index in range(8):
+            name, password = "soak%d" % index, "Soak-Passw0rd!%d" % index
+            chaos.cognito(identity, "SignUp", {"ClientId": "swnshoplocalclient", "Username": name, "Password": password})
+            users.append((name, chaos.cognito(identity, "InitiateAuth", {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "swnshoplocalclient",
+                                                                          "AuthParameters": {"USERNAME": name, "PASSWORD": password}})["AuthenticationResult"]["IdToken"]))
+        status, body = chaos.call("POST", product.url + "/product", {"name": "Soak", "price": 3.5, "category": "Soak", "stock": 100000000}, admin)
+        assert status == 201, (status, body)
+        product_id = body["id"]
+        while chaos.scalar("basket", "SELECT count(*) FROM catalog_products") < 1:
+            time.sleep(0.05)
+
+        def checkouts(seconds, rate):
+            stop = time.time() + seconds
+            lock = threading.Lock()
+            slot = [0]
+            start = time.time()
+
+            def worker(user):
+                name, token = user
+                while True:
+                    with lock:
+                        k = slot[0]
+                        slot[0] += 1
+                    at = start + k / rate
+                    if at > stop:
+                        return
+                    if at > time.time():
+                        time.sleep(at - time.time())
+                    chaos.call("POST", gateway.url + "/basket", {"userName": name, "items": [{"productId": product_id, "quantity": 1}]}, token)
+                    chaos.call("POST", gateway.url + "/basket/checkout", {
+                        "userName": name, "firstName": "S", "lastName": "K", "email": "s@example.com", "address": "1 Soak St",
+                        "paymentMethod": "card", "cardInfo": "4242424242424242"}, token)
+
+            threads = [threading.Thread(target=worker, args=(u,)) for u in users]
+            for t in threads:
+                t.start()
+            return threads
+
+        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        script.write("""
+local counter = 0
+local limit = 0
+function init(args) limit = tonumber(args[1]) end
+function request()
+  counter = counter + 1
+  if counter > limit then wrk.thread:stop() end
+  return wrk.format(nil)
+end
+""")
+        script.close()
+
+        def wrk(url, total, threads=2, connections=32):
+            per_thread = total // threads
+            out = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % connections, "-d3600s", "-s", script.name, url, "--", str(per_thread)],
+                                 capture_output=True, text=True).stdout
+            line = next((l for l in out.splitlines() if l.startswith("Requests/sec")), "Requests/sec: 0")
+            done = next((l for l in out.splitlines() if "requests in" in l), "")
+            return float(line.split()[1]), done.strip()
+
+        # warm-up: GETs, and checkouts through every service
+        wrk("%s/product/%s" % (product.url, product_id), 20000)
+        for t in checkouts(10, CHECKOUT_RATE):
+            t.join()
+        time.sleep(5)
+        sample("warm (20k GETs, 10 s of checkouts)")
+        warm = dict(samples[-1][1])
+
+        # 1,000,000 GETs, sampled every 10 s
+        done = threading.Event()
+
+        def sampler(label):
+            while not done.wait(10):
+                sample(label)
+
+        thread = threading.Thread(target=sampler, args=("during GETs",))
+        thread.start()
+        rate, summary = wrk("%s/product/%s" % (product.url, product_id), GETS)
+        done.set()
+        thread.join()
+        rates.append(("GET /product/{id} on product-service, 32 connections", rate, summary))
+        sample("after %d GETs" % GETS)
+
+        # sustained checkouts through the gateway and the whole saga
+        done.clear()
+        thread = threading.Thread(target=sampler, args=("during checkouts",))
+        thread.start()
+        before = chaos.scalar("ordering", "SELECT count(*) FROM orders WHERE status = 'Completed'")
+        started = time.time()
+        for t in checkouts(CHECKOUT_SECONDS, CHECKOUT_RATE):
+            t.join()
+        done.set()
+        thread.join()
+        deadline = time.time() + 60
+        while chaos.scalar("ordering", "SELECT count(*) FROM orders WHERE status NOT IN ('Completed', 'Cancelled')") and time.time() < deadline:
+            time.sleep(0.5)
+        completed = chaos.scalar("ordering", "SELECT count(*) FROM orders WHERE status = 'Completed'") - before
+        rates.append(("checkouts through the gateway → Completed", completed / (time.time() - started), "%d orders completed" % completed))
+        time.sleep(15)
+        sample("after the checkouts and 15 s of rest")
+        after = samples[-1][1]
+        for service in services:
+            if after[service.name] > warm[service.name] * LIMIT:
+                failures.append("%s ends at %.0f MiB, more than %.0f %% of its warm %.0f MiB" % (
+                    service.name, after[service.name], LIMIT * 100, warm[service.name]))
+    finally:
+        for service in services:
+            service.stop()
+        for database in ["identity", "product", "basket", "ordering", "payment", "bus"]:
+            subprocess.call([chaos.PSQL, "%s/postgres" % pg, "-qc", "DROP DATABASE IF EXISTS %s_%s WITH (FORCE)" % (run, database)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print("== soak (%s)" % chaos.BIN)
+    for label, rate, summary in rates:
+        print("   %-52s %8.0f /s   %s" % (label, rate, summary))
+    print("   RSS (MiB)        " + "  ".join("%12s" % s.name for s in services))
+    for label, values in [samples[1], max(samples, key=lambda s: sum(s[1].values())), samples[-1]]:
+        print("   %-16s " % label[:16] + "  ".join("%12.0f" % values[s.name] for s in services))
+    print("   verdict: " + ("every process within %.0f %% of its warm RSS" % (LIMIT * 100) if not failures else "; ".join(failures)))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
