@@ -12,7 +12,6 @@ Settings: PG_URL, SWN_BIN_DIR, GETS, CHECKOUT_SECONDS, CHECKOUT_RATE.
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -104,29 +103,18 @@ def main():
                 t.start()
             return threads
 
-        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-        script.write("""
-local counter = 0
-local limit = 0
-function init(args) limit = tonumber(args[1]) end
-function request()
-  counter = counter + 1
-  if counter > limit then wrk.thread:stop() end
-  return wrk.format(nil)
-end
-""")
-        script.close()
-
-        def wrk(url, total, threads=2, connections=32):
-            per_thread = total // threads
-            out = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % connections, "-d3600s", "-s", script.name, url, "--", str(per_thread)],
-                                 capture_output=True, text=True).stdout
-            line = next((l for l in out.splitlines() if l.startswith("Requests/sec")), "Requests/sec: 0")
-            done = next((l for l in out.splitlines() if "requests in" in l), "")
-            return float(line.split()[1]), done.strip()
+        def wrk(url, total, threads=2, connections=32, chunk=20):
+            """`total` requests or more, in runs of `chunk` seconds (wrk stops by time, not by count)."""
+            done, seconds = 0, 0.0
+            while done < total:
+                out = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % chunk, url], capture_output=True, text=True).stdout
+                line = next((l for l in out.splitlines() if "requests in" in l), "0 requests in 1s")
+                done += int(line.split()[0])
+                seconds += float(line.split()[3].rstrip("s,"))
+            return done / seconds, "%d requests in %.0f s" % (done, seconds)
 
         # warm-up: GETs, and checkouts through every service
-        wrk("%s/product/%s" % (product.url, product_id), 20000)
+        wrk("%s/product/%s" % (product.url, product_id), 20000, chunk=5)
         for t in checkouts(10, CHECKOUT_RATE):
             t.join()
         time.sleep(5)
@@ -180,8 +168,9 @@ end
     for label, rate, summary in rates:
         print("   %-52s %8.0f /s   %s" % (label, rate, summary))
     print("   RSS (MiB)        " + "  ".join("%12s" % s.name for s in services))
-    for label, values in [samples[1], max(samples, key=lambda s: sum(s[1].values())), samples[-1]]:
-        print("   %-16s " % label[:16] + "  ".join("%12.0f" % values[s.name] for s in services))
+    highest = {s.name: max(values[s.name] for _, values in samples) for s in services}
+    for label, values in [("warm", samples[1][1]), ("highest", highest), ("after", samples[-1][1])]:
+        print("   %-16s " % label + "  ".join("%12.0f" % values[s.name] for s in services))
     print("   verdict: " + ("every process within %.0f %% of its warm RSS" % (LIMIT * 100) if not failures else "; ".join(failures)))
     return 1 if failures else 0
 
