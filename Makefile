@@ -8,7 +8,7 @@ MOTO_SERVER ?= $(shell command -v moto_server || pyenv which moto_server 2>/dev/
 export MOTO_SERVER
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: run test test-tools build postgres-start postgres-stop demo queue chaos
+.PHONY: run test test-tools build postgres-start postgres-stop demo queue chaos soak
 
 build:
 	swift build $(SWIFT_BUILD_FLAGS)
@@ -33,10 +33,11 @@ test: postgres-start test-tools
 	SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) bash scripts/schemathesis.sh || status=$$?; \
 	scripts/postgres.sh stop; exit $$status
 
-## The Python peers the tests drive: moto (Cognito, later EventBridge and SQS), boto3 and awscli.
+## The Python peers the tests drive: moto (Cognito, EventBridge, SQS), boto3, awscli, and prometheus-client (parses /metrics).
 test-tools:
 	@python3 -c "import moto, boto3, flask, flask_cors" 2>/dev/null || python3 -m pip install -q "moto[server]" boto3
 	@command -v aws >/dev/null || python3 -m pip install -q awscli
+	@python3 -c "import prometheus_client" 2>/dev/null || python3 -m pip install -q prometheus-client
 
 ## The checkout flow with curl against a running `make run`, step by step.
 demo:
@@ -49,3 +50,8 @@ queue:
 ## The order saga under random SIGKILLs (ORDERS=1000 by default), then its invariants checked.
 chaos: postgres-start
 	@swift build $(SWIFT_BUILD_FLAGS) && PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) python3 scripts/chaos.py
+
+## Memory under sustained load (release build): 1,000,000 GETs and 120 s of checkouts; fails when a
+## process ends more than 25 % above its warm RSS.
+soak: postgres-start
+	@swift build -c release && PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build -c release --show-bin-path) python3 benchmarks/soak.py

@@ -6,6 +6,7 @@ let swiftSettings: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
 let httpClient = Target.Dependency.product(name: "AsyncHTTPClient", package: "async-http-client")
 let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
 
 /// One service: its library `Services/<folder>/Sources` (what tests import) and its executable
 /// `Services/<folder>/Main` (a few lines calling `buildApplication`). Adding a service is one line here.
@@ -17,11 +18,11 @@ func service(_ folder: String, executable: String, dependencies: [Target.Depende
 }
 
 /// The libraries every service on the bus uses.
-let busService: [Target.Dependency] = ["ServiceKit", "EventBus", "Contracts", "Auth", hummingbird]
+let busService: [Target.Dependency] = ["ServiceKit", "EventBus", "Contracts", "Auth", hummingbird, metrics]
 
 let serviceTargets: [Target] =
     service("Gateway", executable: "gateway", dependencies: [
-        "ServiceKit", "Auth", "Contracts", hummingbird, httpClient, httpTypes,
+        "ServiceKit", "Auth", "Contracts", hummingbird, httpClient, httpTypes, metrics,
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
     ])
@@ -46,6 +47,8 @@ let sharedTargets: [Target] = [
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ],
         path: "Shared/ServiceKit", swiftSettings: swiftSettings
     ),
@@ -57,7 +60,7 @@ let sharedTargets: [Target] = [
     .target(
         name: "EventBus",
         dependencies: [
-            "ServiceKit", "AWS", hummingbird,
+            "ServiceKit", "AWS", hummingbird, metrics,
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -156,6 +159,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: sharedTargets + serviceTargets + testTargets
 )

@@ -64,6 +64,8 @@ package struct ShopService: Sendable, Hashable, CustomStringConvertible {
         .init(.get, "/health", .anyone),
         .init(.get, "/ready", .anyone),
         .init(.get, "/openapi.yaml", .anyone),
+        // The gateway's own metrics; the services' `/metrics` are not reachable through it.
+        .init(.get, "/metrics", .anyone),
     ])
 
     /// Every process, in start order.

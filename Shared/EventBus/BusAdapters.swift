@@ -44,6 +44,13 @@ package enum BusQueue: MessageQueue {
         }
     }
 
+    package func depth() async throws -> QueueDepth {
+        switch self {
+        case .local(let queue): try await queue.depth()
+        case .aws(let queue): try await queue.depth()
+        }
+    }
+
     package func deadLetter(_ message: QueueMessage, reason: String) async throws -> Bool {
         switch self {
         case .local(let queue): try await queue.deadLetter(message, reason: reason)

@@ -12,6 +12,8 @@ package struct BusSettings: Sendable {
     /// `QUEUE_MAX_RECEIVE_COUNT`); the AWS template declares the same defaults.
     package var visibilityTimeout: Duration
     package var maxReceiveCount: Int
+    /// How often the bus and database gauges of `/metrics` are refreshed (`METRICS_INTERVAL_MS`).
+    package var metricsInterval: Duration
     /// The whole environment, for the AWS SDK conventions (`AWS_REGION`, `AWS_ENDPOINT_URL_*`, credentials).
     package var environment: [String: String]
 
@@ -23,6 +25,7 @@ package struct BusSettings: Sendable {
         database = try DatabaseSettings(settings: settings, key: "BUS_DATABASE_URL", default: "postgres://swn:swn@localhost:5432/bus")
         visibilityTimeout = try settings.milliseconds("QUEUE_VISIBILITY_TIMEOUT_MS", default: 30_000)
         maxReceiveCount = try settings.int("QUEUE_MAX_RECEIVE_COUNT", default: 5)
+        metricsInterval = try settings.milliseconds("METRICS_INTERVAL_MS", default: 5000)
         environment = settings.values
     }
 

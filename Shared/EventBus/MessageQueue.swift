@@ -31,6 +31,18 @@ package protocol MessageQueue: Sendable {
     /// Moves a received message to the queue's dead-letter queue at once, with `reason`: for a
     /// message that can never succeed. False when the queue has no dead-letter queue.
     func deadLetter(_ message: QueueMessage, reason: String) async throws -> Bool
+    /// How many messages wait (visible) and how many are received and not yet deleted (in flight).
+    func depth() async throws -> QueueDepth
+}
+
+package struct QueueDepth: Sendable, Equatable {
+    package var visible: Int
+    package var inFlight: Int
+
+    package init(visible: Int, inFlight: Int) {
+        self.visible = visible
+        self.inFlight = inFlight
+    }
 }
 
 /// An error no retry can mend (a malformed event, a value the database refuses): the consumer

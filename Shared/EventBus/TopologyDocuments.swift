@@ -84,13 +84,38 @@ extension BusTopology {
         lines += consumed.map { "              - !GetAtt \(Self.logicalID(queue: $0.name)).Arn" }
         lines += ["          - Effect: Allow", "            Action: [sqs:SendMessage, sqs:GetQueueUrl]", "            Resource:"]
         lines += consumed.compactMap(\.deadLetterQueue).map { "              - !GetAtt \(Self.logicalID(queue: $0)).Arn" }
+        // Alarms: any message in a dead-letter queue, and a work queue whose oldest message waits too long.
+        lines += [
+            "  DeadLetterAlarmTopic:", "    Type: AWS::SNS::Topic", "    Properties:",
+            "      DisplayName: swn-shop bus alarms (dead letters, stuck queues)",
+        ]
+        for queue in queues {
+            let id = Self.logicalID(queue: queue.name)
+            let deadLetter = queue.deadLetterQueue == nil
+            lines += [
+                "  \(id)Alarm:", "    Type: AWS::CloudWatch::Alarm", "    Properties:",
+                deadLetter
+                    ? "      AlarmDescription: A message moved to the dead-letter queue \(queue.name) (read it with `bus messages`, then redrive)."
+                    : "      AlarmDescription: The oldest message of \(queue.name) waits longer than QueueAgeAlarmSeconds (its consumer is down or too slow).",
+                "      Namespace: AWS/SQS",
+                "      MetricName: \(deadLetter ? "ApproximateNumberOfMessagesVisible" : "ApproximateAgeOfOldestMessage")",
+                "      Dimensions: [{Name: QueueName, Value: !GetAtt \(id).QueueName}]",
+                "      Statistic: Maximum",
+                "      Period: 60",
+                "      EvaluationPeriods: 1",
+                "      Threshold: \(deadLetter ? "0" : "!Ref QueueAgeAlarmSeconds")",
+                "      ComparisonOperator: GreaterThanThreshold",
+                "      TreatMissingData: notBreaching",
+                "      AlarmActions: [!Ref DeadLetterAlarmTopic]",
+            ]
+        }
         lines.append(Self.resourcesEnd)
         return lines.joined(separator: "\n")
     }
 
     /// Every queue's URL as a stack output.
     package var cloudFormationOutputs: String {
-        var lines: [String] = [Self.outputsBegin]
+        var lines: [String] = [Self.outputsBegin, "  DeadLetterAlarmTopicArn:", "    Description: Subscribe to it (e-mail, chat, pager) to hear of dead letters and stuck queues", "    Value: !Ref DeadLetterAlarmTopic"]
         for queue in queues {
             let id = Self.logicalID(queue: queue.name)
             lines += ["  \(id)Url:", "    Value: !Ref \(id)"]

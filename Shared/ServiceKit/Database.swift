@@ -20,6 +20,9 @@ extension ReadinessCheck {
 package func withTemporaryPostgresClient<T: Sendable>(
     _ settings: DatabaseSettings, logger: Logger, _ body: @escaping @Sendable (PostgresClient) async throws -> T
 ) async throws -> T {
+    var settings = settings
+    settings.maximumConnections = min(settings.maximumConnections, 2)
+    settings.minimumConnections = 0
     let client = PostgresClient(settings: settings, logger: logger)
     return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { await client.run(); return nil }

@@ -10,6 +10,9 @@ package struct DatabaseSettings: Sendable {
     package var database: String
     /// The pool's size. All of them are opened at start and kept (see `clientConfiguration`).
     package var maximumConnections: Int = 10
+    /// Connections kept open even when idle; nil: all of them (the default, see `clientConfiguration`).
+    /// Tests that run dozens of services side by side set 0.
+    package var minimumConnections: Int?
 
     package init(host: String, port: Int, username: String, password: String?, database: String) {
         self.host = host
@@ -38,9 +41,11 @@ package struct DatabaseSettings: Sendable {
     package init(settings: Settings, key: String = "DATABASE_URL", default defaultURL: String) throws {
         try self.init(url: settings.string(key, default: defaultURL))
         // The service's own pool, and a smaller one for the local bus (BUS_DATABASE_URL).
-        self.maximumConnections = key == "DATABASE_URL"
-            ? try settings.int("DATABASE_MAX_CONNECTIONS", default: 10)
-            : try settings.int("BUS_DATABASE_MAX_CONNECTIONS", default: 6)
+        let prefix = key == "DATABASE_URL" ? "" : "BUS_"
+        self.maximumConnections = try settings.int(prefix + "DATABASE_MAX_CONNECTIONS", default: key == "DATABASE_URL" ? 10 : 6)
+        self.minimumConnections = try settings.optionalString(prefix + "DATABASE_MIN_CONNECTIONS").map { _ in
+            try settings.int(prefix + "DATABASE_MIN_CONNECTIONS", default: 0)
+        }
         // A password from a secret store (ECS injects it) wins over one in the URL.
         if key == "DATABASE_URL", let password = settings.optionalString("DATABASE_PASSWORD") { self.password = password }
     }
@@ -57,7 +62,7 @@ package struct DatabaseSettings: Sendable {
         // deadline (swiftlang/swift#60441), so a timer per query grew the heap by ~1 KB per request
         // for up to a minute. Idle connections are not pinged: Postgres does not drop them, and a
         // broken one fails its next query, which the callers retry (queues) or answer 503 (HTTP).
-        configuration.options.minimumConnections = maximumConnections
+        configuration.options.minimumConnections = min(minimumConnections ?? maximumConnections, maximumConnections)
         configuration.options.keepAliveBehavior = nil
         configuration.options.connectTimeout = .seconds(5)
         return configuration

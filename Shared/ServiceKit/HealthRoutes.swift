@@ -55,10 +55,12 @@ extension Router where Context == AppRequestContext {
     /// and `/health` and `/ready` over `readiness`.
     package static func service(readiness: [ReadinessCheck]) -> Router<AppRequestContext> {
         let router = Router(context: AppRequestContext.self)
+        router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: RequestHygiene())
         router.add(middleware: LogRequestsMiddleware(.info))
         router.addHealthRoutes(readiness)
+        router.addMetrics()
         return router
     }
 }

@@ -73,7 +73,7 @@ import Yams
         for (service, served) in routers {
             let declared = Set(ShopRoutes.all.filter { $0.service == service }.map { Operation(method: $0.method.rawValue, path: $0.path) })
             // Every process serves its own /health and /ready (and HEAD for them); they are not public routes.
-            let own = Set(served).filter { !["/health", "/ready"].contains($0.path) }
+            let own = Set(served).filter { !["/health", "/ready", "/metrics"].contains($0.path) }
             #expect(own == declared, "\(service) serves \(own.subtracting(declared)) beyond the table and lacks \(declared.subtracting(own))")
         }
     }
@@ -121,7 +121,7 @@ import Yams
             }
         }
         #expect(policy.decide(method: .get, path: "/nowhere", identity: admin) == .notFound)
-        #expect(policy.ownPaths == ["/health", "/ready", "/openapi.yaml"])
+        #expect(policy.ownPaths == ["/health", "/ready", "/openapi.yaml", "/metrics"])
     }
 
     @Test func theREADMEShowsTheTable() throws {

@@ -46,6 +46,17 @@ import TestSupport
         for name in names { #expect(!script.contains(name), "scripts/moto_bus.py hard-codes \(name)") }
     }
 
+    /// Every dead-letter queue raises an alarm on its first message; every work queue on its oldest
+    /// message's age; both notify the topic.
+    @Test func everyQueueHasItsAlarm() {
+        let resources = BusTopology.shop().cloudFormationResources
+        for queue in BusTopology.shop().queues {
+            let alarm = "  \(BusTopology.logicalID(queue: queue.name))Alarm:\n    Type: AWS::CloudWatch::Alarm"
+            #expect(resources.contains(alarm), "no alarm for \(queue.name)")
+        }
+        #expect(resources.contains("MetricName: ApproximateNumberOfMessagesVisible") && resources.contains("MetricName: ApproximateAgeOfOldestMessage"))
+    }
+
     @Test func theJSONCarriesEveryQueueAndRule() throws {
         let topology = BusTopology.shop(visibilityTimeout: .seconds(7), maxReceiveCount: 4)
         let json = topology.json

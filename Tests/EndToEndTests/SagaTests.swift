@@ -218,7 +218,10 @@ import TestSupport
             try await CheckoutToOrderTests.waitFor("StockReserved") {
                 try Self.json(try await HTTP.send(.GET, "\(ordering.baseURL)/order/crash/\(id)", token: token))["status"] == .string("StockReserved")
             }
-            // After the reservation, with the charge on its way: ordering dies again; payment charges.
+            // After the reservation, with the charge on the bus: ordering dies again; payment charges.
+            try await CheckoutToOrderTests.waitFor("the ChargePayment handed to the bus") {
+                try await Database.scalar(shop.databases["ordering"]!, "SELECT count(*)::bigint FROM outbox WHERE published_at IS NULL") == 0
+            }
             ordering.kill()
             let payment = try await shop.payment.restarted()
             now.payment = payment

@@ -7,6 +7,8 @@ final class ServiceProcess: Sendable {
     let port: Int
     let environment: [String: String]
     let process: Process
+    /// Where its stdout and stderr go.
+    let logPath: String
 
     static var binDirectory: URL {
         if let dir = ProcessInfo.processInfo.environment["SWN_BIN_DIR"] { return URL(fileURLWithPath: dir) }
@@ -24,12 +26,14 @@ final class ServiceProcess: Sendable {
         process.executableURL = Self.binDirectory.appendingPathComponent(name)
         var env = ProcessInfo.processInfo.environment
         env.merge(TestTokens.environment) { _, new in new }
+        env.merge(TestDatabase.processEnvironment) { _, new in new }
         env.merge(environment) { _, new in new }
         env["PORT"] = String(port)
         env["HOST"] = "127.0.0.1"
         env["LOG_LEVEL"] = env["E2E_LOG_LEVEL"] ?? "warning"
         process.environment = env
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("swn-e2e-\(name)-\(port).log")
+        logPath = log.path
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()

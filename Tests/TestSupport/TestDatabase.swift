@@ -18,6 +18,10 @@ package struct TestDatabase: Sendable {
 
     package static let logger = Logger(label: "test")
 
+    /// What every service process started by a test gets: pools that open connections on demand
+    /// (the tests run dozens of services side by side; the benchmarks and `make chaos` run the defaults).
+    package static let processEnvironment = ["DATABASE_MIN_CONNECTIONS": "0", "BUS_DATABASE_MIN_CONNECTIONS": "0"]
+
     /// Creates a fresh database, runs `body` with it, and drops it afterwards.
     package static func with<T>(_ body: (TestDatabase) async throws -> T) async throws -> T {
         let name = "test_\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16))"
@@ -25,7 +29,12 @@ package struct TestDatabase: Sendable {
         try await admin(server) { connection in
             try await connection.query("CREATE DATABASE \(unescaped: name)", logger: logger)
         }
-        let database = TestDatabase(settings: server.with(database: name))
+        // Pools are fixed and opened at start by default (DatabaseSettings); tests run dozens of
+        // services side by side, so theirs open connections on demand.
+        var settings = server.with(database: name)
+        settings.maximumConnections = 20
+        settings.minimumConnections = 0
+        let database = TestDatabase(settings: settings)
         do {
             let result = try await body(database)
             try await drop(name, server: server)

@@ -9,7 +9,7 @@ import ServiceKit
 
 /// Builds `basket-service`; `main` and the tests both call this.
 package func buildApplication(_ config: BasketServiceConfig, logger: Logger) async throws -> some ApplicationProtocol {
-    let host = try BusServiceHost(database: config.database, bus: config.bus, topology: config.bus.shopTopology, logger: logger)
+    let host = try BusServiceHost(service: "basket-service", database: config.database, bus: config.bus, topology: config.bus.shopTopology, logger: logger)
     let repository = PostgresBasketRepository(client: host.client, logger: logger)
     let catalog = HTTPProductCatalog(httpClient: host.http.client, baseURL: config.productServiceURL, timeout: config.catalogTimeout)
     let router = buildRouter(

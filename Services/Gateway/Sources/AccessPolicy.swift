@@ -79,6 +79,13 @@ package struct AccessPolicy: Sendable {
         }
     }
 
+    /// The route template a path falls under (`/basket/{userName}`), for metrics; nil when none.
+    package func template(of path: String) -> String? {
+        var segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        if segments.count > 1, segments.last == "" { segments.removeLast() }
+        return templates.first { Self.matches($0.segments, segments) }?.routes.first?.path
+    }
+
     static func matches(_ template: [Substring], _ segments: [Substring]) -> Bool {
         template.count == segments.count && zip(template, segments).allSatisfy { isParameter($0) || $0 == $1 }
     }

@@ -32,6 +32,9 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
         bodyTimeout: config.bodyTimeout,
         policy: policy
     ))
+    // Only the gateway's own routes reach this point (it answers every other request itself).
+    router.add(middleware: MetricsMiddleware())
+    router.addMetrics()
     router.addHealthRoutes(ShopRoutes.upstreams.map { upstream in
         ReadinessCheck(upstream.name) {
             let response = try await http.client.execute(HTTPClientRequest(url: upstreams[upstream]! + "/health"), timeout: .seconds(2))

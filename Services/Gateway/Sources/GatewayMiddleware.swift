@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Metrics
 import NIOCore
 import ServiceKit
 
@@ -34,6 +35,13 @@ package struct GatewayMiddleware: RouterMiddleware {
         }
         response.headers[.requestID] = requestID
         let elapsed = ContinuousClock.now - start
+        let dimensions = [
+            ("http_route", policy.template(of: request.uri.path) ?? "unmatched"), ("http_request_method", request.method.rawValue),
+            ("http_response_status_code", String(response.status.code)),
+        ]
+        Counter(label: "gateway_requests", dimensions: dimensions).increment()
+        Metrics.Timer(label: "gateway_request_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
+            .recordNanoseconds(Int64(elapsed.components.seconds) * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
         logger.info("access", metadata: [
             "method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "status": "\(response.status.code)",
             "user": "\(identity?.userName ?? "-")", "durationMs": "\(elapsed.components.attoseconds / 1_000_000_000_000_000 + elapsed.components.seconds * 1000)",

@@ -8,7 +8,7 @@ import ServiceKit
 
 /// Builds `ordering-service`; `main` and the tests both call this.
 package func buildApplication(_ config: OrderingServiceConfig, logger: Logger) async throws -> some ApplicationProtocol {
-    let host = try BusServiceHost(database: config.database, bus: config.bus, topology: config.bus.shopTopology, logger: logger)
+    let host = try BusServiceHost(service: "ordering-service", database: config.database, bus: config.bus, topology: config.bus.shopTopology, logger: logger)
     let repository = PostgresOrderRepository(client: host.client, logger: logger)
     let saga = SagaRunner(
         repository: repository, eventBusName: config.bus.eventBusName, stepTimeout: config.stepTimeout, paymentTimeout: config.paymentTimeout
@@ -22,6 +22,7 @@ package func buildApplication(_ config: OrderingServiceConfig, logger: Logger) a
         router: router,
         services: [
             SagaTimeouts.task(saga, every: config.timeoutScanInterval, gate: host.started, logger: logger),
+            OrderMetrics.task(client: host.client, every: config.bus.metricsInterval, gate: host.started, logger: logger),
             host.consumer(ShopQueues.orderingSaga, SagaReplyHandler(saga: saga, logger: logger), baseBackoff: config.retryBaseDelay, maximumBackoff: config.retryMaximumDelay),
             host.consumer(config.checkoutQueue, CheckoutHandler(saga: saga, logger: logger), baseBackoff: config.retryBaseDelay, maximumBackoff: config.retryMaximumDelay),
         ]

@@ -1,6 +1,7 @@
 import Contracts
 import EventBus
 import Foundation
+import Metrics
 
 /// Storage of orders and their sagas. It reads and writes; the rules live in `OrderSaga` and
 /// `CheckoutValidation`.
@@ -80,7 +81,19 @@ package struct SagaRunner<Repository: OrderRepository>: Sendable {
         case .payment: Date() + paymentTimeout.timeInterval
         }
         try await store.apply(decision, entries: entries, deadline: deadline)
+        recordStepDuration(state, decision: decision)
         return .applied(decision)
+    }
+
+    /// `saga_step_duration_seconds{step, outcome}`: how long a step waited for its answer (its
+    /// start is its deadline minus its timeout).
+    func recordStepDuration(_ state: SagaState, decision: SagaDecision) {
+        guard state.step != .finished, let deadline = state.deadline else { return }
+        let timeout = state.step == .charging ? paymentTimeout : stepTimeout
+        let elapsed = Date().timeIntervalSince(deadline - timeout.timeInterval)
+        let outcome = decision.statuses.last.map { $0.status.rawValue } ?? "none"
+        Metrics.Timer(label: "saga_step_duration_seconds", dimensions: [("step", state.step.rawValue), ("outcome", outcome)], preferredDisplayUnit: .seconds)
+            .recordNanoseconds(Int64(max(elapsed, 0) * 1e9))
     }
 }
 

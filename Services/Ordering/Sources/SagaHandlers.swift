@@ -1,6 +1,8 @@
 import EventBus
 import Foundation
 import Logging
+import Metrics
+import PostgresNIO
 import ServiceKit
 
 /// Moves sagas on with the replies of product and payment from `ordering-saga`.
@@ -42,6 +44,18 @@ package enum SagaTimeouts {
                     logger.warning("saga step timed out; order cancelled", metadata: ["orderId": "\(orderId)"])
                 }
             }
+        }
+    }
+}
+
+/// `orders{status}`: how many orders are in each status (refreshed with the other gauges).
+package enum OrderMetrics {
+    package static func task(client: PostgresClient, every interval: Duration, gate: StartupGate?, logger: Logger) -> PeriodicTask {
+        PeriodicTask("counting orders", every: interval, gate: gate, logger: logger) {
+            var counts = Dictionary(uniqueKeysWithValues: OrderStatus.allCases.map { ($0.rawValue, 0) })
+            let rows = try await client.query("SELECT status, count(*)::bigint FROM orders GROUP BY status", logger: logger)
+            for try await (status, count) in rows.decode((String, Int).self) { counts[status] = count }
+            for (status, count) in counts { Gauge(label: "orders", dimensions: [("status", status)]).record(count) }
         }
     }
 }

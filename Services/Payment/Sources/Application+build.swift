@@ -9,7 +9,7 @@ import ServiceKit
 
 /// Builds `payment-service`; `main` and the tests both call this.
 package func buildApplication(_ config: PaymentServiceConfig, logger: Logger) async throws -> some ApplicationProtocol {
-    let host = try BusServiceHost(database: config.database, bus: config.bus, topology: config.bus.shopTopology, logger: logger)
+    let host = try BusServiceHost(service: "payment-service", database: config.database, bus: config.bus, topology: config.bus.shopTopology, logger: logger)
     let repository = PostgresPaymentRepository(client: host.client, logger: logger)
     let router = buildRouter(
         repository: repository, verifier: TokenVerifier(configuration: config.tokens, httpClient: host.http.client, logger: logger),

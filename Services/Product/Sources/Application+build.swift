@@ -8,7 +8,7 @@ import ServiceKit
 
 /// Builds `product-service`; `main` and the tests both call this.
 package func buildApplication(_ config: ProductServiceConfig, logger: Logger) async throws -> some ApplicationProtocol {
-    let host = try BusServiceHost(database: config.database, bus: config.bus, topology: config.bus.shopTopology, logger: logger)
+    let host = try BusServiceHost(service: "product-service", database: config.database, bus: config.bus, topology: config.bus.shopTopology, logger: logger)
     let repository = PostgresProductRepository(client: host.client, logger: logger, eventBusName: config.bus.eventBusName)
     let router = buildRouter(
         repository: repository, verifier: TokenVerifier(configuration: config.tokens, httpClient: host.http.client, logger: logger),

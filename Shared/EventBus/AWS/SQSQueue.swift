@@ -112,4 +112,15 @@ package struct SQSQueue: MessageQueue {
             "QueueUrl": queueURL, "ReceiptHandle": receiptHandle, "VisibilityTimeout": Self.wholeSeconds(timeout),
         ])
     }
+
+    package func depth() async throws -> QueueDepth {
+        let answer = try await client.call("GetQueueAttributes", [
+            "QueueUrl": try await locator.url(), "AttributeNames": ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        ])
+        let attributes = answer["Attributes"] as? [String: String] ?? [:]
+        return QueueDepth(
+            visible: Int(attributes["ApproximateNumberOfMessages"] ?? "") ?? 0,
+            inFlight: Int(attributes["ApproximateNumberOfMessagesNotVisible"] ?? "") ?? 0
+        )
+    }
 }

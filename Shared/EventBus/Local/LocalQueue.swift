@@ -138,6 +138,18 @@ package struct LocalQueue: MessageQueue {
         }
         throw LocalBusError.queueDoesNotExist(name)
     }
+
+    package func depth() async throws -> QueueDepth {
+        let rows = try await bus.client.query(
+            """
+            SELECT (count(*) FILTER (WHERE visible_at <= now()))::bigint, (count(*) FILTER (WHERE visible_at > now()))::bigint
+            FROM bus_messages WHERE queue = \(name)
+            """,
+            logger: bus.logger
+        )
+        for try await (visible, inFlight) in rows.decode((Int, Int).self) { return QueueDepth(visible: visible, inFlight: inFlight) }
+        return QueueDepth(visible: 0, inFlight: 0)
+    }
 }
 
 package enum LocalBusError: Error, CustomStringConvertible {
