@@ -21,6 +21,9 @@ extension BusTopology {
 
     package static func logicalID(rule name: String) -> String { camelCase(name) + "Rule" }
 
+    /// The task role of a service on the bus: `product-service` → `ProductServiceTaskRole`.
+    package static func logicalID(role service: String) -> String { camelCase(service) + "TaskRole" }
+
     static func camelCase(_ name: String) -> String {
         name.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
     }
@@ -69,21 +72,37 @@ extension BusTopology {
                 "              ArnEquals: {aws:SourceArn: !GetAtt \(id).Arn}",
             ]
         }
-        let consumed = queues.filter { $0.deadLetterQueue != nil }
-        lines += [
-            "  BusQueueAccessPolicy:", "    Type: AWS::IAM::ManagedPolicy", "    Properties:",
-            "      Description: The services read their queues and move what can never succeed to the dead-letter queues.",
-            "      Roles: [!Ref TaskRole]",
-            "      PolicyDocument:",
-            "        Version: \"2012-10-17\"",
-            "        Statement:",
-            "          - Effect: Allow",
-            "            Action: [sqs:ReceiveMessage, sqs:DeleteMessage, sqs:ChangeMessageVisibility, sqs:GetQueueUrl, sqs:GetQueueAttributes]",
-            "            Resource:",
-        ]
-        lines += consumed.map { "              - !GetAtt \(Self.logicalID(queue: $0.name)).Arn" }
-        lines += ["          - Effect: Allow", "            Action: [sqs:SendMessage, sqs:GetQueueUrl]", "            Resource:"]
-        lines += consumed.compactMap(\.deadLetterQueue).map { "              - !GetAtt \(Self.logicalID(queue: $0)).Arn" }
+        // One task role per service on the bus: it publishes, and reads only its own queues.
+        var consumers: [String] = []
+        for queue in queues where !consumers.contains(queue.consumer) { consumers.append(queue.consumer) }
+        for consumer in consumers {
+            let own = queues.filter { $0.consumer == consumer }
+            lines += [
+                "  \(Self.logicalID(role: consumer)):", "    Type: AWS::IAM::Role", "    Properties:",
+                "      Description: \(consumer) publishes on the bus and reads its own queues, nothing else.",
+                "      AssumeRolePolicyDocument:",
+                "        Version: \"2012-10-17\"",
+                "        Statement:",
+                "          - {Effect: Allow, Principal: {Service: ecs-tasks.amazonaws.com}, Action: sts:AssumeRole}",
+                "      Policies:",
+                "        - PolicyName: bus",
+                "          PolicyDocument:",
+                "            Version: \"2012-10-17\"",
+                "            Statement:",
+                "              - Effect: Allow",
+                "                Action: [events:PutEvents, events:DescribeEventBus]",
+                "                Resource: !GetAtt EventBus.Arn",
+                "              - Effect: Allow",
+                "                Action: [sqs:ReceiveMessage, sqs:DeleteMessage, sqs:ChangeMessageVisibility, sqs:GetQueueUrl, sqs:GetQueueAttributes]",
+                "                Resource:",
+            ]
+            lines += own.map { "                  - !GetAtt \(Self.logicalID(queue: $0.name)).Arn" }
+            let deadLetterQueues = own.compactMap(\.deadLetterQueue)
+            if !deadLetterQueues.isEmpty {
+                lines += ["              - Effect: Allow", "                Action: sqs:SendMessage", "                Resource:"]
+                lines += deadLetterQueues.map { "                  - !GetAtt \(Self.logicalID(queue: $0)).Arn" }
+            }
+        }
         // Alarms: any message in a dead-letter queue, and a work queue whose oldest message waits too long.
         lines += [
             "  DeadLetterAlarmTopic:", "    Type: AWS::SNS::Topic", "    Properties:",

@@ -1,4 +1,5 @@
 import Contracts
+import EventBus
 import Foundation
 import Testing
 import TestSupport
@@ -49,6 +50,12 @@ import Yams
         }
         for upstream in ShopRoutes.upstreams {
             #expect(template.contains("{Name: \(upstream.urlSetting), Value: \"http://\(upstream.name).swn.local:\(upstream.port)\"}"), "the gateway's \(upstream.urlSetting)")
+        }
+        // Each service on the bus runs with its own task role (rendered from the topology), none with another's.
+        for consumer in Set(BusTopology.shop().queues.map(\.consumer)) {
+            let role = "TaskRoleArn: !GetAtt \(BusTopology.logicalID(role: consumer)).Arn"
+            #expect(template.components(separatedBy: role).count == 2, "\(consumer)'s task uses its own role exactly once")
+            #expect(template.contains("Command: [\(consumer)]"))
         }
     }
 
