@@ -34,30 +34,13 @@ def main():
     chaos.SAGA.update({"LOG_LEVEL": "warning", "QUEUE_MAX_RECEIVE_COUNT": "5"})
     for key in ["ORDER_STEP_TIMEOUT_MS", "ORDER_PAYMENT_TIMEOUT_MS", "PAYMENT_SLOW_DELAY_MS", "RETRY_BASE_DELAY_MS", "RETRY_MAX_DELAY_MS", "QUEUE_VISIBILITY_TIMEOUT_MS"]:
         chaos.SAGA.pop(key, None)
-    issuer_port = chaos.free_port()
-    issuer = "http://127.0.0.1:%d/local_swn" % issuer_port
-    pg, run = chaos.PG_URL, chaos.RUN
-    common = {"BUS_MODE": "local", "BUS_DATABASE_URL": "%s/%s_bus" % (pg, run), "COGNITO_ISSUER": issuer,
-              "COGNITO_CLIENT_ID": "swnshoplocalclient", "COGNITO_JWKS_URL": issuer + "/.well-known/jwks.json"}
-    identity = chaos.Service("identity", issuer_port, dict(common, DATABASE_URL="%s/%s_identity" % (pg, run), TOKEN_ISSUER=issuer,
-                                                           SIGN_IN_BURST="100000", PASSWORD_HASH_COST="1024"))
-    product = chaos.Service("product-service", chaos.free_port(), dict(common, DATABASE_URL="%s/%s_product" % (pg, run)))
-    basket = chaos.Service("basket-service", chaos.free_port(), dict(common, DATABASE_URL="%s/%s_basket" % (pg, run), PRODUCT_SERVICE_URL=product.url))
-    ordering = chaos.Service("ordering-service", chaos.free_port(), dict(common, DATABASE_URL="%s/%s_ordering" % (pg, run)))
-    payment = chaos.Service("payment-service", chaos.free_port(), dict(common, DATABASE_URL="%s/%s_payment" % (pg, run)))
-    services = [identity, product, basket, ordering, payment]
+    stack = chaos.Stack()
+    identity, product, basket, ordering, payment = stack.services
     rows = []
     try:
-        for service in services:
-            service.start()
-        admin = chaos.cognito(identity, "InitiateAuth", {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "swnshoplocalclient",
-                                                         "AuthParameters": {"USERNAME": "admin", "PASSWORD": "Admin-Passw0rd!"}})["AuthenticationResult"]["IdToken"]
-        users = []
-        for index in range(THREADS):
-            name, password = "bench%d" % index, "Bench-Passw0rd!%d" % index
-            chaos.cognito(identity, "SignUp", {"ClientId": "swnshoplocalclient", "Username": name, "Password": password})
-            users.append((name, chaos.cognito(identity, "InitiateAuth", {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "swnshoplocalclient",
-                                                                          "AuthParameters": {"USERNAME": name, "PASSWORD": password}})["AuthenticationResult"]["IdToken"]))
+        stack.start()
+        admin = stack.admin()
+        users = stack.customers("bench", THREADS)
         status, body = chaos.call("POST", product.url + "/product", {"name": "Bench", "price": 12.5, "category": "Bench", "stock": 100000000}, admin)
         assert status == 201, (status, body)
         product_id = body["id"]
@@ -161,11 +144,7 @@ def main():
         rows.append(("saturation", "%.0f checkouts/s accepted" % (BURST / placed),
                      int(window[0]), "%.0f orders/s Completed; p50 %.0f ms, p99 %.0f ms" % (int(window[0]) / float(window[1]), percentile(values, 50), percentile(values, 99))))
     finally:
-        for service in services:
-            service.stop()
-        for database in ["identity", "product", "basket", "ordering", "payment", "bus"]:
-            chaos.subprocess.call([chaos.PSQL, "%s/postgres" % pg, "-qc", "DROP DATABASE IF EXISTS %s_%s WITH (FORCE)" % (run, database)],
-                                  stdout=chaos.subprocess.DEVNULL, stderr=chaos.subprocess.DEVNULL)
+        stack.stop()
     print("== the order saga, checkout → Completed (%s, %d client threads)" % (chaos.BIN, THREADS))
     print("%-16s %-28s %8s  %s" % ("phase", "load", "orders", "result"))
     rows.append(rows.pop(-2))

@@ -35,21 +35,9 @@ def rss_mib(service):
 def main():
     chaos.SAGA.clear()
     chaos.SAGA.update({"LOG_LEVEL": "warning"})
-    issuer_port = chaos.free_port()
-    issuer = "http://127.0.0.1:%d/local_swn" % issuer_port
-    pg, run = chaos.PG_URL, chaos.RUN
-    common = {"BUS_MODE": "local", "BUS_DATABASE_URL": "%s/%s_bus" % (pg, run), "COGNITO_ISSUER": issuer,
-              "COGNITO_CLIENT_ID": "swnshoplocalclient", "COGNITO_JWKS_URL": issuer + "/.well-known/jwks.json"}
-    identity = chaos.Service("identity", issuer_port, dict(common, DATABASE_URL="%s/%s_identity" % (pg, run), TOKEN_ISSUER=issuer,
-                                                           SIGN_IN_BURST="100000", PASSWORD_HASH_COST="1024"))
-    product = chaos.Service("product-service", chaos.free_port(), dict(common, DATABASE_URL="%s/%s_product" % (pg, run)))
-    basket = chaos.Service("basket-service", chaos.free_port(), dict(common, DATABASE_URL="%s/%s_basket" % (pg, run), PRODUCT_SERVICE_URL=product.url))
-    ordering = chaos.Service("ordering-service", chaos.free_port(), dict(common, DATABASE_URL="%s/%s_ordering" % (pg, run)))
-    payment = chaos.Service("payment-service", chaos.free_port(), dict(common, DATABASE_URL="%s/%s_payment" % (pg, run)))
-    gateway = chaos.Service("gateway", chaos.free_port(), dict(common, PRODUCT_SERVICE_URL=product.url, BASKET_SERVICE_URL=basket.url,
-                                                               ORDERING_SERVICE_URL=ordering.url, PAYMENT_SERVICE_URL=payment.url,
-                                                               RATE_LIMIT_USER_PER_SECOND="0", RATE_LIMIT_ADDRESS_PER_SECOND="0"))
-    services = [identity, product, basket, ordering, payment, gateway]
+    stack = chaos.Stack(gateway=True)
+    identity, product, basket, ordering, payment, gateway = stack.services
+    services = stack.services
     samples = []  # (label, {name: MiB})
 
     def sample(label):
@@ -59,17 +47,10 @@ def main():
     failures = []
     rates = []
     try:
-        for service in services:
-            service.start()
+        stack.start()
         sample("started")
-        admin = chaos.cognito(identity, "InitiateAuth", {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "swnshoplocalclient",
-                                                         "AuthParameters": {"USERNAME": "admin", "PASSWORD": "Admin-Passw0rd!"}})["AuthenticationResult"]["IdToken"]
-        users = []
-        for index in range(8):
-            name, password = "soak%d" % index, "Soak-Passw0rd!%d" % index
-            chaos.cognito(identity, "SignUp", {"ClientId": "swnshoplocalclient", "Username": name, "Password": password})
-            users.append((name, chaos.cognito(identity, "InitiateAuth", {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "swnshoplocalclient",
-                                                                          "AuthParameters": {"USERNAME": name, "PASSWORD": password}})["AuthenticationResult"]["IdToken"]))
+        admin = stack.admin()
+        users = stack.customers("soak", 8)
         status, body = chaos.call("POST", product.url + "/product", {"name": "Soak", "price": 3.5, "category": "Soak", "stock": 100000000}, admin)
         assert status == 201, (status, body)
         product_id = body["id"]
@@ -159,11 +140,7 @@ def main():
                 failures.append("%s ends at %.0f MiB, more than %.0f %% of its warm %.0f MiB" % (
                     service.name, after[service.name], LIMIT * 100, warm[service.name]))
     finally:
-        for service in services:
-            service.stop()
-        for database in ["identity", "product", "basket", "ordering", "payment", "bus"]:
-            subprocess.call([chaos.PSQL, "%s/postgres" % pg, "-qc", "DROP DATABASE IF EXISTS %s_%s WITH (FORCE)" % (run, database)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stack.stop()
     print("== soak (%s)" % chaos.BIN)
     for label, rate, summary in rates:
         print("   %-52s %8.0f /s   %s" % (label, rate, summary))

@@ -28,7 +28,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PG_URL = os.environ.get("PG_URL", "postgres://swn:swn@127.0.0.1:%s" % os.environ.get("PGPORT", "55432"))
@@ -134,32 +133,70 @@ def cognito(identity, action, body):
         return json.loads(response.read())
 
 
+class Stack:
+    """identity, product, basket, ordering, payment (and the gateway) on fresh databases of this run."""
+
+    def __init__(self, gateway=False):
+        issuer_port = free_port()
+        issuer = "http://127.0.0.1:%d/local_swn" % issuer_port
+        common = {"BUS_MODE": "local", "BUS_DATABASE_URL": "%s/%s_bus" % (PG_URL, RUN), "COGNITO_ISSUER": issuer,
+                  "COGNITO_CLIENT_ID": "swnshoplocalclient", "COGNITO_JWKS_URL": issuer + "/.well-known/jwks.json"}
+
+        def database(name):
+            return "%s/%s_%s" % (PG_URL, RUN, name)
+
+        self.identity = Service("identity", issuer_port, dict(common, DATABASE_URL=database("identity"), TOKEN_ISSUER=issuer,
+                                                              SIGN_IN_BURST="100000", PASSWORD_HASH_COST="1024"))
+        self.product = Service("product-service", free_port(), dict(common, DATABASE_URL=database("product")))
+        self.basket = Service("basket-service", free_port(), dict(common, DATABASE_URL=database("basket"), PRODUCT_SERVICE_URL=self.product.url))
+        self.ordering = Service("ordering-service", free_port(), dict(common, DATABASE_URL=database("ordering")))
+        self.payment = Service("payment-service", free_port(), dict(common, DATABASE_URL=database("payment")))
+        self.services = [self.identity, self.product, self.basket, self.ordering, self.payment]
+        self.gateway = None
+        if gateway:
+            self.gateway = Service("gateway", free_port(), dict(
+                common, PRODUCT_SERVICE_URL=self.product.url, BASKET_SERVICE_URL=self.basket.url, ORDERING_SERVICE_URL=self.ordering.url,
+                PAYMENT_SERVICE_URL=self.payment.url, RATE_LIMIT_USER_PER_SECOND="0", RATE_LIMIT_ADDRESS_PER_SECOND="0"))
+            self.services.append(self.gateway)
+
+    def start(self):
+        for service in self.services:
+            service.start()
+
+    def sign_in(self, name, password):
+        return cognito(self.identity, "InitiateAuth", {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "swnshoplocalclient",
+                                                       "AuthParameters": {"USERNAME": name, "PASSWORD": password}})["AuthenticationResult"]["IdToken"]
+
+    def admin(self):
+        return self.sign_in("admin", "Admin-Passw0rd!")
+
+    def customers(self, prefix, count):
+        """Signs up `count` customers; returns [(name, id token)]."""
+        users = []
+        for index in range(count):
+            name, password = "%s%d" % (prefix, index), "%s-Passw0rd!%d" % (prefix.capitalize(), index)
+            cognito(self.identity, "SignUp", {"ClientId": "swnshoplocalclient", "Username": name, "Password": password})
+            users.append((name, self.sign_in(name, password)))
+        return users
+
+    def stop(self):
+        for service in self.services:
+            service.stop()
+        for database in ["identity", "product", "basket", "ordering", "payment", "bus"]:
+            subprocess.call([PSQL, "%s/postgres" % PG_URL, "-qc", "DROP DATABASE IF EXISTS %s_%s WITH (FORCE)" % (RUN, database)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def main():
-    issuer_port = free_port()
-    issuer = "http://127.0.0.1:%d/local_swn" % issuer_port
-    bus = "%s/%s_bus" % (PG_URL, RUN)
-    common = {"BUS_MODE": "local", "BUS_DATABASE_URL": bus, "COGNITO_ISSUER": issuer, "COGNITO_CLIENT_ID": "swnshoplocalclient",
-              "COGNITO_JWKS_URL": issuer + "/.well-known/jwks.json"}
-    identity = Service("identity", issuer_port, dict(common, DATABASE_URL="%s/%s_identity" % (PG_URL, RUN), TOKEN_ISSUER=issuer,
-                                                     SIGN_IN_BURST="100000", PASSWORD_HASH_COST="1024"))
-    product = Service("product-service", free_port(), dict(common, DATABASE_URL="%s/%s_product" % (PG_URL, RUN)))
-    basket = Service("basket-service", free_port(), dict(common, DATABASE_URL="%s/%s_basket" % (PG_URL, RUN), PRODUCT_SERVICE_URL=product.url))
-    ordering = Service("ordering-service", free_port(), dict(common, DATABASE_URL="%s/%s_ordering" % (PG_URL, RUN)))
-    payment = Service("payment-service", free_port(), dict(common, DATABASE_URL="%s/%s_payment" % (PG_URL, RUN)))
-    services = [identity, product, basket, ordering, payment]
+    stack = Stack()
+    identity, product, basket, ordering, payment = stack.services
+    services = stack.services
     failures = []
     try:
-        for service in services:
-            service.start()
+        stack.start()
         log("services up; logs in " + WORK)
-        admin = cognito(identity, "InitiateAuth", {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "swnshoplocalclient",
-                                                   "AuthParameters": {"USERNAME": "admin", "PASSWORD": "Admin-Passw0rd!"}})["AuthenticationResult"]["IdToken"]
-        tokens = []
-        for index in range(WORKERS):
-            name = "chaos%d" % index
-            cognito(identity, "SignUp", {"ClientId": "swnshoplocalclient", "Username": name, "Password": "Chaos-Passw0rd!%d" % index})
-            tokens.append((name, cognito(identity, "InitiateAuth", {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": "swnshoplocalclient",
-                                                                    "AuthParameters": {"USERNAME": name, "PASSWORD": "Chaos-Passw0rd!%d" % index}})["AuthenticationResult"]["IdToken"]))
+        admin = stack.admin()
+        tokens = stack.customers("chaos", WORKERS)
         # Stock close to the demand: about 60 % of what the orders ask for in total.
         products = {}
         for index in range(5):
@@ -293,11 +330,7 @@ def main():
         for failure in failures[:20]:
             print("   ✘ " + failure)
     finally:
-        for service in services:
-            service.stop()
-        for database in ["identity", "product", "basket", "ordering", "payment", "bus"]:
-            subprocess.call([PSQL, "%s/postgres" % PG_URL, "-qc", "DROP DATABASE IF EXISTS %s_%s WITH (FORCE)" % (RUN, database)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stack.stop()
     return 1 if failures else 0
 
 
