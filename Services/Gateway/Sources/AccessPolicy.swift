@@ -47,16 +47,25 @@ package struct AccessPolicy: Sendable {
 
     /// `path` is the raw, still percent-encoded path of the request target.
     package func decide(method requested: HTTPRequest.Method, path: String, identity: Identity?) -> Decision {
+        resolve(method: requested, path: path, identity: identity).decision
+    }
+
+    /// The decision and the route template the path matched (nil when none), from one match.
+    package func resolve(method requested: HTTPRequest.Method, path: String, identity: Identity?) -> (decision: Decision, template: String?) {
         // HEAD is GET without the body, wherever GET is allowed.
         let method = requested == .head ? .get : requested
-        guard path.hasPrefix("/") else { return .badRequest("the request target must be an absolute path") }
+        guard path.hasPrefix("/") else { return (.badRequest("the request target must be an absolute path"), nil) }
         var segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
         if segments.count > 1, segments.last == "" { segments.removeLast() }
         // Paths that a server might normalise differently (`//x`, `/./x`, `/a/../x`) are refused.
         if segments.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) {
-            return segments == [""] ? .notFound : .badRequest("the path has empty, '.' or '..' segments")
+            return (segments == [""] ? .notFound : .badRequest("the path has empty, '.' or '..' segments"), nil)
         }
-        guard let template = templates.first(where: { Self.matches($0.segments, segments) }) else { return .notFound }
+        guard let template = templates.first(where: { Self.matches($0.segments, segments) }) else { return (.notFound, nil) }
+        return (authorize(method: method, template: template, segments: segments, identity: identity), template.routes[0].path)
+    }
+
+    func authorize(method: HTTPRequest.Method, template: (segments: [Substring], routes: [Route]), segments: [Substring], identity: Identity?) -> Decision {
         guard let route = template.routes.first(where: { $0.method == method }) else {
             return .methodNotAllowed(allowed: template.routes.map(\.method))
         }
@@ -77,13 +86,6 @@ package struct AccessPolicy: Sendable {
             guard let identity else { return .unauthenticated }
             return identity.mayActFor(userName) ? .forward(route.service) : .forbidden("\(identity.userName) may not reach the data of another user")
         }
-    }
-
-    /// The route template a path falls under (`/basket/{userName}`), for metrics; nil when none.
-    package func template(of path: String) -> String? {
-        var segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
-        if segments.count > 1, segments.last == "" { segments.removeLast() }
-        return templates.first { Self.matches($0.segments, segments) }?.routes.first?.path
     }
 
     static func matches(_ template: [Substring], _ segments: [Substring]) -> Bool {

@@ -26,17 +26,21 @@ package struct GatewayMiddleware: RouterMiddleware {
         let start = ContinuousClock.now
         var identity: Identity?
         var response: Response
+        // The route template for the metrics; requests refused before routing (401, 429) count as `unmatched`.
+        var template: String?
         do {
             identity = try await TokenMiddleware.authenticate(request, verifier: verifier, logger: logger)
             try throttle.admit(identity, address: context.clientAddress)
-            response = try await route(request, identity: identity, requestID: requestID, context: context, logger: logger)
+            let resolved = policy.resolve(method: request.method, path: request.uri.path, identity: identity)
+            template = resolved.template
+            response = try await route(request, decision: resolved.decision, requestID: requestID, context: context, logger: logger)
         } catch {
             response = ProblemMiddleware<Context>.problem(for: error).makeResponse()
         }
         response.headers[.requestID] = requestID
         let elapsed = ContinuousClock.now - start
         let dimensions = [
-            ("http_route", policy.template(of: request.uri.path) ?? "unmatched"), ("http_request_method", request.method.rawValue),
+            ("http_route", template ?? "unmatched"), ("http_request_method", request.method.rawValue),
             ("http_response_status_code", String(response.status.code)),
         ]
         Counter(label: "gateway_requests", dimensions: dimensions).increment()
@@ -49,12 +53,12 @@ package struct GatewayMiddleware: RouterMiddleware {
         return response
     }
 
-    func route(_ request: Request, identity: Identity?, requestID: String, context: Context, logger: Logger) async throws -> Response {
+    func route(_ request: Request, decision: AccessPolicy.Decision, requestID: String, context: Context, logger: Logger) async throws -> Response {
         // The request target goes upstream byte for byte; one with a fragment would lose it on the way
         // (and the service would answer another path than the one authorized here).
         let target = request.uri.description
         guard !target.contains("#") else { throw Problem.badRequest("the request target must not contain '#'") }
-        switch policy.decide(method: request.method, path: request.uri.path, identity: identity) {
+        switch decision {
         case .unauthenticated:
             throw Problem.unauthorized("this needs a Bearer token")
         case .forbidden(let reason):

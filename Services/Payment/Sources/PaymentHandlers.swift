@@ -21,28 +21,20 @@ package struct PaymentCommandHandler<Repository: PaymentRepository>: MessageHand
     package func handle(_ message: QueueMessage) async throws {
         let envelope = try EventEnvelope(message: message)
         if let command = try ShopEvents.chargePayment.detail(of: envelope) {
-            let replies = try await repository.withPayment(orderId: command.orderId) { store in
-                let decision = PaymentRules.charge(command, existing: try await store.record(), now: Date(), slowDelay: slowDelay)
-                try await store.save(decision, replies: try entries(decision, record: try await store.record()))
-                return decision.replies
+            let decision = try await repository.withPayment(orderId: command.orderId) { store in
+                try await store.apply(eventBusName: eventBusName) { PaymentRules.charge(command, existing: $0, now: Date(), slowDelay: slowDelay) }
             }
-            logger.info("charge", metadata: ["orderId": "\(command.orderId)", "replies": "\(replies)"])
+            logger.info("charge", metadata: ["orderId": "\(command.orderId)", "replies": "\(decision.replies)"])
         } else if let command = try ShopEvents.refundPayment.detail(of: envelope) {
-            let replies = try await repository.withPayment(orderId: command.orderId) { store in
-                let decision = PaymentRules.refund(orderId: command.orderId, existing: try await store.record())
-                try await store.save(decision, replies: try entries(decision, record: try await store.record()))
-                return decision.replies
+            let decision = try await repository.withPayment(orderId: command.orderId) { store in
+                try await store.apply(eventBusName: eventBusName) { PaymentRules.refund(orderId: command.orderId, existing: $0) }
             }
-            logger.info("refund", metadata: ["orderId": "\(command.orderId)", "replies": "\(replies)"])
+            logger.info("refund", metadata: ["orderId": "\(command.orderId)", "replies": "\(decision.replies)"])
         } else {
             throw UnprocessableMessage("payment-service does not handle \(envelope.source)/\(envelope.detailType)")
         }
     }
 
-    func entries(_ decision: PaymentRules.Decision, record existing: PaymentRecord?) throws -> [PublishEntry] {
-        guard let record = decision.record ?? existing else { return [] }
-        return try PaymentRules.entries(decision.replies, for: record, eventBusName: eventBusName)
-    }
 }
 
 /// Answers slow payments (`0077`) once their time came. The time is a row in the database, so a
@@ -53,10 +45,8 @@ package enum SlowPayments {
     ) -> PeriodicTask {
         PeriodicTask("answering slow payments", every: interval, gate: gate, logger: logger) {
             for orderId in try await repository.due(limit: 100) {
-                try await repository.withPayment(orderId: orderId) { store in
-                    guard let record = try await store.record() else { return }
-                    let decision = PaymentRules.decide(record)
-                    try await store.save(decision, replies: try PaymentRules.entries(decision.replies, for: decision.record ?? record, eventBusName: eventBusName))
+                _ = try await repository.withPayment(orderId: orderId) { store in
+                    try await store.apply(eventBusName: eventBusName) { $0.map(PaymentRules.decide) ?? PaymentRules.Decision() }
                 }
                 logger.info("slow payment answered", metadata: ["orderId": "\(orderId)"])
             }
