@@ -66,6 +66,9 @@ package struct ShopService: Sendable, Hashable, CustomStringConvertible {
         .init(.get, "/openapi.yaml", .anyone),
         // The gateway's own metrics; the services' `/metrics` are not reachable through it.
         .init(.get, "/metrics", .anyone),
+        // The storefront: its page and its static files.
+        .init(.get, "/", .anyone),
+        .init(.get, "/storefront/{file}", .anyone),
     ])
 
     /// Every process, in start order.

@@ -121,7 +121,13 @@ import Yams
             }
         }
         #expect(policy.decide(method: .get, path: "/nowhere", identity: admin) == .notFound)
-        #expect(policy.ownPaths == ["/health", "/ready", "/openapi.yaml", "/metrics"])
+        #expect(policy.ownPaths == Set(ShopRoutes.all.filter { $0.service == .gateway }.map(\.path)))
+        // The gateway answers its own paths before any token check; every other path is forwarded.
+        #expect(policy.ownDecision(method: .get, path: "/storefront/app.js") == .own)
+        #expect(policy.ownDecision(method: .get, path: "/") == .own)
+        #expect(policy.ownDecision(method: .post, path: "/storefront/app.js") == .methodNotAllowed(allowed: [.get]))
+        #expect(policy.ownDecision(method: .get, path: "/storefront/a/b") == nil)
+        #expect(policy.ownDecision(method: .get, path: "/product/1") == nil)
     }
 
     @Test func theREADMEShowsTheTable() throws {

@@ -23,7 +23,7 @@ package struct AccessPolicy: Sendable {
     /// Routes grouped by path template, the most specific template first (a literal segment
     /// outranks a parameter at the same place: `/basket/checkout` before `/basket/{userName}`).
     let templates: [(segments: [Substring], routes: [Route])]
-    /// The gateway's own paths, answered without authentication.
+    /// The gateway's own path templates, answered without authentication.
     package let ownPaths: Set<String>
 
     package init(routes: [Route] = ShopRoutes.all) {
@@ -35,7 +35,20 @@ package struct AccessPolicy: Sendable {
         }
         templates = order.map { (segments: byPath[$0]![0].segments, routes: byPath[$0]!) }
             .sorted { Self.moreSpecific($0.segments, than: $1.segments) }
-        ownPaths = Set(routes.filter { $0.service == .gateway }.map(\.path))
+        let own = routes.filter { $0.service == .gateway }
+        ownPaths = Set(own.map(\.path))
+        ownFirstSegments = Set(own.map { String($0.segments[0]) })
+    }
+
+    let ownFirstSegments: Set<String>
+
+    /// For a path of the gateway's own routes: `.own`, or why not (405); nil for every other path.
+    package func ownDecision(method: HTTPRequest.Method, path: String) -> Decision? {
+        let first = path.dropFirst().prefix { $0 != "/" }
+        guard ownFirstSegments.contains(String(first)) else { return nil }
+        let resolved = resolve(method: method, path: path, identity: nil)
+        guard let template = resolved.template, ownPaths.contains(template) else { return nil }
+        return resolved.decision
     }
 
     static func isParameter(_ segment: Substring) -> Bool { segment.hasPrefix("{") && segment.hasSuffix("}") }
@@ -58,8 +71,8 @@ package struct AccessPolicy: Sendable {
         var segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
         if segments.count > 1, segments.last == "" { segments.removeLast() }
         // Paths that a server might normalise differently (`//x`, `/./x`, `/a/../x`) are refused.
-        if segments.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) {
-            return (segments == [""] ? .notFound : .badRequest("the path has empty, '.' or '..' segments"), nil)
+        if segments != [""], segments.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) {
+            return (.badRequest("the path has empty, '.' or '..' segments"), nil)
         }
         guard let template = templates.first(where: { Self.matches($0.segments, segments) }) else { return (.notFound, nil) }
         return (authorize(method: method, template: template, segments: segments, identity: identity), template.routes[0].path)

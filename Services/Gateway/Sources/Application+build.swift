@@ -54,6 +54,7 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
     }
     router.get("/openapi.yaml", use: openAPI)
     router.head("/openapi.yaml", use: openAPI)
+    Storefront(directory: config.storefrontDirectory, configuration: config.storefront, logger: logger).addRoutes(to: router)
 
     var app = Application(
         router: router,

@@ -14,6 +14,9 @@ package struct GatewayConfig: Sendable {
     package var tokens: TokenVerifier.Configuration
     /// The OpenAPI description served at `/openapi.yaml`.
     package var openAPIFile: String
+    /// The storefront's files (`STOREFRONT_DIR`) and where its pages sign users in.
+    package var storefrontDirectory: String
+    package var storefront: Storefront.Configuration
     /// Requests per signed-in user, and per client address for anonymous calls (rate 0: no limit).
     package var userRate: RateLimiter.Rule
     package var anonymousRate: RateLimiter.Rule
@@ -38,6 +41,16 @@ package struct GatewayConfig: Sendable {
         upstreamConnections = try settings.int("UPSTREAM_CONNECTIONS", default: 64)
         tokens = try TokenVerifier.Configuration(settings: settings)
         openAPIFile = settings.string("OPENAPI_FILE", default: "deploy/openapi.yaml")
+        storefrontDirectory = settings.string("STOREFRONT_DIR", default: "Services/Gateway/Storefront")
+        // The issuer is `<endpoint>/<pool id>` for Cognito and for `identity` alike.
+        let issuer = tokens.issuer.hasSuffix("/") ? String(tokens.issuer.dropLast()) : tokens.issuer
+        let poolID = issuer.split(separator: "/").last.map(String.init) ?? ""
+        storefront = Storefront.Configuration(
+            identityEndpoint: settings.string("STOREFRONT_IDENTITY_ENDPOINT", default: String(issuer.dropLast(poolID.count))),
+            userPoolId: poolID,
+            clientId: tokens.clientID,
+            region: settings.string("AWS_REGION", default: "us-east-1")
+        )
         userRate = RateLimiter.Rule(
             rate: Double(try settings.int("RATE_LIMIT_USER_PER_SECOND", default: 20)),
             burst: Double(try settings.int("RATE_LIMIT_USER_BURST", default: 100))

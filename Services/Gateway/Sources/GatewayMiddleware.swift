@@ -19,7 +19,10 @@ package struct GatewayMiddleware: RouterMiddleware {
     let policy: AccessPolicy
 
     package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if policy.ownPaths.contains(request.uri.path) { return try await next(request, context) }
+        if let own = policy.ownDecision(method: request.method, path: request.uri.path) {
+            if case .own = own { return try await next(request, context) }
+            throw Self.refusal(own, request: request) ?? Problem.notFound("no route for \(request.uri.path)")
+        }
         let requestID = Self.requestID(request)
         var logger = context.logger
         logger[metadataKey: "requestID"] = "\(requestID)"
@@ -58,24 +61,29 @@ package struct GatewayMiddleware: RouterMiddleware {
         // (and the service would answer another path than the one authorized here).
         let target = request.uri.description
         guard !target.contains("#") else { throw Problem.badRequest("the request target must not contain '#'") }
+        if let refusal = Self.refusal(decision, request: request) { throw refusal }
+        guard case .forward(let upstream) = decision else { throw Problem.notFound("no route for \(request.uri.path)") }
+        let body = try await readBody(request, context: context)
+        return try await proxy.forward(request, target: target, body: body, to: upstream, requestID: requestID, logger: logger)
+    }
+
+    /// The problem a decision answers with; nil when the request goes on.
+    static func refusal(_ decision: AccessPolicy.Decision, request: Request) -> Problem? {
         switch decision {
         case .unauthenticated:
-            throw Problem.unauthorized("this needs a Bearer token")
+            return Problem.unauthorized("this needs a Bearer token")
         case .forbidden(let reason):
-            throw Problem.forbidden(reason)
+            return Problem.forbidden(reason)
         case .badRequest(let reason, let field):
-            throw Problem.badRequest(reason, field: field)
+            return Problem.badRequest(reason, field: field)
         case .notFound:
-            throw Problem.notFound("no route for \(request.uri.path)")
+            return Problem.notFound("no route for \(request.uri.path)")
         case .methodNotAllowed(let allowed):
             var problem = Problem(.methodNotAllowed, detail: "\(request.method.rawValue) is not allowed on \(request.uri.path)")
             problem.headers[.allow] = (allowed.contains(.get) ? allowed + [.head] : allowed).map(\.rawValue).joined(separator: ", ")
-            throw problem
-        case .own:
-            throw Problem.notFound("no route for \(request.uri.path)")
-        case .forward(let upstream):
-            let body = try await readBody(request, context: context)
-            return try await proxy.forward(request, target: target, body: body, to: upstream, requestID: requestID, logger: logger)
+            return problem
+        case .own, .forward:
+            return nil
         }
     }
 
