@@ -7,6 +7,7 @@ let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummi
 let httpClient = Target.Dependency.product(name: "AsyncHTTPClient", package: "async-http-client")
 let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
 let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let tracing = Target.Dependency.product(name: "Tracing", package: "swift-distributed-tracing")
 
 /// One service: its library `Services/<folder>/Sources` (what tests import) and its executable
 /// `Services/<folder>/Main` (a few lines calling `buildApplication`). Adding a service is one line here.
@@ -22,7 +23,7 @@ let busService: [Target.Dependency] = ["ServiceKit", "EventBus", "Contracts", "A
 
 let serviceTargets: [Target] =
     service("Gateway", executable: "gateway", dependencies: [
-        "ServiceKit", "Auth", "Contracts", hummingbird, httpClient, httpTypes, metrics,
+        "ServiceKit", "Auth", "Contracts", hummingbird, httpClient, httpTypes, metrics, tracing,
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
     ])
@@ -49,6 +50,8 @@ let sharedTargets: [Target] = [
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "OTel", package: "swift-otel"),
+            tracing,
         ],
         path: "Shared/ServiceKit", swiftSettings: swiftSettings
     ),
@@ -60,7 +63,7 @@ let sharedTargets: [Target] = [
     .target(
         name: "EventBus",
         dependencies: [
-            "ServiceKit", "AWS", hummingbird, metrics,
+            "ServiceKit", "AWS", hummingbird, metrics, tracing,
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -161,6 +164,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Traces over OTLP/HTTP only (the gRPC exporter is not used, and its trait would build grpc-swift).
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
     ],
     targets: sharedTargets + serviceTargets + testTargets
 )

@@ -108,10 +108,25 @@ package actor TokenVerifier {
         return identity
     }
 
+    /// Fetches the JWKS at most once per `minimumRefreshInterval`; requests that arrive while a
+    /// fetch is under way wait for it (instead of failing on a key it is about to bring).
     private func refreshIfAllowed() async throws {
         if configuration.staticJWKS != nil { return }
+        if let refreshing {
+            try await refreshing.value
+            return
+        }
         if let lastRefresh, ContinuousClock.now - lastRefresh < configuration.minimumRefreshInterval { return }
         lastRefresh = .now
+        let task = Task { try await self.fetchKeys() }
+        refreshing = task
+        defer { refreshing = nil }
+        try await task.value
+    }
+
+    private var refreshing: Task<Void, any Error>?
+
+    private func fetchKeys() async throws {
         do {
             var request = HTTPClientRequest(url: configuration.jwksURL)
             request.method = .GET

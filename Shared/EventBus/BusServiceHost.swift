@@ -40,7 +40,7 @@ package struct BusServiceHost: Sendable {
     package func consumer<Handler: MessageHandler>(
         _ queue: String, _ handler: Handler, baseBackoff: Duration = .seconds(1), maximumBackoff: Duration = .seconds(60)
     ) -> QueueConsumer<BusQueue, Handler> {
-        QueueConsumer(queue: bus.queue(queue), handler: handler, logger: logger, baseBackoff: baseBackoff, maximumBackoff: maximumBackoff, gate: started)
+        QueueConsumer(queue: bus.queue(queue), handler: handler, logger: logger, baseBackoff: baseBackoff, maximumBackoff: maximumBackoff, gate: started, name: queue)
     }
 
     /// The application: `router` on `host:port`, the shared services plus `services`, and the

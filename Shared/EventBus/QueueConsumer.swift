@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceKit
 import ServiceLifecycle
+import Tracing
 
 /// What a consumer does with one message. Throwing leaves the message on the queue, to come back
 /// after a backoff; after the queue's `maxReceiveCount` receives it goes to the dead-letter queue.
@@ -23,12 +24,15 @@ package struct QueueConsumer<Queue: MessageQueue, Handler: MessageHandler>: Serv
     let maximumBackoff: Duration
     /// Opened once the handler's schema exists.
     let gate: StartupGate?
+    /// The queue's name, for spans.
+    let name: String
 
     package init(
         queue: Queue, handler: Handler, logger: Logger, batchSize: Int = 10, waitTime: Duration = .seconds(20),
-        baseBackoff: Duration = .seconds(1), maximumBackoff: Duration = .seconds(60), gate: StartupGate? = nil
+        baseBackoff: Duration = .seconds(1), maximumBackoff: Duration = .seconds(60), gate: StartupGate? = nil, name: String = "queue"
     ) {
         self.gate = gate
+        self.name = name
         self.queue = queue
         self.handler = handler
         self.logger = logger
@@ -74,8 +78,22 @@ package struct QueueConsumer<Queue: MessageQueue, Handler: MessageHandler>: Serv
         }
     }
 
-    /// Handles one message; true when it may be deleted.
+    /// Handles one message, in a consumer span continuing the trace its event carries; true when
+    /// it may be deleted.
     func process(_ message: QueueMessage) async -> Bool {
+        guard ShopTracing.isEnabled else { return await handle(message) }
+        let context = ShopTracing.context(continuing: ShopTracing.traceparent(inJSON: message.body))
+        return await InstrumentationSystem.tracer.withSpan("process \(name)", context: context, ofKind: .consumer) { span in
+            span.attributes["messaging.destination.name"] = name
+            span.attributes["messaging.message.id"] = message.messageID
+            span.attributes["messaging.operation.type"] = "process"
+            let handled = await handle(message)
+            if !handled { span.setStatus(SpanStatus(code: .error)) }
+            return handled
+        }
+    }
+
+    func handle(_ message: QueueMessage) async -> Bool {
         do {
             try await handler.handle(message)
             return true

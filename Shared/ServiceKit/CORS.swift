@@ -30,7 +30,13 @@ package struct CORS<Context: RequestContext>: RouterMiddleware {
             response.headers[.vary] = "Origin"
             return response
         }
-        var response = try await next(request, context)
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            // Error answers too: a browser shows the page nothing of a response it may not read.
+            response = try error.response(from: request, context: context)
+        }
         response.headers[.accessControlAllowOrigin] = allowed
         response.headers[.accessControlExposeHeaders] = exposeHeaders
         response.headers[.vary] = "Origin"

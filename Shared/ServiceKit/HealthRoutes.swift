@@ -51,10 +51,12 @@ extension Router {
 }
 
 extension Router where Context == AppRequestContext {
-    /// The router every service starts from: problem+json for every error, a log line per request,
+    /// The router every service starts from: a span per request, problem+json for every error, a log line per request,
     /// and `/health` and `/ready` over `readiness`.
     package static func service(readiness: [ReadinessCheck]) -> Router<AppRequestContext> {
         let router = Router(context: AppRequestContext.self)
+        // A server span per request, continuing the caller's `traceparent` (the gateway's).
+        router.add(middleware: TracingMiddleware())
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: RequestHygiene())

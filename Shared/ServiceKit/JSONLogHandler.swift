@@ -5,11 +5,14 @@ import Logging
 package struct JSONLogHandler: LogHandler {
     package var metadata: Logger.Metadata = [:]
     package var logLevel: Logger.Level
+    /// Adds the current span's `trace_id` and `span_id` (see `ShopTracing`).
+    package var metadataProvider: Logger.MetadataProvider?
     private let label: String
 
-    package init(label: String, level: Logger.Level = .info) {
+    package init(label: String, level: Logger.Level = .info, metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
         self.logLevel = level
+        self.metadataProvider = metadataProvider
     }
 
     package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -25,6 +28,7 @@ package struct JSONLogHandler: LogHandler {
             "message": event.message.description,
         ]
         var merged = self.metadata
+        if let provided = metadataProvider?.get(), !provided.isEmpty { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
         for (key, value) in merged { fields[key] = Self.plain(value) }
         guard var data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
@@ -46,6 +50,7 @@ package enum LoggingSetup {
     /// Bootstraps the process-wide logging system; call once, from `main`.
     package static func bootstrap(settings: Settings) {
         let level = Logger.Level(rawValue: settings.string("LOG_LEVEL", default: "info").lowercased()) ?? .info
-        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        LoggingSystem.bootstrap({ label, provider in JSONLogHandler(label: label, level: level, metadataProvider: provider) },
+                                metadataProvider: ShopTracing.logMetadata)
     }
 }

@@ -59,7 +59,7 @@ package struct GatewayConfig: Sendable {
             rate: Double(try settings.int("RATE_LIMIT_ADDRESS_PER_SECOND", default: 50)),
             burst: Double(try settings.int("RATE_LIMIT_ADDRESS_BURST", default: 200))
         )
-        corsOrigins = settings.list("CORS_ALLOWED_ORIGINS", default: "http://localhost:8080")
+        corsOrigins = settings.list("CORS_ALLOWED_ORIGINS", default: "http://localhost:8080,http://127.0.0.1:8080")
         headerTimeout = try settings.milliseconds("HEADER_TIMEOUT_MS", default: 10_000)
         bodyTimeout = try settings.milliseconds("BODY_TIMEOUT_MS", default: 10_000)
         idleTimeout = try settings.milliseconds("IDLE_TIMEOUT_MS", default: 60_000)

@@ -7,6 +7,7 @@ import Logging
 import Metrics
 import NIOCore
 import ServiceKit
+import Tracing
 
 /// Authenticates, authorizes and forwards every request that is not the gateway's own
 /// (`/health`, `/ready`, `/openapi.yaml`).
@@ -23,6 +24,16 @@ package struct GatewayMiddleware: RouterMiddleware {
             if case .own = own { return try await next(request, context) }
             throw Self.refusal(own, request: request) ?? Problem.notFound("no route for \(request.uri.path)")
         }
+        // The request's server span, continuing the client's `traceparent`; named by the route template
+        // once the route is known. The upstream call is its child (AsyncHTTPClient injects the header).
+        var parent = ServiceContext.topLevel
+        InstrumentationSystem.instrument.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())
+        return try await InstrumentationSystem.tracer.withSpan(request.method.rawValue, context: parent, ofKind: .server) { span in
+            try await self.handle(request, context: context, span: span)
+        }
+    }
+
+    func handle(_ request: Request, context: Context, span: any Span) async throws -> Response {
         let requestID = Self.requestID(request)
         var logger = context.logger
         logger[metadataKey: "requestID"] = "\(requestID)"
@@ -36,6 +47,10 @@ package struct GatewayMiddleware: RouterMiddleware {
             try throttle.admit(identity, address: context.clientAddress)
             let resolved = policy.resolve(method: request.method, path: request.uri.path, identity: identity)
             template = resolved.template
+            if let template {
+                span.operationName = "\(request.method.rawValue) \(template)"
+                span.attributes["http.route"] = template
+            }
             response = try await route(request, decision: resolved.decision, requestID: requestID, context: context, logger: logger)
         } catch {
             response = ProblemMiddleware<Context>.problem(for: error).makeResponse()
@@ -53,6 +68,9 @@ package struct GatewayMiddleware: RouterMiddleware {
             "method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "status": "\(response.status.code)",
             "user": "\(identity?.userName ?? "-")", "durationMs": "\(elapsed.components.attoseconds / 1_000_000_000_000_000 + elapsed.components.seconds * 1000)",
         ])
+        span.attributes["http.request.method"] = request.method.rawValue
+        span.attributes["http.response.status_code"] = Int(response.status.code)
+        if response.status.code >= 500 { span.setStatus(SpanStatus(code: .error)) }
         return response
     }
 
@@ -116,4 +134,11 @@ package struct GatewayMiddleware: RouterMiddleware {
 
 extension HTTPField.Name {
     static let requestID = Self("X-Request-Id")!
+}
+
+/// Reads trace headers (`traceparent`) from a request.
+struct HTTPFieldsExtractor: Extractor {
+    func extract(key: String, from fields: HTTPFields) -> String? {
+        HTTPField.Name(key).flatMap { fields[$0] }
+    }
 }

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import ServiceKit
+import Tracing
 
 /// Forwards a request to a service and streams the answer back.
 package struct ReverseProxy: Sendable {
@@ -20,12 +21,17 @@ package struct ReverseProxy: Sendable {
         "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer",
         "transfer-encoding", "upgrade", "host", "content-length", "x-request-id",
     ]
+    /// With tracing on, the client's trace context is replaced by the gateway's span (AsyncHTTPClient
+    /// adds it); with tracing off it goes upstream as it came.
+    static let traceHeaders: Set<String> = ["traceparent", "tracestate"]
+    let tracing = !(InstrumentationSystem.tracer is NoOpTracer)
 
     /// Forwards `request` with exactly the request target the gateway authorized, and the body unread.
     package func forward(_ request: Request, target: String, body: ByteBuffer?, to upstream: ShopService, requestID: String, logger: Logger) async throws -> Response {
         var outgoing = HTTPClientRequest(url: upstreams[upstream]! + target)
         outgoing.method = HTTPMethod(rawValue: request.method.rawValue)
-        for field in request.headers where !Self.dropped.contains(field.name.canonicalName) {
+        for field in request.headers where !Self.dropped.contains(field.name.canonicalName)
+            && !(tracing && Self.traceHeaders.contains(field.name.canonicalName)) {
             outgoing.headers.add(name: field.name.rawName, value: field.value)
         }
         outgoing.headers.add(name: "X-Request-Id", value: requestID)

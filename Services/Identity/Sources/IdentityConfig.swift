@@ -41,7 +41,7 @@ package struct IdentityConfig: Sendable {
         passwordHashCost = try settings.int("PASSWORD_HASH_COST", default: 16384)
         hashingThreads = try settings.int("PASSWORD_HASH_THREADS", default: 1)
         hashingQueueLimit = try settings.int("PASSWORD_HASH_QUEUE", default: 32)
-        corsOrigins = settings.list("CORS_ALLOWED_ORIGINS", default: "http://localhost:8080")
+        corsOrigins = settings.list("CORS_ALLOWED_ORIGINS", default: "http://localhost:8080,http://127.0.0.1:8080")
         signInRate = RateLimiter.Rule(
             rate: Double(try settings.int("SIGN_IN_RATE_PER_MINUTE", default: 120)) / 60,
             burst: Double(try settings.int("SIGN_IN_BURST", default: 20))

@@ -30,15 +30,19 @@ package enum Outbox {
             """,
             "CREATE INDEX outbox_pending ON outbox (next_attempt_at, id) WHERE published_at IS NULL",
         ]),
+        // The W3C `traceparent` of the span that recorded the event (null with tracing off): the relay
+        // continues that trace and sends it in the event's detail.
+        Migration("outbox_002", ["ALTER TABLE outbox ADD COLUMN trace_context TEXT"]),
     ]
 
     /// Records `entry` on `connection`, which must be inside the caller's transaction.
     package static func enqueue(_ entry: PublishEntry, on connection: PostgresConnection, logger: Logger) async throws {
         let detail = String(decoding: try JSONValue.encoder.encode(entry.detail), as: UTF8.self)
+        let traceContext = ShopTracing.currentTraceparent()
         try await connection.query(
             """
-            INSERT INTO outbox (event_bus, source, detail_type, detail, event_time)
-            VALUES (\(entry.eventBusName), \(entry.source), \(entry.detailType), \(detail), \(entry.time ?? Date()))
+            INSERT INTO outbox (event_bus, source, detail_type, detail, event_time, trace_context)
+            VALUES (\(entry.eventBusName), \(entry.source), \(entry.detailType), \(detail), \(entry.time ?? Date()), \(traceContext))
             """,
             logger: logger
         )

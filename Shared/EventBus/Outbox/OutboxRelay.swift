@@ -3,6 +3,7 @@ import Logging
 import PostgresNIO
 import ServiceKit
 import ServiceLifecycle
+import Tracing
 
 /// Publishes outbox rows and marks them sent.
 ///
@@ -59,7 +60,7 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
         return try await client.withTransaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
-                SELECT id, event_bus, source, detail_type, detail, event_time FROM outbox
+                SELECT id, event_bus, source, detail_type, detail, event_time, trace_context FROM outbox
                 WHERE published_at IS NULL AND next_attempt_at <= now()
                 ORDER BY id LIMIT \(batchSize) FOR UPDATE SKIP LOCKED
                 """,
@@ -67,9 +68,22 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
             )
             var ids: [Int64] = []
             var entries: [PublishEntry] = []
-            for try await (id, bus, source, detailType, detail, time) in rows.decode((Int64, String, String, String, String, Date).self) {
+            // One producer span per traced event, continuing the trace that recorded it; its
+            // `traceparent` goes in the detail (EventBridge passes no trace headers to targets).
+            var spans: [any Span] = []
+            defer { for span in spans { span.end() } }
+            for try await (id, bus, source, detailType, detail, time, trace) in rows.decode((Int64, String, String, String, String, Date, String?).self) {
                 ids.append(id)
-                let value = (try? JSONDecoder().decode(JSONValue.self, from: Data(detail.utf8))) ?? .string(detail)
+                var value = (try? JSONDecoder().decode(JSONValue.self, from: Data(detail.utf8))) ?? .string(detail)
+                if let trace, case .object(var members) = value {
+                    let span = InstrumentationSystem.tracer.startSpan("publish \(detailType)", context: ShopTracing.context(continuing: trace), ofKind: .producer)
+                    span.attributes["messaging.system"] = "eventbridge"
+                    span.attributes["messaging.destination.name"] = bus
+                    span.attributes["messaging.operation.type"] = "send"
+                    spans.append(span)
+                    members["traceparent"] = ShopTracing.traceparent(of: span).map(JSONValue.string) ?? .string(trace)
+                    value = .object(members)
+                }
                 entries.append(PublishEntry(eventBusName: bus, source: source, detailType: detailType, detail: value, time: time))
             }
             guard !entries.isEmpty else { return 0 }

@@ -1,0 +1,29 @@
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// What every executable's `main` does: logging (JSON lines with the trace id), metrics
+/// (Prometheus), tracing (OTLP when configured), then the application until SIGTERM or SIGINT.
+package enum ShopProcess {
+    package static func run<App: ApplicationProtocol>(
+        _ name: String, settings: Settings = Settings(), build: @Sendable (Settings, Logger) async throws -> App
+    ) async throws {
+        LoggingSetup.bootstrap(settings: settings)
+        ShopMetrics.bootstrap()
+        let logger = Logger(label: name)
+        // Before the application: its HTTP clients take the tracer when they are made.
+        let tracing = try ShopTracing.bootstrap(serviceName: name, settings: settings)
+        let app = try await build(settings, logger)
+        guard let tracing else {
+            try await app.runService()
+            return
+        }
+        // The exporter starts first and stops last, so the application's last spans are sent.
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: tracing), .init(service: app)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
+        try await group.run()
+    }
+}
