@@ -8,7 +8,7 @@ MOTO_SERVER ?= $(shell command -v moto_server || pyenv which moto_server 2>/dev/
 export MOTO_SERVER
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: run test test-tools build postgres-start postgres-stop demo queue chaos soak
+.PHONY: run test test-tools build postgres-start postgres-stop demo queue chaos soak browser-test browser-test-tools
 
 build:
 	swift build $(SWIFT_BUILD_FLAGS)
@@ -24,20 +24,23 @@ run: postgres-start build
 	@PG_URL=$(PG_URL) scripts/run-local.sh
 
 ## Build and run all tests against a private Postgres (and moto for the AWS-side peers), then
-## schemathesis against the served OpenAPI description, then stop Postgres.
-test: postgres-start test-tools
+## schemathesis against the served OpenAPI description and the storefront in Chromium, then stop Postgres.
+test: postgres-start test-tools browser-test-tools
 	@set -o pipefail; status=0; \
 	swift build $(SWIFT_BUILD_FLAGS) && \
 	SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) SWN_TEST_DATABASE_URL=$(PG_URL)/postgres \
 	swift test $(SWIFT_BUILD_FLAGS) || status=$$?; \
 	SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) bash scripts/schemathesis.sh || status=$$?; \
+	PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) python3 Tests/Browser/storefront_test.py || status=$$?; \
 	scripts/postgres.sh stop; exit $$status
 
-## The Python peers the tests drive: moto (Cognito, EventBridge, SQS), boto3, awscli, and prometheus-client (parses /metrics).
+## The Python peers the tests drive: moto (Cognito, EventBridge, SQS), boto3, awscli, prometheus-client (parses
+## /metrics) and opentelemetry-proto (the test OTLP receiver, scripts/otlp_receiver.py).
 test-tools:
 	@python3 -c "import moto, boto3, flask, flask_cors" 2>/dev/null || python3 -m pip install -q "moto[server]" boto3
 	@command -v aws >/dev/null || python3 -m pip install -q awscli
 	@python3 -c "import prometheus_client" 2>/dev/null || python3 -m pip install -q prometheus-client
+	@python3 -c "import opentelemetry.proto" 2>/dev/null || python3 -m pip install -q opentelemetry-proto
 
 ## The checkout flow with curl against a running `make run`, step by step.
 demo:
@@ -51,7 +54,26 @@ queue:
 chaos: postgres-start
 	@swift build $(SWIFT_BUILD_FLAGS) && PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) python3 scripts/chaos.py
 
+## The storefront in headless Chromium (Selenium): sign-up and sign-in, checkouts that end Completed and
+## Cancelled, another user's order page (403), an admin's price change in a customer's basket; saves
+## screenshots of the main pages to docs/screenshots/.
+browser-test: postgres-start browser-test-tools
+	@swift build $(SWIFT_BUILD_FLAGS) && PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) python3 Tests/Browser/storefront_test.py
+
+## Debian's chromium and chromium-driver, and Selenium, when missing.
+browser-test-tools:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	@python3 -c "import selenium" 2>/dev/null || python3 -m pip install -q selenium
+
 ## Memory under sustained load (release build): 1,000,000 GETs and 120 s of checkouts; fails when a
 ## process ends more than 25 % above its warm RSS.
 soak: postgres-start
 	@swift build -c release && PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build -c release --show-bin-path) python3 benchmarks/soak.py
+
+## The real docker-compose.yml and deploy/docker/Dockerfile, unchanged, on podman (installed from Debian's
+## packages if missing, with local stand-ins for the public images): `up --build --wait`, the demo through
+## the gateway, a restart that keeps the data, `down -v` (scripts/compose-test.sh).
+.PHONY: compose-test
+compose-test:
+	@scripts/compose-test.sh

@@ -76,7 +76,9 @@ class Service:
         self.log = open(os.path.join(WORK, name + ".log"), "ab")
 
     def start(self):
-        env = dict(os.environ, **SAGA, **self.env, PORT=str(self.port), HOST="127.0.0.1")
+        env = dict(os.environ)
+        for layer in (SAGA, self.env, {"PORT": str(self.port), "HOST": "127.0.0.1"}):  # later layers win
+            env.update(layer)
         self.process = subprocess.Popen([os.path.join(BIN, self.name)], env=env, stdout=self.log, stderr=self.log)
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -136,7 +138,9 @@ def cognito(identity, action, body):
 class Stack:
     """identity, product, basket, ordering, payment (and the gateway) on fresh databases of this run."""
 
-    def __init__(self, gateway=False):
+    def __init__(self, gateway=False, extra_env=None):
+        """`extra_env`: more environment per service, by attribute name
+        (`{"product": {"SEED_DEMO_CATALOG": "true"}, "gateway": {...}}`), applied over the defaults."""
         issuer_port = free_port()
         issuer = "http://127.0.0.1:%d/local_swn" % issuer_port
         common = {"BUS_MODE": "local", "BUS_DATABASE_URL": "%s/%s_bus" % (PG_URL, RUN), "COGNITO_ISSUER": issuer,
@@ -158,6 +162,11 @@ class Stack:
                 common, PRODUCT_SERVICE_URL=self.product.url, BASKET_SERVICE_URL=self.basket.url, ORDERING_SERVICE_URL=self.ordering.url,
                 PAYMENT_SERVICE_URL=self.payment.url, RATE_LIMIT_USER_PER_SECOND="0", RATE_LIMIT_ADDRESS_PER_SECOND="0"))
             self.services.append(self.gateway)
+        for name, env in (extra_env or {}).items():
+            service = getattr(self, name, None)
+            if not isinstance(service, Service):
+                raise ValueError("extra_env: no service %r in this stack" % name)
+            service.env.update(env)
 
     def start(self):
         for service in self.services:

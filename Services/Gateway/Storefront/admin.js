@@ -1,0 +1,254 @@
+// The admin view: products (create, edit price and stock, delete), every order, payments by order id,
+// and where the dead-letter queues are handled (the bus has no HTTP API: the `bus` command line).
+import * as api from './api.js';
+import { navigate } from './state.js';
+import { h, mount, money, preciseDateTime, field, showErrors, clearErrors, values, busy, toast, pageTitle, loading, notice, statusPill } from './ui.js';
+import { ordersTable } from './orders.js';
+
+const TABS = [
+  ['products', 'Products'],
+  ['orders', 'Orders'],
+  ['payments', 'Payments'],
+  ['dead-letters', 'Dead letters'],
+];
+
+export async function adminPage(ctx) {
+  const tab = ctx.params.tab || 'products';
+  const panel = h('div', { class: 'admin-panel', id: `admin-${tab}` });
+  mount(ctx.main,
+    pageTitle('Admin'),
+    h('nav', { class: 'tabs', 'aria-label': 'Admin sections' },
+      h('ul', {}, TABS.map(([id, label]) => h('li', {},
+        h('a', { href: `#/admin/${id}`, class: 'tab', 'aria-current': id === tab ? 'page' : null }, label))))),
+    panel);
+  const pages = { products: productsPanel, orders: ordersPanel, payments: paymentsPanel, 'dead-letters': deadLettersPanel };
+  await (pages[tab] || productsPanel)({ ...ctx, panel });
+}
+
+// MARK: products
+
+async function productsPanel({ panel }) {
+  mount(panel, loading('Loading products…'));
+  let products = await api.products();
+  let editing = null; // the product being edited, or null for a new one
+
+  const form = h('form', { class: 'card form product-form', id: 'product-form', novalidate: true, 'aria-labelledby': 'product-form-title' });
+  const title = h('h2', { id: 'product-form-title' });
+  const categories = h('datalist', { id: 'categories' });
+
+  const fill = (product) => {
+    editing = product;
+    clearErrors(form);
+    title.textContent = product ? `Edit ${product.name}` : 'New product';
+    form.elements.name.value = product?.name ?? '';
+    form.elements.category.value = product?.category ?? '';
+    form.elements.price.value = product ? Number(product.price).toFixed(2) : '';
+    form.elements.stock.value = product ? String(product.stock) : '0';
+    form.elements.description.value = product?.description ?? '';
+    form.elements.imageFile.value = product?.imageFile ?? '';
+    form.querySelector('button[type=submit]').textContent = product ? 'Save changes' : 'Create product';
+    cancel.hidden = !product;
+    form.dataset.productId = product?.id ?? '';
+  };
+
+  const cancel = h('button', { type: 'button', class: 'btn btn-ghost', hidden: true, onclick: () => { fill(null); form.elements.name.focus(); } }, 'Cancel edit');
+
+  form.append(
+    title,
+    h('div', { class: 'grid-2' },
+      field('Name', 'name', { required: true, maxlength: '200' }),
+      field('Category', 'category', { required: true, list: 'categories', maxlength: '100' })),
+    h('div', { class: 'grid-2' },
+      field('Price (USD)', 'price', { type: 'number', min: '0', step: '0.01', inputmode: 'decimal', required: true }),
+      field('Stock', 'stock', { type: 'number', min: '0', step: '1', inputmode: 'numeric' }, { hint: 'Units available to order' })),
+    field('Description', 'description', {}, { control: (id) => h('textarea', { id, name: 'description', rows: '3', maxlength: '4000' }) }),
+    field('Image file', 'imageFile', { maxlength: '500' }, { hint: 'Optional, e.g. product-1.png' }),
+    categories,
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create product'), cancel));
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const v = values(form);
+    const problems = [];
+    if (!v.name) problems.push({ field: 'name', detail: 'Enter a name.' });
+    if (!v.category) problems.push({ field: 'category', detail: 'Enter a category.' });
+    if (!/^\d+(\.\d{1,2})?$/.test(v.price)) problems.push({ field: 'price', detail: 'Enter a price like 19.99 (at most two decimals, not negative).' });
+    if (v.stock !== '' && !/^\d+$/.test(v.stock)) problems.push({ field: 'stock', detail: 'Enter a whole number of units (0 or more).' });
+    if (problems.length) {
+      showErrors(form, { errors: problems });
+      return;
+    }
+    const input = {
+      name: v.name, category: v.category, price: Number(v.price), stock: v.stock === '' ? null : Number(v.stock),
+      description: v.description || null, imageFile: v.imageFile || null,
+    };
+    const wasEditing = editing;
+    await busy(form.querySelector('button[type=submit]'), wasEditing ? 'Saving…' : 'Creating…', async () => {
+      try {
+        const saved = wasEditing ? await api.updateProduct(wasEditing.id, input) : await api.createProduct(input);
+        toast(wasEditing ? `Saved ${saved.name}: ${money(saved.price)}, ${saved.stock} in stock.` : `Created ${saved.name}.`, 'success');
+        products = await api.products();
+        fill(null);
+        renderTable(saved.id);
+      } catch (error) {
+        if (error.status === 404 && wasEditing) {
+          toast(`${wasEditing.name} no longer exists.`, 'error');
+          products = await api.products();
+          fill(null);
+          renderTable();
+          return;
+        }
+        showErrors(form, error);
+      }
+    });
+  });
+
+  const tableWrap = h('div', { class: 'table-wrap card' });
+  const renderTable = (highlight) => {
+    mount(categories, [...new Set(products.map((p) => p.category))].sort().map((c) => h('option', { value: c })));
+    if (!products.length) {
+      mount(tableWrap, h('p', { class: 'empty' }, 'No products yet: create the first one above.'));
+      return;
+    }
+    mount(tableWrap, h('table', { class: 'table products-table' },
+      h('caption', {}, `${products.length} products`),
+      h('thead', {}, h('tr', {},
+        h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Category'), h('th', { scope: 'col', class: 'num' }, 'Price'),
+        h('th', { scope: 'col', class: 'num' }, 'Stock'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
+      h('tbody', {}, products.map((p) => {
+        const actions = h('td', { class: 'row-actions' });
+        const normal = () => mount(actions,
+          h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Edit ${p.name}`, onclick: () => { fill(p); form.scrollIntoView({ block: 'start' }); form.elements.name.focus(); } }, 'Edit'),
+          h('button', { type: 'button', class: 'btn btn-small btn-ghost', 'aria-label': `Delete ${p.name}`, onclick: confirmDelete }, 'Delete'));
+        function confirmDelete() {
+          const yes = h('button', {
+            type: 'button', class: 'btn btn-small btn-danger', onclick: async () => {
+              await busy(yes, 'Deleting…', async () => {
+                try {
+                  await api.deleteProduct(p.id);
+                  toast(`Deleted ${p.name}.`, 'success');
+                } catch (error) {
+                  if (error.status !== 404) { toast(error.message, 'error'); return; }
+                }
+                products = products.filter((x) => x.id !== p.id);
+                if (editing?.id === p.id) fill(null);
+                renderTable();
+              });
+            },
+          }, `Delete ${p.name}`);
+          mount(actions, h('span', { class: 'confirm' }, 'Sure? '), yes,
+            h('button', { type: 'button', class: 'btn btn-small btn-ghost', onclick: () => { normal(); actions.querySelector('button')?.focus(); } }, 'Keep'));
+          yes.focus();
+        }
+        normal();
+        return h('tr', { dataset: { productId: p.id, name: p.name }, class: p.id === highlight ? 'highlight' : null },
+          h('th', { scope: 'row' }, p.name),
+          h('td', {}, p.category),
+          h('td', { class: 'num price' }, money(p.price)),
+          h('td', { class: `num${p.stock <= 0 ? ' stock-out' : ''}` }, String(p.stock)),
+          actions);
+      }))));
+  };
+
+  fill(null);
+  renderTable();
+  mount(panel, h('div', { class: 'admin-products' }, form, tableWrap));
+}
+
+// MARK: orders
+
+async function ordersPanel({ panel }) {
+  mount(panel, loading('Loading orders…'));
+  let orders = [];
+  let cursor;
+  const list = h('div');
+  const more = h('button', { type: 'button', class: 'btn', onclick: () => busy(more, 'Loading…', load) }, 'Load more');
+  const refresh = h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => busy(refresh, 'Refreshing…', () => { orders = []; cursor = undefined; return load(); }) }, 'Refresh');
+  const counts = h('p', { class: 'muted' });
+
+  async function load() {
+    const page = await api.ordersPage(cursor);
+    orders = orders.concat(page.items || []);
+    cursor = page.nextCursor || undefined;
+    more.hidden = !cursor;
+    const by = {};
+    for (const o of orders) by[o.status] = (by[o.status] || 0) + 1;
+    counts.textContent = `${orders.length} orders shown${cursor ? ' (more below)' : ''}: ` + Object.entries(by).map(([s, n]) => `${n} ${s}`).join(', ');
+    mount(list, orders.length ? ordersTable(orders, {
+      extra: (o) => h('a', { class: 'btn btn-small btn-ghost', href: `#/admin/payments?order=${encodeURIComponent(o.orderId)}`, 'aria-label': `Payment of order ${o.orderId}` }, 'Payment'),
+    }) : h('div', { class: 'card empty' }, h('p', {}, 'No orders yet.')));
+  }
+  await load();
+  mount(panel, h('div', { class: 'toolbar' }, counts, refresh), list, h('p', {}, more));
+}
+
+// MARK: payments
+
+async function paymentsPanel({ panel, query }) {
+  const result = h('div', { id: 'payment-result', 'aria-live': 'polite' });
+  const form = h('form', {
+    class: 'card form inline-form', id: 'payment-form', novalidate: true, 'aria-labelledby': 'payment-title',
+    onsubmit: (event) => {
+      event.preventDefault();
+      const orderId = values(form).orderId;
+      if (orderId === (query.get('order') || '')) lookUp(orderId);
+      else navigate(`#/admin/payments?order=${encodeURIComponent(orderId)}`);
+    },
+  },
+  h('h2', { id: 'payment-title' }, 'Look up a payment'),
+  h('div', { class: 'inline-row' },
+    field('Order id', 'orderId', { value: query.get('order') || '', placeholder: 'e.g. 3f2b…-…', autocomplete: 'off', spellcheck: 'false', required: true }),
+    h('button', { type: 'submit', class: 'btn btn-primary' }, 'Look up')));
+
+  async function lookUp(orderId) {
+    clearErrors(form);
+    mount(result);
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(orderId)) {
+      showErrors(form, { field: 'orderId', message: 'An order id is a UUID, like the one on the order page.' });
+      return;
+    }
+    mount(result, loading('Looking up the payment…'));
+    try {
+      const payment = await api.payment(orderId);
+      mount(result, h('section', { class: 'card', 'aria-label': 'Payment' },
+        h('div', { class: 'order-status-head' }, h('h2', {}, `Payment of order ${orderId.slice(0, 8).toUpperCase()}`), statusPill(payment.status)),
+        h('dl', { class: 'facts' },
+          h('dt', {}, 'Order'), h('dd', {}, h('code', {}, payment.orderId)),
+          h('dt', {}, 'Amount'), h('dd', {}, money(payment.amount)),
+          h('dt', {}, 'Status'), h('dd', { id: 'payment-status' }, payment.status)),
+        h('table', { class: 'table' }, h('caption', {}, 'History'),
+          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col' }, 'When'), h('th', { scope: 'col' }, 'Reason'))),
+          h('tbody', {}, (payment.history || []).map((entry) => h('tr', {},
+            h('td', {}, statusPill(entry.status)), h('td', {}, preciseDateTime(entry.at)), h('td', {}, entry.reason || '—')))))));
+    } catch (error) {
+      if (error.status === 404) {
+        mount(result, notice('info', 'No payment for this order: it was never charged (for example, it was cancelled for stock before the payment step).'));
+      } else {
+        mount(result);
+        showErrors(form, error, { orderId: 'orderId' });
+      }
+    }
+  }
+
+  mount(panel, form, result);
+  if (query.get('order')) await lookUp(query.get('order'));
+  else form.elements.orderId.focus();
+}
+
+// MARK: dead letters
+
+async function deadLettersPanel({ panel }) {
+  mount(panel, h('section', { class: 'card prose' },
+    h('h2', {}, 'Dead-letter queues'),
+    h('p', {}, 'A message that keeps failing moves to its queue\'s dead-letter queue, and an alarm fires (locally: the dead-letter depth on each process\'s ',
+      h('code', {}, '/metrics'), ' and an error log line; on AWS: a CloudWatch alarm). The bus has no HTTP API, so this page cannot list or redrive them; use the ',
+      h('code', {}, 'bus'), ' command line against the bus database:'),
+    h('pre', {}, h('code', {}, [
+      'make queue                         # every queue: visible, in flight, dead letters',
+      'make queue QUEUE=<name>-dlq        # the messages of one queue, with their reasons',
+      'BUS_DATABASE_URL=… swift run bus redrive <name>-dlq   # move them back to the source queue',
+    ].join('\n'))),
+    h('p', { class: 'hint' }, 'On AWS the queues are Amazon SQS queues: redrive from the SQS console or with ',
+      h('code', {}, 'aws sqs start-message-move-task'), '.')));
+}

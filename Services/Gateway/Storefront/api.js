@@ -1,0 +1,93 @@
+// The gateway's API (same origin): JSON in and out, the ID token as `Authorization: Bearer`, and
+// RFC 9457 problems turned into ApiError (status, detail and the `field` at fault).
+import * as auth from './auth.js';
+
+export class ApiError extends Error {
+  constructor(status, problem = {}) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.title = problem.title;
+    this.field = problem.field;
+    this.errors = Array.isArray(problem.errors) ? problem.errors : undefined;
+  }
+}
+
+const user = () => encodeURIComponent(auth.user()?.name ?? '');
+
+/** api('GET', '/product', {query, body, headers}) → the parsed body (null for 204). */
+export async function api(method, path, { query, body, headers = {}, retried = false } = {}) {
+  const url = new URL(path, location.origin);
+  for (const [key, value] of Object.entries(query || {})) {
+    if (value !== undefined && value !== null && value !== '') url.searchParams.set(key, value);
+  }
+  const request = { method, headers: { Accept: 'application/json, application/problem+json', ...headers } };
+  if (body !== undefined) {
+    request.headers['Content-Type'] = 'application/json';
+    request.body = JSON.stringify(body);
+  }
+  let token = null;
+  try { token = await auth.idToken(); } catch { token = null; }
+  if (token) request.headers.Authorization = `Bearer ${token}`;
+
+  let response;
+  try {
+    response = await fetch(url, request);
+  } catch {
+    throw new ApiError(0, { title: 'Network error', detail: 'The shop could not be reached. Check your connection and try again.' });
+  }
+  if (response.status === 401 && token && !retried) {
+    // The token was refused (expired while in flight, or the pool's keys rotated): refresh once.
+    try {
+      await auth.refresh();
+      return api(method, path, { query, body, headers, retried: true });
+    } catch {
+      auth.signOut('expired');
+    }
+  }
+  const type = response.headers.get('Content-Type') || '';
+  const data = response.status === 204 || method === 'HEAD' ? null
+    : type.includes('json') ? await response.json().catch(() => null) : await response.text();
+  if (!response.ok) {
+    const problem = data && typeof data === 'object' ? data : { detail: typeof data === 'string' && data ? data : undefined };
+    if (response.status === 429) {
+      const wait = response.headers.get('Retry-After');
+      problem.detail = `Too many requests — try again${wait ? ` in ${wait} s` : ' shortly'}.`;
+    }
+    if (response.status === 401) problem.detail ??= 'Please sign in.';
+    throw new ApiError(response.status, problem);
+  }
+  return data;
+}
+
+/** Every page of a paginated list (`{items, nextCursor}`), up to `max` items. */
+export async function all(path, query = {}, max = 2000) {
+  const items = [];
+  let cursor;
+  do {
+    const page = await api('GET', path, { query: { ...query, limit: 200, cursor } });
+    items.push(...(page.items || []));
+    cursor = page.nextCursor;
+  } while (cursor && items.length < max);
+  return items;
+}
+
+export const products = (category) => all('/product', { category });
+export const product = (id) => api('GET', `/product/${encodeURIComponent(id)}`);
+export const createProduct = (input) => api('POST', '/product', { body: input });
+export const updateProduct = (id, input) => api('PUT', `/product/${encodeURIComponent(id)}`, { body: input });
+export const deleteProduct = (id) => api('DELETE', `/product/${encodeURIComponent(id)}`);
+
+export const basket = () => api('GET', `/basket/${user()}`);
+/** Stores the whole basket: lines `{productId, quantity, color}`. */
+export const saveBasket = (items) => api('POST', '/basket', {
+  body: { userName: auth.user()?.name, items: items.map(({ productId, quantity, color }) => ({ productId, quantity, color: color || null })) },
+});
+export const emptyBasket = () => api('DELETE', `/basket/${user()}`);
+export const checkout = (details, idempotencyKey) => api('POST', '/basket/checkout', {
+  body: { userName: auth.user()?.name, ...details }, headers: { 'Idempotency-Key': idempotencyKey },
+});
+
+export const myOrders = () => api('GET', `/order/${user()}`);
+export const order = (userName, orderId) => api('GET', `/order/${encodeURIComponent(userName)}/${encodeURIComponent(orderId)}`);
+export const ordersPage = (cursor) => api('GET', '/order', { query: { limit: 50, cursor } });
+export const payment = (orderId) => api('GET', `/payment/${encodeURIComponent(orderId)}`);
