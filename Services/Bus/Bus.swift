@@ -11,7 +11,7 @@ import ServiceKit
 @main
 struct Bus: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The shop's bus topology and services, and the local bus's queues.",
+        abstract: "The shop's bus topology and services, and its queues (local or SQS).",
         subcommands: [Topology.self, CloudFormation.self, Routes.self, Services.self, Queues.self, Messages.self, Redrive.self]
     )
 }
@@ -95,35 +95,32 @@ struct Services: ParsableCommand {
     }
 }
 
-/// A command against the local bus's database (`BUS_DATABASE_URL`).
-protocol LocalBusCommand: AsyncParsableCommand {
-    func run(_ admin: LocalBusAdmin) async throws
+/// A command against the configured bus: the local bus's database (`BUS_DATABASE_URL`), or SQS
+/// with `BUS_MODE=aws` (the standard AWS variables, `AWS_ENDPOINT_URL_SQS` for moto or LocalStack).
+protocol BusCommand: AsyncParsableCommand {
+    func run(_ admin: any BusAdministration) async throws
 }
 
-extension LocalBusCommand {
+extension BusCommand {
     func run() async throws {
         let settings = Settings()
         LoggingSetup.bootstrap(settings: Settings(settings.values.merging(["LOG_LEVEL": "error"]) { old, _ in old }))
         let logger = Logger(label: "bus")
         let busSettings = try BusSettings(settings: settings)
-        let client = PostgresClient(settings: busSettings.database, logger: logger)
-        let bus = LocalBus(client: client, logger: logger)
+        let connection = try EventBusConnection(busSettings, topology: busSettings.shopTopology, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
+            for service in connection.services { group.addTask { try await service.run() } }
             defer { group.cancelAll() }
-            try await withTimeout(.seconds(30)) {
-                try await DatabaseBootstrap.createIfMissing(busSettings.database, logger: logger)
-                try await bus.install(busSettings.shopTopology)
-            }
-            try await run(LocalBusAdmin(bus: bus))
+            try await withTimeout(.seconds(30)) { try await connection.prepare() }
+            try await run(connection.administration)
         }
     }
 }
 
-struct Queues: LocalBusCommand {
-    static let configuration = CommandConfiguration(abstract: "Queue depths of the local bus (visible / in flight).")
+struct Queues: BusCommand {
+    static let configuration = CommandConfiguration(abstract: "Queue depths (visible / in flight) of every queue and dead-letter queue.")
 
-    func run(_ admin: LocalBusAdmin) async throws {
+    func run(_ admin: any BusAdministration) async throws {
         print("QUEUE                     VISIBLE  IN-FLIGHT  DEAD-LETTER-QUEUE")
         for queue in try await admin.stats() {
             print(queue.name.padding(toLength: 26, withPad: " ", startingAt: 0)
@@ -134,24 +131,34 @@ struct Queues: LocalBusCommand {
     }
 }
 
-struct Messages: LocalBusCommand {
-    static let configuration = CommandConfiguration(abstract: "The first messages of a local queue, as JSON lines.")
+struct Messages: BusCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The first messages of a queue, as JSON lines, left where they are.",
+        discussion: "On SQS a look is a receive with a visibility timeout of 0: on a queue with a redrive policy it counts towards maxReceiveCount. Look at dead-letter queues freely."
+    )
     @Argument(help: "The queue.") var queue: String
     @Argument(help: "How many.") var limit = 20
 
-    func run(_ admin: LocalBusAdmin) async throws {
+    func run(_ admin: any BusAdministration) async throws {
         for message in try await admin.messages(in: queue, limit: limit) {
             print(String(decoding: try JSONOutput.encoder.encode(message), as: UTF8.self))
         }
     }
 }
 
-struct Redrive: LocalBusCommand {
-    static let configuration = CommandConfiguration(abstract: "Move a local dead-letter queue's messages back to their source queue.")
+struct Redrive: BusCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Move a dead-letter queue's messages back to the queue they came from.",
+        discussion: "On SQS this starts a StartMessageMoveTask; --by-hand moves them one by one (receive, send, delete) where that call is missing (moto)."
+    )
     @Argument(help: "The dead-letter queue.") var deadLetterQueue: String
+    @Flag(help: "On SQS: move message by message instead of StartMessageMoveTask.") var byHand = false
 
-    func run(_ admin: LocalBusAdmin) async throws {
-        let moved = try await admin.redrive(deadLetterQueue: deadLetterQueue)
-        print("moved \(moved) message(s) back from \(deadLetterQueue)")
+    func run(_ admin: any BusAdministration) async throws {
+        if byHand, let sqs = admin as? SQSBusAdmin {
+            print(try await sqs.redriveByHand(deadLetterQueue: deadLetterQueue))
+        } else {
+            print(try await admin.redrive(deadLetterQueue: deadLetterQueue))
+        }
     }
 }

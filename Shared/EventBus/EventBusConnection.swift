@@ -15,7 +15,7 @@ package struct EventBusConnection: Sendable {
     private enum Backend: Sendable {
         case local(LocalBus, BusTopology, DatabaseSettings, Logger)
         /// SQS queues are found by name (or given as URLs in `<QUEUE>_URL` style settings by the caller).
-        case aws(sqs: AWSJSONClient)
+        case aws(sqs: AWSJSONClient, topology: BusTopology)
     }
 
     package init(_ settings: BusSettings, topology: BusTopology, logger: Logger) throws {
@@ -38,7 +38,7 @@ package struct EventBusConnection: Sendable {
                 endpoint: AWSEndpoint(service: "SQS", signingName: "sqs", hostPrefix: "sqs", environment: settings.environment),
                 targetPrefix: "AmazonSQS", contentType: "application/x-amz-json-1.0", credentials: credentials, httpClient: http.client
             )
-            backend = .aws(sqs: sqs)
+            backend = .aws(sqs: sqs, topology: topology)
             publisher = .aws(EventBridgePublisher(client: events))
             services = [http]
             let busName = settings.eventBusName
@@ -54,11 +54,19 @@ package struct EventBusConnection: Sendable {
         }
     }
 
+    /// Depths, messages and redrive of this bus's queues (the `bus` command line).
+    package var administration: any BusAdministration {
+        switch backend {
+        case .local(let bus, _, _, _): LocalBusAdmin(bus: bus)
+        case .aws(let sqs, let topology): SQSBusAdmin(sqs: sqs, topology: topology)
+        }
+    }
+
     /// The queue called `name` (on SQS, a queue name or URL).
     package func queue(_ name: String) -> BusQueue {
         switch backend {
         case .local(let bus, _, _, _): .local(bus.queue(name))
-        case .aws(let sqs): .aws(SQSQueue(client: sqs, queue: name))
+        case .aws(let sqs, _): .aws(SQSQueue(client: sqs, queue: name))
         }
     }
 }

@@ -63,6 +63,24 @@ import TestSupport
                 try await Self.approximateCount(queues["ordering-checkout-dlq"]!, endpoint: endpoint) == 1
             }
             #expect(try await CheckoutToOrderTests.orderCount(orderingDB.url) == n)
+
+            // `bus` on SQS: depths, a look at the dead letter that leaves it there, and a redrive.
+            func bus(_ arguments: String...) async throws -> String {
+                try await runTool("env", ["BUS_MODE=aws", "AWS_ENDPOINT_URL=\(endpoint)", "AWS_REGION=us-east-1",
+                                          ServiceProcess.binDirectory.appendingPathComponent("bus").path] + arguments)
+            }
+            let depths = try await bus("queues")
+            #expect(depths.split(separator: "\n").contains { $0.hasPrefix("ordering-checkout-dlq ") && $0.split(separator: " ")[1] == "1" }, "\(depths)")
+            let peeked = try await bus("messages", "ordering-checkout-dlq")
+            #expect(peeked.contains(#"not\":\"an event"#) && peeked.contains(#""sourceQueue":"ordering-checkout""#), "\(peeked)")
+            #expect(try await Self.approximateCount(queues["ordering-checkout-dlq"]!, endpoint: endpoint) == 1, "a look leaves the message in place")
+            let redriven = try await bus("redrive", "--by-hand", "ordering-checkout-dlq")
+            #expect(redriven.contains("moved 1 message(s) back from ordering-checkout-dlq to ordering-checkout"), "\(redriven)")
+            // Back in its queue, the consumer refuses it again: it returns to the dead-letter queue.
+            try await CheckoutToOrderTests.waitFor("the redriven message back in the dead-letter queue") {
+                try await Self.approximateCount(queues["ordering-checkout-dlq"]!, endpoint: endpoint) == 1
+            }
+            #expect(try await CheckoutToOrderTests.orderCount(orderingDB.url) == n)
         }}}
         }
     }

@@ -24,6 +24,8 @@ package struct LocalBusAdmin: Sendable {
         package var sentAt: Date
         package var sourceQueue: String?
         package var deadLetteredAt: Date?
+        /// Why a consumer gave up on it at once (a message that can never be handled).
+        package var deadLetterReason: String?
     }
 
     package func stats() async throws -> [QueueStats] {
@@ -48,16 +50,16 @@ package struct LocalBusAdmin: Sendable {
     package func messages(in queue: String, limit: Int = 100) async throws -> [StoredMessage] {
         let rows = try await bus.client.query(
             """
-            SELECT id, body, receive_count, sent_at, source_queue, dead_lettered_at FROM bus_messages
+            SELECT id, body, receive_count, sent_at, source_queue, dead_lettered_at, dead_letter_reason FROM bus_messages
             WHERE queue = \(queue) ORDER BY seq LIMIT \(limit)
             """,
             logger: bus.logger
         )
         var messages: [StoredMessage] = []
-        for try await (id, body, count, sentAt, source, deadAt) in rows.decode((UUID, String, Int, Date, String?, Date?).self) {
+        for try await (id, body, count, sentAt, source, deadAt, reason) in rows.decode((UUID, String, Int, Date, String?, Date?, String?).self) {
             messages.append(StoredMessage(
                 messageID: id.uuidString.lowercased(), body: body, receiveCount: count, sentAt: sentAt,
-                sourceQueue: source, deadLetteredAt: deadAt
+                sourceQueue: source, deadLetteredAt: deadAt, deadLetterReason: reason
             ))
         }
         return messages
