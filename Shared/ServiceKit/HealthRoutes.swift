@@ -51,7 +51,7 @@ extension Router {
 }
 
 extension Router where Context == AppRequestContext {
-    /// The router every service starts from: a span per request, problem+json for every error, a log line per request,
+    /// The router every service starts from: a span per request, problem+json for every error, a debug log line per request,
     /// and `/health` and `/ready` over `readiness`.
     package static func service(readiness: [ReadinessCheck]) -> Router<AppRequestContext> {
         let router = Router(context: AppRequestContext.self)
@@ -60,7 +60,8 @@ extension Router where Context == AppRequestContext {
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: RequestHygiene())
-        router.add(middleware: LogRequestsMiddleware(.info))
+        // One line per request at debug (`LOG_LEVEL=debug`): the gateway's access line is the one at info.
+        router.add(middleware: LogRequestsMiddleware(.debug))
         router.addHealthRoutes(readiness)
         router.addMetrics()
         return router
