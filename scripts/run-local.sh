@@ -21,6 +21,7 @@ pids=()
 stop() {
   trap - INT TERM
   echo "run-local: stopping" >&2
+  kill "${announce:-}" 2>/dev/null || true
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait || true
   exit 0
@@ -35,6 +36,19 @@ while read -r name executable port database; do
   echo "run-local: started $executable on port $port (pid $!)" >&2
 done <<< "$SERVICES"
 
+# Tell where to go once the gateway answers.
+(
+  gateway_port=$(awk '$1 == "gateway" {print $3}' <<< "$SERVICES")
+  for _ in $(seq 600); do
+    if curl -fs "http://127.0.0.1:$gateway_port/ready" >/dev/null 2>&1; then
+      echo "run-local: ready — storefront http://localhost:$gateway_port/ · API http://localhost:$gateway_port/openapi.yaml · make demo" >&2
+      exit 0
+    fi
+    sleep 0.5
+  done
+) &
+announce=$!
+
 # If any service exits, stop the others.
-wait -n || true
+wait -n "${pids[@]}" || true
 stop

@@ -55,6 +55,7 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
     router.get("/openapi.yaml", use: openAPI)
     router.head("/openapi.yaml", use: openAPI)
     Storefront(directory: config.storefrontDirectory, configuration: config.storefront, logger: logger).addRoutes(to: router)
+    logger.info("the storefront is at \(config.storefrontURL)", metadata: ["storefront": "\(config.storefrontURL)"])
 
     var app = Application(
         router: router,

@@ -16,6 +16,8 @@ package struct GatewayConfig: Sendable {
     package var openAPIFile: String
     /// The storefront's files (`STOREFRONT_DIR`) and where its pages sign users in.
     package var storefrontDirectory: String
+    /// Where people open the storefront (`STOREFRONT_URL`), printed at start.
+    package var storefrontURL: String
     package var storefront: Storefront.Configuration
     /// Requests per signed-in user, and per client address for anonymous calls (rate 0: no limit).
     package var userRate: RateLimiter.Rule
@@ -42,6 +44,7 @@ package struct GatewayConfig: Sendable {
         tokens = try TokenVerifier.Configuration(settings: settings)
         openAPIFile = settings.string("OPENAPI_FILE", default: "deploy/openapi.yaml")
         storefrontDirectory = settings.string("STOREFRONT_DIR", default: "Services/Gateway/Storefront")
+        storefrontURL = settings.string("STOREFRONT_URL", default: "http://localhost:\(port)/")
         // The issuer is `<endpoint>/<pool id>` for Cognito and for `identity` alike.
         let issuer = tokens.issuer.hasSuffix("/") ? String(tokens.issuer.dropLast()) : tokens.issuer
         let poolID = issuer.split(separator: "/").last.map(String.init) ?? ""

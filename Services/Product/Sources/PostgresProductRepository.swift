@@ -45,12 +45,33 @@ package struct PostgresProductRepository: ProductRepository {
         try await Outbox.enqueue(try type.entry(change, eventBusName: eventBusName), on: connection, logger: logger)
     }
 
+    /// The hot read: a prepared statement (each connection parses and plans it once, then only binds).
     package func find(id: UUID) async throws -> Product? {
-        let rows = try await client.query(
-            "SELECT \(unescaped: Self.columns) FROM products WHERE id = \(id)",
-            logger: logger
-        )
-        return try await Self.decode(rows).first
+        for try await product in try await client.execute(ProductByID(id: id), logger: logger) { return product }
+        return nil
+    }
+
+    struct ProductByID: PostgresPreparedStatement {
+        static let name = "product_by_id"
+        static let sql = "SELECT \(PostgresProductRepository.columns) FROM products WHERE id = $1"
+        static let bindingDataTypes: [PostgresDataType] = [.uuid]
+        typealias Row = Product
+        let id: UUID
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 1)
+            bindings.append(id)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Product {
+            let (id, name, description, imageFile, price, category, stock, version, createdAt, updatedAt) =
+                try row.decode((UUID, String, String, String, String, String, Int, Int, Date, Date).self)
+            return Product(
+                id: id, name: name, description: description, imageFile: imageFile, price: try Money.parse(price, column: "products.price"),
+                category: category, stock: stock, version: version, createdAt: createdAt, updatedAt: updatedAt
+            )
+        }
     }
 
     package func list(category: String?, after cursor: ProductCursor?, limit: Int) async throws -> [Product] {
