@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import ServiceKit
+import Synchronization
 
 /// The local event bus: EventBridge-style rules and SQS-style queues in Postgres.
 ///
@@ -17,6 +18,29 @@ package struct LocalBus: Sendable {
     /// Long polls wait in slices this long, so a lost notification costs at most this much latency.
     package let waitSlice: Duration
     let logger: Logger
+    /// Each bus's rules as last read, for `rulesTTL`: publishing need not read them every time.
+    let ruleCache = RuleCache()
+    static let rulesTTL: Duration = .seconds(1)
+
+    final class RuleCache: Sendable {
+        let entries = Mutex<[String: (rules: [(pattern: EventPattern, queue: String)], readAt: ContinuousClock.Instant)]>([:])
+    }
+
+    /// The rules of `eventBus` (read from `bus_rules` at most once per `rulesTTL`).
+    func rules(of eventBus: String) async throws -> [(pattern: EventPattern, queue: String)] {
+        let now = ContinuousClock.now
+        if let cached = ruleCache.entries.withLock({ $0[eventBus] }), now - cached.readAt < Self.rulesTTL { return cached.rules }
+        var rules: [(pattern: EventPattern, queue: String)] = []
+        let rows = try await client.query(
+            "SELECT pattern, target_queue FROM bus_rules WHERE event_bus = \(eventBus) ORDER BY name",
+            logger: logger
+        )
+        for try await (pattern, queue) in rows.decode((String, String).self) {
+            rules.append((try EventPattern(json: pattern), queue))
+        }
+        ruleCache.entries.withLock { $0[eventBus] = (rules, now) }
+        return rules
+    }
 
     package init(client: PostgresClient, region: String = "local", waitSlice: Duration = .seconds(2), logger: Logger) {
         self.client = client
@@ -53,6 +77,7 @@ package struct LocalBus: Sendable {
                 )
             }
         }
+        ruleCache.entries.withLock { $0.removeAll() }
     }
 
     package var publisher: LocalEventPublisher { LocalEventPublisher(bus: self) }

@@ -8,53 +8,50 @@ package struct LocalEventPublisher: EventPublisher {
 
     package var maximumBatchSize: Int { 10 }
 
+    /// Matches each entry against the bus's rules (read once per batch) and stores one message per
+    /// matching rule, notifying each queue, in one statement (atomic, one round trip).
     package func putEvents(_ entries: [PublishEntry]) async throws -> [PublishResult] {
         precondition(entries.count <= maximumBatchSize, "PutEvents takes at most \(maximumBatchSize) entries")
         let logger = bus.logger
-        return try await bus.client.withTransaction(logger: logger) { connection in
-            var rulesByBus: [String: [(pattern: EventPattern, queue: String)]] = [:]
-            var results: [PublishResult] = []
-            var touched = Set<String>()
-            for entry in entries {
-                if rulesByBus[entry.eventBusName] == nil {
-                    rulesByBus[entry.eventBusName] = try await Self.rules(of: entry.eventBusName, on: connection, logger: logger)
-                }
-                guard case .object = entry.detail else {
-                    results.append(.failed(code: "MalformedDetail", message: "Detail must be a JSON object"))
-                    continue
-                }
-                let envelope = EventEnvelope(
-                    detailType: entry.detailType, source: entry.source, time: entry.time ?? Date(),
-                    region: bus.region, resources: entry.resources, detail: entry.detail
-                )
-                let body = try envelope.jsonString()
-                let event = envelope.jsonValue
-                for rule in rulesByBus[entry.eventBusName] ?? [] where rule.pattern.matches(event) {
-                    try await connection.query(
-                        "INSERT INTO bus_messages (id, queue, body) VALUES (\(UUID()), \(rule.queue), \(body))",
-                        logger: logger
-                    )
-                    touched.insert(rule.queue)
-                }
-                results.append(.published(eventID: envelope.id))
-            }
-            // Delivered by Postgres only when the transaction commits.
-            for queue in touched {
-                try await connection.query("SELECT pg_notify(\(LocalBus.notificationChannel), \(queue))", logger: logger)
-            }
-            return results
+        var rulesByBus: [String: [(pattern: EventPattern, queue: String)]] = [:]
+        for name in Set(entries.map(\.eventBusName)) {
+            rulesByBus[name] = try await bus.rules(of: name)
         }
-    }
-
-    static func rules(of eventBus: String, on connection: PostgresConnection, logger: Logger) async throws -> [(pattern: EventPattern, queue: String)] {
-        var rules: [(pattern: EventPattern, queue: String)] = []
-        let rows = try await connection.query(
-            "SELECT pattern, target_queue FROM bus_rules WHERE event_bus = \(eventBus) ORDER BY name",
+        var results: [PublishResult] = []
+        var ids: [UUID] = []
+        var queues: [String] = []
+        var bodies: [String] = []
+        for entry in entries {
+            guard case .object = entry.detail else {
+                results.append(.failed(code: "MalformedDetail", message: "Detail must be a JSON object"))
+                continue
+            }
+            let envelope = EventEnvelope(
+                detailType: entry.detailType, source: entry.source, time: entry.time ?? Date(),
+                region: bus.region, resources: entry.resources, detail: entry.detail
+            )
+            let body = try envelope.jsonString()
+            let event = envelope.jsonValue
+            for rule in rulesByBus[entry.eventBusName] ?? [] where rule.pattern.matches(event) {
+                ids.append(UUID())
+                queues.append(rule.queue)
+                bodies.append(body)
+            }
+            results.append(.published(eventID: envelope.id))
+        }
+        guard !ids.isEmpty else { return results }
+        // Notifications are delivered by Postgres only when the statement commits.
+        try await bus.client.query(
+            """
+            WITH stored AS (
+                INSERT INTO bus_messages (id, queue, body)
+                SELECT * FROM unnest(\(ids)::uuid[], \(queues)::text[], \(bodies)::text[])
+                RETURNING queue
+            )
+            SELECT pg_notify(\(LocalBus.notificationChannel), queue) FROM (SELECT DISTINCT queue FROM stored) touched
+            """,
             logger: logger
         )
-        for try await (pattern, queue) in rows.decode((String, String).self) {
-            rules.append((try EventPattern(json: pattern), queue))
-        }
-        return rules
+        return results
     }
 }

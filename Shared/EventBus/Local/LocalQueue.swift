@@ -22,69 +22,73 @@ package struct LocalQueue: MessageQueue {
         }
     }
 
+    /// One statement, one round trip, atomic: move the messages received `maxReceiveCount` times to
+    /// the dead-letter queue (SQS's redrive policy), claim up to `batch` visible ones (receive count
+    /// + 1, hidden for the visibility timeout, a new receipt handle), and when none could be claimed,
+    /// say when the next one becomes visible.
     private func receiveOnce(batch: Int, visibilityTimeout: Duration?) async throws -> ([QueueMessage], Duration?) {
         let logger = bus.logger
         let name = self.name
-        return try await bus.client.withTransaction(logger: logger) { connection in
-            let settings = try await Self.settings(of: name, on: connection, logger: logger)
-            let timeoutMs = visibilityTimeout.map(LocalBus.milliseconds) ?? settings.visibilityTimeoutMs
-            // A message received maxReceiveCount times moves to the dead-letter queue instead of
-            // being handed out again, as SQS's redrive policy does.
-            if let deadLetterQueue = settings.deadLetterQueue, settings.maxReceiveCount > 0 {
-                let moved = try await connection.query(
-                    """
-                    WITH dead AS (
-                        SELECT id FROM bus_messages
-                        WHERE queue = \(name) AND visible_at <= now() AND receive_count >= \(settings.maxReceiveCount)
-                        ORDER BY visible_at LIMIT 100 FOR UPDATE SKIP LOCKED
-                    )
-                    UPDATE bus_messages m SET queue = \(deadLetterQueue), source_queue = \(name),
-                        dead_lettered_at = now(), visible_at = now(), receipt_handle = NULL
-                    FROM dead WHERE m.id = dead.id
-                    RETURNING m.id
-                    """,
-                    logger: logger
-                )
-                var count = 0
-                for try await _ in moved { count += 1 }
-                if count > 0 {
-                    logger.warning("moved messages to the dead-letter queue", metadata: ["queue": "\(name)", "deadLetterQueue": "\(deadLetterQueue)", "count": "\(count)"])
-                    try await connection.query("SELECT pg_notify(\(LocalBus.notificationChannel), \(deadLetterQueue))", logger: logger)
-                }
-            }
-            let limit = settings.deadLetterQueue == nil ? 0 : settings.maxReceiveCount
-            let rows = try await connection.query(
-                """
-                WITH next AS (
-                    SELECT id FROM bus_messages
-                    WHERE queue = \(name) AND visible_at <= now() AND (\(limit) = 0 OR receive_count < \(limit))
-                    ORDER BY visible_at, seq LIMIT \(batch) FOR UPDATE SKIP LOCKED
-                )
+        let timeoutMs = visibilityTimeout.map(LocalBus.milliseconds)
+        let rows = try await bus.client.query(
+            """
+            WITH q AS (
+                SELECT visibility_timeout_ms, max_receive_count, dead_letter_queue,
+                       dead_letter_queue IS NOT NULL AND max_receive_count > 0 AS redrives
+                FROM bus_queues WHERE name = \(name)
+            ), dead AS (
+                SELECT m.id FROM bus_messages m, q
+                WHERE q.redrives AND m.queue = \(name) AND m.visible_at <= now() AND m.receive_count >= q.max_receive_count
+                ORDER BY m.visible_at LIMIT 100 FOR UPDATE OF m SKIP LOCKED
+            ), moved AS (
+                UPDATE bus_messages m SET queue = q.dead_letter_queue, source_queue = \(name),
+                    dead_lettered_at = now(), visible_at = now(), receipt_handle = NULL
+                FROM dead, q WHERE m.id = dead.id
+                RETURNING m.id
+            ), next AS (
+                SELECT m.id FROM bus_messages m, q
+                WHERE m.queue = \(name) AND m.visible_at <= now() AND (NOT q.redrives OR m.receive_count < q.max_receive_count)
+                ORDER BY m.visible_at, m.seq LIMIT \(batch) FOR UPDATE OF m SKIP LOCKED
+            ), claimed AS (
                 UPDATE bus_messages m SET receive_count = m.receive_count + 1,
-                    visible_at = now() + make_interval(secs => \(Double(timeoutMs) / 1000)),
+                    visible_at = now() + make_interval(secs => coalesce(\(timeoutMs), q.visibility_timeout_ms) / 1000.0),
                     receipt_handle = gen_random_uuid()
-                FROM next WHERE m.id = next.id
+                FROM next, q WHERE m.id = next.id
                 RETURNING m.id, m.receipt_handle, m.body, m.receive_count, m.sent_at, m.seq
-                """,
-                logger: logger
+            ), summary AS (
+                SELECT (SELECT count(*) FROM q)::int AS known, (SELECT count(*) FROM moved)::int AS moved,
+                       (SELECT dead_letter_queue FROM q) AS dead_letter_queue,
+                       CASE WHEN EXISTS (SELECT 1 FROM claimed) THEN NULL ELSE
+                           (SELECT EXTRACT(EPOCH FROM (min(visible_at) - now()))::float8 FROM bus_messages WHERE queue = \(name)) END AS next_visible_in
             )
-            var claimed: [(seq: Int64, message: QueueMessage)] = []
-            for try await (id, receipt, body, count, sentAt, seq) in rows.decode((UUID, UUID, String, Int, Date, Int64).self) {
-                claimed.append((seq, QueueMessage(
+            SELECT s.known, s.moved, s.dead_letter_queue, s.next_visible_in,
+                   CASE WHEN s.moved > 0 THEN pg_notify(\(LocalBus.notificationChannel), s.dead_letter_queue) END,
+                   c.id, c.receipt_handle, c.body, c.receive_count, c.sent_at, c.seq
+            FROM summary s LEFT JOIN claimed c ON true
+            ORDER BY c.seq
+            """,
+            logger: logger
+        )
+        var messages: [QueueMessage] = []
+        var nextVisibleIn: Duration?
+        var known = 1
+        for try await row in rows {
+            let (queues, moved, deadLetterQueue, next, _, id, receipt, body, count, sentAt, _) =
+                try row.decode((Int, Int, String?, Double?, String?, UUID?, UUID?, String?, Int?, Date?, Int64?).self)
+            known = queues
+            if moved > 0, messages.isEmpty, nextVisibleIn == nil {
+                logger.warning("moved messages to the dead-letter queue", metadata: ["queue": "\(name)", "deadLetterQueue": "\(deadLetterQueue ?? "-")", "count": "\(moved)"])
+            }
+            if let next { nextVisibleIn = .milliseconds(Int(max(next, 0) * 1000) + 1) }
+            if let id, let receipt, let body, let count, let sentAt {
+                messages.append(QueueMessage(
                     messageID: id.uuidString.lowercased(), receiptHandle: receipt.uuidString.lowercased(),
                     body: body, receiveCount: count, sentAt: sentAt
-                )))
+                ))
             }
-            if !claimed.isEmpty { return (claimed.sorted { $0.seq < $1.seq }.map(\.message), nil) }
-            let next = try await connection.query(
-                "SELECT EXTRACT(EPOCH FROM (min(visible_at) - now()))::float8 FROM bus_messages WHERE queue = \(name)",
-                logger: logger
-            )
-            for try await seconds in next.decode(Double?.self) {
-                if let seconds { return ([], .milliseconds(Int(max(seconds, 0) * 1000) + 1)) }
-            }
-            return ([], nil)
         }
+        guard known > 0 else { throw LocalBusError.queueDoesNotExist(name) }
+        return (messages, messages.isEmpty ? nextVisibleIn : nil)
     }
 
     package func delete(receiptHandles: [String]) async throws {
