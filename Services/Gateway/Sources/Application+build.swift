@@ -9,7 +9,7 @@ import ServiceKit
 
 /// Builds `gateway`; `main` and the tests both call this.
 package func buildApplication(_ config: GatewayConfig, logger: Logger) async throws -> some ApplicationProtocol {
-    var clientConfiguration = HTTPClient.Configuration()
+    var clientConfiguration = HTTPClientService.defaultConfiguration()
     clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: config.upstreamConnections)
     let http = HTTPClientService(client: HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration))
     let verifier = TokenVerifier(configuration: config.tokens, httpClient: http.client, logger: logger)
