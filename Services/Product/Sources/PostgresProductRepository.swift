@@ -155,24 +155,43 @@ enum PostgresProductRepositoryError: Error {
 }
 
 extension PostgresProductRepository: StockRepository {
+    /// Decides on a plain read of the stock and takes the product rows only in the transaction's last
+    /// statement (a guarded `UPDATE`, rows locked in id order), so an order holds the hot rows of a
+    /// popular product for one round trip, not for the whole command. When stock ran out meanwhile
+    /// the transaction is rolled back and the command decided again with the rows locked first.
     package func withReservation<T: Sendable>(orderId: UUID, productIds: [UUID], _ body: @Sendable (any ReservationStore) async throws -> T) async throws -> T {
+        do {
+            return try await reservationTransaction(orderId: orderId, productIds: productIds, lockProducts: false, body)
+        } catch is StockChangedMeanwhile {
+            return try await reservationTransaction(orderId: orderId, productIds: productIds, lockProducts: true, body)
+        }
+    }
+
+    private func reservationTransaction<T: Sendable>(
+        orderId: UUID, productIds: [UUID], lockProducts: Bool, _ body: @Sendable (any ReservationStore) async throws -> T
+    ) async throws -> T {
         try await client.withTransaction(logger: logger) { connection in
-            // One order at a time; products locked in id order, so two orders never wait on each other in a circle.
+            // One command of an order at a time.
             try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("reservation:" + orderId.uuidString), 0))", logger: logger)
-            return try await body(PostgresReservationStore(orderId: orderId, productIds: productIds, connection: connection, logger: logger))
+            return try await body(PostgresReservationStore(orderId: orderId, productIds: productIds, lockProducts: lockProducts, connection: connection, logger: logger))
         }
     }
 
     package func reservation(orderId: UUID) async throws -> Reservation? {
         try await client.withConnection { connection in
-            try await PostgresReservationStore(orderId: orderId, productIds: [], connection: connection, logger: logger).existing()
+            try await PostgresReservationStore(orderId: orderId, productIds: [], lockProducts: false, connection: connection, logger: logger).existing()
         }
     }
 }
 
+/// The stock a decision was made on fell below what it takes, between the read and the update.
+struct StockChangedMeanwhile: Error {}
+
 struct PostgresReservationStore: ReservationStore {
     let orderId: UUID
     let productIds: [UUID]
+    /// Lock the products when reading them (the retry after `StockChangedMeanwhile`).
+    let lockProducts: Bool
     let connection: PostgresConnection
     let logger: Logger
 
@@ -187,7 +206,9 @@ struct PostgresReservationStore: ReservationStore {
 
     func available() async throws -> [UUID: Int] {
         let ids = Array(Set(productIds)).sorted { $0.uuidString < $1.uuidString }
-        let rows = try await connection.query("SELECT id, stock FROM products WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE", logger: logger)
+        let rows = lockProducts
+            ? try await connection.query("SELECT id, stock FROM products WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE", logger: logger)
+            : try await connection.query("SELECT id, stock FROM products WHERE id = ANY(\(ids))", logger: logger)
         var stock: [UUID: Int] = [:]
         for try await (id, units) in rows.decode((UUID, Int).self) { stock[id] = units }
         return stock
@@ -204,17 +225,24 @@ struct PostgresReservationStore: ReservationStore {
                 logger: logger
             )
         }
-        let changes = stockChanges.sorted { $0.key.uuidString < $1.key.uuidString }
-        if !changes.isEmpty {
-            // Released stock goes back even to a product whose row was deleted meanwhile: nothing to give back then.
-            try await connection.query(
-                """
-                UPDATE products AS p SET stock = p.stock + c.change, updated_at = now()
-                FROM unnest(\(changes.map(\.key))::uuid[], \(changes.map(\.value))::int[]) AS c(id, change) WHERE p.id = c.id
-                """,
-                logger: logger
-            )
-        }
         if let reply { try await Outbox.enqueue(reply, on: connection, logger: logger) }
+        let changes = stockChanges.sorted { $0.key.uuidString < $1.key.uuidString }
+        guard !changes.isEmpty else { return }
+        // Last, so the rows stay locked only until the commit. Locked in id order (no deadlock between
+        // two orders); a decrease applies only while the stock covers it, re-checked on the newest row.
+        // Released stock goes back even to a product whose row was deleted meanwhile: nothing to give back then.
+        let rows = try await connection.query(
+            """
+            WITH c AS (SELECT * FROM unnest(\(changes.map(\.key))::uuid[], \(changes.map(\.value))::int[]) AS c(id, change)),
+            locked AS (SELECT p.id FROM products p JOIN c ON c.id = p.id ORDER BY p.id FOR UPDATE OF p)
+            UPDATE products AS p SET stock = p.stock + c.change, updated_at = now()
+            FROM c WHERE p.id = c.id AND p.id IN (SELECT id FROM locked) AND (c.change >= 0 OR p.stock + c.change >= 0)
+            RETURNING c.change < 0
+            """,
+            logger: logger
+        )
+        var decreased = 0
+        for try await isDecrease in rows.decode(Bool.self) where isDecrease { decreased += 1 }
+        if decreased < changes.filter({ $0.value < 0 }).count { throw StockChangedMeanwhile() }
     }
 }

@@ -41,12 +41,15 @@ package enum Outbox {
         let traceContext = ShopTracing.currentTraceparent()
         try await connection.query(
             """
-            INSERT INTO outbox (event_bus, source, detail_type, detail, event_time, trace_context)
-            VALUES (\(entry.eventBusName), \(entry.source), \(entry.detailType), \(detail), \(entry.time ?? Date()), \(traceContext))
+            WITH stored AS (
+                INSERT INTO outbox (event_bus, source, detail_type, detail, event_time, trace_context)
+                VALUES (\(entry.eventBusName), \(entry.source), \(entry.detailType), \(detail), \(entry.time ?? Date()), \(traceContext))
+                RETURNING id
+            )
+            SELECT pg_notify(\(notificationChannel), 'outbox') FROM stored
             """,
             logger: logger
         )
-        try await connection.query("SELECT pg_notify(\(notificationChannel), 'outbox')", logger: logger)
     }
 
     /// Events not yet published, oldest first.
