@@ -26,6 +26,16 @@ import Testing
 
     // MARK: merge and limits
 
+    /// A stored basket fits the money range; a later price rise can carry it beyond (the API says so),
+    /// and then checkout refuses it naming the line, never a 500 or an order beyond the range.
+    @Test func aPriceRiseBeyondTheMoneyRangeIsRefusedAtCheckout() throws {
+        let stored = [Self.item(quantity: 615, price: "1.00")]
+        #expect(Self.field { try Basket.checkAmounts(of: stored) } == nil)
+        let risen = stored.map { CatalogChange(productId: Self.phone, name: "Phone", price: Decimal(string: "9999999999.98")!, version: 2, deleted: false).applied(to: $0) }
+        #expect(Basket(userName: "ann", items: risen).totalPrice > Money.maximum)
+        #expect(Self.field { try Basket.checkAmounts(of: risen) } == "items[0].quantity")
+    }
+
     @Test func linesOfTheSameProductAndColorMerge() throws {
         let input = try BasketInput(userName: "ann", items: [
             .init(productId: Self.phone, quantity: 2, color: " black "),
