@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
@@ -11,19 +12,26 @@ package enum ShopProcess {
         LoggingSetup.bootstrap(settings: settings)
         ShopMetrics.bootstrap()
         let logger = Logger(label: name)
-        // Before the application: its HTTP clients take the tracer when they are made.
-        let tracing = try ShopTracing.bootstrap(serviceName: name, settings: settings)
-        let app = try await build(settings, logger)
-        guard let tracing else {
-            try await app.runService()
-            return
+        do {
+            // Before the application: its HTTP clients take the tracer when they are made.
+            let tracing = try ShopTracing.bootstrap(serviceName: name, settings: settings)
+            let app = try await build(settings, logger)
+            guard let tracing else {
+                try await app.runService()
+                return
+            }
+            // The exporter starts first and stops last, so the application's last spans are sent.
+            let group = ServiceGroup(configuration: .init(
+                services: [.init(service: tracing), .init(service: app)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            ))
+            try await group.run()
+        } catch {
+            // A start that cannot complete (no database, a bad setting) ends the process with status 1,
+            // so a supervisor (compose's restart policy, ECS) starts it again.
+            logger.critical("stopped", metadata: ["error": "\(String(reflecting: error))"])
+            exit(1)
         }
-        // The exporter starts first and stops last, so the application's last spans are sent.
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: tracing), .init(service: app)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger
-        ))
-        try await group.run()
     }
 }
