@@ -71,9 +71,24 @@ browser-test-tools:
 soak: postgres-start
 	@swift build -c release && PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build -c release --show-bin-path) python3 benchmarks/soak.py
 
+## The release build against its anchors, in one run (benchmarks/bench.py): pgbench -S/-N, reads with wrk, the
+## checkout pipeline through the gateway with wrk + Lua at fixed rates and unpaced, CPU per checkout, RSS,
+## start-to-ready; prints a table, writes benchmarks/results/bench.json and bench.png (~6 minutes).
+## BENCH_ARGS=--quick: a 1–2 minute smoke run (bench-quick.json/png); BENCH_SECONDS, CHECKOUT_SECONDS, BENCH_RATES.
+.PHONY: bench bench-tools
+bench: postgres-start bench-tools
+	@swift build -c release && PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build -c release --show-bin-path) python3 benchmarks/bench.py $(BENCH_ARGS)
+
+## wrk from Debian's packages and matplotlib from PyPI, when missing (pgbench comes with the server).
+bench-tools:
+	@command -v wrk >/dev/null || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq wrk >/dev/null; }
+	@python3 -c "import matplotlib" 2>/dev/null || python3 -m pip install -q matplotlib
+
 ## The real docker-compose.yml and deploy/docker/Dockerfile, unchanged, on podman (installed from Debian's
-## packages if missing, with local stand-ins for the public images): `up --build --wait`, the demo through
-## the gateway, a restart that keeps the data, `down -v` (scripts/compose-test.sh).
+## packages if missing, with local stand-ins for the public images): `build` and `up --wait` (that is,
+## `up --build --wait`, timed apart), the demo through the gateway, a restart that keeps the data, `down -v`
+## (scripts/compose-test.sh; prints the timings and image sizes).
 .PHONY: compose-test
 compose-test:
 	@scripts/compose-test.sh

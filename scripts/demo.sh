@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: two checkouts with curl against a running `make run` (or `docker compose up`),
 # printing each step: one paid with an approving card that ends `Completed`, one with the declining
-# test card 0002 that ends `Cancelled` (PaymentDeclined) with its stock given back.
+# test card 0002 that ends `Cancelled` (PaymentDeclined) with its stock given back. It exits non-zero
+# when an order does not end as expected or the stock is not 3 afterwards (make compose-test relies on it).
 # GATEWAY and IDENTITY override the URLs.
 set -euo pipefail
 GATEWAY=${GATEWAY:-http://localhost:8080}
@@ -28,9 +29,10 @@ PRODUCT=$(curl -fsS -XPOST "$GATEWAY/product" -H "Authorization: Bearer $ADMIN" 
 echo "$PRODUCT"
 PRODUCT_ID=$(echo "$PRODUCT" | json 'd["id"]')
 
-# checkout CARD: fills swn's basket with 2 headphones, checks out, prints the finished order.
+# checkout CARD LABEL EXPECTED: fills swn's basket with 2 headphones, checks out, prints the finished
+# order; fails unless its final status is EXPECTED.
 checkout() {
-  local card=$1 label=$2
+  local card=$1 label=$2 expected=$3
   step "$label: swn fills the basket (2 × headphones; the price comes from the catalog): POST /basket"
   curl -fsS -XPOST "$GATEWAY/basket" -H "Authorization: Bearer $SWN" -H 'Content-Type: application/json' \
     -d "{\"userName\":\"swn\",\"items\":[{\"productId\":\"$PRODUCT_ID\",\"quantity\":2,\"color\":\"Black\",\"price\":0.01}]}"
@@ -43,7 +45,7 @@ checkout() {
   echo "$checkout"
   checkout_id=$(echo "$checkout" | json 'd["checkoutId"]')
   step "$label: the order goes through its saga: GET /order/swn/{orderId}"
-  for _ in $(seq 1 150); do
+  for _ in $(seq 1 300); do
     local orders order_id order status
     orders=$(curl -fsS "$GATEWAY/order/swn" -H "Authorization: Bearer $SWN")
     order_id=$(echo "$orders" | json "next((o['orderId'] for o in d if o['checkoutId'] == '$checkout_id'), '')")
@@ -54,17 +56,24 @@ checkout() {
         echo "$order" | json "'status: %s   cancellationReason: %s\nhistory: %s' % (d['status'], d['cancellationReason'], ' → '.join(h['status'] + (' (' + h['reason'] + ')' if h.get('reason') else '') for h in d['statusHistory']))"
         step "$label: the payment, as admin sees it: GET /payment/$order_id"
         curl -sS "$GATEWAY/payment/$order_id" -H "Authorization: Bearer $ADMIN"; echo
+        if [ "$status" != "$expected" ]; then echo "$label: the order ended $status, not $expected" >&2; return 1; fi
         return 0
       fi
     fi
     sleep 0.2
   done
-  echo "the order of checkout $checkout_id did not finish within 30 s" >&2
+  echo "the order of checkout $checkout_id did not finish within 60 s" >&2
   return 1
 }
 
-checkout "4242 4242 4242 4242" "approved"
-checkout "4000 0000 0000 0002" "declined"
+checkout "4242 4242 4242 4242" "approved" Completed
+checkout "4000 0000 0000 0002" "declined" Cancelled
 
 step "stock after both: 5 − 2 (completed); the declined order's 2 went back"
-curl -fsS "$GATEWAY/product/$PRODUCT_ID" | json '"stock: %s" % d["stock"]'
+for _ in $(seq 1 50); do
+  stock=$(curl -fsS "$GATEWAY/product/$PRODUCT_ID" | json 'd["stock"]')
+  [ "$stock" = 3 ] && break
+  sleep 0.2
+done
+echo "stock: $stock"
+[ "$stock" = 3 ] || { echo "the stock is $stock, not 3" >&2; exit 1; }
