@@ -36,12 +36,9 @@ package enum ShopTracing {
     /// Puts `trace_id` and `span_id` of the current span on every log line.
     package static let logMetadata: Logger.MetadataProvider = OTel.makeLoggingMetadataProvider()
 
-    /// The current trace context as a W3C `traceparent` (nil outside any span, or with tracing off
-    /// and no context carried).
+    /// The current trace context as a W3C `traceparent` (nil outside any span, or with tracing off).
     package static func currentTraceparent() -> String? {
-        var carrier: [String: String] = [:]
-        InstrumentationSystem.instrument.inject(ServiceContext.current ?? .topLevel, into: &carrier, using: DictionaryInjector())
-        return carrier["traceparent"]
+        traceparent(of: ServiceContext.current ?? .topLevel)
     }
 
     /// Whether a tracer is bootstrapped.
@@ -57,8 +54,12 @@ package enum ShopTracing {
 
     /// The `traceparent` of a span, to send with what it produces.
     package static func traceparent(of span: any Span) -> String? {
+        traceparent(of: span.context)
+    }
+
+    static func traceparent(of context: ServiceContext) -> String? {
         var carrier: [String: String] = [:]
-        InstrumentationSystem.instrument.inject(span.context, into: &carrier, using: DictionaryInjector())
+        InstrumentationSystem.instrument.inject(context, into: &carrier, using: DictionaryInjector())
         return carrier["traceparent"]
     }
 

@@ -19,7 +19,8 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: ProblemMiddleware())
-    router.add(middleware: RequestHygiene(getOnlyPaths: policy.ownPaths))
+    // The gateway's own paths answer 405 by template from the policy (`ownDecision`), not here.
+    router.add(middleware: RequestHygiene(getOnlyPaths: []))
     router.add(middleware: CORS(
         origins: config.corsOrigins,
         allowHeaders: ["Accept", "Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],

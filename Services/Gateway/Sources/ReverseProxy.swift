@@ -7,7 +7,6 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import ServiceKit
-import Tracing
 
 /// Forwards a request to a service and streams the answer back.
 package struct ReverseProxy: Sendable {
@@ -24,7 +23,7 @@ package struct ReverseProxy: Sendable {
     /// With tracing on, the client's trace context is replaced by the gateway's span (AsyncHTTPClient
     /// adds it); with tracing off it goes upstream as it came.
     static let traceHeaders: Set<String> = ["traceparent", "tracestate"]
-    let tracing = !(InstrumentationSystem.tracer is NoOpTracer)
+    let tracing = ShopTracing.isEnabled
 
     /// Forwards `request` with exactly the request target the gateway authorized, and the body unread.
     package func forward(_ request: Request, target: String, body: ByteBuffer?, to upstream: ShopService, requestID: String, logger: Logger) async throws -> Response {

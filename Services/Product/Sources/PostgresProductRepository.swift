@@ -65,12 +65,7 @@ package struct PostgresProductRepository: ProductRepository {
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Product {
-            let (id, name, description, imageFile, price, category, stock, version, createdAt, updatedAt) =
-                try row.decode((UUID, String, String, String, String, String, Int, Int, Date, Date).self)
-            return Product(
-                id: id, name: name, description: description, imageFile: imageFile, price: try Money.parse(price, column: "products.price"),
-                category: category, stock: stock, version: version, createdAt: createdAt, updatedAt: updatedAt
-            )
+            try PostgresProductRepository.product(from: row)
         }
     }
 
@@ -137,16 +132,18 @@ package struct PostgresProductRepository: ProductRepository {
 
     static func decode(_ rows: PostgresRowSequence) async throws -> [Product] {
         var products: [Product] = []
-        for try await (id, name, description, imageFile, price, category, stock, version, createdAt, updatedAt)
-            in rows.decode((UUID, String, String, String, String, String, Int, Int, Date, Date).self)
-        {
-            let price = try Money.parse(price, column: "products.price")
-            products.append(Product(
-                id: id, name: name, description: description, imageFile: imageFile, price: price,
-                category: category, stock: stock, version: version, createdAt: createdAt, updatedAt: updatedAt
-            ))
-        }
+        for try await row in rows { products.append(try product(from: row)) }
         return products
+    }
+
+    /// One row of `columns`.
+    static func product(from row: PostgresRow) throws -> Product {
+        let (id, name, description, imageFile, price, category, stock, version, createdAt, updatedAt) =
+            try row.decode((UUID, String, String, String, String, String, Int, Int, Date, Date).self)
+        return Product(
+            id: id, name: name, description: description, imageFile: imageFile, price: try Money.parse(price, column: "products.price"),
+            category: category, stock: stock, version: version, createdAt: createdAt, updatedAt: updatedAt
+        )
     }
 }
 

@@ -71,15 +71,19 @@ package struct LocalQueue: MessageQueue {
         )
         var messages: [QueueMessage] = []
         var nextVisibleIn: Duration?
-        var known = 1
+        var first = true
         for try await row in rows {
-            let (queues, moved, deadLetterQueue, next, _, id, receipt, body, count, sentAt, _) =
+            let (known, moved, deadLetterQueue, next, _, id, receipt, body, count, sentAt, _) =
                 try row.decode((Int, Int, String?, Double?, String?, UUID?, UUID?, String?, Int?, Date?, Int64?).self)
-            known = queues
-            if moved > 0, messages.isEmpty, nextVisibleIn == nil {
-                logger.warning("moved messages to the dead-letter queue", metadata: ["queue": "\(name)", "deadLetterQueue": "\(deadLetterQueue ?? "-")", "count": "\(moved)"])
+            // The summary columns are the same on every row (one row when nothing was claimed).
+            if first {
+                first = false
+                guard known > 0 else { throw LocalBusError.queueDoesNotExist(name) }
+                if moved > 0 {
+                    logger.warning("moved messages to the dead-letter queue", metadata: ["queue": "\(name)", "deadLetterQueue": "\(deadLetterQueue ?? "-")", "count": "\(moved)"])
+                }
+                nextVisibleIn = next.map { .milliseconds(Int(max($0, 0) * 1000) + 1) }
             }
-            if let next { nextVisibleIn = .milliseconds(Int(max(next, 0) * 1000) + 1) }
             if let id, let receipt, let body, let count, let sentAt {
                 messages.append(QueueMessage(
                     messageID: id.uuidString.lowercased(), receiptHandle: receipt.uuidString.lowercased(),
@@ -87,7 +91,6 @@ package struct LocalQueue: MessageQueue {
                 ))
             }
         }
-        guard known > 0 else { throw LocalBusError.queueDoesNotExist(name) }
         return (messages, messages.isEmpty ? nextVisibleIn : nil)
     }
 
