@@ -30,6 +30,13 @@ package enum BusQueue: MessageQueue {
         }
     }
 
+    package func receive(maxMessages: Int, waitTime: Duration, visibilityTimeout: Duration?, deleting handled: [String]) async throws -> [QueueMessage] {
+        switch self {
+        case .local(let queue): try await queue.receive(maxMessages: maxMessages, waitTime: waitTime, visibilityTimeout: visibilityTimeout, deleting: handled)
+        case .aws(let queue): try await queue.receive(maxMessages: maxMessages, waitTime: waitTime, visibilityTimeout: visibilityTimeout, deleting: handled)
+        }
+    }
+
     package func delete(receiptHandles: [String]) async throws {
         switch self {
         case .local(let queue): try await queue.delete(receiptHandles: receiptHandles)

@@ -24,6 +24,10 @@ package protocol MessageQueue: Sendable {
     /// Receives up to `maxMessages` (1...10), waiting up to `waitTime` for the first (long polling).
     /// `visibilityTimeout` nil uses the queue's own.
     func receive(maxMessages: Int, waitTime: Duration, visibilityTimeout: Duration?) async throws -> [QueueMessage]
+    /// Deletes `handled` (receipt handles of messages handled since the last receive), then receives:
+    /// a consumer's usual round. Atomic where the queue can do both at once (the local bus: one
+    /// statement); if it throws, nothing of `handled` may be assumed deleted.
+    func receive(maxMessages: Int, waitTime: Duration, visibilityTimeout: Duration?, deleting handled: [String]) async throws -> [QueueMessage]
     /// Deletes received messages; a stale receipt handle is ignored, as SQS does.
     func delete(receiptHandles: [String]) async throws
     /// Hides a received message for `timeout` from now (zero makes it visible at once).
@@ -33,6 +37,13 @@ package protocol MessageQueue: Sendable {
     func deadLetter(_ message: QueueMessage, reason: String) async throws -> Bool
     /// How many messages wait (visible) and how many are received and not yet deleted (in flight).
     func depth() async throws -> QueueDepth
+}
+
+extension MessageQueue {
+    package func receive(maxMessages: Int, waitTime: Duration, visibilityTimeout: Duration?, deleting handled: [String]) async throws -> [QueueMessage] {
+        if !handled.isEmpty { try await delete(receiptHandles: handled) }
+        return try await receive(maxMessages: maxMessages, waitTime: waitTime, visibilityTimeout: visibilityTimeout)
+    }
 }
 
 package struct QueueDepth: Sendable, Equatable {

@@ -5,12 +5,13 @@ import PostgresNIO
 import ServiceLifecycle
 
 /// Listens on one Postgres notification channel and wakes the tasks waiting for a given payload.
+/// Without a client it is a board for wake-ups within the process (`signal` by hand).
 ///
 /// Waiters take a `ticket` before they look for work and wait with it afterwards, so a notification
 /// that arrives between the two is never missed. If the listening connection drops, waits simply run
 /// to their timeout (callers bound it), and the listener reconnects.
 package actor PostgresNotifier: Service {
-    private let client: PostgresClient
+    private let client: PostgresClient?
     private let channel: String
     private let logger: Logger
     private var generations: [String: UInt64] = [:]
@@ -20,17 +21,18 @@ package actor PostgresNotifier: Service {
     private var ended: Set<UInt64> = []
     private var nextWaiterID: UInt64 = 0
 
-    package init(client: PostgresClient, channel: String, logger: Logger) {
+    package init(client: PostgresClient?, channel: String, logger: Logger) {
         self.client = client
         self.channel = channel
         self.logger = logger
     }
 
     package nonisolated func run() async throws {
+        guard let client else { return }
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    try await self.client.withConnection { connection in
+                    try await client.withConnection { connection in
                         try await connection.listen(on: self.channel) { notifications in
                             // Anything sent while we were not listening is unknown: wake everybody once.
                             await self.signalAll()

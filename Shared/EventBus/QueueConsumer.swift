@@ -45,23 +45,29 @@ package struct QueueConsumer<Queue: MessageQueue, Handler: MessageHandler>: Serv
     package func run() async throws {
         if let gate { await cancelWhenGracefulShutdownOrReturn { await gate.wait() } }
         var failures = 0
+        // Messages handled and not yet deleted: deleted with the next receive (one round trip on the
+        // local bus), or at the end. Until then they stay hidden; after a crash they come back, as
+        // any message not deleted does (handlers are idempotent).
+        var handled: [String] = []
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let messages: [QueueMessage]
             do {
+                let deleting = handled
                 messages = try await cancelWhenGracefulShutdown {
-                    try await queue.receive(maxMessages: batchSize, waitTime: waitTime, visibilityTimeout: nil)
+                    try await queue.receive(maxMessages: batchSize, waitTime: waitTime, visibilityTimeout: nil, deleting: deleting)
                 }
+                handled = []
                 failures = 0
             } catch {
                 if Task.isShuttingDownGracefully || Task.isCancelled { break }
                 failures += 1
-                logger.error("receiving from the queue failed", metadata: ["error": "\(error)"])
+                logger.error("receiving from the queue failed", metadata: ["error": "\(error)", "handledNotDeleted": "\(handled.count)"])
                 let delay = Duration.milliseconds(min(100 << min(failures, 6), 5_000))
                 await cancelWhenGracefulShutdownOrReturn { try? await Task.sleep(for: delay) }
                 continue
             }
             guard !messages.isEmpty else { continue }
-            let done = await withTaskGroup(of: String?.self, returning: [String].self) { group in
+            handled = await withTaskGroup(of: String?.self, returning: [String].self) { group in
                 for message in messages {
                     group.addTask { await process(message) ? message.receiptHandle : nil }
                 }
@@ -69,11 +75,13 @@ package struct QueueConsumer<Queue: MessageQueue, Handler: MessageHandler>: Serv
                 for await handle in group { if let handle { handles.append(handle) } }
                 return handles
             }
+        }
+        if !handled.isEmpty {
             do {
-                try await queue.delete(receiptHandles: done)
+                try await queue.delete(receiptHandles: handled)
             } catch {
                 // The messages come back after their visibility timeout; handlers are idempotent.
-                logger.error("deleting handled messages failed", metadata: ["error": "\(error)", "count": "\(done.count)"])
+                logger.error("deleting handled messages failed", metadata: ["error": "\(error)", "count": "\(handled.count)"])
             }
         }
     }

@@ -30,3 +30,31 @@ package func withTemporaryPostgresClient<T: Sendable>(
         return try await withTimeout(.seconds(30)) { try await body(client) }
     }
 }
+
+/// A statement put together from parts, every value bound as a parameter (`$n`, never spliced into
+/// the text): for one statement made of shared parts, such as the outbox's insert inside a
+/// repository's write, so a transaction takes one round trip where it would take several.
+package struct SQLStatement: Sendable {
+    package private(set) var sql = ""
+    package private(set) var bindings = PostgresBindings()
+
+    package init() {}
+
+    package mutating func append(_ text: String) {
+        sql += text
+    }
+
+    /// Binds `value` and returns its placeholder.
+    package mutating func bind<Value: PostgresThrowingDynamicTypeEncodable>(_ value: Value) throws -> String {
+        try bindings.append(value)
+        return "$\(bindings.count)"
+    }
+
+    /// Binds `value` (NULL when nil) and returns its placeholder.
+    package mutating func bind<Value: PostgresThrowingDynamicTypeEncodable>(_ value: Value?) throws -> String {
+        try bindings.append(value)
+        return "$\(bindings.count)"
+    }
+
+    package var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: bindings) }
+}

@@ -227,7 +227,10 @@ import TestSupport
             now.payment = payment
             let afterPayment = now
             try await CheckoutToOrderTests.waitFor("the charge") { try await Self.payment(afterPayment, id).body["status"] == .string("Approved") }
-            // Right after the charge: payment dies too.
+            // Right after the charge, with its reply on the bus: payment dies too.
+            try await CheckoutToOrderTests.waitFor("the PaymentApproved handed to the bus") {
+                try await Database.scalar(shop.databases["payment"]!, "SELECT count(*)::bigint FROM outbox WHERE published_at IS NULL") == 0
+            }
             payment.kill()
             let orderingAgain = try await shop.ordering.restarted()
             defer { orderingAgain.terminate() }

@@ -30,7 +30,7 @@ struct PublishThenFail<Inner: EventPublisher>: EventPublisher {
     static func enqueue(_ client: PostgresClient, n: Int, commit: Bool) async throws {
         struct Rollback: Error {}
         do {
-            try await client.withTransaction(logger: TestDatabase.logger) { connection in
+            try await client.withOutboxTransaction(logger: TestDatabase.logger) { connection in
                 try await Outbox.enqueue(LocalBusTests.entry("OrderPlaced", source: "test.orders", n: n), on: connection, logger: TestDatabase.logger)
                 if !commit { throw Rollback() }
             }

@@ -24,16 +24,20 @@ package struct PostgresBasketRepository: BasketRepository {
     package func replace(userName: String, items: [BasketItem]) async throws -> Basket {
         try await client.withTransaction(logger: logger) { connection in
             try await Self.lock(userName, on: connection, logger: logger)
-            try await connection.query("DELETE FROM basket_items WHERE user_name = \(userName)", logger: logger)
-            for (line, item) in items.enumerated() {
-                try await connection.query(
-                    """
-                    INSERT INTO basket_items (user_name, line, product_id, product_name, quantity, color, price)
-                    VALUES (\(userName), \(line), \(item.productId), \(item.productName), \(item.quantity), \(item.color), \(item.price.description)::numeric)
-                    """,
-                    logger: logger
-                )
-            }
+            // One statement: lines past the new count go, the others are written over (the two sets
+            // are apart, so the parts of the statement never touch the same row).
+            try await connection.query(
+                """
+                WITH removed AS (DELETE FROM basket_items WHERE user_name = \(userName) AND line >= \(items.count))
+                INSERT INTO basket_items (user_name, line, product_id, product_name, quantity, color, price)
+                SELECT \(userName), i.n - 1, i.product_id, i.product_name, i.quantity, i.color, i.price::numeric
+                FROM unnest(\(items.map(\.productId))::uuid[], \(items.map(\.productName))::text[], \(items.map(\.quantity))::int[],
+                            \(items.map(\.color))::text[], \(items.map(\.price.description))::text[]) WITH ORDINALITY AS i(product_id, product_name, quantity, color, price, n)
+                ON CONFLICT (user_name, line) DO UPDATE SET product_id = excluded.product_id, product_name = excluded.product_name,
+                    quantity = excluded.quantity, color = excluded.color, price = excluded.price, previous_price = NULL, unavailable = false
+                """,
+                logger: logger
+            )
             return try await Self.basket(userName, on: connection, logger: logger)
         }
     }
@@ -73,7 +77,7 @@ package struct PostgresBasketRepository: BasketRepository {
     }
 
     package func checkout<T: Sendable>(userName: String, _ body: @Sendable (any CheckoutStore) async throws -> T) async throws -> T {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withOutboxTransaction(logger: logger) { connection in
             try await Self.lock(userName, on: connection, logger: logger)
             return try await body(PostgresCheckoutStore(userName: userName, connection: connection, logger: logger))
         }
@@ -129,17 +133,20 @@ struct PostgresCheckoutStore: CheckoutStore {
         try await PostgresBasketRepository.basket(userName, on: connection, logger: logger)
     }
 
+    /// One statement: the event in the outbox, the basket emptied, the checkout kept for retries.
     func record(_ checkout: CheckoutBasket, event: PublishEntry, idempotencyKey: String?, request: String) async throws {
-        try await Outbox.enqueue(event, on: connection, logger: logger)
-        try await connection.query("DELETE FROM basket_items WHERE user_name = \(userName)", logger: logger)
         let response = String(decoding: try JSONValue.encoder.encode(checkout), as: UTF8.self)
-        try await connection.query(
-            """
+        var statement = SQLStatement()
+        statement.append("WITH ")
+        try Outbox.insert([event], as: "events", into: &statement)
+        let user = try statement.bind(userName)
+        statement.append("""
+            , emptied AS (DELETE FROM basket_items WHERE user_name = \(user))
             INSERT INTO checkouts (checkout_id, user_name, idempotency_key, request, response, total_price)
-            VALUES (\(checkout.checkoutId), \(userName), \(idempotencyKey), \(request), \(response), \(checkout.totalPrice.description)::numeric)
-            """,
-            logger: logger
-        )
+            VALUES (\(try statement.bind(checkout.checkoutId)), \(user), \(try statement.bind(idempotencyKey))::text, \(try statement.bind(request)),
+                    \(try statement.bind(response)), \(try statement.bind(checkout.totalPrice.description))::numeric)
+            """)
+        try await connection.query(statement.query, logger: logger)
     }
 }
 

@@ -17,7 +17,7 @@ package struct PostgresOrderRepository: OrderRepository {
 
     package func createOrder(from checkout: CheckoutBasket, _ start: @Sendable (any SagaStore) async throws -> Void) async throws -> Bool {
         let items = String(decoding: try JSONOutput.encoder.encode(checkout.items), as: UTF8.self)
-        return try await client.withTransaction(logger: logger) { connection in
+        return try await client.withOutboxTransaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
                 INSERT INTO orders (order_id, checkout_id, user_name, first_name, last_name, email, address,
@@ -47,7 +47,7 @@ package struct PostgresOrderRepository: OrderRepository {
     }
 
     package func withSaga<T: Sendable>(orderId: UUID, _ body: @Sendable (any SagaStore) async throws -> T) async throws -> T {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withOutboxTransaction(logger: logger) { connection in
             try await body(PostgresSagaStore(orderId: orderId, connection: connection, logger: logger))
         }
     }
@@ -156,22 +156,31 @@ struct PostgresSagaStore: SagaStore {
         return nil
     }
 
+    /// One statement: the status history, the order's row and the outbox.
     func apply(_ decision: SagaDecision, entries: [PublishEntry], deadline: Date?) async throws {
-        for change in decision.statuses {
-            try await connection.query(
-                "INSERT INTO order_status_history (order_id, status, reason) VALUES (\(orderId), \(change.status.rawValue), \(change.reason))",
-                logger: logger
+        var statement = SQLStatement()
+        let id = try statement.bind(orderId)
+        // A missing reason travels as '' (arrays of optionals are not bound).
+        statement.append("""
+            WITH history AS (
+                INSERT INTO order_status_history (order_id, status, reason)
+                SELECT \(id), h.status, nullif(h.reason, '')
+                FROM unnest(\(try statement.bind(decision.statuses.map(\.status.rawValue)))::text[],
+                            \(try statement.bind(decision.statuses.map { $0.reason ?? "" }))::text[]) WITH ORDINALITY AS h(status, reason, n)
+                ORDER BY h.n
+            ), updated AS (
+                UPDATE orders SET status = coalesce(\(try statement.bind(decision.statuses.last?.status.rawValue))::text, status),
+                    saga_step = \(try statement.bind(decision.step.rawValue)), deadline = \(try statement.bind(deadline))::timestamptz,
+                    cancellation_reason = coalesce(\(try statement.bind(decision.cancellationReason?.rawValue))::text, cancellation_reason)
+                WHERE order_id = \(id)
             )
+            """)
+        if !entries.isEmpty {
+            statement.append(", ")
+            try Outbox.insert(entries, as: "events", into: &statement)
         }
-        try await connection.query(
-            """
-            UPDATE orders SET status = coalesce(\(decision.statuses.last?.status.rawValue), status), saga_step = \(decision.step.rawValue),
-                deadline = \(deadline), cancellation_reason = coalesce(\(decision.cancellationReason?.rawValue), cancellation_reason)
-            WHERE order_id = \(orderId)
-            """,
-            logger: logger
-        )
-        for entry in entries { try await Outbox.enqueue(entry, on: connection, logger: logger) }
+        statement.append(" SELECT 1")
+        try await connection.query(statement.query, logger: logger)
     }
 }
 

@@ -15,7 +15,7 @@ package struct PostgresPaymentRepository: PaymentRepository {
     }
 
     package func withPayment<T: Sendable>(orderId: UUID, _ body: @Sendable (any PaymentStore) async throws -> T) async throws -> T {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withOutboxTransaction(logger: logger) { connection in
             // Serialises commands of one order even before its row exists.
             try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("payment:" + orderId.uuidString), 0))", logger: logger)
             return try await body(PostgresPaymentStore(orderId: orderId, connection: connection, logger: logger))
@@ -72,26 +72,48 @@ struct PostgresPaymentStore: PaymentStore {
         return nil
     }
 
+    /// One statement: the record, its history and the replies in the outbox.
     func save(_ decision: PaymentRules.Decision, replies: [PublishEntry]) async throws {
+        var parts = 0
+        var statement = SQLStatement()
+        statement.append("WITH ")
+        let id = try statement.bind(orderId)
         if let record = decision.record {
-            try await connection.query(
-                """
-                INSERT INTO payments (order_id, user_name, amount, card_last4, state, reason, decide_at, refund_requested)
-                VALUES (\(orderId), \(record.userName), \(record.amount.description)::numeric, \(record.cardLast4), \(record.state.rawValue),
-                        \(record.reason), \(record.decideAt), \(record.refundRequested))
-                ON CONFLICT (order_id) DO UPDATE SET state = excluded.state, reason = excluded.reason, decide_at = excluded.decide_at,
-                    refund_requested = excluded.refund_requested, updated_at = now()
-                """,
-                logger: logger
-            )
+            statement.append("""
+                payment AS (
+                    INSERT INTO payments (order_id, user_name, amount, card_last4, state, reason, decide_at, refund_requested)
+                    VALUES (\(id), \(try statement.bind(record.userName)), \(try statement.bind(record.amount.description))::numeric,
+                            \(try statement.bind(record.cardLast4)), \(try statement.bind(record.state.rawValue)), \(try statement.bind(record.reason))::text,
+                            \(try statement.bind(record.decideAt))::timestamptz, \(try statement.bind(record.refundRequested)))
+                    ON CONFLICT (order_id) DO UPDATE SET state = excluded.state, reason = excluded.reason, decide_at = excluded.decide_at,
+                        refund_requested = excluded.refund_requested, updated_at = now()
+                )
+                """)
+            parts += 1
         }
-        for change in decision.history {
-            try await connection.query(
-                "INSERT INTO payment_history (order_id, status, reason) VALUES (\(orderId), \(change.status.rawValue), \(change.reason))",
-                logger: logger
-            )
+        if !decision.history.isEmpty {
+            if parts > 0 { statement.append(", ") }
+            // A missing reason travels as '' (arrays of optionals are not bound). The foreign key to the
+            // record is checked at the end of the statement, when the record's row exists.
+            statement.append("""
+                history AS (
+                    INSERT INTO payment_history (order_id, status, reason)
+                    SELECT \(id), h.status, nullif(h.reason, '')
+                    FROM unnest(\(try statement.bind(decision.history.map(\.status.rawValue)))::text[],
+                                \(try statement.bind(decision.history.map { $0.reason ?? "" }))::text[]) WITH ORDINALITY AS h(status, reason, n)
+                    ORDER BY h.n
+                )
+                """)
+            parts += 1
         }
-        for reply in replies { try await Outbox.enqueue(reply, on: connection, logger: logger) }
+        if !replies.isEmpty {
+            if parts > 0 { statement.append(", ") }
+            try Outbox.insert(replies, as: "events", into: &statement)
+            parts += 1
+        }
+        guard parts > 0 else { return }
+        statement.append(" SELECT 1")
+        try await connection.query(statement.query, logger: logger)
     }
 }
 

@@ -20,7 +20,7 @@ package struct PostgresProductRepository: ProductRepository {
     }
 
     package func create(_ input: ProductInput) async throws -> Product {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withOutboxTransaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
                 INSERT INTO products (id, name, description, image_file, price, category, stock)
@@ -85,7 +85,7 @@ package struct PostgresProductRepository: ProductRepository {
     }
 
     package func update(id: UUID, with input: ProductInput) async throws -> Product? {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withOutboxTransaction(logger: logger) { connection in
             let before = try await connection.query(
                 "SELECT price::text FROM products WHERE id = \(id) FOR UPDATE", logger: logger
             )
@@ -112,7 +112,7 @@ package struct PostgresProductRepository: ProductRepository {
     }
 
     package func delete(id: UUID) async throws -> Bool {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withOutboxTransaction(logger: logger) { connection in
             let rows = try await connection.query("DELETE FROM products WHERE id = \(id) RETURNING \(unescaped: Self.columns)", logger: logger)
             guard var product = try await Self.decode(rows).first else { return false }
             // The deletion is one more change of the product: it outranks every earlier event.
@@ -167,7 +167,7 @@ extension PostgresProductRepository: StockRepository {
     private func reservationTransaction<T: Sendable>(
         orderId: UUID, productIds: [UUID], lockProducts: Bool, _ body: @Sendable (any ReservationStore) async throws -> T
     ) async throws -> T {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withOutboxTransaction(logger: logger) { connection in
             // One command of an order at a time.
             try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("reservation:" + orderId.uuidString), 0))", logger: logger)
             return try await body(PostgresReservationStore(orderId: orderId, productIds: productIds, lockProducts: lockProducts, connection: connection, logger: logger))
@@ -195,10 +195,14 @@ struct PostgresReservationStore: ReservationStore {
     func existing() async throws -> Reservation? {
         let rows = try await connection.query("SELECT status, reason, lines FROM stock_reservations WHERE order_id = \(orderId)", logger: logger)
         for try await (status, reason, lines) in rows.decode((String, String?, String).self) {
-            guard let status = Reservation.Status(rawValue: status) else { throw UnreadableValue(column: "stock_reservations.status", value: status) }
-            return Reservation(orderId: orderId, status: status, reason: reason, lines: try JSONDecoder().decode([ReserveStock.Line].self, from: Data(lines.utf8)))
+            return try Self.reservation(orderId: orderId, status: status, reason: reason, lines: lines)
         }
         return nil
+    }
+
+    static func reservation(orderId: UUID, status: String, reason: String?, lines: String) throws -> Reservation {
+        guard let status = Reservation.Status(rawValue: status) else { throw UnreadableValue(column: "stock_reservations.status", value: status) }
+        return Reservation(orderId: orderId, status: status, reason: reason, lines: try JSONValue.decoder.decode([ReserveStock.Line].self, from: Data(lines.utf8)))
     }
 
     func available() async throws -> [UUID: Int] {
@@ -211,35 +215,72 @@ struct PostgresReservationStore: ReservationStore {
         return stock
     }
 
-    func save(_ reservation: Reservation?, stockChanges: [UUID: Int], reply: PublishEntry?) async throws {
-        if let reservation {
-            let lines = String(decoding: try JSONEncoder().encode(reservation.lines), as: UTF8.self)
-            try await connection.query(
-                """
-                INSERT INTO stock_reservations (order_id, status, reason, lines) VALUES (\(orderId), \(reservation.status.rawValue), \(reservation.reason), \(lines))
-                ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, lines = excluded.lines, updated_at = now()
-                """,
-                logger: logger
-            )
-        }
-        if let reply { try await Outbox.enqueue(reply, on: connection, logger: logger) }
-        let changes = stockChanges.sorted { $0.key.uuidString < $1.key.uuidString }
-        guard !changes.isEmpty else { return }
-        // Last, so the rows stay locked only until the commit. Locked in id order (no deadlock between
-        // two orders); a decrease applies only while the stock covers it, re-checked on the newest row.
-        // Released stock goes back even to a product whose row was deleted meanwhile: nothing to give back then.
+    /// One statement on a plain read; the retry that locks the products reads them apart (in id order).
+    func existingAndAvailable() async throws -> (existing: Reservation?, available: [UUID: Int]) {
+        if lockProducts { return (try await existing(), try await available()) }
         let rows = try await connection.query(
             """
-            WITH c AS (SELECT * FROM unnest(\(changes.map(\.key))::uuid[], \(changes.map(\.value))::int[]) AS c(id, change)),
-            locked AS (SELECT p.id FROM products p JOIN c ON c.id = p.id ORDER BY p.id FOR UPDATE OF p)
-            UPDATE products AS p SET stock = p.stock + c.change, updated_at = now()
-            FROM c WHERE p.id = c.id AND p.id IN (SELECT id FROM locked) AND (c.change >= 0 OR p.stock + c.change >= 0)
-            RETURNING c.change < 0
+            SELECT r.status, r.reason, r.lines, p.id, p.stock
+            FROM (SELECT 1) AS one
+            LEFT JOIN stock_reservations r ON r.order_id = \(orderId)
+            LEFT JOIN products p ON p.id = ANY(\(Array(Set(productIds))))
             """,
             logger: logger
         )
+        var existing: Reservation?
+        var stock: [UUID: Int] = [:]
+        for try await (status, reason, lines, id, units) in rows.decode((String?, String?, String?, UUID?, Int?).self) {
+            if existing == nil, let status, let lines { existing = try Self.reservation(orderId: orderId, status: status, reason: reason, lines: lines) }
+            if let id, let units { stock[id] = units }
+        }
+        return (existing, stock)
+    }
+
+    /// One statement: the record, the reply in the outbox and, last, the stock. The products' rows are
+    /// locked in id order (no deadlock between two orders) and stay locked only until the commit; a
+    /// decrease applies only while the stock covers it, re-checked on the newest row. Released stock
+    /// goes back even to a product whose row was deleted meanwhile: nothing to give back then.
+    func save(_ reservation: Reservation?, stockChanges: [UUID: Int], reply: PublishEntry?) async throws {
+        let changes = stockChanges.sorted { $0.key.uuidString < $1.key.uuidString }
+        var parts: [String] = []
+        var statement = SQLStatement()
+        statement.append("WITH ")
+        if let reservation {
+            let lines = String(decoding: try JSONValue.encoder.encode(reservation.lines), as: UTF8.self)
+            statement.append("""
+                reservation AS (
+                    INSERT INTO stock_reservations (order_id, status, reason, lines)
+                    VALUES (\(try statement.bind(orderId)), \(try statement.bind(reservation.status.rawValue)), \(try statement.bind(reservation.reason))::text, \(try statement.bind(lines)))
+                    ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, lines = excluded.lines, updated_at = now()
+                )
+                """)
+            parts.append("reservation")
+        }
+        if let reply {
+            if !parts.isEmpty { statement.append(", ") }
+            try Outbox.insert([reply], as: "events", into: &statement)
+            parts.append("events")
+        }
+        if !changes.isEmpty {
+            if !parts.isEmpty { statement.append(", ") }
+            statement.append("""
+                c AS (SELECT * FROM unnest(\(try statement.bind(changes.map(\.key)))::uuid[], \(try statement.bind(changes.map(\.value)))::int[]) AS c(id, change)),
+                locked AS (SELECT p.id FROM products p JOIN c ON c.id = p.id ORDER BY p.id FOR UPDATE OF p),
+                changed AS (
+                    UPDATE products AS p SET stock = p.stock + c.change, updated_at = now()
+                    FROM c WHERE p.id = c.id AND p.id IN (SELECT id FROM locked) AND (c.change >= 0 OR p.stock + c.change >= 0)
+                    RETURNING c.change < 0 AS decreased
+                )
+                SELECT count(*) FILTER (WHERE decreased)::int FROM changed
+                """)
+        } else if parts.isEmpty {
+            return
+        } else {
+            statement.append(" SELECT 0")
+        }
+        let rows = try await connection.query(statement.query, logger: logger)
         var decreased = 0
-        for try await isDecrease in rows.decode(Bool.self) where isDecrease { decreased += 1 }
+        for try await count in rows.decode(Int.self) { decreased = count }
         if decreased < changes.filter({ $0.value < 0 }).count { throw StockChangedMeanwhile() }
     }
 }

@@ -89,6 +89,14 @@ package protocol ReservationStore: Sendable {
     func available() async throws -> [UUID: Int]
     /// Stores the record (when given), applies the stock changes and records the reply (when given).
     func save(_ reservation: Reservation?, stockChanges: [UUID: Int], reply: PublishEntry?) async throws
+    /// `existing()` and `available()` together (one round trip where the store can).
+    func existingAndAvailable() async throws -> (existing: Reservation?, available: [UUID: Int])
+}
+
+extension ReservationStore {
+    package func existingAndAvailable() async throws -> (existing: Reservation?, available: [UUID: Int]) {
+        (try await existing(), try await available())
+    }
 }
 
 /// Runs the saga's stock commands from `product-stock`.
@@ -107,7 +115,8 @@ package struct StockCommandHandler<Repository: StockRepository>: MessageHandler 
         let envelope = try EventEnvelope(message: message)
         if let command = try ShopEvents.reserveStock.detail(of: envelope) {
             let reply = try await repository.withReservation(orderId: command.orderId, productIds: command.lines.map(\.productId)) { store in
-                let decision = StockRules.reserve(command, existing: try await store.existing(), available: try await store.available())
+                let (existing, available) = try await store.existingAndAvailable()
+                let decision = StockRules.reserve(command, existing: existing, available: available)
                 let reply: PublishEntry = switch decision.reply {
                 case .reserved: try ShopEvents.stockReserved.entry(OrderReference(orderId: command.orderId), eventBusName: eventBusName)
                 case .failed(let reason): try ShopEvents.stockReservationFailed.entry(StepFailed(orderId: command.orderId, reason: reason), eventBusName: eventBusName)

@@ -8,88 +8,123 @@ package struct LocalQueue: MessageQueue {
     package let name: String
 
     package func receive(maxMessages: Int, waitTime: Duration, visibilityTimeout: Duration?) async throws -> [QueueMessage] {
+        try await receive(maxMessages: maxMessages, waitTime: waitTime, visibilityTimeout: visibilityTimeout, deleting: [])
+    }
+
+    package func receive(maxMessages: Int, waitTime: Duration, visibilityTimeout: Duration?, deleting handled: [String]) async throws -> [QueueMessage] {
         let batch = min(max(maxMessages, 1), 10)
         let deadline = ContinuousClock.now + waitTime
+        var handled = handled.compactMap(UUID.init(uuidString:))
         while true {
             let ticket = await bus.notifier.ticket(name)
-            let (messages, nextVisibleIn) = try await receiveOnce(batch: batch, visibilityTimeout: visibilityTimeout)
+            let (messages, nextVisibleIn) = try await receiveOnce(batch: batch, visibilityTimeout: visibilityTimeout, deleting: handled)
+            handled = []
             if !messages.isEmpty { return messages }
             let remaining = deadline - .now
             if remaining <= .zero || Task.isCancelled { return [] }
+            if nextVisibleIn == .zero { continue }
             var slice = min(remaining, bus.waitSlice)
             if let nextVisibleIn { slice = min(slice, max(nextVisibleIn, .milliseconds(5))) }
             await bus.notifier.wait(name, ticket: ticket, timeout: slice)
         }
     }
 
-    /// One statement, one round trip, atomic: move the messages received `maxReceiveCount` times to
-    /// the dead-letter queue (SQS's redrive policy), claim up to `batch` visible ones (receive count
-    /// + 1, hidden for the visibility timeout, a new receipt handle), and when none could be claimed,
-    /// say when the next one becomes visible.
-    private func receiveOnce(batch: Int, visibilityTimeout: Duration?) async throws -> ([QueueMessage], Duration?) {
-        let logger = bus.logger
-        let name = self.name
-        let timeoutMs = visibilityTimeout.map(LocalBus.milliseconds)
-        let rows = try await bus.client.query(
-            """
+    /// One prepared statement, one round trip, atomic: delete the messages handled since the last
+    /// receive; take the first `batch` visible messages (index order, none another consumer holds);
+    /// move those already received `maxReceiveCount` times to the dead-letter queue (SQS's redrive
+    /// policy) and claim the others (receive count + 1, hidden for the visibility timeout, a new
+    /// receipt handle); when none could be claimed, say when the next one becomes visible. It reads
+    /// `batch` rows however long the queue is.
+    struct Receive: PostgresPreparedStatement {
+        static let name = "bus_receive_v2"
+        static let sql = """
             WITH q AS (
                 SELECT visibility_timeout_ms, max_receive_count, dead_letter_queue,
                        dead_letter_queue IS NOT NULL AND max_receive_count > 0 AS redrives
-                FROM bus_queues WHERE name = \(name)
-            ), dead AS (
-                SELECT m.id FROM bus_messages m, q
-                WHERE q.redrives AND m.queue = \(name) AND m.visible_at <= now() AND m.receive_count >= q.max_receive_count
-                ORDER BY m.visible_at LIMIT 100 FOR UPDATE OF m SKIP LOCKED
+                FROM bus_queues WHERE name = $1
+            ), handled AS (
+                DELETE FROM bus_messages WHERE receipt_handle = ANY($4::uuid[]) RETURNING id
+            ), taken AS (
+                SELECT m.id, q.redrives AND m.receive_count >= q.max_receive_count AS exhausted
+                FROM bus_messages m, q
+                WHERE m.queue = $1 AND m.visible_at <= now() AND (m.receipt_handle IS NULL OR m.receipt_handle <> ALL($4::uuid[]))
+                ORDER BY m.visible_at, m.seq LIMIT $2 FOR UPDATE OF m SKIP LOCKED
             ), moved AS (
-                UPDATE bus_messages m SET queue = q.dead_letter_queue, source_queue = \(name),
+                UPDATE bus_messages m SET queue = q.dead_letter_queue, source_queue = $1,
                     dead_lettered_at = now(), visible_at = now(), receipt_handle = NULL
-                FROM dead, q WHERE m.id = dead.id
+                FROM taken, q WHERE m.id = taken.id AND taken.exhausted
                 RETURNING m.id
-            ), next AS (
-                SELECT m.id FROM bus_messages m, q
-                WHERE m.queue = \(name) AND m.visible_at <= now() AND (NOT q.redrives OR m.receive_count < q.max_receive_count)
-                ORDER BY m.visible_at, m.seq LIMIT \(batch) FOR UPDATE OF m SKIP LOCKED
             ), claimed AS (
                 UPDATE bus_messages m SET receive_count = m.receive_count + 1,
-                    visible_at = now() + make_interval(secs => coalesce(\(timeoutMs), q.visibility_timeout_ms) / 1000.0),
+                    visible_at = now() + make_interval(secs => coalesce($3::bigint, q.visibility_timeout_ms) / 1000.0),
                     receipt_handle = gen_random_uuid()
-                FROM next, q WHERE m.id = next.id
+                FROM taken, q WHERE m.id = taken.id AND NOT taken.exhausted
                 RETURNING m.id, m.receipt_handle, m.body, m.receive_count, m.sent_at, m.seq
             ), summary AS (
                 SELECT (SELECT count(*) FROM q)::int AS known, (SELECT count(*) FROM moved)::int AS moved,
                        (SELECT dead_letter_queue FROM q) AS dead_letter_queue,
-                       CASE WHEN EXISTS (SELECT 1 FROM claimed) THEN NULL ELSE
-                           (SELECT EXTRACT(EPOCH FROM (min(visible_at) - now()))::float8 FROM bus_messages WHERE queue = \(name)) END AS next_visible_in
+                       CASE WHEN EXISTS (SELECT 1 FROM claimed) OR EXISTS (SELECT 1 FROM moved) THEN NULL ELSE
+                           (SELECT EXTRACT(EPOCH FROM (min(visible_at) - now()))::float8 FROM bus_messages
+                            WHERE queue = $1 AND (receipt_handle IS NULL OR receipt_handle <> ALL($4::uuid[]))) END AS next_visible_in
             )
             SELECT s.known, s.moved, s.dead_letter_queue, s.next_visible_in,
-                   CASE WHEN s.moved > 0 THEN pg_notify(\(LocalBus.notificationChannel), s.dead_letter_queue) END,
+                   CASE WHEN s.moved > 0 THEN pg_notify('\(LocalBus.notificationChannel)', s.dead_letter_queue) END,
                    c.id, c.receipt_handle, c.body, c.receive_count, c.sent_at, c.seq
             FROM summary s LEFT JOIN claimed c ON true
             ORDER BY c.seq
-            """,
+            """
+        static let bindingDataTypes: [PostgresDataType] = [.text, .int8, .int8, .uuidArray]
+        typealias Row = (known: Int, moved: Int, deadLetterQueue: String?, nextVisibleIn: Double?, message: QueueMessage?)
+
+        let queue: String
+        let batch: Int
+        let visibilityTimeoutMs: Int?
+        let deleting: [UUID]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 4)
+            bindings.append(queue)
+            bindings.append(batch)
+            if let visibilityTimeoutMs { bindings.append(visibilityTimeoutMs) } else { bindings.appendNull() }
+            bindings.append(deleting)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row {
+            let (known, moved, deadLetterQueue, next, _, id, receipt, body, count, sentAt, _) =
+                try row.decode((Int, Int, String?, Double?, String?, UUID?, UUID?, String?, Int?, Date?, Int64?).self)
+            var message: QueueMessage?
+            if let id, let receipt, let body, let count, let sentAt {
+                message = QueueMessage(
+                    messageID: id.uuidString.lowercased(), receiptHandle: receipt.uuidString.lowercased(),
+                    body: body, receiveCount: count, sentAt: sentAt
+                )
+            }
+            return (known, moved, deadLetterQueue, next, message)
+        }
+    }
+
+    private func receiveOnce(batch: Int, visibilityTimeout: Duration?, deleting handled: [UUID]) async throws -> ([QueueMessage], Duration?) {
+        let logger = bus.logger
+        let rows = try await bus.client.execute(
+            Receive(queue: name, batch: batch, visibilityTimeoutMs: visibilityTimeout.map(LocalBus.milliseconds), deleting: handled),
             logger: logger
         )
         var messages: [QueueMessage] = []
         var nextVisibleIn: Duration?
         var first = true
         for try await row in rows {
-            let (known, moved, deadLetterQueue, next, _, id, receipt, body, count, sentAt, _) =
-                try row.decode((Int, Int, String?, Double?, String?, UUID?, UUID?, String?, Int?, Date?, Int64?).self)
             // The summary columns are the same on every row (one row when nothing was claimed).
             if first {
                 first = false
-                guard known > 0 else { throw LocalBusError.queueDoesNotExist(name) }
-                if moved > 0 {
-                    logger.warning("moved messages to the dead-letter queue", metadata: ["queue": "\(name)", "deadLetterQueue": "\(deadLetterQueue ?? "-")", "count": "\(moved)"])
+                guard row.known > 0 else { throw LocalBusError.queueDoesNotExist(name) }
+                if row.moved > 0 {
+                    logger.warning("moved messages to the dead-letter queue", metadata: ["queue": "\(name)", "deadLetterQueue": "\(row.deadLetterQueue ?? "-")", "count": "\(row.moved)"])
                 }
-                nextVisibleIn = next.map { .milliseconds(Int(max($0, 0) * 1000) + 1) }
+                // Messages moved to the dead-letter queue made room: look again at once.
+                nextVisibleIn = row.moved > 0 ? .zero : row.nextVisibleIn.map { .milliseconds(Int(max($0, 0) * 1000) + 1) }
             }
-            if let id, let receipt, let body, let count, let sentAt {
-                messages.append(QueueMessage(
-                    messageID: id.uuidString.lowercased(), receiptHandle: receipt.uuidString.lowercased(),
-                    body: body, receiveCount: count, sentAt: sentAt
-                ))
-            }
+            if let message = row.message { messages.append(message) }
         }
         return (messages, messages.isEmpty ? nextVisibleIn : nil)
     }

@@ -7,7 +7,15 @@ import ServiceKit
 /// that changes its state, and `OutboxRelay` publishes them afterwards. An event is therefore stored
 /// if and only if the change committed, and published at least once.
 package enum Outbox {
-    package static let notificationChannel = "swn_outbox"
+    /// Wakes this process's relays. Writers call `committed()` after a transaction that stored
+    /// events commits (`withOutboxTransaction`), so the relay publishes at once; rows written by
+    /// another process (another replica) are found by the relay's periodic scan. No `NOTIFY`: a
+    /// notifying commit takes a lock every notifying commit of the cluster waits for.
+    package static let wakeups = PostgresNotifier(client: nil, channel: "outbox", logger: Logger(label: "outbox"))
+
+    package static func committed() {
+        Task { await wakeups.signal("outbox") }
+    }
 
     /// Add these to the service's own migrations.
     package static let migrations: [Migration] = [
@@ -33,23 +41,51 @@ package enum Outbox {
         // The W3C `traceparent` of the span that recorded the event (null with tracing off): the relay
         // continues that trace and sends it in the event's detail.
         Migration("outbox_002", ["ALTER TABLE outbox ADD COLUMN trace_context TEXT"]),
+        // The relay takes the oldest unpublished rows by id: this index gives them without sorting
+        // every pending row (a backlog made each scan slower).
+        Migration("outbox_003", ["CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL"]),
     ]
 
-    /// Records `entry` on `connection`, which must be inside the caller's transaction.
+    /// Records `entry` on `connection`, which must be inside the caller's transaction (one begun with
+    /// `withOutboxTransaction`).
     package static func enqueue(_ entry: PublishEntry, on connection: PostgresConnection, logger: Logger) async throws {
-        let detail = String(decoding: try JSONValue.encoder.encode(entry.detail), as: UTF8.self)
-        let traceContext = ShopTracing.currentTraceparent()
-        try await connection.query(
-            """
-            WITH stored AS (
+        try await enqueue([entry], on: connection, logger: logger)
+    }
+
+    /// Records `entries` on `connection`, which must be inside the caller's transaction (one begun with
+    /// `withOutboxTransaction`): one statement.
+    package static func enqueue(_ entries: [PublishEntry], on connection: PostgresConnection, logger: Logger) async throws {
+        guard !entries.isEmpty else { return }
+        var statement = SQLStatement()
+        statement.append("WITH ")
+        try insert(entries, as: "stored", into: &statement)
+        statement.append(" SELECT 1")
+        try await connection.query(statement.query, logger: logger)
+    }
+
+    /// Appends `name AS (INSERT INTO outbox …)`, storing `entries`, as an element of a `WITH` clause:
+    /// a repository's write stores its events in the same statement. (A data-modifying `WITH`
+    /// element runs whether the statement reads it or not.)
+    package static func insert(_ entries: [PublishEntry], as name: String, into statement: inout SQLStatement) throws {
+        var buses: [String] = [], sources: [String] = [], types: [String] = [], details: [String] = [], times: [Date] = []
+        for entry in entries {
+            buses.append(entry.eventBusName)
+            sources.append(entry.source)
+            types.append(entry.detailType)
+            details.append(String(decoding: try JSONValue.encoder.encode(entry.detail), as: UTF8.self))
+            times.append(entry.time ?? Date())
+        }
+        let trace = try statement.bind(ShopTracing.currentTraceparent())
+        statement.append("""
+            \(name) AS (
                 INSERT INTO outbox (event_bus, source, detail_type, detail, event_time, trace_context)
-                VALUES (\(entry.eventBusName), \(entry.source), \(entry.detailType), \(detail), \(entry.time ?? Date()), \(traceContext))
+                SELECT e.bus, e.source, e.type, e.detail, e.time, \(trace)::text
+                FROM unnest(\(try statement.bind(buses))::text[], \(try statement.bind(sources))::text[], \(try statement.bind(types))::text[],
+                            \(try statement.bind(details))::text[], \(try statement.bind(times))::timestamptz[]) WITH ORDINALITY AS e(bus, source, type, detail, time, n)
+                ORDER BY e.n
                 RETURNING id
             )
-            SELECT pg_notify(\(notificationChannel), 'outbox') FROM stored
-            """,
-            logger: logger
-        )
+            """)
     }
 
     /// Events not yet published, oldest first.
@@ -57,5 +93,16 @@ package enum Outbox {
         let rows = try await client.query("SELECT count(*)::bigint FROM outbox WHERE published_at IS NULL", logger: logger)
         for try await count in rows.decode(Int.self) { return count }
         return 0
+    }
+}
+
+extension PostgresClient {
+    /// A transaction that may store outbox events: once it committed, this process's relay is woken.
+    package func withOutboxTransaction<Result: Sendable>(
+        logger: Logger, isolation: isolated (any Actor)? = #isolation, _ body: (PostgresConnection) async throws -> sending Result
+    ) async throws -> sending Result {
+        let result = try await withTransaction(logger: logger, body)
+        Outbox.committed()
+        return result
     }
 }

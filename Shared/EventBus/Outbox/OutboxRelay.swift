@@ -16,7 +16,8 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
     let publisher: Publisher
     let logger: Logger
     let notifier: PostgresNotifier
-    /// How long to sleep between scans when no notification comes (a safety net, not the trigger).
+    /// How long to sleep between scans when no wake-up comes: the trigger for rows written by another
+    /// process (a replica), a safety net for this one's.
     let idleScan: Duration
     /// Opened once the outbox table exists.
     let gate: StartupGate?
@@ -26,14 +27,13 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
         self.client = client
         self.publisher = publisher
         self.logger = logger
-        self.notifier = PostgresNotifier(client: client, channel: Outbox.notificationChannel, logger: logger)
+        self.notifier = Outbox.wakeups
         self.idleScan = idleScan
     }
 
     package func run() async throws {
         if let gate { await cancelWhenGracefulShutdownOrReturn { await gate.wait() } }
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await notifier.run() }
+        do {
             var failures = 0
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let ticket = await notifier.ticket("outbox")
@@ -50,7 +50,6 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
                     await cancelWhenGracefulShutdownOrReturn { try? await Task.sleep(for: backoff) }
                 }
             }
-            group.cancelAll()
         }
     }
 
