@@ -135,15 +135,8 @@ struct PostgresSagaStore: SagaStore {
     let logger: Logger
 
     func state() async throws -> SagaState? {
-        let rows = try await connection.query(
-            """
-            SELECT checkout_id, user_name, card_info, items, total_price::text, status, saga_step, cancellation_reason, deadline
-            FROM orders WHERE order_id = \(orderId) FOR UPDATE
-            """,
-            logger: logger
-        )
         for try await (checkoutId, userName, cardInfo, items, total, status, step, reason, deadline)
-            in rows.decode((UUID, String, String, String, String, String, String, String?, Date?).self)
+            in try await connection.execute(LockedState(orderId: orderId), logger: logger)
         {
             guard let step = SagaStep(rawValue: step) else { throw UnreadableValue(column: "orders.saga_step", value: step) }
             return SagaState(
@@ -154,6 +147,28 @@ struct PostgresSagaStore: SagaStore {
             )
         }
         return nil
+    }
+
+    /// The saga's columns of the order, its row locked until the transaction ends (prepared once per connection).
+    struct LockedState: PostgresPreparedStatement {
+        static let name = "order_saga_state_v1"
+        static let sql = """
+            SELECT checkout_id, user_name, card_info, items, total_price::text, status, saga_step, cancellation_reason, deadline
+            FROM orders WHERE order_id = $1 FOR UPDATE
+            """
+        static let bindingDataTypes: [PostgresDataType] = [.uuid]
+        typealias Row = (UUID, String, String, String, String, String, String, String?, Date?)
+        let orderId: UUID
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 1)
+            bindings.append(orderId)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row {
+            try row.decode(Row.self)
+        }
     }
 
     /// One statement: the status history, the order's row and the outbox.

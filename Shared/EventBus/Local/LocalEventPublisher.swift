@@ -41,17 +41,35 @@ package struct LocalEventPublisher: EventPublisher {
         }
         guard !ids.isEmpty else { return results }
         // Notifications are delivered by Postgres only when the statement commits.
-        try await bus.client.query(
-            """
+        _ = try await bus.client.execute(Store(ids: ids, queues: queues, bodies: bodies), logger: logger)
+        return results
+    }
+
+    /// The messages and a notification per queue they went to (prepared once per connection).
+    struct Store: PostgresPreparedStatement {
+        static let name = "bus_store_v1"
+        static let sql = """
             WITH stored AS (
                 INSERT INTO bus_messages (id, queue, body)
-                SELECT * FROM unnest(\(ids)::uuid[], \(queues)::text[], \(bodies)::text[])
+                SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])
                 RETURNING queue
             )
-            SELECT pg_notify(\(LocalBus.notificationChannel), queue) FROM (SELECT DISTINCT queue FROM stored) touched
-            """,
-            logger: logger
-        )
-        return results
+            SELECT pg_notify('\(LocalBus.notificationChannel)', queue) FROM (SELECT DISTINCT queue FROM stored) touched
+            """
+        static let bindingDataTypes: [PostgresDataType] = [.uuidArray, .textArray, .textArray]
+        typealias Row = ()
+        let ids: [UUID]
+        let queues: [String]
+        let bodies: [String]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 3)
+            bindings.append(ids)
+            bindings.append(queues)
+            bindings.append(bodies)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws {}
     }
 }

@@ -57,21 +57,14 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
     package func relayBatch() async throws -> Int {
         let batchSize = publisher.maximumBatchSize
         return try await client.withTransaction(logger: logger) { connection in
-            let rows = try await connection.query(
-                """
-                SELECT id, event_bus, source, detail_type, detail, event_time, trace_context FROM outbox
-                WHERE published_at IS NULL AND next_attempt_at <= now()
-                ORDER BY id LIMIT \(batchSize) FOR UPDATE SKIP LOCKED
-                """,
-                logger: logger
-            )
+            let rows = try await connection.execute(OutboxPending(limit: batchSize), logger: logger)
             var ids: [Int64] = []
             var entries: [PublishEntry] = []
             // One producer span per traced event, continuing the trace that recorded it; its
             // `traceparent` goes in the detail (EventBridge passes no trace headers to targets).
             var spans: [any Span] = []
             defer { for span in spans { span.end() } }
-            for try await (id, bus, source, detailType, detail, time, trace) in rows.decode((Int64, String, String, String, String, Date, String?).self) {
+            for try await (id, bus, source, detailType, detail, time, trace) in rows {
                 ids.append(id)
                 var value = (try? JSONDecoder().decode(JSONValue.self, from: Data(detail.utf8))) ?? .string(detail)
                 if let trace, case .object(var members) = value {
@@ -109,14 +102,7 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
                 }
             }
             if !publishedIDs.isEmpty {
-                try await connection.query(
-                    """
-                    UPDATE outbox SET published_at = now(), event_id = sent.event_id, attempts = attempts + 1
-                    FROM unnest(\(publishedIDs)::bigint[], \(eventIDs)::text[]) AS sent(id, event_id)
-                    WHERE outbox.id = sent.id
-                    """,
-                    logger: logger
-                )
+                _ = try await connection.execute(OutboxPublished(ids: publishedIDs, eventIDs: eventIDs), logger: logger)
             }
             return publishedIDs.count
         }
@@ -132,6 +118,52 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
             logger: logger
         )
     }
+}
+
+/// The oldest unpublished rows that are due, none another relay holds (prepared once per connection).
+struct OutboxPending: PostgresPreparedStatement {
+    static let name = "outbox_pending_v1"
+    static let sql = """
+        SELECT id, event_bus, source, detail_type, detail, event_time, trace_context FROM outbox
+        WHERE published_at IS NULL AND next_attempt_at <= now()
+        ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.int8]
+    typealias Row = (Int64, String, String, String, String, Date, String?)
+    let limit: Int
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 1)
+        bindings.append(limit)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode(Row.self)
+    }
+}
+
+/// Marks rows published, with the ids the bus gave their events.
+struct OutboxPublished: PostgresPreparedStatement {
+    static let name = "outbox_published_v1"
+    static let sql = """
+        UPDATE outbox SET published_at = now(), event_id = sent.event_id, attempts = attempts + 1
+        FROM unnest($1::bigint[], $2::text[]) AS sent(id, event_id)
+        WHERE outbox.id = sent.id
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.int8Array, .textArray]
+    typealias Row = ()
+    let ids: [Int64]
+    let eventIDs: [String]
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        bindings.append(ids)
+        bindings.append(eventIDs)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws {}
 }
 
 /// Runs `operation`, cutting it short (by cancellation) when graceful shutdown begins.
