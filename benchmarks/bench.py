@@ -28,7 +28,7 @@ Prints one table, writes benchmarks/results/bench.json and draws benchmarks/resu
 
 Settings (environment): PG_URL, SWN_BIN_DIR, PGDATA_DIR (to find the postmaster; default .data/postgres),
 BENCH_SECONDS (each anchor and read line, default 10), CHECKOUT_SECONDS (each checkout step, default 12),
-BENCH_RATES (default 100,250,500,1000), BENCH_CUSTOMERS (checkout connections = customers, default 64),
+BENCH_RATES (default 25,50,100,250,500,1000), BENCH_CUSTOMERS (checkout connections = customers, default 64),
 BENCH_CONNECTIONS (read connections, default 32), DRAIN_TIMEOUT (s, default 180), BENCH_OUT (folder).
 """
 import argparse
@@ -607,7 +607,7 @@ def main():
     quick = args.quick
     seconds = int(os.environ.get("BENCH_SECONDS", "3" if quick else "10"))
     checkout_seconds = int(os.environ.get("CHECKOUT_SECONDS", "5" if quick else "12"))
-    rates = [int(r) for r in os.environ.get("BENCH_RATES", "100,500" if quick else "100,250,500,1000").split(",") if r.strip()]
+    rates = [int(r) for r in os.environ.get("BENCH_RATES", "50,100,500" if quick else "25,50,100,250,500,1000").split(",") if r.strip()]
     customers = int(os.environ.get("BENCH_CUSTOMERS", "64"))
     connections = int(os.environ.get("BENCH_CONNECTIONS", "32"))
     drain_timeout = float(os.environ.get("DRAIN_TIMEOUT", "180"))

@@ -47,13 +47,28 @@ package struct ReverseProxy: Sendable {
             throw Problem(.badGateway, detail: "the \(upstream.name) service is unavailable")
         }
         var headers = HTTPFields()
-        for header in response.headers where !Self.dropped.contains(header.name.lowercased()) || header.name.lowercased() == "content-length" {
+        var length: Int?
+        for header in response.headers {
+            let lowercased = header.name.lowercased()
+            if lowercased == "content-length" { length = Int(header.value) } else if Self.dropped.contains(lowercased) { continue }
             if let name = HTTPField.Name(header.name) { headers.append(HTTPField(name: name, value: header.value)) }
         }
-        return Response(
-            status: HTTPResponse.Status(code: Int(response.status.code)),
-            headers: headers,
-            body: ResponseBody(asyncSequence: response.body)
-        )
+        let status = HTTPResponse.Status(code: Int(response.status.code))
+        // A small answer of known length (every JSON answer of the shop) is read whole and written in
+        // one go; anything else streams through as it comes.
+        if let length, length <= Self.bufferedResponseLimit {
+            let body: ByteBuffer
+            do {
+                body = try await response.body.collect(upTo: length)
+            } catch {
+                logger.error("upstream answer broke off", metadata: ["upstream": "\(upstream.name)", "error": "\(error)"])
+                throw Problem(.badGateway, detail: "the \(upstream.name) service is unavailable")
+            }
+            return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: body))
+        }
+        return Response(status: status, headers: headers, body: ResponseBody(asyncSequence: response.body))
     }
+
+    /// Answers up to this size are buffered rather than streamed.
+    static let bufferedResponseLimit = 256 * 1024
 }
