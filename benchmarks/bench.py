@@ -568,7 +568,7 @@ def plot(result, path):
             left.annotate("%d cancelled" % s["cancelled"], (position[s["name"]], s["checkout_to_order_ms"]["p99"]),
                           textcoords="offset points", xytext=(0, 9), ha="center", fontsize=7, color="firebrick")
     left.set_xticks(range(len(steps)))
-    left.set_xticklabels(["%s\n%.0f/s accepted" % ("%d/s offered" % s["target_rate"] if s["target_rate"] else "unpaced", s["accepted_rate"])
+    left.set_xticklabels(["%s\noffered\n%.0f/s\naccepted" % ("%d/s" % s["target_rate"] if s["target_rate"] else "unpaced", s["accepted_rate"])
                           for s in steps], fontsize=7)
     left.set_xlim(-0.4, len(steps) - 0.6)
     left.axhline(50, color="red", linewidth=1, linestyle=":", label="50 ms")
@@ -577,8 +577,8 @@ def plot(result, path):
     left.set_ylabel("ms, server-side (ordering database)")
     left.set_title("checkout latency against rate", fontsize=10)
     left.grid(True, which="both", alpha=0.3)
-    left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=5, frameon=False)
-    names = [s["name"] for s in steps]
+    left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=5, frameon=False)
+    names = ["unpaced" if s["name"] == "saturation" else s["name"] for s in steps]
     positions = range(len(steps))
     right.bar([p - 0.27 for p in positions], [s["accepted_rate"] for s in steps], width=0.27, label="checkouts accepted/s")
     right.bar(list(positions), [s["order_rate"] or 0 for s in steps], width=0.27, label="orders made/s")
