@@ -58,3 +58,11 @@ package struct SQLStatement: Sendable {
 
     package var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: bindings) }
 }
+
+extension PostgresBindings {
+    /// The bindings of a prepared statement, in order: `try PostgresBindings(binding: id, limit)`.
+    package init<each Value: PostgresThrowingDynamicTypeEncodable>(binding value: repeat each Value) throws {
+        self.init()
+        repeat try append(each value)
+    }
+}

@@ -160,11 +160,7 @@ struct PostgresSagaStore: SagaStore {
         typealias Row = (UUID, String, String, String, String, String, String, String?, Date?)
         let orderId: UUID
 
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 1)
-            bindings.append(orderId)
-            return bindings
-        }
+        func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: orderId) }
 
         func decodeRow(_ row: PostgresRow) throws -> Row {
             try row.decode(Row.self)

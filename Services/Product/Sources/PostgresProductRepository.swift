@@ -58,11 +58,7 @@ package struct PostgresProductRepository: ProductRepository {
         typealias Row = Product
         let id: UUID
 
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 1)
-            bindings.append(id)
-            return bindings
-        }
+        func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: id) }
 
         func decodeRow(_ row: PostgresRow) throws -> Product {
             try PostgresProductRepository.product(from: row)

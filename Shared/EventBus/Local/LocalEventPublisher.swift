@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import ServiceKit
 
 /// `PutEvents` on the local bus: routes each entry through the bus's rules into queues.
 package struct LocalEventPublisher: EventPublisher {
@@ -64,13 +65,7 @@ package struct LocalEventPublisher: EventPublisher {
         let queues: [String]
         let bodies: [String]
 
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 3)
-            bindings.append(ids)
-            bindings.append(queues)
-            bindings.append(bodies)
-            return bindings
-        }
+        func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: ids, queues, bodies) }
 
         func decodeRow(_ row: PostgresRow) throws {}
     }

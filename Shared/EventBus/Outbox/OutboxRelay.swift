@@ -132,11 +132,7 @@ struct OutboxPending: PostgresPreparedStatement {
     typealias Row = (Int64, String, String, String, String, Date, String?)
     let limit: Int
 
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 1)
-        bindings.append(limit)
-        return bindings
-    }
+    func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: limit) }
 
     func decodeRow(_ row: PostgresRow) throws -> Row {
         try row.decode(Row.self)
@@ -156,12 +152,7 @@ struct OutboxPublished: PostgresPreparedStatement {
     let ids: [Int64]
     let eventIDs: [String]
 
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 2)
-        bindings.append(ids)
-        bindings.append(eventIDs)
-        return bindings
-    }
+    func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: ids, eventIDs) }
 
     func decodeRow(_ row: PostgresRow) throws {}
 }
