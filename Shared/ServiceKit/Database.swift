@@ -37,11 +37,21 @@ package func withTemporaryPostgresClient<T: Sendable>(
 package struct SQLStatement: Sendable {
     package private(set) var sql = ""
     package private(set) var bindings = PostgresBindings()
+    /// How many elements the statement's `WITH` clause has.
+    package private(set) var withElements = 0
 
     package init() {}
 
     package mutating func append(_ text: String) {
         sql += text
+    }
+
+    /// Adds `element` (`name AS (…)`) to the statement's `WITH` clause, which the first one opens.
+    /// Everything the statement says after its `WITH` clause goes in with `append`.
+    package mutating func with(_ element: String) {
+        sql += withElements == 0 ? "WITH " : ", "
+        sql += element
+        withElements += 1
     }
 
     /// Binds `value` and returns its placeholder.

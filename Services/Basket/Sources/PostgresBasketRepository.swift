@@ -137,12 +137,11 @@ struct PostgresCheckoutStore: CheckoutStore {
     func record(_ checkout: CheckoutBasket, event: PublishEntry, idempotencyKey: String?, request: String) async throws {
         let response = String(decoding: try JSONValue.encoder.encode(checkout), as: UTF8.self)
         var statement = SQLStatement()
-        statement.append("WITH ")
         try Outbox.insert([event], as: "events", into: &statement)
         let user = try statement.bind(userName)
+        statement.with("emptied AS (DELETE FROM basket_items WHERE user_name = \(user))")
         statement.append("""
-            , emptied AS (DELETE FROM basket_items WHERE user_name = \(user))
-            INSERT INTO checkouts (checkout_id, user_name, idempotency_key, request, response, total_price)
+             INSERT INTO checkouts (checkout_id, user_name, idempotency_key, request, response, total_price)
             VALUES (\(try statement.bind(checkout.checkoutId)), \(user), \(try statement.bind(idempotencyKey))::text, \(try statement.bind(request)),
                     \(try statement.bind(response)), \(try statement.bind(checkout.totalPrice.description))::numeric)
             """)

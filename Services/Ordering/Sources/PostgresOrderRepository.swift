@@ -172,24 +172,24 @@ struct PostgresSagaStore: SagaStore {
         var statement = SQLStatement()
         let id = try statement.bind(orderId)
         // A missing reason travels as '' (arrays of optionals are not bound).
-        statement.append("""
-            WITH history AS (
+        statement.with("""
+            history AS (
                 INSERT INTO order_status_history (order_id, status, reason)
                 SELECT \(id), h.status, nullif(h.reason, '')
                 FROM unnest(\(try statement.bind(decision.statuses.map(\.status.rawValue)))::text[],
                             \(try statement.bind(decision.statuses.map { $0.reason ?? "" }))::text[]) WITH ORDINALITY AS h(status, reason, n)
                 ORDER BY h.n
-            ), updated AS (
+            )
+            """)
+        statement.with("""
+            updated AS (
                 UPDATE orders SET status = coalesce(\(try statement.bind(decision.statuses.last?.status.rawValue))::text, status),
                     saga_step = \(try statement.bind(decision.step.rawValue)), deadline = \(try statement.bind(deadline))::timestamptz,
                     cancellation_reason = coalesce(\(try statement.bind(decision.cancellationReason?.rawValue))::text, cancellation_reason)
                 WHERE order_id = \(id)
             )
             """)
-        if !entries.isEmpty {
-            statement.append(", ")
-            try Outbox.insert(entries, as: "events", into: &statement)
-        }
+        if !entries.isEmpty { try Outbox.insert(entries, as: "events", into: &statement) }
         statement.append(" SELECT 1")
         try await connection.query(statement.query, logger: logger)
     }

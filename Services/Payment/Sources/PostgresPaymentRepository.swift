@@ -74,12 +74,10 @@ struct PostgresPaymentStore: PaymentStore {
 
     /// One statement: the record, its history and the replies in the outbox.
     func save(_ decision: PaymentRules.Decision, replies: [PublishEntry]) async throws {
-        var parts = 0
         var statement = SQLStatement()
-        statement.append("WITH ")
         let id = try statement.bind(orderId)
         if let record = decision.record {
-            statement.append("""
+            statement.with("""
                 payment AS (
                     INSERT INTO payments (order_id, user_name, amount, card_last4, state, reason, decide_at, refund_requested)
                     VALUES (\(id), \(try statement.bind(record.userName)), \(try statement.bind(record.amount.description))::numeric,
@@ -89,13 +87,11 @@ struct PostgresPaymentStore: PaymentStore {
                         refund_requested = excluded.refund_requested, updated_at = now()
                 )
                 """)
-            parts += 1
         }
         if !decision.history.isEmpty {
-            if parts > 0 { statement.append(", ") }
             // A missing reason travels as '' (arrays of optionals are not bound). The foreign key to the
             // record is checked at the end of the statement, when the record's row exists.
-            statement.append("""
+            statement.with("""
                 history AS (
                     INSERT INTO payment_history (order_id, status, reason)
                     SELECT \(id), h.status, nullif(h.reason, '')
@@ -104,14 +100,9 @@ struct PostgresPaymentStore: PaymentStore {
                     ORDER BY h.n
                 )
                 """)
-            parts += 1
         }
-        if !replies.isEmpty {
-            if parts > 0 { statement.append(", ") }
-            try Outbox.insert(replies, as: "events", into: &statement)
-            parts += 1
-        }
-        guard parts > 0 else { return }
+        if !replies.isEmpty { try Outbox.insert(replies, as: "events", into: &statement) }
+        guard statement.withElements > 0 else { return }
         statement.append(" SELECT 1")
         try await connection.query(statement.query, logger: logger)
     }

@@ -238,41 +238,33 @@ struct PostgresReservationStore: ReservationStore {
     /// goes back even to a product whose row was deleted meanwhile: nothing to give back then.
     func save(_ reservation: Reservation?, stockChanges: [UUID: Int], reply: PublishEntry?) async throws {
         let changes = stockChanges.sorted { $0.key.uuidString < $1.key.uuidString }
-        var parts: [String] = []
         var statement = SQLStatement()
-        statement.append("WITH ")
         if let reservation {
             let lines = String(decoding: try JSONValue.encoder.encode(reservation.lines), as: UTF8.self)
-            statement.append("""
+            statement.with("""
                 reservation AS (
                     INSERT INTO stock_reservations (order_id, status, reason, lines)
                     VALUES (\(try statement.bind(orderId)), \(try statement.bind(reservation.status.rawValue)), \(try statement.bind(reservation.reason))::text, \(try statement.bind(lines)))
                     ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, lines = excluded.lines, updated_at = now()
                 )
                 """)
-            parts.append("reservation")
         }
-        if let reply {
-            if !parts.isEmpty { statement.append(", ") }
-            try Outbox.insert([reply], as: "events", into: &statement)
-            parts.append("events")
-        }
+        if let reply { try Outbox.insert([reply], as: "events", into: &statement) }
         if !changes.isEmpty {
-            if !parts.isEmpty { statement.append(", ") }
-            statement.append("""
-                c AS (SELECT * FROM unnest(\(try statement.bind(changes.map(\.key)))::uuid[], \(try statement.bind(changes.map(\.value)))::int[]) AS c(id, change)),
-                locked AS (SELECT p.id FROM products p JOIN c ON c.id = p.id ORDER BY p.id FOR UPDATE OF p),
+            statement.with("c AS (SELECT * FROM unnest(\(try statement.bind(changes.map(\.key)))::uuid[], \(try statement.bind(changes.map(\.value)))::int[]) AS c(id, change))")
+            statement.with("locked AS (SELECT p.id FROM products p JOIN c ON c.id = p.id ORDER BY p.id FOR UPDATE OF p)")
+            statement.with("""
                 changed AS (
                     UPDATE products AS p SET stock = p.stock + c.change, updated_at = now()
                     FROM c WHERE p.id = c.id AND p.id IN (SELECT id FROM locked) AND (c.change >= 0 OR p.stock + c.change >= 0)
                     RETURNING c.change < 0 AS decreased
                 )
-                SELECT count(*) FILTER (WHERE decreased)::int FROM changed
                 """)
-        } else if parts.isEmpty {
-            return
-        } else {
+            statement.append(" SELECT count(*) FILTER (WHERE decreased)::int FROM changed")
+        } else if statement.withElements > 0 {
             statement.append(" SELECT 0")
+        } else {
+            return
         }
         let rows = try await connection.query(statement.query, logger: logger)
         var decreased = 0

@@ -49,21 +49,13 @@ package enum Outbox {
     /// Records `entry` on `connection`, which must be inside the caller's transaction (one begun with
     /// `withOutboxTransaction`).
     package static func enqueue(_ entry: PublishEntry, on connection: PostgresConnection, logger: Logger) async throws {
-        try await enqueue([entry], on: connection, logger: logger)
-    }
-
-    /// Records `entries` on `connection`, which must be inside the caller's transaction (one begun with
-    /// `withOutboxTransaction`): one statement.
-    package static func enqueue(_ entries: [PublishEntry], on connection: PostgresConnection, logger: Logger) async throws {
-        guard !entries.isEmpty else { return }
         var statement = SQLStatement()
-        statement.append("WITH ")
-        try insert(entries, as: "stored", into: &statement)
+        try insert([entry], as: "stored", into: &statement)
         statement.append(" SELECT 1")
         try await connection.query(statement.query, logger: logger)
     }
 
-    /// Appends `name AS (INSERT INTO outbox …)`, storing `entries`, as an element of a `WITH` clause:
+    /// Adds `name AS (INSERT INTO outbox …)`, storing `entries`, to the statement's `WITH` clause:
     /// a repository's write stores its events in the same statement. (A data-modifying `WITH`
     /// element runs whether the statement reads it or not.)
     package static func insert(_ entries: [PublishEntry], as name: String, into statement: inout SQLStatement) throws {
@@ -76,7 +68,7 @@ package enum Outbox {
             times.append(entry.time ?? Date())
         }
         let trace = try statement.bind(ShopTracing.currentTraceparent())
-        statement.append("""
+        statement.with("""
             \(name) AS (
                 INSERT INTO outbox (event_bus, source, detail_type, detail, event_time, trace_context)
                 SELECT e.bus, e.source, e.type, e.detail, e.time, \(trace)::text

@@ -33,22 +33,20 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
 
     package func run() async throws {
         if let gate { await cancelWhenGracefulShutdownOrReturn { await gate.wait() } }
-        do {
-            var failures = 0
-            while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                let ticket = await notifier.ticket("outbox")
-                do {
-                    let published = try await relayBatch()
-                    failures = 0
-                    if published == 0 {
-                        await cancelWhenGracefulShutdownOrReturn { await notifier.wait("outbox", ticket: ticket, timeout: idleScan) }
-                    }
-                } catch {
-                    failures += 1
-                    logger.error("outbox relay failed", metadata: ["error": "\(error)"])
-                    let backoff = Duration.milliseconds(min(100 << min(failures, 6), 5_000))
-                    await cancelWhenGracefulShutdownOrReturn { try? await Task.sleep(for: backoff) }
+        var failures = 0
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let ticket = await notifier.ticket("outbox")
+            do {
+                let published = try await relayBatch()
+                failures = 0
+                if published == 0 {
+                    await cancelWhenGracefulShutdownOrReturn { await notifier.wait("outbox", ticket: ticket, timeout: idleScan) }
                 }
+            } catch {
+                failures += 1
+                logger.error("outbox relay failed", metadata: ["error": "\(error)"])
+                let backoff = Duration.milliseconds(min(100 << min(failures, 6), 5_000))
+                await cancelWhenGracefulShutdownOrReturn { try? await Task.sleep(for: backoff) }
             }
         }
     }
