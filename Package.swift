@@ -113,7 +113,7 @@ let testTargets: [Target] = [
         ],
         path: "Tests/ContractsTests", swiftSettings: swiftSettings
     ),
-    .testTarget(name: "ProductServiceTests", dependencies: testing + ["ProductService", "Contracts"], path: "Tests/ProductServiceTests", swiftSettings: swiftSettings),
+    .testTarget(name: "ProductServiceTests", dependencies: testing + ["ProductService", "Contracts", "Auth", "EventBus", httpClient], path: "Tests/ProductServiceTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "EventBusTests",
         dependencies: testing + ["EventBus", "Contracts", "AWS", httpClient],

@@ -9,10 +9,11 @@ import ServiceKit
 /// Builds `product-service`; `main` and the tests both call this.
 package func buildApplication(_ config: ProductServiceConfig, logger: Logger) async throws -> some ApplicationProtocol {
     let host = try BusServiceHost(service: "product-service", database: config.database, bus: config.bus, topology: config.bus.shopTopology, logger: logger)
-    let repository = PostgresProductRepository(client: host.client, logger: logger, eventBusName: config.bus.eventBusName)
+    let cache = config.cacheTimeToLive > .zero ? ProductReadCache(timeToLive: config.cacheTimeToLive) : nil
+    let repository = PostgresProductRepository(client: host.client, logger: logger, eventBusName: config.bus.eventBusName, cache: cache)
     let router = buildRouter(
         repository: repository, verifier: TokenVerifier(configuration: config.tokens, httpClient: host.http.client, logger: logger),
-        readiness: host.readiness
+        readiness: host.readiness, cache: cache
     )
     return host.application(
         name: "product-service", host: config.host, port: config.port, database: config.database, migrations: ProductMigrations.all,
@@ -28,9 +29,11 @@ package func buildApplication(_ config: ProductServiceConfig, logger: Logger) as
 }
 
 /// The catalog routes on any repository (Postgres in the service, an in-memory fake in tests).
-package func buildRouter(repository: some ProductRepository, verifier: TokenVerifier, readiness: [ReadinessCheck] = []) -> Router<AppRequestContext> {
+package func buildRouter(
+    repository: some ProductRepository, verifier: TokenVerifier, readiness: [ReadinessCheck] = [], cache: ProductReadCache? = nil
+) -> Router<AppRequestContext> {
     let router = Router.service(readiness: readiness)
     router.add(middleware: TokenMiddleware(verifier: verifier))
-    ProductController(repository: repository).addRoutes(to: router.group("product"))
+    ProductController(repository: repository, cache: cache).addRoutes(to: router.group("product"))
     return router
 }

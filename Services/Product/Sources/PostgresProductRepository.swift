@@ -12,11 +12,14 @@ package struct PostgresProductRepository: ProductRepository {
     let client: PostgresClient
     let logger: Logger
     let eventBusName: String
+    /// The answers of `GET /product/{id}` that every change here drops after its commit.
+    let cache: ProductReadCache?
 
-    package init(client: PostgresClient, logger: Logger, eventBusName: String = BusTopology.defaultEventBusName) {
+    package init(client: PostgresClient, logger: Logger, eventBusName: String = BusTopology.defaultEventBusName, cache: ProductReadCache? = nil) {
         self.client = client
         self.logger = logger
         self.eventBusName = eventBusName
+        self.cache = cache
     }
 
     package func create(_ input: ProductInput) async throws -> Product {
@@ -24,7 +27,7 @@ package struct PostgresProductRepository: ProductRepository {
             let rows = try await connection.query(
                 """
                 INSERT INTO products (id, name, description, image_file, price, category, stock)
-                VALUES (\(UUID()), \(input.name), \(input.description ?? ""), \(input.imageFile ?? ""),
+                VALUES (\(UUID.random()), \(input.name), \(input.description ?? ""), \(input.imageFile ?? ""),
                         \(input.price.description)::numeric, \(input.category), \(input.stock ?? 0))
                 RETURNING \(unescaped: Self.columns)
                 """,
@@ -81,6 +84,10 @@ package struct PostgresProductRepository: ProductRepository {
     }
 
     package func update(id: UUID, with input: ProductInput) async throws -> Product? {
+        try await cache.dropping({ [id] }) { try await updateTransaction(id: id, with: input) }
+    }
+
+    private func updateTransaction(id: UUID, with input: ProductInput) async throws -> Product? {
         try await client.withOutboxTransaction(logger: logger) { connection in
             let before = try await connection.query(
                 "SELECT price::text FROM products WHERE id = \(id) FOR UPDATE", logger: logger
@@ -108,6 +115,10 @@ package struct PostgresProductRepository: ProductRepository {
     }
 
     package func delete(id: UUID) async throws -> Bool {
+        try await cache.dropping({ [id] }) { try await deleteTransaction(id: id) }
+    }
+
+    private func deleteTransaction(id: UUID) async throws -> Bool {
         try await client.withOutboxTransaction(logger: logger) { connection in
             let rows = try await connection.query("DELETE FROM products WHERE id = \(id) RETURNING \(unescaped: Self.columns)", logger: logger)
             guard var product = try await Self.decode(rows).first else { return false }
@@ -163,10 +174,16 @@ extension PostgresProductRepository: StockRepository {
     private func reservationTransaction<T: Sendable>(
         orderId: UUID, productIds: [UUID], lockProducts: Bool, _ body: @Sendable (any ReservationStore) async throws -> T
     ) async throws -> T {
-        try await client.withOutboxTransaction(logger: logger) { connection in
-            // One command of an order at a time.
-            try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("reservation:" + orderId.uuidString), 0))", logger: logger)
-            return try await body(PostgresReservationStore(orderId: orderId, productIds: productIds, lockProducts: lockProducts, connection: connection, logger: logger))
+        // A release changes the products of the order's record, which only the store reads.
+        let changed = cache == nil ? nil : ChangedProducts()
+        return try await cache.dropping({ changed?.all ?? [] }) {
+            try await client.withOutboxTransaction(logger: logger) { connection in
+                // One command of an order at a time.
+                try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("reservation:" + orderId.uuidString), 0))", logger: logger)
+                return try await body(PostgresReservationStore(
+                    orderId: orderId, productIds: productIds, lockProducts: lockProducts, connection: connection, logger: logger, changed: changed
+                ))
+            }
         }
     }
 
@@ -187,6 +204,8 @@ struct PostgresReservationStore: ReservationStore {
     let lockProducts: Bool
     let connection: PostgresConnection
     let logger: Logger
+    /// Where `save` notes the products whose stock it changes (nil without a cache).
+    var changed: ChangedProducts? = nil
 
     func existing() async throws -> Reservation? {
         let rows = try await connection.query("SELECT status, reason, lines FROM stock_reservations WHERE order_id = \(orderId)", logger: logger)
@@ -238,6 +257,7 @@ struct PostgresReservationStore: ReservationStore {
     /// goes back even to a product whose row was deleted meanwhile: nothing to give back then.
     func save(_ reservation: Reservation?, stockChanges: [UUID: Int], reply: PublishEntry?) async throws {
         let changes = stockChanges.sorted { $0.key.uuidString < $1.key.uuidString }
+        changed?.insert(changes.map(\.key))
         var statement = SQLStatement()
         if let reservation {
             let lines = String(decoding: try JSONValue.encoder.encode(reservation.lines), as: UTF8.self)

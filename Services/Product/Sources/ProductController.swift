@@ -6,9 +6,12 @@ import ServiceKit
 /// verified token, whatever the gateway decided).
 package struct ProductController<Repository: ProductRepository> {
     let repository: Repository
+    /// Answers of `GET /product/{id}`; the repository drops what it changes (nil: every read goes to it).
+    let cache: ProductReadCache?
 
-    package init(repository: Repository) {
+    package init(repository: Repository, cache: ProductReadCache? = nil) {
         self.repository = repository
+        self.cache = cache
     }
 
     static var defaultPageSize: Int { 50 }
@@ -33,8 +36,16 @@ package struct ProductController<Repository: ProductRepository> {
 
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
         let id = try Self.productID(context)
+        guard let cache else {
+            guard let product = try await repository.find(id: id) else { throw Problem.notFound("no product with id \(id)") }
+            return try JSONOutput.response(product)
+        }
+        if let body = cache.body(for: id) { return JSONOutput.response(json: body) }
+        let token = cache.beginRead()
         guard let product = try await repository.find(id: id) else { throw Problem.notFound("no product with id \(id)") }
-        return try JSONOutput.response(product)
+        let body = try JSONOutput.body(product)
+        cache.store(body, for: id, readSince: token)
+        return JSONOutput.response(json: body)
     }
 
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {

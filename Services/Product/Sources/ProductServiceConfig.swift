@@ -9,6 +9,9 @@ package struct ProductServiceConfig: Sendable {
     package var database: DatabaseSettings
     /// Load the demo catalog at start when the catalog is empty (`make run` turns this on).
     package var seedDemoCatalog: Bool
+    /// How long `GET /product/{id}` may answer from memory (`PRODUCT_CACHE_TTL_MS`, default 1000; 0 turns
+    /// the cache off). Changes made by this process are seen at once; this bounds another replica's.
+    package var cacheTimeToLive: Duration
     package var bus: BusSettings
     /// The user pool whose tokens identify callers.
     package var tokens: TokenVerifier.Configuration
@@ -18,6 +21,10 @@ package struct ProductServiceConfig: Sendable {
         port = try settings.int("PORT", default: 8081)
         database = try DatabaseSettings(settings: settings, default: "postgres://swn:swn@localhost:5432/product")
         seedDemoCatalog = try settings.bool("SEED_DEMO_CATALOG", default: false)
+        cacheTimeToLive = try settings.milliseconds("PRODUCT_CACHE_TTL_MS", default: 1000)
+        guard cacheTimeToLive >= .zero else {
+            throw SettingsError(key: "PRODUCT_CACHE_TTL_MS", value: "\(cacheTimeToLive)", expected: "0 or more milliseconds")
+        }
         bus = try BusSettings(settings: settings)
         tokens = try TokenVerifier.Configuration(settings: settings)
     }

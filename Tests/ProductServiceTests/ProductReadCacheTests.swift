@@ -1,0 +1,93 @@
+import Auth
+import AsyncHTTPClient
+import Contracts
+import EventBus
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import PostgresNIO
+import ServiceKit
+import Testing
+import TestSupport
+
+@testable import ProductService
+
+/// `GET /product/{id}` answered from memory: never older than this process's last change.
+@Suite struct ProductReadCacheTests {
+    /// The answers stay until a drop or their time is up; a read that began before a drop keeps nothing.
+    @Test func aReadThatBeganBeforeADropKeepsNothing() async throws {
+        let cache = ProductReadCache(timeToLive: .seconds(60))
+        let id = UUID()
+        cache.store(ByteBuffer(string: "v1"), for: id, readSince: cache.beginRead())
+        #expect(cache.body(for: id) == ByteBuffer(string: "v1"))
+
+        let before = cache.beginRead()   // a read of Postgres starts ...
+        cache.drop([id])                 // ... a change commits and drops the product ...
+        cache.store(ByteBuffer(string: "v1"), for: id, readSince: before)  // ... the read ends with the old row
+        #expect(cache.body(for: id) == nil, "what a read saw before a change is not kept")
+
+        cache.store(ByteBuffer(string: "v2"), for: id, readSince: cache.beginRead())
+        #expect(cache.body(for: id) == ByteBuffer(string: "v2"))
+
+        let short = ProductReadCache(timeToLive: .milliseconds(30))
+        short.store(ByteBuffer(string: "v1"), for: id, readSince: short.beginRead())
+        try await Task.sleep(for: .milliseconds(60))
+        #expect(short.body(for: id) == nil, "no answer is served past its time to live")
+
+        let small = ProductReadCache(timeToLive: .seconds(60), capacity: 2)
+        for _ in 0..<3 { small.store(ByteBuffer(string: "x"), for: UUID(), readSince: small.beginRead()) }
+        let kept = UUID()
+        small.store(ByteBuffer(string: "y"), for: kept, readSince: small.beginRead())
+        #expect(small.body(for: kept) == nil, "a full cache of live answers keeps no more")
+    }
+
+    /// Through the service's router on a real Postgres: the admin's update and delete and the saga's
+    /// stock changes (a reservation and a release, whose products only the order's record names) are
+    /// in the very next answer, although the product was answered from memory before each.
+    @Test func everyChangeIsInTheNextAnswer() async throws {
+        try await TestDatabase.with { database in
+            try await database.withClient { client in
+                try await Migrator(ProductMigrations.all).migrate(client: client, logger: TestDatabase.logger)
+                let cache = ProductReadCache(timeToLive: .seconds(60))
+                let repository = PostgresProductRepository(client: client, logger: TestDatabase.logger, cache: cache)
+                let verifier = TokenVerifier(configuration: TestTokens.configuration, httpClient: .shared, logger: TestDatabase.logger)
+                let router = buildRouter(repository: repository, verifier: verifier, cache: cache)
+                let admin = try await TestTokens.admin()
+                try await Application(router: router).test(.router) { raw in
+                    let client = SignedClient(raw, token: admin)
+                    let created = try await client.execute(
+                        uri: "/product", method: .post,
+                        body: ByteBuffer(string: #"{"name":"Lamp","price":10,"category":"Home","stock":5}"#)
+                    )
+                    let id = try ProductAPITests.decode(Product.self, created).id
+                    func read() async throws -> Product? {
+                        let response = try await client.execute(uri: "/product/\(id)", method: .get)
+                        return response.status == .ok ? try ProductAPITests.decode(Product.self, response) : nil
+                    }
+                    #expect(try await read()?.stock == 5)
+                    #expect(cache.body(for: id) != nil, "the answer is kept")
+
+                    _ = try await client.execute(uri: "/product/\(id)", method: .put, body: ByteBuffer(string: #"{"name":"Lamp","price":12.5,"category":"Home"}"#))
+                    #expect(try await read()?.price == Decimal(string: "12.50"))
+
+                    let order = UUID()
+                    let line = ReserveStock.Line(productId: id, quantity: 2)
+                    try await repository.withReservation(orderId: order, productIds: [id]) { store in
+                        try await store.save(Reservation(orderId: order, status: .reserved, lines: [line]), stockChanges: [id: -2], reply: nil)
+                    }
+                    #expect(try await read()?.stock == 3)
+
+                    try await repository.withReservation(orderId: order, productIds: []) { store in
+                        try await store.save(Reservation(orderId: order, status: .released, lines: [line]), stockChanges: [id: 2], reply: nil)
+                    }
+                    #expect(try await read()?.stock == 5)
+
+                    #expect(try await client.execute(uri: "/product/\(id)", method: .delete).status == .noContent)
+                    #expect(try await read() == nil)
+                }
+            }
+        }
+    }
+}
