@@ -18,7 +18,7 @@ package struct EventEnvelope: Codable, Sendable, Equatable {
     }
 
     package init(
-        id: String = UUID().uuidString.lowercased(), detailType: String, source: String, account: String? = nil,
+        id: String = UUID.random().uuidString.lowercased(), detailType: String, source: String, account: String? = nil,
         time: Date = Date(), region: String, resources: [String] = [], detail: JSONValue
     ) {
         self.version = "0"

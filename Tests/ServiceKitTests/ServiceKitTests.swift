@@ -174,3 +174,20 @@ extension Problem: Equatable {
         #expect(exists == 1)
     }
 }
+
+@Suite struct RandomUUIDTests {
+    /// Version 4, the RFC 9562 variant, parsed back the same by Foundation and Postgres' text form, never repeated.
+    @Test func randomUUIDsAreVersion4AndDistinct() {
+        var seen = Set<UUID>()
+        for _ in 0..<10_000 {
+            let id = UUID.random()
+            let text = id.uuidString.lowercased()
+            let characters = Array(text)
+            #expect(characters[14] == "4")
+            #expect("89ab".contains(characters[19]))
+            #expect(UUID(uuidString: text) == id)
+            seen.insert(id)
+        }
+        #expect(seen.count == 10_000)
+    }
+}

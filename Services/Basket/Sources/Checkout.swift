@@ -63,7 +63,7 @@ package enum CheckoutRules {
     /// basket is emptied and the event recorded together, or nothing happens.
     package static func perform(
         _ request: CheckoutRequest, idempotencyKey: String?, eventBusName: String, on repository: some BasketRepository,
-        newID: @escaping @Sendable () -> UUID = { UUID() }, now: @escaping @Sendable () -> Date = { Timestamp.now() }
+        newID: @escaping @Sendable () -> UUID = { UUID.random() }, now: @escaping @Sendable () -> Date = { Timestamp.now() }
     ) async throws -> CheckoutOutcome {
         let fingerprint = try fingerprint(request)
         return try await repository.checkout(userName: request.userName) { store in

@@ -128,7 +128,7 @@ package struct GatewayMiddleware: RouterMiddleware {
            given.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:".contains($0)) }) {
             return given
         }
-        return UUID().uuidString.lowercased()
+        return UUID.random().uuidString.lowercased()
     }
 }
 

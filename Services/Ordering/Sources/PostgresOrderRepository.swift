@@ -22,7 +22,7 @@ package struct PostgresOrderRepository: OrderRepository {
                 """
                 INSERT INTO orders (order_id, checkout_id, user_name, first_name, last_name, email, address,
                                     payment_method, card_info, items, total_price, order_date, status, saga_step)
-                VALUES (\(UUID()), \(checkout.checkoutId), \(checkout.userName), \(checkout.firstName), \(checkout.lastName),
+                VALUES (\(UUID.random()), \(checkout.checkoutId), \(checkout.userName), \(checkout.firstName), \(checkout.lastName),
                         \(checkout.email), \(checkout.address), \(checkout.paymentMethod), \(checkout.cardInfo), \(items),
                         \(checkout.totalPrice.description)::numeric, \(checkout.checkoutDate), \(OrderStatus.pending.rawValue),
                         \(SagaStep.reservingStock.rawValue))

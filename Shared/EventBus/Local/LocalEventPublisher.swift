@@ -36,7 +36,7 @@ package struct LocalEventPublisher: EventPublisher {
             let body = try envelope.jsonString()
             let event = envelope.jsonValue
             for rule in rulesByBus[entry.eventBusName] ?? [] where rule.pattern.matches(event) {
-                ids.append(UUID())
+                ids.append(UUID.random())
                 queues.append(rule.queue)
                 bodies.append(body)
             }
