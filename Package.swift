@@ -134,6 +134,8 @@ let testTargets: [Target] = [
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "CryptoExtras", package: "swift-crypto"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             httpClient,
         ],
         path: "Tests/AuthTests", swiftSettings: swiftSettings

@@ -4,6 +4,10 @@ import NIOHTTPTypes
 /// Closes a connection whose request head does not arrive in time: `headerTimeout` from the
 /// connection's start, then `idleTimeout` from the end of each response. Hummingbird's idle
 /// timeout alone lets a client that trickles a byte now and then hold a connection forever.
+///
+/// A kept-alive connection answers request after request, so the deadline moves on each one; it is
+/// a time stamp here, and one timer per connection checks it when it fires and schedules itself for
+/// the current deadline (rather than a timer scheduled and cancelled on every request).
 final class HeaderTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -12,7 +16,11 @@ final class HeaderTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler 
 
     let headerTimeout: TimeAmount
     let idleTimeout: TimeAmount
-    private var deadline: Scheduled<Void>?
+    /// When the connection closes unless a request head arrives first; nil while a request is handled.
+    private var deadline: NIODeadline?
+    /// The timer, when one is scheduled: it fires at or before `deadline`.
+    private var timer: Scheduled<Void>?
+    private var timerFires = NIODeadline.distantFuture
 
     init(headerTimeout: TimeAmount, idleTimeout: TimeAmount) {
         self.headerTimeout = headerTimeout
@@ -24,15 +32,13 @@ final class HeaderTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler 
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        deadline?.cancel()
+        timer?.cancel()
+        timer = nil
         deadline = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) {
-            deadline?.cancel()
-            deadline = nil
-        }
+        if case .head = unwrapInboundIn(data) { deadline = nil }
         context.fireChannelRead(data)
     }
 
@@ -42,8 +48,25 @@ final class HeaderTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler 
     }
 
     private func arm(_ context: ChannelHandlerContext, after timeout: TimeAmount) {
-        deadline?.cancel()
-        let channel = context.channel
-        deadline = context.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+        let deadline = context.eventLoop.now + timeout
+        self.deadline = deadline
+        // A timer that fires later than the new deadline (a shorter timeout) is replaced.
+        if timer == nil || timerFires > deadline { schedule(context, at: deadline) }
+    }
+
+    private func schedule(_ context: ChannelHandlerContext, at time: NIODeadline) {
+        timer?.cancel()
+        timerFires = time
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: time) {
+            let (handler, context) = loopBound.value
+            handler.timer = nil
+            guard let deadline = handler.deadline else { return }  // a request is in progress: armed again at its end
+            if deadline <= context.eventLoop.now {
+                context.channel.close(promise: nil)
+            } else {
+                handler.schedule(context, at: deadline)
+            }
+        }
     }
 }
