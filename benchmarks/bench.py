@@ -9,8 +9,9 @@ generator, Postgres and the services on the same cores:
   anchors   pgbench -S (32 clients, simple and -M prepared) and pgbench -N (16 clients, the write
             anchor) on a scratch database initialised with `pgbench -i -s 10` (dropped afterwards);
   reads     wrk -t2 -c32 --latency: GET /health on product-service (a bare route), GET /product/{id} on
-            product-service and through the gateway, GET /product (the list) through the gateway; each
-            with its ratio to pgbench -S;
+            product-service and through the gateway (answered from product-service's read cache), the same
+            on a second product-service with the cache off (PRODUCT_CACHE_TTL_MS=0: Postgres every time),
+            GET /product (the list) through the gateway; each with its ratio to pgbench -S;
   checkout  wrk with benchmarks/wrk/checkout.lua through the gateway, one signed-up customer per
             connection alternating POST /basket and POST /basket/checkout (Idempotency-Key, card 4242),
             paced to BENCH_RATES checkouts/s and then unpaced (saturation). After each step it waits
@@ -678,6 +679,16 @@ def main():
                 ("product_gateway", "GET /product/{id}, through the gateway", "%s/product/%s" % (stack.gateway.url, product_id)),
                 ("list_gateway", "GET /product (list of %d), through the gateway" % len(products), stack.gateway.url + "/product")]:
             reads.append(dict(read_line(label, url, seconds, connections, anchor_tps), key=key))
+        # The same read with product-service's cache off (another replica on the same database, only for
+        # this line): what a read costs when it goes to Postgres every time.
+        uncached = chaos.Service("product-service", chaos.free_port(),
+                                 dict(stack.product.env, PRODUCT_CACHE_TTL_MS="0", SEED_DEMO_CATALOG="false"))
+        uncached.start()
+        try:
+            reads.append(dict(read_line("GET /product/{id}, product-service, cache off", "%s/product/%s" % (uncached.url, product_id),
+                                        seconds, connections, anchor_tps), key="product_direct_uncached"))
+        finally:
+            uncached.stop()
         result["reads"] = reads
 
         meter = CpuMeter(services)
