@@ -25,8 +25,9 @@ package struct PostgresBasketRepository: BasketRepository {
         try await client.withTransaction(logger: logger) { connection in
             try await Self.lock(userName, on: connection, logger: logger)
             // One statement: lines past the new count go, the others are written over (the two sets
-            // are apart, so the parts of the statement never touch the same row).
-            try await connection.query(
+            // are apart, so the parts of the statement never touch the same row); every line of the
+            // basket is written, so what it returns is the whole basket.
+            let rows = try await connection.query(
                 """
                 WITH removed AS (DELETE FROM basket_items WHERE user_name = \(userName) AND line >= \(items.count))
                 INSERT INTO basket_items (user_name, line, product_id, product_name, quantity, color, price)
@@ -35,10 +36,17 @@ package struct PostgresBasketRepository: BasketRepository {
                             \(items.map(\.color))::text[], \(items.map(\.price.description))::text[]) WITH ORDINALITY AS i(product_id, product_name, quantity, color, price, n)
                 ON CONFLICT (user_name, line) DO UPDATE SET product_id = excluded.product_id, product_name = excluded.product_name,
                     quantity = excluded.quantity, color = excluded.color, price = excluded.price, previous_price = NULL, unavailable = false
+                RETURNING \(unescaped: Self.itemColumns), line
                 """,
                 logger: logger
             )
-            return try await Self.basket(userName, on: connection, logger: logger)
+            var lines: [(line: Int, item: BasketItem)] = []
+            for try await (productId, name, quantity, color, price, previous, unavailable, line)
+                in rows.decode((UUID, String, Int, String, String, String?, Bool, Int).self)
+            {
+                lines.append((line, try Self.item(productId, name, quantity, color, price, previous, unavailable)))
+            }
+            return Basket(userName: userName, items: lines.sorted { $0.line < $1.line }.map(\.item))
         }
     }
 
@@ -96,20 +104,26 @@ package struct PostgresBasketRepository: BasketRepository {
 
     static func basket(_ userName: String, on connection: PostgresConnection, logger: Logger) async throws -> Basket {
         let rows = try await connection.query(
-            """
-            SELECT product_id, product_name, quantity, color, price::text, previous_price::text, unavailable FROM basket_items
-            WHERE user_name = \(userName) ORDER BY line
-            """,
+            "SELECT \(unescaped: itemColumns) FROM basket_items WHERE user_name = \(userName) ORDER BY line",
             logger: logger
         )
         var items: [BasketItem] = []
         for try await (productId, name, quantity, color, price, previous, unavailable) in rows.decode((UUID, String, Int, String, String, String?, Bool).self) {
-            items.append(BasketItem(
-                productId: productId, productName: name, quantity: quantity, color: color, price: try Money.parse(price, column: "basket_items.price"),
-                previousPrice: try previous.map { try Money.parse($0, column: "basket_items.previous_price") }, available: !unavailable
-            ))
+            items.append(try item(productId, name, quantity, color, price, previous, unavailable))
         }
         return Basket(userName: userName, items: items)
+    }
+
+    /// The columns of a basket line that `item` reads, in its order.
+    static let itemColumns = "product_id, product_name, quantity, color, price::text, previous_price::text, unavailable"
+
+    static func item(
+        _ productId: UUID, _ name: String, _ quantity: Int, _ color: String, _ price: String, _ previous: String?, _ unavailable: Bool
+    ) throws -> BasketItem {
+        BasketItem(
+            productId: productId, productName: name, quantity: quantity, color: color, price: try Money.parse(price, column: "basket_items.price"),
+            previousPrice: try previous.map { try Money.parse($0, column: "basket_items.previous_price") }, available: !unavailable
+        )
     }
 }
 
