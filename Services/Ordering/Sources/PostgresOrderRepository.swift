@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import ServiceKit
+import Synchronization
 
 /// Orders in Postgres. The unique `checkout_id` makes order creation idempotent.
 package struct PostgresOrderRepository: OrderRepository {
@@ -46,9 +47,22 @@ package struct PostgresOrderRepository: OrderRepository {
         }
     }
 
+    /// A saga step without a transaction first: the state is read as it is, and the decision is
+    /// stored by one statement only if the order's row is still the version that was read (its
+    /// `xmin`). When another step changed the order in between, the step is decided again with the
+    /// row locked. The row is locked only inside that one statement, and a step costs two round trips
+    /// instead of four (BEGIN, locking read, write, COMMIT).
     package func withSaga<T: Sendable>(orderId: UUID, _ body: @Sendable (any SagaStore) async throws -> T) async throws -> T {
-        try await client.withOutboxTransaction(logger: logger) { connection in
-            try await body(PostgresSagaStore(orderId: orderId, connection: connection, logger: logger))
+        do {
+            let result = try await client.withConnection { connection in
+                try await body(PostgresSagaStore(orderId: orderId, connection: connection, logger: logger, readVersion: SagaRowVersion()))
+            }
+            Outbox.committed()
+            return result
+        } catch is SagaStateChangedMeanwhile {
+            return try await client.withOutboxTransaction(logger: logger) { connection in
+                try await body(PostgresSagaStore(orderId: orderId, connection: connection, logger: logger))
+            }
         }
     }
 
@@ -129,24 +143,56 @@ package struct PostgresOrderRepository: OrderRepository {
     }
 }
 
+/// The order's row was changed by another step between the read and the write of an unlocked step.
+struct SagaStateChangedMeanwhile: Error {}
+
+/// The version (`xmin`) of the order's row an unlocked step read.
+final class SagaRowVersion: Sendable {
+    private let value = Mutex<String?>(nil)
+
+    var xmin: String? {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
+    }
+}
+
 struct PostgresSagaStore: SagaStore {
     let orderId: UUID
     let connection: PostgresConnection
     let logger: Logger
+    /// Set: the step runs without a transaction; `state()` notes the row's version here and `apply`
+    /// writes only over that version. Nil: inside a transaction, on the row locked by `state()`.
+    var readVersion: SagaRowVersion? = nil
 
     func state() async throws -> SagaState? {
+        if let readVersion {
+            for try await (checkoutId, userName, cardInfo, items, total, status, step, reason, deadline, xmin)
+                in try await connection.execute(UnlockedState(orderId: orderId), logger: logger)
+            {
+                readVersion.xmin = xmin
+                return try Self.state(orderId, checkoutId, userName, cardInfo, items, total, status, step, reason, deadline)
+            }
+            return nil
+        }
         for try await (checkoutId, userName, cardInfo, items, total, status, step, reason, deadline)
             in try await connection.execute(LockedState(orderId: orderId), logger: logger)
         {
-            guard let step = SagaStep(rawValue: step) else { throw UnreadableValue(column: "orders.saga_step", value: step) }
-            return SagaState(
-                orderId: orderId, checkoutId: checkoutId, userName: userName, cardInfo: cardInfo,
-                items: try JSONValue.decoder.decode([OrderLine].self, from: Data(items.utf8)),
-                totalPrice: try Money.parse(total, column: "orders.total_price"), status: try OrderStatus(stored: status), step: step,
-                cancellationReason: try reason.map(CancellationReason.init(stored:)), deadline: deadline
-            )
+            return try Self.state(orderId, checkoutId, userName, cardInfo, items, total, status, step, reason, deadline)
         }
         return nil
+    }
+
+    static func state(
+        _ orderId: UUID, _ checkoutId: UUID, _ userName: String, _ cardInfo: String, _ items: String, _ total: String, _ status: String,
+        _ step: String, _ reason: String?, _ deadline: Date?
+    ) throws -> SagaState {
+        guard let step = SagaStep(rawValue: step) else { throw UnreadableValue(column: "orders.saga_step", value: step) }
+        return SagaState(
+            orderId: orderId, checkoutId: checkoutId, userName: userName, cardInfo: cardInfo,
+            items: try JSONValue.decoder.decode([OrderLine].self, from: Data(items.utf8)),
+            totalPrice: try Money.parse(total, column: "orders.total_price"), status: try OrderStatus(stored: status), step: step,
+            cancellationReason: try reason.map(CancellationReason.init(stored:)), deadline: deadline
+        )
     }
 
     /// The saga's columns of the order, its row locked until the transaction ends (prepared once per connection).
@@ -167,10 +213,42 @@ struct PostgresSagaStore: SagaStore {
         }
     }
 
-    /// One statement: the status history, the order's row and the outbox.
+    /// The saga's columns of the order and the version of its row, unlocked (prepared once per connection).
+    struct UnlockedState: PostgresPreparedStatement {
+        static let name = "order_saga_state_unlocked_v1"
+        static let sql = """
+            SELECT checkout_id, user_name, card_info, items, total_price::text, status, saga_step, cancellation_reason, deadline, xmin::text
+            FROM orders WHERE order_id = $1
+            """
+        static let bindingDataTypes: [PostgresDataType] = [.uuid]
+        typealias Row = (UUID, String, String, String, String, String, String, String?, Date?, String)
+        let orderId: UUID
+
+        func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: orderId) }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row {
+            try row.decode(Row.self)
+        }
+    }
+
+    /// One statement: the order's row (only the version read, for an unlocked step), then the status
+    /// history and the outbox, only when the row was written.
     func apply(_ decision: SagaDecision, entries: [PublishEntry], deadline: Date?) async throws {
         var statement = SQLStatement()
         let id = try statement.bind(orderId)
+        let sameVersion = try readVersion.map { version in
+            guard let xmin = version.xmin else { throw SagaStateChangedMeanwhile() }
+            return " AND xmin = \(try statement.bind(xmin))::xid"
+        } ?? ""
+        statement.with("""
+            updated AS (
+                UPDATE orders SET status = coalesce(\(try statement.bind(decision.statuses.last?.status.rawValue))::text, status),
+                    saga_step = \(try statement.bind(decision.step.rawValue)), deadline = \(try statement.bind(deadline))::timestamptz,
+                    cancellation_reason = coalesce(\(try statement.bind(decision.cancellationReason?.rawValue))::text, cancellation_reason)
+                WHERE order_id = \(id)\(sameVersion)
+                RETURNING order_id
+            )
+            """)
         // A missing reason travels as '' (arrays of optionals are not bound).
         statement.with("""
             history AS (
@@ -178,20 +256,15 @@ struct PostgresSagaStore: SagaStore {
                 SELECT \(id), h.status, nullif(h.reason, '')
                 FROM unnest(\(try statement.bind(decision.statuses.map(\.status.rawValue)))::text[],
                             \(try statement.bind(decision.statuses.map { $0.reason ?? "" }))::text[]) WITH ORDINALITY AS h(status, reason, n)
+                WHERE EXISTS (SELECT 1 FROM updated)
                 ORDER BY h.n
             )
             """)
-        statement.with("""
-            updated AS (
-                UPDATE orders SET status = coalesce(\(try statement.bind(decision.statuses.last?.status.rawValue))::text, status),
-                    saga_step = \(try statement.bind(decision.step.rawValue)), deadline = \(try statement.bind(deadline))::timestamptz,
-                    cancellation_reason = coalesce(\(try statement.bind(decision.cancellationReason?.rawValue))::text, cancellation_reason)
-                WHERE order_id = \(id)
-            )
-            """)
-        if !entries.isEmpty { try Outbox.insert(entries, as: "events", into: &statement) }
-        statement.append(" SELECT 1")
-        try await connection.query(statement.query, logger: logger)
+        if !entries.isEmpty { try Outbox.insert(entries, as: "events", into: &statement, onlyIf: "EXISTS (SELECT 1 FROM updated)") }
+        statement.append(" SELECT count(*)::int FROM updated")
+        var written = 0
+        for try await count in try await connection.query(statement.query, logger: logger).decode(Int.self) { written = count }
+        guard written == 1 else { throw SagaStateChangedMeanwhile() }
     }
 }
 

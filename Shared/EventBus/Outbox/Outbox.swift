@@ -58,7 +58,8 @@ package enum Outbox {
     /// Adds `name AS (INSERT INTO outbox …)`, storing `entries`, to the statement's `WITH` clause:
     /// a repository's write stores its events in the same statement. (A data-modifying `WITH`
     /// element runs whether the statement reads it or not.)
-    package static func insert(_ entries: [PublishEntry], as name: String, into statement: inout SQLStatement) throws {
+    /// `onlyIf`: an SQL condition (on earlier `WITH` elements) without which nothing is stored.
+    package static func insert(_ entries: [PublishEntry], as name: String, into statement: inout SQLStatement, onlyIf condition: String? = nil) throws {
         var buses: [String] = [], sources: [String] = [], types: [String] = [], details: [String] = [], times: [Date] = []
         for entry in entries {
             buses.append(entry.eventBusName)
@@ -74,6 +75,7 @@ package enum Outbox {
                 SELECT e.bus, e.source, e.type, e.detail, e.time, \(trace)::text
                 FROM unnest(\(try statement.bind(buses))::text[], \(try statement.bind(sources))::text[], \(try statement.bind(types))::text[],
                             \(try statement.bind(details))::text[], \(try statement.bind(times))::timestamptz[]) WITH ORDINALITY AS e(bus, source, type, detail, time, n)
+                \(condition.map { "WHERE " + $0 } ?? "")
                 ORDER BY e.n
                 RETURNING id
             )

@@ -1,0 +1,65 @@
+import Contracts
+import EventBus
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceKit
+import Synchronization
+import Testing
+import TestSupport
+
+@testable import OrderingService
+
+/// The saga's steps on a real Postgres: a step reads the order unlocked and writes only over the
+/// version it read; when another step got in between, it is decided again on the locked row.
+@Suite struct SagaStoreTests {
+    /// Runs `before` (once) between a step's read and its write.
+    struct Interleaving: SagaStore {
+        let inner: any SagaStore
+        let before: @Sendable () async throws -> Void
+
+        func state() async throws -> SagaState? { try await inner.state() }
+
+        func apply(_ decision: SagaDecision, entries: [PublishEntry], deadline: Date?) async throws {
+            try await before()
+            try await inner.apply(decision, entries: entries, deadline: deadline)
+        }
+    }
+
+    @Test func aStepOvertakenBetweenItsReadAndItsWriteIsDecidedAgain() async throws {
+        try await TestDatabase.with { database in
+            try await database.withClient { client in
+                try await Migrator(OrderingMigrations.all).migrate(client: client, logger: TestDatabase.logger)
+                let repository = PostgresOrderRepository(client: client, logger: TestDatabase.logger)
+                let saga = SagaRunner(repository: repository, eventBusName: "SwnEventBus", stepTimeout: .seconds(30), paymentTimeout: .seconds(30))
+                let checkout = CheckoutBasket(
+                    checkoutId: UUID(), userName: "ann", firstName: "Ann", lastName: "Lee", email: "ann@example.com", address: "1 Main St",
+                    paymentMethod: "card", cardInfo: "**** **** **** 4242",
+                    items: [OrderLine(productId: UUID(), productName: "Phone", quantity: 1, color: "", price: 10)], totalPrice: 10, checkoutDate: Date()
+                )
+                #expect(try await repository.createOrder(from: checkout) { store in _ = try await saga.apply(.started, on: store) })
+                let orderId = try #require(try await repository.orders(of: "ann", on: nil, limit: 1).first).orderId
+
+                // `StockReserved` reads the order (reserving stock), then, before it writes, the
+                // reservation's failure is handled to the end: the order is cancelled.
+                let once = Mutex(true)
+                let outcome = try await repository.withSaga(orderId: orderId) { store in
+                    try await saga.apply(.stockReserved, on: Interleaving(inner: store) {
+                        guard once.withLock({ first in defer { first = false }; return first }) else { return }
+                        _ = try await saga.handle(.stockReservationFailed(reason: "OutOfStock"), orderId: orderId)
+                    })
+                }
+                #expect(once.withLock { !$0 }, "the other step ran in between")
+
+                let order = try #require(try await repository.order(id: orderId))
+                #expect(order.status == .cancelled, "the late step did not write over the cancellation (\(outcome))")
+                #expect(!order.statusHistory.map(\.status).contains(.stockReserved))
+                let types = try await client.query("SELECT detail_type FROM outbox ORDER BY id", logger: TestDatabase.logger)
+                var published: [String] = []
+                for try await type in types.decode(String.self) { published.append(type) }
+                #expect(published.first == "ReserveStock")
+                #expect(!published.contains("ChargePayment"), "no payment for a cancelled order: \(published)")
+            }
+        }
+    }
+}
