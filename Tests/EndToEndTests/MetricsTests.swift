@@ -31,7 +31,11 @@ import TestSupport
             let lamp = try await SagaTests.createProduct(shop, stock: 5)
             let id = try await SagaTests.order(shop, user: "metered", lines: [(lamp, 1)], card: "4242424242424242")
             _ = try await SagaTests.finished(shop, user: "metered", id)
-            try await Task.sleep(for: .milliseconds(600))
+            // The gauges are refreshed every 200 ms by each process: wait until the order's count shows
+            // it (a loaded machine may take several intervals), rather than for a fixed time.
+            try await CheckoutToOrderTests.waitFor("the orders gauge") {
+                try await Self.parse("\(shop.ordering.baseURL)/metrics")["orders"]?.first { $0.labels["status"] == "Completed" }?.value == 1
+            }
 
             let processes = [("product-service", shop.product), ("basket-service", shop.basket), ("ordering-service", shop.ordering), ("payment-service", shop.payment)]
             for (name, process) in processes {
