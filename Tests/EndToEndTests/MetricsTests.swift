@@ -78,8 +78,11 @@ import TestSupport
                 let dead = try await Self.parse("\(shop.ordering.baseURL)/metrics")["bus_dead_letter_messages"] ?? []
                 return dead.first { $0.labels["queue"] == "ordering-checkout-dlq" }?.value == 1
             }
-            let log = try String(contentsOfFile: shop.ordering.logPath, encoding: .utf8)
-            #expect(log.contains("moved to the dead-letter queue") || log.contains("moved to a dead-letter queue"), "an error log line names it")
+            // The line is written just after the move commits, so it may come after the gauge saw it.
+            try await CheckoutToOrderTests.waitFor("an error log line naming the dead letter") {
+                let log = try String(contentsOfFile: shop.ordering.logPath, encoding: .utf8)
+                return log.contains("moved to the dead-letter queue") || log.contains("moved to a dead-letter queue")
+            }
         }
     }
 }

@@ -17,10 +17,10 @@ import TestSupport
         var databases: [String: String]
     }
 
-    /// Short timeouts so that the timeout paths run in seconds: payment answers `0077` after 4 s,
-    /// the saga gives up on the payment after 1.5 s.
+    /// Step deadlines long enough that a loaded machine (suites run in parallel on two cores) never
+    /// hits them by accident; the test of the timeout path sets short ones itself.
     static let sagaSettings = [
-        "ORDER_STEP_TIMEOUT_MS": "3000", "ORDER_PAYMENT_TIMEOUT_MS": "1500", "ORDER_TIMEOUT_SCAN_MS": "100",
+        "ORDER_STEP_TIMEOUT_MS": "30000", "ORDER_PAYMENT_TIMEOUT_MS": "30000", "ORDER_TIMEOUT_SCAN_MS": "100",
         "PAYMENT_SLOW_DELAY_MS": "4000", "PAYMENT_SCAN_MS": "100", "RETRY_BASE_DELAY_MS": "100",
         "QUEUE_VISIBILITY_TIMEOUT_MS": "2000", "QUEUE_MAX_RECEIVE_COUNT": "5",
     ]
@@ -144,14 +144,15 @@ import TestSupport
     }
 
     @Test func aSlowPaymentTimesOutAndTheLateApprovalIsRefunded() async throws {
-        try await Self.withShop { shop in
+        // The saga gives up on the payment after 1.5 s; the provider answers `0077` after 8 s.
+        try await Self.withShop(settings: ["ORDER_PAYMENT_TIMEOUT_MS": "1500", "PAYMENT_SLOW_DELAY_MS": "8000"]) { shop in
             let lamp = try await Self.createProduct(shop, stock: 5)
             let id = try await Self.order(shop, user: "slow", lines: [(lamp, 2)], card: "4000000000000077")
             let order = try await Self.finished(shop, user: "slow", id)
             #expect(order["cancellationReason"] == .string("StepTimeout"))
             #expect(Self.statuses(order) == ["Pending", "StockReserved", "Cancelled"])
             try await CheckoutToOrderTests.waitFor("the stock back") { try await Self.stock(shop, lamp) == 5 }
-            // The provider answers after 4 s: approved, then refunded because the order gave up.
+            // The provider answers after 8 s: approved, then refunded because the order gave up.
             try await CheckoutToOrderTests.waitFor("the late approval refunded") {
                 try await Self.payment(shop, id).body["status"] == .string("Refunded")
             }
@@ -204,7 +205,10 @@ import TestSupport
             shop.product.kill()
             shop.payment.kill()
             let id = try await Self.order(shop, user: "crash", lines: [(lamp, 2)], card: "4242424242424242")
-            // The order exists and its ReserveStock is on its way; ordering dies.
+            // The order exists and its ReserveStock is on the bus (product is down); ordering dies.
+            try await CheckoutToOrderTests.waitFor("the ReserveStock handed to the bus") {
+                try await Database.scalar(shop.databases["ordering"]!, "SELECT count(*)::bigint FROM outbox WHERE published_at IS NULL") == 0
+            }
             shop.ordering.kill()
             let product = try await shop.product.restarted()
             defer { product.terminate() }
