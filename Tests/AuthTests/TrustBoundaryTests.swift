@@ -283,6 +283,10 @@ import TestSupport
             #expect(anonymous.contains(429))
             try await Task.sleep(for: .milliseconds(1100))
             #expect(try await shop.call(.GET, "/basket/swn", token: swn).status == 200, "the bucket refills")
+            // A refused token is no way around the address's limit: 401s, then 429.
+            var junk: [Int] = []
+            for _ in 0..<30 { junk.append(try await shop.call(.GET, "/product", token: "junk").status) }
+            #expect(junk.contains(401) && junk.contains(429), "junk tokens are counted per address: \(junk)")
         }
     }
 

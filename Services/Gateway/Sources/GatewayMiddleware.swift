@@ -43,7 +43,14 @@ package struct GatewayMiddleware: RouterMiddleware {
         // The route template for the metrics; requests refused before routing (401, 429) count as `unmatched`.
         var template: String?
         do {
-            identity = try await TokenMiddleware.authenticate(request, verifier: verifier, logger: logger)
+            do {
+                identity = try await TokenMiddleware.authenticate(request, verifier: verifier, logger: logger)
+            } catch {
+                // A refused token counts against the client's address as an anonymous call does, so a
+                // junk `Authorization` header is no way around the limit (429 once the bucket is empty).
+                try throttle.admit(nil, address: context.clientAddress)
+                throw error
+            }
             try throttle.admit(identity, address: context.clientAddress)
             let resolved = policy.resolve(method: request.method, path: request.uri.path, identity: identity)
             template = resolved.template
