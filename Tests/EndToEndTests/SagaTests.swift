@@ -21,7 +21,7 @@ import TestSupport
     /// hits them by accident; the test of the timeout path sets short ones itself.
     static let sagaSettings = [
         "ORDER_STEP_TIMEOUT_MS": "30000", "ORDER_PAYMENT_TIMEOUT_MS": "30000", "ORDER_TIMEOUT_SCAN_MS": "100",
-        "PAYMENT_SLOW_DELAY_MS": "4000", "PAYMENT_SCAN_MS": "100", "RETRY_BASE_DELAY_MS": "100",
+        "PAYMENT_SCAN_MS": "100", "RETRY_BASE_DELAY_MS": "100",
         "QUEUE_VISIBILITY_TIMEOUT_MS": "2000", "QUEUE_MAX_RECEIVE_COUNT": "5",
     ]
 

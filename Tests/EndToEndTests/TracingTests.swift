@@ -78,21 +78,16 @@ import TestSupport
 
             // Every service's spans of this trace arrive, down to the `OrderCompleted` event, and with
             // them every span's parent: each process exports on its own schedule, so a parent (say,
-            // payment's `publish PaymentSucceeded`) may reach the receiver after its children do.
-            // Waits up to 30 s for a whole tree, then checks what came, span by span.
-            var trace: [Span] = []
-            let deadline = ContinuousClock.now + .seconds(30)
-            while ContinuousClock.now < deadline {
-                trace = try await receiver.spans().filter { $0.traceId == traceID }
-                let services = Set(trace.map(\.serviceName))
-                let ids = Set(trace.map(\.spanId))
+            // payment's `publish PaymentApproved`) may reach the receiver after its children do.
+            let trace = try await SagaTests.poll("the whole trace, every span's parent included") { () -> [Span]? in
+                let spans = try await receiver.spans().filter { $0.traceId == traceID }
+                let services = Set(spans.map(\.serviceName))
+                let ids = Set(spans.map(\.spanId))
                 let done = ["gateway", "basket-service", "ordering-service", "product-service", "payment-service"].allSatisfy(services.contains)
-                    && trace.contains { $0.name == "publish OrderCompleted" }
-                    && trace.allSatisfy { $0.parentSpanId == clientSpan || ids.contains($0.parentSpanId) }
-                if done { break }
-                try await Task.sleep(for: .milliseconds(100))
+                    && spans.contains { $0.name == "publish OrderCompleted" }
+                    && spans.allSatisfy { $0.parentSpanId == clientSpan || ids.contains($0.parentSpanId) }
+                return done ? spans : nil
             }
-            #expect(trace.contains { $0.name == "publish OrderCompleted" }, "the trace reaches the order's last event")
             let ids = Set(trace.map(\.spanId))
             for span in trace where span.parentSpanId != clientSpan {
                 #expect(ids.contains(span.parentSpanId), "\(span.serviceName) \(span.name): its parent \(span.parentSpanId) is in the trace")
