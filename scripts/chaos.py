@@ -13,8 +13,15 @@ Idempotency-Key. Afterwards, with every service up again, it waits for the sagas
   - every approved charge belongs to a Completed order; every Completed order has an approved charge;
     every charge of a Cancelled order was refunded (or never approved).
 
+The chaos also crash-restarts Postgres (`pg_ctl -m immediate restart`, PG_RESTARTS times, default 2, spread
+over the run), and a watcher fails the run when any process exits without having been killed by the test.
+Then an outage: Postgres stopped for OUTAGE_SECONDS (default 30) under load: every process must stay up,
+answer 503 with Retry-After promptly (GET /product/{id}, /ready), exit within its grace period on SIGTERM,
+and serve again within seconds of the database's return; the checkouts of that phase join the invariants.
+
 Prints the figures and exits 1 when an invariant does not hold.
-Settings: PG_URL (default postgres://swn:swn@127.0.0.1:$PGPORT), SWN_BIN_DIR, ORDERS, WORKERS, SEED.
+Settings: PG_URL (default postgres://swn:swn@127.0.0.1:$PGPORT), SWN_BIN_DIR, ORDERS, WORKERS, SEED,
+PG_RESTARTS, OUTAGE_SECONDS, PGDATA_DIR (the cluster scripts/postgres.sh made, default .data/postgres).
 """
 import json
 import os
@@ -35,6 +42,9 @@ BIN = os.environ.get("SWN_BIN_DIR") or subprocess.check_output(["swift", "build"
 ORDERS = int(os.environ.get("ORDERS", "1000"))
 WORKERS = int(os.environ.get("WORKERS", "12"))
 SEED = int(os.environ.get("SEED", "20261123"))
+PG_RESTARTS = int(os.environ.get("PG_RESTARTS", "2"))
+OUTAGE_SECONDS = float(os.environ.get("OUTAGE_SECONDS", "30"))
+PGDATA = os.environ.get("PGDATA_DIR") or os.path.join(ROOT, ".data", "postgres")
 RUN = "chaos_%d" % int(time.time())
 WORK = tempfile.mkdtemp(prefix="swn-chaos-")
 random.seed(SEED)
@@ -65,6 +75,17 @@ def psql(database, sql):
     return [line.split("|") for line in out.strip().splitlines() if line]
 
 
+PG_CTL = next(iter(sorted(__import__("glob").glob("/usr/lib/postgresql/*/bin/pg_ctl"))[::-1]), "pg_ctl")
+
+
+def pg_ctl(*args):
+    """pg_ctl on the private cluster, as its owner (postgres when we are root)."""
+    command = [PG_CTL, "-D", PGDATA, "-w", "-t", "60", "-l", os.path.join(PGDATA, "server.log")] + list(args)
+    if os.getuid() == 0:
+        command = ["runuser", "-u", "postgres", "--"] + command
+    subprocess.check_call(command, stdout=subprocess.DEVNULL)
+
+
 def scalar(database, sql):
     rows = psql(database, sql)
     return int(rows[0][0]) if rows and rows[0][0] != "" else 0
@@ -74,8 +95,27 @@ class Service:
     def __init__(self, name, port, env):
         self.name, self.port, self.env, self.process, self.kills = name, port, env, None, 0
         self.log = open(os.path.join(WORK, name + ".log"), "ab")
+        # Held while the test stops or starts the process itself; the watcher leaves it alone then.
+        self.lock = threading.RLock()
+        self.unexpected_exits = []
+        self.stopped_by_test = False
+
+    def check_exited(self):
+        """When the process ended without the test stopping it: records it and starts it again."""
+        with self.lock:
+            if self.process is None or self.stopped_by_test or self.process.poll() is None:
+                return
+            status = self.process.returncode
+            self.unexpected_exits.append(status)
+            log("%s exited by itself with status %s; starting it again" % (self.name, status))
+            self.start()
 
     def start(self):
+        with self.lock:
+            self._start()
+
+    def _start(self):
+        self.stopped_by_test = False
         env = dict(os.environ)
         for layer in (SAGA, self.env, {"PORT": str(self.port), "HOST": "127.0.0.1"}):  # later layers win
             env.update(layer)
@@ -90,11 +130,32 @@ class Service:
         raise RuntimeError("%s did not become ready (log: %s)" % (self.name, self.log.name))
 
     def kill(self):
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-        self.kills += 1
+        with self.lock:
+            self.stopped_by_test = True
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+            self.kills += 1
+
+    def terminate(self):
+        """SIGTERM; returns the seconds until the process ended (None after 30 s, when it is killed)."""
+        with self.lock:
+            self.stopped_by_test = True
+            started = time.time()
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+                return time.time() - started
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                return None
 
     def stop(self):
+        with self.lock:
+            self._stop()
+
+    def _stop(self):
+        self.stopped_by_test = True
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -196,6 +257,73 @@ class Stack:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def outage_phase(stack, tokens, worker, lock, accepted, failures):
+    """Postgres stopped for OUTAGE_SECONDS while checkouts keep coming: every process must stay up, answer
+    503 with Retry-After at once, end within its grace period on SIGTERM, and serve again soon after the
+    database is back. Returns a line of figures; appends to `failures`."""
+    product, payment = stack.product, stack.payment
+    product_id = psql("product", "SELECT id FROM products ORDER BY name LIMIT 1")[0][0]
+    stop_load = threading.Event()
+    numbers = iter(range(ORDERS, ORDERS * 10))  # more orders, with keys of their own
+    load = [threading.Thread(target=worker, args=(name, token, stop_load, numbers)) for name, token in tokens[:4]]
+    for thread in load:
+        thread.start()
+    time.sleep(2)
+    answers, slowest, no_retry_after = {}, 0.0, 0
+    pg_ctl("-m", "immediate", "stop")
+    down_at = time.time()
+    log("Postgres stopped for %.0f s" % OUTAGE_SECONDS)
+    term_seconds = None
+    while time.time() - down_at < OUTAGE_SECONDS:
+        for url in [product.url + "/product/" + product_id] + [s.url + "/ready" for s in stack.services if s.process.poll() is None]:
+            begun = time.time()
+            request = urllib.request.Request(url)
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    status, retry_after = response.status, response.headers.get("Retry-After")
+            except urllib.error.HTTPError as error:
+                status, retry_after = error.code, error.headers.get("Retry-After")
+            except Exception:
+                status, retry_after = "no answer", None
+            took = time.time() - begun
+            answers[status] = answers.get(status, 0) + 1
+            if time.time() - down_at > 1:  # the first second: connections still finding out
+                slowest = max(slowest, took)
+                if "/product/" in url and status == 503 and not retry_after:
+                    no_retry_after += 1
+        if term_seconds is None and time.time() - down_at > OUTAGE_SECONDS / 2:
+            # SIGTERM while the database is unreachable: the process still ends within its grace period.
+            term_seconds = payment.terminate() or float("inf")
+            log("payment-service ended %.2f s after SIGTERM with the database down" % term_seconds)
+        time.sleep(0.2)
+    pg_ctl("start")
+    up_at = time.time()
+    payment.start()  # its own start waits for /ready
+    serving = None
+    while time.time() - up_at < 60:
+        ready = all(call("GET", s.url + "/ready", timeout=2)[0] == 200 for s in stack.services)
+        if ready and call("GET", product.url + "/product/" + product_id, timeout=2)[0] == 200:
+            serving = time.time() - up_at
+            break
+        time.sleep(0.1)
+    time.sleep(3)
+    stop_load.set()
+    for thread in load:
+        thread.join()
+    if serving is None or serving > 15:
+        failures.append("not serving again within 15 s of Postgres's return (%s)" % serving)
+    if slowest > 1.0:
+        failures.append("an answer during the outage took %.2f s (promptly: under 1 s)" % slowest)
+    if no_retry_after:
+        failures.append("%d 503 answers without Retry-After" % no_retry_after)
+    if 200 in answers and answers.get(503, 0) == 0:
+        failures.append("no 503 during the outage: %s" % answers)
+    if term_seconds is None or term_seconds > 10:
+        failures.append("payment-service did not end within 10 s of SIGTERM during the outage (%s)" % term_seconds)
+    return "answers %s, slowest %.3f s; SIGTERM → exit in %.2f s; every service ready and serving %.1f s after Postgres came back" % (
+        ", ".join("%s ×%d" % (k, v) for k, v in sorted(answers.items(), key=str)), slowest, term_seconds or -1, serving or -1)
+
+
 def main():
     stack = Stack()
     identity, product, basket, ordering, payment = stack.services
@@ -221,12 +349,24 @@ def main():
         lock = threading.Lock()
         counter = iter(range(ORDERS))
         stop_chaos = threading.Event()
+        stop_watching = threading.Event()
         retries = [0]
+        pg_restarts = []  # seconds each crash-restart of Postgres took
 
-        def worker(name, token):
-            while True:
+        def watcher():
+            # A process that ends without the test stopping it is a failure (a crash on a database restart,
+            # say); it is started again so that the run goes on.
+            while not stop_watching.wait(0.25):
+                for service in services:
+                    try:
+                        service.check_exited()
+                    except Exception as error:  # its restart failed; tried again on the next round
+                        log("restarting %s failed: %s" % (service.name, error))
+
+        def worker(name, token, stop=None, numbers=None):
+            while stop is None or not stop.is_set():
                 with lock:
-                    n = next(counter, None)
+                    n = next(numbers or counter, None)
                 if n is None:
                     return
                 lines = [{"productId": pid, "quantity": random.randint(1, 3)} for pid in random.sample(list(products), random.randint(1, 2))]
@@ -252,15 +392,33 @@ def main():
                             retries[0] += 1
                         time.sleep(0.2)
 
+        def restart_postgres():
+            begun = time.time()
+            pg_ctl("-m", "immediate", "restart")
+            pg_restarts.append(time.time() - begun)
+            log("Postgres crash-restarted (%.1f s)" % pg_restarts[-1])
+
         def chaos():
             victims = [product, basket, ordering, payment]
+            # Postgres goes down at evenly spaced shares of the orders (e.g. 1/3 and 2/3 with two restarts).
+            restart_at = [ORDERS * (i + 1) // (PG_RESTARTS + 1) for i in range(PG_RESTARTS)]
             while not stop_chaos.wait(random.uniform(1.0, 2.5)):
+                with lock:
+                    progress = len(accepted)
+                if restart_at and progress >= restart_at[0]:
+                    restart_at.pop(0)
+                    restart_postgres()
+                    continue
                 victim = random.choice(victims)
                 victim.kill()
                 time.sleep(random.uniform(0.2, 1.0))
                 victim.start()
+            for _ in restart_at:  # a run too short to reach them still restarts Postgres
+                restart_postgres()
 
         started = time.time()
+        watcher_thread = threading.Thread(target=watcher, daemon=True)
+        watcher_thread.start()
         threads = [threading.Thread(target=worker, args=token) for token in tokens]
         chaos_thread = threading.Thread(target=chaos)
         chaos_thread.start()
@@ -271,8 +429,11 @@ def main():
         stop_chaos.set()
         chaos_thread.join()
         placed = time.time() - started
-        log("%d checkouts accepted in %.1f s (%d retries); kills: %s" % (
-            len(accepted), placed, retries[0], ", ".join("%s %d" % (s.name, s.kills) for s in services if s.kills)))
+        log("%d checkouts accepted in %.1f s (%d retries); kills: %s; Postgres restarts: %d" % (
+            len(accepted), placed, retries[0], ", ".join("%s %d" % (s.name, s.kills) for s in services if s.kills), len(pg_restarts)))
+
+        # --- the outage: Postgres away for OUTAGE_SECONDS under load ---
+        outage = outage_phase(stack, tokens, worker, lock, accepted, failures)
 
         # Every service is up again: wait for the sagas, their compensations and the outboxes to finish.
         deadline = time.time() + 180
@@ -287,6 +448,13 @@ def main():
                 break
             time.sleep(0.5)
         settled = time.time() - started
+
+        stop_watching.set()
+        watcher_thread.join()
+        for service in services:
+            service.check_exited()
+            for status in service.unexpected_exits:
+                failures.append("%s exited without being killed by the test (status %s)" % (service.name, status))
 
         # --- invariants ---
         orders = scalar("ordering", "SELECT count(*) FROM orders")
@@ -329,6 +497,11 @@ def main():
 
         print("== chaos run (seed %d): %d orders from %d workers, %d retried calls" % (SEED, len(accepted), WORKERS, retries[0]))
         print("   kills: " + ", ".join("%s %d" % (s.name, s.kills) for s in services if s.kills))
+        print("   Postgres crash-restarts (pg_ctl -m immediate restart): %d, each %s s" % (
+            len(pg_restarts), ", ".join("%.1f" % t for t in pg_restarts)))
+        print("   processes that exited by themselves: %s" % (", ".join(
+            "%s %d" % (s.name, len(s.unexpected_exits)) for s in services if s.unexpected_exits) or "none"))
+        print("   outage of %.0f s under load: %s" % (OUTAGE_SECONDS, outage))
         print("   checkouts placed in %.1f s; every saga settled %.1f s after the start" % (placed, settled))
         print("   orders: " + ", ".join("%s%s %s" % (s, " (%s)" % r if r else "", n) for s, r, n in by_outcome))
         print("   payments: " + ", ".join("%s %s" % (s, n) for s, n in payments))

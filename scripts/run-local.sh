@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts every service in local mode against the private Postgres (see `make run`). The services,
 # their ports and databases come from `bus services` (Shared/Contracts/Services.swift).
-# Ctrl-C (or SIGTERM) stops them all gracefully.
+# A service that exits is restarted (see supervise); Ctrl-C (or SIGTERM) stops them all gracefully.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG_URL=${PG_URL:-postgres://swn:swn@127.0.0.1:55432}
@@ -17,6 +17,26 @@ while read -r name _ port _; do
   export "$var"="${!var:-http://127.0.0.1:$port}"
 done <<< "$SERVICES"
 
+# Each service runs under a small supervisor: a service that exits (a crash, a start while the database
+# was away) is started again after a backoff (1 s doubling to 30 s, back to 1 s after a minute up),
+# with one line saying so; the others keep running. Ctrl-C/SIGTERM stops everything gracefully.
+supervise() {
+  local executable=$1 port=$2; shift 2
+  local child="" delay=1 started status
+  trap 'trap - TERM INT; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 0' TERM INT
+  while true; do
+    started=$SECONDS
+    env "$@" "$BIN/$executable" &
+    child=$!
+    wait "$child" && status=0 || status=$?
+    child=""
+    if [ $((SECONDS - started)) -ge 60 ]; then delay=1; fi
+    echo "run-local: $executable (port $port) exited with status $status; restarting in ${delay}s" >&2
+    sleep "$delay" & wait $! || true
+    delay=$((delay * 2 > 30 ? 30 : delay * 2))
+  done
+}
+
 pids=()
 stop() {
   trap - INT TERM
@@ -31,9 +51,9 @@ trap stop INT TERM
 while read -r name executable port database; do
   settings=(PORT="$port")
   if [ "$database" != "-" ]; then settings+=(DATABASE_URL="$PG_URL/$database"); fi
-  env "${settings[@]}" "$BIN/$executable" &
+  supervise "$executable" "$port" "${settings[@]}" &
   pids+=($!)
-  echo "run-local: started $executable on port $port (pid $!)" >&2
+  echo "run-local: started $executable on port $port (supervisor pid $!)" >&2
 done <<< "$SERVICES"
 
 # Tell where to go once the gateway answers.
@@ -49,6 +69,6 @@ done <<< "$SERVICES"
 ) &
 announce=$!
 
-# If any service exits, stop the others.
-wait -n "${pids[@]}" || true
+# Until Ctrl-C or SIGTERM (the supervisors never return by themselves).
+wait "${pids[@]}" || true
 stop

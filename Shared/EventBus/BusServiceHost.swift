@@ -12,7 +12,7 @@ import ServiceLifecycle
 /// bus topology and only then opens the gate for the relay and the consumers. A service adds its
 /// router and its own long-lived tasks.
 package struct BusServiceHost: Sendable {
-    package let client: PostgresClient
+    package let client: DatabasePool
     package let bus: EventBusConnection
     package let http: HTTPClientService
     /// Opens once the schema and the topology exist; consumers wait for it.
@@ -24,7 +24,7 @@ package struct BusServiceHost: Sendable {
     package let metricsInterval: Duration
 
     package init(service: String, database: DatabaseSettings, bus settings: BusSettings, topology: BusTopology, logger: Logger) throws {
-        client = PostgresClient(settings: database, logger: logger)
+        client = DatabasePool(settings: database, logger: logger)
         bus = try EventBusConnection(settings, topology: topology, logger: logger)
         http = HTTPClientService()
         started = StartupGate()
@@ -57,13 +57,16 @@ package struct BusServiceHost: Sendable {
         app.addServices(services)
         let (client, bus, started, logger) = (client, bus, started, logger)
         app.beforeServerStarts {
+            // A database that is restarting (or was created a moment ago) is waited for, up to 30 s.
             try await withTimeout(.seconds(30)) {
-                try await DatabaseBootstrap.createIfMissing(database, logger: logger)
-                try await Migrator(migrations).migrate(client: client, logger: logger)
-                try await bus.prepare()
+                try await retryingWhileDatabaseUnavailable {
+                    try await DatabaseBootstrap.createIfMissing(database, logger: logger)
+                    try await Migrator(migrations).migrate(client: client, logger: logger)
+                    try await bus.prepare()
+                }
             }
             await started.open()
-            try await afterStart()
+            try await withTimeout(.seconds(30)) { try await retryingWhileDatabaseUnavailable { try await afterStart() } }
         }
         return app
     }
@@ -113,8 +116,8 @@ extension BusServiceHost {
     }
 }
 
-/// Runs `tick` every `interval` once the gate opened, until shutdown; a failing tick is logged and
-/// the next one runs on time (scans for due deadlines, slow answers).
+/// Runs `tick` every `interval` once the gate opened, until shutdown; a failing tick is logged once
+/// per streak of failures and the next one runs on time (scans for due deadlines, slow answers).
 package struct PeriodicTask: Service {
     let name: String
     let interval: Duration
@@ -132,13 +135,19 @@ package struct PeriodicTask: Service {
 
     package func run() async throws {
         if let gate { await cancelWhenGracefulShutdownOrReturn { await gate.wait() } }
+        var failures = FailureStreak(name)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            var wait = interval
             do {
                 try await tick()
+                failures.succeeded(logger: logger)
             } catch {
-                logger.error("\(name) failed", metadata: ["error": "\(error)"])
+                if Task.isShuttingDownGracefully || Task.isCancelled { break }
+                // The next tick on time, or sooner after a short outage (the backoff starts at 100 ms).
+                wait = min(interval, failures.failed(error, logger: logger))
             }
-            await cancelWhenGracefulShutdownOrReturn { try? await Task.sleep(for: interval) }
+            let pause = wait
+            await cancelWhenGracefulShutdownOrReturn { try? await Task.sleep(for: pause) }
         }
     }
 }

@@ -21,7 +21,7 @@ package struct EventBusConnection: Sendable {
     package init(_ settings: BusSettings, topology: BusTopology, logger: Logger) throws {
         switch settings.mode {
         case .local:
-            let client = PostgresClient(settings: settings.database, logger: logger)
+            let client = DatabasePool(settings: settings.database, logger: logger)
             let bus = LocalBus(client: client, logger: logger)
             backend = .local(bus, topology, settings.database, logger)
             publisher = .local(bus.publisher)

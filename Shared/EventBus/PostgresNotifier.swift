@@ -11,7 +11,7 @@ import ServiceLifecycle
 /// that arrives between the two is never missed. If the listening connection drops, waits simply run
 /// to their timeout (callers bound it), and the listener reconnects.
 package actor PostgresNotifier: Service {
-    private let client: PostgresClient?
+    private let client: DatabasePool?
     private let channel: String
     private let logger: Logger
     private var generations: [String: UInt64] = [:]
@@ -21,7 +21,7 @@ package actor PostgresNotifier: Service {
     private var ended: Set<UInt64> = []
     private var nextWaiterID: UInt64 = 0
 
-    package init(client: PostgresClient?, channel: String, logger: Logger) {
+    package init(client: DatabasePool?, channel: String, logger: Logger) {
         self.client = client
         self.channel = channel
         self.logger = logger
@@ -30,10 +30,13 @@ package actor PostgresNotifier: Service {
     package nonisolated func run() async throws {
         guard let client else { return }
         await cancelWhenGracefulShutdown {
+            var failures = FailureStreak("listening on \(self.channel)")
             while !Task.isCancelled {
+                var wait = Duration.milliseconds(100)
                 do {
                     try await client.withConnection { connection in
                         try await connection.listen(on: self.channel) { notifications in
+                            failures.succeeded(logger: self.logger)
                             // Anything sent while we were not listening is unknown: wake everybody once.
                             await self.signalAll()
                             for try await notification in notifications {
@@ -43,9 +46,9 @@ package actor PostgresNotifier: Service {
                     }
                 } catch {
                     if Task.isCancelled { break }
-                    self.logger.warning("notification listener failed; reconnecting", metadata: ["channel": "\(self.channel)", "error": "\(error)"])
+                    wait = failures.failed(error, logger: self.logger)
                 }
-                try? await Task.sleep(for: .milliseconds(500))
+                try? await Task.sleep(for: wait)
             }
         }
     }

@@ -44,7 +44,7 @@ package struct QueueConsumer<Queue: MessageQueue, Handler: MessageHandler>: Serv
 
     package func run() async throws {
         if let gate { await cancelWhenGracefulShutdownOrReturn { await gate.wait() } }
-        var failures = 0
+        var failures = FailureStreak("receiving from \(name)")
         // Messages handled and not yet deleted: deleted with the next receive (one round trip on the
         // local bus), or at the end. Until then they stay hidden; after a crash they come back, as
         // any message not deleted does (handlers are idempotent).
@@ -57,12 +57,10 @@ package struct QueueConsumer<Queue: MessageQueue, Handler: MessageHandler>: Serv
                     try await queue.receive(maxMessages: batchSize, waitTime: waitTime, visibilityTimeout: nil, deleting: deleting)
                 }
                 handled = []
-                failures = 0
+                failures.succeeded(logger: logger)
             } catch {
                 if Task.isShuttingDownGracefully || Task.isCancelled { break }
-                failures += 1
-                logger.error("receiving from the queue failed", metadata: ["error": "\(error)", "handledNotDeleted": "\(handled.count)"])
-                let delay = Duration.milliseconds(min(100 << min(failures, 6), 5_000))
+                let delay = failures.failed(error, logger: logger, metadata: ["handledNotDeleted": "\(handled.count)"])
                 await cancelWhenGracefulShutdownOrReturn { try? await Task.sleep(for: delay) }
                 continue
             }
@@ -124,16 +122,21 @@ package struct QueueConsumer<Queue: MessageQueue, Handler: MessageHandler>: Serv
 
     func retryLater(_ message: QueueMessage, error: any Error) async -> Bool {
         let delay = backoff(afterReceive: message.receiveCount)
+        // A database outage is logged once, by the pool and the receive loop, not once per message.
+        if !DatabaseUnavailable.isUnavailability(error) {
             logger.warning("message handling failed; will retry", metadata: [
                 "messageID": "\(message.messageID)", "receiveCount": "\(message.receiveCount)",
                 "retryIn": "\(delay)", "error": "\(error)",
             ])
-            do {
-                try await queue.changeVisibility(receiptHandle: message.receiptHandle, timeout: delay)
-            } catch {
-                logger.error("changing visibility failed", metadata: ["messageID": "\(message.messageID)", "error": "\(error)"])
-            }
-            return false
+        }
+        do {
+            try await queue.changeVisibility(receiptHandle: message.receiptHandle, timeout: delay)
+        } catch where DatabaseUnavailable.isUnavailability(error) {
+            // The message comes back after its visibility timeout.
+        } catch {
+            logger.error("changing visibility failed", metadata: ["messageID": "\(message.messageID)", "error": "\(error)"])
+        }
+        return false
     }
 
     func backoff(afterReceive count: Int) -> Duration {

@@ -1,15 +1,9 @@
 import Logging
 import PostgresNIO
 
-extension PostgresClient {
-    package convenience init(settings: DatabaseSettings, logger: Logger) {
-        self.init(configuration: settings.clientConfiguration, backgroundLogger: logger)
-    }
-}
-
 extension ReadinessCheck {
     /// Passes when the database answers a trivial query.
-    package static func postgres(_ client: PostgresClient, name: String = "database", logger: Logger) -> ReadinessCheck {
+    package static func postgres(_ client: DatabasePool, name: String = "database", logger: Logger) -> ReadinessCheck {
         ReadinessCheck(name) {
             try await client.query("SELECT 1", logger: logger)
         }
@@ -18,16 +12,16 @@ extension ReadinessCheck {
 
 /// Runs `body` with a client that lives only for that call (set-up work before a service is built).
 package func withTemporaryPostgresClient<T: Sendable>(
-    _ settings: DatabaseSettings, logger: Logger, _ body: @escaping @Sendable (PostgresClient) async throws -> T
+    _ settings: DatabaseSettings, logger: Logger, _ body: @escaping @Sendable (DatabasePool) async throws -> T
 ) async throws -> T {
     var settings = settings
     settings.maximumConnections = min(settings.maximumConnections, 2)
     settings.minimumConnections = 0
-    let client = PostgresClient(settings: settings, logger: logger)
+    let client = DatabasePool(settings: settings, logger: logger)
     return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { await client.run(); return nil }
         defer { group.cancelAll() }
-        return try await withTimeout(.seconds(30)) { try await body(client) }
+        return try await withTimeout(.seconds(30)) { try await retryingWhileDatabaseUnavailable { try await body(client) } }
     }
 }
 
@@ -74,5 +68,22 @@ extension PostgresBindings {
     package init<each Value: PostgresThrowingDynamicTypeEncodable>(binding value: repeat each Value) throws {
         self.init()
         repeat try append(each value)
+    }
+}
+
+/// Runs `body` again while it fails because the database is away, with a capped backoff (start-up
+/// work, which is idempotent: the database may be restarting, or was created a moment ago). The
+/// caller bounds the whole (`withTimeout`); other errors end it at once.
+package func retryingWhileDatabaseUnavailable<T>(
+    isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> sending T
+) async throws -> sending T {
+    var failures = 0
+    while true {
+        do {
+            return try await body()
+        } catch where DatabaseUnavailable.isUnavailability(error) && !Task.isCancelled {
+            failures += 1
+            try await Task.sleep(for: min(.milliseconds(50) * (1 << min(failures, 10)), .seconds(1)))
+        }
     }
 }

@@ -8,9 +8,9 @@ package struct DatabaseSettings: Sendable {
     package var username: String
     package var password: String?
     package var database: String
-    /// The pool's size. All of them are opened at start and kept (see `clientConfiguration`).
+    /// The pool's size (`DatabasePool`): connections are opened on demand and kept.
     package var maximumConnections: Int = 10
-    /// Connections kept open even when idle; nil: all of them (the default, see `clientConfiguration`).
+    /// Connections opened at start; nil: all of them (the default).
     /// Tests that run dozens of services side by side set 0.
     package var minimumConnections: Int?
 
@@ -50,21 +50,13 @@ package struct DatabaseSettings: Sendable {
         if key == "DATABASE_URL", let password = settings.optionalString("DATABASE_PASSWORD") { self.password = password }
     }
 
-    package var clientConfiguration: PostgresClient.Configuration {
-        var configuration = PostgresClient.Configuration(
+    /// How each connection of the pool (`DatabasePool`) connects: no TLS on the local network, and an
+    /// attempt that gets no answer gives up after 3 s (the lease that made it answers 503).
+    package var connectionConfiguration: PostgresConnection.Configuration {
+        var configuration = PostgresConnection.Configuration(
             host: host, port: port, username: username, password: password, database: database, tls: .disable
         )
-        configuration.options.maximumConnections = maximumConnections
-        // A fixed pool: every connection is a "minimum" connection, so returning one to the pool
-        // schedules no idle-timeout timer, and without keep-alive pings no keep-alive timer either.
-        // PostgresNIO runs each such timer as a task sleeping in `Task.sleep` and cancels it when the
-        // connection is leased again; on Linux a cancelled sleep keeps its memory until its original
-        // deadline (swiftlang/swift#60441), so a timer per query grew the heap by ~1 KB per request
-        // for up to a minute. Idle connections are not pinged: Postgres does not drop them, and a
-        // broken one fails its next query, which the callers retry (queues) or answer 503 (HTTP).
-        configuration.options.minimumConnections = min(minimumConnections ?? maximumConnections, maximumConnections)
-        configuration.options.keepAliveBehavior = nil
-        configuration.options.connectTimeout = .seconds(5)
+        configuration.options.connectTimeout = .seconds(3)
         return configuration
     }
 

@@ -36,7 +36,10 @@ extension Router {
                 } catch {
                     healthy = false
                     results[check.name] = "failing"
-                    context.logger.warning("readiness check failed", metadata: ["check": "\(check.name)", "error": "\(error)"])
+                    // A database outage is logged once by the pool, not on every probe.
+                    if !DatabaseUnavailable.isUnavailability(error) {
+                        context.logger.warning("readiness check failed", metadata: ["check": "\(check.name)", "error": "\(error)"])
+                    }
                 }
             }
             return try JSONOutput.response(

@@ -27,7 +27,7 @@ package struct Migrator: Sendable {
         self.lockKey = lockKey
     }
 
-    package func migrate(client: PostgresClient, logger: Logger) async throws {
+    package func migrate(client: DatabasePool, logger: Logger) async throws {
         try await client.withConnection { connection in
             try await connection.query("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
             do {
@@ -40,7 +40,7 @@ package struct Migrator: Sendable {
         }
     }
 
-    private func apply(on connection: PostgresConnection, logger: Logger) async throws {
+    private func apply(on connection: DatabaseConnection, logger: Logger) async throws {
         try await connection.query(
             """
             CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -18,7 +18,8 @@ package struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try error.response(from: request, context: context)
         } catch {
             let problem = Self.problem(for: error)
-            if problem.status.code >= 500 {
+            // The pool logs an outage once; each request it turns away is not a new fault.
+            if problem.status.code >= 500, !DatabaseUnavailable.isUnavailability(error) {
                 context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))", "status": "\(problem.status.code)"])
             }
             return problem.makeResponse()
@@ -37,11 +38,13 @@ package struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return JSONInput.problem(for: error)
         case is NIOTooManyBytesError:
             return Problem(.contentTooLarge, detail: "request body is too large")
+        case let error as DatabaseUnavailable:
+            return .databaseUnavailable(retryAfter: error.retryAfter)
         case let error as PostgresTransactionError:
             if let inner = error.closureError { return problem(for: inner) }
-            return Problem(.serviceUnavailable, detail: "database unavailable")
-        case let error as PSQLError where error.code != .server:
-            return Problem(.serviceUnavailable, detail: "database unavailable")
+            return .databaseUnavailable(retryAfter: DatabasePool.maximumBackoff)
+        case let error as PSQLError where DatabaseUnavailable.isUnavailability(error):
+            return .databaseUnavailable(retryAfter: DatabasePool.maximumBackoff)
         case let error as any HTTPResponseError:
             return Problem(error.status, detail: nil)
         default:
@@ -53,3 +56,13 @@ package struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
 /// An error of another wire protocol (e.g. Cognito's JSON errors) that must keep its own format
 /// instead of becoming problem+json.
 package protocol ProtocolError: HTTPResponseError {}
+
+extension Problem {
+    /// 503 with `Retry-After` (whole seconds, at least 1): the database is away for now.
+    package static func databaseUnavailable(retryAfter: Duration) -> Problem {
+        var problem = Problem(.serviceUnavailable, detail: "database unavailable; retry shortly")
+        let seconds = max(1, Int((Double(retryAfter.components.seconds) + Double(retryAfter.components.attoseconds) / 1e18).rounded(.up)))
+        problem.headers[.retryAfter] = String(seconds)
+        return problem
+    }
+}

@@ -23,7 +23,7 @@ import TestSupport
         var admin: SignedClient
         var products: [String: UUID]
         var bus: LocalBus
-        var basketDatabase: PostgresClient
+        var basketDatabase: DatabasePool
         var productURL: String
     }
 

@@ -8,7 +8,7 @@ import ServiceKit
 import TestSupport
 
 enum Database {
-    static func withClient<T: Sendable>(_ url: String, _ body: @escaping @Sendable (PostgresClient) async throws -> T) async throws -> T {
+    static func withClient<T: Sendable>(_ url: String, _ body: @escaping @Sendable (DatabasePool) async throws -> T) async throws -> T {
         try await withTemporaryPostgresClient(try DatabaseSettings(url: url), logger: TestDatabase.logger, body)
     }
 

@@ -20,21 +20,21 @@ struct PublishThenFail<Inner: EventPublisher>: EventPublisher {
 }
 
 @Suite struct OutboxTests {
-    static func withOutboxAndBus(_ body: @escaping @Sendable (PostgresClient, LocalBus) async throws -> Void) async throws {
+    static func withOutboxAndBus(_ body: @escaping @Sendable (DatabasePool, LocalBus) async throws -> Void) async throws {
         try await LocalBusTests.withBus { bus in
             try await Migrator(Outbox.migrations).migrate(client: bus.client, logger: TestDatabase.logger)
             try await body(bus.client, bus)
         }
     }
 
-    static func enqueue(_ client: PostgresClient, n: Int, commit: Bool) async throws {
+    static func enqueue(_ client: DatabasePool, n: Int, commit: Bool) async throws {
         struct Rollback: Error {}
         do {
             try await client.withOutboxTransaction(logger: TestDatabase.logger) { connection in
                 try await Outbox.enqueue(LocalBusTests.entry("OrderPlaced", source: "test.orders", n: n), on: connection, logger: TestDatabase.logger)
                 if !commit { throw Rollback() }
             }
-        } catch let error as PostgresTransactionError where error.closureError is Rollback {}
+        } catch is Rollback {}
     }
 
     @Test func onlyCommittedEventsArePublishedAndAnEventStoredBeforeACrashIsPublishedAfterRestart() async throws {

@@ -81,8 +81,8 @@ package struct TestDatabase: Sendable {
     }
 
     /// Runs `body` with a started client on this database.
-    package func withClient<T: Sendable>(_ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
-        let client = PostgresClient(settings: settings, logger: Self.logger)
+    package func withClient<T: Sendable>(_ body: @Sendable (DatabasePool) async throws -> T) async throws -> T {
+        let client = DatabasePool(settings: settings, logger: Self.logger)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { await client.run(); return nil }
             let result = try await body(client)

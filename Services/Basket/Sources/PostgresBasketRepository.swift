@@ -9,10 +9,10 @@ import ServiceKit
 /// checkouts of one basket run one after the other: the first empties it, the second finds it empty
 /// (or, with the same `Idempotency-Key`, finds the first answer).
 package struct PostgresBasketRepository: BasketRepository {
-    let client: PostgresClient
+    let client: DatabasePool
     let logger: Logger
 
-    package init(client: PostgresClient, logger: Logger) {
+    package init(client: DatabasePool, logger: Logger) {
         self.client = client
         self.logger = logger
     }
@@ -98,11 +98,11 @@ package struct PostgresBasketRepository: BasketRepository {
     }
 
     /// Serialises writers of one user's basket until the transaction ends.
-    static func lock(_ userName: String, on connection: PostgresConnection, logger: Logger) async throws {
+    static func lock(_ userName: String, on connection: DatabaseConnection, logger: Logger) async throws {
         try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("basket:" + userName), 0))", logger: logger)
     }
 
-    static func basket(_ userName: String, on connection: PostgresConnection, logger: Logger) async throws -> Basket {
+    static func basket(_ userName: String, on connection: DatabaseConnection, logger: Logger) async throws -> Basket {
         let rows = try await connection.query(
             "SELECT \(unescaped: itemColumns) FROM basket_items WHERE user_name = \(userName) ORDER BY line",
             logger: logger
@@ -129,7 +129,7 @@ package struct PostgresBasketRepository: BasketRepository {
 
 struct PostgresCheckoutStore: CheckoutStore {
     let userName: String
-    let connection: PostgresConnection
+    let connection: DatabaseConnection
     let logger: Logger
 
     func storedCheckout(idempotencyKey: String) async throws -> StoredCheckout? {
@@ -165,7 +165,7 @@ struct PostgresCheckoutStore: CheckoutStore {
 
 struct PostgresCatalogStore: CatalogStore {
     let productId: UUID
-    let connection: PostgresConnection
+    let connection: DatabaseConnection
     let logger: Logger
 
     func knownVersion() async throws -> Int? {

@@ -17,7 +17,7 @@ package func buildApplication(_ config: IdentityConfig, logger: Logger) async th
         return try await SigningKeys.load(client: client, logger: logger)
     }
 
-    let client = PostgresClient(settings: config.database, logger: logger)
+    let client = DatabasePool(settings: config.database, logger: logger)
     let users = UserStore(client: client, poolID: config.userPoolID, logger: logger)
     let issuer = await TokenIssuer(signingKeys: keys, issuer: config.issuer, clientID: config.clientID, lifetime: config.tokenLifetime)
 

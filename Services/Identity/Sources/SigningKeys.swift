@@ -12,7 +12,7 @@ package struct SigningKeys: Sendable {
     package let privateKey: JWTKit.Insecure.RSA.PrivateKey
 
     /// Loads the first key, creating one if there is none (two instances racing agree on the first).
-    package static func load(client: PostgresClient, logger: Logger) async throws -> SigningKeys {
+    package static func load(client: DatabasePool, logger: Logger) async throws -> SigningKeys {
         if let existing = try await first(client: client, logger: logger) { return existing }
         let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
         let kid = UUID().uuidString.lowercased()
@@ -23,7 +23,7 @@ package struct SigningKeys: Sendable {
         return try await first(client: client, logger: logger)!
     }
 
-    private static func first(client: PostgresClient, logger: Logger) async throws -> SigningKeys? {
+    private static func first(client: DatabasePool, logger: Logger) async throws -> SigningKeys? {
         let rows = try await client.query(
             "SELECT kid, private_key_pem FROM signing_keys ORDER BY created_at, kid LIMIT 1",
             logger: logger

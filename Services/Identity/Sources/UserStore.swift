@@ -20,11 +20,11 @@ package struct PoolUser: Sendable, Equatable {
 
 /// Users, groups and refresh tokens of one pool, in Postgres.
 package struct UserStore: Sendable {
-    let client: PostgresClient
+    let client: DatabasePool
     let poolID: String
     let logger: Logger
 
-    package init(client: PostgresClient, poolID: String, logger: Logger) {
+    package init(client: DatabasePool, poolID: String, logger: Logger) {
         self.client = client
         self.poolID = poolID
         self.logger = logger

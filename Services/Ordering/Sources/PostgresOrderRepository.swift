@@ -8,10 +8,10 @@ import Synchronization
 
 /// Orders in Postgres. The unique `checkout_id` makes order creation idempotent.
 package struct PostgresOrderRepository: OrderRepository {
-    let client: PostgresClient
+    let client: DatabasePool
     let logger: Logger
 
-    package init(client: PostgresClient, logger: Logger) {
+    package init(client: DatabasePool, logger: Logger) {
         self.client = client
         self.logger = logger
     }
@@ -114,7 +114,7 @@ package struct PostgresOrderRepository: OrderRepository {
         items, total_price::text, order_date, status, cancellation_reason
         """
 
-    static func decode(_ rows: PostgresRowSequence, connection: PostgresConnection, logger: Logger) async throws -> [Order] {
+    static func decode<Rows: AsyncSequence>(_ rows: Rows, connection: DatabaseConnection, logger: Logger) async throws -> [Order] where Rows.Element == PostgresRow {
         var orders: [Order] = []
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = Timestamp.decodingStrategy
@@ -158,7 +158,7 @@ final class SagaRowVersion: Sendable {
 
 struct PostgresSagaStore: SagaStore {
     let orderId: UUID
-    let connection: PostgresConnection
+    let connection: DatabaseConnection
     let logger: Logger
     /// Set: the step runs without a transaction; `state()` notes the row's version here and `apply`
     /// writes only over that version. Nil: inside a transaction, on the row locked by `state()`.

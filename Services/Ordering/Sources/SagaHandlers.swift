@@ -50,7 +50,7 @@ package enum SagaTimeouts {
 
 /// `orders{status}`: how many orders are in each status (refreshed with the other gauges).
 package enum OrderMetrics {
-    package static func task(client: PostgresClient, every interval: Duration, gate: StartupGate?, logger: Logger) -> PeriodicTask {
+    package static func task(client: DatabasePool, every interval: Duration, gate: StartupGate?, logger: Logger) -> PeriodicTask {
         PeriodicTask("counting orders", every: interval, gate: gate, logger: logger) {
             var counts = Dictionary(uniqueKeysWithValues: OrderStatus.allCases.map { ($0.rawValue, 0) })
             let rows = try await client.query("SELECT status, count(*)::bigint FROM orders GROUP BY status", logger: logger)

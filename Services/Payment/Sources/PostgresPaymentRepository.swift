@@ -6,10 +6,10 @@ import ServiceKit
 
 /// Payments in Postgres; each command runs in a transaction holding the order's row.
 package struct PostgresPaymentRepository: PaymentRepository {
-    let client: PostgresClient
+    let client: DatabasePool
     let logger: Logger
 
-    package init(client: PostgresClient, logger: Logger) {
+    package init(client: DatabasePool, logger: Logger) {
         self.client = client
         self.logger = logger
     }
@@ -54,7 +54,7 @@ package struct PostgresPaymentRepository: PaymentRepository {
 
 struct PostgresPaymentStore: PaymentStore {
     let orderId: UUID
-    let connection: PostgresConnection
+    let connection: DatabaseConnection
     let logger: Logger
 
     func record() async throws -> PaymentRecord? {

@@ -9,13 +9,13 @@ import ServiceKit
 /// binary conversion can round them. Every change records its catalog event in the outbox, in the
 /// same transaction.
 package struct PostgresProductRepository: ProductRepository {
-    let client: PostgresClient
+    let client: DatabasePool
     let logger: Logger
     let eventBusName: String
     /// The answers of `GET /product/{id}` that every change here drops after its commit.
     let cache: ProductReadCache?
 
-    package init(client: PostgresClient, logger: Logger, eventBusName: String = BusTopology.defaultEventBusName, cache: ProductReadCache? = nil) {
+    package init(client: DatabasePool, logger: Logger, eventBusName: String = BusTopology.defaultEventBusName, cache: ProductReadCache? = nil) {
         self.client = client
         self.logger = logger
         self.eventBusName = eventBusName
@@ -40,7 +40,7 @@ package struct PostgresProductRepository: ProductRepository {
     }
 
     /// Writes a catalog event to the outbox on the caller's transaction.
-    private func record(_ type: EventType<ProductChange>, _ product: Product, oldPrice: Decimal?, on connection: PostgresConnection) async throws {
+    private func record(_ type: EventType<ProductChange>, _ product: Product, oldPrice: Decimal?, on connection: DatabaseConnection) async throws {
         let change = ProductChange(
             productId: product.id, name: product.name, category: product.category, price: product.price,
             oldPrice: oldPrice, version: product.version
@@ -137,7 +137,7 @@ package struct PostgresProductRepository: ProductRepository {
 
     static let columns = "id, name, description, image_file, price::text, category, stock, version, created_at, updated_at"
 
-    static func decode(_ rows: PostgresRowSequence) async throws -> [Product] {
+    static func decode<Rows: AsyncSequence>(_ rows: Rows) async throws -> [Product] where Rows.Element == PostgresRow {
         var products: [Product] = []
         for try await row in rows { products.append(try product(from: row)) }
         return products
@@ -202,7 +202,7 @@ struct PostgresReservationStore: ReservationStore {
     let productIds: [UUID]
     /// Lock the products when reading them (the retry after `StockChangedMeanwhile`).
     let lockProducts: Bool
-    let connection: PostgresConnection
+    let connection: DatabaseConnection
     let logger: Logger
     /// Where `save` notes the products whose stock it changes (nil without a cache).
     var changed: ChangedProducts? = nil

@@ -12,7 +12,7 @@ import Synchronization
 package struct LocalBus: Sendable {
     package static let notificationChannel = "swn_bus"
 
-    package let client: PostgresClient
+    package let client: DatabasePool
     package let notifier: PostgresNotifier
     package let region: String
     /// Long polls wait in slices this long, so a lost notification costs at most this much latency.
@@ -42,7 +42,7 @@ package struct LocalBus: Sendable {
         return rules
     }
 
-    package init(client: PostgresClient, region: String = "local", waitSlice: Duration = .seconds(2), logger: Logger) {
+    package init(client: DatabasePool, region: String = "local", waitSlice: Duration = .seconds(2), logger: Logger) {
         self.client = client
         self.waitSlice = waitSlice
         self.notifier = PostgresNotifier(client: client, channel: Self.notificationChannel, logger: logger)

@@ -1,3 +1,4 @@
+import ServiceKit
 import Foundation
 import Logging
 import PostgresNIO
@@ -170,7 +171,7 @@ package struct LocalQueue: MessageQueue {
         var deadLetterQueue: String?
     }
 
-    static func settings(of name: String, on connection: PostgresConnection, logger: Logger) async throws -> Settings {
+    static func settings(of name: String, on connection: DatabaseConnection, logger: Logger) async throws -> Settings {
         let rows = try await connection.query(
             "SELECT visibility_timeout_ms, max_receive_count, dead_letter_queue FROM bus_queues WHERE name = \(name)",
             logger: logger

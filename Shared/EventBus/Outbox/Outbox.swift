@@ -48,7 +48,7 @@ package enum Outbox {
 
     /// Records `entry` on `connection`, which must be inside the caller's transaction (one begun with
     /// `withOutboxTransaction`).
-    package static func enqueue(_ entry: PublishEntry, on connection: PostgresConnection, logger: Logger) async throws {
+    package static func enqueue(_ entry: PublishEntry, on connection: DatabaseConnection, logger: Logger) async throws {
         var statement = SQLStatement()
         try insert([entry], as: "stored", into: &statement)
         statement.append(" SELECT 1")
@@ -83,17 +83,17 @@ package enum Outbox {
     }
 
     /// Events not yet published, oldest first.
-    package static func pendingCount(client: PostgresClient, logger: Logger) async throws -> Int {
+    package static func pendingCount(client: DatabasePool, logger: Logger) async throws -> Int {
         let rows = try await client.query("SELECT count(*)::bigint FROM outbox WHERE published_at IS NULL", logger: logger)
         for try await count in rows.decode(Int.self) { return count }
         return 0
     }
 }
 
-extension PostgresClient {
+extension DatabasePool {
     /// A transaction that may store outbox events: once it committed, this process's relay is woken.
     package func withOutboxTransaction<Result: Sendable>(
-        logger: Logger, isolation: isolated (any Actor)? = #isolation, _ body: (PostgresConnection) async throws -> sending Result
+        logger: Logger, isolation: isolated (any Actor)? = #isolation, _ body: (DatabaseConnection) async throws -> sending Result
     ) async throws -> sending Result {
         let result = try await withTransaction(logger: logger, body)
         Outbox.committed()

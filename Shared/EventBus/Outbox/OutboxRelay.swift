@@ -12,7 +12,7 @@ import Tracing
 /// commit leaves the rows pending: they are published again (at least once, never lost). Entries the
 /// bus rejects are retried with exponential backoff.
 package struct OutboxRelay<Publisher: EventPublisher>: Service {
-    let client: PostgresClient
+    let client: DatabasePool
     let publisher: Publisher
     let logger: Logger
     let notifier: PostgresNotifier
@@ -22,7 +22,7 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
     /// Opened once the outbox table exists.
     let gate: StartupGate?
 
-    package init(client: PostgresClient, publisher: Publisher, logger: Logger, idleScan: Duration = .seconds(1), gate: StartupGate? = nil) {
+    package init(client: DatabasePool, publisher: Publisher, logger: Logger, idleScan: Duration = .seconds(1), gate: StartupGate? = nil) {
         self.gate = gate
         self.client = client
         self.publisher = publisher
@@ -33,19 +33,18 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
 
     package func run() async throws {
         if let gate { await cancelWhenGracefulShutdownOrReturn { await gate.wait() } }
-        var failures = 0
+        var failures = FailureStreak("outbox relay")
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let ticket = await notifier.ticket("outbox")
             do {
                 let published = try await relayBatch()
-                failures = 0
+                failures.succeeded(logger: logger)
                 if published == 0 {
                     await cancelWhenGracefulShutdownOrReturn { await notifier.wait("outbox", ticket: ticket, timeout: idleScan) }
                 }
             } catch {
-                failures += 1
-                logger.error("outbox relay failed", metadata: ["error": "\(error)"])
-                let backoff = Duration.milliseconds(min(100 << min(failures, 6), 5_000))
+                if Task.isShuttingDownGracefully || Task.isCancelled { break }
+                let backoff = failures.failed(error, logger: logger)
                 await cancelWhenGracefulShutdownOrReturn { try? await Task.sleep(for: backoff) }
             }
         }
@@ -106,7 +105,7 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
         }
     }
 
-    private func markFailed(_ id: Int64, reason: String, on connection: PostgresConnection) async throws {
+    private func markFailed(_ id: Int64, reason: String, on connection: DatabaseConnection) async throws {
         try await connection.query(
             """
             UPDATE outbox SET attempts = attempts + 1, last_error = \(reason),

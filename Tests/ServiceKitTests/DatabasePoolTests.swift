@@ -1,0 +1,139 @@
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import ServiceKit
+import Testing
+import TestSupport
+
+/// The pool against a real Postgres: connections the server ends are replaced, an unreachable server is
+/// answered at once (503 with Retry-After), and a lease never outlives its connection.
+@Suite struct DatabasePoolTests {
+    /// What a database restart does to the connections: the server ends every backend of the pool,
+    /// including one in the middle of a query. Each operation either succeeds or fails as
+    /// "unavailable" (never hangs, never crashes), and the pool serves again right after, with no more
+    /// connections than its size.
+    @Test func connectionsTheServerEndsAreReplaced() async throws {
+        try await TestDatabase.with { database in
+            var settings = database.settings
+            settings.maximumConnections = 4
+            settings.minimumConnections = 4
+            let pool = DatabasePool(settings: settings, logger: TestDatabase.logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await pool.run() }
+                defer { group.cancelAll() }
+                for round in 1...3 {
+                    // Queries in flight, one of them asleep in the server, while the backends are ended.
+                    let outcomes = try await withThrowingTaskGroup(of: String.self, returning: [String].self) { queries in
+                        for n in 0..<12 {
+                            queries.addTask {
+                                do {
+                                    let sleep = n == 0 ? 2.0 : 0.01
+                                    try await pool.query("SELECT pg_sleep(\(sleep))", logger: TestDatabase.logger)
+                                    return "ok"
+                                } catch {
+                                    #expect(DatabaseUnavailable.isUnavailability(error), "round \(round): \(String(reflecting: error))")
+                                    return "unavailable"
+                                }
+                            }
+                        }
+                        try await Task.sleep(for: .milliseconds(200))
+                        try await terminateBackends(of: database.settings.database)
+                        return try await queries.reduce(into: []) { $0.append($1) }
+                    }
+                    #expect(outcomes.count == 12)
+                    #expect(outcomes.contains("unavailable"), "round \(round): the sleeping query lost its connection")
+                    // Right after: served again, on new connections.
+                    try await waitUntil(seconds: 5) {
+                        (try? await pool.query("SELECT 1", logger: TestDatabase.logger)) != nil
+                    }
+                    var value = 0
+                    for try await n in try await pool.query("SELECT 41 + 1", logger: TestDatabase.logger).decode(Int.self) { value = n }
+                    #expect(value == 42)
+                    #expect(pool.statistics.open <= 4)
+                    #expect(!pool.statistics.unavailable)
+                }
+            }
+        }
+    }
+
+    /// Nothing listens: every lease fails within moments (no client timeout), as `DatabaseUnavailable`,
+    /// which HTTP answers with 503 and Retry-After; one attempt at a time is made, with backoff.
+    @Test func anUnreachableDatabaseIsAnsweredAtOnceWith503() async throws {
+        var settings = try TestDatabase.server
+        settings.port = try freePort()
+        settings.maximumConnections = 4
+        let pool = DatabasePool(settings: settings, logger: TestDatabase.logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await pool.run() }
+            defer { group.cancelAll() }
+            let started = ContinuousClock.now
+            for _ in 0..<50 {
+                await #expect(throws: DatabaseUnavailable.self) { try await pool.query("SELECT 1", logger: TestDatabase.logger) }
+            }
+            let elapsed = ContinuousClock.now - started
+            #expect(elapsed < .seconds(3), "50 leases against nothing took \(elapsed)")
+            do {
+                try await pool.query("SELECT 1", logger: TestDatabase.logger)
+                Issue.record("a query against nothing succeeded")
+            } catch {
+                let problem = ProblemMiddleware<BasicRequestContext>.problem(for: error)
+                #expect(problem.status == .serviceUnavailable)
+                let retryAfter = try #require(problem.headers[.retryAfter].flatMap { Int($0) })
+                #expect((1...2).contains(retryAfter))
+            }
+            #expect(pool.statistics.unavailable)
+            #expect(pool.statistics.open == 0)
+        }
+    }
+
+    /// A transaction whose body throws is rolled back and the body's own error comes out.
+    @Test func aTransactionThatThrowsRollsBackWithItsOwnError() async throws {
+        struct Stop: Error {}
+        try await TestDatabase.with { database in
+            try await database.withClient { pool in
+                try await pool.query("CREATE TABLE t (n int)", logger: TestDatabase.logger)
+                await #expect(throws: Stop.self) {
+                    try await pool.withTransaction(logger: TestDatabase.logger) { connection in
+                        try await connection.query("INSERT INTO t VALUES (1)", logger: TestDatabase.logger)
+                        throw Stop()
+                    }
+                }
+                var count = -1
+                for try await n in try await pool.query("SELECT count(*)::bigint FROM t", logger: TestDatabase.logger).decode(Int.self) { count = n }
+                #expect(count == 0)
+            }
+        }
+    }
+
+    private func terminateBackends(of database: String) async throws {
+        try await withTemporaryPostgresClient(try TestDatabase.server, logger: TestDatabase.logger) { admin in
+            try await admin.query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(database) AND pid <> pg_backend_pid()",
+                logger: TestDatabase.logger
+            )
+        }
+    }
+
+    private func waitUntil(seconds: Double, _ condition: () async -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if await condition() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("condition not met within \(seconds) s")
+    }
+
+    private func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
