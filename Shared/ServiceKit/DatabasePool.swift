@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import NIOCore
 import PostgresNIO
 import ServiceLifecycle
@@ -232,10 +233,7 @@ package final class DatabasePool: Service, Sendable {
                 switch decision {
                 case .connection(let connection): continuation.resume(returning: connection)
                 case .fail(let error): continuation.resume(throwing: error)
-                case .wait(let connect):
-                    if connect { connectRequester.yield() }
-                    let stats = self.statistics
-                    logger.warning("DEBUG waiting", metadata: ["connect": "\(connect)", "stats": "\(stats)", "connecting": "\(state.withLock { $0.connecting })"])
+                case .wait(let connect): if connect { connectRequester.yield() }
                 }
             }
         } onCancel: {
@@ -453,6 +451,10 @@ package final class PooledConnection: Sendable {
                 defer { operations.pending = [:] }
                 return Array(operations.pending.values)
             }
+            guard !lost.isEmpty else { return }
+            // Operations the driver lost (see `DatabasePool`): counted, so that an upgrade of the driver that
+            // fixes it shows as a flat zero on `/metrics`.
+            Counter(label: "db_operations_abandoned_total").increment(by: lost.count)
             let error = DatabaseUnavailable(reason: "the connection closed before the database answered", retryAfter: DatabasePool.minimumBackoff)
             for fail in lost { fail(error) }
         }
