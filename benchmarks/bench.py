@@ -653,7 +653,7 @@ def main():
         products = []
         for item in page["items"]:
             body = {k: item[k] for k in ["name", "description", "imageFile", "price", "category"] if item.get(k) is not None}
-            body["stock"] = 10_000_000
+            body["stockDelta"] = 10_000_000 - item["stock"]  # relative: an absolute stock needs If-Match
             status, answer = chaos.call("PUT", "%s/product/%s" % (stack.product.url, item["id"]), body, admin)
             if status != 200:
                 raise RuntimeError("PUT /product/%s: %s %s" % (item["id"], status, answer))

@@ -61,10 +61,14 @@ package struct ReserveStock: Codable, Sendable, Equatable {
     package struct Line: Codable, Sendable, Equatable {
         package var productId: UUID
         package var quantity: Int
+        /// The unit price the order was placed at: product reserves only at this price (else the
+        /// order ends `PriceChanged`). Absent in commands sent before prices were checked.
+        package var price: Decimal?
 
-        package init(productId: UUID, quantity: Int) {
+        package init(productId: UUID, quantity: Int, price: Decimal? = nil) {
             self.productId = productId
             self.quantity = quantity
+            self.price = price
         }
     }
 

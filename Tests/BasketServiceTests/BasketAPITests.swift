@@ -268,3 +268,53 @@ extension BasketAPITests {
         }
     }
 }
+
+extension HTTPClient {
+    /// PUTs JSON as admin and returns the status; for test set-up only.
+    static func put(_ url: String, _ json: String) async throws -> UInt {
+        var request = HTTPClientRequest(url: url)
+        request.method = .PUT
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Authorization", value: "Bearer \(try await TestTokens.admin())")
+        request.body = .bytes(ByteBuffer(string: json))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        return response.status.code
+    }
+}
+
+extension BasketAPITests {
+    /// The catalog raised a price and the basket has not heard of it (here its catalog consumer is not
+    /// running: as when it is down or the event was dead-lettered). The checkout is refused with 409
+    /// `PriceChanged` and the basket at the new price; confirmed with `expectedTotal`, it goes through
+    /// at the new price. A confirmation of another total is refused too.
+    @Test func aCheckoutAtAStalePriceIsA409WithTheBasketAtTheNewPrices() async throws {
+        try await Self.withFixture { f in
+            let basket = try await fill(f)
+            #expect(basket.totalPrice == Decimal(string: "60.17")!)
+            let status = try await HTTPClient.put("\(f.productURL)/product/\(f.products["phone"]!)", #"{"name":"Phone","price":25.00,"category":"Smart Phone"}"#)
+            #expect(status == 200)
+
+            let refused = try await f.client.execute(uri: "/basket/checkout", method: .post, body: Self.checkoutBody())
+            #expect(refused.status == .conflict)
+            #expect(refused.headers[.contentType] == "application/problem+json")
+            let problem = try JSONValue.decoder.decode(JSONValue.self, from: Data(buffer: refused.body))
+            #expect(problem["code"] == .string("PriceChanged"))
+            #expect(problem["field"] == .string("items"))
+            let repriced = try JSONValue.decoder.decode(Basket.self, from: try JSONValue.encoder.encode(problem["basket"]))
+            #expect(repriced.items.first?.price == Decimal(string: "25")!)
+            #expect(repriced.items.first?.previousPrice == Decimal(string: "19.99")!)
+            #expect(repriced.totalPrice == Decimal(string: "75.2")!, "3 × 25.00 + 2 × 0.10")
+            #expect(try await Self.outboxCount(f) == 0, "nothing recorded")
+
+            let stale = String(buffer: Self.checkoutBody()).replacingOccurrences(of: #""userName":"swn","#, with: #""userName":"swn","expectedTotal":60.17,"#)
+            #expect(try await f.client.execute(uri: "/basket/checkout", method: .post, body: ByteBuffer(string: stale)).status == .conflict)
+
+            let confirmed = String(buffer: Self.checkoutBody()).replacingOccurrences(of: #""userName":"swn","#, with: #""userName":"swn","expectedTotal":75.20,"#)
+            let accepted = try await f.client.execute(uri: "/basket/checkout", method: .post, body: ByteBuffer(string: confirmed))
+            #expect(accepted.status == .accepted)
+            let checkout = try Self.decode(CheckoutBasket.self, accepted)
+            #expect(checkout.totalPrice == Decimal(string: "75.2")!)
+            #expect(checkout.items.first?.price == Decimal(string: "25")!)
+        }
+    }
+}

@@ -17,11 +17,16 @@ executables of SWN_BIN_DIR (scripts/chaos.py's Stack). Then, in the browser:
      previous-price notice; the customer's 30 s ID token has been refreshed (REFRESH_TOKEN_AUTH)
      without a new sign-in;
   5. the admin creates a product and deletes it; adding two of it (amounts beyond the price range)
-     shows the API's 422 next to the quantity field;
+     shows the API's 422 next to the quantity field; a price-only edit in the admin form, saved after
+     units were sold meanwhile (a stockDelta through the API), is refused (412: the form's ETag is
+     stale), the form shows the current stock, and saving again keeps the sold units sold;
   6. the catalog and basket on a phone-sized screen have no horizontal overflow;
-  7. the user pool's refusals show next to their fields: a weak password, a taken user name, a wrong
+  7. a customer has the checkout page open when an admin raises a price (through the API): placing the
+     order answers 409 PriceChanged, the page shows old → new and the new total, and the confirmed
+     checkout (the new expectedTotal) ends Completed at the new total;
+  8. the user pool's refusals show next to their fields: a weak password, a taken user name, a wrong
      password (the page must be able to read identity's 400 answers: CORS headers on errors too);
-  8. no page raised a script error or was blocked by CORS.
+  9. no page raised a script error or was blocked by CORS.
 Form errors are also checked next to their fields on the way (a negative price, the API's 422).
 
 Screenshots of the main pages go to docs/screenshots/ (SCREENSHOT_DIR). Exits 1 when a check fails.
@@ -70,6 +75,25 @@ class Check(AssertionError):
 def check(condition, message):
     if not condition:
         raise Check(message)
+
+
+def money(amount):
+    """An amount as the storefront shows it ($1,499.98)."""
+    return "${:,.2f}".format(amount)
+
+
+def gateway(state, method, path, body=None, admin=False):
+    """A call to the gateway's API outside the browser (as another admin would make it) → (status, body)."""
+    stack = state["stack"]
+    return chaos.call(method, stack.gateway.url + path, body, stack.admin() if admin else None)
+
+
+def product_input(product, **changes):
+    """A PUT /product/{id} body replacing `product` with `changes` (no stock: it stays as it is)."""
+    body = {"name": product["name"], "category": product["category"], "price": product["price"],
+            "description": product.get("description") or None, "imageFile": product.get("imageFile") or None}
+    body.update(changes)
+    return body
 
 
 class Browser:
@@ -236,7 +260,10 @@ class Browser:
 
     def place_order(self, form):
         form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        # The checkout is accepted (202), the order appears asynchronously: the page follows it.
+        return self.order_page()
+
+    def order_page(self):
+        """After a checkout: it is accepted (202), the order appears asynchronously, the page follows it."""
         self.wait(lambda: "#/orders/" in self.driver.current_url, 60, "the order page after checkout")
         self.find("#order-status")
         return self.driver.current_url
@@ -252,6 +279,14 @@ class Browser:
             return status if status in ("Completed", "Cancelled") else None
         final = self.wait(terminal, timeout, "the order to be Completed or Cancelled")
         return final, statuses
+
+    def edit_product(self, name):
+        """In the admin's products: Edit `name`, and wait until the form holds it as GET /product/{id} answered
+        (with its ETag; the form is aria-busy while it loads) → (form, product id)."""
+        row = self.find('.products-table tr[data-name="%s"]' % name)
+        product_id = row.get_attribute("data-product-id")
+        row.find_element(By.XPATH, ".//button[normalize-space()='Edit']").click()
+        return self.find('#product-form[data-product-id="%s"]:not([aria-busy])' % product_id), product_id
 
     def history(self):
         return [row.get_attribute("data-status") for row in self.driver.find_elements(By.CSS_SELECTOR, "#status-history tbody tr")]
@@ -359,9 +394,7 @@ def scenario_price_change(browser, state):
     b.driver.switch_to.new_window("tab")
     b.sign_in("admin", "Admin-Passw0rd!")
     b.go("#/admin")
-    row = b.find('.products-table tr[data-name="Huawei Plus"]')
-    row.find_element(By.XPATH, ".//button[normalize-space()='Edit']").click()
-    form = b.find("#product-form")
+    form, _ = b.edit_product("Huawei Plus")
     check(form.find_element(By.NAME, "price").get_attribute("value") == "650.00", "the edit form should hold the current price")
     # A bad price is refused next to its field, before anything is sent.
     b.fill(form, "price", "-3")
@@ -369,7 +402,7 @@ def scenario_price_change(browser, state):
     error = b.find('#product-form [data-error-for="price"]')
     check("price" in error.text.lower(), "price error next to the field: %r" % error.text)
     b.fill(form, "price", "699.99")
-    b.fill(form, "stock", "14")
+    b.fill(form, "stock", "14")  # sent as stockDelta: 14 − the stock the form showed
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     b.wait_text(".toast", "Saved Huawei Plus")
     row = b.find('.products-table tr[data-name="Huawei Plus"]')
@@ -437,7 +470,28 @@ def scenario_admin_products(browser, state):
 
     b.driver.switch_to.window(state["admin_tab"])
     b.go("#/admin")
+    # A price-only edit must not undo a sale made while the form was open: the form saves with If-Match
+    # (412 when the product changed) and sends the stock only as a change (stockDelta), never as shown.
+    form, yacht_id = b.edit_product("Gold Yacht")
+    check(form.find_element(By.NAME, "stock").get_attribute("value") == "5", "the edit form should show the yacht's 5 in stock")
+    status, yacht = gateway(state, "GET", "/product/" + yacht_id)
+    check(status == 200, "GET /product/{id}: %s %s" % (status, yacht))
+    status, sold = gateway(state, "PUT", "/product/" + yacht_id, product_input(yacht, stockDelta=-2), admin=True)
+    check(status == 200 and sold["stock"] == 3, "a sale of 2 (stockDelta −2 through the API): %s %s" % (status, sold))
+    b.fill(form, "price", "8888.00")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    notice = b.wait_text("#product-changed", "changed while you were editing")
+    check("Stock: 5 → 3" in notice.text, "the changed-meanwhile notice should show the sale: %r" % notice.text)
+    check(form.find_element(By.NAME, "stock").get_attribute("value") == "3", "after the 412 the form should show the current stock (3)")
+    check(form.find_element(By.NAME, "price").get_attribute("value") == "8888.00", "after the 412 the form should keep the admin's new price")
+    b.shot("admin-product-changed")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    b.wait_text(".toast", "Saved Gold Yacht: $8,888.00, 3 in stock")
     row = b.find('.products-table tr[data-name="Gold Yacht"]')
+    check(row.find_element(By.CSS_SELECTOR, "td.num:not(.price)").text == "3", "the sold units stay sold: %r" % row.text)
+    status, yacht = gateway(state, "GET", "/product/" + yacht_id)
+    check(status == 200 and yacht["stock"] == 3 and yacht["price"] == 8888, "the yacht after the edit: %s" % yacht)
+
     row.find_element(By.XPATH, ".//button[normalize-space()='Delete']").click()
     row.find_element(By.XPATH, ".//button[normalize-space()='Delete Gold Yacht']").click()
     b.wait(lambda: not b.driver.find_elements(By.CSS_SELECTOR, '.products-table tr[data-name="Gold Yacht"]'), 20, "the deleted row to go")
@@ -465,6 +519,46 @@ def scenario_phone(browser, state):
         check(width <= PHONE[0], "the basket is %spx wide on a %spx screen" % (width, PHONE[0]))
     finally:
         b.size(*DESKTOP)
+
+
+def scenario_price_changed_checkout(browser, state):
+    """The price rises while the checkout page is open: 409 PriceChanged, the customer confirms the new total."""
+    b = browser
+    b.open_basket()
+    if b.driver.find_elements(By.CSS_SELECTOR, "form.basket-line"):  # start from an empty basket
+        b.driver.find_element(By.XPATH, "//main//button[normalize-space()='Empty basket']").click()
+        b.wait_text("main", "Your basket is empty")
+    b.add_to_basket("Huawei Plus", 2, "Blue")
+    b.open_basket()
+    product_id = b.find('form.basket-line[data-name="Huawei Plus"]').get_attribute("data-product-id")
+    status, product = gateway(state, "GET", "/product/" + product_id)
+    check(status == 200, "GET /product/{id}: %s %s" % (status, product))
+    old, new = product["price"], round(product["price"] + 50, 2)
+
+    form = b.fill_checkout(APPROVING_CARD)
+    check(b.text("#checkout-total") == money(2 * old), "the checkout page should show the total at the old price (%s)" % money(2 * old))
+    submit = form.find_element(By.CSS_SELECTOR, "button[type=submit]")
+    check(money(2 * old) in submit.text, "the order button should name the old total: %r" % submit.text)
+
+    # An admin raises the price meanwhile (through the API, as another admin's browser would).
+    status, raised = gateway(state, "PUT", "/product/" + product_id, product_input(product, price=new), admin=True)
+    check(status == 200 and raised["price"] == new, "raising the price: %s %s" % (status, raised))
+
+    submit.click()
+    b.find("#price-changed")
+    b.wait_text("#price-changed-total", money(2 * new))
+    line = b.find('#price-changed-lines tr[data-product-id="%s"]' % product_id)
+    check(money(old) in line.text and money(new) in line.text, "the changed line should show old and new price: %r" % line.text)
+    check(b.text("#checkout-total") == money(2 * new), "the order summary should show the new total")
+    check(not submit.is_enabled(), "the form's own order button waits for the confirmation")
+    b.shot("checkout-price-changed")
+
+    b.find("#confirm-new-prices").click()
+    b.order_page()
+    final, _ = b.final_status()
+    check(final == "Completed", "the confirmed order ended %s, expected Completed" % final)
+    total = b.text(".order-layout aside dd.total")
+    check(total == money(2 * new), "the order's total %r, expected the new %s" % (total, money(2 * new)))
 
 
 def scenario_pool_errors(browser, state):
@@ -503,8 +597,10 @@ SCENARIOS = [
     ("checkout with a declining card → Cancelled with the reason", scenario_declined),
     ("a customer cannot open another user's order page (403)", scenario_not_yours),
     ("an admin changes a price → the signed-in customer's basket shows it", scenario_price_change),
-    ("an admin creates and deletes a product; an API error shows next to its field", scenario_admin_products),
+    ("an admin creates, edits (a sale meanwhile: 412, the sale kept) and deletes a product; an API error shows next to its field",
+     scenario_admin_products),
     ("phone-sized screen", scenario_phone),
+    ("the price rises during checkout → the customer confirms the new total → Completed at it", scenario_price_changed_checkout),
     ("the user pool's errors show next to their fields", scenario_pool_errors),
     ("no script errors", scenario_console),
 ]
@@ -525,7 +621,7 @@ def main():
         stack.start()
         log("services up at %s; logs in %s" % (stack.gateway.url, chaos.WORK))
         browser = Browser(stack.gateway.url)
-        state = {}
+        state = {"stack": stack}  # for calls outside the browser (an admin's API calls)
         for title, scenario in SCENARIOS:
             began = time.time()
             try:

@@ -252,6 +252,33 @@ import TestSupport
         }
     }
 
+    /// A price change that races the checkout: the basket checked its prices while the catalog could not
+    /// answer (product-service down), and the price rose before the stock reservation. Product refuses
+    /// the reservation at the old price: the order ends `Cancelled` with `PriceChanged`, nothing reserved
+    /// and nothing charged.
+    @Test func aPriceChangeRacingTheCheckoutCancelsTheOrderWithNothingCharged() async throws {
+        try await Self.withShop { shop in
+            let lamp = try await Self.createProduct(shop, stock: 10)
+            try await CheckoutToOrderTests.waitFor("the basket to know the lamp") {
+                try await Database.scalar(shop.databases["basket"]!, "SELECT count(*)::bigint FROM catalog_products") == 1
+            }
+            shop.product.kill()
+            let id = try await Self.order(shop, user: "racer", lines: [(lamp, 2)], card: "4242424242424242")
+            // While its ReserveStock waits on the bus, the price rises (written where product-service keeps it).
+            try await Database.execute(shop.databases["product"]!, "UPDATE products SET price = 12.50, version = version + 1")
+            let product = try await shop.product.restarted()
+            defer { product.terminate() }
+            var now = shop
+            now.product = product
+            let order = try await Self.finished(now, user: "racer", id)
+            #expect(order["status"] == .string("Cancelled"))
+            #expect(order["cancellationReason"] == .string("PriceChanged"))
+            #expect(Self.statuses(order) == ["Pending", "Cancelled"])
+            #expect(try await Self.stock(now, lamp) == 10, "nothing reserved")
+            #expect(try await Self.payment(now, id).status == 404, "never charged")
+        }
+    }
+
     /// Replies put on the bus again, and a reply before its time: nothing changes twice.
     @Test func duplicateAndOutOfOrderRepliesChangeNothing() async throws {
         try await Self.withShop { shop in

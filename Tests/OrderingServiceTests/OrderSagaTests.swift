@@ -56,11 +56,18 @@ import Testing
         #expect(OrderSaga.decide(Self.state(.reservingStock, .pending), .paymentApproved) == nil, "out of order")
     }
 
+    @Test func aReservationRefusedForItsPriceCancelsAsPriceChangedWithNothingToUndo() {
+        let decision = OrderSaga.decide(Self.state(.reservingStock, .pending), .stockReservationFailed(reason: "PriceChanged"))
+        #expect(decision?.cancellationReason == .priceChanged)
+        #expect(decision?.commands == [.orderCancelled])
+        #expect(OrderSaga.decide(Self.state(.reservingStock, .pending), .stockReservationFailed(reason: "OutOfStock"))?.cancellationReason == .outOfStock)
+    }
+
     @Test func commandsCarryWhatTheirReceiversNeed() throws {
         let state = Self.state(.charging, .stockReserved)
         let entries = try OrderSaga.entries([.reserveStock, .chargePayment, .orderCancelled], for: state, cancellationReason: .paymentDeclined, eventBusName: "SwnEventBus")
         #expect(entries.map(\.detailType) == ["ReserveStock", "ChargePayment", "OrderCancelled"])
-        #expect(try entries[0].detail.decode(as: ReserveStock.self).lines == [ReserveStock.Line(productId: state.items[0].productId, quantity: 2)])
+        #expect(try entries[0].detail.decode(as: ReserveStock.self).lines == [ReserveStock.Line(productId: state.items[0].productId, quantity: 2, price: Decimal(string: "19.99")!)], "the price the order was placed at, for product to check")
         #expect(try entries[1].detail.decode(as: ChargePayment.self).amount == Decimal(string: "39.98"))
         #expect(entries[2].detail["cancellationReason"] == .string("PaymentDeclined"))
         let completed = try OrderSaga.entries([.orderCompleted], for: state, cancellationReason: nil, eventBusName: "SwnEventBus")

@@ -174,3 +174,49 @@ import TestSupport
         }
     }
 }
+
+extension ProductAPITests {
+    /// `GET /product/{id}` carries an `ETag` that changes with every edit and every sale; `PUT` with a
+    /// stale `If-Match` is a 412 that changes nothing; stock set outright needs `If-Match` (428 without);
+    /// `stockDelta` adds to (or takes from) the stock as it is, never below 0 — so an edit made from a
+    /// page read before a sale cannot put the sold units back on sale.
+    @Test func editsCannotUndoSales() async throws {
+        try await Self.withApp { client in
+            let created = try await client.execute(uri: "/product", method: .post, body: Self.json(#"{"name":"Lamp","price":10,"category":"Home","stock":5}"#))
+            let product = try Self.decode(Product.self, created)
+            let read = try await client.execute(uri: "/product/\(product.id)", method: .get)
+            let etag = try #require(read.headers[.eTag])
+            #expect(etag == "\"1.5\"")
+            #expect(try await client.execute(uri: "/product/\(product.id)", method: .get).headers[.eTag] == etag, "the cached answer has it too")
+
+            // A sale meanwhile (the saga takes stock off): the ETag moves.
+            _ = try await client.execute(uri: "/product/\(product.id)", method: .put, headers: [.ifMatch: etag], body: Self.json(#"{"name":"Lamp","price":10,"category":"Home","stockDelta":-2}"#))
+            let afterSale = try await client.execute(uri: "/product/\(product.id)", method: .get)
+            #expect(try Self.decode(Product.self, afterSale).stock == 3)
+            #expect(afterSale.headers[.eTag] != etag)
+
+            // The admin page read before the sale: its edit is refused and changes nothing.
+            let stale = try await client.execute(uri: "/product/\(product.id)", method: .put, headers: [.ifMatch: etag], body: Self.json(#"{"name":"Lamp","price":12,"category":"Home","stock":5}"#))
+            try Self.expectProblem(stale, .preconditionFailed, field: "If-Match")
+            #expect(stale.headers[.eTag] == afterSale.headers[.eTag])
+            let unchanged = try Self.decode(Product.self, try await client.execute(uri: "/product/\(product.id)", method: .get))
+            #expect(unchanged.stock == 3 && unchanged.price == 10)
+
+            // Stock outright without If-Match: 428; a price-only edit keeps the stock; a relative one adds.
+            try Self.expectProblem(try await client.execute(uri: "/product/\(product.id)", method: .put, body: Self.json(#"{"name":"Lamp","price":12,"category":"Home","stock":5}"#)), .preconditionRequired, field: "stock")
+            let priceOnly = try await client.execute(uri: "/product/\(product.id)", method: .put, body: Self.json(#"{"name":"Lamp","price":12,"category":"Home"}"#))
+            #expect(try Self.decode(Product.self, priceOnly).stock == 3)
+            #expect(priceOnly.headers[.eTag] != nil)
+            let added = try await client.execute(uri: "/product/\(product.id)", method: .put, body: Self.json(#"{"name":"Lamp","price":12,"category":"Home","stockDelta":4}"#))
+            #expect(try Self.decode(Product.self, added).stock == 7)
+            try Self.expectProblem(try await client.execute(uri: "/product/\(product.id)", method: .put, body: Self.json(#"{"name":"Lamp","price":12,"category":"Home","stockDelta":-8}"#)), .conflict, field: "stockDelta")
+            try Self.expectProblem(try await client.execute(uri: "/product/\(product.id)", method: .put, body: Self.json(#"{"name":"Lamp","price":12,"category":"Home","stock":1,"stockDelta":1}"#)), .badRequest, field: "stockDelta")
+
+            // With the current ETag, stock may be set outright.
+            let current = try #require(try await client.execute(uri: "/product/\(product.id)", method: .get).headers[.eTag])
+            let set = try await client.execute(uri: "/product/\(product.id)", method: .put, headers: [.ifMatch: current], body: Self.json(#"{"name":"Lamp","price":12,"category":"Home","stock":20}"#))
+            #expect(set.status == .ok)
+            #expect(try Self.decode(Product.self, set).stock == 20)
+        }
+    }
+}

@@ -75,6 +75,7 @@ package struct BasketController<Repository: BasketRepository, Catalog: ProductCa
         if let key, key.count > 200 {
             throw Problem.badRequest("Idempotency-Key must be at most 200 characters", field: "Idempotency-Key")
         }
+        if let priceChanged = try await checkPrices(input, logger: context.logger) { return priceChanged }
         switch try await CheckoutRules.perform(input, idempotencyKey: key, eventBusName: eventBusName, on: repository) {
         case .accepted(let checkout):
             context.logger.info("checkout accepted", metadata: ["checkoutId": "\(checkout.checkoutId)", "userName": "\(checkout.userName)"])
@@ -88,6 +89,48 @@ package struct BasketController<Repository: BasketRepository, Catalog: ProductCa
         case .idempotencyKeyReused:
             throw Problem.unprocessable("this Idempotency-Key was used for a different checkout request", field: "Idempotency-Key")
         }
+    }
+
+    /// The prices a checkout is about to be charged, checked against the catalog itself: the read model
+    /// the catalog events keep may lag behind (a consumer down, an event dead-lettered, a basket stored
+    /// while the event was on its way). A stale line is brought up to date the way the event would
+    /// have done it (the read model and every basket holding the product, `previousPrice` kept), and
+    /// the checkout answered 409 `PriceChanged` with the basket at the new prices, so the customer
+    /// confirms them; so is a checkout whose `expectedTotal` is not the basket's total. When the
+    /// catalog cannot answer, the checkout goes on: the stock reservation checks every line's price
+    /// again and cancels the order (`PriceChanged`, nothing charged) if one changed.
+    func checkPrices(_ input: CheckoutRequest, logger: Logger) async throws -> Response? {
+        var basket = try await repository.find(userName: input.userName)
+        let lines = basket.items.filter(\.available)
+        guard !lines.isEmpty else { return nil }
+        var repriced = false
+        do {
+            let current = try await withThrowingTaskGroup(of: CatalogProduct?.self, returning: [CatalogProduct].self) { group in
+                for id in Set(lines.map(\.productId)) { group.addTask { try await catalog.product(id: id) } }
+                return try await group.reduce(into: []) { if let product = $1 { $0.append(product) } }
+            }
+            for product in current {
+                guard let version = product.version,
+                      lines.contains(where: { $0.productId == product.id && $0.price.rounded(2) != product.price.rounded(2) })
+                else { continue }
+                let change = CatalogChange(productId: product.id, name: product.name, price: product.price, version: version, deleted: false)
+                _ = try await CatalogEventHandler.apply(change, on: repository)
+                repriced = true
+            }
+        } catch let error as CatalogUnavailable {
+            logger.warning("prices not checked against the catalog; the stock reservation checks them", metadata: ["error": "\(error.reason)"])
+        }
+        if repriced { basket = try await repository.find(userName: input.userName) }
+        let confirmed = input.expectedTotal.map { $0.rounded(2) == basket.totalPrice.rounded(2) }
+        guard confirmed == false || (repriced && confirmed == nil) else { return nil }
+        logger.info("checkout refused: prices changed", metadata: ["userName": "\(input.userName)", "total": "\(basket.totalPrice)"])
+        let problem = PriceChangedProblem(
+            detail: "prices changed since the basket was filled; the basket holds the new prices (total \(basket.totalPrice)): confirm them by checking out with expectedTotal",
+            basket: basket
+        )
+        var response = try JSONOutput.response(problem, status: .conflict)
+        response.headers[.contentType] = "application/problem+json"
+        return response
     }
 
     /// Looks products up in the read model the catalog events keep, and asks the catalog (concurrently)
@@ -122,6 +165,17 @@ package struct BasketController<Repository: BasketRepository, Catalog: ProductCa
         }
         return products
     }
+}
+
+/// 409 for a checkout at prices the customer has not seen: a problem+json with the basket as it is now.
+struct PriceChangedProblem: Encodable {
+    var type = "about:blank"
+    var title = "Conflict"
+    var status = 409
+    var code = "PriceChanged"
+    var field = "items"
+    var detail: String
+    var basket: Basket
 }
 
 extension HTTPField.Name {

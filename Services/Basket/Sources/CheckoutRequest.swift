@@ -10,9 +10,13 @@ package struct CheckoutRequest: Codable, Sendable, Equatable {
     package var address: String
     package var paymentMethod: String
     package var cardInfo: String
+    /// The basket total the customer saw and confirmed (optional): a checkout at any other total is
+    /// refused with 409 `PriceChanged` and the basket at the current prices.
+    package var expectedTotal: Decimal?
 
     package func validated() throws -> CheckoutRequest {
         var request = self
+        if let expectedTotal { try Money.validate(expectedTotal, field: "expectedTotal") }
         request.userName = try UserName.validate(userName)
         for (field, keyPath) in [("firstName", \CheckoutRequest.firstName), ("lastName", \.lastName), ("address", \.address), ("paymentMethod", \.paymentMethod)] {
             let value = self[keyPath: keyPath].trimmingCharacters(in: .whitespacesAndNewlines)

@@ -2,15 +2,18 @@ import Foundation
 
 /// What the basket needs of a product.
 package struct CatalogProduct: Codable, Sendable, Equatable {
-    package init(id: UUID, name: String, price: Decimal) {
+    package init(id: UUID, name: String, price: Decimal, version: Int? = nil) {
         self.id = id
         self.name = name
         self.price = price
+        self.version = version
     }
 
     package var id: UUID
     package var name: String
     package var price: Decimal
+    /// The product's version when it came from the catalog itself (the read model keeps it apart).
+    package var version: Int?
 }
 
 /// Where names and prices come from.

@@ -27,34 +27,156 @@ export async function adminPage(ctx) {
 
 // MARK: products
 
+// The fields an edit sends as typed. The stock is not among them: an edit sends it as a change of units
+// (`stockDelta`), so units sold while the admin edits stay sold.
+const FIELDS = [['name', 'Name'], ['category', 'Category'], ['price', 'Price'], ['description', 'Description'], ['imageFile', 'Image file']];
+
+/** A product's value as its form field shows it. */
+const formValue = (product, name) => (name === 'price' ? Number(product.price).toFixed(2) : String(product[name] ?? ''));
+
+/** The change of units an edit makes (the stock typed − the stock shown), or null when it makes none. */
+function stockDelta(typed, shown) {
+  if (!/^\d+$/.test(typed ?? '')) return null;
+  const delta = Number(typed) - Number(shown);
+  return delta === 0 ? null : delta;
+}
+
+const signed = (n) => (n > 0 ? `+${n}` : `−${Math.abs(n)}`);
+
 async function productsPanel({ panel }) {
   mount(panel, loading('Loading products…'));
   let products = await api.products();
-  let editing = null; // the product being edited, or null for a new one
+  // The product being edited as GET /product/{id} answered it, with its ETag: the save goes with
+  // `If-Match`, so an edit made on stale values (units sold meanwhile, another admin's save) is refused
+  // (412) instead of undoing them. null while the form is for a new product.
+  let editing = null; // { product, etag }
+  let loads = 0; // the latest Edit click wins over an earlier one still loading
 
   const form = h('form', { class: 'card form product-form', id: 'product-form', novalidate: true, 'aria-labelledby': 'product-form-title' });
   const title = h('h2', { id: 'product-form-title' });
+  const status = h('div', { class: 'product-status' }); // loading, or the changed-meanwhile notice
   const categories = h('datalist', { id: 'categories' });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create product');
 
-  const fill = (product) => {
-    editing = product;
-    clearErrors(form);
-    title.textContent = product ? `Edit ${product.name}` : 'New product';
-    form.elements.name.value = product?.name ?? '';
-    form.elements.category.value = product?.category ?? '';
-    form.elements.price.value = product ? Number(product.price).toFixed(2) : '';
-    form.elements.stock.value = product ? String(product.stock) : '0';
-    form.elements.description.value = product?.description ?? '';
-    form.elements.imageFile.value = product?.imageFile ?? '';
-    form.querySelector('button[type=submit]').textContent = product ? 'Save changes' : 'Create product';
-    cancel.hidden = !product;
-    form.dataset.productId = product?.id ?? '';
+  /** While the product loads, nothing can be typed that its values would overwrite. */
+  const lock = (on) => {
+    for (const element of form.elements) if (element !== cancel) element.disabled = on;
+    if (on) form.setAttribute('aria-busy', 'true');
+    else form.removeAttribute('aria-busy');
   };
 
-  const cancel = h('button', { type: 'button', class: 'btn btn-ghost', hidden: true, onclick: () => { fill(null); form.elements.name.focus(); } }, 'Cancel edit');
+  /** Says what saving does with the stock: a new product's number, an edit's change of units. */
+  const describeStock = () => {
+    const hint = form.querySelector('[data-field="stock"] .hint');
+    if (!editing) {
+      hint.textContent = 'Units available to order';
+      return;
+    }
+    const delta = stockDelta(form.elements.stock.value, editing.product.stock);
+    hint.textContent = delta === null
+      ? `${editing.product.stock} in stock when loaded. Change it to add or remove units; sales made meanwhile stay sold.`
+      : `Saves ${signed(delta)} units on the stock at the time of saving.`;
+  };
+
+  const fill = (product, etag) => {
+    editing = product ? { product, etag } : null;
+    clearErrors(form);
+    mount(status);
+    title.textContent = product ? `Edit ${product.name}` : 'New product';
+    for (const [name] of FIELDS) form.elements[name].value = product ? formValue(product, name) : '';
+    form.elements.stock.value = product ? String(product.stock) : '0';
+    submit.textContent = product ? 'Save changes' : 'Create product';
+    cancel.hidden = !product;
+    form.dataset.productId = product?.id ?? '';
+    describeStock();
+  };
+
+  const cancel = h('button', {
+    type: 'button', class: 'btn btn-ghost', hidden: true,
+    onclick: () => { loads += 1; lock(false); fill(null); form.elements.name.focus(); },
+  }, 'Cancel edit');
+
+  /** The product left the catalog (another admin deleted it): back to the list. */
+  const gone = async (product) => {
+    toast(`${product.name} no longer exists.`, 'error');
+    products = await api.products();
+    fill(null);
+    renderTable();
+  };
+
+  /** Edits a product as it is now (the table's row may be older): GET /product/{id} with its ETag. */
+  const edit = async (product) => {
+    const load = ++loads;
+    title.textContent = `Edit ${product.name}`;
+    submit.textContent = 'Save changes';
+    cancel.hidden = false;
+    mount(status, loading(`Loading ${product.name}…`));
+    lock(true);
+    try {
+      const { body, etag } = await api.productForEdit(product.id);
+      if (load !== loads) return;
+      lock(false);
+      fill(body, etag);
+      form.elements.name.focus();
+    } catch (error) {
+      if (load !== loads) return;
+      lock(false);
+      fill(null);
+      if (error.status === 404) await gone(product);
+      else showErrors(form, error);
+    }
+  };
+
+  /**
+   * 412: the product changed since it was loaded (a sale, another admin) and nothing was saved. Loads it
+   * again; the form shows its current values with the admin's own changes on top (the stock as the same
+   * change of units) and says what changed, to be checked and saved again.
+   */
+  const changedMeanwhile = async (was, mine) => {
+    mount(status, loading(`Loading ${was.product.name} again…`));
+    lock(true);
+    let now;
+    let etag;
+    try {
+      ({ body: now, etag } = await api.productForEdit(was.product.id));
+    } catch (error) {
+      lock(false);
+      if (error.status === 404) {
+        await gone(was.product);
+        return;
+      }
+      mount(status);
+      showErrors(form, error);
+      return;
+    }
+    lock(false);
+    products = products.map((p) => (p.id === now.id ? now : p)); // the table shows what changed too
+    renderTable(now.id);
+    fill(now, etag);
+    for (const [name] of FIELDS) {
+      if (mine[name] !== formValue(was.product, name)) form.elements[name].value = mine[name];
+    }
+    const delta = stockDelta(mine.stock, was.product.stock);
+    if (delta !== null) form.elements.stock.value = String(Math.max(0, now.stock + delta));
+    describeStock();
+    const changes = [
+      ...FIELDS.filter(([name]) => formValue(was.product, name) !== formValue(now, name)).map(([name, label]) => (
+        name === 'price' ? `${label}: ${money(was.product.price)} → ${money(now.price)}`
+          : name === 'description' || name === 'imageFile' ? `${label} changed` : `${label}: ${was.product[name]} → ${now[name]}`)),
+      was.product.stock !== now.stock ? `Stock: ${was.product.stock} → ${now.stock}` : null,
+    ].filter(Boolean);
+    const box = h('div', { class: 'notice notice-warning', role: 'alert', id: 'product-changed', tabindex: '-1' },
+      h('p', {}, h('strong', {}, `${now.name} changed while you were editing it`), ' (for example, units were sold), so nothing was saved.'),
+      changes.length ? h('ul', { class: 'changes' }, changes.map((text) => h('li', {}, text))) : null,
+      h('p', {}, `Now: ${money(now.price)}, ${now.stock} in stock. The form shows the current values with your changes on top`,
+        delta !== null ? ` (your stock change of ${signed(delta)} units applied to ${now.stock})` : '', '. Check them and save again.'));
+    mount(status, box);
+    box.focus();
+  };
 
   form.append(
     title,
+    status,
     h('div', { class: 'grid-2' },
       field('Name', 'name', { required: true, maxlength: '200' }),
       field('Category', 'category', { required: true, list: 'categories', maxlength: '100' })),
@@ -64,10 +186,12 @@ async function productsPanel({ panel }) {
     field('Description', 'description', {}, { control: (id) => h('textarea', { id, name: 'description', rows: '3', maxlength: '4000' }) }),
     field('Image file', 'imageFile', { maxlength: '500' }, { hint: 'Optional, e.g. product-1.png' }),
     categories,
-    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create product'), cancel));
+    h('div', { class: 'actions' }, submit, cancel));
+  form.elements.stock.addEventListener('input', describeStock);
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
+    if (form.hasAttribute('aria-busy')) return;
     clearErrors(form);
     const v = values(form);
     const problems = [];
@@ -79,29 +203,36 @@ async function productsPanel({ panel }) {
       showErrors(form, { errors: problems });
       return;
     }
-    const input = {
-      name: v.name, category: v.category, price: Number(v.price), stock: v.stock === '' ? null : Number(v.stock),
-      description: v.description || null, imageFile: v.imageFile || null,
-    };
-    const wasEditing = editing;
-    await busy(form.querySelector('button[type=submit]'), wasEditing ? 'Saving…' : 'Creating…', async () => {
+    const input = { name: v.name, category: v.category, price: Number(v.price), description: v.description || null, imageFile: v.imageFile || null };
+    const was = editing;
+    if (!was) {
+      input.stock = v.stock === '' ? null : Number(v.stock); // a new product starts with the number typed
+    } else {
+      // Only a stock the admin changed is sent, as units to add or remove: a price-only edit never touches it.
+      const delta = stockDelta(v.stock, was.product.stock);
+      if (delta !== null) input.stockDelta = delta;
+    }
+    const outcome = await busy(submit, was ? 'Saving…' : 'Creating…', async () => {
       try {
-        const saved = wasEditing ? await api.updateProduct(wasEditing.id, input) : await api.createProduct(input);
-        toast(wasEditing ? `Saved ${saved.name}: ${money(saved.price)}, ${saved.stock} in stock.` : `Created ${saved.name}.`, 'success');
-        products = await api.products();
-        fill(null);
-        renderTable(saved.id);
+        return { saved: was ? (await api.saveProductEdit(was.product.id, input, was.etag)).body : await api.createProduct(input) };
       } catch (error) {
-        if (error.status === 404 && wasEditing) {
-          toast(`${wasEditing.name} no longer exists.`, 'error');
-          products = await api.products();
-          fill(null);
-          renderTable();
-          return;
-        }
-        showErrors(form, error);
+        return { error };
       }
     });
+    // After `busy` has put its label back: the form's mode decides the button's label from here on.
+    const { saved, error } = outcome;
+    if (saved) {
+      toast(was ? `Saved ${saved.name}: ${money(saved.price)}, ${saved.stock} in stock.` : `Created ${saved.name}.`, 'success');
+      products = await api.products();
+      fill(null);
+      renderTable(saved.id);
+    } else if (was && error.status === 404) {
+      await gone(was.product);
+    } else if (was && error.status === 412) {
+      await changedMeanwhile(was, v);
+    } else {
+      showErrors(form, error, { stockDelta: 'stock' }); // the form's stock field is what the delta came from
+    }
   });
 
   const tableWrap = h('div', { class: 'table-wrap card' });
@@ -119,7 +250,7 @@ async function productsPanel({ panel }) {
       h('tbody', {}, products.map((p) => {
         const actions = h('td', { class: 'row-actions' });
         const normal = () => mount(actions,
-          h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Edit ${p.name}`, onclick: () => { fill(p); form.scrollIntoView({ block: 'start' }); form.elements.name.focus(); } }, 'Edit'),
+          h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Edit ${p.name}`, onclick: () => { form.scrollIntoView({ block: 'start' }); edit(p); } }, 'Edit'),
           h('button', { type: 'button', class: 'btn btn-small btn-ghost', 'aria-label': `Delete ${p.name}`, onclick: confirmDelete }, 'Delete'));
         function confirmDelete() {
           const yes = h('button', {
@@ -132,7 +263,7 @@ async function productsPanel({ panel }) {
                   if (error.status !== 404) { toast(error.message, 'error'); return; }
                 }
                 products = products.filter((x) => x.id !== p.id);
-                if (editing?.id === p.id) fill(null);
+                if (editing?.product.id === p.id) fill(null);
                 renderTable();
               });
             },

@@ -9,18 +9,37 @@ export class ApiError extends Error {
     this.title = problem.title;
     this.field = problem.field;
     this.errors = Array.isArray(problem.errors) ? problem.errors : undefined;
+    // The problem's machine-readable `code` and the whole parsed body: some problems carry more than a
+    // message (a checkout's 409 `PriceChanged` carries the basket at its new prices).
+    this.code = problem.code;
+    this.body = problem;
   }
 }
 
 const user = () => encodeURIComponent(auth.user()?.name ?? '');
 
 /** api('GET', '/product', {query, body, headers}) → the parsed body (null for 204). */
-export async function api(method, path, { query, body, headers = {}, retried = false } = {}) {
+export async function api(method, path, options) {
+  return (await send(method, path, options)).data;
+}
+
+/**
+ * Like `api`, with the answer's `ETag` too: `{ body, etag }` (etag null when the answer has none).
+ * For conditional writes: the ETag read goes back as `If-Match`, so a write based on stale values is refused.
+ */
+export async function versioned(method, path, options) {
+  const { data, response } = await send(method, path, options);
+  return { body: data, etag: response.headers.get('ETag') };
+}
+
+/** Sends a request → `{ data, response }`; refreshes the token once on a 401; a problem becomes an ApiError. */
+async function send(method, path, { query, body, headers = {}, cache, retried = false } = {}) {
   const url = new URL(path, location.origin);
   for (const [key, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== '') url.searchParams.set(key, value);
   }
   const request = { method, headers: { Accept: 'application/json, application/problem+json', ...headers } };
+  if (cache) request.cache = cache;
   if (body !== undefined) {
     request.headers['Content-Type'] = 'application/json';
     request.body = JSON.stringify(body);
@@ -36,13 +55,16 @@ export async function api(method, path, { query, body, headers = {}, retried = f
     throw new ApiError(0, { title: 'Network error', detail: 'The shop could not be reached. Check your connection and try again.' });
   }
   if (response.status === 401 && token && !retried) {
-    // The token was refused (expired while in flight, or the pool's keys rotated): refresh once.
+    // The token was refused (expired while in flight, or the pool's keys rotated): refresh once. Only a
+    // failed refresh signs out: the retried request's own problems (a 409, a 412) go to the caller.
+    let refreshed = false;
     try {
       await auth.refresh();
-      return api(method, path, { query, body, headers, retried: true });
+      refreshed = true;
     } catch {
       auth.signOut('expired');
     }
+    if (refreshed) return send(method, path, { query, body, headers, cache, retried: true });
   }
   const type = response.headers.get('Content-Type') || '';
   const data = response.status === 204 || method === 'HEAD' ? null
@@ -56,7 +78,7 @@ export async function api(method, path, { query, body, headers = {}, retried = f
     if (response.status === 401) problem.detail ??= 'Please sign in.';
     throw new ApiError(response.status, problem);
   }
-  return data;
+  return { data, response };
 }
 
 /** Every page of a paginated list (`{items, nextCursor}`), up to `max` items. */
@@ -75,6 +97,18 @@ export const products = (category) => all('/product', { category });
 export const product = (id) => api('GET', `/product/${encodeURIComponent(id)}`);
 export const createProduct = (input) => api('POST', '/product', { body: input });
 export const updateProduct = (id, input) => api('PUT', `/product/${encodeURIComponent(id)}`, { body: input });
+/**
+ * The product as it is now, with its ETag: `{ body, etag }`. Not from the HTTP cache: the ETag must be the
+ * current one (the stock, and so the ETag, changes with every sale).
+ */
+export const productForEdit = (id) => versioned('GET', `/product/${encodeURIComponent(id)}`, { cache: 'no-store' });
+/**
+ * Saves an edit made on the product read with `etag` (`If-Match`): 412 when it changed since (a sale, another
+ * admin). Stock goes as `stockDelta` (units to add or remove), never as an absolute number. → `{ body, etag }`.
+ */
+export const saveProductEdit = (id, input, etag) => versioned('PUT', `/product/${encodeURIComponent(id)}`, {
+  body: input, headers: etag ? { 'If-Match': etag } : {},
+});
 export const deleteProduct = (id) => api('DELETE', `/product/${encodeURIComponent(id)}`);
 
 export const basket = () => api('GET', `/basket/${user()}`);
@@ -83,8 +117,12 @@ export const saveBasket = (items) => api('POST', '/basket', {
   body: { userName: auth.user()?.name, items: items.map(({ productId, quantity, color }) => ({ productId, quantity, color: color || null })) },
 });
 export const emptyBasket = () => api('DELETE', `/basket/${user()}`);
-export const checkout = (details, idempotencyKey) => api('POST', '/basket/checkout', {
-  body: { userName: auth.user()?.name, ...details }, headers: { 'Idempotency-Key': idempotencyKey },
+/**
+ * Checks the basket out. `expectedTotal` is the total the customer saw and confirmed: when the prices
+ * changed since, the answer is a 409 `PriceChanged` carrying the repriced basket (`error.body.basket`).
+ */
+export const checkout = (details, expectedTotal, idempotencyKey) => api('POST', '/basket/checkout', {
+  body: { userName: auth.user()?.name, ...details, expectedTotal }, headers: { 'Idempotency-Key': idempotencyKey },
 });
 
 export const myOrders = () => api('GET', `/order/${user()}`);

@@ -126,50 +126,122 @@ export const TEST_CARDS = [
 export async function checkoutPage(ctx) {
   const { main } = ctx;
   mount(main, pageTitle('Checkout'), loading());
-  const basket = await api.basket();
-  setBasket(basket);
-  const items = basket.items || [];
-  if (!items.length) {
+  const loaded = await api.basket();
+  setBasket(loaded);
+  if (!(loaded.items || []).length) {
     mount(main, pageTitle('Checkout'), h('div', { class: 'card empty' }, h('p', {}, 'Your basket is empty: there is nothing to check out.'),
       h('a', { class: 'btn btn-primary', href: '#/' }, 'Browse the catalog')));
     return;
   }
   const user = auth.user();
-  // One key per filled-in form: a retried submission (a lost answer, a double click) returns the first checkout.
+  // The basket as this page shows it: its total goes with the checkout as `expectedTotal`, so the order
+  // is placed at the prices the customer saw (or the server answers 409 PriceChanged with the new ones).
+  let shown = loaded;
+  // One key per request body: a retried submission (a lost answer, a double click) returns the first
+  // checkout; other details or another confirmed total are another checkout (the same key with another
+  // body is refused).
   let idempotencyKey = uuid();
   let lastBody = '';
+  let confirming = false; // the price-change confirmation is up: the customer answers it first
+
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block btn-large', id: 'place-order' });
+  const summary = h('aside', { class: 'card summary', 'aria-label': 'Order summary' });
+  const confirmation = h('div', { class: 'price-check' });
+  let earlier = null; // the notice of price changes GET /basket reported when the page loaded
+
+  /** The order button as the page stands: the total shown; disabled while a confirmation waits. */
+  const settle = () => {
+    submit.textContent = `Place order · ${money(shown.totalPrice)}`;
+    submit.disabled = confirming;
+  };
+
+  /** Shows `basket` in the summary and on the button: the total the next checkout confirms. */
+  const show = (basket) => {
+    shown = basket;
+    mount(summary, summaryContent(basket));
+    settle();
+  };
+
+  const dismiss = () => {
+    confirming = false;
+    mount(confirmation);
+    settle();
+  };
+
+  /** The details of the form, or null after showing what is missing. */
+  const details = () => {
+    clearErrors(form);
+    const v = values(form);
+    const missing = [];
+    for (const [name, label] of [['firstName', 'first name'], ['lastName', 'last name'], ['email', 'email'], ['address', 'address'], ['cardInfo', 'card number']]) {
+      if (!v[name]) missing.push({ field: name, detail: `Enter your ${label}.` });
+    }
+    if (v.email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v.email)) missing.push({ field: 'email', detail: 'Enter an email address like ada@example.com.' });
+    if (v.cardInfo && !/^[ -]*([0-9][ -]*){12,19}$/.test(v.cardInfo)) missing.push({ field: 'cardInfo', detail: 'A card number has 12 to 19 digits (spaces and dashes are fine).' });
+    if (missing.length) {
+      showErrors(form, { errors: missing });
+      return null;
+    }
+    return v;
+  };
+
+  /** Checks out at the total shown; `button` shows the work. */
+  const place = async (button) => {
+    const input = details();
+    if (!input) return; // shown next to the fields; a confirmation stays up until answered
+    const expectedTotal = Number(shown.totalPrice);
+    const body = JSON.stringify({ ...input, expectedTotal });
+    if (body !== lastBody) {
+      if (lastBody) idempotencyKey = uuid();
+      lastBody = body;
+    }
+    await busy(button, 'Placing your order…', async () => {
+      try {
+        const accepted = await api.checkout(input, expectedTotal, idempotencyKey);
+        setBasket({ items: [] });
+        toast('Order placed — following it through the saga…', 'success');
+        navigate(`#/track/${accepted.checkoutId}`, { replace: true });
+      } catch (error) {
+        if (error.status === 409 && error.code === 'PriceChanged' && error.body?.basket) {
+          priceChanged(error.body.basket);
+          return;
+        }
+        dismiss();
+        showErrors(form, error);
+      }
+    });
+    settle(); // `busy` put the button back as it found it: label and state follow the page again
+  };
+
+  /** The 409 PriceChanged: shows what changed against what this page showed, and asks to confirm the new total. */
+  const priceChanged = (basket) => {
+    const before = shown;
+    setBasket(basket);
+    if (!(basket.items || []).length) {
+      toast('Your basket is empty now: there is nothing to check out.', 'info');
+      navigate('#/basket', { replace: true });
+      return;
+    }
+    confirming = true;
+    earlier?.remove(); // the confirmation below tells the whole story now
+    show(basket);
+    mount(confirmation, priceChangedPanel(before, basket, {
+      confirm: (event) => place(event.currentTarget),
+      cancel: () => navigate('#/basket'),
+    }));
+    confirmation.scrollIntoView({ block: 'nearest' });
+    confirmation.querySelector('h2')?.focus();
+  };
 
   const form = h('form', {
     class: 'card form checkout-form', id: 'checkout-form', novalidate: true, 'aria-labelledby': 'checkout-details',
-    onsubmit: async (event) => {
+    onsubmit: (event) => {
       event.preventDefault();
-      clearErrors(form);
-      const details = values(form);
-      const missing = [];
-      for (const [name, label] of [['firstName', 'first name'], ['lastName', 'last name'], ['email', 'email'], ['address', 'address'], ['cardInfo', 'card number']]) {
-        if (!details[name]) missing.push({ field: name, detail: `Enter your ${label}.` });
-      }
-      if (details.email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(details.email)) missing.push({ field: 'email', detail: 'Enter an email address like ada@example.com.' });
-      if (details.cardInfo && !/^[ -]*([0-9][ -]*){12,19}$/.test(details.cardInfo)) missing.push({ field: 'cardInfo', detail: 'A card number has 12 to 19 digits (spaces and dashes are fine).' });
-      if (missing.length) {
-        showErrors(form, { errors: missing });
+      if (confirming) {
+        confirmation.querySelector('h2')?.focus();
         return;
       }
-      const body = JSON.stringify(details);
-      if (body !== lastBody) { // other details are another checkout: the same key with another body is refused
-        if (lastBody) idempotencyKey = uuid();
-        lastBody = body;
-      }
-      await busy(form.querySelector('button[type=submit]'), 'Placing your order…', async () => {
-        try {
-          const accepted = await api.checkout(details, idempotencyKey);
-          setBasket({ items: [] });
-          toast('Order placed — following it through the saga…', 'success');
-          navigate(`#/track/${accepted.checkoutId}`, { replace: true });
-        } catch (error) {
-          showErrors(form, error);
-        }
-      });
+      place(submit);
     },
   },
   h('h2', { id: 'checkout-details' }, 'Delivery and payment'),
@@ -189,16 +261,73 @@ export async function checkoutPage(ctx) {
         onclick: () => { form.elements.cardInfo.value = card; form.elements.cardInfo.focus(); },
       }, h('code', {}, card)), ` → ${outcome}`))),
     h('p', { class: 'hint' }, 'Any other number is approved. Only the last four digits are kept.')),
-  h('button', { type: 'submit', class: 'btn btn-primary btn-block btn-large' }, `Place order · ${money(basket.totalPrice)}`));
+  submit);
 
+  show(loaded);
+  // GET /basket reports a price change once: this page may be where the customer first learns of it.
+  const changed = (loaded.items || []).filter((i) => i.previousPrice !== undefined && i.previousPrice !== null && Number(i.previousPrice) !== Number(i.price));
+  earlier = changed.length ? notice('warning', h('strong', {}, 'Prices changed since you added these items: '),
+    changed.map((i, n) => [n ? '; ' : '', `${i.productName} was ${money(i.previousPrice)}, now ${money(i.price)}`]), '. ',
+    'The order summary shows the current prices.') : null;
   mount(main,
     pageTitle('Checkout', h('a', { class: 'btn btn-ghost', href: '#/basket' }, 'Back to basket')),
-    h('div', { class: 'basket-layout' },
-      form,
-      h('aside', { class: 'card summary', 'aria-label': 'Order summary' },
-        h('h2', {}, 'Order summary'),
-        h('ul', { class: 'summary-lines' }, items.map((i) => h('li', {},
-          h('span', {}, `${i.quantity} × ${i.productName}`, i.color ? h('span', { class: 'muted' }, ` · ${i.color}`) : null),
-          h('span', { class: 'price' }, money(i.price * i.quantity))))),
-        h('dl', {}, h('dt', { class: 'total' }, 'Total'), h('dd', { class: 'total' }, money(basket.totalPrice))))));
+    earlier,
+    confirmation,
+    h('div', { class: 'basket-layout' }, form, summary));
+}
+
+/** The order summary's content: the lines and the total. */
+function summaryContent(basket) {
+  return [
+    h('h2', {}, 'Order summary'),
+    h('ul', { class: 'summary-lines' }, (basket.items || []).map((i) => h('li', {},
+      h('span', {}, `${i.quantity} × ${i.productName}`, i.color ? h('span', { class: 'muted' }, ` · ${i.color}`) : null),
+      h('span', { class: 'price' }, money(i.price * i.quantity))))),
+    h('dl', {}, h('dt', { class: 'total' }, 'Total'), h('dd', { class: 'total', id: 'checkout-total', dataset: { total: basket.totalPrice } }, money(basket.totalPrice)))];
+}
+
+const lineKey = (item) => `${String(item.productId).toLowerCase()}|${item.color || ''}`;
+
+/**
+ * The lines whose price differs from what the customer was shown: `[{item, was}]`. The page's own
+ * basket tells the price the customer saw; `previousPrice` covers a line the page did not show.
+ */
+function priceChanges(before, after) {
+  const seen = new Map((before?.items || []).map((i) => [lineKey(i), Number(i.price)]));
+  return (after.items || []).filter((i) => i.available !== false).map((item) => {
+    const previous = item.previousPrice !== undefined && item.previousPrice !== null ? Number(item.previousPrice) : null;
+    return { item, was: seen.has(lineKey(item)) ? seen.get(lineKey(item)) : previous };
+  }).filter(({ item, was }) => was !== null && was !== Number(item.price));
+}
+
+/** The confirmation after a 409 PriceChanged: old → new per changed line, the new total, confirm or go back. */
+function priceChangedPanel(before, basket, { confirm, cancel }) {
+  const changes = priceChanges(before, basket);
+  const unavailable = (basket.items || []).filter((i) => i.available === false);
+  const total = Number(basket.totalPrice);
+  const wasTotal = Number(before.totalPrice);
+  return h('section', { class: 'card price-changed', id: 'price-changed', 'aria-labelledby': 'price-changed-title' },
+    h('h2', { id: 'price-changed-title', tabindex: '-1' }, 'Prices changed — please confirm'),
+    // Our own words, not the problem's `detail` (written for API clients: "…checking out with expectedTotal").
+    h('p', {}, 'Prices in your basket changed while you were checking out. Nothing has been ordered or charged yet.'),
+    changes.length
+      ? h('table', { class: 'table', id: 'price-changed-lines' },
+        h('caption', { class: 'visually-hidden' }, 'Changed prices'),
+        h('thead', {}, h('tr', {},
+          h('th', { scope: 'col' }, 'Item'), h('th', { scope: 'col', class: 'num' }, 'Was'), h('th', { scope: 'col', class: 'num' }, 'Now'))),
+        h('tbody', {}, changes.map(({ item, was }) => h('tr', { dataset: { productId: item.productId, was, now: item.price } },
+          h('th', { scope: 'row' }, `${item.quantity} × ${item.productName}`, item.color ? h('span', { class: 'muted' }, ` · ${item.color}`) : null),
+          h('td', { class: 'num' }, h('s', { class: 'old-price' }, money(was))),
+          h('td', { class: 'num' }, h('strong', { class: 'new-price' }, money(item.price)))))))
+      : h('p', {}, 'Your basket changed since this page showed it.'),
+    h('p', { class: 'price-changed-total' }, 'New total: ',
+      h('strong', { id: 'price-changed-total', dataset: { total: basket.totalPrice } }, money(total)),
+      wasTotal !== total ? h('span', { class: 'muted' }, ` (was ${money(wasTotal)})`) : null),
+    unavailable.length
+      ? notice('error', `${unavailable.map((i) => i.productName).join(', ')} left the catalog. Go back to the basket to remove ${unavailable.length > 1 ? 'them' : 'it'}.`)
+      : null,
+    h('div', { class: 'actions' },
+      unavailable.length ? null
+        : h('button', { type: 'button', class: 'btn btn-primary', id: 'confirm-new-prices', onclick: confirm }, `Confirm and place order · ${money(total)}`),
+      h('button', { type: 'button', class: 'btn btn-ghost', id: 'cancel-new-prices', onclick: cancel }, 'Back to basket')));
 }

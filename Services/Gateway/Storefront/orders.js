@@ -58,12 +58,15 @@ function explanation(order) {
     const why = {
       OutOfStock: ' A product lacked the stock (or left the catalog).',
       StepTimeout: ' A step of the order did not answer in time.',
+      PriceChanged: ' A price changed while your order was being placed; nothing was charged.',
     }[order.cancellationReason] || '';
+    // A price change is caught at the stock reservation, before any payment: there is nothing to refund.
+    const aftermath = order.cancellationReason === 'PriceChanged' ? '' : ' Reserved stock was released and any payment refunded.';
     return h('div', { class: 'notice notice-error', role: 'alert', id: 'cancel-notice' },
       h('strong', {}, 'This order was cancelled: '),
       h('span', { id: 'cancel-reason', dataset: { reason: order.cancellationReason || '' } }, reasonLabel(order.cancellationReason || 'Cancelled')),
-      detail ? ` (${detail})` : '', '.', why,
-      ' Reserved stock was released and any payment refunded.');
+      detail ? ` (${detail})` : '', '.', why, aftermath,
+      order.cancellationReason === 'PriceChanged' ? [' ', h('a', { href: '#/' }, 'See the current prices'), ' and order again.'] : null);
   }
   return h('p', { class: 'live' }, h('span', { class: 'live-dot', 'aria-hidden': 'true' }), 'Updating live as the saga moves…');
 }

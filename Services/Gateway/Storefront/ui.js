@@ -176,6 +176,7 @@ export const REASONS = {
   OutOfStock: 'Out of stock',
   PaymentDeclined: 'Payment declined',
   StepTimeout: 'Step timed out',
+  PriceChanged: 'Price changed',
 };
 export const reasonLabel = (reason) => REASONS[reason] || reason;
 

@@ -41,6 +41,8 @@ package enum CancellationReason: String, Codable, Sendable, CaseIterable {
     case paymentDeclined = "PaymentDeclined"
     /// A step did not answer in time.
     case stepTimeout = "StepTimeout"
+    /// A price changed between the checkout and the stock reservation: nothing was charged.
+    case priceChanged = "PriceChanged"
 }
 
 package struct StatusChange: Codable, Sendable, Equatable {

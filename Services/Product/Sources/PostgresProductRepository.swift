@@ -83,34 +83,40 @@ package struct PostgresProductRepository: ProductRepository {
         return try await Self.decode(rows)
     }
 
-    package func update(id: UUID, with input: ProductInput) async throws -> Product? {
-        try await cache.dropping({ [id] }) { try await updateTransaction(id: id, with: input) }
+    package func update(id: UUID, with input: ProductInput, expected: ProductTag?) async throws -> ProductUpdate {
+        try await cache.dropping({ [id] }) { try await updateTransaction(id: id, with: input, expected: expected) }
     }
 
-    private func updateTransaction(id: UUID, with input: ProductInput) async throws -> Product? {
+    /// The row is locked first: `If-Match` and `stockDelta` are decided on the stock as it is at that
+    /// moment, which no reservation can change before the commit.
+    private func updateTransaction(id: UUID, with input: ProductInput, expected: ProductTag?) async throws -> ProductUpdate {
         try await client.withOutboxTransaction(logger: logger) { connection in
-            let before = try await connection.query(
-                "SELECT price::text FROM products WHERE id = \(id) FOR UPDATE", logger: logger
-            )
-            var oldPrice: Decimal?
-            for try await price in before.decode(String.self) { oldPrice = try Money.parse(price, column: "products.price") }
-            guard let oldPrice else { return nil }
+            let before = try await Self.decode(try await connection.query(
+                "SELECT \(unescaped: Self.columns) FROM products WHERE id = \(id) FOR UPDATE", logger: logger
+            )).first
+            guard let before else { return .notFound }
+            if let expected, expected != before.tag { return .changedMeanwhile(before) }
+            let stock = input.stock ?? (before.stock + (input.stockDelta ?? 0))
+            guard stock >= 0 else { return .stockWouldBeNegative(before) }
+            guard stock <= ProductInput.maximumStock else {
+                throw Problem.unprocessable("the stock would exceed \(ProductInput.maximumStock)", field: input.stockDelta == nil ? "stock" : "stockDelta")
+            }
             let rows = try await connection.query(
                 """
                 UPDATE products SET
                     name = \(input.name), description = \(input.description ?? ""), image_file = \(input.imageFile ?? ""),
                     price = \(input.price.description)::numeric, category = \(input.category),
-                    stock = coalesce(\(input.stock), stock), version = version + 1, updated_at = now()
+                    stock = \(stock), version = version + 1, updated_at = now()
                 WHERE id = \(id)
                 RETURNING \(unescaped: Self.columns)
                 """,
                 logger: logger
             )
-            guard let product = try await Self.decode(rows).first else { return nil }
-            if product.price != oldPrice {
-                try await record(ShopEvents.productPriceChanged, product, oldPrice: oldPrice, on: connection)
+            guard let product = try await Self.decode(rows).first else { return .notFound }
+            if product.price != before.price {
+                try await record(ShopEvents.productPriceChanged, product, oldPrice: before.price, on: connection)
             }
-            return product
+            return .updated(product)
         }
     }
 
@@ -220,22 +226,24 @@ struct PostgresReservationStore: ReservationStore {
         return Reservation(orderId: orderId, status: status, reason: reason, lines: try JSONValue.decoder.decode([ReserveStock.Line].self, from: Data(lines.utf8)))
     }
 
-    func available() async throws -> [UUID: Int] {
+    func available() async throws -> [UUID: StockLevel] {
         let ids = Array(Set(productIds)).sorted { $0.uuidString < $1.uuidString }
         let rows = lockProducts
-            ? try await connection.query("SELECT id, stock FROM products WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE", logger: logger)
-            : try await connection.query("SELECT id, stock FROM products WHERE id = ANY(\(ids))", logger: logger)
-        var stock: [UUID: Int] = [:]
-        for try await (id, units) in rows.decode((UUID, Int).self) { stock[id] = units }
+            ? try await connection.query("SELECT id, stock, price::text FROM products WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE", logger: logger)
+            : try await connection.query("SELECT id, stock, price::text FROM products WHERE id = ANY(\(ids))", logger: logger)
+        var stock: [UUID: StockLevel] = [:]
+        for try await (id, units, price) in rows.decode((UUID, Int, String).self) {
+            stock[id] = StockLevel(stock: units, price: try Money.parse(price, column: "products.price"))
+        }
         return stock
     }
 
     /// One statement on a plain read; the retry that locks the products reads them apart (in id order).
-    func existingAndAvailable() async throws -> (existing: Reservation?, available: [UUID: Int]) {
+    func existingAndAvailable() async throws -> (existing: Reservation?, available: [UUID: StockLevel]) {
         if lockProducts { return (try await existing(), try await available()) }
         let rows = try await connection.query(
             """
-            SELECT r.status, r.reason, r.lines, p.id, p.stock
+            SELECT r.status, r.reason, r.lines, p.id, p.stock, p.price::text
             FROM (SELECT 1) AS one
             LEFT JOIN stock_reservations r ON r.order_id = \(orderId)
             LEFT JOIN products p ON p.id = ANY(\(Array(Set(productIds))))
@@ -243,17 +251,19 @@ struct PostgresReservationStore: ReservationStore {
             logger: logger
         )
         var existing: Reservation?
-        var stock: [UUID: Int] = [:]
-        for try await (status, reason, lines, id, units) in rows.decode((String?, String?, String?, UUID?, Int?).self) {
+        var stock: [UUID: StockLevel] = [:]
+        for try await (status, reason, lines, id, units, price) in rows.decode((String?, String?, String?, UUID?, Int?, String?).self) {
             if existing == nil, let status, let lines { existing = try Self.reservation(orderId: orderId, status: status, reason: reason, lines: lines) }
-            if let id, let units { stock[id] = units }
+            if let id, let units, let price { stock[id] = StockLevel(stock: units, price: try Money.parse(price, column: "products.price")) }
         }
         return (existing, stock)
     }
 
     /// One statement: the record, the reply in the outbox and, last, the stock. The products' rows are
     /// locked in id order (no deadlock between two orders) and stay locked only until the commit; a
-    /// decrease applies only while the stock covers it, re-checked on the newest row. Released stock
+    /// decrease applies only while the stock covers it and the price is still the one the order was
+    /// placed at, both re-checked on the newest row (a price change between the decision's plain read
+    /// and this statement makes the caller decide again on locked rows: `PriceChanged`). Released stock
     /// goes back even to a product whose row was deleted meanwhile: nothing to give back then.
     func save(_ reservation: Reservation?, stockChanges: [UUID: Int], reply: PublishEntry?) async throws {
         let changes = stockChanges.sorted { $0.key.uuidString < $1.key.uuidString }
@@ -271,12 +281,16 @@ struct PostgresReservationStore: ReservationStore {
         }
         if let reply { try Outbox.insert([reply], as: "events", into: &statement) }
         if !changes.isEmpty {
-            statement.with("c AS (SELECT * FROM unnest(\(try statement.bind(changes.map(\.key)))::uuid[], \(try statement.bind(changes.map(\.value)))::int[]) AS c(id, change))")
+            // The prices the decision checked (a reservation's lines); none for releases.
+            let prices = Dictionary((reservation?.status == .reserved ? reservation!.lines : []).compactMap { line in line.price.map { (line.productId, $0.description) } }, uniquingKeysWith: { a, _ in a })
+            let priceTexts: [String] = changes.map { prices[$0.key] ?? "" }
+            statement.with("c AS (SELECT * FROM unnest(\(try statement.bind(changes.map(\.key)))::uuid[], \(try statement.bind(changes.map(\.value)))::int[], \(try statement.bind(priceTexts))::text[]) AS c(id, change, price))")
             statement.with("locked AS (SELECT p.id FROM products p JOIN c ON c.id = p.id ORDER BY p.id FOR UPDATE OF p)")
             statement.with("""
                 changed AS (
                     UPDATE products AS p SET stock = p.stock + c.change, updated_at = now()
-                    FROM c WHERE p.id = c.id AND p.id IN (SELECT id FROM locked) AND (c.change >= 0 OR p.stock + c.change >= 0)
+                    FROM c WHERE p.id = c.id AND p.id IN (SELECT id FROM locked)
+                        AND (c.change >= 0 OR (p.stock + c.change >= 0 AND (c.price = '' OR p.price = c.price::numeric)))
                     RETURNING c.change < 0 AS decreased
                 )
                 """)

@@ -34,18 +34,26 @@ package struct ProductController<Repository: ProductRepository> {
         return try JSONOutput.response(page.page(products) { ProductCursor(name: $0.name, id: $0.id) })
     }
 
+    /// The product with its `ETag` (`"<version>.<stock>"`: it changes with every edit and every sale),
+    /// what `PUT` takes in `If-Match`.
     @Sendable func get(_ request: Request, context: AppRequestContext) async throws -> Response {
         let id = try Self.productID(context)
         guard let cache else {
             guard let product = try await repository.find(id: id) else { throw Problem.notFound("no product with id \(id)") }
-            return try JSONOutput.response(product)
+            return try JSONOutput.response(product, headers: [.eTag: product.tag.etag])
         }
-        if let body = cache.body(for: id) { return JSONOutput.response(json: body) }
+        if let (body, etag) = cache.answer(for: id) { return Self.tagged(JSONOutput.response(json: body), etag) }
         let token = cache.beginRead()
         guard let product = try await repository.find(id: id) else { throw Problem.notFound("no product with id \(id)") }
         let body = try JSONOutput.body(product)
-        cache.store(body, for: id, readSince: token)
-        return JSONOutput.response(json: body)
+        cache.store(body, etag: product.tag.etag, for: id, readSince: token)
+        return Self.tagged(JSONOutput.response(json: body), product.tag.etag)
+    }
+
+    static func tagged(_ response: Response, _ etag: String?) -> Response {
+        var response = response
+        if let etag { response.headers[.eTag] = etag }
+        return response
     }
 
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -59,10 +67,26 @@ package struct ProductController<Repository: ProductRepository> {
         try context.requireAdmin()
         let id = try Self.productID(context)
         let input = try await JSONInput.decode(ProductInput.self, from: request, context: context).validated()
-        guard let product = try await repository.update(id: id, with: input) else {
-            throw Problem.notFound("no product with id \(id)")
+        // `If-Match: *` asks only that the product exists; any other value names one state of it.
+        let ifMatch = request.headers[.ifMatch]?.trimmingCharacters(in: .whitespaces)
+        let expected: ProductTag? = ifMatch == nil || ifMatch == "*" ? nil : (ProductTag(etag: ifMatch!) ?? ProductTag(version: -1, stock: -1))
+        if input.stock != nil, ifMatch == nil || ifMatch == "*" {
+            var problem = Problem(.preconditionRequired, detail: "setting stock outright needs If-Match with the product's ETag (from GET); or send stockDelta, units to add or take away", field: "stock")
+            problem.headers[.contentType] = "application/problem+json"
+            throw problem
         }
-        return try JSONOutput.response(product)
+        switch try await repository.update(id: id, with: input, expected: expected) {
+        case .updated(let product):
+            return try JSONOutput.response(product, headers: [.eTag: product.tag.etag])
+        case .notFound:
+            throw Problem.notFound("no product with id \(id)")
+        case .changedMeanwhile(let product):
+            var problem = Problem(.preconditionFailed, detail: "the product changed since it was read (now ETag \(product.tag.etag), \(product.stock) in stock); read it again and retry", field: "If-Match")
+            problem.headers[.eTag] = product.tag.etag
+            throw problem
+        case .stockWouldBeNegative(let product):
+            throw Problem.conflict("stockDelta would take the stock below 0 (\(product.stock) in stock now)", field: "stockDelta")
+        }
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> HTTPResponse.Status {

@@ -8,8 +8,11 @@ package struct ProductInput: Codable, Sendable {
     package var imageFile: String?
     package var price: Decimal
     package var category: String
-    /// Units available: `POST` defaults it to 0; `PUT` keeps the current stock when it is absent.
+    /// Units available: `POST` defaults it to 0; `PUT` keeps the current stock when it is absent, and
+    /// takes it only with `If-Match` (a stock set outright must not undo units sold meanwhile).
     package var stock: Int?
+    /// `PUT` only: units to add (or, negative, to take away) from the stock as it is at that moment.
+    package var stockDelta: Int?
 
     package static let maximumStock = 1_000_000_000
 
@@ -38,6 +41,12 @@ package struct ProductInput: Codable, Sendable {
         try Money.validate(price, field: "price")
         if let stock, !(0...Self.maximumStock).contains(stock) {
             throw Problem.unprocessable("stock must be a whole number from 0 to \(Self.maximumStock)", field: "stock")
+        }
+        if let stockDelta {
+            guard stock == nil else { throw Problem.badRequest("give stock or stockDelta, not both", field: "stockDelta") }
+            guard (-Self.maximumStock...Self.maximumStock).contains(stockDelta) else {
+                throw Problem.unprocessable("stockDelta must be a whole number from -\(Self.maximumStock) to \(Self.maximumStock)", field: "stockDelta")
+            }
         }
         return input
     }

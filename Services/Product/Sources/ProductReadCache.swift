@@ -15,6 +15,7 @@ import Synchronization
 package final class ProductReadCache: Sendable {
     struct Entry {
         let body: ByteBuffer
+        let etag: String?
         let expires: ContinuousClock.Instant
     }
 
@@ -40,6 +41,11 @@ package final class ProductReadCache: Sendable {
 
     /// The kept answer for `id`, unless it expired.
     package func body(for id: UUID) -> ByteBuffer? {
+        answer(for: id)?.body
+    }
+
+    /// The kept answer for `id` and its `ETag`, unless it expired.
+    package func answer(for id: UUID) -> (body: ByteBuffer, etag: String?)? {
         let now = ContinuousClock.now
         return state.withLock { state in
             guard let entry = state.entries[id] else { return nil }
@@ -47,7 +53,7 @@ package final class ProductReadCache: Sendable {
                 state.entries[id] = nil
                 return nil
             }
-            return entry.body
+            return (entry.body, entry.etag)
         }
     }
 
@@ -56,7 +62,7 @@ package final class ProductReadCache: Sendable {
     }
 
     /// Keeps `body`, read from Postgres after `token` was taken, unless a write dropped anything since.
-    package func store(_ body: ByteBuffer, for id: UUID, readSince token: ReadToken) {
+    package func store(_ body: ByteBuffer, etag: String? = nil, for id: UUID, readSince token: ReadToken) {
         let expires = ContinuousClock.now.advanced(by: timeToLive)
         state.withLock { state in
             guard state.generation == token.generation else { return }
@@ -65,7 +71,7 @@ package final class ProductReadCache: Sendable {
                 state.entries = state.entries.filter { $0.value.expires > now }
                 guard state.entries.count < capacity else { return }
             }
-            state.entries[id] = Entry(body: body, expires: expires)
+            state.entries[id] = Entry(body: body, etag: etag, expires: expires)
         }
     }
 

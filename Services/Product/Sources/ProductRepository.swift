@@ -6,9 +6,46 @@ package protocol ProductRepository: Sendable {
     func find(id: UUID) async throws -> Product?
     /// Up to `limit` products after `cursor`, optionally of one category, ordered by name then id.
     func list(category: String?, after cursor: ProductCursor?, limit: Int) async throws -> [Product]
-    /// The updated product, or nil when there is none with that id.
-    func update(id: UUID, with input: ProductInput) async throws -> Product?
+    /// Updates the product when it is still `expected` (its `ETag`; nil: whatever it is now).
+    func update(id: UUID, with input: ProductInput, expected: ProductTag?) async throws -> ProductUpdate
     /// Whether a product was deleted.
     func delete(id: UUID) async throws -> Bool
     func count() async throws -> Int
+}
+
+/// What `If-Match` names: the product's version and stock (its `ETag` is `"<version>.<stock>"`; stock
+/// is in it because sales change the stock and not the version).
+package struct ProductTag: Sendable, Equatable {
+    package var version: Int
+    package var stock: Int
+
+    package init(version: Int, stock: Int) {
+        self.version = version
+        self.stock = stock
+    }
+
+    /// A strong entity tag `"<version>.<stock>"`; nil for anything else (which then matches nothing).
+    package init?(etag: String) {
+        let text = etag.trimmingCharacters(in: .whitespaces)
+        guard text.count >= 5, text.count <= 40, text.first == "\"", text.last == "\"" else { return nil }
+        let parts = text.dropFirst().dropLast().split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, let version = Int(parts[0]), let stock = Int(parts[1]), version >= 0, stock >= 0 else { return nil }
+        self.init(version: version, stock: stock)
+    }
+
+    package var etag: String { "\"\(version).\(stock)\"" }
+}
+
+/// How a `PUT` ended.
+package enum ProductUpdate: Sendable, Equatable {
+    case updated(Product)
+    case notFound
+    /// The product is no longer what `If-Match` named: it is now this.
+    case changedMeanwhile(Product)
+    /// `stockDelta` would take the stock below 0: it is this now.
+    case stockWouldBeNegative(Product)
+}
+
+extension Product {
+    package var tag: ProductTag { ProductTag(version: version, stock: stock) }
 }

@@ -31,10 +31,11 @@ package enum StockRules {
         case failed(reason: String)
     }
 
-    /// What to store and answer for `command`, given the order's record (if any) and the stock of
-    /// its products (a product missing from `available` was deleted). All lines or none.
+    /// What to store and answer for `command`, given the order's record (if any) and the stock and
+    /// price of its products (a product missing from `available` was deleted). All lines or none; a
+    /// line whose price is not the product's price now is refused as `PriceChanged`.
     package static func reserve(
-        _ command: ReserveStock, existing: Reservation?, available: [UUID: Int]
+        _ command: ReserveStock, existing: Reservation?, available: [UUID: StockLevel]
     ) -> (store: Reservation?, stockChanges: [UUID: Int], reply: Reply) {
         if let existing {
             switch existing.status {
@@ -44,13 +45,26 @@ package enum StockRules {
             }
         }
         var wanted: [UUID: Int] = [:]
-        for line in command.lines { wanted[line.productId, default: 0] += line.quantity }
-        let lines = wanted.keys.sorted { $0.uuidString < $1.uuidString }.map { ReserveStock.Line(productId: $0, quantity: wanted[$0]!) }
+        var prices: [UUID: Decimal] = [:]
+        for line in command.lines {
+            wanted[line.productId, default: 0] += line.quantity
+            if let price = line.price { prices[line.productId] = price }
+        }
+        let lines = wanted.keys.sorted { $0.uuidString < $1.uuidString }.map {
+            ReserveStock.Line(productId: $0, quantity: wanted[$0]!, price: prices[$0])
+        }
         guard !lines.isEmpty, lines.allSatisfy({ $0.quantity > 0 }) else {
             return (Reservation(orderId: command.orderId, status: .rejected, reason: "OutOfStock", lines: []), [:], .failed(reason: "OutOfStock"))
         }
-        for line in lines where (available[line.productId] ?? -1) < line.quantity {
+        for line in lines where (available[line.productId]?.stock ?? -1) < line.quantity {
             return (Reservation(orderId: command.orderId, status: .rejected, reason: "OutOfStock", lines: lines), [:], .failed(reason: "OutOfStock"))
+        }
+        // Every line, not only the merged one: two lines of one product at two prices cannot both be right.
+        for line in command.lines {
+            guard let price = line.price, let current = available[line.productId]?.price else { continue }
+            if price.rounded(2) != current.rounded(2) {
+                return (Reservation(orderId: command.orderId, status: .rejected, reason: "PriceChanged", lines: lines), [:], .failed(reason: "PriceChanged"))
+            }
         }
         var changes: [UUID: Int] = [:]
         for line in lines { changes[line.productId] = -line.quantity }
@@ -77,6 +91,17 @@ package enum StockRules {
     }
 }
 
+/// A product's stock and price, as a reservation decides on them.
+package struct StockLevel: Sendable, Equatable {
+    package var stock: Int
+    package var price: Decimal
+
+    package init(stock: Int, price: Decimal) {
+        self.stock = stock
+        self.price = price
+    }
+}
+
 /// Storage of reservations. One transaction per command holds the order's record and its products.
 package protocol StockRepository: Sendable {
     func withReservation<T: Sendable>(orderId: UUID, productIds: [UUID], _ body: @Sendable (any ReservationStore) async throws -> T) async throws -> T
@@ -85,16 +110,16 @@ package protocol StockRepository: Sendable {
 
 package protocol ReservationStore: Sendable {
     func existing() async throws -> Reservation?
-    /// Stock of the products asked for that still exist.
-    func available() async throws -> [UUID: Int]
+    /// Stock and price of the products asked for that still exist.
+    func available() async throws -> [UUID: StockLevel]
     /// Stores the record (when given), applies the stock changes and records the reply (when given).
     func save(_ reservation: Reservation?, stockChanges: [UUID: Int], reply: PublishEntry?) async throws
     /// `existing()` and `available()` together (one round trip where the store can).
-    func existingAndAvailable() async throws -> (existing: Reservation?, available: [UUID: Int])
+    func existingAndAvailable() async throws -> (existing: Reservation?, available: [UUID: StockLevel])
 }
 
 extension ReservationStore {
-    package func existingAndAvailable() async throws -> (existing: Reservation?, available: [UUID: Int]) {
+    package func existingAndAvailable() async throws -> (existing: Reservation?, available: [UUID: StockLevel]) {
         (try await existing(), try await available())
     }
 }
