@@ -197,6 +197,13 @@ values = ["swn", "admin"]
 include-method = "POST"
 include-path = "/basket"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
+
+# A well-formed If-Match names a state of the product that has passed (412), and stock set outright without
+# one is refused (428): the schema cannot say which ETag is current, nor tie a body field to a header.
+[[operations]]
+include-method = "PUT"
+include-path = "/product/{id}"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "412", "422", "428", "429"]
 """)
 EOF
 # A valid product cursor for the hooks to use instead of generated (unknown) ones.

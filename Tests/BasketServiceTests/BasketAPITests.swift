@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import NIOHTTP1
 import PostgresNIO
 import ProductService
 import ServiceKit
@@ -244,15 +245,24 @@ import TestSupport
 }
 
 extension HTTPClient {
-    /// POSTs JSON and returns the body; for test set-up only.
+    /// POSTs JSON as admin and returns the body; for test set-up only.
     static func post(_ url: String, _ json: String) async throws -> ByteBuffer {
+        try await sendAsAdmin(.POST, url, json).body
+    }
+
+    /// PUTs JSON as admin and returns the status; for test set-up only.
+    static func put(_ url: String, _ json: String) async throws -> UInt {
+        try await sendAsAdmin(.PUT, url, json).status
+    }
+
+    private static func sendAsAdmin(_ method: HTTPMethod, _ url: String, _ json: String) async throws -> (status: UInt, body: ByteBuffer) {
         var request = HTTPClientRequest(url: url)
-        request.method = .POST
+        request.method = method
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Authorization", value: "Bearer \(try await TestTokens.admin())")
         request.body = .bytes(ByteBuffer(string: json))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-        return try await response.body.collect(upTo: 1 << 20)
+        return (response.status.code, try await response.body.collect(upTo: 1 << 20))
     }
 }
 
@@ -266,19 +276,6 @@ extension BasketAPITests {
                 #expect(response.status == status, "\(email)")
             }
         }
-    }
-}
-
-extension HTTPClient {
-    /// PUTs JSON as admin and returns the status; for test set-up only.
-    static func put(_ url: String, _ json: String) async throws -> UInt {
-        var request = HTTPClientRequest(url: url)
-        request.method = .PUT
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "Authorization", value: "Bearer \(try await TestTokens.admin())")
-        request.body = .bytes(ByteBuffer(string: json))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-        return response.status.code
     }
 }
 

@@ -59,6 +59,7 @@ package struct ProductController<Repository: ProductRepository> {
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
         try context.requireAdmin()
         let input = try await JSONInput.decode(ProductInput.self, from: request, context: context).validated()
+        if input.stockDelta != nil { throw Problem.badRequest("stockDelta changes an existing product's stock (PUT); give stock", field: "stockDelta") }
         let product = try await repository.create(input)
         return try JSONOutput.response(product, status: .created, headers: [.location: "/product/\(product.id)"])
     }
@@ -69,7 +70,13 @@ package struct ProductController<Repository: ProductRepository> {
         let input = try await JSONInput.decode(ProductInput.self, from: request, context: context).validated()
         // `If-Match: *` asks only that the product exists; any other value names one state of it.
         let ifMatch = request.headers[.ifMatch]?.trimmingCharacters(in: .whitespaces)
-        let expected: ProductTag? = ifMatch == nil || ifMatch == "*" ? nil : (ProductTag(etag: ifMatch!) ?? ProductTag(version: -1, stock: -1))
+        var expected: ProductTag?
+        if let ifMatch, ifMatch != "*" {
+            guard let tag = ProductTag(etag: ifMatch) else {
+                throw Problem.badRequest("If-Match must be * or an ETag of this API (\"<version>.<stock>\")", field: "If-Match")
+            }
+            expected = tag
+        }
         if input.stock != nil, ifMatch == nil || ifMatch == "*" {
             var problem = Problem(.preconditionRequired, detail: "setting stock outright needs If-Match with the product's ETag (from GET); or send stockDelta, units to add or take away", field: "stock")
             problem.headers[.contentType] = "application/problem+json"
