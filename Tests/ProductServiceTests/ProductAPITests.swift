@@ -198,6 +198,8 @@ extension ProductAPITests {
             // The admin page read before the sale: its edit is refused and changes nothing.
             let stale = try await client.execute(uri: "/product/\(product.id)", method: .put, headers: [.ifMatch: etag], body: Self.json(#"{"name":"Lamp","price":12,"category":"Home","stock":5}"#))
             try Self.expectProblem(stale, .preconditionFailed, field: "If-Match")
+            let garbage = try await client.execute(uri: "/product/\(product.id)", method: .put, headers: [.ifMatch: "0"], body: Self.json(#"{"name":"Lamp","price":12,"category":"Home"}"#))
+            try Self.expectProblem(garbage, .preconditionFailed, field: "If-Match")
             #expect(stale.headers[.eTag] == afterSale.headers[.eTag])
             let unchanged = try Self.decode(Product.self, try await client.execute(uri: "/product/\(product.id)", method: .get))
             #expect(unchanged.stock == 3 && unchanged.price == 10)

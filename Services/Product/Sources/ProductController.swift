@@ -70,13 +70,9 @@ package struct ProductController<Repository: ProductRepository> {
         let input = try await JSONInput.decode(ProductInput.self, from: request, context: context).validated()
         // `If-Match: *` asks only that the product exists; any other value names one state of it.
         let ifMatch = request.headers[.ifMatch]?.trimmingCharacters(in: .whitespaces)
+        // Any other value that is not one of our tags matches no state of the product: 412 (RFC 9110 13.1.1).
         var expected: ProductTag?
-        if let ifMatch, ifMatch != "*" {
-            guard let tag = ProductTag(etag: ifMatch) else {
-                throw Problem.badRequest("If-Match must be * or an ETag of this API (\"<version>.<stock>\")", field: "If-Match")
-            }
-            expected = tag
-        }
+        if let ifMatch, ifMatch != "*" { expected = ProductTag(etag: ifMatch) ?? ProductTag.matchingNothing }
         if input.stock != nil, ifMatch == nil || ifMatch == "*" {
             var problem = Problem(.preconditionRequired, detail: "setting stock outright needs If-Match with the product's ETag (from GET); or send stockDelta, units to add or take away", field: "stock")
             problem.headers[.contentType] = "application/problem+json"

@@ -34,6 +34,9 @@ package struct ProductTag: Sendable, Equatable {
     }
 
     package var etag: String { "\"\(version).\(stock)\"" }
+
+    /// What an `If-Match` that is not one of our tags names: no state of any product.
+    package static let matchingNothing = ProductTag(version: -1, stock: -1)
 }
 
 /// How a `PUT` ended.
