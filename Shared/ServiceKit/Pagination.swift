@@ -30,12 +30,17 @@ package struct PageRequest<Cursor: Codable & Sendable>: Sendable {
         limit = try Self.limit(query["limit"].map(String.init), default: defaultLimit, maximum: maximumLimit)
         cursor = nil
         if let raw = query["cursor"], !raw.isEmpty {
-            guard let data = Data(base64URL: String(raw)), let decoded = try? JSONDecoder.cursor.decode(Cursor.self, from: data) else {
+            guard raw.count <= Self.maximumCursorLength, let data = Data(base64URL: String(raw)),
+                  let decoded = try? JSONDecoder.cursor.decode(Cursor.self, from: data)
+            else {
                 throw Problem.badRequest("cursor is not one this service issued", field: "cursor")
             }
             cursor = decoded
         }
     }
+
+    /// Longer than any cursor a page issues (base64url of a small JSON object).
+    package static var maximumCursorLength: Int { 512 }
 
     /// `limit` as a query parameter: absent → `defaultValue`, else an integer 1...maximum.
     package static func limit(_ raw: String?, default defaultValue: Int, maximum: Int) throws -> Int {
@@ -71,9 +76,18 @@ extension JSONEncoder {
 }
 
 extension JSONDecoder {
+    /// Times in cursors are range-checked (years 1 to 9999, what Postgres and `Date` both hold exactly),
+    /// so a crafted cursor is a 400 here rather than a value the database or the driver refuses.
     fileprivate static let cursor: JSONDecoder = {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .millisecondsSince1970
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let milliseconds = try container.decode(Double.self)
+            guard milliseconds.isFinite, (-62_135_596_800_000...253_402_300_799_999).contains(milliseconds) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "time out of range")
+            }
+            return Date(timeIntervalSince1970: milliseconds / 1000)
+        }
         return decoder
     }()
 }

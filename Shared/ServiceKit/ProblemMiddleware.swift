@@ -12,17 +12,29 @@ package struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     package init() {}
 
     package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response: Response
         do {
-            return try await next(request, context)
+            response = try await next(request, context)
         } catch let error as any ProtocolError {
-            return try error.response(from: request, context: context)
+            response = try error.response(from: request, context: context)
         } catch {
             let problem = Self.problem(for: error)
             // The pool logs an outage once; each request it turns away is not a new fault.
             if problem.status.code >= 500, !DatabaseUnavailable.isUnavailability(error) {
                 context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))", "status": "\(problem.status.code)"])
             }
-            return problem.makeResponse()
+            response = problem.makeResponse()
+        }
+        Self.secure(&response.headers)
+        return response
+    }
+
+    /// On every answer: browsers never sniff a type other than the declared one; an API answer (JSON,
+    /// problem+json) may load nothing and be framed by nobody, should one ever be opened as a page.
+    package static func secure(_ headers: inout HTTPFields) {
+        headers[.xContentTypeOptions] = "nosniff"
+        if let type = headers[.contentType], type.hasPrefix("application/json") || type.hasPrefix("application/problem+json") {
+            headers[.contentSecurityPolicy] = "default-src 'none'; frame-ancestors 'none'"
         }
     }
 
@@ -45,6 +57,10 @@ package struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return .databaseUnavailable(retryAfter: DatabasePool.maximumBackoff)
         case let error as PSQLError where DatabaseUnavailable.isUnavailability(error):
             return .databaseUnavailable(retryAfter: DatabasePool.maximumBackoff)
+        case let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("22") == true:
+            // SQLSTATE class 22, data exception: a value from the request the database cannot take (a
+            // timestamp out of range, a number too large). The input's fault, never a 500.
+            return Problem.badRequest("a value of the request is out of range")
         case let error as any HTTPResponseError:
             return Problem(error.status, detail: nil)
         default:

@@ -12,6 +12,10 @@ package struct RequestHygiene<Context: RequestContext>: RouterMiddleware {
 
     package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if let query = request.uri.query, !query.isEmpty { try Self.checkQuery(query) }
+        if [.get, .head, .delete].contains(request.method), Self.hasBody(request.headers) {
+            // Never buffered or forwarded: these methods take no body here.
+            throw Problem.badRequest("\(request.method.rawValue) requests take no body", field: "body")
+        }
         if getOnlyPaths.contains(request.uri.path), request.method != .get, request.method != .head {
             var problem = Problem(.methodNotAllowed, detail: "\(request.method.rawValue) is not allowed on \(request.uri.path)")
             problem.headers[.allow] = "GET, HEAD"
@@ -23,6 +27,13 @@ package struct RequestHygiene<Context: RequestContext>: RouterMiddleware {
         var response = try await next(Request(head: head, body: request.body), context)
         response.body = ResponseBody()
         return response
+    }
+
+    /// A body announced by `Content-Length` (other than 0) or `Transfer-Encoding`.
+    static func hasBody(_ headers: HTTPFields) -> Bool {
+        if headers[.transferEncoding] != nil { return true }
+        guard let length = headers[.contentLength] else { return false }
+        return length.trimmingCharacters(in: .whitespaces) != "0"
     }
 
     static func checkQuery(_ query: String) throws {

@@ -1,0 +1,64 @@
+import Foundation
+import NIOHTTP1
+import ServiceKit
+import Testing
+import TestSupport
+
+/// What the review of issue 25 found at the edges, through the gateway and straight at a service.
+@Suite struct HardeningTests {
+    static func header(_ response: HTTP.Response, _ name: String) -> String? {
+        response.headers.first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+
+    /// Every answer says `nosniff`; JSON and problem+json answers also forbid loading and framing anything.
+    @Test func answersCarryNosniffAndJSONAnswersACSP() async throws {
+        try await ShopUnderGateway.run { shop in
+            for (url, json) in [
+                ("\(shop.gateway)/product", true), ("\(shop.gateway)/product/not-a-uuid", true), ("\(shop.product)/product", true),
+                ("\(shop.basket)/basket/swn", true), ("\(shop.gateway)/health", true), ("\(shop.gateway)/", false),
+            ] {
+                let response = try await HTTP.send(.GET, url)
+                #expect(Self.header(response, "X-Content-Type-Options") == "nosniff", "\(url)")
+                if json {
+                    #expect(Self.header(response, "Content-Security-Policy") == "default-src 'none'; frame-ancestors 'none'", "\(url)")
+                } else {
+                    #expect(Self.header(response, "Content-Security-Policy") != "default-src 'none'; frame-ancestors 'none'", "the storefront's page keeps its own")
+                }
+            }
+        }
+    }
+
+    /// GET, HEAD and DELETE take no body: refused (400 naming `body`) before anything is read or forwarded.
+    @Test func bodiesOnGETAndDELETEAreRefused() async throws {
+        try await ShopUnderGateway.run { shop in
+            let admin = try await TrustBoundaryTests.token(shop, "admin", groups: ["admin"])
+            for (method, path) in [(HTTPMethod.GET, "/product"), (.DELETE, "/basket/admin"), (.GET, "/order")] {
+                let through = try await shop.call(method, path, token: admin, json: #"{"x":1}"#)
+                #expect(through.status == 400, "\(method) \(path) through the gateway")
+                #expect(String(decoding: through.body, as: UTF8.self).contains(#""field":"body""#))
+            }
+            #expect(try await HTTP.send(.GET, "\(shop.product)/product", #"{"x":1}"#).status == 400, "straight at the service")
+            let status = try await HTTP.raw(port: shop.gatewayPort, ["GET /product HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n"])
+            #expect(status == 400, "a chunked body too")
+            #expect(try await HTTP.send(.GET, "\(shop.gateway)/product").status == 200)
+        }
+    }
+
+    /// A crafted cursor (a time far out of range, a huge number, an over-long value) is a 400, never a 500.
+    @Test func craftedCursorsAreA400() async throws {
+        try await ShopUnderGateway.run { shop in
+            let admin = try await TrustBoundaryTests.token(shop, "admin", groups: ["admin"])
+            func cursor(_ json: String) -> String {
+                Data(json.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            }
+            let id = UUID().uuidString
+            for raw in [
+                cursor(#"{"orderDate":9.9e300,"orderId":"\#(id)"}"#), cursor(#"{"orderDate":-9e15,"orderId":"\#(id)"}"#),
+                cursor(#"{"orderDate":1e17,"orderId":"\#(id)"}"#), String(repeating: "A", count: 600),
+            ] {
+                let response = try await shop.call(.GET, "/order?cursor=\(raw)", token: admin)
+                #expect(response.status == 400, "\(raw.prefix(40))")
+            }
+        }
+    }
+}
