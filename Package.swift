@@ -34,7 +34,7 @@ let serviceTargets: [Target] =
         .product(name: "CryptoExtras", package: "swift-crypto"),
     ])
     + service("Product", executable: "product-service", dependencies: busService)
-    + service("Basket", executable: "basket-service", dependencies: busService + [httpClient, httpTypes])
+    + service("Basket", executable: "basket-service", dependencies: busService + [httpClient, httpTypes, .product(name: "Crypto", package: "swift-crypto")])
     + service("Ordering", executable: "ordering-service", dependencies: busService)
     + service("Payment", executable: "payment-service", dependencies: busService)
 

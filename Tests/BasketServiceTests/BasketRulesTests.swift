@@ -105,6 +105,10 @@ import Testing
         var other = Self.request
         other.address = "2 Main St"
         #expect(CheckoutRules.replay(stored, request: try CheckoutRules.fingerprint(other)) == .idempotencyKeyReused)
+        var sameLastFour = Self.request
+        sameLastFour.cardInfo = "5555555555554242"
+        #expect(CardNumber.mask(sameLastFour.cardInfo) == CardNumber.mask(Self.request.cardInfo))
+        #expect(CheckoutRules.replay(stored, request: try CheckoutRules.fingerprint(sameLastFour)) == .idempotencyKeyReused, "another card with the same last four digits")
     }
 
     @Test func checkoutRequestsAreValidatedFieldByField() throws {

@@ -15,7 +15,7 @@ package func buildApplication(_ config: BasketServiceConfig, logger: Logger) asy
     let router = buildRouter(
         repository: repository, catalog: catalog, eventBusName: config.bus.eventBusName,
         verifier: TokenVerifier(configuration: config.tokens, httpClient: host.http.client, logger: logger),
-        readiness: host.readiness
+        readiness: host.readiness, fingerprintKey: config.fingerprintKey
     )
     return host.application(
         name: "basket-service", host: config.host, port: config.port, database: config.database, migrations: BasketMigrations.all,
@@ -28,10 +28,10 @@ package func buildApplication(_ config: BasketServiceConfig, logger: Logger) asy
 /// fakes in tests).
 package func buildRouter(
     repository: some BasketRepository, catalog: some ProductCatalog, eventBusName: String,
-    verifier: TokenVerifier, readiness: [ReadinessCheck] = []
+    verifier: TokenVerifier, readiness: [ReadinessCheck] = [], fingerprintKey: String = BasketServiceConfig.localFingerprintKey
 ) -> Router<AppRequestContext> {
     let router = Router.service(readiness: readiness)
     router.add(middleware: TokenMiddleware(verifier: verifier))
-    BasketController(repository: repository, catalog: catalog, eventBusName: eventBusName).addRoutes(to: router.group("basket"))
+    BasketController(repository: repository, catalog: catalog, eventBusName: eventBusName, fingerprintKey: fingerprintKey).addRoutes(to: router.group("basket"))
     return router
 }

@@ -11,11 +11,13 @@ package struct BasketController<Repository: BasketRepository, Catalog: ProductCa
     let repository: Repository
     let catalog: Catalog
     let eventBusName: String
+    let fingerprintKey: String
 
-    package init(repository: Repository, catalog: Catalog, eventBusName: String) {
+    package init(repository: Repository, catalog: Catalog, eventBusName: String, fingerprintKey: String = BasketServiceConfig.localFingerprintKey) {
         self.repository = repository
         self.catalog = catalog
         self.eventBusName = eventBusName
+        self.fingerprintKey = fingerprintKey
     }
 
     package func addRoutes(to group: RouterGroup<AppRequestContext>) {
@@ -76,7 +78,7 @@ package struct BasketController<Repository: BasketRepository, Catalog: ProductCa
             throw Problem.badRequest("Idempotency-Key must be at most 200 characters", field: "Idempotency-Key")
         }
         if let priceChanged = try await checkPrices(input, logger: context.logger) { return priceChanged }
-        switch try await CheckoutRules.perform(input, idempotencyKey: key, eventBusName: eventBusName, on: repository) {
+        switch try await CheckoutRules.perform(input, idempotencyKey: key, eventBusName: eventBusName, fingerprintKey: fingerprintKey, on: repository) {
         case .accepted(let checkout):
             context.logger.info("checkout accepted", metadata: ["checkoutId": "\(checkout.checkoutId)", "userName": "\(checkout.userName)"])
             return try JSONOutput.response(checkout, status: .accepted)

@@ -12,6 +12,11 @@ package struct BasketServiceConfig: Sendable {
     package var tokens: TokenVerifier.Configuration
     package var productServiceURL: String
     package var catalogTimeout: Duration
+    /// The key of the card's HMAC in a checkout's idempotency fingerprint (`CHECKOUT_FINGERPRINT_KEY`,
+    /// a secret: every replica the same; the default is for local use only).
+    package var fingerprintKey: String
+
+    package static let localFingerprintKey = "swn-local-checkout-fingerprint-key"
 
     package init(settings: Settings = Settings()) throws {
         host = settings.string("HOST", default: "127.0.0.1")
@@ -21,5 +26,6 @@ package struct BasketServiceConfig: Sendable {
         tokens = try TokenVerifier.Configuration(settings: settings)
         productServiceURL = settings.string("PRODUCT_SERVICE_URL", default: "http://localhost:8081")
         catalogTimeout = try settings.milliseconds("CATALOG_TIMEOUT_MS", default: 2000)
+        fingerprintKey = settings.string("CHECKOUT_FINGERPRINT_KEY", default: Self.localFingerprintKey)
     }
 }

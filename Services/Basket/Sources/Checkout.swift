@@ -1,4 +1,5 @@
 import Contracts
+import Crypto
 import EventBus
 import Foundation
 import ServiceKit
@@ -52,20 +53,25 @@ package enum CheckoutRules {
         stored.request == fingerprint ? .replayed(stored.response) : .idempotencyKeyReused
     }
 
-    /// What is kept of a request to recognise its retry: the validated request, card masked.
-    package static func fingerprint(_ request: CheckoutRequest) throws -> String {
+    /// What is kept of a request to recognise its retry: the validated request with the card masked,
+    /// and an HMAC-SHA256 of the whole card number under a key the database does not hold (a plain hash
+    /// of a card whose last four digits are kept beside it could be reversed by trying the few numbers
+    /// left), so that the same key with another card that shares the last four digits is refused.
+    package static func fingerprint(_ request: CheckoutRequest, key: String = BasketServiceConfig.localFingerprintKey) throws -> String {
         var masked = request
         masked.cardInfo = CardNumber.mask(request.cardInfo)
-        return String(decoding: try JSONOutput.encoder.encode(masked), as: UTF8.self)
+        let card = HMAC<SHA256>.authenticationCode(for: Data(request.cardInfo.utf8), using: SymmetricKey(data: Data(key.utf8)))
+        return String(decoding: try JSONOutput.encoder.encode(masked), as: UTF8.self) + " card:" + Data(card).base64EncodedString()
     }
 
     /// Runs a checkout on `repository`: one transaction holding the user's basket, in which the
     /// basket is emptied and the event recorded together, or nothing happens.
     package static func perform(
-        _ request: CheckoutRequest, idempotencyKey: String?, eventBusName: String, on repository: some BasketRepository,
+        _ request: CheckoutRequest, idempotencyKey: String?, eventBusName: String,
+        fingerprintKey: String = BasketServiceConfig.localFingerprintKey, on repository: some BasketRepository,
         newID: @escaping @Sendable () -> UUID = { UUID.random() }, now: @escaping @Sendable () -> Date = { Timestamp.now() }
     ) async throws -> CheckoutOutcome {
-        let fingerprint = try fingerprint(request)
+        let fingerprint = try fingerprint(request, key: fingerprintKey)
         return try await repository.checkout(userName: request.userName) { store in
             if let idempotencyKey, let stored = try await store.storedCheckout(idempotencyKey: idempotencyKey) {
                 return replay(stored, request: fingerprint)
