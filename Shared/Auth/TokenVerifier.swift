@@ -37,6 +37,12 @@ package actor TokenVerifier {
         /// `COGNITO_CLIENT_ID`, `COGNITO_JWKS` and `JWKS_REFRESH_INTERVAL_MS`; the defaults are the
         /// local pool that `identity` serves.
         package init(settings: Settings) throws {
+            // In aws mode the local pool's defaults are never trusted: a task definition without them stops at start.
+            if settings.string("BUS_MODE", default: "local") == "aws" {
+                for key in ["COGNITO_ISSUER", "COGNITO_CLIENT_ID"] where settings.optionalString(key)?.isEmpty ?? true {
+                    throw SettingsError(key: key, value: "", expected: "the user pool's value (BUS_MODE=aws never falls back to the local pool)")
+                }
+            }
             let issuer = settings.string("COGNITO_ISSUER", default: "http://localhost:9229/local_swn")
             self.init(
                 issuer: issuer,

@@ -61,4 +61,32 @@ import TestSupport
             }
         }
     }
+
+    /// Behind the load balancer's TLS the gateway tells browsers to stay on HTTPS; over plain HTTP it does not.
+    @Test func theGatewaySendsHSTSOnlyForHTTPS() async throws {
+        try await ShopUnderGateway.run { shop in
+            let secure = try await HTTP.send(.GET, "\(shop.gateway)/product", headers: [("X-Forwarded-Proto", "https")])
+            #expect(Self.header(secure, "Strict-Transport-Security") == "max-age=31536000; includeSubDomains")
+            let plain = try await HTTP.send(.GET, "\(shop.gateway)/product")
+            #expect(Self.header(plain, "Strict-Transport-Security") == nil)
+        }
+    }
+}
+
+import Auth
+
+extension HardeningTests {
+    /// In aws mode a process without the pool's issuer or client id stops at start: it never trusts the
+    /// local pool's defaults (`http://localhost:9229/local_swn`).
+    @Test func awsModeNeedsThePoolsSettings() throws {
+        #expect(throws: SettingsError.self) { try TokenVerifier.Configuration(settings: Settings(["BUS_MODE": "aws"])) }
+        #expect(throws: SettingsError.self) {
+            try TokenVerifier.Configuration(settings: Settings(["BUS_MODE": "aws", "COGNITO_ISSUER": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_x"]))
+        }
+        let configured = try TokenVerifier.Configuration(settings: Settings([
+            "BUS_MODE": "aws", "COGNITO_ISSUER": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_x", "COGNITO_CLIENT_ID": "abc",
+        ]))
+        #expect(configured.issuer == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_x")
+        #expect(try TokenVerifier.Configuration(settings: Settings([:])).issuer == "http://localhost:9229/local_swn", "local mode keeps its defaults")
+    }
 }

@@ -59,6 +59,24 @@ import Yams
         }
     }
 
+    /// Every task verifies tokens against the stack's own pool (a task without COGNITO_* would stop at
+    /// start in aws mode), and the load balancer serves HTTPS only: port 80 redirects.
+    @Test func theTemplateTrustsOnlyItsPoolAndServesHTTPSOnly() throws {
+        let template = try Self.file("deploy/aws/template.yaml")
+        let tasks = template.components(separatedBy: "ContainerDefinitions:").dropFirst()
+        #expect(tasks.count == ShopService.all.count - 1, "one task definition per service but identity")
+        for task in tasks {
+            let body = task.components(separatedBy: "LogConfiguration:").first ?? task
+            #expect(body.contains("{Name: BUS_MODE, Value: aws}"), "\(body.prefix(80))")
+            #expect(body.contains("{Name: COGNITO_ISSUER, Value: !Sub \"https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}\"}"), "\(body.prefix(80))")
+            #expect(body.contains("{Name: COGNITO_CLIENT_ID, Value: !Ref UserPoolClient}"), "\(body.prefix(80))")
+        }
+        #expect(template.contains("Protocol: HTTPS") && template.contains("Certificates: [{CertificateArn: !Ref CertificateArn}]"))
+        #expect(template.contains("RedirectConfig: {Protocol: HTTPS"))
+        #expect(!template.contains("{Type: forward, TargetGroupArn: !Ref GatewayTargetGroup}") || template.components(separatedBy: "Type: forward").count == 2, "one forwarding listener (HTTPS)")
+        #expect(template.contains("Value: !Sub \"https://${LoadBalancer.DNSName}\""))
+    }
+
     @Test func theLocalRunnerTakesTheListFromBus() throws {
         let script = try Self.file("scripts/run-local.sh")
         #expect(script.contains("\"$BIN/bus\" services"))

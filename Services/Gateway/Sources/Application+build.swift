@@ -18,6 +18,8 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
     let policy = AccessPolicy()
 
     let router = Router(context: AppRequestContext.self)
+    // Outermost: every answer over HTTPS (errors too) carries it.
+    router.add(middleware: StrictTransportSecurity())
     router.add(middleware: ProblemMiddleware())
     // The gateway's own paths answer 405 by template from the policy (`ownDecision`), not here.
     router.add(middleware: RequestHygiene(getOnlyPaths: []))
