@@ -49,7 +49,10 @@ package struct BusServiceHost: Sendable {
         name: String, host: String, port: Int, database: DatabaseSettings, migrations: [Migration], router: Router<AppRequestContext>,
         services: [any Service], afterStart: @escaping @Sendable () async throws -> Void = {}
     ) -> some ApplicationProtocol {
-        var app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: name), logger: logger)
+        var app = Application(
+            router: router, server: ServerTimeouts.current.http1,
+            configuration: .init(address: .hostname(host, port: port), serverName: name), logger: logger
+        )
         app.addServices(client, http)
         app.addServices(bus.services)
         app.addServices(OutboxRelay(client: client, publisher: bus.publisher, logger: logger, gate: started))

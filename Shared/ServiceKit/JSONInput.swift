@@ -4,7 +4,14 @@ import Hummingbird
 /// Decodes request bodies, turning decoding failures into 400 problems that name the offending field.
 package enum JSONInput {
     package static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
-        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        let body = request.body
+        let limit = context.maxUploadSize
+        let buffer: ByteBuffer
+        do {
+            buffer = try await withTimeout(ServerTimeouts.current.body) { try await body.collect(upTo: limit) }
+        } catch is TimeoutError {
+            throw Problem(.requestTimeout, detail: "the request body did not arrive within \(ServerTimeouts.current.body)")
+        }
         guard buffer.readableBytes > 0 else { throw Problem.badRequest("request body is empty; expected JSON") }
         do {
             let decoder = JSONDecoder()

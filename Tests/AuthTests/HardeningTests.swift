@@ -90,3 +90,20 @@ extension HardeningTests {
         #expect(try TokenVerifier.Configuration(settings: Settings([:])).issuer == "http://localhost:9229/local_swn", "local mode keeps its defaults")
     }
 }
+
+extension HardeningTests {
+    /// Straight at a service (and identity): a request head that never completes is cut off after
+    /// HEADER_TIMEOUT_MS (10 s by default) as at the gateway, instead of holding the connection for ever.
+    @Test func servicesCloseAHeadThatNeverCompletes() async throws {
+        try await ShopUnderGateway.run { shop in
+            for url in [shop.product, shop.identity] {
+                let port = try #require(URL(string: url)?.port)
+                let start = ContinuousClock.now
+                let status = try await HTTP.raw(port: port, ["GET /pro"], readTimeout: 25)
+                let waited = ContinuousClock.now - start
+                #expect(status == 0, "no answer to half a head")
+                #expect(waited < .seconds(16), "\(url): closed after \(waited), not left open until the client gave up (25 s)")
+            }
+        }
+    }
+}

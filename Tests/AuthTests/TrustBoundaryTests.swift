@@ -292,13 +292,16 @@ import TestSupport
 
     @Test func slowClientsCannotStarveTheCatalog() async throws {
         try await ShopUnderGateway.run(gatewaySettings: ["BODY_TIMEOUT_MS": "2000", "HEADER_TIMEOUT_MS": "2000", "UPSTREAM_CONNECTIONS": "4"]) { shop in
-            // Twelve clients announce a large body and trickle it; others keep reading the catalog.
-            let slow = Task {
+            // Twelve signed-in clients announce a large body and trickle it; others keep reading the catalog.
+            var tokens: [String] = []
+            for n in 0..<12 { tokens.append(try await Self.token(shop, "slow\(n)")) }
+            let slow = Task { [tokens] in
                 try await withThrowingTaskGroup(of: Int.self) { group in
-                    for _ in 0..<12 {
+                    for token in tokens {
                         group.addTask {
                             try await HTTP.raw(port: shop.gatewayPort, [
-                                "GET /product HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n", "a", "b", "c", "d", "e", "f",
+                                "POST /basket HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n",
+                                "a", "b", "c", "d", "e", "f",
                             ], delays: 1)
                         }
                     }

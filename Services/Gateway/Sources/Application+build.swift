@@ -62,10 +62,7 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
 
     var app = Application(
         router: router,
-        server: .http1(configuration: .init(
-            additionalChannelHandlers: [HeaderTimeoutHandler(headerTimeout: TimeAmount(config.headerTimeout), idleTimeout: TimeAmount(config.idleTimeout))],
-            idleTimeout: TimeAmount(config.idleTimeout)
-        )),
+        server: ServerTimeouts(header: config.headerTimeout, body: config.bodyTimeout, idle: config.idleTimeout).http1,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "gateway"),
         logger: logger
     )

@@ -31,7 +31,7 @@ package func buildApplication(_ config: IdentityConfig, logger: Logger) async th
     try CognitoController(users: users, issuer: issuer, hasher: hasher, config: config, signingKeys: keys).addRoutes(to: router)
 
     var app = Application(
-        router: router,
+        router: router, server: ServerTimeouts.current.http1,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "identity"),
         logger: logger
     )

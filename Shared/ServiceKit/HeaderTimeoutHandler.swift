@@ -1,3 +1,5 @@
+import Hummingbird
+import HummingbirdCore
 import NIOCore
 import NIOHTTPTypes
 
@@ -8,11 +10,11 @@ import NIOHTTPTypes
 /// A kept-alive connection answers request after request, so the deadline moves on each one; it is
 /// a time stamp here, and one timer per connection checks it when it fires and schedules itself for
 /// the current deadline (rather than a timer scheduled and cancelled on every request).
-final class HeaderTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+package final class HeaderTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    package typealias InboundIn = HTTPRequestPart
+    package typealias InboundOut = HTTPRequestPart
+    package typealias OutboundIn = HTTPResponsePart
+    package typealias OutboundOut = HTTPResponsePart
 
     let headerTimeout: TimeAmount
     let idleTimeout: TimeAmount
@@ -22,27 +24,27 @@ final class HeaderTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler 
     private var timer: Scheduled<Void>?
     private var timerFires = NIODeadline.distantFuture
 
-    init(headerTimeout: TimeAmount, idleTimeout: TimeAmount) {
+    package init(headerTimeout: TimeAmount, idleTimeout: TimeAmount) {
         self.headerTimeout = headerTimeout
         self.idleTimeout = idleTimeout
     }
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    package func handlerAdded(context: ChannelHandlerContext) {
         arm(context, after: headerTimeout)
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
+    package func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
         deadline = nil
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .head = unwrapInboundIn(data) { deadline = nil }
         context.fireChannelRead(data)
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+    package func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) { arm(context, after: idleTimeout) }
         context.write(data, promise: promise)
     }
@@ -68,5 +70,39 @@ final class HeaderTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler 
                 handler.schedule(context, at: deadline)
             }
         }
+    }
+}
+
+/// The deadlines of every HTTP server of the shop (the gateway, the services, identity): a request head
+/// within `header` (`HEADER_TIMEOUT_MS`), a body within `body` (`BODY_TIMEOUT_MS`, 408 after), and a
+/// silent kept-alive connection closed after `idle` (`IDLE_TIMEOUT_MS`), so a slow client holds no
+/// more than its own connection for long, whichever process it talks to.
+package struct ServerTimeouts: Sendable {
+    package var header: Duration
+    package var body: Duration
+    package var idle: Duration
+
+    package init(settings: Settings) throws {
+        header = try settings.milliseconds("HEADER_TIMEOUT_MS", default: 10_000)
+        body = try settings.milliseconds("BODY_TIMEOUT_MS", default: 10_000)
+        idle = try settings.milliseconds("IDLE_TIMEOUT_MS", default: 60_000)
+    }
+
+    /// The process's own, read once from its environment.
+    package static let current = (try? ServerTimeouts(settings: Settings())) ?? ServerTimeouts(header: .seconds(10), body: .seconds(10), idle: .seconds(60))
+
+    package init(header: Duration, body: Duration, idle: Duration) {
+        self.header = header
+        self.body = body
+        self.idle = idle
+    }
+
+    /// An HTTP/1.1 server with these deadlines (a new `HeaderTimeoutHandler` per connection).
+    package var http1: HTTPServerBuilder {
+        let (header, idle) = (TimeAmount(header), TimeAmount(idle))
+        return .http1(configuration: .init(
+            additionalChannelHandlers: [HeaderTimeoutHandler(headerTimeout: header, idleTimeout: idle)],
+            idleTimeout: idle
+        ))
     }
 }
