@@ -107,3 +107,47 @@ extension HardeningTests {
         }
     }
 }
+
+extension HardeningTests {
+    /// How many `GET /health` product-service has answered (its own `/metrics`).
+    static func healthChecksAnswered(_ product: String) async throws -> Int {
+        let metrics = String(decoding: try await HTTP.send(.GET, "\(product)/metrics").body, as: UTF8.self)
+        return metrics.split(separator: "\n").filter {
+            $0.hasPrefix("hb_requests{") && $0.contains(#"http_route="/health""#) && $0.contains(#"http_request_method="GET""#)
+        }.reduce(0) { $0 + (Int(Double($1.split(separator: " ").last ?? "0") ?? 0)) }
+    }
+
+    /// The gateway's `/ready` answers from a view its timer keeps: fifty calls make no call upstream, and
+    /// the answer says up or down only, naming no upstream.
+    @Test func theGatewaysReadyMakesNoUpstreamCallPerRequest() async throws {
+        try await ShopUnderGateway.run(gatewaySettings: ["READY_REFRESH_MS": "5000"]) { shop in
+            var ready = try await HTTP.send(.GET, "\(shop.gateway)/ready")
+            for _ in 0..<50 where ready.status != 200 {
+                try await Task.sleep(for: .milliseconds(100))
+                ready = try await HTTP.send(.GET, "\(shop.gateway)/ready")
+            }
+            #expect(ready.status == 200)
+            let before = try await Self.healthChecksAnswered(shop.product)
+            for _ in 0..<50 { _ = try await HTTP.send(.GET, "\(shop.gateway)/ready") }
+            let after = try await Self.healthChecksAnswered(shop.product)
+            #expect(after - before <= 2, "50 readiness calls made \(after - before) upstream health calls")
+            let body = String(decoding: ready.body, as: UTF8.self)
+            for name in ["product", "basket", "ordering", "payment"] { #expect(!body.contains(name), "\(body)") }
+        }
+    }
+
+    /// The gateway's own routes count against the address's limit too: an anonymous flood of them is a 429.
+    @Test func theGatewaysOwnRoutesAreRateLimited() async throws {
+        try await ShopUnderGateway.run(gatewaySettings: ["RATE_LIMIT_ADDRESS_PER_SECOND": "1", "RATE_LIMIT_ADDRESS_BURST": "5"]) { shop in
+            try await Task.sleep(for: .seconds(6))  // the start-up's readiness polls spent the bucket: let it refill
+            var statuses: [Int] = []
+            for path in Array(repeating: "/openapi.yaml", count: 8) + Array(repeating: "/ready", count: 4) + ["/", "/health"] {
+                let response = try await HTTP.send(.GET, shop.gateway + path)
+                statuses.append(response.status)
+                if response.status == 429 { #expect(Self.header(response, "Retry-After") != nil) }
+            }
+            #expect(statuses.prefix(5).allSatisfy { $0 == 200 }, "\(statuses)")
+            #expect(statuses.suffix(from: 6).allSatisfy { $0 == 429 }, "\(statuses)")
+        }
+    }
+}

@@ -38,12 +38,11 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
     // Only the gateway's own routes reach this point (it answers every other request itself).
     router.add(middleware: MetricsMiddleware())
     router.addMetrics()
-    router.addHealthRoutes(ShopRoutes.upstreams.map { upstream in
-        ReadinessCheck(upstream.name) {
-            let response = try await http.client.execute(HTTPClientRequest(url: upstreams[upstream]! + "/health"), timeout: .seconds(2))
-            guard response.status == .ok else { throw Problem(.badGateway, detail: "\(upstream.name) is not healthy") }
-        }
-    })
+    // Public: says up or down only, from the view the timer keeps (no upstream call per request).
+    let health = UpstreamHealth(http: http.client, upstreams: upstreams, interval: config.readyRefresh, logger: logger)
+    router.addHealthRoutes([ReadinessCheck("upstreams") {
+        guard health.isReady else { throw Problem(.serviceUnavailable, detail: "an upstream is not healthy") }
+    }])
 
     let openAPI: @Sendable (Request, AppRequestContext) async throws -> Response = { _, _ in
         guard let data = FileManager.default.contents(atPath: config.openAPIFile) else {
@@ -66,6 +65,6 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "gateway"),
         logger: logger
     )
-    app.addServices(http)
+    app.addServices(http, health)
     return app
 }

@@ -31,6 +31,8 @@ package struct GatewayConfig: Sendable {
     package var bodyTimeout: Duration
     /// A connection with nothing read or written for this long is closed.
     package var idleTimeout: Duration
+    /// How often `/ready`'s view of the upstreams is refreshed (`READY_REFRESH_MS`).
+    package var readyRefresh: Duration
 
     package init(settings: Settings = Settings()) throws {
         host = settings.string("HOST", default: "127.0.0.1")
@@ -66,5 +68,6 @@ package struct GatewayConfig: Sendable {
         headerTimeout = try settings.milliseconds("HEADER_TIMEOUT_MS", default: 10_000)
         bodyTimeout = try settings.milliseconds("BODY_TIMEOUT_MS", default: 10_000)
         idleTimeout = try settings.milliseconds("IDLE_TIMEOUT_MS", default: 60_000)
+        readyRefresh = try settings.milliseconds("READY_REFRESH_MS", default: 2_000)
     }
 }

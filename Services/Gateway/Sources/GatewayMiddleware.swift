@@ -21,6 +21,9 @@ package struct GatewayMiddleware: RouterMiddleware {
 
     package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if let own = policy.ownDecision(method: request.method, path: request.uri.path) {
+            // The gateway's own routes (health, readiness, the OpenAPI file, the storefront's files) count
+            // against the client's address like any anonymous call.
+            try throttle.admit(nil, address: context.clientAddress)
             if case .own = own { return try await next(request, context) }
             throw Self.refusal(own, request: request) ?? Problem.notFound("no route for \(request.uri.path)")
         }
