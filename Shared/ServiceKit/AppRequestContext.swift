@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import NIOCore
 
@@ -22,4 +23,13 @@ package struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
 
     /// The peer's IP address as text (`"unknown"` when there is none).
     package var clientAddress: String { remoteAddress?.ipAddress ?? "unknown" }
+
+    /// The client's address: the peer's, or from a trusted proxy the one it forwarded (`TrustedProxies`).
+    package func clientAddress(of request: Request, trusting proxies: TrustedProxies) -> String {
+        proxies.client(peer: clientAddress, forwardedFor: request.headers[values: .xForwardedFor])
+    }
+}
+
+extension HTTPField.Name {
+    package static let xForwardedFor = Self("X-Forwarded-For")!
 }

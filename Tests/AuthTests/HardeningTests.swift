@@ -151,3 +151,38 @@ extension HardeningTests {
         }
     }
 }
+
+extension HardeningTests {
+    @Test func xForwardedForIsBelievedFromTrustedProxiesOnly() throws {
+        let proxies = try TrustedProxies("10.0.0.0/8, 192.168.1.7, fd00::/8")
+        #expect(proxies.trusts("10.20.30.40") && proxies.trusts("192.168.1.7") && proxies.trusts("fd00::1"))
+        #expect(!proxies.trusts("192.168.1.8") && !proxies.trusts("11.0.0.1") && !proxies.trusts("nonsense"))
+        // From the balancer: the right-most address that is not a proxy of ours; what is left of it is the client's to forge.
+        #expect(proxies.client(peer: "10.0.0.5", forwardedFor: ["1.2.3.4, 203.0.113.9"]) == "203.0.113.9")
+        #expect(proxies.client(peer: "10.0.0.5", forwardedFor: ["1.2.3.4", "203.0.113.9, 10.0.0.9"]) == "203.0.113.9")
+        #expect(proxies.client(peer: "10.0.0.5", forwardedFor: []) == "10.0.0.5")
+        #expect(proxies.client(peer: "10.0.0.5", forwardedFor: ["evil, 203.0.113.9"]) == "203.0.113.9")
+        #expect(proxies.client(peer: "10.0.0.5", forwardedFor: ["203.0.113.9, junk"]) == "10.0.0.5", "an unreadable hop is not believed")
+        // From anyone else the header means nothing.
+        #expect(proxies.client(peer: "198.51.100.1", forwardedFor: ["203.0.113.9"]) == "198.51.100.1")
+        #expect(TrustedProxies.none.client(peer: "10.0.0.5", forwardedFor: ["203.0.113.9"]) == "10.0.0.5")
+        #expect(throws: SettingsError.self) { try TrustedProxies("10.0.0.0/33") }
+        #expect(throws: SettingsError.self) { try TrustedProxies("ten.0.0.0/8") }
+    }
+
+    /// Behind a trusted proxy each visitor has a bucket of their own; without trust, X-Forwarded-For opens none.
+    @Test func perAddressLimitsKeyOnTheVisitorBehindATrustedProxy() async throws {
+        let limits = ["RATE_LIMIT_ADDRESS_PER_SECOND": "1", "RATE_LIMIT_ADDRESS_BURST": "3"]
+        try await ShopUnderGateway.run(gatewaySettings: limits.merging(["TRUSTED_PROXIES": "127.0.0.1/32"]) { $1 }) { shop in
+            var first: [Int] = []
+            for _ in 0..<5 { first.append(try await HTTP.send(.GET, "\(shop.gateway)/product", headers: [("X-Forwarded-For", "203.0.113.1")]).status) }
+            #expect(first.last == 429, "one visitor's flood: \(first)")
+            #expect(try await HTTP.send(.GET, "\(shop.gateway)/product", headers: [("X-Forwarded-For", "203.0.113.2")]).status == 200, "another visitor is not held up")
+        }
+        try await ShopUnderGateway.run(gatewaySettings: limits) { shop in
+            var statuses: [Int] = []
+            for n in 0..<8 { statuses.append(try await HTTP.send(.GET, "\(shop.gateway)/product", headers: [("X-Forwarded-For", "203.0.113.\(n)")]).status) }
+            #expect(statuses.suffix(3).allSatisfy { $0 == 429 }, "forged X-Forwarded-For opens no new bucket: \(statuses)")
+        }
+    }
+}

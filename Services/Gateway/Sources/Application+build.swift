@@ -33,7 +33,7 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
         verifier: verifier, proxy: proxy,
         throttle: Throttle(user: config.userRate, anonymous: config.anonymousRate),
         bodyTimeout: config.bodyTimeout,
-        policy: policy
+        policy: policy, trustedProxies: config.trustedProxies
     ))
     // Only the gateway's own routes reach this point (it answers every other request itself).
     router.add(middleware: MetricsMiddleware())

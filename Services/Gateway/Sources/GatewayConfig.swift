@@ -33,6 +33,8 @@ package struct GatewayConfig: Sendable {
     package var idleTimeout: Duration
     /// How often `/ready`'s view of the upstreams is refreshed (`READY_REFRESH_MS`).
     package var readyRefresh: Duration
+    /// The load balancers whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`, CIDRs).
+    package var trustedProxies: TrustedProxies
 
     package init(settings: Settings = Settings()) throws {
         host = settings.string("HOST", default: "127.0.0.1")
@@ -69,5 +71,6 @@ package struct GatewayConfig: Sendable {
         bodyTimeout = try settings.milliseconds("BODY_TIMEOUT_MS", default: 10_000)
         idleTimeout = try settings.milliseconds("IDLE_TIMEOUT_MS", default: 60_000)
         readyRefresh = try settings.milliseconds("READY_REFRESH_MS", default: 2_000)
+        trustedProxies = try TrustedProxies(settings.string("TRUSTED_PROXIES", default: ""))
     }
 }

@@ -18,12 +18,14 @@ package struct GatewayMiddleware: RouterMiddleware {
     let throttle: Throttle
     let bodyTimeout: Duration
     let policy: AccessPolicy
+    /// Whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`; the load balancer's addresses).
+    var trustedProxies: TrustedProxies = .none
 
     package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if let own = policy.ownDecision(method: request.method, path: request.uri.path) {
             // The gateway's own routes (health, readiness, the OpenAPI file, the storefront's files) count
             // against the client's address like any anonymous call.
-            try throttle.admit(nil, address: context.clientAddress)
+            try throttle.admit(nil, address: context.clientAddress(of: request, trusting: trustedProxies))
             if case .own = own { return try await next(request, context) }
             throw Self.refusal(own, request: request) ?? Problem.notFound("no route for \(request.uri.path)")
         }
@@ -45,16 +47,17 @@ package struct GatewayMiddleware: RouterMiddleware {
         var response: Response
         // The route template for the metrics; requests refused before routing (401, 429) count as `unmatched`.
         var template: String?
+        let address = context.clientAddress(of: request, trusting: trustedProxies)
         do {
             do {
                 identity = try await TokenMiddleware.authenticate(request, verifier: verifier, logger: logger)
             } catch {
                 // A refused token counts against the client's address as an anonymous call does, so a
                 // junk `Authorization` header is no way around the limit (429 once the bucket is empty).
-                try throttle.admit(nil, address: context.clientAddress)
+                try throttle.admit(nil, address: address)
                 throw error
             }
-            try throttle.admit(identity, address: context.clientAddress)
+            try throttle.admit(identity, address: address)
             let resolved = policy.resolve(method: request.method, path: request.uri.path, identity: identity)
             template = resolved.template
             if let template {
