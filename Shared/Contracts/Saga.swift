@@ -74,10 +74,13 @@ package struct ReserveStock: Codable, Sendable, Equatable {
 
     package var orderId: UUID
     package var lines: [Line]
+    /// The customer, for the cap on units one customer holds in unpaid orders (absent in older commands).
+    package var userName: String?
 
-    package init(orderId: UUID, lines: [Line]) {
+    package init(orderId: UUID, lines: [Line], userName: String? = nil) {
         self.orderId = orderId
         self.lines = lines
+        self.userName = userName
     }
 }
 

@@ -279,6 +279,34 @@ import TestSupport
         }
     }
 
+    /// A customer whose slow card keeps an order unpaid cannot reserve more of the product than
+    /// MAX_RESERVED_PER_CUSTOMER in another order: that one ends `ReservationLimit`, nothing reserved;
+    /// another customer orders as usual.
+    @Test func aCustomerCannotHoardStockInUnpaidOrders() async throws {
+        try await Self.withShop(settings: ["MAX_RESERVED_PER_CUSTOMER": "3", "PAYMENT_SLOW_DELAY_MS": "60000"]) { shop in
+            let lamp = try await Self.createProduct(shop, stock: 10)
+            try await CheckoutToOrderTests.waitFor("the basket to know the lamp") {
+                try await Database.scalar(shop.databases["basket"]!, "SELECT count(*)::bigint FROM catalog_products") == 1
+            }
+            let unpaid = try await Self.order(shop, user: "hoarder", lines: [(lamp, 2)], card: "4000000000000077")
+            let token = try await TestTokens.token("hoarder")
+            try await CheckoutToOrderTests.waitFor("the first order's reservation") {
+                try Self.json(try await HTTP.send(.GET, "\(shop.ordering.baseURL)/order/hoarder/\(unpaid)", token: token))["status"] == .string("StockReserved")
+            }
+            _ = try await Self.order(shop, user: "hoarder", lines: [(lamp, 2)], card: "4242424242424242")
+            // The newest order (`order` may have seen only the first one when it looked).
+            let second = try await Self.poll("the second order of hoarder") { () -> String? in
+                guard case .array(let orders) = try Self.json(try await HTTP.send(.GET, "\(shop.ordering.baseURL)/order/hoarder", token: token)) else { return nil }
+                return orders.compactMap { if case .string(let id) = $0["orderId"], id != unpaid { id } else { nil } }.first
+            }
+            let refused = try await Self.finished(shop, user: "hoarder", second)
+            #expect(refused["cancellationReason"] == .string("ReservationLimit"))
+            #expect(try await Self.stock(shop, lamp) == 8, "only the first order's units are held")
+            let other = try await Self.order(shop, user: "someone", lines: [(lamp, 2)], card: "4242424242424242")
+            #expect(try await Self.finished(shop, user: "someone", other)["status"] == .string("Completed"))
+        }
+    }
+
     /// Replies put on the bus again, and a reply before its time: nothing changes twice.
     @Test func duplicateAndOutOfOrderRepliesChangeNothing() async throws {
         try await Self.withShop { shop in

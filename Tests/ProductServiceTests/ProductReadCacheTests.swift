@@ -74,12 +74,12 @@ import TestSupport
 
                     let order = UUID()
                     let line = ReserveStock.Line(productId: id, quantity: 2)
-                    try await repository.withReservation(orderId: order, productIds: [id]) { store in
+                    try await repository.withReservation(orderId: order, productIds: [id], userName: nil) { store in
                         try await store.save(Reservation(orderId: order, status: .reserved, lines: [line]), stockChanges: [id: -2], reply: nil)
                     }
                     #expect(try await read()?.stock == 3)
 
-                    try await repository.withReservation(orderId: order, productIds: []) { store in
+                    try await repository.withReservation(orderId: order, productIds: [], userName: nil) { store in
                         try await store.save(Reservation(orderId: order, status: .released, lines: [line]), stockChanges: [id: 2], reply: nil)
                     }
                     #expect(try await read()?.stock == 5)

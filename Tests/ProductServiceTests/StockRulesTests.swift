@@ -66,4 +66,15 @@ import Testing
         #expect(StockRules.reserve(twoPrices, existing: nil, available: Self.at([Self.lamp: 5])).reply == .failed(reason: "PriceChanged"))
         #expect(StockRules.reserve(Self.reserve([(Self.lamp, 1)]), existing: nil, available: Self.at([Self.lamp: 5], price: 99)).reply == .reserved)
     }
+
+    /// One customer holds at most `limit` units of a product in unpaid orders, whatever the colours or
+    /// the number of orders; another customer is not affected; no limit, no cap.
+    @Test func aCustomerCannotHoldMoreThanTheLimitInUnpaidOrders() {
+        let two = ReserveStock(orderId: UUID(), lines: [ReserveStock.Line(productId: Self.lamp, quantity: 1), ReserveStock.Line(productId: Self.lamp, quantity: 1)], userName: "ann")
+        #expect(StockRules.reserve(two, existing: nil, available: Self.at([Self.lamp: 50]), held: [:], limit: 3).reply == .reserved)
+        let refused = StockRules.reserve(two, existing: nil, available: Self.at([Self.lamp: 50]), held: [Self.lamp: 2], limit: 3)
+        #expect(refused.reply == .failed(reason: "ReservationLimit") && refused.stockChanges.isEmpty && refused.store?.status == .rejected)
+        #expect(StockRules.reserve(two, existing: nil, available: Self.at([Self.lamp: 50]), held: [Self.desk: 3], limit: 3).reply == .reserved, "another product's units do not count")
+        #expect(StockRules.reserve(two, existing: nil, available: Self.at([Self.lamp: 50]), held: [Self.lamp: 99], limit: nil).reply == .reserved)
+    }
 }

@@ -59,9 +59,11 @@ function explanation(order) {
       OutOfStock: ' A product lacked the stock (or left the catalog).',
       StepTimeout: ' A step of the order did not answer in time.',
       PriceChanged: ' A price changed while your order was being placed; nothing was charged.',
+      ReservationLimit: ' You already hold the most units of a product that one customer may hold in orders not yet paid; nothing was charged. Try again once those orders are paid.',
     }[order.cancellationReason] || '';
-    // A price change is caught at the stock reservation, before any payment: there is nothing to refund.
-    const aftermath = order.cancellationReason === 'PriceChanged' ? '' : ' Reserved stock was released and any payment refunded.';
+    // A price change or the per-customer cap is caught at the stock reservation, before any payment: nothing to refund.
+    const refusedAtReservation = ['PriceChanged', 'ReservationLimit'].includes(order.cancellationReason);
+    const aftermath = refusedAtReservation ? '' : ' Reserved stock was released and any payment refunded.';
     return h('div', { class: 'notice notice-error', role: 'alert', id: 'cancel-notice' },
       h('strong', {}, 'This order was cancelled: '),
       h('span', { id: 'cancel-reason', dataset: { reason: order.cancellationReason || '' } }, reasonLabel(order.cancellationReason || 'Cancelled')),

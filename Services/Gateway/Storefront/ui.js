@@ -177,6 +177,7 @@ export const REASONS = {
   PaymentDeclined: 'Payment declined',
   StepTimeout: 'Step timed out',
   PriceChanged: 'Price changed',
+  ReservationLimit: 'Too many unpaid units',
 };
 export const reasonLabel = (reason) => REASONS[reason] || reason;
 

@@ -43,6 +43,8 @@ package enum CancellationReason: String, Codable, Sendable, CaseIterable {
     case stepTimeout = "StepTimeout"
     /// A price changed between the checkout and the stock reservation: nothing was charged.
     case priceChanged = "PriceChanged"
+    /// The customer already holds `MAX_RESERVED_PER_CUSTOMER` units of a product in unpaid orders.
+    case reservationLimit = "ReservationLimit"
 }
 
 package struct StatusChange: Codable, Sendable, Equatable {

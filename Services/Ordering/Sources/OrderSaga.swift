@@ -96,7 +96,7 @@ package enum OrderSaga {
             return SagaDecision(statuses: [(.stockReserved, nil)], step: .charging, deadline: .payment, commands: [.chargePayment])
         case (.reservingStock, .stockReservationFailed(let reason)):
             // Nothing was reserved and nothing charged: no compensation.
-            return cancel(reason == CancellationReason.priceChanged.rawValue ? .priceChanged : .outOfStock, compensations: [])
+            return cancel(CancellationReason(rawValue: reason).flatMap { [.priceChanged, .reservationLimit].contains($0) ? $0 : nil } ?? .outOfStock, compensations: [])
         case (.reservingStock, .deadlinePassed(let now)) where state.deadline.map { $0 <= now } ?? true:
             // The reservation may still happen: release it (product keeps a mark if it has none yet).
             return cancel(.stepTimeout, compensations: [.releaseStock])
@@ -136,7 +136,7 @@ package enum OrderSaga {
             case .reserveStock:
                 try ShopEvents.reserveStock.entry(ReserveStock(orderId: state.orderId, lines: state.items.map {
                     ReserveStock.Line(productId: $0.productId, quantity: $0.quantity, price: $0.price)
-                }), eventBusName: eventBusName)
+                }, userName: state.userName), eventBusName: eventBusName)
             case .releaseStock: try ShopEvents.releaseStock.entry(order, eventBusName: eventBusName)
             case .commitStock: try ShopEvents.commitStock.entry(order, eventBusName: eventBusName)
             case .chargePayment:

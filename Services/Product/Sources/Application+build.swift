@@ -18,7 +18,7 @@ package func buildApplication(_ config: ProductServiceConfig, logger: Logger) as
     return host.application(
         name: "product-service", host: config.host, port: config.port, database: config.database, migrations: ProductMigrations.all,
         router: router,
-        services: [host.consumer(ShopQueues.productStock, StockCommandHandler(repository: repository, eventBusName: config.bus.eventBusName, logger: logger))],
+        services: [host.consumer(ShopQueues.productStock, StockCommandHandler(repository: repository, eventBusName: config.bus.eventBusName, logger: logger, maxReservedPerCustomer: config.maxReservedPerCustomer))],
         afterStart: {
             if config.seedDemoCatalog, try await repository.count() == 0 {
                 for product in DemoCatalog.products { _ = try await repository.create(product) }

@@ -169,25 +169,33 @@ extension PostgresProductRepository: StockRepository {
     /// statement (a guarded `UPDATE`, rows locked in id order), so an order holds the hot rows of a
     /// popular product for one round trip, not for the whole command. When stock ran out meanwhile
     /// the transaction is rolled back and the command decided again with the rows locked first.
-    package func withReservation<T: Sendable>(orderId: UUID, productIds: [UUID], _ body: @Sendable (any ReservationStore) async throws -> T) async throws -> T {
+    package func withReservation<T: Sendable>(orderId: UUID, productIds: [UUID], userName: String?, _ body: @Sendable (any ReservationStore) async throws -> T) async throws -> T {
         do {
-            return try await reservationTransaction(orderId: orderId, productIds: productIds, lockProducts: false, body)
+            return try await reservationTransaction(orderId: orderId, productIds: productIds, userName: userName, lockProducts: false, body)
         } catch is StockChangedMeanwhile {
-            return try await reservationTransaction(orderId: orderId, productIds: productIds, lockProducts: true, body)
+            return try await reservationTransaction(orderId: orderId, productIds: productIds, userName: userName, lockProducts: true, body)
         }
     }
 
     private func reservationTransaction<T: Sendable>(
-        orderId: UUID, productIds: [UUID], lockProducts: Bool, _ body: @Sendable (any ReservationStore) async throws -> T
+        orderId: UUID, productIds: [UUID], userName: String?, lockProducts: Bool, _ body: @Sendable (any ReservationStore) async throws -> T
     ) async throws -> T {
         // A release changes the products of the order's record, which only the store reads.
         let changed = cache == nil ? nil : ChangedProducts()
         return try await cache.dropping({ changed?.all ?? [] }) {
             try await client.withOutboxTransaction(logger: logger) { connection in
-                // One command of an order at a time.
-                try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("reservation:" + orderId.uuidString), 0))", logger: logger)
+                // One command of an order at a time; with a cap, one reservation of a customer at a time too (in
+                // the same round trip), so two orders of theirs cannot both pass it.
+                if let userName {
+                    try await connection.query("""
+                        SELECT pg_advisory_xact_lock(hashtextextended(\("reservation:" + orderId.uuidString), 0)),
+                               pg_advisory_xact_lock(hashtextextended(\("customer:" + userName), 0))
+                        """, logger: logger)
+                } else {
+                    try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("reservation:" + orderId.uuidString), 0))", logger: logger)
+                }
                 return try await body(PostgresReservationStore(
-                    orderId: orderId, productIds: productIds, lockProducts: lockProducts, connection: connection, logger: logger, changed: changed
+                    orderId: orderId, productIds: productIds, userName: userName, lockProducts: lockProducts, connection: connection, logger: logger, changed: changed
                 ))
             }
         }
@@ -195,7 +203,7 @@ extension PostgresProductRepository: StockRepository {
 
     package func reservation(orderId: UUID) async throws -> Reservation? {
         try await client.withConnection { connection in
-            try await PostgresReservationStore(orderId: orderId, productIds: [], lockProducts: false, connection: connection, logger: logger).existing()
+            try await PostgresReservationStore(orderId: orderId, productIds: [], userName: nil, lockProducts: false, connection: connection, logger: logger).existing()
         }
     }
 }
@@ -206,6 +214,8 @@ struct StockChangedMeanwhile: Error {}
 struct PostgresReservationStore: ReservationStore {
     let orderId: UUID
     let productIds: [UUID]
+    /// The customer, kept with a new reservation (for the cap on what one customer holds).
+    let userName: String?
     /// Lock the products when reading them (the retry after `StockChangedMeanwhile`).
     let lockProducts: Bool
     let connection: DatabaseConnection
@@ -236,6 +246,21 @@ struct PostgresReservationStore: ReservationStore {
             stock[id] = StockLevel(stock: units, price: try Money.parse(price, column: "products.price"))
         }
         return stock
+    }
+
+    func held(by userName: String) async throws -> [UUID: Int] {
+        let rows = try await connection.query(
+            """
+            SELECT l."productId", sum(l.quantity)::bigint
+            FROM stock_reservations r, jsonb_to_recordset(r.lines::jsonb) AS l("productId" uuid, quantity int)
+            WHERE r.user_name = \(userName) AND r.status = 'reserved' AND r.order_id <> \(orderId) AND l."productId" = ANY(\(Array(Set(productIds))))
+            GROUP BY 1
+            """,
+            logger: logger
+        )
+        var held: [UUID: Int] = [:]
+        for try await (id, units) in rows.decode((UUID, Int).self) { held[id] = units }
+        return held
     }
 
     /// One statement on a plain read; the retry that locks the products reads them apart (in id order).
@@ -273,8 +298,8 @@ struct PostgresReservationStore: ReservationStore {
             let lines = String(decoding: try JSONValue.encoder.encode(reservation.lines), as: UTF8.self)
             statement.with("""
                 reservation AS (
-                    INSERT INTO stock_reservations (order_id, status, reason, lines)
-                    VALUES (\(try statement.bind(orderId)), \(try statement.bind(reservation.status.rawValue)), \(try statement.bind(reservation.reason))::text, \(try statement.bind(lines)))
+                    INSERT INTO stock_reservations (order_id, status, reason, lines, user_name)
+                    VALUES (\(try statement.bind(orderId)), \(try statement.bind(reservation.status.rawValue)), \(try statement.bind(reservation.reason))::text, \(try statement.bind(lines)), \(try statement.bind(userName))::text)
                     ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, lines = excluded.lines, updated_at = now()
                 )
                 """)

@@ -33,5 +33,11 @@ enum ProductMigrations {
             )
             """,
         ]),
+        // Whose order holds a reservation, for MAX_RESERVED_PER_CUSTOMER: the units one customer holds
+        // in unpaid orders are read through the partial index (reserved rows only, few at a time).
+        Migration("003_reservations_by_customer", [
+            "ALTER TABLE stock_reservations ADD COLUMN user_name TEXT",
+            "CREATE INDEX stock_reservations_held ON stock_reservations (user_name) WHERE status = 'reserved'",
+        ]),
     ] + Outbox.migrations
 }

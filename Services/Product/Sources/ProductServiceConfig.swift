@@ -15,6 +15,8 @@ package struct ProductServiceConfig: Sendable {
     package var bus: BusSettings
     /// The user pool whose tokens identify callers.
     package var tokens: TokenVerifier.Configuration
+    /// Units of one product one customer may hold in unpaid orders (`MAX_RESERVED_PER_CUSTOMER`; 0: no cap).
+    package var maxReservedPerCustomer: Int
 
     package init(settings: Settings = Settings()) throws {
         host = settings.string("HOST", default: "127.0.0.1")
@@ -27,5 +29,9 @@ package struct ProductServiceConfig: Sendable {
         }
         bus = try BusSettings(settings: settings)
         tokens = try TokenVerifier.Configuration(settings: settings)
+        maxReservedPerCustomer = try settings.int("MAX_RESERVED_PER_CUSTOMER", default: 20)
+        guard maxReservedPerCustomer >= 0 else {
+            throw SettingsError(key: "MAX_RESERVED_PER_CUSTOMER", value: "\(maxReservedPerCustomer)", expected: "0 (no cap) or more units")
+        }
     }
 }

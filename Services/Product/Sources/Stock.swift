@@ -34,8 +34,12 @@ package enum StockRules {
     /// What to store and answer for `command`, given the order's record (if any) and the stock and
     /// price of its products (a product missing from `available` was deleted). All lines or none; a
     /// line whose price is not the product's price now is refused as `PriceChanged`.
+    ///
+    /// With a `limit`, the customer may hold at most that many units of a product in unpaid orders
+    /// (`held`: what their other reservations hold now), whatever the colours or the number of orders:
+    /// beyond it the order is refused as `ReservationLimit`, so a declining or slow card cannot hoard.
     package static func reserve(
-        _ command: ReserveStock, existing: Reservation?, available: [UUID: StockLevel]
+        _ command: ReserveStock, existing: Reservation?, available: [UUID: StockLevel], held: [UUID: Int] = [:], limit: Int? = nil
     ) -> (store: Reservation?, stockChanges: [UUID: Int], reply: Reply) {
         if let existing {
             switch existing.status {
@@ -58,6 +62,9 @@ package enum StockRules {
         }
         for line in lines where (available[line.productId]?.stock ?? -1) < line.quantity {
             return (Reservation(orderId: command.orderId, status: .rejected, reason: "OutOfStock", lines: lines), [:], .failed(reason: "OutOfStock"))
+        }
+        if let limit, limit > 0, lines.contains(where: { (held[$0.productId] ?? 0) + $0.quantity > limit }) {
+            return (Reservation(orderId: command.orderId, status: .rejected, reason: "ReservationLimit", lines: lines), [:], .failed(reason: "ReservationLimit"))
         }
         // Every line, not only the merged one: two lines of one product at two prices cannot both be right.
         for line in command.lines {
@@ -104,7 +111,8 @@ package struct StockLevel: Sendable, Equatable {
 
 /// Storage of reservations. One transaction per command holds the order's record and its products.
 package protocol StockRepository: Sendable {
-    func withReservation<T: Sendable>(orderId: UUID, productIds: [UUID], _ body: @Sendable (any ReservationStore) async throws -> T) async throws -> T
+    /// `userName`: the customer whose reservations the body may count (their commands run one at a time).
+    func withReservation<T: Sendable>(orderId: UUID, productIds: [UUID], userName: String?, _ body: @Sendable (any ReservationStore) async throws -> T) async throws -> T
     func reservation(orderId: UUID) async throws -> Reservation?
 }
 
@@ -116,6 +124,8 @@ package protocol ReservationStore: Sendable {
     func save(_ reservation: Reservation?, stockChanges: [UUID: Int], reply: PublishEntry?) async throws
     /// `existing()` and `available()` together (one round trip where the store can).
     func existingAndAvailable() async throws -> (existing: Reservation?, available: [UUID: StockLevel])
+    /// Units of `productIds` the customer holds in other orders' reservations not yet final (unpaid).
+    func held(by userName: String) async throws -> [UUID: Int]
 }
 
 extension ReservationStore {
@@ -129,19 +139,26 @@ package struct StockCommandHandler<Repository: StockRepository>: MessageHandler 
     let repository: Repository
     let eventBusName: String
     let logger: Logger
+    /// `MAX_RESERVED_PER_CUSTOMER`: units of one product one customer may hold in unpaid orders (0: no cap).
+    let maxReservedPerCustomer: Int
 
-    package init(repository: Repository, eventBusName: String, logger: Logger) {
+    package init(repository: Repository, eventBusName: String, logger: Logger, maxReservedPerCustomer: Int = 0) {
         self.repository = repository
         self.eventBusName = eventBusName
         self.logger = logger
+        self.maxReservedPerCustomer = maxReservedPerCustomer
     }
 
     package func handle(_ message: QueueMessage) async throws {
         let envelope = try EventEnvelope(message: message)
         if let command = try ShopEvents.reserveStock.detail(of: envelope) {
-            let reply = try await repository.withReservation(orderId: command.orderId, productIds: command.lines.map(\.productId)) { store in
+            let capped = maxReservedPerCustomer > 0 ? command.userName : nil
+            let limit = maxReservedPerCustomer
+            let reply = try await repository.withReservation(orderId: command.orderId, productIds: command.lines.map(\.productId), userName: capped) { store in
                 let (existing, available) = try await store.existingAndAvailable()
-                let decision = StockRules.reserve(command, existing: existing, available: available)
+                var held: [UUID: Int] = [:]
+                if existing == nil, let capped { held = try await store.held(by: capped) }
+                let decision = StockRules.reserve(command, existing: existing, available: available, held: held, limit: capped == nil ? nil : limit)
                 let reply: PublishEntry = switch decision.reply {
                 case .reserved: try ShopEvents.stockReserved.entry(OrderReference(orderId: command.orderId), eventBusName: eventBusName)
                 case .failed(let reason): try ShopEvents.stockReservationFailed.entry(StepFailed(orderId: command.orderId, reason: reason), eventBusName: eventBusName)
@@ -151,14 +168,14 @@ package struct StockCommandHandler<Repository: StockRepository>: MessageHandler 
             }
             logger.info("stock reservation", metadata: ["orderId": "\(command.orderId)", "outcome": "\(reply)"])
         } else if let command = try ShopEvents.releaseStock.detail(of: envelope) {
-            try await repository.withReservation(orderId: command.orderId, productIds: []) { store in
+            try await repository.withReservation(orderId: command.orderId, productIds: [], userName: nil) { store in
                 let existing = try await store.existing()
                 let decision = StockRules.release(orderId: command.orderId, existing: existing)
                 try await store.save(decision.store, stockChanges: decision.stockChanges, reply: nil)
             }
             logger.info("stock released", metadata: ["orderId": "\(command.orderId)"])
         } else if let command = try ShopEvents.commitStock.detail(of: envelope) {
-            try await repository.withReservation(orderId: command.orderId, productIds: []) { store in
+            try await repository.withReservation(orderId: command.orderId, productIds: [], userName: nil) { store in
                 try await store.save(StockRules.commit(existing: try await store.existing()), stockChanges: [:], reply: nil)
             }
         } else {
