@@ -43,9 +43,22 @@ extension BusTopology {
                      events: ShopEvents.stockReplies, targetQueue: ShopQueues.orderingSaga),
                 Rule(name: "PaymentRepliesToOrdering", eventBusName: eventBusName,
                      events: ShopEvents.paymentReplies, targetQueue: ShopQueues.orderingSaga),
-            ]
+            ],
+            publishers: ShopEvents.publishers.reduce(into: [:]) { sources, entry in
+                sources[entry.key.executable] = Array(Set(entry.value.map(\.source))).sorted()
+            }
         )
     }
+}
+
+extension ShopEvents {
+    /// Who publishes which events: the ground for each task role's `events:source` condition.
+    package static let publishers: [ShopService: [EventName]] = [
+        .basket: [checkoutBasket.name],
+        .product: catalogChanges.map(\.name) + stockReplies,
+        .ordering: stockCommands + paymentCommands + forAnySubscriber,
+        .payment: paymentReplies,
+    ]
 }
 
 extension BusSettings {

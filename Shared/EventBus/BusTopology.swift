@@ -54,11 +54,15 @@ package struct BusTopology: Sendable, Equatable {
     package var eventBusName: String
     package var queues: [Queue]
     package var rules: [Rule]
+    /// The event sources each service may publish (by executable): its task role may put events of
+    /// these sources only, so a compromised task cannot forge another service's events.
+    package var publishers: [String: [String]]
 
-    package init(eventBusName: String, queues: [Queue], rules: [Rule]) {
+    package init(eventBusName: String, queues: [Queue], rules: [Rule], publishers: [String: [String]] = [:]) {
         self.eventBusName = eventBusName
         self.queues = queues
         self.rules = rules
+        self.publishers = publishers
     }
 
     /// A work queue read by `consumer`, and its dead-letter queue `<name>-dlq` (kept 14 days).

@@ -90,7 +90,12 @@ extension BusTopology {
                 "            Version: \"2012-10-17\"",
                 "            Statement:",
                 "              - Effect: Allow",
-                "                Action: [events:PutEvents, events:DescribeEventBus]",
+                "                Action: events:PutEvents",
+                "                Resource: !GetAtt EventBus.Arn",
+                // Its own sources only (none declared: it may put nothing).
+                "                Condition: {StringEquals: {\"events:source\": [\((publishers[consumer] ?? []).sorted().joined(separator: ", "))]}}",
+                "              - Effect: Allow",
+                "                Action: events:DescribeEventBus",
                 "                Resource: !GetAtt EventBus.Arn",
                 "              - Effect: Allow",
                 "                Action: [sqs:ReceiveMessage, sqs:DeleteMessage, sqs:ChangeMessageVisibility, sqs:GetQueueUrl, sqs:GetQueueAttributes]",

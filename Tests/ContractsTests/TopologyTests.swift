@@ -71,3 +71,29 @@ import TestSupport
         #expect(rules.first?["eventPattern"] == topology.rules.first?.pattern.pattern)
     }
 }
+
+extension TopologyTests {
+    /// Every event the shop declares has exactly one publisher, and each task role may put events of its
+    /// own service's sources only (`events:source`), so a compromised product task cannot forge
+    /// `PaymentApproved`.
+    @Test func eachRolePutsOnlyItsOwnSources() throws {
+        let declared = [ShopEvents.checkoutBasket.name] + ShopEvents.catalogChanges.map(\.name) + ShopEvents.saga
+        for event in declared {
+            let publishers = ShopEvents.publishers.filter { $0.value.contains(event) }.map(\.key)
+            #expect(publishers.count == 1, "\(event) is published by \(publishers)")
+        }
+        let topology = BusTopology.shop()
+        let template = try String(contentsOf: repositoryRoot.appendingPathComponent("deploy/aws/template.yaml"), encoding: .utf8)
+        for (service, events) in ShopEvents.publishers {
+            let sources = Array(Set(events.map(\.source))).sorted()
+            #expect(topology.publishers[service.executable] == sources)
+            let role = template.components(separatedBy: "  \(BusTopology.logicalID(role: service.executable)):").dropFirst().first ?? ""
+            // The role's own lines: up to the next resource (a line indented by two spaces only).
+            let policy = role.split(separator: "\n").dropFirst().prefix { $0.hasPrefix("   ") }.joined(separator: "\n")
+            #expect(policy.contains("Condition: {StringEquals: {\"events:source\": [\(sources.joined(separator: ", "))]}}"), "\(service.executable)")
+            #expect(!policy.contains("Action: [events:PutEvents"), "PutEvents only under its condition")
+        }
+        // Product's role names no source of payment's.
+        #expect(!(topology.publishers["product-service"] ?? []).contains(ShopEvents.paymentApproved.source))
+    }
+}
