@@ -173,3 +173,45 @@ import TestSupport
         }
     }
 }
+
+extension GatewayAuthTests {
+    /// `RevokeToken` and `GlobalSignOut` as Cognito has them, through the AWS CLI: a revoked refresh token
+    /// (and, after a global sign-out, every one of the user's) no longer gets tokens.
+    @Test func refreshTokensCanBeRevoked() async throws {
+        try await ShopUnderGateway.run { shop in
+            func signIn() async throws -> [String: Any] {
+                let output = try await runTool("aws", [
+                    "cognito-idp", "initiate-auth", "--endpoint-url", shop.identity, "--region", "us-east-1",
+                    "--client-id", "swnshoplocalclient", "--auth-flow", "USER_PASSWORD_AUTH",
+                    "--auth-parameters", "USERNAME=swn,PASSWORD=Swn-Passw0rd!", "--output", "json",
+                ])
+                return try #require((try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])?["AuthenticationResult"] as? [String: Any])
+            }
+            func refresh(_ token: String) async throws -> String {
+                try await runTool("aws", [
+                    "cognito-idp", "initiate-auth", "--endpoint-url", shop.identity, "--region", "us-east-1",
+                    "--client-id", "swnshoplocalclient", "--auth-flow", "REFRESH_TOKEN_AUTH",
+                    "--auth-parameters", "REFRESH_TOKEN=\(token)", "--output", "json",
+                ], expectFailure: true)
+            }
+            let first = try await signIn()
+            let second = try await signIn()
+            let firstRefresh = try #require(first["RefreshToken"] as? String)
+            let secondRefresh = try #require(second["RefreshToken"] as? String)
+            #expect(try await refresh(firstRefresh).contains("AccessToken"))
+
+            _ = try await runTool("aws", [
+                "cognito-idp", "revoke-token", "--endpoint-url", shop.identity, "--region", "us-east-1",
+                "--client-id", "swnshoplocalclient", "--token", firstRefresh,
+            ])
+            #expect(try await refresh(firstRefresh).contains("NotAuthorizedException"), "the revoked one")
+            #expect(try await refresh(secondRefresh).contains("AccessToken"), "another device's stays")
+
+            let access = try #require(second["AccessToken"] as? String)
+            _ = try await runTool("aws", [
+                "cognito-idp", "global-sign-out", "--endpoint-url", shop.identity, "--region", "us-east-1", "--access-token", access,
+            ])
+            #expect(try await refresh(secondRefresh).contains("NotAuthorizedException"), "every device after a global sign-out")
+        }
+    }
+}

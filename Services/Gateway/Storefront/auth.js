@@ -1,7 +1,7 @@
 // Sign-in against the user pool with the Cognito Identity Provider JSON protocol: the same code talks
 // to the local `identity` and to Amazon Cognito (the gateway's /storefront/config.json says where).
 // Tokens live in sessionStorage (this tab only, gone when it closes) and are refreshed with
-// REFRESH_TOKEN_AUTH shortly before the ID token expires; signing out forgets them.
+// REFRESH_TOKEN_AUTH shortly before the ID token expires; signing out forgets them and revokes the refresh token.
 
 const STORAGE_KEY = 'swn.session';
 const listeners = new Set();
@@ -182,7 +182,13 @@ function forget() {
 /** Forgets the tokens. `reason` is passed to listeners' second argument ('expired' when the pool refused a refresh). */
 export function signOut(reason = 'signed-out') {
   const had = Boolean(session);
+  const refreshToken = session?.refreshToken;
   forget();
+  // Signing out ends the session at the pool too: the refresh token is revoked (RevokeToken), not only
+  // forgotten by this browser. Best effort: the page is signed out whatever the pool answers.
+  if (reason === 'signed-out' && refreshToken && config?.clientId) {
+    cognito('RevokeToken', { Token: refreshToken, ClientId: config.clientId }).catch(() => {});
+  }
   if (had) for (const listener of listeners) listener(null, reason);
 }
 

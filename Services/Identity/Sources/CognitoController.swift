@@ -67,6 +67,8 @@ package struct CognitoController: Sendable {
         case "InitiateAuth": return try Self.json(try await initiateAuth(input))
         case "SignUp": return try Self.json(try await signUp(input))
         case "GetUser": return try Self.json(try await getUser(input))
+        case "RevokeToken": return try Self.json(try await revokeToken(input))
+        case "GlobalSignOut": return try Self.json(try await globalSignOut(input))
         case "AdminCreateUser", "AdminSetUserPassword", "AdminAddUserToGroup", "AdminGetUser":
             try requireAdminSignature(request, body: buffer)
             try input.requirePool(config.userPoolID)
@@ -151,6 +153,25 @@ package struct CognitoController: Sendable {
               let user = try await users.find(name)
         else { throw CognitoError.notAuthorized("Invalid Access Token") }
         return ["Username": user.username, "UserAttributes": Self.attributes(of: user)]
+    }
+
+    /// Cognito's `RevokeToken`: the refresh token (of this app client) can no longer get tokens. An
+    /// unknown or already revoked token is not an error, as in Cognito.
+    func revokeToken(_ input: Input) async throws -> [String: Any] {
+        try requireClient(input)
+        let token = try input.string("Token")
+        try await users.revokeRefreshToken(hash: TokenIssuer.hash(token), clientID: config.clientID)
+        return [:]
+    }
+
+    /// Cognito's `GlobalSignOut`: every refresh token of the access token's user is revoked (every device).
+    func globalSignOut(_ input: Input) async throws -> [String: Any] {
+        let token = try input.string("AccessToken")
+        guard let claims = await issuer.verifiedAccessToken(token), let name = claims.username else {
+            throw CognitoError.notAuthorized("Invalid Access Token")
+        }
+        try await users.revokeRefreshTokens(name)
+        return [:]
     }
 
     func adminCreateUser(_ input: Input) async throws -> [String: Any] {

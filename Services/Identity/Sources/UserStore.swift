@@ -117,6 +117,11 @@ package struct UserStore: Sendable {
         )
     }
 
+    /// Forgets one refresh token of `clientID` (nothing when there is none).
+    package func revokeRefreshToken(hash: String, clientID: String) async throws {
+        try await client.query("DELETE FROM refresh_tokens WHERE token_hash = \(hash) AND pool_id = \(poolID) AND client_id = \(clientID)", logger: logger)
+    }
+
     package func storeRefreshToken(hash: String, username: String, clientID: String, expiresAt: Date) async throws {
         try await client.query(
             """
