@@ -9,6 +9,7 @@ import NIOHTTP1
 import PostgresNIO
 import ProductService
 import ServiceKit
+import Synchronization
 import Testing
 import TestSupport
 
@@ -313,5 +314,23 @@ extension BasketAPITests {
             #expect(checkout.totalPrice == Decimal(string: "75.2")!)
             #expect(checkout.items.first?.price == Decimal(string: "25")!)
         }
+    }
+}
+
+extension BasketAPITests {
+    /// Many ids in one `GET /product?ids=`; the ids the catalog did not have are not asked for again for a
+    /// while (here: answered after product-service stopped, which an uncached lookup could not be).
+    @Test func theHTTPCatalogAsksOnceForManyAndRemembersWhatIsNot() async throws {
+        let unknown = Set((0..<100).map { _ in UUID() })
+        let box = Mutex<HTTPProductCatalog?>(nil)
+        try await Self.withFixture { f in
+            let catalog = HTTPProductCatalog(httpClient: .shared, baseURL: f.productURL, timeout: .seconds(2), absentFor: .seconds(60))
+            let found = try await catalog.products(ids: unknown.union([f.products["phone"]!]))
+            #expect(found.count == 1 && found[f.products["phone"]!]?.name == "Phone")
+            box.withLock { $0 = catalog }
+        }
+        let catalog = try #require(box.withLock { $0 })
+        #expect(try await catalog.products(ids: unknown).isEmpty, "remembered as absent: no call")
+        await #expect(throws: CatalogUnavailable.self) { try await catalog.products(ids: [UUID()]) }
     }
 }

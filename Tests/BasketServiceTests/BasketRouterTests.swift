@@ -8,6 +8,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import ServiceKit
+import Synchronization
 import Testing
 import TestSupport
 
@@ -62,5 +63,34 @@ import TestSupport
                 #expect(basket.items.first?.price == Decimal(string: "17.49") && basket.items.first?.previousPrice == Decimal(string: "19.99"))
             }
         }
+    }
+}
+
+extension BasketRouterTests {
+    /// Counts the catalog's calls.
+    final class CountingCatalog: ProductCatalog, Sendable {
+        let batches = Mutex<[Int]>([])
+        func product(id: UUID) async throws -> CatalogProduct? {
+            batches.withLock { $0.append(1) }
+            return id == BasketRouterTests.phone.id ? BasketRouterTests.phone : nil
+        }
+        func products(ids: Set<UUID>) async throws -> [UUID: CatalogProduct] {
+            batches.withLock { $0.append(ids.count) }
+            return ids.contains(BasketRouterTests.phone.id) ? [BasketRouterTests.phone.id: BasketRouterTests.phone] : [:]
+        }
+    }
+
+    /// A basket naming a hundred products the basket has not heard of costs one catalog call, not a hundred.
+    @Test func unknownProductsAreLookedUpInOneCall() async throws {
+        let catalog = CountingCatalog()
+        let verifier = TokenVerifier(configuration: TestTokens.configuration, httpClient: .shared, logger: Logger(label: "basket-router"))
+        let router = buildRouter(repository: InMemoryBasketRepository(), catalog: catalog, eventBusName: "SwnEventBus", verifier: verifier)
+        let token = try await TestTokens.token("ann")
+        try await Application(router: router).test(.router) { client in
+            let items = ([Self.phone.id] + (0..<99).map { _ in UUID() }).map { #"{"productId":"\#($0)","quantity":1}"# }.joined(separator: ",")
+            let response = try await SignedClient(client, token: token).execute(uri: "/basket", method: .post, body: ByteBuffer(string: #"{"userName":"ann","items":[\#(items)]}"#))
+            #expect(response.status == .unprocessableContent)
+        }
+        #expect(catalog.batches.withLock { $0 } == [100], "one call for every id")
     }
 }

@@ -107,11 +107,8 @@ package struct BasketController<Repository: BasketRepository, Catalog: ProductCa
         guard !lines.isEmpty else { return nil }
         var repriced = false
         do {
-            let current = try await withThrowingTaskGroup(of: CatalogProduct?.self, returning: [CatalogProduct].self) { group in
-                for id in Set(lines.map(\.productId)) { group.addTask { try await catalog.product(id: id) } }
-                return try await group.reduce(into: []) { if let product = $1 { $0.append(product) } }
-            }
-            for product in current {
+            let current = try await catalog.products(ids: Set(lines.map(\.productId)))
+            for product in current.values {
                 guard let version = product.version,
                       lines.contains(where: { $0.productId == product.id && $0.price.rounded(2) != product.price.rounded(2) })
                 else { continue }
@@ -135,32 +132,24 @@ package struct BasketController<Repository: BasketRepository, Catalog: ProductCa
         return response
     }
 
-    /// Looks products up in the read model the catalog events keep, and asks the catalog (concurrently)
-    /// only for products it has not heard of: unknown → 422 naming the field, catalog down → 503.
+    /// Looks products up in the read model the catalog events keep, and asks the catalog only for the
+    /// products it has not heard of, all in one call: unknown → 422 naming the field, catalog down → 503.
     func lookUp(_ ids: Set<UUID>, logger: Logger, fieldFor: (UUID) -> String) async throws -> [UUID: CatalogProduct] {
         let known = try await repository.knownProducts(Array(ids))
-        let found = try await withThrowingTaskGroup(of: (UUID, CatalogProduct?).self) { group in
-            for id in ids {
-                if let entry = known[id] {
-                    group.addTask { (id, entry.deleted ? nil : entry.product) }
-                    continue
-                }
-                group.addTask {
-                    do {
-                        return (id, try await catalog.product(id: id))
-                    } catch let error as CatalogUnavailable {
-                        logger.warning("catalog lookup failed", metadata: ["productId": "\(id)", "error": "\(error.reason)"])
-                        throw Problem.unavailable("the product catalog is unavailable; try again shortly")
-                    }
-                }
+        var found: [UUID: CatalogProduct] = [:]
+        for (id, entry) in known where !entry.deleted { found[id] = entry.product }
+        let unheardOf = ids.filter { known[$0] == nil }
+        if !unheardOf.isEmpty {
+            do {
+                found.merge(try await catalog.products(ids: unheardOf)) { a, _ in a }
+            } catch let error as CatalogUnavailable {
+                logger.warning("catalog lookup failed", metadata: ["products": "\(unheardOf.count)", "error": "\(error.reason)"])
+                throw Problem.unavailable("the product catalog is unavailable; try again shortly")
             }
-            var found: [UUID: CatalogProduct?] = [:]
-            for try await (id, product) in group { found[id] = product }
-            return found
         }
         var products: [UUID: CatalogProduct] = [:]
         for id in ids {
-            guard let product = found[id] ?? nil else {
+            guard let product = found[id] else {
                 throw Problem.unprocessable("unknown product \(id)", field: fieldFor(id))
             }
             products[id] = product

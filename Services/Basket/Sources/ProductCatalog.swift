@@ -20,6 +20,18 @@ package struct CatalogProduct: Codable, Sendable, Equatable {
 package protocol ProductCatalog: Sendable {
     /// The product, or nil when the catalog has none with that id. Throws when the catalog cannot answer.
     func product(id: UUID) async throws -> CatalogProduct?
+    /// The products the catalog has among `ids` (the others are not in the answer), in one call where the
+    /// catalog can. Throws when the catalog cannot answer.
+    func products(ids: Set<UUID>) async throws -> [UUID: CatalogProduct]
+}
+
+extension ProductCatalog {
+    package func products(ids: Set<UUID>) async throws -> [UUID: CatalogProduct] {
+        try await withThrowingTaskGroup(of: CatalogProduct?.self, returning: [UUID: CatalogProduct].self) { group in
+            for id in ids { group.addTask { try await product(id: id) } }
+            return try await group.reduce(into: [:]) { found, product in if let product { found[product.id] = product } }
+        }
+    }
 }
 
 package struct CatalogUnavailable: Error, CustomStringConvertible {

@@ -22,10 +22,11 @@ package final class InMemoryProductRepository: ProductRepository {
         products.withLock { $0[id] }
     }
 
-    package func list(category: String?, after cursor: ProductCursor?, limit: Int) async throws -> [Product] {
+    package func list(category: String?, ids: [UUID]?, after cursor: ProductCursor?, limit: Int) async throws -> [Product] {
         products.withLock { products in
             products.values
                 .filter { product in category.map { product.category == $0 } ?? true }
+                .filter { product in ids.map { $0.contains(product.id) } ?? true }
                 .filter { product in cursor.map { (product.name, product.id.uuidString) > ($0.name, $0.id.uuidString) } ?? true }
                 .sorted { ($0.name, $0.id.uuidString) < ($1.name, $1.id.uuidString) }
                 .prefix(limit).map { $0 }

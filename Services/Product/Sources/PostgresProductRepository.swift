@@ -68,12 +68,13 @@ package struct PostgresProductRepository: ProductRepository {
         }
     }
 
-    package func list(category: String?, after cursor: ProductCursor?, limit: Int) async throws -> [Product] {
+    package func list(category: String?, ids: [UUID]?, after cursor: ProductCursor?, limit: Int) async throws -> [Product] {
         // NULL parameters switch the filters off, so one statement serves every combination.
         let rows = try await client.query(
             """
             SELECT \(unescaped: Self.columns) FROM products
             WHERE (\(category)::text IS NULL OR category = \(category))
+              AND (\(ids)::uuid[] IS NULL OR id = ANY(\(ids)))
               AND (\(cursor?.name)::text IS NULL OR (name, id) > (\(cursor?.name), \(cursor?.id)))
             ORDER BY name, id
             LIMIT \(limit)

@@ -30,7 +30,8 @@ package struct ProductController<Repository: ProductRepository> {
         let query = request.uri.queryParameters
         let category = query["category"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
         let page = try PageRequest<ProductCursor>(request, defaultLimit: Self.defaultPageSize, maximumLimit: Self.maximumPageSize)
-        let products = try await repository.list(category: category, after: page.cursor, limit: page.fetchLimit)
+        let ids = try query["ids"].map { try Self.ids(String($0)) }
+        let products = try await repository.list(category: category, ids: ids, after: page.cursor, limit: page.fetchLimit)
         return try JSONOutput.response(page.page(products) { ProductCursor(name: $0.name, id: $0.id) })
     }
 
@@ -97,6 +98,19 @@ package struct ProductController<Repository: ProductRepository> {
         let id = try Self.productID(context)
         guard try await repository.delete(id: id) else { throw Problem.notFound("no product with id \(id)") }
         return .noContent
+    }
+
+    /// At most this many ids in one `?ids=` (a basket's lines).
+    static var maximumIDs: Int { 100 }
+
+    /// `ids`: comma-separated product ids, one request for many (basket-service's lookups).
+    static func ids(_ raw: String) throws -> [UUID] {
+        let parts = raw.split(separator: ",", omittingEmptySubsequences: false)
+        guard parts.count <= maximumIDs else { throw Problem.badRequest("ids names at most \(maximumIDs) products", field: "ids") }
+        return try parts.map { part in
+            guard let id = UUID(uuidString: String(part)) else { throw Problem.badRequest("ids must be product ids (UUIDs) separated by commas", field: "ids") }
+            return id
+        }
     }
 
     static func productID(_ context: AppRequestContext) throws -> UUID {

@@ -4,8 +4,8 @@ import Foundation
 package protocol ProductRepository: Sendable {
     func create(_ input: ProductInput) async throws -> Product
     func find(id: UUID) async throws -> Product?
-    /// Up to `limit` products after `cursor`, optionally of one category, ordered by name then id.
-    func list(category: String?, after cursor: ProductCursor?, limit: Int) async throws -> [Product]
+    /// Up to `limit` products after `cursor`, optionally of one category and among `ids`, ordered by name then id.
+    func list(category: String?, ids: [UUID]?, after cursor: ProductCursor?, limit: Int) async throws -> [Product]
     /// Updates the product when it is still `expected` (its `ETag`; nil: whatever it is now).
     func update(id: UUID, with input: ProductInput, expected: ProductTag?) async throws -> ProductUpdate
     /// Whether a product was deleted.
