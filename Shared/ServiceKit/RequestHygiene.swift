@@ -12,10 +12,6 @@ package struct RequestHygiene<Context: RequestContext>: RouterMiddleware {
 
     package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if let query = request.uri.query, !query.isEmpty { try Self.checkQuery(query) }
-        if [.get, .head, .delete].contains(request.method), Self.hasBody(request.headers) {
-            // Never buffered or forwarded: these methods take no body here.
-            throw Problem.badRequest("\(request.method.rawValue) requests take no body", field: "body")
-        }
         if getOnlyPaths.contains(request.uri.path), request.method != .get, request.method != .head {
             var problem = Problem(.methodNotAllowed, detail: "\(request.method.rawValue) is not allowed on \(request.uri.path)")
             problem.headers[.allow] = "GET, HEAD"
@@ -27,6 +23,14 @@ package struct RequestHygiene<Context: RequestContext>: RouterMiddleware {
         var response = try await next(Request(head: head, body: request.body), context)
         response.body = ResponseBody()
         return response
+    }
+
+    /// GET, HEAD and DELETE take no body here: 400 naming `body`, never buffered or forwarded. Called once
+    /// the route is known (a method the path does not take is a 405 first).
+    package static func refuseBodyOnReads(_ request: Request) throws {
+        if [.get, .head, .delete].contains(request.method), hasBody(request.headers) {
+            throw Problem.badRequest("\(request.method.rawValue) requests take no body", field: "body")
+        }
     }
 
     /// A body announced by `Content-Length` (other than 0) or `Transfer-Encoding`.
@@ -50,5 +54,23 @@ package struct RequestHygiene<Context: RequestContext>: RouterMiddleware {
                 }
             }
         }
+    }
+}
+
+/// `RequestHygiene.refuseBodyOnReads` for the routes of a group: group middleware runs once a route
+/// matched, so a method the path does not take stays a 405.
+package struct NoBodyOnReads<Context: RequestContext>: RouterMiddleware {
+    package init() {}
+
+    package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        try RequestHygiene<Context>.refuseBodyOnReads(request)
+        return try await next(request, context)
+    }
+}
+
+extension Router {
+    /// The group of a service's routes under `path`, refusing bodies on GET, HEAD and DELETE.
+    package func serviceGroup(_ path: RouterPath) -> RouterGroup<Context> {
+        group(path).add(middleware: NoBodyOnReads())
     }
 }

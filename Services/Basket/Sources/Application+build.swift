@@ -32,6 +32,6 @@ package func buildRouter(
 ) -> Router<AppRequestContext> {
     let router = Router.service(readiness: readiness)
     router.add(middleware: TokenMiddleware(verifier: verifier))
-    BasketController(repository: repository, catalog: catalog, eventBusName: eventBusName, fingerprintKey: fingerprintKey).addRoutes(to: router.group("basket"))
+    BasketController(repository: repository, catalog: catalog, eventBusName: eventBusName, fingerprintKey: fingerprintKey).addRoutes(to: router.serviceGroup("basket"))
     return router
 }

@@ -26,7 +26,10 @@ package struct GatewayMiddleware: RouterMiddleware {
             // The gateway's own routes (health, readiness, the OpenAPI file, the storefront's files) count
             // against the client's address like any anonymous call.
             try throttle.admit(nil, address: context.clientAddress(of: request, trusting: trustedProxies))
-            if case .own = own { return try await next(request, context) }
+            if case .own = own {
+                try RequestHygiene<Context>.refuseBodyOnReads(request)
+                return try await next(request, context)
+            }
             throw Self.refusal(own, request: request) ?? Problem.notFound("no route for \(request.uri.path)")
         }
         // The request's server span, continuing the client's `traceparent`; named by the route template
@@ -94,6 +97,7 @@ package struct GatewayMiddleware: RouterMiddleware {
         guard !target.contains("#") else { throw Problem.badRequest("the request target must not contain '#'") }
         if let refusal = Self.refusal(decision, request: request) { throw refusal }
         guard case .forward(let upstream) = decision else { throw Problem.notFound("no route for \(request.uri.path)") }
+        try RequestHygiene<Context>.refuseBodyOnReads(request)
         let body = try await readBody(request, context: context)
         return try await proxy.forward(request, target: target, body: body, to: upstream, requestID: requestID, logger: logger)
     }

@@ -33,6 +33,6 @@ package func buildApplication(_ config: OrderingServiceConfig, logger: Logger) a
 package func buildRouter(repository: some OrderRepository, verifier: TokenVerifier, readiness: [ReadinessCheck] = []) -> Router<AppRequestContext> {
     let router = Router.service(readiness: readiness)
     router.add(middleware: TokenMiddleware(verifier: verifier))
-    OrderController(repository: repository).addRoutes(to: router.group("order"))
+    OrderController(repository: repository).addRoutes(to: router.serviceGroup("order"))
     return router
 }

@@ -31,7 +31,7 @@ package func buildApplication(_ config: PaymentServiceConfig, logger: Logger) as
 package func buildRouter(repository: some PaymentRepository, verifier: TokenVerifier, readiness: [ReadinessCheck] = []) -> Router<AppRequestContext> {
     let router = Router.service(readiness: readiness)
     router.add(middleware: TokenMiddleware(verifier: verifier))
-    let payments = router.group("payment")
+    let payments = router.serviceGroup("payment")
     payments.get(":orderId") { _, context -> Response in
         try context.requireAdmin()
         let raw = context.parameters.get("orderId") ?? ""

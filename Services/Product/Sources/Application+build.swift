@@ -34,6 +34,6 @@ package func buildRouter(
 ) -> Router<AppRequestContext> {
     let router = Router.service(readiness: readiness)
     router.add(middleware: TokenMiddleware(verifier: verifier))
-    ProductController(repository: repository, cache: cache).addRoutes(to: router.group("product"))
+    ProductController(repository: repository, cache: cache).addRoutes(to: router.serviceGroup("product"))
     return router
 }
