@@ -222,6 +222,9 @@ class Stack:
             self.gateway = Service("gateway", free_port(), dict(
                 common, PRODUCT_SERVICE_URL=self.product.url, BASKET_SERVICE_URL=self.basket.url, ORDERING_SERVICE_URL=self.ordering.url,
                 PAYMENT_SERVICE_URL=self.payment.url, RATE_LIMIT_USER_PER_SECOND="0", RATE_LIMIT_ADDRESS_PER_SECOND="0"))
+            # The gateway's /metrics are on an internal port of their own (never its public one).
+            self.gateway.metrics_port = free_port()
+            self.gateway.env["METRICS_PORT"] = str(self.gateway.metrics_port)
             self.services.append(self.gateway)
         for name, env in (extra_env or {}).items():
             service = getattr(self, name, None)

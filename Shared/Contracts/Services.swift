@@ -64,8 +64,7 @@ package struct ShopService: Sendable, Hashable, CustomStringConvertible {
         .init(.get, "/health", .anyone),
         .init(.get, "/ready", .anyone),
         .init(.get, "/openapi.yaml", .anyone),
-        // The gateway's own metrics; the services' `/metrics` are not reachable through it.
-        .init(.get, "/metrics", .anyone),
+        // No `/metrics` here: the gateway's own are served on its internal METRICS_PORT only.
         // The storefront: its page and its static files.
         .init(.get, "/", .anyone),
         .init(.get, "/storefront/{file}", .anyone),

@@ -55,13 +55,17 @@ import TestSupport
             #expect(!requests.isEmpty, "request counts carry the route template")
 
             // The gateway counts what it forwards by route template, and shows only its own metrics.
+            let metricsPort = try freePort()
             let gateway = try await ServiceProcess("gateway", port: try freePort(), environment: [
                 "PRODUCT_SERVICE_URL": shop.product.baseURL, "BASKET_SERVICE_URL": shop.basket.baseURL,
                 "ORDERING_SERVICE_URL": shop.ordering.baseURL, "PAYMENT_SERVICE_URL": shop.payment.baseURL,
+                "METRICS_PORT": String(metricsPort),
             ])
             defer { gateway.terminate() }
             #expect(try await HTTP.send(.GET, "\(gateway.baseURL)/product/\(lamp)").status == 200)
-            let gatewayFamilies = try await Self.parse("\(gateway.baseURL)/metrics")
+            // Its metrics are on the internal METRICS_PORT only: the public port has none.
+            #expect(try await HTTP.send(.GET, "\(gateway.baseURL)/metrics").status == 404)
+            let gatewayFamilies = try await Self.parse("http://127.0.0.1:\(metricsPort)/metrics")
             #expect(gatewayFamilies["gateway_requests"]?.contains { $0.labels["http_route"] == "/product/{id}" && $0.labels["http_response_status_code"] == "200" } == true)
             #expect(gatewayFamilies["gateway_request_duration_seconds"] != nil)
             #expect(gatewayFamilies["outbox_pending_events"] == nil, "the services' metrics are not the gateway's")

@@ -243,8 +243,8 @@ def static_checks(c, promtool, compose_path=COMPOSE):
                 for t in static["targets"]:
                     host, port = t.rsplit(":", 1)
                     env = services.get(host, {}).get("environment", {}) or {}
-                    c.check(host in services and str(env.get("PORT")) == port,
-                            "prometheus.yml target %s is compose service %s on its PORT (%s)" % (t, host, env.get("PORT")))
+                    c.check(host in services and port in (str(env.get("PORT")), str(env.get("METRICS_PORT"))),
+                            "prometheus.yml target %s is compose service %s on its PORT or METRICS_PORT (%s)" % (t, host, env.get("PORT")))
         jobs = {j["job_name"] for j in prom["scrape_configs"]}
         swn = {name for name, s in services.items() if isinstance(s, dict) and "PORT" in (s.get("environment") or {})}
         c.check(swn <= jobs, "every compose service with a PORT is scraped (missing: %s)" % sorted(swn - jobs))
@@ -444,7 +444,9 @@ class OwnStack:
         self.thread.start()
 
     def scrape_configs(self):
-        return [{"job_name": s.name, "static_configs": [{"targets": ["127.0.0.1:%d" % s.port]}]} for s in self.stack.services]
+        # The gateway serves its metrics on METRICS_PORT only.
+        return [{"job_name": s.name, "static_configs": [{"targets": ["127.0.0.1:%d" % (getattr(s, "metrics_port", None) or s.port)]}]}
+                for s in self.stack.services]
 
     def stop(self):
         self.stop_traffic.set()

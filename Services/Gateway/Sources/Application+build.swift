@@ -37,7 +37,6 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
     ))
     // Only the gateway's own routes reach this point (it answers every other request itself).
     router.add(middleware: MetricsMiddleware())
-    router.addMetrics()
     // Public: says up or down only, from the view the timer keeps (no upstream call per request).
     let health = UpstreamHealth(http: http.client, upstreams: upstreams, interval: config.readyRefresh, logger: logger)
     router.addHealthRoutes([ReadinessCheck("upstreams") {
@@ -65,6 +64,16 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "gateway"),
         logger: logger
     )
-    app.addServices(http, health)
+    // The gateway's metrics on an internal port of their own (Prometheus scrapes it; the public port has none).
+    let metricsRouter = Router(context: AppRequestContext.self)
+    metricsRouter.addMetrics()
+    let metrics = Application(
+        router: metricsRouter, configuration: .init(address: .hostname(config.host, port: config.metricsPort), serverName: "gateway-metrics"),
+        onServerRunning: { channel in
+            logger.info("the gateway's metrics are served here only", metadata: ["metricsPort": "\(channel.localAddress?.port ?? 0)"])
+        },
+        logger: logger
+    )
+    app.addServices(http, health, metrics)
     return app
 }

@@ -33,6 +33,9 @@ package struct GatewayConfig: Sendable {
     package var idleTimeout: Duration
     /// How often `/ready`'s view of the upstreams is refreshed (`READY_REFRESH_MS`).
     package var readyRefresh: Duration
+    /// Where the gateway's own `/metrics` are served (`METRICS_PORT`; 0: a free port, logged at start):
+    /// an internal port, never the public one.
+    package var metricsPort: Int
     /// The load balancers whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`, CIDRs).
     package var trustedProxies: TrustedProxies
 
@@ -71,6 +74,7 @@ package struct GatewayConfig: Sendable {
         bodyTimeout = try settings.milliseconds("BODY_TIMEOUT_MS", default: 10_000)
         idleTimeout = try settings.milliseconds("IDLE_TIMEOUT_MS", default: 60_000)
         readyRefresh = try settings.milliseconds("READY_REFRESH_MS", default: 2_000)
+        metricsPort = try settings.int("METRICS_PORT", default: 0)
         trustedProxies = try TrustedProxies(settings.string("TRUSTED_PROXIES", default: ""))
     }
 }
