@@ -61,6 +61,17 @@ package final class DatabasePool: Service, Sendable {
         var shuttingDown = false
         /// Whether the connections to open at start were asked for (after the first one connected).
         var prewarmed = false
+
+        /// An idle connection still open; the closed ones met on the way are counted out of `open` and
+        /// added to `closed`, for the caller to close outside the lock.
+        mutating func popOpenIdle(closed: inout [PooledConnection]) -> PooledConnection? {
+            while let connection = idle.popLast() {
+                if !connection.isClosed { return connection }
+                open -= 1
+                closed.append(connection)
+            }
+            return nil
+        }
     }
 
     private struct Outage {
@@ -68,7 +79,14 @@ package final class DatabasePool: Service, Sendable {
         var failedAttempts: Int
         var nextAttempt: ContinuousClock.Instant
         var lastError: String
+
+        /// What a lease is answered with at `now`: retry once the next attempt is due.
+        func unavailable(at now: ContinuousClock.Instant) -> DatabaseUnavailable {
+            DatabaseUnavailable(reason: lastError, retryAfter: max(nextAttempt - now, DatabasePool.minimumBackoff))
+        }
     }
+
+    private static let shuttingDown = DatabaseUnavailable(reason: "shutting down", retryAfter: .seconds(1))
 
     /// What a lease decided under the lock.
     private enum LeaseDecision {
@@ -113,7 +131,7 @@ package final class DatabasePool: Service, Sendable {
             state.open -= state.idle.count
             return (state.waiters, state.idle)
         }
-        for waiter in waiters { waiter.continuation.resume(throwing: DatabaseUnavailable(reason: "shutting down", retryAfter: .seconds(1))) }
+        for waiter in waiters { waiter.continuation.resume(throwing: Self.shuttingDown) }
         for connection in idle { Self.discard(connection) }
     }
 
@@ -185,13 +203,7 @@ package final class DatabasePool: Service, Sendable {
     private func lease() async throws -> PooledConnection {
         var closed: [PooledConnection] = []
         let idle = state.withLock { state -> PooledConnection? in
-            guard !state.shuttingDown else { return nil }
-            while let connection = state.idle.popLast() {
-                if !connection.isClosed { return connection }
-                state.open -= 1
-                closed.append(connection)
-            }
-            return nil
+            state.shuttingDown ? nil : state.popOpenIdle(closed: &closed)
         }
         for connection in closed { Self.discard(connection) }
         if let idle { return idle }
@@ -208,20 +220,13 @@ package final class DatabasePool: Service, Sendable {
                 let now = ContinuousClock.now
                 var closed: [PooledConnection] = []
                 let decision = state.withLock { state -> LeaseDecision in
-                    if state.shuttingDown { return .fail(DatabaseUnavailable(reason: "shutting down", retryAfter: .seconds(1))) }
+                    if state.shuttingDown { return .fail(Self.shuttingDown) }
                     if Task.isCancelled { return .fail(CancellationError()) }
-                    while let connection = state.idle.popLast() {
-                        if !connection.isClosed { return .connection(connection) }
-                        state.open -= 1
-                        closed.append(connection)
-                    }
-                    if let outage = state.outage {
-                        // While the database is away one attempt runs at a time, once it is due; every
-                        // other lease is answered at once.
-                        if state.connecting > 0 || now < outage.nextAttempt {
-                            let retryAfter = max(outage.nextAttempt - now, Self.minimumBackoff)
-                            return .fail(DatabaseUnavailable(reason: outage.lastError, retryAfter: retryAfter))
-                        }
+                    if let connection = state.popOpenIdle(closed: &closed) { return .connection(connection) }
+                    // While the database is away one attempt runs at a time, once it is due; every other
+                    // lease is answered at once.
+                    if let outage = state.outage, state.connecting > 0 || now < outage.nextAttempt {
+                        return .fail(outage.unavailable(at: now))
                     }
                     state.waiters.append(Waiter(id: id, continuation: continuation))
                     guard state.open < size else { return .wait(connect: false) }
@@ -263,8 +268,7 @@ package final class DatabasePool: Service, Sendable {
                 // Another connection or the attempt under way may still serve them.
                 guard state.open == 0 else { return .drop }
                 defer { state.waiters = [] }
-                let retryAfter = max(outage.nextAttempt - now, Self.minimumBackoff)
-                return .failWaiters(state.waiters, DatabaseUnavailable(reason: outage.lastError, retryAfter: retryAfter))
+                return .failWaiters(state.waiters, outage.unavailable(at: now))
             }
             state.open += 1
             state.connecting += 1
@@ -305,26 +309,20 @@ package final class DatabasePool: Service, Sendable {
     package func withTransaction<Result>(
         logger: Logger, isolation: isolated (any Actor)? = #isolation, _ body: (DatabaseConnection) async throws -> sending Result
     ) async throws -> sending Result {
-        let connection = try await lease()
-        defer { give(connection) }
-        return try await DatabaseConnection(connection).withTransaction(logger: logger, body)
+        try await withConnection { try await $0.withTransaction(logger: logger, body) }
     }
 
     /// Runs `query` and reads its rows.
     @discardableResult
     package func query(_ query: PostgresQuery, logger: Logger? = nil, file: String = #fileID, line: Int = #line) async throws -> DatabaseRows {
-        let connection = try await lease()
-        defer { give(connection) }
-        return try await DatabaseConnection(connection).query(query, logger: logger ?? self.logger, file: file, line: line)
+        try await withConnection { try await $0.query(query, logger: logger ?? self.logger, file: file, line: line) }
     }
 
     /// Runs a prepared statement (prepared once per connection) and decodes its rows.
     package func execute<Statement: PostgresPreparedStatement>(
         _ statement: Statement, logger: Logger? = nil, file: String = #fileID, line: Int = #line
     ) async throws -> DecodedRows<Statement.Row> where Statement.Row: Sendable {
-        let connection = try await lease()
-        defer { give(connection) }
-        return try await DatabaseConnection(connection).execute(statement, logger: logger ?? self.logger, file: file, line: line)
+        try await withConnection { try await $0.execute(statement, logger: logger ?? self.logger, file: file, line: line) }
     }
 
     /// Runs a prepared statement that returns no rows; returns its command tag.
@@ -333,12 +331,10 @@ package final class DatabasePool: Service, Sendable {
     package func execute<Statement: PostgresPreparedStatement>(
         _ statement: Statement, logger: Logger? = nil, file: String = #fileID, line: Int = #line
     ) async throws -> String where Statement.Row == () {
-        let connection = try await lease()
-        defer { give(connection) }
-        return try await DatabaseConnection(connection).execute(statement, logger: logger ?? self.logger, file: file, line: line)
+        try await withConnection { try await $0.execute(statement, logger: logger ?? self.logger, file: file, line: line) }
     }
 
-    /// How the pool stands (tests and `/metrics`).
+    /// How the pool stands (tests).
     package var statistics: (open: Int, idle: Int, waiting: Int, unavailable: Bool) {
         state.withLock { ($0.open, $0.idle.count, $0.waiters.count, $0.outage != nil) }
     }
@@ -358,9 +354,6 @@ package struct DatabaseUnavailable: Error, CustomStringConvertible {
         switch error {
         case is DatabaseUnavailable:
             return true
-        case let error as PostgresTransactionError:
-            if let closure = error.closureError { return isUnavailability(closure) }
-            return [error.beginError, error.commitError].contains { $0.map(isUnavailability) ?? false }
         case let error as PSQLError:
             guard error.code == .server else { return true }
             guard let state = error.serverInfo?[.sqlState] else { return false }

@@ -52,9 +52,6 @@ package struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return Problem(.contentTooLarge, detail: "request body is too large")
         case let error as DatabaseUnavailable:
             return .databaseUnavailable(retryAfter: error.retryAfter)
-        case let error as PostgresTransactionError:
-            if let inner = error.closureError { return problem(for: inner) }
-            return .databaseUnavailable(retryAfter: DatabasePool.maximumBackoff)
         case let error as PSQLError where DatabaseUnavailable.isUnavailability(error):
             return .databaseUnavailable(retryAfter: DatabasePool.maximumBackoff)
         case let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("22") == true:

@@ -6,10 +6,6 @@ import TestSupport
 
 /// What the review of issue 25 found at the edges, through the gateway and straight at a service.
 @Suite struct HardeningTests {
-    static func header(_ response: HTTP.Response, _ name: String) -> String? {
-        response.headers.first { $0.0.lowercased() == name.lowercased() }?.1
-    }
-
     /// Every answer says `nosniff`; JSON and problem+json answers also forbid loading and framing anything.
     @Test func answersCarryNosniffAndJSONAnswersACSP() async throws {
         try await ShopUnderGateway.run { shop in
@@ -18,11 +14,11 @@ import TestSupport
                 ("\(shop.basket)/basket/swn", true), ("\(shop.gateway)/health", true), ("\(shop.gateway)/", false),
             ] {
                 let response = try await HTTP.send(.GET, url)
-                #expect(Self.header(response, "X-Content-Type-Options") == "nosniff", "\(url)")
+                #expect(response.header("X-Content-Type-Options") == "nosniff", "\(url)")
                 if json {
-                    #expect(Self.header(response, "Content-Security-Policy") == "default-src 'none'; frame-ancestors 'none'", "\(url)")
+                    #expect(response.header("Content-Security-Policy") == "default-src 'none'; frame-ancestors 'none'", "\(url)")
                 } else {
-                    #expect(Self.header(response, "Content-Security-Policy") != "default-src 'none'; frame-ancestors 'none'", "the storefront's page keeps its own")
+                    #expect(response.header("Content-Security-Policy") != "default-src 'none'; frame-ancestors 'none'", "the storefront's page keeps its own")
                 }
             }
         }
@@ -66,9 +62,9 @@ import TestSupport
     @Test func theGatewaySendsHSTSOnlyForHTTPS() async throws {
         try await ShopUnderGateway.run { shop in
             let secure = try await HTTP.send(.GET, "\(shop.gateway)/product", headers: [("X-Forwarded-Proto", "https")])
-            #expect(Self.header(secure, "Strict-Transport-Security") == "max-age=31536000; includeSubDomains")
+            #expect(secure.header("Strict-Transport-Security") == "max-age=31536000; includeSubDomains")
             let plain = try await HTTP.send(.GET, "\(shop.gateway)/product")
-            #expect(Self.header(plain, "Strict-Transport-Security") == nil)
+            #expect(plain.header("Strict-Transport-Security") == nil)
         }
     }
 }
@@ -144,7 +140,7 @@ extension HardeningTests {
             for path in Array(repeating: "/openapi.yaml", count: 8) + Array(repeating: "/ready", count: 4) + ["/", "/health"] {
                 let response = try await HTTP.send(.GET, shop.gateway + path)
                 statuses.append(response.status)
-                if response.status == 429 { #expect(Self.header(response, "Retry-After") != nil) }
+                if response.status == 429 { #expect(response.header("Retry-After") != nil) }
             }
             #expect(statuses.prefix(5).allSatisfy { $0 == 200 }, "\(statuses)")
             #expect(statuses.suffix(from: 6).allSatisfy { $0 == 429 }, "\(statuses)")

@@ -270,7 +270,7 @@ import TestSupport
             for _ in 0..<30 {
                 let response = try await shop.call(.GET, "/basket/swn", token: swn)
                 statuses.append(response.status)
-                if response.status == 429 { retryAfter = response.headers.first { $0.0.lowercased() == "retry-after" }?.1 }
+                if response.status == 429 { retryAfter = response.header("Retry-After") }
             }
             #expect(statuses.prefix(10).allSatisfy { $0 == 200 }, "a burst goes through")
             #expect(statuses.contains(429))

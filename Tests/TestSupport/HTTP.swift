@@ -11,6 +11,11 @@ package enum HTTP {
         package var status: Int
         package var body: Data
         package var headers: [(String, String)]
+
+        /// The first value of the header `name` (names compared without case).
+        package func header(_ name: String) -> String? {
+            headers.first { $0.0.lowercased() == name.lowercased() }?.1
+        }
     }
 
     package struct Failure: Error, CustomStringConvertible {
