@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A private PostgreSQL cluster for development and tests, in the git-ignored .data/ folder.
 #   scripts/postgres.sh start   install the server if missing, init the cluster once, start it, create the
-#                               role swn (CREATEDB: each service creates its own database at first start)
+#                               role swn (CREATEDB: each service creates its own database at first start;
+#                               CREATEROLE: `bus databases` gives each service a role of its own), and TLS
+#                               with a private CA (.data/postgres-ca.crt: DATABASE_TLS=verify-full tests)
 #   scripts/postgres.sh stop    stop it (data stays)
 # Settings: PGPORT (default 55432), PGDATA_DIR (default .data/postgres).
 set -euo pipefail
@@ -52,6 +54,12 @@ start() {
     echo "host all all 127.0.0.1/32 scram-sha-256" > "$PGDATA_DIR/pg_hba.conf"
     echo "local all all trust" >> "$PGDATA_DIR/pg_hba.conf"
   fi
+  # TLS, as on RDS: a private CA (kept beside the cluster) and a certificate for localhost/127.0.0.1.
+  if ! grep -q "^ssl = on" "$PGDATA_DIR/postgresql.conf"; then
+    make_certificates
+    echo "ssl = on" >> "$PGDATA_DIR/postgresql.conf"
+    as_postgres "$bin/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1 && as_postgres "$bin/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null
+  fi
   # The test suite runs many services side by side, each with its own pool: room for all of them.
   if ! grep -q "^max_connections = 1000" "$PGDATA_DIR/postgresql.conf"; then
     echo "max_connections = 1000" >> "$PGDATA_DIR/postgresql.conf"
@@ -64,7 +72,26 @@ start() {
   as_postgres "${psql[@]}" -d postgres -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'swn') THEN CREATE ROLE swn LOGIN CREATEDB PASSWORD 'swn'; END IF; END \$\$;"
   # DROP DATABASE ... WITH (FORCE) (the tests' clean-up) must be able to end an autovacuum worker.
   as_postgres "${psql[@]}" -d postgres -c "GRANT pg_signal_backend TO swn"
+  # Like RDS's master user: may create the services' roles (`bus databases`).
+  as_postgres "${psql[@]}" -d postgres -c "ALTER ROLE swn CREATEROLE"
   echo "postgres.sh: PostgreSQL on 127.0.0.1:$PGPORT (user swn/swn), data in $PGDATA_DIR" >&2
+}
+
+# A CA and a server certificate signed by it; the CA's certificate is copied to .data/postgres-ca.crt.
+make_certificates() {
+  command -v openssl >/dev/null || { apt-get install -y -qq openssl >/dev/null; }
+  local dir; dir=$(mktemp -d)
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=swn-shop local database CA" \
+    -keyout "$dir/ca.key" -out "$dir/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > "$dir/ext"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -days 3650 \
+    -extfile "$dir/ext" -out "$dir/server.crt" 2>/dev/null
+  cp "$dir/server.crt" "$dir/server.key" "$PGDATA_DIR/"
+  cp "$dir/ca.crt" "$(dirname "$PGDATA_DIR")/postgres-ca.crt"
+  if [ "$(id -u)" = "0" ]; then chown postgres: "$PGDATA_DIR/server.crt" "$PGDATA_DIR/server.key"; fi
+  chmod 600 "$PGDATA_DIR/server.key"
+  rm -rf "$dir"
 }
 
 stop() {

@@ -9,7 +9,23 @@ BIN=$(swift build --show-bin-path)
 SERVICES=$("$BIN/bus" services)
 
 export BUS_MODE=${BUS_MODE:-local}
-export BUS_DATABASE_URL=${BUS_DATABASE_URL:-$PG_URL/bus}
+
+# One database role per service, owning only its database (`bus databases`, as the administrator in
+# PG_URL). The passwords are made once and kept in .data/database-passwords (yours alone); each
+# process is given its own and no other.
+PG_SERVER=${PG_URL#*://}; PG_SERVER=${PG_SERVER#*@}
+PASSWORDS=.data/database-passwords
+mkdir -p .data; (umask 077; touch "$PASSWORDS")
+for database in $("$BIN/bus" services --databases); do
+  grep -q "^$database " "$PASSWORDS" || echo "$database $(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" >> "$PASSWORDS"
+done
+declare -A password
+while read -r database secret; do password[$database]=$secret; done < "$PASSWORDS"
+setup=(DATABASE_ADMIN_URL="$PG_URL/postgres")
+for database in "${!password[@]}"; do setup+=("${database^^}_DATABASE_PASSWORD=${password[$database]}"); done
+env "${setup[@]}" "$BIN/bus" databases >/dev/null
+database_url() { echo "postgres://$1:${password[$1]}@$PG_SERVER/$1"; }
+export BUS_DATABASE_URL=${BUS_DATABASE_URL:-$(database_url bus)}
 export SEED_DEMO_CATALOG=${SEED_DEMO_CATALOG:-true}
 # Where each service is, for the gateway and the services that call others (PRODUCT_SERVICE_URL, ...).
 while read -r name _ port _; do
@@ -50,7 +66,7 @@ trap stop INT TERM
 
 while read -r name executable port database; do
   settings=(PORT="$port")
-  if [ "$database" != "-" ]; then settings+=(DATABASE_URL="$PG_URL/$database"); fi
+  if [ "$database" != "-" ]; then settings+=(DATABASE_URL="$(database_url "$database")"); fi
   supervise "$executable" "$port" "${settings[@]}" &
   pids+=($!)
   echo "run-local: started $executable on port $port (supervisor pid $!)" >&2

@@ -12,7 +12,7 @@ import ServiceKit
 struct Bus: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The shop's bus topology and services, and its queues (local or SQS).",
-        subcommands: [Topology.self, CloudFormation.self, Routes.self, Services.self, Queues.self, Messages.self, Redrive.self]
+        subcommands: [Topology.self, CloudFormation.self, Routes.self, Services.self, Databases.self, Queues.self, Messages.self, Redrive.self]
     )
 }
 
@@ -92,6 +92,47 @@ struct Services: ParsableCommand {
         } else {
             for service in ShopService.all { print("\(service.name) \(service.executable) \(service.port) \(service.database ?? "-")") }
         }
+    }
+}
+
+/// Gives every service a database role of its own (`DatabaseBootstrap.provision`): run once by an
+/// administrator before the services start (`make run`, compose's `database-setup`, the template's
+/// set-up task), again to change passwords.
+struct Databases: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create (or update) one role per service that owns only its database.",
+        discussion: """
+            The administrator comes from DATABASE_ADMIN_URL (postgres://user:password@host:port/postgres; \
+            DATABASE_ADMIN_PASSWORD wins over the URL's, DATABASE_TLS and DATABASE_TLS_CA_FILE apply). \
+            Each role is named like its database and takes its password from <NAME>_DATABASE_PASSWORD \
+            (PRODUCT_DATABASE_PASSWORD, ..., BUS_DATABASE_PASSWORD).
+            """
+    )
+    @Argument(help: "The databases (default: every service's and the local bus's).") var names: [String] = []
+    @Option(help: "A prefix for the role and database names (test runs).") var prefix = ""
+
+    func run() async throws {
+        let settings = Settings()
+        LoggingSetup.bootstrap(settings: settings)
+        let logger = Logger(label: "bus.databases")
+        var admin = try DatabaseSettings(url: settings.string("DATABASE_ADMIN_URL", default: "postgres://swn:swn@localhost:5432/postgres"))
+        if let password = settings.optionalString("DATABASE_ADMIN_PASSWORD") { admin.password = password }
+        if let mode = settings.optionalString("DATABASE_TLS") {
+            try admin.useTLS(DatabaseTLSMode(mode, caFile: settings.optionalString("DATABASE_TLS_CA_FILE"), key: "DATABASE_TLS"))
+        }
+        let chosen = names.isEmpty ? ShopService.databases : names
+        let passwords = chosen.map { (name: $0, key: Self.passwordSetting($0)) }.map { ($0.name, $0.key, settings.optionalString($0.key)) }
+        let missing = passwords.filter { $0.2?.isEmpty ?? true }.map(\.1)
+        guard missing.isEmpty else { throw ValidationError("set \(missing.joined(separator: ", "))") }
+        for (name, _, password) in passwords {
+            try await DatabaseBootstrap.provision(database: prefix + name, role: prefix + name, password: password ?? "", admin: admin, logger: logger)
+            print("\(prefix + name): role and database ready")
+        }
+    }
+
+    /// `PRODUCT_DATABASE_PASSWORD` for `product`.
+    static func passwordSetting(_ database: String) -> String {
+        database.uppercased().replacingOccurrences(of: "-", with: "_") + "_DATABASE_PASSWORD"
     }
 }
 

@@ -27,11 +27,80 @@ package enum DatabaseBootstrap {
         try await connection.close()
     }
 
-    static func connect(_ settings: DatabaseSettings, logger: Logger) async throws -> PostgresConnection {
-        var configuration = PostgresConnection.Configuration(
-            host: settings.host, port: settings.port, username: settings.username, password: settings.password,
-            database: settings.database, tls: .disable
-        )
+    /// Gives a service a role of its own that owns its database and nothing else (`bus databases`,
+    /// run once by an administrator: the `make run` runner, compose's `database-setup`, the template's
+    /// set-up task). Run again, it sets the password anew and hands over what an earlier start as the
+    /// administrator left in the database's `public` schema. Nobody else may connect to the database
+    /// (its `CONNECT` is revoked from `PUBLIC`), so one service's role cannot read another's tables —
+    /// identity's signing key among them.
+    ///
+    /// `admin` needs `CREATEDB` and `CREATEROLE` (RDS's master user has both; `scripts/postgres.sh`
+    /// gives them to `swn`). Role and database names and the password are bound parameters of
+    /// `format(%I, %L)`: the server quotes them, and only that text is run.
+    package static func provision(
+        database: String, role: String, password: String, admin settings: DatabaseSettings, logger: Logger
+    ) async throws {
+        guard role != settings.username else {
+            throw SettingsError(key: "DATABASE_ADMIN_URL", value: role, expected: "an administrator other than the service's own role")
+        }
+        let admin = try await connect(settings, logger: logger)
+        do {
+            let roleExists = try await exists(admin, "SELECT 1 FROM pg_roles WHERE rolname = \(role)", logger: logger)
+            try await run(admin, roleExists
+                ? "SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', \(role), \(password))"
+                : "SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', \(role), \(password))", logger: logger)
+            // Handing a database to a role takes membership in it (PostgreSQL 16 and RDS ask for it).
+            try await run(admin, "SELECT format('GRANT %I TO CURRENT_USER', \(role)) WHERE NOT pg_has_role(CURRENT_USER, \(role), 'MEMBER')", logger: logger)
+            let databaseExists = try await exists(admin, "SELECT 1 FROM pg_database WHERE datname = \(database)", logger: logger)
+            try await run(admin, databaseExists
+                ? "SELECT format('ALTER DATABASE %I OWNER TO %I', \(database), \(role))"
+                : "SELECT format('CREATE DATABASE %I OWNER %I', \(database), \(role))", logger: logger)
+            try await run(admin, "SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', \(database))", logger: logger)
+            try await admin.close()
+        } catch {
+            try? await admin.close()
+            throw error
+        }
+        // Inside the database: the schema, and the tables and sequences an earlier version created as
+        // the administrator (sequences of a table's columns follow their table).
+        let inside = try await connect(settings.with(database: database), logger: logger)
+        do {
+            try await run(inside, "SELECT format('ALTER SCHEMA public OWNER TO %I', \(role))", logger: logger)
+            try await run(inside, """
+                SELECT format('ALTER %s public.%I OWNER TO %I',
+                              CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END,
+                              c.relname, \(role))
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+                  AND pg_get_userbyid(c.relowner) <> \(role)
+                  AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))
+                """, logger: logger)
+            try await inside.close()
+        } catch {
+            try? await inside.close()
+            throw error
+        }
+        logger.notice("database provisioned", metadata: ["database": "\(database)", "role": "\(role)"])
+    }
+
+    private static func exists(_ connection: PostgresConnection, _ query: PostgresQuery, logger: Logger) async throws -> Bool {
+        let rows: PostgresRowSequence = try await connection.query(query, logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// Runs each statement the query returns (text the server built with `format`).
+    private static func run(_ connection: PostgresConnection, _ query: PostgresQuery, logger: Logger) async throws {
+        let rows: PostgresRowSequence = try await connection.query(query, logger: logger)
+        var statements: [String] = []
+        for try await statement in rows.decode(String.self) { statements.append(statement) }
+        for statement in statements {
+            _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+        }
+    }
+
+    package static func connect(_ settings: DatabaseSettings, logger: Logger) async throws -> PostgresConnection {
+        var configuration = settings.connectionConfiguration
         configuration.options.connectTimeout = .seconds(5)
         return try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
     }

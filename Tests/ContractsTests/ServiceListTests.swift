@@ -32,8 +32,21 @@ import Yams
             let environment = entry["environment"] as? [String: Any] ?? [:]
             #expect("\(environment["PORT"] ?? "")" == String(service.port), "\(service.executable): PORT")
             if let database = service.database {
-                #expect((environment["DATABASE_URL"] as? String)?.hasSuffix("/\(database)") == true, "\(service.executable): DATABASE_URL names \(database)")
+                // Its own role (made by database-setup), never the administrator's.
+                let url = environment["DATABASE_URL"] as? String ?? ""
+                #expect(url.hasPrefix("postgres://\(database):${\(database.uppercased())_DATABASE_PASSWORD:-") && url.hasSuffix("/\(database)"), "\(service.executable): DATABASE_URL \(url)")
+                let dependsOn = entry["depends_on"] as? [String: Any] ?? [:]
+                #expect(dependsOn.keys.contains("database-setup") || dependsOn.keys.contains(ShopService.product.executable), "\(service.executable) starts after database-setup")
             }
+            #expect(!"\(environment)".contains("POSTGRES_PASSWORD"), "\(service.executable) is given the administrator's password")
+        }
+        // The one-shot set-up: every database gets its role, with the password the service uses.
+        let setup = try #require(services["database-setup"] as? [String: Any])
+        #expect(setup["command"] as? [String] == ["bus", "databases"])
+        let setupEnvironment = setup["environment"] as? [String: Any] ?? [:]
+        for database in ShopService.databases {
+            let key = "\(database.uppercased())_DATABASE_PASSWORD"
+            #expect("\(setupEnvironment[key] ?? "")".hasPrefix("${\(key):-"), "database-setup sets \(key)")
         }
         let gateway = (services[ShopService.gateway.executable] as? [String: Any])?["environment"] as? [String: Any] ?? [:]
         for upstream in ShopRoutes.upstreams {
@@ -63,7 +76,8 @@ import Yams
     /// start in aws mode), and the load balancer serves HTTPS only: port 80 redirects.
     @Test func theTemplateTrustsOnlyItsPoolAndServesHTTPSOnly() throws {
         let template = try Self.file("deploy/aws/template.yaml")
-        let tasks = template.components(separatedBy: "ContainerDefinitions:").dropFirst()
+        // The services' tasks (the database set-up task runs `bus`, has no role and verifies no tokens).
+        let tasks = template.components(separatedBy: "ContainerDefinitions:").dropFirst().filter { !$0.contains("Command: [bus, databases") }
         #expect(tasks.count == ShopService.all.count - 1, "one task definition per service but identity")
         for task in tasks {
             let body = task.components(separatedBy: "LogConfiguration:").first ?? task
@@ -75,6 +89,26 @@ import Yams
         #expect(template.contains("RedirectConfig: {Protocol: HTTPS"))
         #expect(!template.contains("{Type: forward, TargetGroupArn: !Ref GatewayTargetGroup}") || template.components(separatedBy: "Type: forward").count == 2, "one forwarding listener (HTTPS)")
         #expect(template.contains("Value: !Sub \"https://${LoadBalancer.DNSName}\""))
+    }
+
+    /// Each service's task connects as its own role with its own secret, over TLS verified against the
+    /// RDS CA; only the set-up task sees the master password, and it provisions every service database.
+    @Test func theTemplateGivesEachServiceItsOwnDatabaseRole() throws {
+        let template = try Self.file("deploy/aws/template.yaml")
+        let tasks = template.components(separatedBy: "ContainerDefinitions:").dropFirst()
+        let databases = ShopService.all.filter { $0 != .identity }.compactMap(\.database)
+        for database in databases {
+            let secret = database.prefix(1).uppercased() + database.dropFirst() + "DatabaseSecret"
+            let task = try #require(tasks.first { $0.contains("postgres://\(database)@${Database.Endpoint.Address}:5432/\(database)") }, "no task connects as \(database)")
+            #expect(task.contains("{Name: DATABASE_PASSWORD, ValueFrom: !Sub \"${\(secret)}:password::\"}"), "\(database): its own secret")
+            #expect(task.contains("{Name: DATABASE_TLS, Value: verify-full}") && task.contains("DATABASE_TLS_CA_FILE"), "\(database): verify-full")
+            #expect(template.contains("  \(secret):\n    Type: AWS::SecretsManager::Secret"))
+        }
+        let master = "${DatabaseSecret}:password::"
+        let withMaster = tasks.filter { $0.contains(master) }
+        #expect(withMaster.count == 1 && withMaster.first?.contains("Command: [bus, databases, \(databases.joined(separator: ", "))]") == true,
+                "only the set-up task sees the master password, and it provisions every service database")
+        #expect(!template.contains("postgres://swn@${Database.Endpoint.Address}:5432/product"))
     }
 
     @Test func theLocalRunnerTakesTheListFromBus() throws {
