@@ -206,9 +206,6 @@ include-path = "/product/{id}"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "412", "422", "428", "429"]
 """)
 EOF
-# A valid product cursor for the hooks to use instead of generated (unknown) ones.
-SWN_ST_PRODUCT_CURSOR=$(curl -fsS "$GATEWAY/product?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("nextCursor") or "")')
-export SWN_ST_PRODUCT_CURSOR
 export SCHEMATHESIS_HOOKS=schemathesis_hooks
 export PYTHONPATH="$ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}"
 

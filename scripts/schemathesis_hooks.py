@@ -11,8 +11,6 @@ response is checked against), and drop one check the contract rules out:
   every generated value. No pattern refers to them, so this changes no case's validity. (Path
   parameters reach the hook percent-encoded: they are decoded, cleaned and encoded again. The
   coverage phase does not run these hooks; it draws ASCII text, which needs no cleaning.)
-- `cursor` of every list is opaque: only a value the service issued is valid. A generated "valid"
-  cursor is replaced with a real one (SWN_ST_PRODUCT_CURSOR for `GET /product`), or dropped.
 - Every user has a basket (CONTRACT.md): after `DELETE /basket/{userName}`, `GET` answers an empty
   basket, so the use-after-delete check (ST301) does not apply to baskets.
 - A valid checkout gets an `Idempotency-Key` of its own: the generator repeats keys across different
@@ -22,7 +20,6 @@ response is checked against), and drop one check the contract rules out:
 from __future__ import annotations
 
 import itertools
-import os
 import unicodedata
 from urllib.parse import quote, unquote
 
@@ -89,13 +86,6 @@ def map_case(context, case):
     if not _is_positive(case):
         return case
     operation = case.operation
-    if operation.method.upper() == "GET" and case.query and "cursor" in case.query:
-        # Cursors are opaque (one pagination helper for every list): only a product cursor is at hand.
-        cursor = os.environ.get("SWN_ST_PRODUCT_CURSOR", "") if operation.path == "/product" else ""
-        query = {key: value for key, value in case.query.items() if key != "cursor"}
-        if cursor:
-            query["cursor"] = cursor
-        case.query = query
     if operation.path == "/basket/checkout" and case.headers and "Idempotency-Key" in case.headers:
         case.headers = {**case.headers, "Idempotency-Key": f"st-{next(_keys)}"}
     return case

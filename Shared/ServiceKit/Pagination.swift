@@ -12,11 +12,23 @@ package struct Page<Item: Codable & Sendable>: Codable, Sendable {
     }
 }
 
+/// A list's position as the `cursor` query parameter carries it: plain text in a form every string
+/// matching `pattern` (and no longer than `maximumLength`) decodes to a position — so an API fuzzer's
+/// "valid" cursor is valid, and anything else is a 400. The OpenAPI file declares the same pattern
+/// for each list (a test compares).
+package protocol PageCursor: Sendable {
+    /// The position `text` names; nil only for text that does not match `pattern`.
+    init?(cursor text: Substring)
+    var cursor: String { get }
+    /// An ECMA/PCRE regular expression for the whole value (the empty first-page value matches too).
+    static var pattern: String { get }
+    static var maximumLength: Int { get }
+}
+
 /// The `limit` and `cursor` query parameters of a paginated list, read the same way on every
-/// route: `limit` 1...maximum (400 naming it otherwise); `cursor` opaque to clients — base64url of
-/// the JSON of `Cursor`, the position after the last item of the previous page (400 when it is not
-/// one this service issued).
-package struct PageRequest<Cursor: Codable & Sendable>: Sendable {
+/// route: `limit` 1...maximum (400 naming it otherwise); `cursor` the position after the last item of
+/// the previous page (`PageCursor`; 400 when it is not in the cursor's form; empty: the first page).
+package struct PageRequest<Cursor: PageCursor>: Sendable {
     package var limit: Int
     package var cursor: Cursor?
 
@@ -30,17 +42,12 @@ package struct PageRequest<Cursor: Codable & Sendable>: Sendable {
         limit = try Self.limit(query["limit"].map(String.init), default: defaultLimit, maximum: maximumLimit)
         cursor = nil
         if let raw = query["cursor"], !raw.isEmpty {
-            guard raw.count <= Self.maximumCursorLength, let data = Data(base64URL: String(raw)),
-                  let decoded = try? JSONDecoder.cursor.decode(Cursor.self, from: data)
-            else {
-                throw Problem.badRequest("cursor is not one this service issued", field: "cursor")
+            guard raw.count <= Cursor.maximumLength, let decoded = Cursor(cursor: Substring(raw)) else {
+                throw Problem.badRequest("cursor is not in the form this list issues", field: "cursor")
             }
             cursor = decoded
         }
     }
-
-    /// Longer than any cursor a page issues (base64url of a small JSON object).
-    package static var maximumCursorLength: Int { 512 }
 
     /// `limit` as a query parameter: absent → `defaultValue`, else an integer 1...maximum.
     package static func limit(_ raw: String?, default defaultValue: Int, maximum: Int) throws -> Int {
@@ -58,36 +65,82 @@ package struct PageRequest<Cursor: Codable & Sendable>: Sendable {
     package func page<Item: Codable & Sendable>(_ fetched: [Item], cursor: (Item) -> Cursor) -> Page<Item> {
         guard fetched.count > limit else { return Page(items: fetched, nextCursor: nil) }
         let items = Array(fetched.prefix(limit))
-        return Page(items: items, nextCursor: items.last.map { Self.encode(cursor($0)) })
-    }
-
-    package static func encode(_ cursor: Cursor) -> String {
-        ((try? JSONEncoder.cursor.encode(cursor)) ?? Data()).base64URLEncoded
+        return Page(items: items, nextCursor: items.last.map { cursor($0).cursor })
     }
 }
 
-extension JSONEncoder {
-    fileprivate static let cursor: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .millisecondsSince1970
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }()
-}
+/// The pieces cursors are made of, each with a pattern every match of which decodes.
+package enum CursorPart {
+    /// Unpadded base64url of any bytes: groups of four, then two or three (one alone is no byte).
+    package static let textPattern = "(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?"
+    /// A UUID as 32 hex digits.
+    package static let uuidPattern = "[0-9A-Fa-f]{32}"
 
-extension JSONDecoder {
-    /// Times in cursors are range-checked (years 1 to 9999, what Postgres and `Date` both hold exactly),
-    /// so a crafted cursor is a 400 here rather than a value the database or the driver refuses.
-    fileprivate static let cursor: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let container = try decoder.singleValueContainer()
-            let milliseconds = try container.decode(Double.self)
-            guard milliseconds.isFinite, (-62_135_596_800_000...253_402_300_799_999).contains(milliseconds) else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "time out of range")
+    /// Text as unpadded base64url of its UTF-8.
+    package static func encode(text: String) -> String { Data(text.utf8).base64URLEncoded }
+
+    /// Text back from `textPattern`: bytes that are not UTF-8, and NUL (which Postgres text cannot
+    /// hold), become U+FFFD, so any match names some position. Nil when `raw` does not match.
+    package static func decodeText(_ raw: Substring) -> String? {
+        guard raw.utf8.count % 4 != 1 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(raw.utf8.count * 3 / 4)
+        var accumulator: UInt32 = 0
+        var bits = 0
+        for character in raw.utf8 {
+            let value: UInt8
+            switch character {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): value = character - UInt8(ascii: "A")
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): value = character - UInt8(ascii: "a") + 26
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = character - UInt8(ascii: "0") + 52
+            case UInt8(ascii: "-"): value = 62
+            case UInt8(ascii: "_"): value = 63
+            default: return nil
             }
-            return Date(timeIntervalSince1970: milliseconds / 1000)
+            accumulator = accumulator << 6 | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                bytes.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+                accumulator &= (1 << UInt32(bits)) - 1
+            }
         }
-        return decoder
-    }()
+        return String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\u{0}", with: "\u{FFFD}")
+    }
+
+    package static func encode(uuid: UUID) -> String {
+        uuid.uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+    }
+
+    /// A UUID from exactly 32 hex digits.
+    package static func decodeUUID(_ raw: Substring) -> UUID? {
+        guard raw.utf8.count == 32, raw.utf8.allSatisfy({ $0.isHexDigit }) else { return nil }
+        let hex = Array(raw)
+        let groups = [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(hex[$0]) }
+        return UUID(uuidString: groups.joined(separator: "-"))
+    }
+}
+
+extension UInt8 {
+    fileprivate var isHexDigit: Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(self)
+            || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(self)
+    }
+}
+
+/// A position in a list ordered by one text (the basket list, by user name): that text.
+package struct NameCursor: PageCursor, Equatable {
+    package var name: String
+
+    package init(name: String) { self.name = name }
+
+    package init?(cursor text: Substring) {
+        guard let name = CursorPart.decodeText(text) else { return nil }
+        self.name = name
+    }
+
+    package var cursor: String { CursorPart.encode(text: name) }
+    package static var pattern: String { "^\(CursorPart.textPattern)$" }
+    /// 128 user-name scalars of up to 4 bytes each, in base64url.
+    package static var maximumLength: Int { 684 }
 }

@@ -96,27 +96,42 @@ extension SettingsError: Equatable {
 
 /// One pagination helper for every list.
 @Suite struct PaginationTests {
-    struct Cursor: Codable, Sendable, Equatable { var name: String; var id: Int }
-
     static func request(_ query: String) -> Request {
         Request(head: .init(method: .get, scheme: "http", authority: "x", path: "/items" + query), body: .init(buffer: ByteBuffer()))
     }
 
     @Test func limitsAndCursors() throws {
-        let first = try PageRequest<Cursor>(Self.request(""), defaultLimit: 2, maximumLimit: 5)
+        let first = try PageRequest<NameCursor>(Self.request(""), defaultLimit: 2, maximumLimit: 5)
         #expect(first.limit == 2 && first.cursor == nil && first.fetchLimit == 3)
-        let page = first.page([Cursor(name: "a", id: 1), Cursor(name: "b", id: 2), Cursor(name: "c", id: 3)]) { $0 }
+        let page = first.page(["a", "bé", "c"]) { NameCursor(name: $0) }
         #expect(page.items.count == 2)
         let next = try #require(page.nextCursor)
-        let second = try PageRequest<Cursor>(Self.request("?limit=5&cursor=\(next)"), defaultLimit: 2, maximumLimit: 5)
-        #expect(second.cursor == Cursor(name: "b", id: 2) && second.limit == 5)
-        #expect(second.page([Cursor(name: "c", id: 3)]) { $0 }.nextCursor == nil, "the last page")
+        let second = try PageRequest<NameCursor>(Self.request("?limit=5&cursor=\(next)"), defaultLimit: 2, maximumLimit: 5)
+        #expect(second.cursor == NameCursor(name: "bé") && second.limit == 5)
+        #expect(second.page(["c"]) { NameCursor(name: $0) }.nextCursor == nil, "the last page")
         for bad in ["?limit=0", "?limit=6", "?limit=x"] {
             #expect(throws: Problem.badRequest("limit must be an integer from 1 to 5", field: "limit")) {
-                try PageRequest<Cursor>(Self.request(bad), defaultLimit: 2, maximumLimit: 5)
+                try PageRequest<NameCursor>(Self.request(bad), defaultLimit: 2, maximumLimit: 5)
             }
         }
-        #expect(throws: Problem.self) { try PageRequest<Cursor>(Self.request("?cursor=bm90LWpzb24"), defaultLimit: 2, maximumLimit: 5) }
+        // Not base64url (a character outside it; one character left over); over-long.
+        for bad in ["?cursor=a%2Bb", "?cursor=abcde", "?cursor=" + String(repeating: "A", count: 688)] {
+            #expect(throws: Problem.self) { try PageRequest<NameCursor>(Self.request(bad), defaultLimit: 2, maximumLimit: 5) }
+        }
+    }
+
+    /// Any text of the form decodes: bytes that are not UTF-8 and NUL become U+FFFD (a position
+    /// Postgres can compare), never an error.
+    @Test func everyTextCursorOfTheFormIsAPosition() throws {
+        #expect(CursorPart.decodeText("") == "")
+        #expect(CursorPart.decodeText("AA") == "\u{FFFD}", "NUL")
+        #expect(CursorPart.decodeText("_w") == "\u{FFFD}", "0xFF alone is not UTF-8")
+        #expect(CursorPart.decodeText("AB") == "\u{FFFD}", "leftover bits are ignored")
+        #expect(CursorPart.decodeText("A") == nil && CursorPart.decodeText("a+b/") == nil)
+        for text in ["swn", "josé", "🙂x", String(repeating: "ż", count: 128)] {
+            #expect(CursorPart.decodeText(Substring(CursorPart.encode(text: text))) == text)
+        }
+        #expect(NameCursor(name: String(repeating: "🙂", count: 128)).cursor.count <= NameCursor.maximumLength)
     }
 }
 

@@ -44,9 +44,9 @@ package struct BasketController<Repository: BasketRepository, Catalog: ProductCa
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         try context.requireAdmin()
-        let page = try PageRequest<String>(request, defaultLimit: 50, maximumLimit: 200)
-        let baskets = try await repository.list(after: page.cursor, limit: page.fetchLimit)
-        return try JSONOutput.response(page.page(baskets, cursor: \.userName))
+        let page = try PageRequest<NameCursor>(request, defaultLimit: 50, maximumLimit: 200)
+        let baskets = try await repository.list(after: page.cursor?.name, limit: page.fetchLimit)
+        return try JSONOutput.response(page.page(baskets) { NameCursor(name: $0.userName) })
     }
 
     /// Stores the basket with names and prices looked up in the catalog.

@@ -1,6 +1,7 @@
 import Contracts
 import EventBus
 import Foundation
+import ServiceKit
 import Metrics
 
 /// Storage of orders and their sagas. It reads and writes; the rules live in `OrderSaga` and
@@ -31,7 +32,9 @@ package protocol SagaStore: Sendable {
 
 /// A page position in the newest-first list of all orders: after the order with this date and id.
 /// The date travels in microseconds, Postgres's precision, so no order is skipped or repeated.
-package struct OrderCursor: Codable, Sendable, Equatable {
+/// As a cursor: the microseconds since 1970 (at most 16 digits: years 1653 to 2286, which Postgres
+/// and `Date` both hold), a dot, and the id's 32 hex digits.
+package struct OrderCursor: PageCursor, Equatable {
     package var orderDateMicroseconds: Int64
     package var orderId: UUID
 
@@ -39,6 +42,20 @@ package struct OrderCursor: Codable, Sendable, Equatable {
         self.orderDateMicroseconds = Int64((orderDate.timeIntervalSince1970 * 1_000_000).rounded())
         self.orderId = orderId
     }
+
+    package init?(cursor text: Substring) {
+        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, let digits = parts.first,
+              digits.utf8.count <= (digits.hasPrefix("-") ? 17 : 16), digits.utf8.dropFirst(digits.hasPrefix("-") ? 1 : 0).allSatisfy({ (48...57).contains($0) }),
+              let microseconds = Int64(digits), let id = CursorPart.decodeUUID(parts[1])
+        else { return nil }
+        orderDateMicroseconds = microseconds
+        orderId = id
+    }
+
+    package var cursor: String { "\(orderDateMicroseconds).\(CursorPart.encode(uuid: orderId))" }
+    package static var pattern: String { "^(?:-?[0-9]{1,16}\\.\(CursorPart.uuidPattern))?$" }
+    package static var maximumLength: Int { 17 + 1 + 32 }
 
     package var orderDate: Date { Date(timeIntervalSince1970: Double(orderDateMicroseconds) / 1_000_000) }
 }
