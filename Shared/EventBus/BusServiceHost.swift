@@ -66,6 +66,7 @@ package struct BusServiceHost: Sendable {
                     try await DatabaseBootstrap.createIfMissing(database, logger: logger)
                     try await Migrator(migrations).migrate(client: client, logger: logger)
                     try await bus.prepare()
+                    try await bus.publishing(from: client)
                 }
             }
             await started.open()

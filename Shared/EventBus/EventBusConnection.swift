@@ -21,7 +21,10 @@ package struct EventBusConnection: Sendable {
     package init(_ settings: BusSettings, topology: BusTopology, logger: Logger) throws {
         switch settings.mode {
         case .local:
-            let client = DatabasePool(settings: settings.database, logger: logger)
+            // Commits on the bus need not wait for the disk, but stores may (see `LocalBus`).
+            var database = settings.database
+            database.synchronousCommit = false
+            let client = DatabasePool(settings: database, logger: logger)
             let bus = LocalBus(client: client, logger: logger)
             backend = .local(bus, topology, settings.database, logger)
             publisher = .local(bus.publisher)
@@ -52,6 +55,12 @@ package struct EventBusConnection: Sendable {
             try await DatabaseBootstrap.createIfMissing(database, logger: logger)
             try await bus.install(topology)
         }
+    }
+
+    /// Tells the local bus whether the publishing service's database `client` shares its Postgres
+    /// (then stores need not wait for the disk; see `LocalBus`). Nothing to do on AWS.
+    package func publishing(from client: DatabasePool) async throws {
+        if case .local(let bus, _, _, _) = backend { try await bus.sharesCluster(with: client) }
     }
 
     /// Depths, messages and redrive of this bus's queues (the `bus` command line).

@@ -16,6 +16,9 @@ package struct DatabaseSettings: Sendable {
     package var minimumConnections: Int?
     /// How connections are protected (`DATABASE_TLS`, or libpq's `sslmode`/`sslrootcert` in the URL).
     package private(set) var tlsMode: DatabaseTLSMode = .disable
+    /// Whether a commit waits for its WAL to reach the disk (Postgres's `synchronous_commit`, set for
+    /// every connection of the pool). The local bus's pool turns it off: see `LocalBus`.
+    package var synchronousCommit = true
     /// The TLS set-up for `tlsMode`, made once (the CA bundle is read when the mode is set).
     private var tls: PostgresConnection.Configuration.TLS = .disable
 
@@ -81,6 +84,7 @@ package struct DatabaseSettings: Sendable {
             host: host, port: port, username: username, password: password, database: database, tls: tls
         )
         configuration.options.connectTimeout = .seconds(3)
+        if !synchronousCommit { configuration.options.additionalStartupParameters = [("synchronous_commit", "off")] }
         return configuration
     }
 

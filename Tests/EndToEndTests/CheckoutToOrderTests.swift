@@ -83,12 +83,27 @@ import TestSupport
     @Test func nCheckoutsMakeNOrdersAndRedeliveryMakesNoMore() async throws {
         try await Self.withShop { shop in
             let n = 20
+            // The relay deletes what it published: keep a copy of every outbox row to publish again below.
+            for statement in [
+                "CREATE TABLE outbox_copy AS SELECT * FROM outbox WITH NO DATA",
+                "CREATE FUNCTION copy_outbox() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO outbox_copy SELECT OLD.*; RETURN OLD; END $$",
+                "CREATE TRIGGER copy_outbox BEFORE DELETE ON outbox FOR EACH ROW EXECUTE FUNCTION copy_outbox()",
+            ] {
+                try await Database.execute(shop.urls["basket"]!, statement)
+            }
             var checkoutIds: Set<String> = []
             for index in 0..<n { checkoutIds.insert(try await Self.checkout(shop, user: "user\(index)", quantity: index + 1)) }
             try await Self.waitFor("\(n) orders") { try await Self.orderCount(shop.urls["ordering"]!) == n }
 
             // Every event published again: the relay re-sends the whole outbox.
-            try await Database.execute(shop.urls["basket"]!, "UPDATE outbox SET published_at = NULL")
+            try await Self.waitFor("the outbox to be published") {
+                try await Database.scalar(shop.urls["basket"]!, "SELECT count(*)::bigint FROM outbox_copy") == n
+            }
+            try await Database.execute(shop.urls["basket"]!, "DROP TRIGGER copy_outbox ON outbox")
+            try await Database.execute(shop.urls["basket"]!, """
+                INSERT INTO outbox (event_bus, source, detail_type, detail, event_time, trace_context)
+                SELECT event_bus, source, detail_type, detail, event_time, trace_context FROM outbox_copy ORDER BY id
+                """)
             try await Self.waitFor("the outbox to drain") {
                 try await Database.scalar(shop.urls["basket"]!, "SELECT count(*)::bigint FROM outbox WHERE published_at IS NULL") == 0
             }

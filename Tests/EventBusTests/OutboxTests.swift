@@ -19,6 +19,19 @@ struct PublishThenFail<Inner: EventPublisher>: EventPublisher {
     }
 }
 
+/// A publisher that rejects the entries at the given positions, as EventBridge does entry by entry.
+struct RejectSome<Inner: EventPublisher>: EventPublisher {
+    let inner: Inner
+    let rejected: Set<Int>
+    var maximumBatchSize: Int { inner.maximumBatchSize }
+
+    func putEvents(_ entries: [PublishEntry]) async throws -> [PublishResult] {
+        let accepted = entries.enumerated().filter { !rejected.contains($0.offset) }.map(\.element)
+        _ = try await inner.putEvents(accepted)
+        return entries.indices.map { rejected.contains($0) ? .failed(code: "ThrottlingException", message: "slow down") : .published(eventID: UUID().uuidString) }
+    }
+}
+
 @Suite struct OutboxTests {
     static func withOutboxAndBus(_ body: @escaping @Sendable (DatabasePool, LocalBus) async throws -> Void) async throws {
         try await LocalBusTests.withBus { bus in
@@ -88,6 +101,52 @@ struct PublishThenFail<Inner: EventPublisher>: EventPublisher {
                 #expect(received.count == 25)
                 let order = try received.map { try EventEnvelope(json: $0.body).detail["n"] }
                 #expect(order == (0..<25).map { JSONValue.number(Decimal($0)) }, "published in commit order")
+            }
+        }
+    }
+
+    /// Published rows leave the outbox (nothing is kept forever); an entry the bus rejected stays, with
+    /// its attempt and error, and only it is published again.
+    @Test func publishedRowsAreDeletedAndOnlyRejectedOnesStay() async throws {
+        try await Self.withOutboxAndBus { client, bus in
+            for n in 0..<3 { try await Self.enqueue(client, n: n, commit: true) }
+            let relay = OutboxRelay(client: client, publisher: RejectSome(inner: bus.publisher, rejected: [1]), logger: TestDatabase.logger)
+            #expect(try await relay.relayBatch() == 2)
+            let rows = try await client.query("SELECT detail, attempts, last_error FROM outbox", logger: TestDatabase.logger)
+            var left: [(String, Int, String?)] = []
+            for try await row in rows.decode((String, Int, String?).self) { left.append(row) }
+            #expect(left.count == 1)
+            #expect(left.first?.0.contains("\"n\":1") == true && left.first?.1 == 1 && left.first?.2?.contains("ThrottlingException") == true)
+
+            try await client.query("UPDATE outbox SET next_attempt_at = now()", logger: TestDatabase.logger)
+            #expect(try await OutboxRelay(client: client, publisher: bus.publisher, logger: TestDatabase.logger).relayBatch() == 1)
+            let total = try await client.query("SELECT count(*)::bigint FROM outbox", logger: TestDatabase.logger)
+            for try await count in total.decode(Int.self) { #expect(count == 0) }
+            let messages = try await bus.queue("audit").receive(maxMessages: 10, waitTime: .zero, visibilityTimeout: nil)
+            #expect(Set(try messages.map { try EventEnvelope(json: $0.body).detail["n"] }) == [.number(0), .number(1), .number(2)])
+        }
+    }
+
+    /// The bus's own commits need not wait for the disk; a store does, unless the publishing service's
+    /// database is on the bus's Postgres (one write-ahead log orders the store before the outbox delete).
+    @Test func busCommitsDoNotWaitForTheDiskAndStoresWaitUnlessTheClusterIsShared() async throws {
+        try await TestDatabase.with { database in
+            var settings = database.settings
+            settings.synchronousCommit = false
+            let pool = DatabasePool(settings: settings, logger: TestDatabase.logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await pool.run() }
+                defer { group.cancelAll() }
+                let rows = try await pool.query("SHOW synchronous_commit", logger: TestDatabase.logger)
+                for try await value in rows.decode(String.self) { #expect(value == "off") }
+                let bus = LocalBus(client: pool, logger: TestDatabase.logger)
+                #expect(bus.storesWaitForDisk, "until the cluster is known")
+                try await TestDatabase.with { other in
+                    try await other.withClient { service in
+                        try await bus.sharesCluster(with: service)
+                        #expect(!bus.storesWaitForDisk, "another database of the same cluster")
+                    }
+                }
             }
         }
     }

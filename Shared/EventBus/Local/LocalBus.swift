@@ -9,6 +9,14 @@ import Synchronization
 /// Publishing inserts one message per matching rule target and notifies the queue's channel in the
 /// same transaction; consumers claim messages with `FOR UPDATE SKIP LOCKED`, so any number of them
 /// share a queue and none ever holds a message another holds.
+///
+/// **Commits that need not wait for the disk.** The bus's connections run with
+/// `synchronous_commit = off`: a claim, a delete, a visibility change or a dead-letter move that a
+/// crash of Postgres takes back only makes a message visible again (at least once, consumers are
+/// idempotent). A *store* taken back would lose an event if the outbox row it came from were already
+/// gone, so a store waits for the disk unless the publishing service's database is on the bus's own
+/// Postgres (`sharesCluster`): there one write-ahead log orders both, and the outbox delete that
+/// follows the store can only survive a crash if the store did.
 package struct LocalBus: Sendable {
     package static let notificationChannel = "swn_bus"
 
@@ -25,6 +33,30 @@ package struct LocalBus: Sendable {
     final class RuleCache: Sendable {
         let entries = Mutex<[String: (rules: [(pattern: EventPattern, queue: String)], readAt: ContinuousClock.Instant)]>([:])
     }
+
+    /// Whether a store must wait for the disk (see above); true until `sharesCluster` says otherwise.
+    final class Durability: Sendable {
+        let storesWaitForDisk = Mutex(true)
+    }
+    let durability = Durability()
+
+    /// Notes whether `client` (the publishing service's database) is on the bus's Postgres: same
+    /// cluster (`system_identifier`) and same server address, so stores need not wait for the disk.
+    package func sharesCluster(with client: DatabasePool) async throws {
+        func identifier(_ pool: DatabasePool) async throws -> String {
+            let rows = try await pool.query(
+                "SELECT system_identifier::text || '@' || coalesce(inet_server_addr()::text, 'socket') || ':' || current_setting('port') FROM pg_control_system()",
+                logger: logger
+            )
+            for try await value in rows.decode(String.self) { return value }
+            return UUID().uuidString
+        }
+        let shared = try await identifier(client) == identifier(self.client)
+        durability.storesWaitForDisk.withLock { $0 = !shared }
+        logger.debug("local bus stores", metadata: ["waitForDisk": "\(!shared)"])
+    }
+
+    var storesWaitForDisk: Bool { durability.storesWaitForDisk.withLock { $0 } }
 
     /// The rules of `eventBus` (read from `bus_rules` at most once per `rulesTTL`).
     func rules(of eventBus: String) async throws -> [(pattern: EventPattern, queue: String)] {

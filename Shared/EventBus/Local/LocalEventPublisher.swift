@@ -44,28 +44,33 @@ package struct LocalEventPublisher: EventPublisher {
         }
         guard !ids.isEmpty else { return results }
         // Notifications are delivered by Postgres only when the statement commits.
-        _ = try await bus.client.execute(Store(ids: ids, queues: queues, bodies: bodies), logger: logger)
+        _ = try await bus.client.execute(
+            Store(ids: ids, queues: queues, bodies: bodies, synchronousCommit: bus.storesWaitForDisk ? "on" : "off"), logger: logger
+        )
         return results
     }
 
-    /// The messages and a notification per queue they went to (prepared once per connection).
+    /// The messages and a notification per queue they went to (prepared once per connection). The
+    /// statement is its own transaction; `$4` is its commit's `synchronous_commit` (see `LocalBus`).
     struct Store: PostgresPreparedStatement {
-        static let name = "bus_store_v1"
+        static let name = "bus_store_v2"
         static let sql = """
             WITH stored AS (
                 INSERT INTO bus_messages (id, queue, body)
-                SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])
+                SELECT m.id, m.queue, m.body FROM unnest($1::uuid[], $2::text[], $3::text[]) AS m(id, queue, body)
+                WHERE set_config('synchronous_commit', $4, true) IS NOT NULL
                 RETURNING queue
             )
             SELECT pg_notify('\(LocalBus.notificationChannel)', queue) FROM (SELECT DISTINCT queue FROM stored) touched
             """
-        static let bindingDataTypes: [PostgresDataType] = [.uuidArray, .textArray, .textArray]
+        static let bindingDataTypes: [PostgresDataType] = [.uuidArray, .textArray, .textArray, .text]
         typealias Row = ()
         let ids: [UUID]
         let queues: [String]
         let bodies: [String]
+        let synchronousCommit: String
 
-        func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: ids, queues, bodies) }
+        func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: ids, queues, bodies, synchronousCommit) }
 
         func decodeRow(_ row: PostgresRow) throws {}
     }

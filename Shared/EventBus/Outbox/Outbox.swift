@@ -4,8 +4,8 @@ import PostgresNIO
 import ServiceKit
 
 /// The transactional outbox: a service records its events in its own database, in the transaction
-/// that changes its state, and `OutboxRelay` publishes them afterwards. An event is therefore stored
-/// if and only if the change committed, and published at least once.
+/// that changes its state, and `OutboxRelay` publishes them afterwards and deletes them. An event is
+/// therefore stored if and only if the change committed, and published at least once.
 package enum Outbox {
     /// Wakes this process's relays. Writers call `committed()` after a transaction that stored
     /// events commits (`withOutboxTransaction`), so the relay publishes at once; rows written by
@@ -44,6 +44,8 @@ package enum Outbox {
         // The relay takes the oldest unpublished rows by id: this index gives them without sorting
         // every pending row (a backlog made each scan slower).
         Migration("outbox_003", ["CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL"]),
+        // Published rows are deleted by the relay now (they were kept forever); drop the history.
+        Migration("outbox_004", ["DELETE FROM outbox WHERE published_at IS NOT NULL"]),
     ]
 
     /// Records `entry` on `connection`, which must be inside the caller's transaction (one begun with

@@ -5,12 +5,13 @@ import ServiceKit
 import ServiceLifecycle
 import Tracing
 
-/// Publishes outbox rows and marks them sent.
+/// Publishes outbox rows and deletes them.
 ///
-/// Rows are claimed with `FOR UPDATE SKIP LOCKED` inside a transaction that is committed only after
-/// the publisher answered, so several relays can run at once, and a crash between publishing and the
-/// commit leaves the rows pending: they are published again (at least once, never lost). Entries the
-/// bus rejects are retried with exponential backoff.
+/// Rows are taken (deleted, with `FOR UPDATE SKIP LOCKED`) inside a transaction that is committed only
+/// after the publisher answered, so several relays can run at once, and a crash between publishing and
+/// the commit leaves the rows in place: they are published again (at least once, never lost). That
+/// commit need not wait for the disk (`synchronous_commit = off` for it alone): a crash that takes it
+/// back only publishes the events again. Entries the bus rejects are retried with exponential backoff.
 package struct OutboxRelay<Publisher: EventPublisher>: Service {
     let client: DatabasePool
     let publisher: Publisher
@@ -53,56 +54,80 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
     /// Publishes one batch; returns how many rows it took off the outbox.
     package func relayBatch() async throws -> Int {
         let batchSize = publisher.maximumBatchSize
-        return try await client.withTransaction(logger: logger) { connection in
-            let rows = try await connection.execute(OutboxPending(limit: batchSize), logger: logger)
-            var ids: [Int64] = []
-            var entries: [PublishEntry] = []
-            // One producer span per traced event, continuing the trace that recorded it; its
-            // `traceparent` goes in the detail (EventBridge passes no trace headers to targets).
-            var spans: [any Span] = []
-            defer { for span in spans { span.end() } }
-            for try await (id, bus, source, detailType, detail, time, trace) in rows {
-                ids.append(id)
-                var value = (try? JSONDecoder().decode(JSONValue.self, from: Data(detail.utf8))) ?? .string(detail)
-                if let trace, case .object(var members) = value {
-                    let span = InstrumentationSystem.tracer.startSpan("publish \(detailType)", context: ShopTracing.context(continuing: trace), ofKind: .producer)
-                    span.attributes["messaging.system"] = "eventbridge"
-                    span.attributes["messaging.destination.name"] = bus
-                    span.attributes["messaging.operation.type"] = "send"
-                    spans.append(span)
-                    members["traceparent"] = ShopTracing.traceparent(of: span).map(JSONValue.string) ?? .string(trace)
-                    value = .object(members)
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                // DELETE … RETURNING gives the rows in no particular order: publish them in outbox order.
+                var taken: [OutboxTake.Row] = []
+                for try await row in try await connection.execute(OutboxTake(limit: batchSize), logger: logger) { taken.append(row) }
+                taken.sort { $0.0 < $1.0 }
+                var ids: [Int64] = []
+                var entries: [PublishEntry] = []
+                // One producer span per traced event, continuing the trace that recorded it; its
+                // `traceparent` goes in the detail (EventBridge passes no trace headers to targets).
+                var spans: [any Span] = []
+                defer { for span in spans { span.end() } }
+                for (id, bus, source, detailType, detail, time, trace) in taken {
+                    ids.append(id)
+                    var value = (try? JSONDecoder().decode(JSONValue.self, from: Data(detail.utf8))) ?? .string(detail)
+                    if let trace, case .object(var members) = value {
+                        let span = InstrumentationSystem.tracer.startSpan("publish \(detailType)", context: ShopTracing.context(continuing: trace), ofKind: .producer)
+                        span.attributes["messaging.system"] = "eventbridge"
+                        span.attributes["messaging.destination.name"] = bus
+                        span.attributes["messaging.operation.type"] = "send"
+                        spans.append(span)
+                        members["traceparent"] = ShopTracing.traceparent(of: span).map(JSONValue.string) ?? .string(trace)
+                        value = .object(members)
+                    }
+                    entries.append(PublishEntry(eventBusName: bus, source: source, detailType: detailType, detail: value, time: time))
                 }
-                entries.append(PublishEntry(eventBusName: bus, source: source, detailType: detailType, detail: value, time: time))
+                guard !entries.isEmpty else { return 0 }
+                let results: [PublishResult]
+                do {
+                    results = try await publisher.putEvents(entries)
+                } catch {
+                    // The whole call failed: the rows come back (rollback), then wait with backoff.
+                    throw NotAllPublished(ids: ids, results: nil, error: error)
+                }
+                guard results.allSatisfy({ if case .published = $0 { true } else { false } }) else {
+                    throw NotAllPublished(ids: ids, results: results, error: nil)
+                }
+                return ids.count
             }
-            guard !entries.isEmpty else { return 0 }
+        } catch let failure as NotAllPublished {
+            return try await settle(failure)
+        }
+    }
 
-            let results: [PublishResult]
-            do {
-                results = try await publisher.putEvents(entries)
-            } catch {
-                // The whole call failed: keep the rows pending, with backoff, and commit that.
-                logger.warning("publishing outbox events failed", metadata: ["error": "\(error)", "count": "\(ids.count)"])
-                for id in ids { try await markFailed(id, reason: "\(error)", on: connection) }
-                return 0
-            }
-            var publishedIDs: [Int64] = []
-            var eventIDs: [String] = []
-            for (id, result) in zip(ids, results) {
-                switch result {
-                case .published(let eventID):
-                    publishedIDs.append(id)
-                    eventIDs.append(eventID)
+    /// Some or all entries of a batch were not published: the batch's delete was rolled back; the
+    /// published rows are deleted now, the others wait with backoff.
+    private func settle(_ failure: NotAllPublished) async throws -> Int {
+        if let error = failure.error {
+            logger.warning("publishing outbox events failed", metadata: ["error": "\(error)", "count": "\(failure.ids.count)"])
+        }
+        var published: [Int64] = []
+        try await client.withTransaction(logger: logger) { connection in
+            for (index, id) in failure.ids.enumerated() {
+                switch failure.results?[index] {
+                case .published:
+                    published.append(id)
                 case .failed(let code, let message):
                     logger.warning("bus rejected an outbox event", metadata: ["outboxID": "\(id)", "code": "\(code)", "message": "\(message)"])
                     try await markFailed(id, reason: "\(code): \(message)", on: connection)
+                case nil:
+                    try await markFailed(id, reason: "\(failure.error.map { "\($0)" } ?? "not published")", on: connection)
                 }
             }
-            if !publishedIDs.isEmpty {
-                _ = try await connection.execute(OutboxPublished(ids: publishedIDs, eventIDs: eventIDs), logger: logger)
+            if !published.isEmpty {
+                try await connection.query("DELETE FROM outbox WHERE id = ANY(\(published))", logger: logger)
             }
-            return publishedIDs.count
         }
+        return published.count
+    }
+
+    private struct NotAllPublished: Error {
+        let ids: [Int64]
+        let results: [PublishResult]?
+        let error: (any Error)?
     }
 
     private func markFailed(_ id: Int64, reason: String, on connection: DatabaseConnection) async throws {
@@ -117,13 +142,17 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
     }
 }
 
-/// The oldest unpublished rows that are due, none another relay holds (prepared once per connection).
-struct OutboxPending: PostgresPreparedStatement {
-    static let name = "outbox_pending_v1"
+/// Takes the oldest rows that are due, none another relay holds: deletes them, in the relay's
+/// transaction, which commits without waiting for the disk (prepared once per connection).
+struct OutboxTake: PostgresPreparedStatement {
+    static let name = "outbox_take_v1"
     static let sql = """
-        SELECT id, event_bus, source, detail_type, detail, event_time, trace_context FROM outbox
-        WHERE published_at IS NULL AND next_attempt_at <= now()
-        ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+        DELETE FROM outbox WHERE id IN (
+            SELECT id FROM outbox
+            WHERE published_at IS NULL AND next_attempt_at <= now() AND set_config('synchronous_commit', 'off', true) IS NOT NULL
+            ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+        )
+        RETURNING id, event_bus, source, detail_type, detail, event_time, trace_context
         """
     static let bindingDataTypes: [PostgresDataType] = [.int8]
     typealias Row = (Int64, String, String, String, String, Date, String?)
@@ -134,24 +163,6 @@ struct OutboxPending: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Row {
         try row.decode(Row.self)
     }
-}
-
-/// Marks rows published, with the ids the bus gave their events.
-struct OutboxPublished: PostgresPreparedStatement {
-    static let name = "outbox_published_v1"
-    static let sql = """
-        UPDATE outbox SET published_at = now(), event_id = sent.event_id, attempts = attempts + 1
-        FROM unnest($1::bigint[], $2::text[]) AS sent(id, event_id)
-        WHERE outbox.id = sent.id
-        """
-    static let bindingDataTypes: [PostgresDataType] = [.int8Array, .textArray]
-    typealias Row = ()
-    let ids: [Int64]
-    let eventIDs: [String]
-
-    func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: ids, eventIDs) }
-
-    func decodeRow(_ row: PostgresRow) throws {}
 }
 
 /// Runs `operation`, cutting it short (by cancellation) when graceful shutdown begins.
