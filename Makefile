@@ -72,9 +72,11 @@ soak: postgres-start
 	@swift build -c release && PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build -c release --show-bin-path) python3 benchmarks/soak.py
 
 ## The release build against its anchors, in one run (benchmarks/bench.py): pgbench -S/-N, reads with wrk, the
-## checkout pipeline through the gateway with wrk + Lua at fixed rates and unpaced, CPU per checkout, RSS,
+## checkout pipeline through the gateway with wrk + Lua at fixed rates and unpaced, CPU per checkout, what each
+## completed order costs Postgres (commits by category, WAL, statements, fsyncs: benchmarks/pgcost.py), RSS,
 ## start-to-ready; prints a table, writes benchmarks/results/bench.json and bench.png (~6 minutes).
-## BENCH_ARGS=--quick: a 1–2 minute smoke run (bench-quick.json/png); BENCH_SECONDS, CHECKOUT_SECONDS, BENCH_RATES.
+## BENCH_ARGS=--quick: a 1–2 minute smoke run (bench-quick.json/png); BENCH_ARGS=--checkout-only: no read lines
+## (anchors and checkout steps only; with --quick about 2 minutes); BENCH_SECONDS, CHECKOUT_SECONDS, BENCH_RATES.
 .PHONY: bench bench-tools
 bench: postgres-start bench-tools
 	@swift build -c release && PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build -c release --show-bin-path) python3 benchmarks/bench.py $(BENCH_ARGS)

@@ -126,7 +126,7 @@ let testTargets: [Target] = [
         dependencies: testing + ["BasketService", "ProductService", "EventBus", "Contracts", httpClient],
         path: "Tests/BasketServiceTests", swiftSettings: swiftSettings
     ),
-    .testTarget(name: "OrderingServiceTests", dependencies: testing + ["OrderingService", "EventBus", "Contracts", "ServiceKit", .product(name: "PostgresNIO", package: "postgres-nio")], path: "Tests/OrderingServiceTests", swiftSettings: swiftSettings),
+    .testTarget(name: "OrderingServiceTests", dependencies: testing + ["OrderingService", "EventBus", "Contracts", .product(name: "PostgresNIO", package: "postgres-nio")], path: "Tests/OrderingServiceTests", swiftSettings: swiftSettings),
     .testTarget(name: "PaymentServiceTests", dependencies: testing + ["PaymentService", "EventBus", "Contracts"], path: "Tests/PaymentServiceTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "AuthTests",

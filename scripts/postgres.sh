@@ -3,7 +3,8 @@
 #   scripts/postgres.sh start   install the server if missing, init the cluster once, start it, create the
 #                               role swn (CREATEDB: each service creates its own database at first start;
 #                               CREATEROLE: `bus databases` gives each service a role of its own), and TLS
-#                               with a private CA (.data/postgres-ca.crt: DATABASE_TLS=verify-full tests)
+#                               with a private CA (.data/postgres-ca.crt: DATABASE_TLS=verify-full tests),
+#                               pg_stat_statements and wal_keep_size for `make bench`'s Postgres accounting
 #   scripts/postgres.sh stop    stop it (data stays)
 # Settings: PGPORT (default 55432), PGDATA_DIR (default .data/postgres).
 set -euo pipefail
@@ -65,10 +66,31 @@ start() {
     echo "max_connections = 1000" >> "$PGDATA_DIR/postgresql.conf"
     as_postgres "$bin/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1 && as_postgres "$bin/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null
   fi
+  # `make bench` counts what an order costs Postgres (benchmarks/pgcost.py): statements from
+  # pg_stat_statements (nested ones too), and the WAL of each step read back with pg_waldump, which
+  # needs the step's segments still there (wal_keep_size). Added once; a restart only when one was added.
+  local stats=0
+  if [ -f "$(dirname "$bin")/lib/pg_stat_statements.so" ]; then
+    local setting
+    for setting in "shared_preload_libraries = 'pg_stat_statements'" "pg_stat_statements.track = all" "wal_keep_size = '4GB'"; do
+      if ! grep -qxF "$setting" "$PGDATA_DIR/postgresql.conf"; then
+        echo "$setting" >> "$PGDATA_DIR/postgresql.conf"
+        stats=1
+      fi
+    done
+    if [ "$stats" = 1 ]; then
+      as_postgres "$bin/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1 && as_postgres "$bin/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null
+    fi
+  fi
   if ! as_postgres "$bin/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1; then
     as_postgres "$bin/pg_ctl" -D "$PGDATA_DIR" -l "$PGDATA_DIR/server.log" -w -t 60 start >/dev/null
   fi
   local psql=( "$bin/psql" -h "$PGDATA_DIR" -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -qAt )
+  if grep -qxF "shared_preload_libraries = 'pg_stat_statements'" "$PGDATA_DIR/postgresql.conf"; then
+    as_postgres "${psql[@]}" -d postgres -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
+  fi
+  # Every backend's statements in pg_stat_statements, and pg_stat_* of every database, for swn.
+  as_postgres "${psql[@]}" -d postgres -c "SET client_min_messages = warning; GRANT pg_read_all_stats TO swn"
   as_postgres "${psql[@]}" -d postgres -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'swn') THEN CREATE ROLE swn LOGIN CREATEDB PASSWORD 'swn'; END IF; END \$\$;"
   # DROP DATABASE ... WITH (FORCE) (the tests' clean-up) must be able to end an autovacuum worker.
   as_postgres "${psql[@]}" -d postgres -c "GRANT pg_signal_backend TO swn"
