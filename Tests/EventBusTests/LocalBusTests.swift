@@ -46,6 +46,16 @@ import TestSupport
         PublishEntry(eventBusName: "TestBus", source: source, detailType: detailType, detail: .object(["n": .number(Decimal(n))]))
     }
 
+    /// A claim writes the message in place: no index holds a column it changes, nothing checks a
+    /// foreign key on store, and pages keep room for the new versions.
+    @Test func claimsChangeNoIndexedColumn() async throws {
+        try await Self.withBus { bus in
+            let messages = try await bus.client.indexedColumns(of: "bus_messages")
+            #expect(messages.columns.isDisjoint(with: ["visible_at", "receive_count", "receipt_handle"]), "\(messages.columns)")
+            #expect(messages.foreignKeys == 0)
+        }
+    }
+
     @Test func rulesRouteEventsToTheirQueues() async throws {
         try await Self.withBus { bus in
             let results = try await bus.publisher.putEvents([

@@ -26,6 +26,22 @@ import TestSupport
         }
     }
 
+    /// A saga step writes the order in place: no index holds a column it changes (so the update can be
+    /// HOT), the deadlines live in their own narrow table, the history checks no foreign key, and the
+    /// order's pages keep room for new versions.
+    @Test func sagaWritesChangeNoIndexedColumn() async throws {
+        try await TestDatabase.with { database in
+            try await database.withClient { client in
+                try await Migrator(OrderingMigrations.all).migrate(client: client, logger: TestDatabase.logger)
+                let orders = try await client.indexedColumns(of: "orders")
+                #expect(orders.columns.isDisjoint(with: ["status", "saga_step", "deadline", "cancellation_reason"]), "\(orders.columns)")
+                #expect(try await client.indexedColumns(of: "order_status_history").foreignKeys == 0)
+                let options = try await client.query("SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'orders'", logger: TestDatabase.logger)
+                for try await value in options.decode(String?.self) { #expect(value?.contains("fillfactor=80") == true) }
+            }
+        }
+    }
+
     @Test func aStepOvertakenBetweenItsReadAndItsWriteIsDecidedAgain() async throws {
         try await TestDatabase.with { database in
             try await database.withClient { client in

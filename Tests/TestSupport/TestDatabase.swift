@@ -101,3 +101,28 @@ package struct TestDatabase: Sendable {
 package struct TestDatabaseError: Error, CustomStringConvertible {
     package var description: String
 }
+
+extension DatabasePool {
+    /// The columns `table`'s indexes hold (keys, and those a partial index's predicate names), and its
+    /// foreign keys: what decides whether an update can be HOT (no new index entries, the WAL record only
+    /// the changed bytes) and what an insert share-locks.
+    package func indexedColumns(of table: String) async throws -> (columns: Set<String>, foreignKeys: Int) {
+        var columns: Set<String> = []
+        let keys = try await query(
+            """
+            SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+            WHERE i.indrelid = \(table)::regclass
+            UNION
+            SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid
+            WHERE i.indrelid = \(table)::regclass AND i.indpred IS NOT NULL
+              AND pg_get_expr(i.indpred, i.indrelid) ~ ('\\m' || a.attname || '\\M')
+            """,
+            logger: TestDatabase.logger
+        )
+        for try await name in keys.decode(String.self) { columns.insert(name) }
+        let fks = try await query("SELECT count(*)::int FROM pg_constraint WHERE conrelid = \(table)::regclass AND contype = 'f'", logger: TestDatabase.logger)
+        var foreignKeys = 0
+        for try await count in fks.decode(Int.self) { foreignKeys = count }
+        return (columns, foreignKeys)
+    }
+}

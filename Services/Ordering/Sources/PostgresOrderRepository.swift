@@ -69,7 +69,7 @@ package struct PostgresOrderRepository: OrderRepository {
     package func overdue(limit: Int) async throws -> [UUID] {
         let rows = try await client.query(
             """
-            SELECT order_id FROM orders WHERE saga_step <> 'finished' AND deadline <= now()
+            SELECT order_id FROM order_deadlines WHERE deadline <= now()
             ORDER BY deadline LIMIT \(limit)
             """,
             logger: logger
@@ -258,6 +258,19 @@ struct PostgresSagaStore: SagaStore {
                             \(try statement.bind(decision.statuses.map { $0.reason ?? "" }))::text[]) WITH ORDINALITY AS h(status, reason, n)
                 WHERE EXISTS (SELECT 1 FROM updated)
                 ORDER BY h.n
+            )
+            """)
+        // The step's deadline, where the timeout scan finds it (no row: no deadline).
+        let due = try statement.bind(deadline)
+        statement.with("""
+            due AS (
+                INSERT INTO order_deadlines (order_id, deadline) SELECT order_id, \(due)::timestamptz FROM updated WHERE \(due)::timestamptz IS NOT NULL
+                ON CONFLICT (order_id) DO UPDATE SET deadline = excluded.deadline
+            )
+            """)
+        statement.with("""
+            not_due AS (
+                DELETE FROM order_deadlines WHERE order_id = \(id) AND \(due)::timestamptz IS NULL AND EXISTS (SELECT 1 FROM updated)
             )
             """)
         if !entries.isEmpty { try Outbox.insert(entries, as: "events", into: &statement, onlyIf: "EXISTS (SELECT 1 FROM updated)") }

@@ -15,7 +15,7 @@ package struct LocalQueue: MessageQueue {
     package func receive(maxMessages: Int, waitTime: Duration, visibilityTimeout: Duration?, deleting handled: [String]) async throws -> [QueueMessage] {
         let batch = min(max(maxMessages, 1), 10)
         let deadline = ContinuousClock.now + waitTime
-        var handled = handled.compactMap(UUID.init(uuidString:))
+        var handled = handled.compactMap(Receipt.init(handle:))
         while true {
             let ticket = await bus.notifier.ticket(name)
             let (messages, nextVisibleIn) = try await receiveOnce(batch: batch, visibilityTimeout: visibilityTimeout, deleting: handled)
@@ -31,25 +31,27 @@ package struct LocalQueue: MessageQueue {
     }
 
     /// One prepared statement, one round trip, atomic: delete the messages handled since the last
-    /// receive; take the first `batch` visible messages (index order, none another consumer holds);
-    /// move those already received `maxReceiveCount` times to the dead-letter queue (SQS's redrive
-    /// policy) and claim the others (receive count + 1, hidden for the visibility timeout, a new
-    /// receipt handle); when none could be claimed, say when the next one becomes visible. It reads
-    /// `batch` rows however long the queue is.
+    /// receive (by primary key and receipt); take the first `batch` visible messages (queue order, none
+    /// another consumer holds); move those already received `maxReceiveCount` times to the dead-letter
+    /// queue (SQS's redrive policy) and claim the others (receive count + 1, hidden for the visibility
+    /// timeout, a new receipt: columns no index holds, so the claim is a HOT update); when none could be
+    /// claimed, say when the next one becomes visible. It reads a queue's head however long the queue is.
     struct Receive: PostgresPreparedStatement {
-        static let name = "bus_receive_v2"
+        static let name = "bus_receive_v3"
         static let sql = """
             WITH q AS (
                 SELECT visibility_timeout_ms, max_receive_count, dead_letter_queue,
                        dead_letter_queue IS NOT NULL AND max_receive_count > 0 AS redrives
                 FROM bus_queues WHERE name = $1
             ), handled AS (
-                DELETE FROM bus_messages WHERE receipt_handle = ANY($4::uuid[]) RETURNING id
+                DELETE FROM bus_messages m USING unnest($4::uuid[], $5::uuid[]) AS h(id, receipt)
+                WHERE m.id = h.id AND m.receipt_handle = h.receipt
+                RETURNING m.id
             ), taken AS (
                 SELECT m.id, q.redrives AND m.receive_count >= q.max_receive_count AS exhausted
                 FROM bus_messages m, q
-                WHERE m.queue = $1 AND m.visible_at <= now() AND (m.receipt_handle IS NULL OR m.receipt_handle <> ALL($4::uuid[]))
-                ORDER BY m.visible_at, m.seq LIMIT $2 FOR UPDATE OF m SKIP LOCKED
+                WHERE m.queue = $1 AND m.visible_at <= now() AND m.id <> ALL($4::uuid[])
+                ORDER BY m.seq LIMIT $2 FOR UPDATE OF m SKIP LOCKED
             ), moved AS (
                 UPDATE bus_messages m SET queue = q.dead_letter_queue, source_queue = $1,
                     dead_lettered_at = now(), visible_at = now(), receipt_handle = NULL
@@ -66,7 +68,7 @@ package struct LocalQueue: MessageQueue {
                        (SELECT dead_letter_queue FROM q) AS dead_letter_queue,
                        CASE WHEN EXISTS (SELECT 1 FROM claimed) OR EXISTS (SELECT 1 FROM moved) THEN NULL ELSE
                            (SELECT EXTRACT(EPOCH FROM (min(visible_at) - now()))::float8 FROM bus_messages
-                            WHERE queue = $1 AND (receipt_handle IS NULL OR receipt_handle <> ALL($4::uuid[]))) END AS next_visible_in
+                            WHERE queue = $1 AND id <> ALL($4::uuid[])) END AS next_visible_in
             )
             SELECT s.known, s.moved, s.dead_letter_queue, s.next_visible_in,
                    CASE WHEN s.moved > 0 THEN pg_notify('\(LocalBus.notificationChannel)', s.dead_letter_queue) END,
@@ -74,20 +76,21 @@ package struct LocalQueue: MessageQueue {
             FROM summary s LEFT JOIN claimed c ON true
             ORDER BY c.seq
             """
-        static let bindingDataTypes: [PostgresDataType] = [.text, .int8, .int8, .uuidArray]
+        static let bindingDataTypes: [PostgresDataType] = [.text, .int8, .int8, .uuidArray, .uuidArray]
         typealias Row = (known: Int, moved: Int, deadLetterQueue: String?, nextVisibleIn: Double?, message: QueueMessage?)
 
         let queue: String
         let batch: Int
         let visibilityTimeoutMs: Int?
-        let deleting: [UUID]
+        let deleting: [Receipt]
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 4)
+            var bindings = PostgresBindings(capacity: 5)
             bindings.append(queue)
             bindings.append(batch)
             if let visibilityTimeoutMs { bindings.append(visibilityTimeoutMs) } else { bindings.appendNull() }
-            bindings.append(deleting)
+            bindings.append(deleting.map(\.messageID))
+            bindings.append(deleting.map(\.receipt))
             return bindings
         }
 
@@ -97,7 +100,7 @@ package struct LocalQueue: MessageQueue {
             var message: QueueMessage?
             if let id, let receipt, let body, let count, let sentAt {
                 message = QueueMessage(
-                    messageID: id.uuidString.lowercased(), receiptHandle: receipt.uuidString.lowercased(),
+                    messageID: id.uuidString.lowercased(), receiptHandle: Receipt(messageID: id, receipt: receipt).handle,
                     body: body, receiveCount: count, sentAt: sentAt
                 )
             }
@@ -105,7 +108,26 @@ package struct LocalQueue: MessageQueue {
         }
     }
 
-    private func receiveOnce(batch: Int, visibilityTimeout: Duration?, deleting handled: [UUID]) async throws -> ([QueueMessage], Duration?) {
+    /// A receipt handle of the local bus: the message's id and the receipt of its current claim.
+    struct Receipt: Sendable {
+        let messageID: UUID
+        let receipt: UUID
+
+        init(messageID: UUID, receipt: UUID) {
+            self.messageID = messageID
+            self.receipt = receipt
+        }
+
+        init?(handle: String) {
+            let parts = handle.split(separator: ":")
+            guard parts.count == 2, let id = UUID(uuidString: String(parts[0])), let receipt = UUID(uuidString: String(parts[1])) else { return nil }
+            self.init(messageID: id, receipt: receipt)
+        }
+
+        var handle: String { messageID.uuidString.lowercased() + ":" + receipt.uuidString.lowercased() }
+    }
+
+    private func receiveOnce(batch: Int, visibilityTimeout: Duration?, deleting handled: [Receipt]) async throws -> ([QueueMessage], Duration?) {
         let logger = bus.logger
         let rows = try await bus.client.execute(
             Receive(queue: name, batch: batch, visibilityTimeoutMs: visibilityTimeout.map(LocalBus.milliseconds), deleting: handled),
@@ -131,17 +153,26 @@ package struct LocalQueue: MessageQueue {
     }
 
     package func delete(receiptHandles: [String]) async throws {
-        let handles = receiptHandles.compactMap(UUID.init(uuidString:))
-        guard !handles.isEmpty else { return }
-        try await bus.client.query("DELETE FROM bus_messages WHERE receipt_handle = ANY(\(handles))", logger: bus.logger)
+        let receipts = receiptHandles.compactMap(Receipt.init(handle:))
+        guard !receipts.isEmpty else { return }
+        try await bus.client.query(
+            """
+            DELETE FROM bus_messages m USING unnest(\(receipts.map(\.messageID))::uuid[], \(receipts.map(\.receipt))::uuid[]) AS h(id, receipt)
+            WHERE m.id = h.id AND m.receipt_handle = h.receipt
+            """,
+            logger: bus.logger
+        )
     }
 
     package func changeVisibility(receiptHandle: String, timeout: Duration) async throws {
-        guard let handle = UUID(uuidString: receiptHandle) else { return }
+        guard let receipt = Receipt(handle: receiptHandle) else { return }
         let ms = LocalBus.milliseconds(timeout)
         try await bus.client.withTransaction(logger: bus.logger) { connection in
             try await connection.query(
-                "UPDATE bus_messages SET visible_at = now() + make_interval(secs => \(Double(ms) / 1000)) WHERE receipt_handle = \(handle)",
+                """
+                UPDATE bus_messages SET visible_at = now() + make_interval(secs => \(Double(ms) / 1000))
+                WHERE id = \(receipt.messageID) AND receipt_handle = \(receipt.receipt)
+                """,
                 logger: bus.logger
             )
             if ms == 0 {
@@ -151,12 +182,13 @@ package struct LocalQueue: MessageQueue {
     }
 
     package func deadLetter(_ message: QueueMessage, reason: String) async throws -> Bool {
-        guard let handle = UUID(uuidString: message.receiptHandle) else { return false }
+        guard let receipt = Receipt(handle: message.receiptHandle) else { return false }
         let rows = try await bus.client.query(
             """
             UPDATE bus_messages m SET queue = q.dead_letter_queue, source_queue = m.queue, dead_lettered_at = now(),
                 dead_letter_reason = \(String(reason.prefix(1000))), visible_at = now(), receipt_handle = NULL
-            FROM bus_queues q WHERE q.name = m.queue AND q.dead_letter_queue IS NOT NULL AND m.receipt_handle = \(handle)
+            FROM bus_queues q WHERE q.name = m.queue AND q.dead_letter_queue IS NOT NULL
+                AND m.id = \(receipt.messageID) AND m.receipt_handle = \(receipt.receipt)
             RETURNING m.queue
             """,
             logger: bus.logger
