@@ -31,22 +31,21 @@ package struct LocalQueue: MessageQueue {
     }
 
     /// One prepared statement, one round trip, atomic: delete the messages handled since the last
-    /// receive (by primary key and receipt); take the first `batch` visible messages (queue order, none
+    /// receive (by primary key and receipt: a receipt is a random UUID, so the pair is matched exactly); take the first `batch` visible messages (queue order, none
     /// another consumer holds); move those already received `maxReceiveCount` times to the dead-letter
     /// queue (SQS's redrive policy) and claim the others (receive count + 1, hidden for the visibility
     /// timeout, a new receipt: columns no index holds, so the claim is a HOT update); when none could be
     /// claimed, say when the next one becomes visible. It reads a queue's head however long the queue is.
     struct Receive: PostgresPreparedStatement {
-        static let name = "bus_receive_v3"
+        static let name = "bus_receive_v4"
         static let sql = """
             WITH q AS (
                 SELECT visibility_timeout_ms, max_receive_count, dead_letter_queue,
                        dead_letter_queue IS NOT NULL AND max_receive_count > 0 AS redrives
                 FROM bus_queues WHERE name = $1
             ), handled AS (
-                DELETE FROM bus_messages m USING unnest($4::uuid[], $5::uuid[]) AS h(id, receipt)
-                WHERE m.id = h.id AND m.receipt_handle = h.receipt
-                RETURNING m.id
+                DELETE FROM bus_messages WHERE id = ANY($4::uuid[]) AND receipt_handle = ANY($5::uuid[])
+                RETURNING id
             ), taken AS (
                 SELECT m.id, q.redrives AND m.receive_count >= q.max_receive_count AS exhausted
                 FROM bus_messages m, q
@@ -55,13 +54,13 @@ package struct LocalQueue: MessageQueue {
             ), moved AS (
                 UPDATE bus_messages m SET queue = q.dead_letter_queue, source_queue = $1,
                     dead_lettered_at = now(), visible_at = now(), receipt_handle = NULL
-                FROM taken, q WHERE m.id = taken.id AND taken.exhausted
+                FROM q WHERE m.id = ANY(ARRAY(SELECT id FROM taken WHERE exhausted))
                 RETURNING m.id
             ), claimed AS (
                 UPDATE bus_messages m SET receive_count = m.receive_count + 1,
                     visible_at = now() + make_interval(secs => coalesce($3::bigint, q.visibility_timeout_ms) / 1000.0),
                     receipt_handle = gen_random_uuid()
-                FROM taken, q WHERE m.id = taken.id AND NOT taken.exhausted
+                FROM q WHERE m.id = ANY(ARRAY(SELECT id FROM taken WHERE NOT exhausted))
                 RETURNING m.id, m.receipt_handle, m.body, m.receive_count, m.sent_at, m.seq
             ), summary AS (
                 SELECT (SELECT count(*) FROM q)::int AS known, (SELECT count(*) FROM moved)::int AS moved,
@@ -156,10 +155,7 @@ package struct LocalQueue: MessageQueue {
         let receipts = receiptHandles.compactMap(Receipt.init(handle:))
         guard !receipts.isEmpty else { return }
         try await bus.client.query(
-            """
-            DELETE FROM bus_messages m USING unnest(\(receipts.map(\.messageID))::uuid[], \(receipts.map(\.receipt))::uuid[]) AS h(id, receipt)
-            WHERE m.id = h.id AND m.receipt_handle = h.receipt
-            """,
+            "DELETE FROM bus_messages WHERE id = ANY(\(receipts.map(\.messageID))) AND receipt_handle = ANY(\(receipts.map(\.receipt)))",
             logger: bus.logger
         )
     }

@@ -145,13 +145,13 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
 /// Takes the oldest rows that are due, none another relay holds: deletes them, in the relay's
 /// transaction, which commits without waiting for the disk (prepared once per connection).
 struct OutboxTake: PostgresPreparedStatement {
-    static let name = "outbox_take_v1"
+    static let name = "outbox_take_v2"
     static let sql = """
-        DELETE FROM outbox WHERE id IN (
+        DELETE FROM outbox WHERE id = ANY(ARRAY(
             SELECT id FROM outbox
             WHERE published_at IS NULL AND next_attempt_at <= now() AND set_config('synchronous_commit', 'off', true) IS NOT NULL
             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
-        )
+        ))
         RETURNING id, event_bus, source, detail_type, detail, event_time, trace_context
         """
     static let bindingDataTypes: [PostgresDataType] = [.int8]
