@@ -232,52 +232,71 @@ struct PostgresSagaStore: SagaStore {
     }
 
     /// One statement: the order's row (only the version read, for an unlocked step), then the status
-    /// history and the outbox, only when the row was written.
+    /// history, the deadline and the outbox, only when the row was written.
     func apply(_ decision: SagaDecision, entries: [PublishEntry], deadline: Date?) async throws {
-        var statement = SQLStatement()
-        let id = try statement.bind(orderId)
-        let sameVersion = try readVersion.map { version in
-            guard let xmin = version.xmin else { throw SagaStateChangedMeanwhile() }
-            return " AND xmin = \(try statement.bind(xmin))::xid"
-        } ?? ""
-        statement.with("""
-            updated AS (
-                UPDATE orders SET status = coalesce(\(try statement.bind(decision.statuses.last?.status.rawValue))::text, status),
-                    saga_step = \(try statement.bind(decision.step.rawValue)), deadline = \(try statement.bind(deadline))::timestamptz,
-                    cancellation_reason = coalesce(\(try statement.bind(decision.cancellationReason?.rawValue))::text, cancellation_reason)
-                WHERE order_id = \(id)\(sameVersion)
+        var version: String?
+        if let readVersion {
+            guard let xmin = readVersion.xmin else { throw SagaStateChangedMeanwhile() }
+            version = xmin
+        }
+        var written = 0
+        for try await count in try await connection.execute(
+            ApplyStep(orderId: orderId, decision: decision, deadline: deadline, version: version, entries: entries), logger: logger
+        ) { written = count }
+        guard written == 1 else { throw SagaStateChangedMeanwhile() }
+    }
+
+    /// A step's decision (prepared once per connection): the order's columns (over the version read
+    /// when `$6` is set), its status history (a missing reason travels as ''), its deadline where the
+    /// timeout scan finds it (no row: no deadline) and its events in the outbox.
+    struct ApplyStep: PostgresPreparedStatement {
+        static let name = "order_apply_step_v1"
+        static let sql = """
+            WITH updated AS (
+                UPDATE orders SET status = coalesce($2::text, status), saga_step = $3, deadline = $4::timestamptz,
+                    cancellation_reason = coalesce($5::text, cancellation_reason)
+                WHERE order_id = $1 AND ($6::text IS NULL OR xmin = $6::text::xid)
                 RETURNING order_id
-            )
-            """)
-        // A missing reason travels as '' (arrays of optionals are not bound).
-        statement.with("""
-            history AS (
+            ), history AS (
                 INSERT INTO order_status_history (order_id, status, reason)
-                SELECT \(id), h.status, nullif(h.reason, '')
-                FROM unnest(\(try statement.bind(decision.statuses.map(\.status.rawValue)))::text[],
-                            \(try statement.bind(decision.statuses.map { $0.reason ?? "" }))::text[]) WITH ORDINALITY AS h(status, reason, n)
+                SELECT $1, h.status, nullif(h.reason, '')
+                FROM unnest($7::text[], $8::text[]) WITH ORDINALITY AS h(status, reason, n)
                 WHERE EXISTS (SELECT 1 FROM updated)
                 ORDER BY h.n
-            )
-            """)
-        // The step's deadline, where the timeout scan finds it (no row: no deadline).
-        let due = try statement.bind(deadline)
-        statement.with("""
-            due AS (
-                INSERT INTO order_deadlines (order_id, deadline) SELECT order_id, \(due)::timestamptz FROM updated WHERE \(due)::timestamptz IS NOT NULL
+            ), due AS (
+                INSERT INTO order_deadlines (order_id, deadline) SELECT order_id, $4::timestamptz FROM updated WHERE $4::timestamptz IS NOT NULL
                 ON CONFLICT (order_id) DO UPDATE SET deadline = excluded.deadline
-            )
-            """)
-        statement.with("""
-            not_due AS (
-                DELETE FROM order_deadlines WHERE order_id = \(id) AND \(due)::timestamptz IS NULL AND EXISTS (SELECT 1 FROM updated)
-            )
-            """)
-        if !entries.isEmpty { try Outbox.insert(entries, as: "events", into: &statement, onlyIf: "EXISTS (SELECT 1 FROM updated)") }
-        statement.append(" SELECT count(*)::int FROM updated")
-        var written = 0
-        for try await count in try await connection.query(statement.query, logger: logger).decode(Int.self) { written = count }
-        guard written == 1 else { throw SagaStateChangedMeanwhile() }
+            ), not_due AS (
+                DELETE FROM order_deadlines WHERE order_id = $1 AND $4::timestamptz IS NULL AND EXISTS (SELECT 1 FROM updated)
+            ), \(Outbox.insertSQL(as: "events", firstParameter: 9, onlyIf: "EXISTS (SELECT 1 FROM updated)"))
+            SELECT count(*)::int FROM updated
+            """
+        static let bindingDataTypes: [PostgresDataType] = [
+            .uuid, .text, .text, .timestamptz, .text, .text, .textArray, .textArray,
+            .textArray, .textArray, .textArray, .textArray, .timestamptzArray, .text,
+        ]
+        typealias Row = Int
+        let orderId: UUID
+        let decision: SagaDecision
+        let deadline: Date?
+        let version: String?
+        let entries: [PublishEntry]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 14)
+            bindings.append(orderId)
+            bindings.append(decision.statuses.last?.status.rawValue)
+            bindings.append(decision.step.rawValue)
+            bindings.append(deadline)
+            bindings.append(decision.cancellationReason?.rawValue)
+            bindings.append(version)
+            bindings.append(decision.statuses.map(\.status.rawValue))
+            bindings.append(decision.statuses.map { $0.reason ?? "" })
+            try Outbox.appendBindings(entries, to: &bindings)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Int { try row.decode(Int.self) }
     }
 }
 

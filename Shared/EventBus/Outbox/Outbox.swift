@@ -84,6 +84,41 @@ package enum Outbox {
             """)
     }
 
+    /// The same insert for a prepared statement: `name AS (…)` reading its six parameters from
+    /// `$first` on (`appendBindings` binds them, in order), and storing nothing unless `condition`.
+    package static func insertSQL(as name: String, firstParameter first: Int, onlyIf condition: String? = nil) -> String {
+        let p = (0..<6).map { "$\(first + $0)" }
+        return """
+            \(name) AS (
+                INSERT INTO outbox (event_bus, source, detail_type, detail, event_time, trace_context)
+                SELECT e.bus, e.source, e.type, e.detail, e.time, \(p[5])::text
+                FROM unnest(\(p[0])::text[], \(p[1])::text[], \(p[2])::text[], \(p[3])::text[], \(p[4])::timestamptz[])
+                     WITH ORDINALITY AS e(bus, source, type, detail, time, n)
+                \(condition.map { "WHERE " + $0 } ?? "")
+                ORDER BY e.n
+                RETURNING id
+            )
+            """
+    }
+
+    /// Binds `entries` for `insertSQL` (six parameters).
+    package static func appendBindings(_ entries: [PublishEntry], to bindings: inout PostgresBindings) throws {
+        var buses: [String] = [], sources: [String] = [], types: [String] = [], details: [String] = [], times: [Date] = []
+        for entry in entries {
+            buses.append(entry.eventBusName)
+            sources.append(entry.source)
+            types.append(entry.detailType)
+            details.append(String(decoding: try JSONValue.encoder.encode(entry.detail), as: UTF8.self))
+            times.append(entry.time ?? Date())
+        }
+        bindings.append(buses)
+        bindings.append(sources)
+        bindings.append(types)
+        bindings.append(details)
+        bindings.append(times)
+        try bindings.append(ShopTracing.currentTraceparent())
+    }
+
     /// Events not yet published, oldest first.
     package static func pendingCount(client: DatabasePool, logger: Logger) async throws -> Int {
         let rows = try await client.query("SELECT count(*)::bigint FROM outbox WHERE published_at IS NULL", logger: logger)
