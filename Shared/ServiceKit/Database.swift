@@ -63,6 +63,28 @@ package struct SQLStatement: Sendable {
     package var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: bindings) }
 }
 
+/// Transaction-scoped advisory locks on text keys, taken in the order given (prepared once per
+/// connection): `try await connection.lock(["basket:" + user])`.
+package struct AdvisoryLocks: PostgresPreparedStatement {
+    package static let name = "advisory_locks_v1"
+    package static let sql = "SELECT count(pg_advisory_xact_lock(hashtextextended(k.key, 0)))::int FROM unnest($1::text[]) WITH ORDINALITY AS k(key, n)"
+    package static let bindingDataTypes: [PostgresDataType] = [.textArray]
+    package typealias Row = Int
+    let keys: [String]
+
+    package init(keys: [String]) { self.keys = keys }
+
+    package func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: keys) }
+    package func decodeRow(_ row: PostgresRow) throws -> Int { try row.decode(Int.self) }
+}
+
+extension DatabaseConnection {
+    /// Takes transaction-scoped advisory locks on `keys`, in order (one prepared round trip).
+    package func lock(_ keys: [String], logger: Logger) async throws {
+        _ = try await execute(AdvisoryLocks(keys: keys), logger: logger)
+    }
+}
+
 extension PostgresBindings {
     /// The bindings of a prepared statement, in order: `try PostgresBindings(binding: id, limit)`.
     package init<each Value: PostgresThrowingDynamicTypeEncodable>(binding value: repeat each Value) throws {

@@ -217,7 +217,7 @@ import TestSupport
             let changed = String(buffer: Self.checkoutBody()).replacingOccurrences(of: "Ada", with: "Grace")
             let reused = try await f.client.execute(uri: "/basket/checkout", method: .post, headers: headers, body: ByteBuffer(string: changed))
             #expect(reused.status == .unprocessableContent)
-            #expect(try await Self.outboxCount(f) == 1)
+            #expect(try await Self.checkoutEvents(f) == 1)
         }
     }
 
@@ -234,14 +234,23 @@ import TestSupport
             }
             #expect(statuses.filter { $0 == .accepted }.count == 1)
             #expect(statuses.filter { $0 == .conflict }.count == 9)
-            #expect(try await Self.outboxCount(f) == 1)
+            #expect(try await Self.checkoutEvents(f) == 1)
         }
     }
 
-    static func outboxCount(_ f: Fixture) async throws -> Int {
-        let rows = try await f.basketDatabase.query("SELECT count(*)::bigint FROM outbox", logger: TestDatabase.logger)
-        for try await count in rows.decode(Int.self) { return count }
-        return 0
+    /// The checkout events basket produced: once the relay has published (and deleted) its outbox rows,
+    /// the messages on ordering's checkout queue.
+    static func checkoutEvents(_ f: Fixture) async throws -> Int {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            let rows = try await f.basketDatabase.query("SELECT count(*)::bigint FROM outbox", logger: TestDatabase.logger)
+            var pending = 0
+            for try await count in rows.decode(Int.self) { pending = count }
+            if pending == 0 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let depth = try await f.bus.queue(ShopQueues.orderingCheckout).depth()
+        return depth.visible + depth.inFlight
     }
 }
 
@@ -302,7 +311,7 @@ extension BasketAPITests {
             #expect(repriced.items.first?.price == Decimal(string: "25")!)
             #expect(repriced.items.first?.previousPrice == Decimal(string: "19.99")!)
             #expect(repriced.totalPrice == Decimal(string: "75.2")!, "3 × 25.00 + 2 × 0.10")
-            #expect(try await Self.outboxCount(f) == 0, "nothing recorded")
+            #expect(try await Self.checkoutEvents(f) == 0, "nothing recorded")
 
             let stale = String(buffer: Self.checkoutBody()).replacingOccurrences(of: #""userName":"swn","#, with: #""userName":"swn","expectedTotal":60.17,"#)
             #expect(try await f.client.execute(uri: "/basket/checkout", method: .post, body: ByteBuffer(string: stale)).status == .conflict)

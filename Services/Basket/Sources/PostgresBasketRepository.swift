@@ -27,23 +27,9 @@ package struct PostgresBasketRepository: BasketRepository {
             // One statement: lines past the new count go, the others are written over (the two sets
             // are apart, so the parts of the statement never touch the same row); every line of the
             // basket is written, so what it returns is the whole basket.
-            let rows = try await connection.query(
-                """
-                WITH removed AS (DELETE FROM basket_items WHERE user_name = \(userName) AND line >= \(items.count))
-                INSERT INTO basket_items (user_name, line, product_id, product_name, quantity, color, price)
-                SELECT \(userName), i.n - 1, i.product_id, i.product_name, i.quantity, i.color, i.price::numeric
-                FROM unnest(\(items.map(\.productId))::uuid[], \(items.map(\.productName))::text[], \(items.map(\.quantity))::int[],
-                            \(items.map(\.color))::text[], \(items.map(\.price.description))::text[]) WITH ORDINALITY AS i(product_id, product_name, quantity, color, price, n)
-                ON CONFLICT (user_name, line) DO UPDATE SET product_id = excluded.product_id, product_name = excluded.product_name,
-                    quantity = excluded.quantity, color = excluded.color, price = excluded.price, previous_price = NULL, unavailable = false
-                RETURNING \(unescaped: Self.itemColumns), line
-                """,
-                logger: logger
-            )
+            let rows = try await connection.execute(ReplaceItems(userName: userName, items: items), logger: logger)
             var lines: [(line: Int, item: BasketItem)] = []
-            for try await (productId, name, quantity, color, price, previous, unavailable, line)
-                in rows.decode((UUID, String, Int, String, String, String?, Bool, Int).self)
-            {
+            for try await (productId, name, quantity, color, price, previous, unavailable, line) in rows {
                 lines.append((line, try Self.item(productId, name, quantity, color, price, previous, unavailable)))
             }
             return Basket(userName: userName, items: lines.sorted { $0.line < $1.line }.map(\.item))
@@ -73,12 +59,9 @@ package struct PostgresBasketRepository: BasketRepository {
     }
 
     package func knownProducts(_ ids: [UUID]) async throws -> [UUID: KnownProduct] {
-        let rows = try await client.query(
-            "SELECT product_id, name, price::text, deleted FROM catalog_products WHERE product_id = ANY(\(ids))",
-            logger: logger
-        )
+        let rows = try await client.withConnection { connection in try await connection.execute(KnownProducts(ids: ids), logger: logger) }
         var known: [UUID: KnownProduct] = [:]
-        for try await (id, name, price, deleted) in rows.decode((UUID, String, String, Bool).self) {
+        for try await (id, name, price, deleted) in rows {
             known[id] = KnownProduct(product: CatalogProduct(id: id, name: name, price: try Money.parse(price, column: "catalog_products.price")), deleted: deleted)
         }
         return known
@@ -99,16 +82,12 @@ package struct PostgresBasketRepository: BasketRepository {
 
     /// Serialises writers of one user's basket until the transaction ends.
     static func lock(_ userName: String, on connection: DatabaseConnection, logger: Logger) async throws {
-        try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("basket:" + userName), 0))", logger: logger)
+        try await connection.lock(["basket:" + userName], logger: logger)
     }
 
     static func basket(_ userName: String, on connection: DatabaseConnection, logger: Logger) async throws -> Basket {
-        let rows = try await connection.query(
-            "SELECT \(unescaped: itemColumns) FROM basket_items WHERE user_name = \(userName) ORDER BY line",
-            logger: logger
-        )
         var items: [BasketItem] = []
-        for try await (productId, name, quantity, color, price, previous, unavailable) in rows.decode((UUID, String, Int, String, String, String?, Bool).self) {
+        for try await (productId, name, quantity, color, price, previous, unavailable) in try await connection.execute(BasketItems(userName: userName), logger: logger) {
             items.append(try item(productId, name, quantity, color, price, previous, unavailable))
         }
         return Basket(userName: userName, items: items)
@@ -133,11 +112,7 @@ struct PostgresCheckoutStore: CheckoutStore {
     let logger: Logger
 
     func storedCheckout(idempotencyKey: String) async throws -> StoredCheckout? {
-        let rows = try await connection.query(
-            "SELECT request, response FROM checkouts WHERE user_name = \(userName) AND idempotency_key = \(idempotencyKey)",
-            logger: logger
-        )
-        for try await (request, response) in rows.decode((String, String).self) {
+        for try await (request, response) in try await connection.execute(StoredCheckoutRow(userName: userName, idempotencyKey: idempotencyKey), logger: logger) {
             return StoredCheckout(request: request, response: try JSONValue.decoder.decode(CheckoutBasket.self, from: Data(response.utf8)))
         }
         return nil
@@ -150,16 +125,10 @@ struct PostgresCheckoutStore: CheckoutStore {
     /// One statement: the event in the outbox, the basket emptied, the checkout kept for retries.
     func record(_ checkout: CheckoutBasket, event: PublishEntry, idempotencyKey: String?, request: String) async throws {
         let response = String(decoding: try JSONValue.encoder.encode(checkout), as: UTF8.self)
-        var statement = SQLStatement()
-        try Outbox.insert([event], as: "events", into: &statement)
-        let user = try statement.bind(userName)
-        statement.with("emptied AS (DELETE FROM basket_items WHERE user_name = \(user))")
-        statement.append("""
-             INSERT INTO checkouts (checkout_id, user_name, idempotency_key, request, response, total_price)
-            VALUES (\(try statement.bind(checkout.checkoutId)), \(user), \(try statement.bind(idempotencyKey))::text, \(try statement.bind(request)),
-                    \(try statement.bind(response)), \(try statement.bind(checkout.totalPrice.description))::numeric)
-            """)
-        try await connection.query(statement.query, logger: logger)
+        _ = try await connection.execute(
+            RecordCheckout(checkout: checkout, userName: userName, idempotencyKey: idempotencyKey, request: request, response: response, event: event),
+            logger: logger
+        )
     }
 }
 
@@ -220,4 +189,99 @@ struct PostgresCatalogStore: CatalogStore {
             logger: logger
         )
     }
+}
+
+// MARK: The hot statements, prepared once per connection
+
+/// One user's basket lines, in order.
+struct BasketItems: PostgresPreparedStatement {
+    static let name = "basket_items_v1"
+    static let sql = "SELECT \(PostgresBasketRepository.itemColumns) FROM basket_items WHERE user_name = $1 ORDER BY line"
+    static let bindingDataTypes: [PostgresDataType] = [.text]
+    typealias Row = (UUID, String, Int, String, String, String?, Bool)
+    let userName: String
+
+    func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: userName) }
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+/// A basket's lines written over (see `replace`); returns every line with its position.
+struct ReplaceItems: PostgresPreparedStatement {
+    static let name = "basket_replace_v1"
+    static let sql = """
+        WITH removed AS (DELETE FROM basket_items WHERE user_name = $1 AND line >= $2)
+        INSERT INTO basket_items (user_name, line, product_id, product_name, quantity, color, price)
+        SELECT $1, i.n - 1, i.product_id, i.product_name, i.quantity, i.color, i.price::numeric
+        FROM unnest($3::uuid[], $4::text[], $5::int[], $6::text[], $7::text[]) WITH ORDINALITY AS i(product_id, product_name, quantity, color, price, n)
+        ON CONFLICT (user_name, line) DO UPDATE SET product_id = excluded.product_id, product_name = excluded.product_name,
+            quantity = excluded.quantity, color = excluded.color, price = excluded.price, previous_price = NULL, unavailable = false
+        RETURNING \(PostgresBasketRepository.itemColumns), line
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.text, .int8, .uuidArray, .textArray, .int8Array, .textArray, .textArray]
+    typealias Row = (UUID, String, Int, String, String, String?, Bool, Int)
+    let userName: String
+    let items: [BasketItem]
+
+    func makeBindings() throws -> PostgresBindings {
+        try PostgresBindings(binding: userName, items.count, items.map(\.productId), items.map(\.productName), items.map(\.quantity),
+                             items.map(\.color), items.map(\.price.description))
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+/// What the catalog events told basket about these products.
+struct KnownProducts: PostgresPreparedStatement {
+    static let name = "basket_known_products_v1"
+    static let sql = "SELECT product_id, name, price::text, deleted FROM catalog_products WHERE product_id = ANY($1::uuid[])"
+    static let bindingDataTypes: [PostgresDataType] = [.uuidArray]
+    typealias Row = (UUID, String, String, Bool)
+    let ids: [UUID]
+
+    func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: ids) }
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+/// The checkout a user made with this `Idempotency-Key`, if any.
+struct StoredCheckoutRow: PostgresPreparedStatement {
+    static let name = "basket_stored_checkout_v1"
+    static let sql = "SELECT request, response FROM checkouts WHERE user_name = $1 AND idempotency_key = $2"
+    static let bindingDataTypes: [PostgresDataType] = [.text, .text]
+    typealias Row = (String, String)
+    let userName: String
+    let idempotencyKey: String
+
+    func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: userName, idempotencyKey) }
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+/// The checkout's event in the outbox, the basket emptied and the checkout kept for retries.
+struct RecordCheckout: PostgresPreparedStatement {
+    static let name = "basket_record_checkout_v1"
+    static let sql = """
+        WITH \(Outbox.insertSQL(as: "events", firstParameter: 7)),
+        emptied AS (DELETE FROM basket_items WHERE user_name = $2)
+        INSERT INTO checkouts (checkout_id, user_name, idempotency_key, request, response, total_price)
+        VALUES ($1, $2, $3::text, $4, $5, $6::numeric)
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.uuid, .text, .text, .text, .text, .text, .textArray, .textArray, .textArray, .textArray, .timestamptzArray, .text]
+    typealias Row = ()
+    let checkout: CheckoutBasket
+    let userName: String
+    let idempotencyKey: String?
+    let request: String
+    let response: String
+    let event: PublishEntry
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = try PostgresBindings(binding: checkout.checkoutId, userName)
+        bindings.append(idempotencyKey)
+        try bindings.append(request)
+        try bindings.append(response)
+        try bindings.append(checkout.totalPrice.description)
+        try Outbox.appendBindings([event], to: &bindings)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws {}
 }

@@ -19,21 +19,8 @@ package struct PostgresOrderRepository: OrderRepository {
     package func createOrder(from checkout: CheckoutBasket, _ start: @Sendable (any SagaStore) async throws -> Void) async throws -> Bool {
         let items = String(decoding: try JSONOutput.encoder.encode(checkout.items), as: UTF8.self)
         return try await client.withOutboxTransaction(logger: logger) { connection in
-            let rows = try await connection.query(
-                """
-                INSERT INTO orders (order_id, checkout_id, user_name, first_name, last_name, email, address,
-                                    payment_method, card_info, items, total_price, order_date, status, saga_step)
-                VALUES (\(UUID.random()), \(checkout.checkoutId), \(checkout.userName), \(checkout.firstName), \(checkout.lastName),
-                        \(checkout.email), \(checkout.address), \(checkout.paymentMethod), \(checkout.cardInfo), \(items),
-                        \(checkout.totalPrice.description)::numeric, \(checkout.checkoutDate), \(OrderStatus.pending.rawValue),
-                        \(SagaStep.reservingStock.rawValue))
-                ON CONFLICT (checkout_id) DO NOTHING
-                RETURNING order_id
-                """,
-                logger: logger
-            )
             var created: UUID?
-            for try await id in rows.decode(UUID.self) { created = id }
+            for try await id in try await connection.execute(InsertOrder(checkout: checkout, items: items), logger: logger) { created = id }
             guard let created else { return false }
             try await start(PostgresSagaStore(orderId: created, connection: connection, logger: logger))
             return true
@@ -298,6 +285,30 @@ struct PostgresSagaStore: SagaStore {
 
         func decodeRow(_ row: PostgresRow) throws -> Int { try row.decode(Int.self) }
     }
+}
+
+/// A new order, once per checkout (prepared once per connection).
+struct InsertOrder: PostgresPreparedStatement {
+    static let name = "order_insert_v1"
+    static let sql = """
+        INSERT INTO orders (order_id, checkout_id, user_name, first_name, last_name, email, address,
+                            payment_method, card_info, items, total_price, order_date, status, saga_step)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::numeric, $12, $13, $14)
+        ON CONFLICT (checkout_id) DO NOTHING
+        RETURNING order_id
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.uuid, .uuid, .text, .text, .text, .text, .text, .text, .text, .text, .text, .timestamptz, .text, .text]
+    typealias Row = UUID
+    let checkout: CheckoutBasket
+    let items: String
+
+    func makeBindings() throws -> PostgresBindings {
+        try PostgresBindings(binding: UUID.random(), checkout.checkoutId, checkout.userName, checkout.firstName, checkout.lastName,
+                             checkout.email, checkout.address, checkout.paymentMethod, checkout.cardInfo, items,
+                             checkout.totalPrice.description, checkout.checkoutDate, OrderStatus.pending.rawValue, SagaStep.reservingStock.rawValue)
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> UUID { try row.decode(UUID.self) }
 }
 
 extension CancellationReason {

@@ -17,7 +17,7 @@ package struct PostgresPaymentRepository: PaymentRepository {
     package func withPayment<T: Sendable>(orderId: UUID, _ body: @Sendable (any PaymentStore) async throws -> T) async throws -> T {
         try await client.withOutboxTransaction(logger: logger) { connection in
             // Serialises commands of one order even before its row exists.
-            try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("payment:" + orderId.uuidString), 0))", logger: logger)
+            try await connection.lock(["payment:" + orderId.uuidString], logger: logger)
             return try await body(PostgresPaymentStore(orderId: orderId, connection: connection, logger: logger))
         }
     }
@@ -58,11 +58,7 @@ struct PostgresPaymentStore: PaymentStore {
     let logger: Logger
 
     func record() async throws -> PaymentRecord? {
-        let rows = try await connection.query(
-            "SELECT user_name, amount::text, card_last4, state, reason, decide_at, refund_requested FROM payments WHERE order_id = \(orderId)",
-            logger: logger
-        )
-        for try await (userName, amount, last4, state, reason, decideAt, refundRequested) in rows.decode((String, String, String, String, String?, Date?, Bool).self) {
+        for try await (userName, amount, last4, state, reason, decideAt, refundRequested) in try await connection.execute(PaymentRow(orderId: orderId), logger: logger) {
             guard let state = PaymentRecord.State(rawValue: state) else { throw UnreadableValue(column: "payments.state", value: state) }
             return PaymentRecord(
                 orderId: orderId, userName: userName, amount: try Money.parse(amount, column: "payments.amount"), cardLast4: last4,
@@ -138,4 +134,16 @@ enum PaymentMigrations {
             "CREATE INDEX payment_history_order ON payment_history (order_id)",
         ]),
     ] + Outbox.migrations
+}
+
+/// An order's payment record (prepared once per connection).
+struct PaymentRow: PostgresPreparedStatement {
+    static let name = "payment_row_v1"
+    static let sql = "SELECT user_name, amount::text, card_last4, state, reason, decide_at, refund_requested FROM payments WHERE order_id = $1"
+    static let bindingDataTypes: [PostgresDataType] = [.uuid]
+    typealias Row = (String, String, String, String, String?, Date?, Bool)
+    let orderId: UUID
+
+    func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: orderId) }
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }

@@ -187,14 +187,7 @@ extension PostgresProductRepository: StockRepository {
             try await client.withOutboxTransaction(logger: logger) { connection in
                 // One command of an order at a time; with a cap, one reservation of a customer at a time too (in
                 // the same round trip), so two orders of theirs cannot both pass it.
-                if let userName {
-                    try await connection.query("""
-                        SELECT pg_advisory_xact_lock(hashtextextended(\("reservation:" + orderId.uuidString), 0)),
-                               pg_advisory_xact_lock(hashtextextended(\("customer:" + userName), 0))
-                        """, logger: logger)
-                } else {
-                    try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("reservation:" + orderId.uuidString), 0))", logger: logger)
-                }
+                try await connection.lock(["reservation:" + orderId.uuidString] + (userName.map { ["customer:" + $0] } ?? []), logger: logger)
                 return try await body(PostgresReservationStore(
                     orderId: orderId, productIds: productIds, userName: userName, lockProducts: lockProducts, connection: connection, logger: logger, changed: changed
                 ))
@@ -250,35 +243,21 @@ struct PostgresReservationStore: ReservationStore {
     }
 
     func held(by userName: String) async throws -> [UUID: Int] {
-        let rows = try await connection.query(
-            """
-            SELECT l."productId", sum(l.quantity)::bigint
-            FROM stock_reservations r, jsonb_to_recordset(r.lines::jsonb) AS l("productId" uuid, quantity int)
-            WHERE r.user_name = \(userName) AND r.status = 'reserved' AND r.order_id <> \(orderId) AND l."productId" = ANY(\(Array(Set(productIds))))
-            GROUP BY 1
-            """,
-            logger: logger
-        )
         var held: [UUID: Int] = [:]
-        for try await (id, units) in rows.decode((UUID, Int).self) { held[id] = units }
+        for try await (id, units) in try await connection.execute(HeldByCustomer(userName: userName, orderId: orderId, productIds: Array(Set(productIds))), logger: logger) {
+            held[id] = units
+        }
         return held
     }
 
     /// One statement on a plain read; the retry that locks the products reads them apart (in id order).
     func existingAndAvailable() async throws -> (existing: Reservation?, available: [UUID: StockLevel]) {
         if lockProducts { return (try await existing(), try await available()) }
-        let rows = try await connection.query(
-            """
-            SELECT r.status, r.reason, r.lines, p.id, p.stock, p.price::text
-            FROM (SELECT 1) AS one
-            LEFT JOIN stock_reservations r ON r.order_id = \(orderId)
-            LEFT JOIN products p ON p.id = ANY(\(Array(Set(productIds))))
-            """,
-            logger: logger
-        )
         var existing: Reservation?
         var stock: [UUID: StockLevel] = [:]
-        for try await (status, reason, lines, id, units, price) in rows.decode((String?, String?, String?, UUID?, Int?, String?).self) {
+        for try await (status, reason, lines, id, units, price) in try await connection.execute(
+            ReservationAndStock(orderId: orderId, productIds: Array(Set(productIds))), logger: logger
+        ) {
             if existing == nil, let status, let lines { existing = try Self.reservation(orderId: orderId, status: status, reason: reason, lines: lines) }
             if let id, let units, let price { stock[id] = StockLevel(stock: units, price: try Money.parse(price, column: "products.price")) }
         }
@@ -331,4 +310,42 @@ struct PostgresReservationStore: ReservationStore {
         for try await count in rows.decode(Int.self) { decreased = count }
         if decreased < changes.filter({ $0.value < 0 }).count { throw StockChangedMeanwhile() }
     }
+}
+
+/// The units one customer holds in other unpaid orders, per product (prepared once per connection).
+struct HeldByCustomer: PostgresPreparedStatement {
+    static let name = "product_held_by_customer_v1"
+    static let sql = """
+        SELECT l."productId", sum(l.quantity)::bigint
+        FROM stock_reservations r, jsonb_to_recordset(r.lines::jsonb) AS l("productId" uuid, quantity int)
+        WHERE r.user_name = $1 AND r.status = 'reserved' AND r.order_id <> $2 AND l."productId" = ANY($3::uuid[])
+        GROUP BY 1
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.text, .uuid, .uuidArray]
+    typealias Row = (UUID, Int)
+    let userName: String
+    let orderId: UUID
+    let productIds: [UUID]
+
+    func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: userName, orderId, productIds) }
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+/// An order's reservation, if any, and the products' stock and prices, on a plain read (prepared
+/// once per connection).
+struct ReservationAndStock: PostgresPreparedStatement {
+    static let name = "product_reservation_and_stock_v1"
+    static let sql = """
+        SELECT r.status, r.reason, r.lines, p.id, p.stock, p.price::text
+        FROM (SELECT 1) AS one
+        LEFT JOIN stock_reservations r ON r.order_id = $1
+        LEFT JOIN products p ON p.id = ANY($2::uuid[])
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.uuid, .uuidArray]
+    typealias Row = (String?, String?, String?, UUID?, Int?, String?)
+    let orderId: UUID
+    let productIds: [UUID]
+
+    func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: orderId, productIds) }
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }
