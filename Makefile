@@ -66,8 +66,12 @@ browser-test-tools:
 		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium chromium-driver >/dev/null; }
 	@python3 -c "import selenium" 2>/dev/null || python3 -m pip install -q selenium
 
-## Memory under sustained load (release build): 1,000,000 GETs and 120 s of checkouts; fails when a
-## process ends more than 25 % above its warm RSS.
+## Memory and table sizes under sustained load (release build, benchmarks/soak.py): 1,000,000 GETs and 120 s of
+## checkouts at 30/s; samples every process's RSS and every table's size each 10 s; fails when a process ends more
+## than 25 % above its warm RSS or a plumbing table (outbox, bus_messages, order_deadlines) ends the checkouts above
+## max(2 × its size after the first third, that + 1 MiB). Prints sizes, growth per 1,000 orders, RSS slopes, saga p50/p99.
+## SOAK_MINUTES (checkout minutes, instead of CHECKOUT_SECONDS), CHECKOUT_RATE, GETS (0: no GET phase);
+## `SOAK_MINUTES=30 make soak` is the 30-minute soak.
 soak: postgres-start
 	@swift build -c release && PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build -c release --show-bin-path) python3 benchmarks/soak.py
 

@@ -46,6 +46,8 @@ package enum Outbox {
         Migration("outbox_003", ["CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL"]),
         // Published rows are deleted by the relay now (they were kept forever); drop the history.
         Migration("outbox_004", ["DELETE FROM outbox WHERE published_at IS NOT NULL"]),
+        // Rows live for milliseconds now: vacuum the dead ones by count (see the local bus's 005).
+        Migration("outbox_005", ["ALTER TABLE outbox SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 2000, autovacuum_vacuum_cost_delay = 0)"]),
     ]
 
     /// Records `entry` on `connection`, which must be inside the caller's transaction (one begun with
