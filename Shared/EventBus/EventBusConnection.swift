@@ -24,6 +24,11 @@ package struct EventBusConnection: Sendable {
             // Commits on the bus need not wait for the disk, but stores may (see `LocalBus`).
             var database = settings.database
             database.synchronousCommit = false
+            // A queue's rows come and go in seconds, so its index holds many dead entries between two
+            // vacuums; the planner, seeing a nearly empty table, would read them all through a bitmap
+            // and sort. An index scan in `seq` order stops at the first visible rows and skips the
+            // entries earlier scans marked dead.
+            database.sessionParameters = [("enable_bitmapscan", "off")]
             let client = DatabasePool(settings: database, logger: logger)
             let bus = LocalBus(client: client, logger: logger)
             backend = .local(bus, topology, settings.database, logger)

@@ -19,6 +19,8 @@ package struct DatabaseSettings: Sendable {
     /// Whether a commit waits for its WAL to reach the disk (Postgres's `synchronous_commit`, set for
     /// every connection of the pool). The local bus's pool turns it off: see `LocalBus`.
     package var synchronousCommit = true
+    /// More settings for every connection of the pool (Postgres's startup parameters).
+    package var sessionParameters: [(String, String)] = []
     /// The TLS set-up for `tlsMode`, made once (the CA bundle is read when the mode is set).
     private var tls: PostgresConnection.Configuration.TLS = .disable
 
@@ -89,6 +91,7 @@ package struct DatabaseSettings: Sendable {
         // and re-planning them on every call cost more than running them.
         configuration.options.additionalStartupParameters = [("plan_cache_mode", "force_generic_plan")]
         if !synchronousCommit { configuration.options.additionalStartupParameters.append(("synchronous_commit", "off")) }
+        configuration.options.additionalStartupParameters += sessionParameters
         return configuration
     }
 

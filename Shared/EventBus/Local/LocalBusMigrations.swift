@@ -63,7 +63,7 @@ enum LocalBusMigrations {
         // Messages come and go in seconds: vacuum the dead ones after a fixed number, not a fraction of
         // a table that is nearly empty, so its size follows the live rows (make soak checks it).
         Migration("005_vacuum_by_count", [
-            "ALTER TABLE bus_messages SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 2000, autovacuum_vacuum_cost_delay = 0)",
+            "ALTER TABLE bus_messages SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 500, autovacuum_vacuum_cost_delay = 0)",
         ]),
     ]
 }
