@@ -60,6 +60,13 @@ package struct SQLStatement: Sendable {
         return "$\(bindings.count)"
     }
 
+    /// Binds what `body` appends, in order; returns the first one's placeholder number.
+    package mutating func bind(_ body: (inout PostgresBindings) throws -> Void) rethrows -> Int {
+        let first = bindings.count + 1
+        try body(&bindings)
+        return first
+    }
+
     package var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: bindings) }
 }
 

@@ -64,30 +64,13 @@ package enum Outbox {
     /// element runs whether the statement reads it or not.)
     /// `onlyIf`: an SQL condition (on earlier `WITH` elements) without which nothing is stored.
     package static func insert(_ entries: [PublishEntry], as name: String, into statement: inout SQLStatement, onlyIf condition: String? = nil) throws {
-        var buses: [String] = [], sources: [String] = [], types: [String] = [], details: [String] = [], times: [Date] = []
-        for entry in entries {
-            buses.append(entry.eventBusName)
-            sources.append(entry.source)
-            types.append(entry.detailType)
-            details.append(String(decoding: try JSONValue.encoder.encode(entry.detail), as: UTF8.self))
-            times.append(entry.time ?? Date())
-        }
-        let trace = try statement.bind(ShopTracing.currentTraceparent())
-        statement.with("""
-            \(name) AS (
-                INSERT INTO outbox (event_bus, source, detail_type, detail, event_time, trace_context)
-                SELECT e.bus, e.source, e.type, e.detail, e.time, \(trace)::text
-                FROM unnest(\(try statement.bind(buses))::text[], \(try statement.bind(sources))::text[], \(try statement.bind(types))::text[],
-                            \(try statement.bind(details))::text[], \(try statement.bind(times))::timestamptz[]) WITH ORDINALITY AS e(bus, source, type, detail, time, n)
-                \(condition.map { "WHERE " + $0 } ?? "")
-                ORDER BY e.n
-                RETURNING id
-            )
-            """)
+        let first = try statement.bind { try appendBindings(entries, to: &$0) }
+        statement.with(insertSQL(as: name, firstParameter: first, onlyIf: condition))
     }
 
-    /// The same insert for a prepared statement: `name AS (…)` reading its six parameters from
-    /// `$first` on (`appendBindings` binds them, in order), and storing nothing unless `condition`.
+    /// The insert as SQL: `name AS (…)` reading its six parameters from `$first` on
+    /// (`appendBindings` binds them, in order), and storing nothing unless `condition` (prepared
+    /// statements put it in their text; `insert` in a `SQLStatement`).
     package static func insertSQL(as name: String, firstParameter first: Int, onlyIf condition: String? = nil) -> String {
         let p = (0..<6).map { "$\(first + $0)" }
         return """
