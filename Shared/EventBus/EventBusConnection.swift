@@ -21,14 +21,16 @@ package struct EventBusConnection: Sendable {
     package init(_ settings: BusSettings, topology: BusTopology, logger: Logger) throws {
         switch settings.mode {
         case .local:
-            // Commits on the bus need not wait for the disk, but stores may (see `LocalBus`).
             var database = settings.database
-            database.synchronousCommit = false
-            // A queue's rows come and go in seconds, so its index holds many dead entries between two
-            // vacuums; the planner, seeing a nearly empty table, would read them all through a bitmap
-            // and sort. An index scan in `seq` order stops at the first visible rows and skips the
-            // entries earlier scans marked dead.
-            database.sessionParameters = [("enable_bitmapscan", "off")]
+            database.sessionParameters = [
+                // Commits on the bus need not wait for the disk, but stores may (see `LocalBus`).
+                ("synchronous_commit", "off"),
+                // A queue's rows come and go in seconds, so its index holds many dead entries between two
+                // vacuums; the planner, seeing a nearly empty table, would read them all through a bitmap
+                // and sort. An index scan in `seq` order stops at the first visible rows and skips the
+                // entries earlier scans marked dead.
+                ("enable_bitmapscan", "off"),
+            ]
             let client = DatabasePool(settings: database, logger: logger)
             let bus = LocalBus(client: client, logger: logger)
             backend = .local(bus, topology, settings.database, logger)

@@ -13,18 +13,15 @@ package enum DatabaseBootstrap {
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "3D000" {
             // invalid_catalog_name: the database does not exist yet.
         }
-        let connection = try await connect(settings.with(database: "postgres"), logger: logger)
-        do {
-            let name = "\"" + settings.database.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-            try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
-            logger.notice("created the database", metadata: ["database": "\(settings.database)"])
-        } catch let error as PSQLError where ["42P04", "23505"].contains(error.serverInfo?[.sqlState]) {
-            // Another instance created it at the same moment.
-        } catch {
-            try? await connection.close()
-            throw error
+        try await withConnection(settings.with(database: "postgres"), logger: logger) { connection in
+            do {
+                let name = "\"" + settings.database.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+                try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+                logger.notice("created the database", metadata: ["database": "\(settings.database)"])
+            } catch let error as PSQLError where ["42P04", "23505"].contains(error.serverInfo?[.sqlState]) {
+                // Another instance created it at the same moment.
+            }
         }
-        try await connection.close()
     }
 
     /// Gives a service a role of its own that owns its database and nothing else (`bus databases`,
@@ -43,8 +40,7 @@ package enum DatabaseBootstrap {
         guard role != settings.username else {
             throw SettingsError(key: "DATABASE_ADMIN_URL", value: role, expected: "an administrator other than the service's own role")
         }
-        let admin = try await connect(settings, logger: logger)
-        do {
+        try await withConnection(settings, logger: logger) { admin in
             let roleExists = try await exists(admin, "SELECT 1 FROM pg_roles WHERE rolname = \(role)", logger: logger)
             try await run(admin, roleExists
                 ? "SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', \(role), \(password))"
@@ -56,15 +52,10 @@ package enum DatabaseBootstrap {
                 ? "SELECT format('ALTER DATABASE %I OWNER TO %I', \(database), \(role))"
                 : "SELECT format('CREATE DATABASE %I OWNER %I', \(database), \(role))", logger: logger)
             try await run(admin, "SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', \(database))", logger: logger)
-            try await admin.close()
-        } catch {
-            try? await admin.close()
-            throw error
         }
         // Inside the database: the schema, and the tables and sequences an earlier version created as
         // the administrator (sequences of a table's columns follow their table).
-        let inside = try await connect(settings.with(database: database), logger: logger)
-        do {
+        try await withConnection(settings.with(database: database), logger: logger) { inside in
             try await run(inside, "SELECT format('ALTER SCHEMA public OWNER TO %I', \(role))", logger: logger)
             try await run(inside, """
                 SELECT format('ALTER %s public.%I OWNER TO %I',
@@ -75,10 +66,6 @@ package enum DatabaseBootstrap {
                   AND pg_get_userbyid(c.relowner) <> \(role)
                   AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))
                 """, logger: logger)
-            try await inside.close()
-        } catch {
-            try? await inside.close()
-            throw error
         }
         logger.notice("database provisioned", metadata: ["database": "\(database)", "role": "\(role)"])
     }
@@ -97,6 +84,18 @@ package enum DatabaseBootstrap {
         for statement in statements {
             _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
         }
+    }
+
+    /// Runs `body` on a connection of its own, closed afterwards whatever happens.
+    private static func withConnection(_ settings: DatabaseSettings, logger: Logger, _ body: (PostgresConnection) async throws -> Void) async throws {
+        let connection = try await connect(settings, logger: logger)
+        do {
+            try await body(connection)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
     }
 
     package static func connect(_ settings: DatabaseSettings, logger: Logger) async throws -> PostgresConnection {

@@ -16,10 +16,8 @@ package struct DatabaseSettings: Sendable {
     package var minimumConnections: Int?
     /// How connections are protected (`DATABASE_TLS`, or libpq's `sslmode`/`sslrootcert` in the URL).
     package private(set) var tlsMode: DatabaseTLSMode = .disable
-    /// Whether a commit waits for its WAL to reach the disk (Postgres's `synchronous_commit`, set for
-    /// every connection of the pool). The local bus's pool turns it off: see `LocalBus`.
-    package var synchronousCommit = true
-    /// More settings for every connection of the pool (Postgres's startup parameters).
+    /// More settings for every connection of the pool (Postgres's startup parameters): the local bus's
+    /// pool turns `synchronous_commit` off (see `LocalBus`).
     package var sessionParameters: [(String, String)] = []
     /// The TLS set-up for `tlsMode`, made once (the CA bundle is read when the mode is set).
     private var tls: PostgresConnection.Configuration.TLS = .disable
@@ -89,9 +87,7 @@ package struct DatabaseSettings: Sendable {
         // Prepared statements (the hot ones: `PostgresPreparedStatement`) are planned once per
         // connection: theirs are primary-key and `= ANY` lookups, whose generic plan is the custom one,
         // and re-planning them on every call cost more than running them.
-        configuration.options.additionalStartupParameters = [("plan_cache_mode", "force_generic_plan")]
-        if !synchronousCommit { configuration.options.additionalStartupParameters.append(("synchronous_commit", "off")) }
-        configuration.options.additionalStartupParameters += sessionParameters
+        configuration.options.additionalStartupParameters = [("plan_cache_mode", "force_generic_plan")] + sessionParameters
         return configuration
     }
 

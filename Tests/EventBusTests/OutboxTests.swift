@@ -132,7 +132,7 @@ struct RejectSome<Inner: EventPublisher>: EventPublisher {
     @Test func busCommitsDoNotWaitForTheDiskAndStoresWaitUnlessTheClusterIsShared() async throws {
         try await TestDatabase.with { database in
             var settings = database.settings
-            settings.synchronousCommit = false
+            settings.sessionParameters = [("synchronous_commit", "off")]
             let pool = DatabasePool(settings: settings, logger: TestDatabase.logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await pool.run() }

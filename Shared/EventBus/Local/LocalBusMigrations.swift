@@ -41,12 +41,9 @@ enum LocalBusMigrations {
         Migration("002_dead_letter_reason", [
             "ALTER TABLE bus_messages ADD COLUMN dead_letter_reason TEXT",
         ]),
-        // Cheaper writes: a new message indexes no NULL receipt handle, and a store or a dead-letter
-        // move no longer checks (and share-locks) the queue's row: queues are declared before any
-        // rule can route to them, and never removed.
+        // Cheaper writes: a store or a dead-letter move no longer checks (and share-locks) the queue's
+        // row: queues are declared before any rule can route to them, and never removed.
         Migration("003_lighter_messages", [
-            "DROP INDEX bus_messages_receipt",
-            "CREATE UNIQUE INDEX bus_messages_receipt ON bus_messages (receipt_handle) WHERE receipt_handle IS NOT NULL",
             "ALTER TABLE bus_messages DROP CONSTRAINT bus_messages_queue_fkey",
         ]),
         // Claims in place: a claim changes only columns no index holds (visible_at, receive_count,
