@@ -106,7 +106,7 @@ start() {
 
 # A CA and a server certificate signed by it; the CA's certificate is copied to .data/postgres-ca.crt.
 make_certificates() {
-  command -v openssl >/dev/null || { apt-get install -y -qq openssl >/dev/null; }
+  command -v openssl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null; }
   local dir; dir=$(mktemp -d)
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=swn-shop local database CA" \
     -keyout "$dir/ca.key" -out "$dir/ca.crt" 2>/dev/null
