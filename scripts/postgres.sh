@@ -94,9 +94,9 @@ start() {
   if grep -qxF "shared_preload_libraries = 'pg_stat_statements'" "$PGDATA_DIR/postgresql.conf"; then
     as_postgres "${psql[@]}" -d postgres -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
   fi
+  as_postgres "${psql[@]}" -d postgres -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'swn') THEN CREATE ROLE swn LOGIN CREATEDB PASSWORD 'swn'; END IF; END \$\$;"
   # Every backend's statements in pg_stat_statements, and pg_stat_* of every database, for swn.
   as_postgres "${psql[@]}" -d postgres -c "SET client_min_messages = warning; GRANT pg_read_all_stats TO swn"
-  as_postgres "${psql[@]}" -d postgres -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'swn') THEN CREATE ROLE swn LOGIN CREATEDB PASSWORD 'swn'; END IF; END \$\$;"
   # DROP DATABASE ... WITH (FORCE) (the tests' clean-up) must be able to end an autovacuum worker.
   as_postgres "${psql[@]}" -d postgres -c "GRANT pg_signal_backend TO swn"
   # Like RDS's master user: may create the services' roles (`bus databases`).
