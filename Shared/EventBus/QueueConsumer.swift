@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import ServiceKit
 import ServiceLifecycle
 import Tracing
@@ -102,6 +103,8 @@ package struct QueueConsumer<Queue: MessageQueue, Handler: MessageHandler>: Serv
     func handle(_ message: QueueMessage) async -> Bool {
         do {
             try await handler.handle(message)
+            // `bus_messages_handled{queue}`: what this process (this replica) handled.
+            Counter(label: "bus_messages_handled", dimensions: [("queue", name)]).increment()
             return true
         } catch let failure as PermanentMessageFailure {
             do {

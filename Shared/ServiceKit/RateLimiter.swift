@@ -60,6 +60,11 @@ package final class RateLimiter: Sendable {
 }
 
 extension Duration {
+    /// In seconds, for `Date` arithmetic and SQL intervals.
+    package var timeInterval: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+
     /// Whole seconds, rounded up, at least 1: the value of a `Retry-After` header.
     package var retryAfterSeconds: Int {
         let (seconds, attoseconds) = components

@@ -15,6 +15,8 @@ package final class InMemoryOrderRepository: OrderRepository {
 
     private let entries = Mutex<[UUID: Entry]>([:])
     private let outbox = Mutex<[PublishEntry]>([])
+    /// Until when each claimed overdue step is left to its claimer.
+    private let claims = Mutex<[UUID: Date]>([:])
     private let transaction = AsyncLock()
 
     package init() {}
@@ -62,11 +64,16 @@ package final class InMemoryOrderRepository: OrderRepository {
         try await transaction.run { try await body(Store(repository: self, orderId: orderId)) }
     }
 
-    package func overdue(limit: Int) async throws -> [UUID] {
+    package func claimOverdue(limit: Int, lease: Duration) async throws -> [UUID] {
         let now = Date()
-        return entries.withLock { entries in
+        let overdue = entries.withLock { entries in
             entries.values.filter { $0.state.step != .finished && ($0.state.deadline.map { $0 <= now } ?? false) }
-                .sorted { $0.state.deadline! < $1.state.deadline! }.prefix(limit).map(\.order.orderId)
+                .sorted { $0.state.deadline! < $1.state.deadline! }.map(\.order.orderId)
+        }
+        return claims.withLock { claims in
+            let claimed = Array(overdue.filter { claims[$0].map { $0 <= now } ?? true }.prefix(limit))
+            for id in claimed { claims[id] = now + lease.timeInterval }
+            return claimed
         }
     }
 

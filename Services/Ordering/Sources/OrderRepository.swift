@@ -18,7 +18,7 @@ package protocol OrderRepository: Sendable {
     /// Runs `body` in one transaction that holds the order's row.
     func withSaga<T: Sendable>(orderId: UUID, _ body: @Sendable (any SagaStore) async throws -> T) async throws -> T
     /// Orders whose saga step's deadline has passed, oldest deadline first.
-    func overdue(limit: Int) async throws -> [UUID]
+    func claimOverdue(limit: Int, lease: Duration) async throws -> [UUID]
 }
 
 /// One order's saga inside a transaction.
@@ -114,8 +114,4 @@ package struct SagaRunner<Repository: OrderRepository>: Sendable {
     }
 }
 
-extension Duration {
-    package var timeInterval: TimeInterval {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-}
+

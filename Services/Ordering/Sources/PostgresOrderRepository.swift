@@ -53,11 +53,18 @@ package struct PostgresOrderRepository: OrderRepository {
         }
     }
 
-    package func overdue(limit: Int) async throws -> [UUID] {
+    /// Claims overdue steps: their rows in `order_deadlines` move `lease` ahead, in the statement that
+    /// picks them (`SKIP LOCKED`), so another replica's scan passes them by; a replica that dies with a
+    /// claim leaves it to the next scan after the lease. The saga decides on the order's own deadline.
+    package func claimOverdue(limit: Int, lease: Duration) async throws -> [UUID] {
         let rows = try await client.query(
             """
-            SELECT order_id FROM order_deadlines WHERE deadline <= now()
-            ORDER BY deadline LIMIT \(limit)
+            UPDATE order_deadlines SET deadline = now() + make_interval(secs => \(lease.timeInterval))
+            WHERE order_id IN (
+                SELECT order_id FROM order_deadlines WHERE deadline <= now()
+                ORDER BY deadline LIMIT \(limit) FOR UPDATE SKIP LOCKED
+            )
+            RETURNING order_id
             """,
             logger: logger
         )

@@ -35,11 +35,15 @@ package struct SagaReplyHandler<Repository: OrderRepository>: MessageHandler {
 }
 
 /// Gives up on saga steps whose deadline passed. The deadlines are rows in the database, so a
-/// restart keeps them; several instances may scan at once (each order is decided under its row lock).
+/// restart keeps them; any number of replicas scan at once: each claims the steps it acts on (for
+/// `claimLease`), and each order is still decided under its row lock against its own deadline.
 package enum SagaTimeouts {
+    /// How long a claimed step is left to the replica that claimed it.
+    package static let claimLease: Duration = .seconds(30)
+
     package static func task<Repository: OrderRepository>(_ saga: SagaRunner<Repository>, every interval: Duration, gate: StartupGate?, logger: Logger) -> PeriodicTask {
         PeriodicTask("scanning saga deadlines", every: interval, gate: gate, logger: logger) {
-            for orderId in try await saga.repository.overdue(limit: 100) {
+            for orderId in try await saga.repository.claimOverdue(limit: 100, lease: claimLease) {
                 if case .applied = try await saga.handle(.deadlinePassed(now: Date()), orderId: orderId) {
                     logger.warning("saga step timed out; order cancelled", metadata: ["orderId": "\(orderId)"])
                 }

@@ -30,10 +30,12 @@ package final class InMemoryPaymentRepository: PaymentRepository {
         }
     }
 
-    package func due(limit: Int) async throws -> [UUID] {
+    package func claimDue(limit: Int, lease: Duration) async throws -> [UUID] {
         let now = Date()
         return entries.withLock { entries in
-            entries.values.filter { $0.record.state == .pending && ($0.record.decideAt.map { $0 <= now } ?? false) }.prefix(limit).map(\.record.orderId)
+            let due = entries.values.filter { $0.record.state == .pending && ($0.record.decideAt.map { $0 <= now } ?? false) }.prefix(limit).map(\.record.orderId)
+            for id in due { entries[id]?.record.decideAt = now + lease.timeInterval }
+            return due
         }
     }
 

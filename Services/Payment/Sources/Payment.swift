@@ -97,7 +97,7 @@ package enum PaymentRules {
             return Decision(record: record, history: [(.declined, record.reason)], replies: [.declined(record.reason!)])
         case "0077":
             record.state = .pending
-            record.decideAt = now + Double(slowDelay.components.seconds) + Double(slowDelay.components.attoseconds) / 1e18
+            record.decideAt = now + slowDelay.timeInterval
             return Decision(record: record)
         default:
             return Decision(record: record, history: [(.approved, nil)], replies: [.approved])

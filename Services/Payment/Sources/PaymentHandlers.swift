@@ -38,13 +38,16 @@ package struct PaymentCommandHandler<Repository: PaymentRepository>: MessageHand
 }
 
 /// Answers slow payments (`0077`) once their time came. The time is a row in the database, so a
-/// restart keeps it.
+/// restart keeps it; any number of replicas scan at once, each answering only what it claimed.
 package enum SlowPayments {
+    /// How long a claimed payment is left to the replica that claimed it.
+    package static let claimLease: Duration = .seconds(30)
+
     package static func task<Repository: PaymentRepository>(
         _ repository: Repository, eventBusName: String, every interval: Duration, gate: StartupGate?, logger: Logger
     ) -> PeriodicTask {
         PeriodicTask("answering slow payments", every: interval, gate: gate, logger: logger) {
-            for orderId in try await repository.due(limit: 100) {
+            for orderId in try await repository.claimDue(limit: 100, lease: claimLease) {
                 _ = try await repository.withPayment(orderId: orderId) { store in
                     try await store.apply(eventBusName: eventBusName) { $0.map(PaymentRules.decide) ?? PaymentRules.Decision() }
                 }

@@ -6,8 +6,8 @@ package protocol PaymentRepository: Sendable {
     func withPayment<T: Sendable>(orderId: UUID, _ body: @Sendable (any PaymentStore) async throws -> T) async throws -> T
     /// The payment as the API shows it; nil when the order was never charged.
     func payment(orderId: UUID) async throws -> Payment?
-    /// Slow payments whose answer is due.
-    func due(limit: Int) async throws -> [UUID]
+    /// Claims slow payments whose answer is due, for `lease` (another replica's scan passes them by).
+    func claimDue(limit: Int, lease: Duration) async throws -> [UUID]
 }
 
 package protocol PaymentStore: Sendable {

@@ -42,9 +42,20 @@ package struct PostgresPaymentRepository: PaymentRepository {
         }
     }
 
-    package func due(limit: Int) async throws -> [UUID] {
+    /// Claims slow payments whose answer is due: `decide_at` moves `lease` ahead in the statement that
+    /// picks them (`SKIP LOCKED`), so another replica's scan passes them by (the answer itself does not
+    /// look at the time); one that dies with a claim leaves it to the next scan after the lease.
+    package func claimDue(limit: Int, lease: Duration) async throws -> [UUID] {
         let rows = try await client.query(
-            "SELECT order_id FROM payments WHERE state = 'pending' AND decide_at <= now() ORDER BY decide_at LIMIT \(limit)", logger: logger
+            """
+            UPDATE payments SET decide_at = now() + make_interval(secs => \(lease.timeInterval))
+            WHERE order_id IN (
+                SELECT order_id FROM payments WHERE state = 'pending' AND decide_at <= now()
+                ORDER BY decide_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
+            )
+            RETURNING order_id
+            """,
+            logger: logger
         )
         var ids: [UUID] = []
         for try await id in rows.decode(UUID.self) { ids.append(id) }
