@@ -6,9 +6,12 @@ import ServiceKit
 package struct GatewayConfig: Sendable {
     package var host: String
     package var port: Int
-    /// Where each service of the route table is (`<NAME>_SERVICE_URL`, e.g. `PRODUCT_SERVICE_URL`).
+    /// Where each service of the route table is (`<NAME>_SERVICE_URL`, e.g. `PRODUCT_SERVICE_URL`):
+    /// one base URL or a comma-separated list of replicas (see `Upstreams`).
     package var upstreamURLs: [ShopService: String]
     package var upstreamTimeout: Duration
+    /// A connection to a replica must be made within this time, or the replica is ejected.
+    package var upstreamConnectTimeout: Duration
     /// Connections kept per upstream service; requests beyond wait for one.
     package var upstreamConnections: Int
     package var tokens: TokenVerifier.Configuration
@@ -43,10 +46,10 @@ package struct GatewayConfig: Sendable {
         host = settings.string("HOST", default: "127.0.0.1")
         port = try settings.int("PORT", default: 8080)
         upstreamURLs = Dictionary(uniqueKeysWithValues: ShopRoutes.upstreams.map { service in
-            let url = settings.string(service.urlSetting, default: service.defaultURL)
-            return (service, url.hasSuffix("/") ? String(url.dropLast()) : url)
+            (service, settings.string(service.urlSetting, default: service.defaultURL))
         })
         upstreamTimeout = try settings.milliseconds("UPSTREAM_TIMEOUT_MS", default: 10_000)
+        upstreamConnectTimeout = try settings.milliseconds("UPSTREAM_CONNECT_TIMEOUT_MS", default: 1_000)
         upstreamConnections = try settings.int("UPSTREAM_CONNECTIONS", default: 64)
         tokens = try TokenVerifier.Configuration(settings: settings)
         openAPIFile = settings.string("OPENAPI_FILE", default: "deploy/openapi.yaml")

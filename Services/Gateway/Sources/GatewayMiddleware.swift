@@ -151,6 +151,7 @@ package struct GatewayMiddleware: RouterMiddleware {
 
 extension HTTPField.Name {
     static let requestID = Self("X-Request-Id")!
+    static let idempotencyKey = Self("Idempotency-Key")!
 }
 
 /// Reads trace headers (`traceparent`) from a request.

@@ -1,25 +1,31 @@
 import AsyncHTTPClient
 import Contracts
 import Logging
+import Metrics
 import ServiceKit
 import ServiceLifecycle
 import Synchronization
 
-/// The gateway's view of its upstreams' health, refreshed on a timer (`READY_REFRESH_MS`): `GET /ready`
-/// answers from it, so no request to the gateway, however many, makes a call upstream. Up when every
-/// upstream answered its last `/health` with 200 and that answer is recent (three refreshes at most).
+/// The gateway's view of its upstreams' replicas, refreshed on a timer (`READY_REFRESH_MS`): each
+/// refresh re-resolves the services' names (`Upstreams`), probes every replica's `/health` (ejecting
+/// the failing ones, taking back those that answer again) and records whether every service has a
+/// healthy replica. `GET /ready` answers from that view, so no request to the gateway, however many,
+/// makes a call upstream; it is up when the last refresh found a healthy replica of every service and
+/// that refresh is recent (three intervals at most).
 final class UpstreamHealth: Service, Sendable {
     let http: HTTPClient
-    let upstreams: [ShopService: String]
+    let upstreams: Upstreams
     let interval: Duration
     let logger: Logger
+    let resolver: @Sendable (String) async -> [String]?
     private let state = Mutex<(healthy: Bool, at: ContinuousClock.Instant?)>((false, nil))
 
-    init(http: HTTPClient, upstreams: [ShopService: String], interval: Duration, logger: Logger) {
+    init(http: HTTPClient, upstreams: Upstreams, interval: Duration, logger: Logger, resolver: @escaping @Sendable (String) async -> [String]? = systemResolve) {
         self.http = http
         self.upstreams = upstreams
         self.interval = interval
         self.logger = logger
+        self.resolver = resolver
     }
 
     var isReady: Bool {
@@ -31,27 +37,46 @@ final class UpstreamHealth: Service, Sendable {
 
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            let healthy = await refresh()
+            await refresh()
+            let healthy = upstreams.allHaveAHealthyReplica
             let was = state.withLock { state in
                 defer { state = (healthy, .now) }
                 return state.healthy
             }
-            if was != healthy { logger.notice(healthy ? "every upstream is healthy" : "an upstream is not healthy") }
+            if was != healthy { logger.notice(healthy ? "every upstream is healthy" : "an upstream has no healthy replica") }
             _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
         }
     }
 
-    /// Every upstream's `/health`, concurrently, each within 2 s.
-    func refresh() async -> Bool {
-        await withTaskGroup(of: Bool.self, returning: Bool.self) { group in
-            for (_, url) in upstreams {
-                group.addTask { [http] in
-                    guard let response = try? await http.execute(HTTPClientRequest(url: url + "/health"), timeout: .seconds(2)) else { return false }
-                    _ = try? await response.body.collect(upTo: 64 * 1024)
-                    return response.status == .ok
+    /// Every service's names re-resolved, then every replica's `/health`, concurrently, each within 2 s.
+    func refresh() async {
+        await withTaskGroup(of: Void.self) { group in
+            for (service, replicas) in upstreams.replicas {
+                group.addTask { [http, logger, resolver] in
+                    if let bases = await replicas.resolve(using: resolver) {
+                        let before = replicas.bases
+                        replicas.update(bases)
+                        if before != bases { logger.notice("upstream replicas changed", metadata: ["upstream": "\(service.name)", "replicas": "\(bases)"]) }
+                    }
+                    await withTaskGroup(of: Void.self) { probes in
+                        for base in replicas.bases {
+                            probes.addTask {
+                                let healthy: Bool
+                                if let response = try? await http.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(2)) {
+                                    _ = try? await response.body.collect(upTo: 64 * 1024)
+                                    healthy = response.status == .ok
+                                } else {
+                                    healthy = false
+                                }
+                                replicas.probed(base, healthy: healthy)
+                            }
+                        }
+                    }
+                    let healthy = replicas.healthyCount
+                    Gauge(label: "gateway_upstream_replicas", dimensions: [("upstream", service.name), ("state", "healthy")]).record(healthy)
+                    Gauge(label: "gateway_upstream_replicas", dimensions: [("upstream", service.name), ("state", "ejected")]).record(replicas.bases.count - healthy)
                 }
             }
-            return await group.allSatisfy { $0 }
         }
     }
 }
