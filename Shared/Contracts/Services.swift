@@ -60,7 +60,7 @@ package struct ShopService: Sendable, Hashable, CustomStringConvertible {
     /// The local Cognito stand-in; clients call it directly (not through the gateway).
     package static let identity = ShopService(name: "identity", executable: "identity", port: 9229, database: "identity")
 
-    package static let gateway = ShopService(name: "gateway", executable: "gateway", port: 8080, database: nil, routes: [
+    package static let gateway = ShopService(name: "gateway", executable: "gateway", port: 8080, database: "gateway", routes: [
         .init(.get, "/health", .anyone),
         .init(.get, "/ready", .anyone),
         .init(.get, "/openapi.yaml", .anyone),

@@ -1,7 +1,19 @@
 import Dispatch
 import Synchronization
 
-/// Token buckets per key (a user, a client address): `burst` requests at once, refilled at `rate`
+/// A limit on calls per key: `acquire` is nil when the call may go on, otherwise how long until it may.
+package protocol KeyedRateLimit: Sendable {
+    func acquire(_ key: String) async -> Duration?
+}
+
+extension RateLimiter: KeyedRateLimit {
+    package func acquire(_ key: String) async -> Duration? { acquire(key, now: DispatchTime.now().uptimeNanoseconds) }
+}
+
+extension SharedRateLimiter: KeyedRateLimit {}
+
+/// Token buckets per key (a user, a client address), in this process only (`SharedRateLimiter` holds
+/// across replicas): `burst` requests at once, refilled at `rate`
 /// per second, as API Gateway's throttling works. Memory stays bounded: when `maximumKeys` buckets
 /// exist, the full ones (idle keys) are dropped, and if all are busy, the oldest half.
 package final class RateLimiter: Sendable {

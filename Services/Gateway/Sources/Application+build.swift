@@ -20,6 +20,17 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
     let upstreams = Upstreams(urls: config.upstreamURLs)
     let proxy = ReverseProxy(httpClient: http.client, upstreams: upstreams, timeout: config.upstreamTimeout)
     let policy = AccessPolicy()
+    // The rate limits' buckets, shared by every gateway replica when the gateway has a database.
+    var limits: DatabasePool?
+    if let database = config.database {
+        try await DatabaseBootstrap.createIfMissing(database, logger: logger)
+        try await withTemporaryPostgresClient(database, logger: logger) { client in
+            try await Migrator([SharedRateLimiter.migration]).migrate(client: client, logger: logger)
+        }
+        limits = DatabasePool(settings: database, logger: logger)
+    } else {
+        logger.notice("no DATABASE_URL: the rate limits hold per gateway process, not across replicas")
+    }
 
     let router = Router(context: AppRequestContext.self)
     // Outermost: every answer over HTTPS (errors too) carries it.
@@ -35,7 +46,7 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
     ))
     router.add(middleware: GatewayMiddleware(
         verifier: verifier, proxy: proxy,
-        throttle: Throttle(user: config.userRate, anonymous: config.anonymousRate),
+        throttle: Throttle(user: config.userRate, anonymous: config.anonymousRate, shared: limits, logger: logger),
         bodyTimeout: config.bodyTimeout,
         policy: policy, trustedProxies: config.trustedProxies
     ))
@@ -79,5 +90,10 @@ package func buildApplication(_ config: GatewayConfig, logger: Logger) async thr
         logger: logger
     )
     app.addServices(http, health, metrics)
+    if let limits {
+        app.addServices(limits, PeriodicTask("forgetting full rate-limit buckets", every: .seconds(60), logger: logger) {
+            try await SharedRateLimiter.deleteFullBuckets(client: limits, logger: logger)
+        })
+    }
     return app
 }

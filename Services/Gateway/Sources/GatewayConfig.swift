@@ -25,6 +25,9 @@ package struct GatewayConfig: Sendable {
     /// Requests per signed-in user, and per client address for anonymous calls (rate 0: no limit).
     package var userRate: RateLimiter.Rule
     package var anonymousRate: RateLimiter.Rule
+    /// Where the rate limits' buckets are shared by every gateway replica (`DATABASE_URL`, the
+    /// gateway's own database); unset, each gateway process limits on its own.
+    package var database: DatabaseSettings?
     /// Browser origins allowed to call the API (`CORS_ALLOWED_ORIGINS`, comma-separated; `*` for any).
     package var corsOrigins: [String]
     /// A request's head must arrive within this time of the connection opening (or of the end of
@@ -72,6 +75,7 @@ package struct GatewayConfig: Sendable {
             rate: Double(try settings.int("RATE_LIMIT_ADDRESS_PER_SECOND", default: 50)),
             burst: Double(try settings.int("RATE_LIMIT_ADDRESS_BURST", default: 200))
         )
+        database = try settings.optionalString("DATABASE_URL").map { _ in try DatabaseSettings(settings: settings, default: "") }
         corsOrigins = settings.list("CORS_ALLOWED_ORIGINS", default: "http://localhost:8080,http://127.0.0.1:8080")
         headerTimeout = try settings.milliseconds("HEADER_TIMEOUT_MS", default: 10_000)
         bodyTimeout = try settings.milliseconds("BODY_TIMEOUT_MS", default: 10_000)

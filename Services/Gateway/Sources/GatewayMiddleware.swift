@@ -25,7 +25,7 @@ package struct GatewayMiddleware: RouterMiddleware {
         if let own = policy.ownDecision(method: request.method, path: request.uri.path) {
             // The gateway's own routes (health, readiness, the OpenAPI file, the storefront's files) count
             // against the client's address like any anonymous call.
-            try throttle.admit(nil, address: context.clientAddress(of: request, trusting: trustedProxies))
+            try await throttle.admit(nil, address: context.clientAddress(of: request, trusting: trustedProxies))
             if case .own = own {
                 try RequestHygiene<Context>.refuseBodyOnReads(request)
                 return try await next(request, context)
@@ -57,10 +57,10 @@ package struct GatewayMiddleware: RouterMiddleware {
             } catch {
                 // A refused token counts against the client's address as an anonymous call does, so a
                 // junk `Authorization` header is no way around the limit (429 once the bucket is empty).
-                try throttle.admit(nil, address: address)
+                try await throttle.admit(nil, address: address)
                 throw error
             }
-            try throttle.admit(identity, address: address)
+            try await throttle.admit(identity, address: address)
             let resolved = policy.resolve(method: request.method, path: request.uri.path, identity: identity)
             template = resolved.template
             if let template {

@@ -35,6 +35,8 @@ package func buildApplication(_ config: IdentityConfig, logger: Logger) async th
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "identity"),
         logger: logger
     )
-    app.addServices(client)
+    app.addServices(client, PeriodicTask("forgetting full rate-limit buckets", every: .seconds(60), logger: logger) {
+        try await SharedRateLimiter.deleteFullBuckets(client: client, logger: logger)
+    })
     return app
 }

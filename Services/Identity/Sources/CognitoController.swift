@@ -15,8 +15,8 @@ package struct CognitoController: Sendable {
     let signingKeys: SigningKeys
     /// Where the slow hashing runs, bounded.
     let hashing: HashingPool
-    /// Sign-in and sign-up attempts per client address.
-    let attempts: RateLimiter
+    /// Sign-in and sign-up attempts per client address, shared by every identity replica.
+    let attempts: SharedRateLimiter
     /// A hash to check passwords of unknown users against, so that they cost what a known user's does.
     let decoyHash: String
 
@@ -27,7 +27,7 @@ package struct CognitoController: Sendable {
         self.config = config
         self.signingKeys = signingKeys
         self.hashing = HashingPool(maximumRunning: config.hashingThreads, maximumWaiting: config.hashingQueueLimit)
-        self.attempts = RateLimiter(config.signInRate)
+        self.attempts = SharedRateLimiter(config.signInRate, scope: "sign-in", client: users.client, logger: users.logger)
         self.decoyHash = try hasher.hash(UUID().uuidString)
     }
 
@@ -60,7 +60,7 @@ package struct CognitoController: Sendable {
         }
         let input = Input(body)
         let action = String(target.dropFirst(Self.targetPrefix.count))
-        if action == "InitiateAuth" || action == "SignUp", attempts.acquire(context.clientAddress) != nil {
+        if action == "InitiateAuth" || action == "SignUp", await attempts.acquire(context.clientAddress) != nil {
             throw CognitoError("TooManyRequestsException", "Too many requests")
         }
         switch action {

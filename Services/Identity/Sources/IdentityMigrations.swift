@@ -53,5 +53,6 @@ enum IdentityMigrations {
             "ALTER TABLE users ADD COLUMN locked_until TIMESTAMPTZ",
             "CREATE INDEX refresh_tokens_user ON refresh_tokens (pool_id, username)",
         ]),
+        SharedRateLimiter.migration,
     ]
 }

@@ -164,8 +164,3 @@ struct OutboxTake: PostgresPreparedStatement {
         try row.decode(Row.self)
     }
 }
-
-/// Runs `operation`, cutting it short (by cancellation) when graceful shutdown begins.
-package func cancelWhenGracefulShutdownOrReturn(_ operation: @escaping @Sendable () async -> Void) async {
-    _ = try? await cancelWhenGracefulShutdown { await operation() }
-}

@@ -1,0 +1,41 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Two gateways on one database: the per-address limit holds in total across both, within 10 %.
+@Suite(.serialized) struct SharedRateLimitTests {
+    @Test func twoGatewaysAdmitWhatOneWouldInTotal() async throws {
+        try await SagaTests.withShop { shop in
+            try await TestDatabase.with { gatewayDB in
+                let rate = 20.0, burst = 20.0
+                let settings = [
+                    "PRODUCT_SERVICE_URL": shop.product.baseURL, "BASKET_SERVICE_URL": shop.basket.baseURL,
+                    "ORDERING_SERVICE_URL": shop.ordering.baseURL, "PAYMENT_SERVICE_URL": shop.payment.baseURL,
+                    "DATABASE_URL": gatewayDB.url, "RATE_LIMIT_ADDRESS_PER_SECOND": "\(Int(rate))", "RATE_LIMIT_ADDRESS_BURST": "\(Int(burst))",
+                ]
+                let first = try await ServiceProcess("gateway", port: try freePort(), environment: settings)
+                defer { first.terminate() }
+                let second = try await ServiceProcess("gateway", port: try freePort(), environment: settings)
+                defer { second.terminate() }
+                // Start from full buckets: the readiness polls above spent some tokens.
+                try await Task.sleep(for: .seconds(burst / rate + 0.5))
+
+                // One client address, alternating between the gateways, as fast as they answer, for 4 s.
+                let start = ContinuousClock.now
+                var admitted = 0, refused = 0, n = 0
+                while ContinuousClock.now - start < .seconds(4) {
+                    let gateway = n % 2 == 0 ? first : second
+                    n += 1
+                    let status = try await HTTP.send(.GET, "\(gateway.baseURL)/health").status
+                    if status == 200 { admitted += 1 } else if status == 429 { refused += 1 } else { Issue.record("status \(status)") }
+                }
+                let elapsed = Double((ContinuousClock.now - start).components.seconds) + Double((ContinuousClock.now - start).components.attoseconds) / 1e18
+                let allowed = burst + rate * elapsed
+                print("shared rate limit: \(admitted) admitted, \(refused) refused in \(String(format: "%.2f", elapsed)) s; the limit allows \(Int(allowed))")
+                #expect(refused > 0)
+                #expect(Double(admitted) <= allowed * 1.1, "at most the limit (within 10 %) across both gateways")
+                #expect(Double(admitted) >= allowed * 0.9, "and not much less")
+            }
+        }
+    }
+}
