@@ -12,7 +12,7 @@ import ServiceKit
 struct Bus: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The shop's bus topology and services, and its queues (local or SQS).",
-        subcommands: [Topology.self, CloudFormation.self, Routes.self, Services.self, Databases.self, Queues.self, Messages.self, Redrive.self]
+        subcommands: [Topology.self, CloudFormation.self, Kubernetes.self, Routes.self, Services.self, Databases.self, Queues.self, Messages.self, Redrive.self]
     )
 }
 
@@ -69,6 +69,43 @@ struct CloudFormation: ParsableCommand {
             print(updated == current ? "\(template) is up to date" : "rewrote the bus sections of \(template)")
         } else if updated != current {
             FileHandle.standardError.write(Data("\(template) differs from the topology; run `swift run bus cloudformation --write`\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Kubernetes: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "deploy/kubernetes/ (kustomize base and overlays) from the service list and the topology: list, check or rewrite it."
+    )
+    @Option(help: "The folder.") var directory = "deploy/kubernetes"
+    @Flag(help: "Exit 1 when a file differs from the rendering (or is missing, or is not rendered).") var check = false
+    @Flag(help: "Rewrite the files (and remove YAML files the rendering no longer has).") var write = false
+
+    func run() throws {
+        let files = KubernetesManifests.render()
+        guard check || write else {
+            files.keys.sorted().forEach { print("\(directory)/\($0)") }
+            return
+        }
+        let manager = FileManager.default
+        var differing: [String] = []
+        for (path, text) in files.sorted(by: { $0.key < $1.key }) {
+            let full = "\(directory)/\(path)"
+            guard (try? String(contentsOfFile: full, encoding: .utf8)) != text else { continue }
+            differing.append(full)
+            if write {
+                try manager.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try text.write(toFile: full, atomically: true, encoding: .utf8)
+            }
+        }
+        let extra = (manager.enumerator(atPath: directory)?.compactMap { $0 as? String } ?? [])
+            .filter { $0.hasSuffix(".yaml") && files[$0] == nil }.map { "\(directory)/\($0)" }
+        if write {
+            for path in extra { try manager.removeItem(atPath: path) }
+            print(differing.isEmpty && extra.isEmpty ? "\(directory) is up to date" : "rewrote \((differing + extra).joined(separator: ", "))")
+        } else if !(differing + extra).isEmpty {
+            FileHandle.standardError.write(Data("differs from the rendering: \((differing + extra).joined(separator: ", ")); run `swift run bus kubernetes --write`\n".utf8))
             throw ExitCode(1)
         }
     }
