@@ -46,7 +46,7 @@ struct Topology: ParsableCommand {
 struct CloudFormation: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cloudformation",
-        abstract: "The bus section of the CloudFormation template: print it, check the committed template, or rewrite it."
+        abstract: "The generated sections of the CloudFormation template (the bus, the services): print them, check the committed template, or rewrite it."
     )
     @Option(help: "The template.") var template = "deploy/aws/template.yaml"
     @Flag(help: "Exit 1 when the template's generated sections differ from the topology.") var check = false
@@ -57,18 +57,19 @@ struct CloudFormation: ParsableCommand {
         let topology = BusTopology.shop()
         guard check || write else {
             print(topology.cloudFormationResources)
+            print(ServiceTemplate.section(topology: topology))
             print(topology.cloudFormationOutputs)
             return
         }
         let current = try String(contentsOfFile: template, encoding: .utf8)
-        guard let updated = topology.updatingCloudFormation(current) else {
-            throw ValidationError("\(template) lacks the markers \(BusTopology.resourcesBegin) … \(BusTopology.resourcesEnd) and \(BusTopology.outputsBegin) … \(BusTopology.outputsEnd)")
+        guard let updated = topology.updatingCloudFormation(current).flatMap({ ServiceTemplate.updating($0, topology: topology) }) else {
+            throw ValidationError("\(template) lacks the markers \(BusTopology.resourcesBegin) … \(BusTopology.resourcesEnd), \(ServiceTemplate.begin) … \(ServiceTemplate.end) and \(BusTopology.outputsBegin) … \(BusTopology.outputsEnd)")
         }
         if write {
             if updated != current { try updated.write(toFile: template, atomically: true, encoding: .utf8) }
             print(updated == current ? "\(template) is up to date" : "rewrote the bus sections of \(template)")
         } else if updated != current {
-            FileHandle.standardError.write(Data("\(template) differs from the topology; run `swift run bus cloudformation --write`\n".utf8))
+            FileHandle.standardError.write(Data("\(template) differs from the topology and the services; run `swift run bus cloudformation --write`\n".utf8))
             throw ExitCode(1)
         }
     }

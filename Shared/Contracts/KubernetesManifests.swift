@@ -233,8 +233,7 @@ package enum KubernetesManifests {
             if service == .gateway || service == .identity {
                 rules.append(.map([("ports", port)]))
             } else {
-                var callers = [ShopService.gateway]
-                if service == .product { callers.append(.basket) }  // basket reads the catalog (PRODUCT_SERVICE_URL)
+                let callers = ShopService.all.filter { $0.calls.contains(service) }
                 rules.append(.map([("from", .list(callers.map { .map([("podSelector", .map([("matchLabels", labels($0))]))]) })), ("ports", port)]))
             }
             rules.append(.map([("from", .list([prometheus])), ("ports", .list([.map([("port", .int(metricsPort(service)))])]))]))

@@ -70,6 +70,19 @@ package struct ShopService: Sendable, Hashable, CustomStringConvertible {
         .init(.get, "/storefront/{file}", .anyone),
     ])
 
+    /// The services this process calls over HTTP (it reads their `<NAME>_SERVICE_URL`): the gateway
+    /// every service with routes, basket the catalog (prices and stock at checkout).
+    package var calls: [ShopService] {
+        switch self {
+        case .gateway: ShopRoutes.upstreams
+        case .basket: [.product]
+        default: []
+        }
+    }
+
+    /// Whether it runs on AWS: identity is the local stand-in for Cognito, which the template deploys instead.
+    package var runsOnAWS: Bool { self != .identity }
+
     /// Every process, in start order.
     package static let all: [ShopService] = [product, basket, ordering, payment, identity, gateway]
 

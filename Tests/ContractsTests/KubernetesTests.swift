@@ -55,3 +55,29 @@ struct KubernetesTests {
         }
     }
 }
+
+/// The template's compute section follows the contract: every process that runs on AWS has a task,
+/// two tasks at least and autoscaling — on the backlog of each queue it consumes, or on CPU.
+struct ServiceTemplateTests {
+    @Test func everyProcessOnAWSRunsTwiceAndScales() {
+        let section = ServiceTemplate.section()
+        let topology = BusTopology.shop()
+        for service in ShopService.all {
+            let id = service.name.prefix(1).uppercased() + service.name.dropFirst()
+            #expect(section.contains("  \(id)Task:\n") == service.runsOnAWS, "\(service.executable)")
+            guard service.runsOnAWS else { continue }
+            #expect(section.contains("Command: [\(service.executable)]\n          PortMappings: [{ContainerPort: \(service.port)}]"))
+            #expect(section.contains("TaskDefinition: !Ref \(id)Task"))
+            #expect(section.contains("  \(id)ScalableTarget:") && section.contains("  \(id)ScalingPolicy:"))
+            for callee in service.calls {
+                #expect(section.contains("{Name: \(callee.urlSetting), Value: \"http://\(callee.name).swn.local:\(callee.port)\"}"))
+            }
+            if service != .product && service != .gateway {
+                for queue in topology.queues where queue.consumer == service.executable && queue.deadLetterQueue != nil {
+                    #expect(section.contains("Value: !GetAtt \(BusTopology.logicalID(queue: queue.name)).QueueName}"), "\(service.executable) scales on \(queue.name)")
+                }
+            }
+        }
+        #expect(!section.contains("DesiredCount: 1"))
+    }
+}

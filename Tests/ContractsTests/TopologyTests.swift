@@ -11,12 +11,12 @@ import TestSupport
 
     @Test func theCommittedTemplateHoldsExactlyTheRenderedTopology() throws {
         let template = try String(contentsOfFile: Self.templatePath, encoding: .utf8)
-        let rendered = try #require(BusTopology.shop().updatingCloudFormation(template), "the template lacks the bus topology markers")
+        let rendered = try #require(BusTopology.shop().updatingCloudFormation(template).flatMap { ServiceTemplate.updating($0) }, "the template lacks the bus topology or services markers")
         if rendered != template {
             let differing = zip(template.split(separator: "\n", omittingEmptySubsequences: false), rendered.split(separator: "\n", omittingEmptySubsequences: false))
                 .enumerated().first { $0.element.0 != $0.element.1 }
             Issue.record("""
-                deploy/aws/template.yaml differs from Shared/Contracts/Topology.swift; run `swift run bus cloudformation --write`.
+                deploy/aws/template.yaml differs from Shared/Contracts/Topology.swift and Services.swift; run `swift run bus cloudformation --write`.
                 First difference at line \((differing?.offset ?? 0) + 1): template has '\(differing?.element.0 ?? "")', topology renders '\(differing?.element.1 ?? "")'
                 """)
         }
