@@ -8,7 +8,7 @@ MOTO_SERVER ?= $(shell command -v moto_server || pyenv which moto_server 2>/dev/
 export MOTO_SERVER
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: run test test-tools build postgres-start postgres-stop demo queue chaos soak browser-test browser-test-tools
+.PHONY: run test test-tools build postgres-start postgres-stop demo queue chaos replicas soak browser-test browser-test-tools
 
 build:
 	swift build $(SWIFT_BUILD_FLAGS)
@@ -53,6 +53,14 @@ queue:
 ## The order saga under random SIGKILLs (ORDERS=1000 by default), then its invariants checked.
 chaos: postgres-start
 	@swift build $(SWIFT_BUILD_FLAGS) && PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) python3 scripts/chaos.py
+
+## The same chaos with two replicas of every service on the same databases and bus, and two gateways
+## (REPLICAS=2 GATEWAYS=2; ORDERS=600 by default): checkouts through the gateways, SIGKILLs of any replica and
+## now and then of a gateway, Postgres crash-restarts and the outage; then also every replica handled messages
+## (its /metrics) and no event took effect twice (order and payment histories, stock reservations).
+replicas: postgres-start
+	@swift build $(SWIFT_BUILD_FLAGS) && PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) \
+		REPLICAS=2 GATEWAYS=2 ORDERS=$${ORDERS:-600} python3 scripts/chaos.py
 
 ## The storefront in headless Chromium (Selenium): sign-up and sign-in, checkouts that end Completed and
 ## Cancelled, another user's order page (403), an admin's price change in a customer's basket; saves
