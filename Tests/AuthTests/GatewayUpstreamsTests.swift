@@ -1,4 +1,5 @@
 import GatewayService
+import ServiceKit
 import Testing
 
 /// The gateway's replica list of one service: parsing, round-robin, ejection, names with several addresses.

@@ -333,7 +333,7 @@ extension BasketAPITests {
         let unknown = Set((0..<100).map { _ in UUID() })
         let box = Mutex<HTTPProductCatalog?>(nil)
         try await Self.withFixture { f in
-            let catalog = HTTPProductCatalog(httpClient: .shared, baseURL: f.productURL, timeout: .seconds(2), absentFor: .seconds(60))
+            let catalog = HTTPProductCatalog(httpClient: .shared, replicas: Replicas(configured: f.productURL), timeout: .seconds(2), absentFor: .seconds(60))
             let found = try await catalog.products(ids: unknown.union([f.products["phone"]!]))
             #expect(found.count == 1 && found[f.products["phone"]!]?.name == "Phone")
             box.withLock { $0 = catalog }

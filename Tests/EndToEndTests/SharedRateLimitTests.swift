@@ -7,7 +7,7 @@ import TestSupport
     @Test func twoGatewaysAdmitWhatOneWouldInTotal() async throws {
         try await SagaTests.withShop { shop in
             try await TestDatabase.with { gatewayDB in
-                let rate = 20.0, burst = 20.0
+                let rate = 10.0, burst = 10.0
                 let settings = [
                     "PRODUCT_SERVICE_URL": shop.product.baseURL, "BASKET_SERVICE_URL": shop.basket.baseURL,
                     "ORDERING_SERVICE_URL": shop.ordering.baseURL, "PAYMENT_SERVICE_URL": shop.payment.baseURL,
@@ -20,15 +20,25 @@ import TestSupport
                 // Start from full buckets: the readiness polls above spent some tokens.
                 try await Task.sleep(for: .seconds(burst / rate + 0.5))
 
-                // One client address, alternating between the gateways, as fast as they answer, for 4 s.
+                // One client address, eight connections alternating between the gateways, as fast as
+                // they answer, for 4 s.
                 let start = ContinuousClock.now
-                var admitted = 0, refused = 0, n = 0
-                while ContinuousClock.now - start < .seconds(4) {
-                    let gateway = n % 2 == 0 ? first : second
-                    n += 1
-                    let status = try await HTTP.send(.GET, "\(gateway.baseURL)/health").status
-                    if status == 200 { admitted += 1 } else if status == 429 { refused += 1 } else { Issue.record("status \(status)") }
+                let counts = try await withThrowingTaskGroup(of: (admitted: Int, refused: Int).self) { group in
+                    for worker in 0..<8 {
+                        group.addTask {
+                            var admitted = 0, refused = 0, n = worker
+                            while ContinuousClock.now - start < .seconds(4) {
+                                let gateway = n % 2 == 0 ? first : second
+                                n += 1
+                                let status = try await HTTP.send(.GET, "\(gateway.baseURL)/health").status
+                                if status == 200 { admitted += 1 } else if status == 429 { refused += 1 } else { Issue.record("status \(status)") }
+                            }
+                            return (admitted, refused)
+                        }
+                    }
+                    return try await group.reduce(into: (admitted: 0, refused: 0)) { $0.admitted += $1.admitted; $0.refused += $1.refused }
                 }
+                let (admitted, refused) = counts
                 let elapsed = Double((ContinuousClock.now - start).components.seconds) + Double((ContinuousClock.now - start).components.attoseconds) / 1e18
                 let allowed = burst + rate * elapsed
                 print("shared rate limit: \(admitted) admitted, \(refused) refused in \(String(format: "%.2f", elapsed)) s; the limit allows \(Int(allowed))")

@@ -11,7 +11,9 @@ import ServiceKit
 package func buildApplication(_ config: BasketServiceConfig, logger: Logger) async throws -> some ApplicationProtocol {
     let host = try BusServiceHost(service: "basket-service", database: config.database, bus: config.bus, topology: config.bus.shopTopology, logger: logger)
     let repository = PostgresBasketRepository(client: host.client, logger: logger)
-    let catalog = HTTPProductCatalog(httpClient: host.http.client, baseURL: config.productServiceURL, timeout: config.catalogTimeout)
+    // product-service's replicas, re-resolved and probed every 2 s.
+    let products = Replicas(configured: config.productServiceURL)
+    let catalog = HTTPProductCatalog(httpClient: host.http.client, replicas: products, timeout: config.catalogTimeout)
     let router = buildRouter(
         repository: repository, catalog: catalog, eventBusName: config.bus.eventBusName,
         verifier: TokenVerifier(configuration: config.tokens, httpClient: host.http.client, logger: logger),
@@ -20,7 +22,12 @@ package func buildApplication(_ config: BasketServiceConfig, logger: Logger) asy
     return host.application(
         name: "basket-service", host: config.host, port: config.port, database: config.database, migrations: BasketMigrations.all,
         router: router,
-        services: [host.consumer(ShopQueues.basketCatalog, CatalogEventHandler(repository: repository, logger: logger))]
+        services: [
+            host.consumer(ShopQueues.basketCatalog, CatalogEventHandler(repository: repository, logger: logger)),
+            PeriodicTask("probing product-service's replicas", every: .seconds(2), logger: logger) { [http = host.http.client] in
+                await products.refresh(http: http, name: ShopService.product.name, logger: logger)
+            },
+        ]
     )
 }
 

@@ -10,6 +10,7 @@ package struct BasketServiceConfig: Sendable {
     package var bus: BusSettings
     /// The user pool whose tokens identify callers.
     package var tokens: TokenVerifier.Configuration
+    /// product-service: one base URL or a comma-separated list of replicas (`Replicas`).
     package var productServiceURL: String
     package var catalogTimeout: Duration
     /// The key of the card's HMAC in a checkout's idempotency fingerprint (`CHECKOUT_FINGERPRINT_KEY`,

@@ -6,21 +6,23 @@ import NIOHTTP1
 import ServiceKit
 import Synchronization
 
-/// The catalog read over HTTP from `product-service`, with a timeout per request. Many products are
+/// The catalog read over HTTP from `product-service`'s replicas (`Replicas`: round-robin over the
+/// healthy ones; a replica whose connection fails is ejected and the read goes once to another), with
+/// a timeout per request. Many products are
 /// looked up in one call (`GET /product?ids=`), and ids the catalog did not have are remembered for
 /// `absentFor` (a negative cache, bounded): a basket naming a hundred unknown ids costs one call, and
 /// naming them again at once costs none.
 package struct HTTPProductCatalog: ProductCatalog {
     let httpClient: HTTPClient
-    let baseURL: String
+    let replicas: Replicas
     let timeout: Duration
     let absentFor: Duration
     private let absent = AbsentProducts()
     static var absentCapacity: Int { 10_000 }
 
-    package init(httpClient: HTTPClient, baseURL: String, timeout: Duration, absentFor: Duration = .seconds(5)) {
+    package init(httpClient: HTTPClient, replicas: Replicas, timeout: Duration, absentFor: Duration = .seconds(5)) {
         self.httpClient = httpClient
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.replicas = replicas
         self.timeout = timeout
         self.absentFor = absentFor
     }
@@ -34,10 +36,9 @@ package struct HTTPProductCatalog: ProductCatalog {
         let sorted = asked.sorted { $0.uuidString < $1.uuidString }
         for start in stride(from: 0, to: sorted.count, by: 100) {
             let list = sorted[start..<min(start + 100, sorted.count)].map(\.uuidString).joined(separator: ",")
-            let request = HTTPClientRequest(url: "\(baseURL)/product?limit=200&ids=\(list)")
             let page: Page<CatalogProduct>
             do {
-                let response = try await httpClient.execute(request, timeout: TimeAmount(timeout))
+                let response = try await get("/product?limit=200&ids=\(list)")
                 let body = try await response.body.collect(upTo: 4 * 1024 * 1024)
                 guard response.status == .ok else { throw CatalogUnavailable(reason: "catalog answered \(response.status.code)") }
                 page = try JSONDecoder().decode(Page<CatalogProduct>.self, from: body)
@@ -61,11 +62,10 @@ package struct HTTPProductCatalog: ProductCatalog {
     }
 
     package func product(id: UUID) async throws -> CatalogProduct? {
-        let request = HTTPClientRequest(url: "\(baseURL)/product/\(id)")
         let response: HTTPClientResponse
         let body: ByteBuffer
         do {
-            response = try await httpClient.execute(request, timeout: TimeAmount(timeout))
+            response = try await get("/product/\(id)")
             body = try await response.body.collect(upTo: 1024 * 1024)
         } catch {
             throw CatalogUnavailable(reason: "\(error)")
@@ -81,6 +81,26 @@ package struct HTTPProductCatalog: ProductCatalog {
             return nil
         default:
             throw CatalogUnavailable(reason: "catalog answered \(response.status.code)")
+        }
+    }
+}
+
+extension HTTPProductCatalog {
+    /// `GET path` on a replica; once more on another when the first could not be reached (a read may
+    /// be repeated). A timeout is not retried: the request's time is spent.
+    func get(_ path: String) async throws -> HTTPClientResponse {
+        var failed: String?
+        while true {
+            guard let base = replicas.pick(avoiding: failed) else { throw CatalogUnavailable(reason: "no product-service replica configured") }
+            do {
+                return try await httpClient.execute(HTTPClientRequest(url: base + path), timeout: TimeAmount(timeout))
+            } catch let error as HTTPClientError where [.deadlineExceeded, .readTimeout].contains(error) {
+                throw error
+            } catch {
+                replicas.eject(base)
+                guard failed == nil, replicas.hasAnother(than: base) else { throw error }
+                failed = base
+            }
         }
     }
 }

@@ -10,10 +10,10 @@ import ServiceKit
 /// Builds `gateway`; `main` and the tests both call this.
 package func buildApplication(_ config: GatewayConfig, logger: Logger) async throws -> some ApplicationProtocol {
     var clientConfiguration = HTTPClientService.defaultConfiguration()
-    clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: config.upstreamConnections)
+    clientConfiguration.connectionPool.idleTimeout = .seconds(60)
+    clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = config.upstreamConnections
     // A replica that refuses or does not answer a connection fails the requests waiting for it at
-    // once (they go to another replica), instead of waiting out the request timeout in retries.
-    clientConfiguration.connectionPool.retryConnectionEstablishment = false
+    // once (no connection retries, `defaultConfiguration`): they go to another replica.
     clientConfiguration.timeout.connect = TimeAmount(config.upstreamConnectTimeout)
     let http = HTTPClientService(client: HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration))
     let verifier = TokenVerifier(configuration: config.tokens, httpClient: http.client, logger: logger)

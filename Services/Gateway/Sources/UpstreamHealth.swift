@@ -53,25 +53,7 @@ final class UpstreamHealth: Service, Sendable {
         await withTaskGroup(of: Void.self) { group in
             for (service, replicas) in upstreams.replicas {
                 group.addTask { [http, logger, resolver] in
-                    if let bases = await replicas.resolve(using: resolver) {
-                        let before = replicas.bases
-                        replicas.update(bases)
-                        if before != bases { logger.notice("upstream replicas changed", metadata: ["upstream": "\(service.name)", "replicas": "\(bases)"]) }
-                    }
-                    await withTaskGroup(of: Void.self) { probes in
-                        for base in replicas.bases {
-                            probes.addTask {
-                                let healthy: Bool
-                                if let response = try? await http.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(2)) {
-                                    _ = try? await response.body.collect(upTo: 64 * 1024)
-                                    healthy = response.status == .ok
-                                } else {
-                                    healthy = false
-                                }
-                                replicas.probed(base, healthy: healthy)
-                            }
-                        }
-                    }
+                    await replicas.refresh(http: http, name: service.name, logger: logger, resolver: resolver)
                     let healthy = replicas.healthyCount
                     Gauge(label: "gateway_upstream_replicas", dimensions: [("upstream", service.name), ("state", "healthy")]).record(healthy)
                     Gauge(label: "gateway_upstream_replicas", dimensions: [("upstream", service.name), ("state", "ejected")]).record(replicas.bases.count - healthy)
