@@ -3,7 +3,7 @@
 #
 #   bash scripts/schemathesis.sh [extra `st run` options...]
 #
-# Starts identity, product-service, basket-service, ordering-service and gateway from SWN_BIN_DIR
+# Starts every process of `bus services` (identity, the services, the gateway) from SWN_BIN_DIR
 # (default: `swift build --show-bin-path`) on free ports, each on fresh databases of the running
 # Postgres (`make postgres-start`: PGPORT, default 55432, user swn/swn), signs in `admin` and `swn`
 # through identity, then runs every Schemathesis check (fixed seed, deterministic generation, a
@@ -13,7 +13,7 @@
 # Settings (environment):
 #   SWN_BIN_DIR             where the executables are
 #   PGPORT / PG_URL         the Postgres server (PG_URL wins: postgres://swn:swn@127.0.0.1:$PGPORT)
-#   SWN_ST_PORTS            "gateway product basket ordering identity" ports (default: free ones)
+#   SWN_ST_PORTS            fixed ports by process name, e.g. "gateway=8080 identity=9229" (default: free ones)
 #   SWN_ST_SEED             Schemathesis seed (default 20261123; Schemathesis reports it unused
 #                           under --generation-deterministic, which makes runs repeatable anyway)
 #   SWN_ST_MAX_EXAMPLES     cases per operation and phase (default 50)
@@ -46,7 +46,8 @@ fi
 PSQL=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1 || true)
 if [ -z "$PSQL" ]; then log "psql not found (scripts/postgres.sh start installs it)"; exit 1; fi
 for tool in curl; do command -v $tool >/dev/null || { log "$tool is required"; exit 1; }; done
-for exe in identity product-service basket-service ordering-service payment-service gateway bus; do
+[ -x "$BIN/bus" ] || { log "$BIN/bus is missing (build first, or set SWN_BIN_DIR)"; exit 1; }
+for exe in $("$BIN/bus" services | awk '{print $2}'); do
   [ -x "$BIN/$exe" ] || { log "$BIN/$exe is missing (build first, or set SWN_BIN_DIR)"; exit 1; }
 done
 
@@ -85,21 +86,19 @@ if ! psql_admin -c "SELECT 1" >/dev/null 2>&1; then
 fi
 for db in $DATABASES; do psql_admin -c "CREATE DATABASE ${RUN_ID}_$db"; done
 
-# --- services --------------------------------------------------------------------------------------
+# --- services: every process of `bus services` (Shared/Contracts/Services.swift) on a free port ----
+SERVICES=$("$BIN/bus" services)
+declare -A PORT_OF
 if [ -n "${SWN_ST_PORTS:-}" ]; then
-  read -r GATEWAY_PORT PRODUCT_PORT BASKET_PORT ORDERING_PORT IDENTITY_PORT PAYMENT_PORT <<<"$SWN_ST_PORTS"
-else
-  read -r GATEWAY_PORT PRODUCT_PORT BASKET_PORT ORDERING_PORT IDENTITY_PORT PAYMENT_PORT < <(python3 - <<'EOF'
-import socket
-sockets = [socket.socket() for _ in range(6)]
-for s in sockets:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in sockets))
-for s in sockets:
-    s.close()
-EOF
-  )
+  # "name=port ..." for the processes whose port is fixed, e.g. SWN_ST_PORTS="gateway=8080 identity=9229".
+  for pair in $SWN_ST_PORTS; do PORT_OF[${pair%%=*}]=${pair#*=}; done
 fi
+while read -r name _ _ _; do
+  [ -n "${PORT_OF[$name]:-}" ] && continue
+  PORT_OF[$name]=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+done <<< "$SERVICES"
+GATEWAY_PORT=${PORT_OF[gateway]}
+IDENTITY_PORT=${PORT_OF[identity]}
 GATEWAY=http://127.0.0.1:$GATEWAY_PORT
 IDENTITY=http://127.0.0.1:$IDENTITY_PORT
 
@@ -107,10 +106,23 @@ export BUS_MODE=local
 export BUS_DATABASE_URL=$PG_URL/${RUN_ID}_bus
 export COGNITO_ISSUER=http://localhost:$IDENTITY_PORT/local_swn
 export COGNITO_CLIENT_ID=swnshoplocalclient
-export PRODUCT_SERVICE_URL=http://127.0.0.1:$PRODUCT_PORT
-export BASKET_SERVICE_URL=http://127.0.0.1:$BASKET_PORT
-export ORDERING_SERVICE_URL=http://127.0.0.1:$ORDERING_PORT
-export PAYMENT_SERVICE_URL=http://127.0.0.1:$PAYMENT_PORT
+export COGNITO_JWKS_URL=$IDENTITY/local_swn/.well-known/jwks.json
+# Where each service is, for the gateway and the services that call others (PRODUCT_SERVICE_URL, ...).
+while read -r name _ _ _; do export "${name^^}_SERVICE_URL=http://127.0.0.1:${PORT_OF[$name]}"; done <<< "$SERVICES"
+
+# What a process reads besides its port and database, for this run.
+extra_settings() {
+  case $1 in
+    # Sign-in throttling per client address would refuse the script's own sign-ins on a busy machine
+    # (every caller here is 127.0.0.1).
+    identity) echo TOKEN_ISSUER="$COGNITO_ISSUER" SIGN_IN_BURST="${SIGN_IN_BURST:-1000}" ;;
+    product) echo SEED_DEMO_CATALOG=true ;;
+    # Throttling is off for the fuzzing (one client sends far beyond a user's rate); set the gateway's
+    # RATE_LIMIT_* variables to run with it.
+    gateway) echo OPENAPI_FILE="$ROOT/deploy/openapi.yaml" \
+      RATE_LIMIT_USER_PER_SECOND="${RATE_LIMIT_USER_PER_SECOND:-0}" RATE_LIMIT_ADDRESS_PER_SECOND="${RATE_LIMIT_ADDRESS_PER_SECOND:-0}" ;;
+  esac
+}
 
 start() {
   local name=$1; shift
@@ -130,25 +142,19 @@ wait_ready() {
   exit 1
 }
 
-# Sign-in throttling per client address would refuse the script's own sign-ins on a busy machine
-# (every caller here is 127.0.0.1).
-start identity PORT="$IDENTITY_PORT" DATABASE_URL="$PG_URL/${RUN_ID}_identity" TOKEN_ISSUER="$COGNITO_ISSUER" \
-  SIGN_IN_BURST="${SIGN_IN_BURST:-1000}"
-start product-service PORT="$PRODUCT_PORT" DATABASE_URL="$PG_URL/${RUN_ID}_product" SEED_DEMO_CATALOG=true
-start basket-service PORT="$BASKET_PORT" DATABASE_URL="$PG_URL/${RUN_ID}_basket"
-start ordering-service PORT="$ORDERING_PORT" DATABASE_URL="$PG_URL/${RUN_ID}_ordering"
-start payment-service PORT="$PAYMENT_PORT" DATABASE_URL="$PG_URL/${RUN_ID}_payment"
-# Throttling is off for the fuzzing (one client sends far beyond a user's rate); set the gateway's
-# RATE_LIMIT_* variables to run with it.
-start gateway PORT="$GATEWAY_PORT" OPENAPI_FILE="$ROOT/deploy/openapi.yaml" \
-  RATE_LIMIT_USER_PER_SECOND="${RATE_LIMIT_USER_PER_SECOND:-0}" RATE_LIMIT_ADDRESS_PER_SECOND="${RATE_LIMIT_ADDRESS_PER_SECOND:-0}"
-wait_ready identity "$IDENTITY_PORT" 0
-wait_ready product-service "$PRODUCT_PORT" 1
-wait_ready basket-service "$BASKET_PORT" 2
-wait_ready ordering-service "$ORDERING_PORT" 3
-wait_ready payment-service "$PAYMENT_PORT" 4
-wait_ready gateway "$GATEWAY_PORT" 5
-log "services up: gateway $GATEWAY_PORT, product $PRODUCT_PORT, basket $BASKET_PORT, ordering $ORDERING_PORT, payment $PAYMENT_PORT, identity $IDENTITY_PORT; logs in $WORK"
+names=()
+while read -r name executable _ database; do
+  settings=(PORT="${PORT_OF[$name]}")
+  if [ "$database" != "-" ]; then settings+=(DATABASE_URL="$PG_URL/${RUN_ID}_$database"); fi
+  # shellcheck disable=SC2207
+  settings+=($(extra_settings "$name"))
+  start "$executable" "${settings[@]}"
+  names+=("$executable:${PORT_OF[$name]}")
+done <<< "$SERVICES"
+for index in "${!names[@]}"; do
+  wait_ready "${names[$index]%%:*}" "${names[$index]##*:}" "$index"
+done
+log "services up: $(for n in "${names[@]}"; do printf '%s ' "$n"; done); logs in $WORK"
 
 # --- tokens ----------------------------------------------------------------------------------------
 sign_in() {
