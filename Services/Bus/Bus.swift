@@ -12,7 +12,7 @@ import ServiceKit
 struct Bus: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The shop's bus topology and services, and its queues (local or SQS).",
-        subcommands: [Topology.self, CloudFormation.self, Kubernetes.self, Routes.self, Services.self, Databases.self, Queues.self, Messages.self, Redrive.self]
+        subcommands: [Topology.self, CloudFormation.self, Kubernetes.self, Compose.self, Routes.self, Services.self, Databases.self, Queues.self, Messages.self, Redrive.self]
     )
 }
 
@@ -107,6 +107,43 @@ struct Kubernetes: ParsableCommand {
             print(differing.isEmpty && extra.isEmpty ? "\(directory) is up to date" : "rewrote \((differing + extra).joined(separator: ", "))")
         } else if !(differing + extra).isEmpty {
             FileHandle.standardError.write(Data("differs from the rendering: \((differing + extra).joined(separator: ", ")); run `swift run bus kubernetes --write`\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Compose: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The compose file's services section and Prometheus's scrape jobs, from the service list: print, check or rewrite them."
+    )
+    @Option(help: "The compose file.") var compose = "docker-compose.yml"
+    @Option(help: "Prometheus's configuration.") var prometheus = "deploy/observability/prometheus.yml"
+    @Flag(help: "Exit 1 when a file's generated section differs.") var check = false
+    @Flag(help: "Rewrite the generated sections.") var write = false
+
+    func run() throws {
+        let sections = [
+            (compose, LocalDeployment.composeBegin, LocalDeployment.composeEnd, LocalDeployment.composeSection()),
+            (prometheus, LocalDeployment.prometheusBegin, LocalDeployment.prometheusEnd, LocalDeployment.prometheusSection()),
+        ]
+        guard check || write else {
+            sections.forEach { print($0.3) }
+            return
+        }
+        var differing: [String] = []
+        for (path, begin, end, section) in sections {
+            let current = try String(contentsOfFile: path, encoding: .utf8)
+            guard let updated = LocalDeployment.replacing(current, begin: begin, end: end, with: section) else {
+                throw ValidationError("\(path) lacks the markers \(begin) … \(end)")
+            }
+            guard updated != current else { continue }
+            differing.append(path)
+            if write { try updated.write(toFile: path, atomically: true, encoding: .utf8) }
+        }
+        if write {
+            print(differing.isEmpty ? "up to date" : "rewrote \(differing.joined(separator: ", "))")
+        } else if !differing.isEmpty {
+            FileHandle.standardError.write(Data("\(differing.joined(separator: ", ")) differ from Services.swift; run `swift run bus compose --write`\n".utf8))
             throw ExitCode(1)
         }
     }

@@ -75,7 +75,7 @@ package enum KubernetesManifests {
     }
 
     /// The port Prometheus scrapes: the gateway's internal one, every other process's own.
-    static func metricsPort(_ service: ShopService) -> Int { service == .gateway ? 8090 : service.port }
+    static func metricsPort(_ service: ShopService) -> Int { LocalDeployment.metricsPort(service) }
 
     /// Replicas and resources. The requests follow the measured RSS (40–50 MiB per process under
     /// load, README "Benchmarks"), with room; the limits stop a runaway, not a busy process.

@@ -81,3 +81,23 @@ struct ServiceTemplateTests {
         #expect(!section.contains("DesiredCount: 1"))
     }
 }
+
+/// The compose file's services and Prometheus's scrape jobs are what `bus compose --write` renders.
+struct LocalDeploymentTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test func theComposeFileAndThePrometheusJobsAreTheRendering() throws {
+        for (path, begin, end, section) in [
+            ("docker-compose.yml", LocalDeployment.composeBegin, LocalDeployment.composeEnd, LocalDeployment.composeSection()),
+            ("deploy/observability/prometheus.yml", LocalDeployment.prometheusBegin, LocalDeployment.prometheusEnd, LocalDeployment.prometheusSection()),
+        ] {
+            let text = try String(contentsOf: Self.root.appendingPathComponent(path), encoding: .utf8)
+            let rendered = try #require(LocalDeployment.replacing(text, begin: begin, end: end, with: section), "\(path) lacks its generated section's markers")
+            #expect(rendered == text, "\(path) differs from Services.swift; run `swift run bus compose --write`")
+        }
+        // Every process scales: no container names, no host ports but the published gateway's and identity's.
+        let section = LocalDeployment.composeSection()
+        #expect(!section.contains("container_name"))
+        #expect(section.components(separatedBy: "ports:").count - 1 == 2)
+    }
+}

@@ -239,12 +239,15 @@ def static_checks(c, promtool, compose_path=COMPOSE):
                     "compose service %s in the observability profile" % doc_service)
         prom = load_yaml(PROMETHEUS_YML)
         for job in prom["scrape_configs"]:
-            for static in job.get("static_configs", []):
-                for t in static["targets"]:
-                    host, port = t.rsplit(":", 1)
-                    env = services.get(host, {}).get("environment", {}) or {}
-                    c.check(host in services and port in (str(env.get("PORT")), str(env.get("METRICS_PORT"))),
-                            "prometheus.yml target %s is compose service %s on its PORT or METRICS_PORT (%s)" % (t, host, env.get("PORT")))
+            targets = [t for static in job.get("static_configs", []) for t in static["targets"]]
+            # DNS service discovery: the compose name resolves to every replica of a scaled service.
+            targets += ["%s:%s" % (name, sd.get("port")) for sd in job.get("dns_sd_configs", []) for name in sd.get("names", [])]
+            c.check(bool(targets), "prometheus.yml job %s has targets" % job["job_name"])
+            for t in targets:
+                host, port = t.rsplit(":", 1)
+                env = services.get(host, {}).get("environment", {}) or {}
+                c.check(host in services and port in (str(env.get("PORT")), str(env.get("METRICS_PORT"))),
+                        "prometheus.yml target %s is compose service %s on its PORT or METRICS_PORT (%s)" % (t, host, env.get("PORT")))
         jobs = {j["job_name"] for j in prom["scrape_configs"]}
         swn = {name for name, s in services.items() if isinstance(s, dict) and "PORT" in (s.get("environment") or {})}
         c.check(swn <= jobs, "every compose service with a PORT is scraped (missing: %s)" % sorted(swn - jobs))
