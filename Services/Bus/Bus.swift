@@ -150,9 +150,23 @@ struct Compose: ParsableCommand {
 }
 
 struct Routes: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The route table as Markdown (the README shows it; a test compares).")
+    static let configuration = CommandConfiguration(abstract: "The route table as Markdown: print it, or rewrite the README's copy (a test compares).")
+    @Option(help: "The README.") var readme = "README.md"
+    @Flag(help: "Rewrite the table between the README's routes markers.") var write = false
 
-    func run() { print(ShopRoutes.markdownTable) }
+    static let begin = "<!-- routes: rendered from Shared/Contracts/Routes.swift (ShopRoutes.markdownTable); a test compares -->\n"
+    static let end = "\n<!-- /routes -->"
+
+    func run() throws {
+        guard write else { return print(ShopRoutes.markdownTable) }
+        let current = try String(contentsOfFile: readme, encoding: .utf8)
+        guard let start = current.range(of: Self.begin), let stop = current.range(of: Self.end, range: start.upperBound..<current.endIndex) else {
+            throw ValidationError("\(readme) lacks the routes markers")
+        }
+        let updated = current.replacingCharacters(in: start.upperBound..<stop.lowerBound, with: ShopRoutes.markdownTable)
+        if updated != current { try updated.write(toFile: readme, atomically: true, encoding: .utf8) }
+        print(updated == current ? "\(readme)'s route table is up to date" : "rewrote \(readme)'s route table")
+    }
 }
 
 struct Services: ParsableCommand {
