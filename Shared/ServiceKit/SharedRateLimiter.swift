@@ -90,7 +90,8 @@ package final class SharedRateLimiter: Sendable {
             var entry = held[key] ?? Held(tokens: 0, touched: after)
             entry.touched = after
             if let wait {
-                entry.refusedUntil = after + wait
+                // From when the request came: the database's answer took time that counts toward the wait.
+                entry.refusedUntil = now + wait
             } else {
                 entry.tokens += taken.granted - 1
                 entry.refusedUntil = nil

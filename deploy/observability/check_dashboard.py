@@ -62,7 +62,8 @@ TESTDATA = os.path.join(HERE, "testdata")
 # The families README "Metrics" lists; each must be on the dashboard.
 FAMILIES = ["hb_requests", "http_server_request_duration", "gateway_requests", "gateway_request_duration_seconds",
             "db_connections", "outbox_pending_events", "outbox_oldest_pending_age_seconds", "bus_queue_messages",
-            "bus_dead_letter_messages", "orders", "saga_step_duration_seconds"]
+            "bus_dead_letter_messages", "orders", "saga_step_duration_seconds", "gateway_upstream_replicas",
+            "gateway_upstream_ejections", "gateway_upstream_retries", "bus_messages_handled"]
 VERBOSE = False
 PANEL_TYPES = {"row", "timeseries", "stat", "gauge", "bargauge", "table", "text", "traces", "nodeGraph"}
 GRAFANA_BUILTINS = {"__rate_interval", "__interval", "__interval_ms", "__range", "__range_s", "__range_ms", "__all"}
