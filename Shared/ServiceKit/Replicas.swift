@@ -68,10 +68,13 @@ package final class Replicas: Sendable {
         }
     }
 
-    /// Records a probe's outcome.
-    package func probed(_ base: String, healthy: Bool) {
+    /// Records a probe's outcome; true when it took the replica out of rotation.
+    @discardableResult
+    package func probed(_ base: String, healthy: Bool) -> Bool {
         state.withLock { state in
-            if let index = state.endpoints.firstIndex(where: { $0.base == base }) { state.endpoints[index].healthy = healthy }
+            guard let index = state.endpoints.firstIndex(where: { $0.base == base }) else { return false }
+            defer { state.endpoints[index].healthy = healthy }
+            return state.endpoints[index].healthy && !healthy
         }
     }
 
@@ -107,8 +110,11 @@ package final class Replicas: Sendable {
     }
 
     /// Re-resolves the configured names, then probes every replica's `/health` concurrently (each
-    /// within 2 s); logs a change of the replica list.
-    package func refresh(http: HTTPClient, name: String, logger: Logger, resolver: @Sendable (String) async -> [String]? = systemResolve) async {
+    /// within 2 s); logs a change of the replica list. Returns how many replicas the probes took out
+    /// of rotation.
+    @discardableResult
+    package func refresh(http: HTTPClient, name: String, logger: Logger, resolver: @Sendable (String) async -> [String]? = systemResolve) async -> Int {
+        let ejected = EjectionCount()
         if let resolved = await resolve(using: resolver) {
             let before = bases
             update(resolved)
@@ -124,10 +130,14 @@ package final class Replicas: Sendable {
                     } else {
                         healthy = false
                     }
-                    self.probed(base, healthy: healthy)
+                    if self.probed(base, healthy: healthy) {
+                        logger.warning("upstream replica ejected: its health probe failed", metadata: ["upstream": "\(name)", "replica": "\(base)"])
+                        ejected.increment()
+                    }
                 }
             }
         }
+        return ejected.value
     }
 
     static func isAddressLiteral(_ host: String) -> Bool {
@@ -160,4 +170,11 @@ package func systemResolve(_ host: String) async -> [String]? {
         }
         return (v4.isEmpty ? v6 : v4).sorted()
     }
+}
+
+/// A count shared by concurrent probes.
+final class EjectionCount: Sendable {
+    private let count = Mutex(0)
+    func increment() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
 }

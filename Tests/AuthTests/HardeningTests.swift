@@ -173,9 +173,12 @@ extension HardeningTests {
     @Test func perAddressLimitsKeyOnTheVisitorBehindATrustedProxy() async throws {
         let limits = ["RATE_LIMIT_ADDRESS_PER_SECOND": "1", "RATE_LIMIT_ADDRESS_BURST": "3"]
         try await ShopUnderGateway.run(gatewaySettings: limits.merging(["TRUSTED_PROXIES": "127.0.0.1/32"]) { $1 }) { shop in
-            var first: [Int] = []
-            for _ in 0..<5 { first.append(try await HTTP.send(.GET, "\(shop.gateway)/product", headers: [("X-Forwarded-For", "203.0.113.1")]).status) }
-            #expect(first.last == 429, "one visitor's flood: \(first)")
+            // Eight at once: a burst of 3, then refusals (a loaded machine may refill a token or two meanwhile).
+            let first = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<8 { group.addTask { try await HTTP.send(.GET, "\(shop.gateway)/product", headers: [("X-Forwarded-For", "203.0.113.1")]).status } }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(first.filter { $0 == 429 }.count >= 3, "one visitor's flood: \(first)")
             #expect(try await HTTP.send(.GET, "\(shop.gateway)/product", headers: [("X-Forwarded-For", "203.0.113.2")]).status == 200, "another visitor is not held up")
         }
         try await ShopUnderGateway.run(gatewaySettings: limits) { shop in

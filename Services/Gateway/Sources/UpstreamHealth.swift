@@ -53,7 +53,8 @@ final class UpstreamHealth: Service, Sendable {
         await withTaskGroup(of: Void.self) { group in
             for (service, replicas) in upstreams.replicas {
                 group.addTask { [http, logger, resolver] in
-                    await replicas.refresh(http: http, name: service.name, logger: logger, resolver: resolver)
+                    let ejected = await replicas.refresh(http: http, name: service.name, logger: logger, resolver: resolver)
+                    if ejected > 0 { Counter(label: "gateway_upstream_ejections", dimensions: [("upstream", service.name)]).increment(by: ejected) }
                     let healthy = replicas.healthyCount
                     Gauge(label: "gateway_upstream_replicas", dimensions: [("upstream", service.name), ("state", "healthy")]).record(healthy)
                     Gauge(label: "gateway_upstream_replicas", dimensions: [("upstream", service.name), ("state", "ejected")]).record(replicas.bases.count - healthy)
