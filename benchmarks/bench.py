@@ -30,15 +30,45 @@ generator, Postgres and the services on the same cores:
             pg_stat_statements and wal_keep_size (without them those figures are left out);
   memory    VmRSS of each service after start and after the run; start-to-ready (spawn → /ready 200).
 
+Replicas (left out with --no-replicas and by default with --checkout-only; on 2 cores these show what
+replicas cost and that the pipeline stays correct, not a speed-up):
+
+  gateway   GET /product/{id} through four gateways on the same upstreams, interleaved round by round
+  variants  (A B D C, B C A D, C D B A, D A C B: BENCH_ROUNDS rounds in a balanced order, each variant after
+            every other once), each a fresh process started with the others: one with
+            the settings of the stack's gateway (one product replica, limits off), one whose PRODUCT_SERVICE_URL
+            lists two product replicas (a second one started on the same database), and two with the shared
+            rate limits on (DATABASE_URL: <run>_gateway; anonymous per-address rate/burst
+            1,000,000/1,000,000: a lease of 100,000 tokens per statement, and 200,000/10: a lease of one, a
+            statement per request, the worst case). Each variant's median req/s and its cost in % of the
+            limits-off median; CPU µs per request (gateway, product replicas, Postgres) and rate_take
+            statements per request (pg_stat_statements). wrk comes from one address: one hot bucket. The
+            two-replica median also goes in the read lines, next to the one-replica gateway line;
+  checkout  the checkout pipeline on a stack of its own with one and then with two replicas of
+  ×1, ×2    ordering-service, product-service and payment-service (BENCH_REPLICATED; identity and basket one
+            each), one gateway given the replica lists, fresh databases each (<run>_x1_*, <run>_x2_*):
+            warm-up, BENCH_REPLICA_RATES and unpaced, measured as the steps above (orders made/completed per
+            second, checkout→Completed, CPU per completed order with every replica's CPU counted, Postgres
+            work); then checks that nothing was applied twice (order_status_history, payment_history), that
+            the stock taken equals the committed reservations and their count the Completed orders, and that
+            every replica handled messages (bus_messages_handled).
+
+Every service log is scanned for lines at error or critical level (or not JSON) at the end.
+
 Prints one table, writes benchmarks/results/bench.json and draws benchmarks/results/bench.png
 (--quick: bench-quick.json / bench-quick.png, so a smoke run does not replace the README's figures;
 --checkout-only: no read lines, only the anchors and the checkout steps, for quick before/after runs of
-the messaging code: bench-checkout.json, or bench-quick.json with --quick, about 2 minutes).
+the messaging code: bench-checkout.json, or bench-quick.json with --quick, about 2 minutes;
+--replicas-only: the anchors, GET /product/{id} through the gateway and the replica parts only:
+bench-replicas.json; --no-replicas: the run without the replica parts, about 4 minutes shorter).
 
 Settings (environment): PG_URL, SWN_BIN_DIR, PGDATA_DIR (to find the postmaster; default .data/postgres),
 BENCH_SECONDS (each anchor and read line, default 10), CHECKOUT_SECONDS (each checkout step, default 12),
 BENCH_RATES (default 25,50,100,250,500,1000; --quick 50,100,500; --quick --checkout-only 25,100), BENCH_CUSTOMERS (checkout connections = customers, default 64),
-BENCH_CONNECTIONS (read connections, default 32), DRAIN_TIMEOUT (s, default 180), BENCH_OUT (folder).
+BENCH_CONNECTIONS (read connections, default 32), DRAIN_TIMEOUT (s, default 180), BENCH_OUT (folder),
+BENCH_ROUNDS (rounds of the gateway variants, default 4; --quick 2; 0: no gateway variants), BENCH_REPLICA_RATES (paced rates of
+the replica sets, default 50,100; --quick 50), BENCH_REPLICATED (default ordering-service,product-service,
+payment-service), BENCH_KEEP_LOGS (keep the service logs; they are kept anyway when something failed).
 """
 import argparse
 import datetime
@@ -148,6 +178,12 @@ def postgres_processes(postmaster):
     return pids
 
 
+def process_key(service):
+    """How the figures name a process: `product`, and a further replica `product#2` (chaos.Stack's labels)."""
+    label = getattr(service, "label", service.name)
+    return NAMES.get(service.name, service.name) + (label[len(service.name):] if label.startswith(service.name) else "")
+
+
 class CpuMeter:
     """CPU seconds per service process and for this run's Postgres processes, between two snapshots."""
 
@@ -156,13 +192,14 @@ class CpuMeter:
         self.postmaster = postmaster_pid()
 
     def snapshot(self):
-        snap = {NAMES.get(s.name, s.name): cpu_seconds(s.process.pid) for s in self.services}
+        snap = {process_key(s): cpu_seconds(s.process.pid) for s in self.services}
         if self.postmaster:
             snap["postgres"] = {pid: cpu_seconds(pid) for pid in postgres_processes(self.postmaster)}
         return snap
 
     @staticmethod
     def difference(before, after):
+        """Per process (`product`, `product#2`, ..., `postgres`)."""
         result = {}
         for name, value in after.items():
             if name == "postgres":
@@ -170,6 +207,15 @@ class CpuMeter:
                 result[name] = sum(v - (before[name].get(pid) or 0.0) for pid, v in value.items() if v is not None)
             elif value is not None and before.get(name) is not None:
                 result[name] = value - before[name]
+        return result
+
+    @staticmethod
+    def by_service(per_process):
+        """Every replica's CPU summed under its service's name (`product#2` counts as `product`)."""
+        result = {}
+        for name, value in per_process.items():
+            service = name.split("#")[0]
+            result[service] = result.get(service, 0.0) + value
         return result
 
 
@@ -250,11 +296,15 @@ def wrk_json(output, tag="BENCH_JSON"):
     raise RuntimeError("wrk printed no %s line:\n%s" % (tag, output[-2000:]))
 
 
-def read_line(label, url, seconds, connections, anchor_tps):
+def read_line(label, url, seconds, connections, anchor_tps, probe=None):
+    """One wrk run (after a 1 s warm-up). `probe` (a ReadProbe): snapshots just before and after the
+    measured run; what it makes of them (per request) goes in `counters`."""
     script = os.path.join(HERE, "wrk", "report.lua")
     base = ["wrk", "-t2", "-c%d" % connections, "--latency", "-s", script]
     subprocess.run(base[:3] + ["-d1s", url], capture_output=True)  # warm-up: pools, caches, upstream connections
+    before = probe.snapshot() if probe else None
     out = subprocess.run(base + ["-d%ds" % seconds, url], capture_output=True, text=True)
+    after = probe.snapshot(end=True) if probe else None
     if out.returncode != 0:
         raise RuntimeError("wrk failed on %s: %s" % (url, out.stderr))
     figures = wrk_json(out.stdout)
@@ -270,6 +320,8 @@ def read_line(label, url, seconds, connections, anchor_tps):
             "non_2xx": non_2xx, "socket_errors": socket_errors, "errors": errors,
             "ratio_to_pgbench_select": rps / anchor_tps["pgbench_select"] if anchor_tps.get("pgbench_select") else None,
             "ratio_to_pgbench_select_prepared": rps / anchor_tps["pgbench_select_prepared"] if anchor_tps.get("pgbench_select_prepared") else None}
+    if probe:
+        line["counters"] = probe.difference(before, after, figures["requests"])
     say("reads: %-40s %9.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d" % (label, rps, line["p50_ms"], line["p99_ms"], non_2xx + socket_errors))
     return line
 
@@ -333,6 +385,7 @@ def checkout_step(name, rate, seconds, gateway_url, customers, tokens_file, prod
                BENCH_CONNECTIONS=str(customers), BENCH_KEY=key)
     script = os.path.join(HERE, "wrk", "checkout.lua")
     cpu_before = meter.snapshot()
+    busy_before, window_start = machine_busy(), time.monotonic()
     pg_before = pgcost.snapshot(RUN) if measure_postgres else None  # the same window as the CPU meter's
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     since = time.time()
@@ -354,7 +407,9 @@ def checkout_step(name, rate, seconds, gateway_url, customers, tokens_file, prod
     accepted_client = sum(t["checkout_ok"] for t in threads)
     drained, drain_seconds, accepted = wait_drained(since, key, drain_timeout)
     settle_seconds = wait_bus_empty(max(10.0, drain_timeout - drain_seconds))
-    cpu = CpuMeter.difference(cpu_before, meter.snapshot())
+    cpu_per_process = CpuMeter.difference(cpu_before, meter.snapshot())
+    cpu = CpuMeter.by_service(cpu_per_process)  # every replica of a service counted
+    busy_after, window = machine_busy(), time.monotonic() - window_start
     pg_after = pgcost.snapshot(RUN) if measure_postgres else None
     orders = orders_since(since)
     to_order = [(pending - date) * 1000.0 for date, pending, _, _ in orders]
@@ -389,6 +444,11 @@ def checkout_step(name, rate, seconds, gateway_url, customers, tokens_file, prod
         "every_checkout_an_order": drained and accepted is not None and made == accepted,
         "cancelled": sum(n for status, n in by_status.items() if status.startswith("Cancelled")),
         "cpu_seconds": cpu, "wrk_cpu_seconds": wrk_cpu,
+        "cpu_seconds_by_process": cpu_per_process if any("#" in k for k in cpu_per_process) else None,
+        # the machine's busy CPU outside the services, Postgres and wrk over the same window, in % of its cores
+        # (bench's own polling counts here: a few %; more: something else ran on the machine)
+        "other_cpu_pct": (busy_after - busy_before - sum(cpu.values()) - wrk_cpu) / (window * len(os.sched_getaffinity(0))) * 100
+        if None not in (busy_before, busy_after) and window > 0 else None,
         "cpu_ms_per_order": {k: v * 1000.0 / made for k, v in cpu.items()} if made else None,
     }
     if step["cpu_ms_per_order"]:
@@ -418,6 +478,341 @@ def checkout_step(name, rate, seconds, gateway_url, customers, tokens_file, prod
             name, fmt(per["commits"]), fmt(per["commits_by_group"] and per["commits_by_group"]["business"]),
             fmt(per["statements"], "%.0f"), fmt((per["wal_bytes"] if per["wal_bytes"] is not None else per["wal_bytes_cluster"]) / 1024.0), fmt(per["fsyncs"])))
     return step
+
+
+# --- replicas and shared rate limits ------------------------------------------------------------------
+# GET /product/{id} through gateways that differ in one thing each (two product replicas behind one gateway;
+# the shared rate limits on), interleaved round by round; then the checkout pipeline with one and with two
+# replicas of ordering, product and payment behind one gateway. On two cores, replicas share the same CPUs:
+# these figures show what a replica costs and that the pipeline stays correct, not a speed-up.
+
+REPLICATED = [name.strip() for name in os.environ.get("BENCH_REPLICATED", "ordering-service,product-service,payment-service").split(",")
+              if name.strip()]
+REPLICAS_NOTE = ("on %d cores the replicas share the same CPUs with Postgres and the load generator: these figures show the "
+                 "overhead of replicas and that the pipeline stays correct, not a speed-up" % len(os.sched_getaffinity(0)))
+HOT_KEY_NOTE = ("every request comes from one address (wrk on 127.0.0.1), so the per-address bucket is one hot key: "
+                "one row of rate_buckets, its row lock taken by every lease")
+
+
+def median(values):
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2.0
+
+
+def lease(rate, burst):
+    """Tokens a gateway takes from the shared bucket per statement (SharedRateLimiter.lease)."""
+    return max(1, min(int(rate / 10), int(burst / 10)))
+
+
+def rate_take_calls(database):
+    """Top-level calls of the shared rate limiter's statement (SELECT ... FROM rate_take(...)) in `database` so far,
+    from pg_stat_statements (the function's own statements, nested, are left out); None without it."""
+    rows = psql_rows_any(MARK + "SELECT coalesce(sum(s.calls), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
+                         "WHERE d.datname = '%s' AND s.toplevel AND s.query LIKE '%%FROM rate_take(%%'" % database)
+    try:
+        return int(rows[0][0]) if rows else None
+    except (ValueError, IndexError):
+        return None
+
+
+class ReadProbe:
+    """CPU of a gateway, of the product replicas behind it, of this run's Postgres processes and of wrk, and
+    the calls of rate_take in the gateway's database, around one read line."""
+
+    def __init__(self, gateway, products, database=None):
+        self.gateway, self.products, self.database = gateway, products, database
+        self.postmaster = postmaster_pid()
+
+    def snapshot(self, end=False):
+        # psql is a child process too: read the children's CPU after it at the start and before it at the end
+        calls = rate_take_calls(self.database) if self.database and not end else None
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        snap = {"gateway": cpu_seconds(self.gateway.process.pid), "product": [cpu_seconds(p.process.pid) for p in self.products],
+                "postgres": {pid: cpu_seconds(pid) for pid in postgres_processes(self.postmaster)} if self.postmaster else None,
+                "wrk": children.ru_utime + children.ru_stime, "rate_take": calls, "machine": machine_busy(), "time": time.monotonic()}
+        if self.database and end:
+            snap["rate_take"] = rate_take_calls(self.database)
+        return snap
+
+    @staticmethod
+    def difference(before, after, requests):
+        cpu = {"gateway": after["gateway"] - before["gateway"] if None not in (after["gateway"], before["gateway"]) else None,
+               "product": sum(a - b for a, b in zip(after["product"], before["product"]) if None not in (a, b)),
+               "postgres": sum(v - (before["postgres"].get(pid) or 0.0) for pid, v in after["postgres"].items() if v is not None)
+               if after["postgres"] is not None else None,
+               "wrk": after["wrk"] - before["wrk"]}
+        known = [v for k, v in cpu.items() if k != "wrk" and v is not None]
+        per = {"cpu_us_per_request": dict({k: v * 1e6 / requests if v is not None and requests else None for k, v in cpu.items()},
+                                          **{"gateway + product + postgres": sum(known) * 1e6 / requests if requests else None}),
+               "cpu_seconds": cpu}
+        # CPU the machine spent outside these processes (and outside the stack's idle services, which count
+        # here too: a few %), in % of all its cores: another build or test on the machine shows here.
+        cores = len(os.sched_getaffinity(0)) * (after["time"] - before["time"])
+        busy = after["machine"] - before["machine"] if None not in (after["machine"], before["machine"]) else None
+        per["machine_busy_pct"] = busy / cores * 100 if busy is not None else None
+        per["other_cpu_pct"] = (busy - sum(known) - cpu["wrk"]) / cores * 100 if busy is not None else None
+        calls = None if before["rate_take"] is None or after["rate_take"] is None else after["rate_take"] - before["rate_take"]
+        per["rate_take_calls"] = calls
+        per["rate_take_per_request"] = calls / requests if calls is not None and requests else None
+        return per
+
+
+def williams_order(n, index):
+    """Round `index` of a Williams design for n variants: every variant comes first in one of n rounds and
+    follows every other variant in exactly one of them (for even n), so that no variant always runs right
+    after the same one (the lease-1 variant, for one, leaves Postgres with rate_buckets to clean up)."""
+    first, low, high = [0], 1, n - 1
+    while len(first) < n:
+        first.append(low)
+        low += 1
+        if len(first) < n:
+            first.append(high)
+            high -= 1
+    return [(v + index) % n for v in first]
+
+
+def machine_busy():
+    """CPU seconds the whole machine has been busy (not idle, not waiting for I/O), from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / TICK
+
+
+def gateway_variants(stack, product_id, seconds, connections, anchor_tps, rounds):
+    """GET /product/{id} through four gateways on the same upstreams, interleaved (A B D C, B C A D, C D B A, D A C B:
+    a Williams design, repeated after four rounds):
+    one with the settings of the stack's gateway (one product replica, limits off), one whose PRODUCT_SERVICE_URL
+    lists two product replicas (the second started for this on the same database), and two with the shared
+    rate limits on (DATABASE_URL: <run>_gateway), one with a lease of 100,000 tokens per statement and one
+    with a lease of one (a statement per request: the worst case). Each variant's median and its cost against
+    the limits-off gateway's median."""
+    database = "%s_gateway" % RUN
+    shared_env = {"DATABASE_URL": "%s/%s" % (PG_URL, database), "RATE_LIMIT_USER_PER_SECOND": "1000000", "RATE_LIMIT_USER_BURST": "1000000"}
+    second = chaos.Service("product-service", chaos.free_port(), dict(stack.product.env, SEED_DEMO_CATALOG="false"), label="product-service#2")
+    specs = [
+        ("off", "limits off, 1 product replica", {}, None, None),
+        ("two_product_replicas", "limits off, 2 product replicas", {"PRODUCT_SERVICE_URL": stack.product.url + "," + second.url}, None, None),
+        ("shared", "shared limits, lease %s" % thousands(lease(1000000, 1000000)),
+         dict(shared_env, RATE_LIMIT_ADDRESS_PER_SECOND="1000000", RATE_LIMIT_ADDRESS_BURST="1000000"), 1000000, 1000000),
+        ("shared_lease_1", "shared limits, lease %d (worst case)" % lease(200000, 10),
+         dict(shared_env, RATE_LIMIT_ADDRESS_PER_SECOND="200000", RATE_LIMIT_ADDRESS_BURST="10"), 200000, 10),
+    ]
+    variants, extra = [], [second]
+    for key, label, env, rate, burst in specs:
+        # a gateway of its own for each variant, the limits-off one too: all started together, none has served
+        # more than the others (the stack's gateway has served the read lines above)
+        gateway = chaos.Service("gateway", chaos.free_port(), dict(stack.gateway.env, METRICS_PORT=str(chaos.free_port()), **env), label="gateway-" + key)
+        extra.append(gateway)
+        variants.append({"key": key, "label": label, "gateway": gateway, "products": [stack.product, second] if key == "two_product_replicas" else [stack.product],
+                         "database": database if "DATABASE_URL" in (env or {}) else None,
+                         "settings": {k: v for k, v in (env or {}).items() if k != "DATABASE_URL"},
+                         "address_rate": rate, "address_burst": burst, "lease": lease(rate, burst) if rate else None})
+    started = time.monotonic()
+    try:
+        for service in extra:
+            service.start()
+        say("gateway variants: %s; %d rounds of %d s, in a balanced order" % (", ".join(v["key"] for v in variants), rounds, seconds))
+        for index in range(rounds):
+            for v in [variants[i] for i in williams_order(len(variants), index)]:
+                probe = ReadProbe(v["gateway"], v["products"], v["database"])
+                v.setdefault("rounds", []).append(read_line("%s (%d)" % (v["key"], index + 1), "%s/product/%s" % (v["gateway"].url, product_id),
+                                                            seconds, connections, anchor_tps, probe=probe))
+    finally:
+        for service in extra:
+            service.stop()
+    off = None
+    out = []
+    for v in variants:
+        lines = v["rounds"]
+        summary = {"key": v["key"], "label": v["label"], "settings": v["settings"], "lease": v["lease"],
+                   "product_replicas": len(v["products"]), "shared": v["database"] is not None,
+                   "rps_rounds": [line["rps"] for line in lines], "rps_median": median([line["rps"] for line in lines]),
+                   "p50_ms_median": median([line["p50_ms"] for line in lines]), "p99_ms_median": median([line["p99_ms"] for line in lines]),
+                   "errors": sum(line["non_2xx"] + line["socket_errors"] for line in lines),
+                   "non_2xx": sum(line["non_2xx"] for line in lines), "socket_errors": sum(line["socket_errors"] for line in lines),
+                   "cpu_us_per_request_median": {k: median([line["counters"]["cpu_us_per_request"][k] for line in lines])
+                                                 for k in lines[0]["counters"]["cpu_us_per_request"]},
+                   "rate_take_per_request_median": median([line["counters"]["rate_take_per_request"] for line in lines]),
+                   "other_cpu_pct_rounds": [line["counters"]["other_cpu_pct"] for line in lines],
+                   "lines": lines}
+        if v["key"] == "off":
+            off = summary
+        summary["cost_pct"] = (1 - summary["rps_median"] / off["rps_median"]) * 100 if off and off["rps_median"] else None
+        out.append(summary)
+    return {"rounds": rounds, "seconds": seconds, "connections": connections, "database": database, "order": [v["key"] for v in variants],
+            "note": HOT_KEY_NOTE, "wall_seconds": round(time.monotonic() - started, 1), "variants": out}
+
+
+def prepare(stack, customers):
+    """The demo catalog with a stock of 10,000,000 each (a relative change: no If-Match), the basket told of
+    it, and `customers` signed-up customers (their tokens in chaos.WORK/tokens.tsv). Returns (product ids,
+    tokens file or None)."""
+    admin = stack.admin()
+    deadline = time.time() + 30
+    while True:
+        status, page = chaos.call("GET", stack.product.url + "/product?limit=200")
+        if status == 200 and page["items"]:
+            break
+        if time.time() > deadline:
+            raise RuntimeError("no demo catalog (%s)" % status)
+        time.sleep(0.2)
+    products = []
+    for item in page["items"]:
+        body = {k: item[k] for k in ["name", "description", "imageFile", "price", "category"] if item.get(k) is not None}
+        body["stockDelta"] = 10_000_000 - item["stock"]  # relative: an absolute stock needs If-Match
+        status, answer = chaos.call("PUT", "%s/product/%s" % (stack.product.url, item["id"]), body, admin)
+        if status != 200:
+            raise RuntimeError("PUT /product/%s: %s %s" % (item["id"], status, answer))
+        products.append(item["id"])
+    while chaos.scalar("basket", "SELECT count(*) FROM catalog_products") < len(products):
+        if time.time() > deadline:
+            raise RuntimeError("the basket never learned the catalog")
+        time.sleep(0.1)
+    if not customers:
+        return products, None
+    say("catalog: %d products with stock 10,000,000; signing up %d customers" % (len(products), customers))
+    tokens_file = os.path.join(chaos.WORK, "tokens.tsv")
+    with open(tokens_file, "w") as f:
+        for name, token in stack.customers("bench", customers):
+            f.write("%s\t%s\n" % (name, token))
+    return products, tokens_file
+
+
+def keep_one_replica(stack, name):
+    """Leaves one process of `name` in a chaos.Stack made with replicas > 1, and the gateways' lists to match."""
+    extra = stack.replicas[name][1:]
+    if not extra:
+        return
+    stack.replicas[name] = stack.replicas[name][:1]
+    stack.replicas[name][0].label = name
+    stack.services = [s for s in stack.services if s not in extra]
+    for service in extra:
+        service.log.close()
+        os.remove(service.log.name)
+    for gateway in stack.gateways:
+        for setting, service in [("PRODUCT_SERVICE_URL", "product-service"), ("BASKET_SERVICE_URL", "basket-service"),
+                                 ("ORDERING_SERVICE_URL", "ordering-service"), ("PAYMENT_SERVICE_URL", "payment-service")]:
+            gateway.env[setting] = ",".join(s.url for s in stack.replicas[service])
+
+
+def replica_checks(stack, products):
+    """After every step of a replica set: nothing applied twice, the stock matches the Completed orders, and
+    every replica of a replicated service handled messages."""
+    def count(database, sql):
+        return int(chaos.psql(database, MARK + sql)[0][0])
+
+    orders = {status: int(n) for status, n in chaos.psql("ordering", MARK + "SELECT status, count(*) FROM orders GROUP BY 1")}
+    reservations = {status: int(n) for status, n in chaos.psql("product", MARK + "SELECT status, count(*) FROM stock_reservations GROUP BY 1")}
+    committed_units = count("product", """SELECT coalesce(sum((l->>'quantity')::bigint), 0) FROM stock_reservations r,
+                                          jsonb_array_elements(r.lines::jsonb) l WHERE r.status = 'committed'""")
+    ids = set(p.lower() for p in products)
+    stock_taken = sum(10_000_000 - int(stock) for pid, stock in chaos.psql("product", MARK + "SELECT id, stock FROM products") if pid.lower() in ids)
+    checks = {
+        "orders_by_status": orders,
+        "reservations_by_status": reservations,
+        "status_twice": count("ordering", "SELECT count(*) FROM (SELECT 1 FROM order_status_history GROUP BY order_id, status HAVING count(*) > 1) t"),
+        "payment_status_twice": count("payment", "SELECT count(*) FROM (SELECT 1 FROM payment_history GROUP BY order_id, status HAVING count(*) > 1) t"),
+        "stock_taken": stock_taken, "committed_units": committed_units,
+    }
+    handled = {}
+    for service in stack.services:
+        if service.name in ("identity", "gateway"):
+            continue
+        chaos.sample_metrics(service, wait=10)
+        handled[process_key(service)] = chaos.counted(service, "bus_messages_handled")
+    checks["messages_handled"] = handled
+    gateway = stack.gateway
+    if chaos.sample_metrics(gateway, wait=10):
+        checks["gateway_requests_by_status"] = {k: int(v) for k, v in chaos.counted(gateway, "gateway_requests", by="http_response_status_code").items()}
+        checks["gateway_upstream_retries"] = int(chaos.counted(gateway, "gateway_upstream_retries"))
+        checks["gateway_upstream_ejections"] = int(chaos.counted(gateway, "gateway_upstream_ejections"))
+    replicated = [k for k in handled if "#" in k]
+    checks["every_replica_handled_messages"] = all(handled[k] > 0 for k in replicated) if replicated else None
+    checks["ok"] = (checks["status_twice"] == 0 and checks["payment_status_twice"] == 0 and stock_taken == committed_units
+                    and reservations.get("committed", 0) == orders.get("Completed", 0) and checks["every_replica_handled_messages"] is not False)
+    return checks
+
+
+def replica_set(replicas, rates, seconds, customers, drain_timeout):
+    """The checkout pipeline (warm-up, the paced rates, unpaced) on a stack of its own on fresh databases
+    (<run>_x<replicas>_*), with `replicas` processes of each service in REPLICATED (one of the others) and one
+    gateway given the lists; its rate limits off, READY_REFRESH_MS 500 and its own database whatever the count,
+    so that the two sets differ only in the replicas."""
+    global RUN
+    saved_run, saved_work = RUN, chaos.WORK
+    RUN = chaos.RUN = "%s_x%d" % (saved_run, replicas)
+    chaos.WORK = os.path.join(saved_work, "x%d" % replicas)
+    os.makedirs(chaos.WORK, exist_ok=True)
+    started = time.monotonic()
+    try:
+        stack = chaos.Stack(gateway=True, replicas=replicas, extra_env={"gateway": {
+            "RATE_LIMIT_USER_PER_SECOND": "0", "RATE_LIMIT_ADDRESS_PER_SECOND": "0", "READY_REFRESH_MS": "500",
+            "DATABASE_URL": "%s/%s_gateway" % (PG_URL, RUN)}})
+        for name in list(stack.replicas):
+            if name != "gateway" and name not in REPLICATED:
+                keep_one_replica(stack, name)
+        for service in stack.replicas["product-service"]:
+            service.env["SEED_DEMO_CATALOG"] = "false"
+        stack.product.env["SEED_DEMO_CATALOG"] = "true"
+        say("replicas ×%d: %s (run %s)" % (replicas, ", ".join(process_key(s) for s in stack.services), RUN))
+        ok = False
+        try:
+            for service in stack.services:
+                service.start()
+            products, tokens_file = prepare(stack, customers)
+            meter = CpuMeter(stack.services)
+            url = stack.gateway.url
+            checkout_step("warm-up", 50, 3, url, customers, tokens_file, products, meter, drain_timeout, measure_postgres=False)
+            steps = [checkout_step("%d/s" % rate, rate, seconds, url, customers, tokens_file, products, meter, drain_timeout) for rate in rates]
+            steps.append(checkout_step("saturation", 0, seconds, url, customers, tokens_file, products, meter, drain_timeout))
+            checks = replica_checks(stack, products)
+            ok = True
+        finally:
+            stack.stop()
+            if not ok:
+                say("replicas ×%d failed; service logs kept in %s" % (replicas, chaos.WORK))
+        say("replicas ×%d: checks %s" % (replicas, "hold" if checks["ok"] else "FAIL: %s" % json.dumps(checks)))
+        return {"replicas": replicas, "run": RUN, "processes": [process_key(s) for s in stack.services],
+                "replicated": {name: len(group) for name, group in stack.replicas.items()},
+                "steps": steps, "checks": checks, "wall_seconds": round(time.monotonic() - started, 1)}
+    finally:
+        RUN = chaos.RUN = saved_run
+        chaos.WORK = saved_work
+
+
+def log_problems(directory):
+    """Per service log (the JSON lines the services write): lines at error or critical level, and lines that are
+    not JSON (a crash's message); with the first few of them."""
+    found = {}
+    for path in sorted(glob.glob(os.path.join(directory, "**", "*.log"), recursive=True)):
+        counts, examples = {}, []
+        try:
+            with open(path, errors="replace") as f:
+                for raw in f:
+                    raw = raw.strip()
+                    if not raw:
+                        continue
+                    try:
+                        entry = json.loads(raw)
+                        level = entry.get("level", "?") if isinstance(entry, dict) else "not json"
+                    except ValueError:
+                        entry, level = None, "not json"
+                    if level in ("error", "critical", "not json"):
+                        counts[level] = counts.get(level, 0) + 1
+                        if len(examples) < 3:
+                            examples.append(raw[:300])
+        except OSError:
+            continue
+        if counts:
+            found[os.path.relpath(path, directory)] = {"counts": counts, "examples": examples}
+    return found
 
 
 # --- output ---------------------------------------------------------------------------------------
@@ -467,7 +862,7 @@ def targets(result):
     """Issues 13's and 26's targets, checked against this run. `met` is None when this run did not
     measure it (no such step)."""
     reads = {line["key"]: line for line in result["reads"]}
-    steps = result["checkout"]["steps"]
+    steps = result["checkout"]["steps"] if result.get("checkout") else None
     checks = []
     gw = reads.get("product_gateway")
     if gw and gw["ratio_to_pgbench_select"] is not None:
@@ -478,19 +873,47 @@ def targets(result):
     if direct and direct["ratio_to_pgbench_select"] is not None:
         checks.append(("GET /product/{id} on product-service ≥ 50 % of pgbench -S", "%.1f %%" % (direct["ratio_to_pgbench_select"] * 100),
                        direct["ratio_to_pgbench_select"] >= 0.5))
-    sustained = max([min(s["accepted_rate"], s["order_rate"] or 0, s["completed_rate"] or 0) for s in steps
-                     if s["every_checkout_an_order"] and not s["cancelled"]] or [0])
-    checks.append(("≥ 1,000 checkouts/s sustained end to end (every one an order, none cancelled)", "%.0f/s" % sustained, sustained >= 1000))
-    at500 = next((s for s in steps if s["target_rate"] == 500), None)
-    if at500 and at500["checkout_to_order_ms"]:
-        p99 = at500["checkout_to_order_ms"]["p99"]
-        checks.append(("checkout→order p99 ≤ 50 ms at 500 checkouts/s", "%.0f ms at %.0f/s accepted" % (p99, at500["accepted_rate"]),
-                       p99 <= 50 and at500["every_checkout_an_order"] and at500["accepted_rate"] >= 450))
+    if steps is not None:
+        sustained = max([min(s["accepted_rate"], s["order_rate"] or 0, s["completed_rate"] or 0) for s in steps
+                         if s["every_checkout_an_order"] and not s["cancelled"]] or [0])
+        checks.append(("≥ 1,000 checkouts/s sustained end to end (every one an order, none cancelled)", "%.0f/s" % sustained, sustained >= 1000))
+        at500 = next((s for s in steps if s["target_rate"] == 500), None)
+        if at500 and at500["checkout_to_order_ms"]:
+            p99 = at500["checkout_to_order_ms"]["p99"]
+            checks.append(("checkout→order p99 ≤ 50 ms at 500 checkouts/s", "%.0f ms at %.0f/s accepted" % (p99, at500["accepted_rate"]),
+                           p99 <= 50 and at500["every_checkout_an_order"] and at500["accepted_rate"] >= 450))
     idle = [s["rss_after_start_mib"] for s in result["services"].values() if s.get("rss_after_start_mib")]
     if idle:
         checks.append(("idle RSS ≤ 25 MiB per service", "%.0f–%.0f MiB" % (min(idle), max(idle)), max(idle) <= 25))
-    checks.extend(targets_issue_26(result, steps, sustained))
+    if steps is not None:
+        checks.extend(targets_issue_26(result, steps, sustained))
+    checks.extend(targets_replicas(result))
     return [{"target": t, "measured": m, "met": ok} for t, m, ok in checks]
+
+
+def targets_replicas(result):
+    """The shared rate limits' cost on the read path, and the checkout pipeline's correctness with replicas."""
+    checks = []
+    variants = {v["key"]: v for v in (result.get("gateway_variants") or {}).get("variants", [])}
+    shared = variants.get("shared")
+    if shared and shared["cost_pct"] is not None:
+        checks.append(("shared rate limits cost GET /product/{id} through the gateway ≤ 5 %",
+                       "%.1f %% (median of %d interleaved rounds; lease %s; worst case, lease 1: %s %%)" % (
+                           shared["cost_pct"], len(shared["rps_rounds"]), thousands(shared["lease"]),
+                           fmt((variants.get("shared_lease_1") or {}).get("cost_pct"), "%.1f")),
+                       shared["cost_pct"] <= 5 and shared["errors"] == 0))
+    for s in (result.get("checkout_replicas") or {}).get("sets", []):
+        target = "checkout with replicas ×%d: every checkout an order, none cancelled, nothing applied twice" % s["replicas"]
+        if s.get("error"):
+            checks.append((target, "— (failed: %s)" % s["error"][:80], False))
+            continue
+        c = s["checks"]
+        every = all(step["every_checkout_an_order"] and not step["cancelled"] for step in s["steps"])
+        checks.append((target, "%s; status twice %d, payment twice %d; stock taken %s = committed %s%s" % (
+            "every step" if every else "NOT every step", c["status_twice"], c["payment_status_twice"], thousands(c["stock_taken"]),
+            thousands(c["committed_units"]), "" if c["every_replica_handled_messages"] is None else
+            "; every replica handled messages" if c["every_replica_handled_messages"] else "; a replica handled NO message"), every and c["ok"]))
+    return checks
 
 
 def targets_issue_26(result, steps, sustained):
@@ -547,11 +970,13 @@ def table(result):
     lines = []
     m = result["machine"]
     lines.append("== swn-shop bench, %s, commit %s, %s%s" % (result["date"], m["git_commit"], "QUICK run" if result["settings"]["quick"] else "full run",
-                                                          ", checkout only (no read lines)" if result["settings"].get("checkout_only") else ""))
+                                                          ", checkout only (no read lines)" if result["settings"].get("checkout_only") else
+                                                          ", replica parts only" if result["settings"].get("replicas_only") else ""))
     lines.append("   machine: %d × %s, %s MiB, Linux %s; PostgreSQL %s; %s; load average at start %.2f" % (
         m["nproc"], m["cpu_model"], thousands(m["memory_mib"]), m["kernel"], m["postgres"], m["wrk"], m["load_average_at_start"][0]))
-    lines.append("   services: release build in %s (built %s), LOG_LEVEL %s, gateway rate limits off" % (
-        m["bin_dir"], m["binaries_built"], os.environ.get("LOG_LEVEL", "info (default)")))
+    lines.append("   services: release build in %s (built %s), LOG_LEVEL %s, gateway rate limits off%s" % (
+        m["bin_dir"], m["binaries_built"], os.environ.get("LOG_LEVEL", "info (default)"),
+        " (but in the shared-limit gateway variants)" if result.get("gateway_variants") else ""))
     lines.append("")
     lines.append("   %-46s %10s %9s %9s %9s %9s" % ("what", "req/s", "p50 ms", "p99 ms", "÷ -S", "errors"))
     a = result["anchors"]
@@ -563,8 +988,119 @@ def table(result):
         lines.append("   %-46s %10s %9.2f %9.2f %9s %9d" % (line["label"], thousands(line["rps"]), line["p50_ms"], line["p99_ms"],
                                                           fmt(line["ratio_to_pgbench_select"] and line["ratio_to_pgbench_select"] * 100, "%.1f %%"),
                                                           line["non_2xx"] + line["socket_errors"]))
+    if any(line.get("rounds") for line in result["reads"]):
+        lines.append("   (2 product replicas: one gateway with PRODUCT_SERVICE_URL = both, the median of the rounds below, interleaved with the other variants)")
     lines.append("")
-    ck = result["checkout"]
+    if result.get("checkout"):
+        lines.extend(checkout_table(result["checkout"]))
+    lines.extend(replicas_table(result))
+    lines.append("")
+    lines.append("   %-10s %14s %14s %14s" % ("service", "start→ready ms", "RSS idle MiB", "RSS after MiB"))
+    for name, s in result["services"].items():
+        lines.append("   %-10s %14.0f %14s %14s" % (name, s["ready_ms"], fmt(s.get("rss_after_start_mib"), "%.1f"), fmt(s.get("rss_after_run_mib"), "%.1f")))
+    lines.append("")
+    lines.append("   targets (issues 13 and 26; – = not measured in this run):")
+    for t in result["targets"]:
+        lines.append("   %s %-78s %s" % ({True: "✓", False: "✗"}.get(t["met"], "–"), t["target"], t["measured"]))
+    lines.append("   (load average at the end %.2f; * = not drained within DRAIN_TIMEOUT)" % result["machine"]["load_average_at_end"][0])
+    return "\n".join(lines)
+
+
+def replicas_table(result):
+    """The gateway variants (interleaved medians, cost against limits off) and the checkout pipeline with one
+    and with two replicas; then what the services logged at error level."""
+    lines = []
+    gv = result.get("gateway_variants")
+    if gv:
+        lines.append("")
+        lines.append("   GET /product/{id} through gateway variants A-D, interleaved × %d rounds of %d s (orders %s), wrk -t2 -c%d;"
+                     " median req/s and its cost against limits off" % (
+            gv["rounds"], gv["seconds"], " ".join("".join("ABCD"[i] for i in williams_order(len(gv["order"]), r)) for r in range(gv["rounds"])),
+            gv["connections"]))
+        lines.append("   %-40s %-26s %9s %7s %6s %6s %6s | %-31s | %9s | %s" % (
+            "variant", "req/s per round", "median", "cost", "p50", "p99", "errors", "CPU µs per request (medians)", "rate_take", "other CPU"))
+        lines.append("   %-40s %-26s %9s %7s %6s %6s %6s | %7s %7s %7s %7s | %9s | %s" % (
+            "", "", "req/s", "", "ms", "ms", "", "gateway", "product", "PG", "all", "/request", "% per round"))
+        for letter, v in zip("ABCDEFGH", gv["variants"]):
+            cpu = v["cpu_us_per_request_median"]
+            lines.append("   %-40s %-26s %9s %7s %6.2f %6.2f %6d | %7s %7s %7s %7s | %9s | %s" % (
+                (letter + " " + v["label"])[:40], " ".join(thousands(r) for r in v["rps_rounds"])[:26], thousands(v["rps_median"]),
+                "—" if v["key"] == "off" else fmt(v["cost_pct"], "%+.1f %%"), v["p50_ms_median"], v["p99_ms_median"], v["errors"],
+                fmt(cpu.get("gateway"), "%.0f"), fmt(cpu.get("product"), "%.0f"), fmt(cpu.get("postgres"), "%.0f"),
+                fmt(cpu.get("gateway + product + postgres"), "%.0f"), fmt(v["rate_take_per_request_median"], "%.4f"),
+                " ".join(fmt(o, "%.0f") for o in v["other_cpu_pct_rounds"])))
+        shared = [v for v in gv["variants"] if v["shared"]]
+        if shared:
+            lines.append("   (shared: DATABASE_URL %s, RATE_LIMIT_ADDRESS_PER_SECOND/BURST %s; lease = max(1, min(rate/10, burst/10)) tokens per rate_take;" % (
+                gv["database"], ", ".join("%s/%s" % (v["settings"]["RATE_LIMIT_ADDRESS_PER_SECOND"], v["settings"]["RATE_LIMIT_ADDRESS_BURST"]) for v in shared)))
+            lines.append("    %s; cost = 1 − median ÷ the limits-off median; rate_take/request from pg_stat_statements;" % gv["note"])
+        lines.append("    other CPU: the machine's busy CPU outside gateway, product, Postgres and wrk, in %% of its %d cores (the stack's idle services:"
+                     " a few %%; more: something else ran)" % len(os.sched_getaffinity(0)))
+    cr = result.get("checkout_replicas")
+    if cr:
+        lines.append("")
+        lines.append("   checkout pipeline with one and with two replicas of %s (one gateway given the lists; fresh databases each; %d customers)" % (
+            ", ".join(NAMES.get(n, n) for n in cr["replicated"]), cr["customers"]))
+        lines.append("   note: " + cr["note"])
+        lines.append("   (other CPU %: the machine's busy CPU outside the services, Postgres and wrk over the step and its drain, in % of its cores;"
+                     " bench's polling is a few %, more means something else ran)")
+        lines.append("   %-4s %-10s %7s %8s %7s %7s | %-13s | %-13s | %-7s %5s | %-29s | %5s  %s" % (
+            "set", "step", "offered", "accepted", "orders", "compl.", "→order ms", "→Completed ms", "all", "canc.", "CPU ms per completed order",
+            "other", "client"))
+        lines.append("   %-4s %-10s %7s %8s %7s %7s | %6s %6s | %6s %6s | %-7s %5s | %9s %9s %9s | %5s  %s" % (
+            "", "", "/s", "/s", "/s", "/s", "p50", "p99", "p50", "p99", "orders?", "", "all", "services", "postgres", "CPU %", "errors"))
+        for rs in cr["sets"]:
+            if rs.get("error"):
+                lines.append("   ×%-3d failed: %s" % (rs["replicas"], rs["error"][:200]))
+                continue
+            for s in rs["steps"]:
+                o, c = s["checkout_to_order_ms"] or {}, s["checkout_to_completed_ms"] or {}
+                cpu = s["cpu_ms_per_completed_order"] or {}
+                errors = dict(s["client_errors"])
+                errors.update({"socket " + k: v for k, v in s["socket_errors"].items()})
+                every = cpu.get("all (services + postgres)")
+                lines.append("   ×%-3d %-10s %7.0f %8.0f %7s %7s | %6s %6s | %6s %6s | %-7s %5d | %9s %9s %9s | %5s  %s" % (
+                    rs["replicas"], "unpaced" if s["name"] == "saturation" else s["name"], s["offered_rate"], s["accepted_rate"],
+                    fmt(s["order_rate"], "%.0f"), fmt(s["completed_rate"], "%.0f"),
+                    fmt(o.get("p50"), "%.0f"), fmt(o.get("p99"), "%.0f"), fmt(c.get("p50"), "%.0f"), fmt(c.get("p99"), "%.0f"),
+                    ("yes" if s["every_checkout_an_order"] else "NO") + ("" if s["drained"] else "*"), s["cancelled"],
+                    fmt(every, "%.2f"), fmt(every - cpu["postgres"] if every is not None and cpu.get("postgres") is not None else None, "%.2f"),
+                    fmt(cpu.get("postgres"), "%.2f"), fmt(s.get("other_cpu_pct"), "%.0f"), ", ".join("%s ×%d" % kv for kv in sorted(errors.items())) or "0"))
+        for rs in cr["sets"]:
+            if rs.get("error"):
+                continue
+            c = rs["checks"]
+            lines.append("   ×%d checks %s: (order, status) twice %d, payment twice %d; stock taken %s, committed units %s; reservations %s; orders %s" % (
+                rs["replicas"], "hold" if c["ok"] else "FAIL", c["status_twice"], c["payment_status_twice"], thousands(c["stock_taken"]),
+                thousands(c["committed_units"]), ", ".join("%s %d" % kv for kv in sorted(c["reservations_by_status"].items())),
+                ", ".join("%s %d" % kv for kv in sorted(c["orders_by_status"].items()))))
+            lines.append("      messages handled: %s; gateway: upstream retries %s, ejections %s" % (
+                ", ".join("%s %.0f" % kv for kv in c["messages_handled"].items()), c.get("gateway_upstream_retries", "—"),
+                c.get("gateway_upstream_ejections", "—")))
+        by_process = [(rs["replicas"], s) for rs in cr["sets"] if not rs.get("error") for s in rs["steps"] if s.get("cpu_seconds_by_process")]
+        if by_process:
+            lines.append("   CPU ms per completed order by process (×2):")
+            keys = [k for k in by_process[0][1]["cpu_seconds_by_process"] if k != "postgres"]
+            lines.append("   %-10s " % "step" + " ".join("%10s" % k for k in keys))
+            for replicas, s in by_process:
+                done = s["completed"] or 1
+                lines.append("   %-10s " % ("unpaced" if s["name"] == "saturation" else s["name"]) +
+                             " ".join("%10.2f" % (s["cpu_seconds_by_process"].get(k, 0.0) * 1000.0 / done) for k in keys))
+    logs = result.get("service_logs")
+    if logs:
+        lines.append("")
+        lines.append("   service logs with lines at error/critical level (or not JSON):")
+        for path, found in logs.items():
+            lines.append("   %-40s %s; first: %s" % (path, ", ".join("%s ×%d" % kv for kv in sorted(found["counts"].items())),
+                                                   found["examples"][0][:200] if found["examples"] else ""))
+    elif logs is not None:
+        lines.append("")
+        lines.append("   service logs: no line at error or critical level")
+    return lines
+
+
+def checkout_table(ck):
+    lines = []
     lines.append("   checkout pipeline through the gateway: %d customers, one wrk connection each; POST /basket + POST /basket/checkout per checkout" % ck["customers"])
     lines.append("   %-10s %7s %8s %7s %7s | %-20s | %-20s | %-7s %9s  %s" % (
         "step", "offered", "accepted", "orders", "compl.", "checkout→order ms", "checkout→completed", "all", "cancelled", "client"))
@@ -607,16 +1143,7 @@ def table(result):
             lines.append("   %-10s %7d " % (s["name"], s["orders"]) + " ".join("%8s" % fmt(per.get(p), "%.2f") for p in processes) +
                          " %8.2f %8.2f" % (per["all (services + postgres)"], per["wrk (load generator)"]))
     lines.extend(postgres_table(ck["steps"]))
-    lines.append("")
-    lines.append("   %-10s %14s %14s %14s" % ("service", "start→ready ms", "RSS idle MiB", "RSS after MiB"))
-    for name, s in result["services"].items():
-        lines.append("   %-10s %14.0f %14s %14s" % (name, s["ready_ms"], fmt(s.get("rss_after_start_mib"), "%.1f"), fmt(s.get("rss_after_run_mib"), "%.1f")))
-    lines.append("")
-    lines.append("   targets (issues 13 and 26; – = not measured in this run):")
-    for t in result["targets"]:
-        lines.append("   %s %-78s %s" % ({True: "✓", False: "✗"}.get(t["met"], "–"), t["target"], t["measured"]))
-    lines.append("   (load average at the end %.2f; * = not drained within DRAIN_TIMEOUT)" % result["machine"]["load_average_at_end"][0])
-    return "\n".join(lines)
+    return lines
 
 
 def postgres_table(steps):
@@ -755,22 +1282,35 @@ def plot(result, path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a 1–2 minute smoke run (3 s lines, 2 rates + saturation of 5 s)")
+    parser.add_argument("--quick", action="store_true", help="a 3–4 minute smoke run (3 s lines, 2 rates + saturation of 5 s; the replica parts shorter)")
     parser.add_argument("--checkout-only", action="store_true",
-                        help="no read lines: the anchors (pgbench -S, -N) and the checkout steps only, for before/after runs of the messaging code")
+                        help="no read lines: the anchors (pgbench -S, -N) and the checkout steps only, for before/after runs of the messaging code"
+                             " (no replica parts unless --replicas)")
+    parser.add_argument("--replicas", action="store_true", help="the replica parts with --checkout-only too")
+    parser.add_argument("--no-replicas", action="store_true",
+                        help="leave out the replica parts (gateway variants: two product replicas, shared rate limits; checkout with ×1 and ×2 "
+                             "replicas): the run as it was before them, about 4 minutes shorter")
+    parser.add_argument("--replicas-only", action="store_true",
+                        help="only the anchors, GET /product/{id} through the gateway and the replica parts (bench-replicas.json)")
     args = parser.parse_args()
     quick = args.quick
     checkout_only = args.checkout_only
+    replicas_only = args.replicas_only
+    with_replicas = not args.no_replicas and (replicas_only or args.replicas or not checkout_only)
+    if replicas_only and (checkout_only or args.no_replicas):
+        sys.exit("bench: --replicas-only goes with neither --checkout-only nor --no-replicas")
     seconds = int(os.environ.get("BENCH_SECONDS", "3" if quick else "10"))
     checkout_seconds = int(os.environ.get("CHECKOUT_SECONDS", "5" if quick else "12"))
     # --quick --checkout-only: the two paced rates issue 26's latency targets name (25/s, and about half of 5 % of pgbench -N)
     default_rates = ("25,100" if checkout_only else "50,100,500") if quick else "25,50,100,250,500,1000"
     rates = [int(r) for r in os.environ.get("BENCH_RATES", default_rates).split(",") if r.strip()]
+    replica_rates = [int(r) for r in os.environ.get("BENCH_REPLICA_RATES", "50" if quick else "50,100").split(",") if r.strip()]
+    rounds = int(os.environ.get("BENCH_ROUNDS", "2" if quick else "4"))
     customers = int(os.environ.get("BENCH_CUSTOMERS", "64"))
     connections = int(os.environ.get("BENCH_CONNECTIONS", "32"))
     drain_timeout = float(os.environ.get("DRAIN_TIMEOUT", "180"))
     out_dir = os.environ.get("BENCH_OUT", os.path.join(HERE, "results"))
-    stem = "bench-quick" if quick else "bench-checkout" if checkout_only else "bench"
+    stem = "bench-quick" if quick else "bench-checkout" if checkout_only else "bench-replicas" if replicas_only else "bench"
     for tool in ["wrk", PGBENCH, chaos.PSQL]:
         if not shutil.which(tool):
             sys.exit("bench: %s is missing (Debian: apt-get install wrk postgresql-client; pgbench comes with the server)" % tool)
@@ -780,16 +1320,19 @@ def main():
 
     wall = time.monotonic()
     result = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "run": RUN, "machine": machine_info(),
-              "settings": {"quick": quick, "checkout_only": checkout_only, "seconds": seconds, "checkout_seconds": checkout_seconds, "rates": rates,
+              "settings": {"quick": quick, "checkout_only": checkout_only, "replicas_only": replicas_only, "replicas": with_replicas,
+                           "seconds": seconds, "checkout_seconds": checkout_seconds, "rates": rates,
                            "customers": customers, "read_connections": connections, "log_level": os.environ.get("LOG_LEVEL", "info"),
                            "drain_timeout": drain_timeout}}
+    if with_replicas:
+        result["settings"].update({"replica_rates": replica_rates, "gateway_variant_rounds": rounds, "replicated": REPLICATED})
     say("run %s; service logs in %s" % (RUN, chaos.WORK))
     stack = chaos.Stack(gateway=True, extra_env={
         "product": {"SEED_DEMO_CATALOG": "true"},
         "gateway": {"RATE_LIMIT_USER_PER_SECOND": "0", "RATE_LIMIT_ADDRESS_PER_SECOND": "0"}})
     services = stack.services
-    tokens_file = os.path.join(chaos.WORK, "tokens.tsv")
     ok = False
+    failures = []
     try:
         ready = {}
         for service in services:
@@ -798,47 +1341,24 @@ def main():
         time.sleep(3)
         idle = {NAMES[s.name]: rss_mib(s.process.pid) for s in services}
 
-        admin = stack.admin()
-        deadline = time.time() + 30
-        while True:
-            status, page = chaos.call("GET", stack.product.url + "/product?limit=200")
-            if status == 200 and page["items"]:
-                break
-            if time.time() > deadline:
-                raise RuntimeError("no demo catalog (%s)" % status)
-            time.sleep(0.2)
-        products = []
-        for item in page["items"]:
-            body = {k: item[k] for k in ["name", "description", "imageFile", "price", "category"] if item.get(k) is not None}
-            body["stockDelta"] = 10_000_000 - item["stock"]  # relative: an absolute stock needs If-Match
-            status, answer = chaos.call("PUT", "%s/product/%s" % (stack.product.url, item["id"]), body, admin)
-            if status != 200:
-                raise RuntimeError("PUT /product/%s: %s %s" % (item["id"], status, answer))
-            products.append(item["id"])
-        while chaos.scalar("basket", "SELECT count(*) FROM catalog_products") < len(products):
-            if time.time() > deadline:
-                raise RuntimeError("the basket never learned the catalog")
-            time.sleep(0.1)
-        say("catalog: %d products with stock 10,000,000; signing up %d customers" % (len(products), customers))
-        users = stack.customers("bench", customers)
-        with open(tokens_file, "w") as f:
-            for name, token in users:
-                f.write("%s\t%s\n" % (name, token))
+        products, tokens_file = prepare(stack, 0 if replicas_only else customers)
 
         result["anchors"] = anchors(seconds)
         anchor_tps = {k: v["tps"] for k, v in result["anchors"].items()}
 
         product_id = products[0]
         reads = []
-        for key, label, url in [] if checkout_only else [
-                ("health", "GET /health, product-service", stack.product.url + "/health"),
-                ("product_direct", "GET /product/{id}, product-service", "%s/product/%s" % (stack.product.url, product_id)),
-                ("product_gateway", "GET /product/{id}, through the gateway", "%s/product/%s" % (stack.gateway.url, product_id)),
-                ("list_gateway", "GET /product (list of %d), through the gateway" % len(products), stack.gateway.url + "/product")]:
-            reads.append(dict(read_line(label, url, seconds, connections, anchor_tps), key=key))
+        lines = [] if checkout_only else [
+            ("health", "GET /health, product-service", stack.product.url + "/health"),
+            ("product_direct", "GET /product/{id}, product-service", "%s/product/%s" % (stack.product.url, product_id)),
+            ("product_gateway", "GET /product/{id}, through the gateway", "%s/product/%s" % (stack.gateway.url, product_id)),
+            ("list_gateway", "GET /product (list of %d), through the gateway" % len(products), stack.gateway.url + "/product")]
+        for key, label, url in lines:
+            if not replicas_only or key == "product_gateway":
+                reads.append(dict(read_line(label, url, seconds, connections, anchor_tps), key=key))
         # The same read with product-service's cache off (another replica on the same database, only for
         # this line): what a read costs when it goes to Postgres every time.
-        if not checkout_only:
+        if not checkout_only and not replicas_only:
             uncached = chaos.Service("product-service", chaos.free_port(),
                                      dict(stack.product.env, PRODUCT_CACHE_TTL_MS="0", SEED_DEMO_CATALOG="false"))
             uncached.start()
@@ -847,24 +1367,38 @@ def main():
                                             seconds, connections, anchor_tps), key="product_direct_uncached"))
             finally:
                 uncached.stop()
+        # Gateways that differ from the one above in one thing each, interleaved: two product replicas; the
+        # shared rate limits on (a lease of 100,000, and of one token: a statement per request).
+        if with_replicas and not checkout_only and rounds > 0:
+            variants = result["gateway_variants"] = gateway_variants(stack, product_id, seconds, connections, anchor_tps, rounds)
+            two = next(v for v in variants["variants"] if v["key"] == "two_product_replicas")
+            line = {"key": "product_gateway_2_replicas", "label": "GET /product/{id}, gateway, 2 product replicas",
+                    "connections": connections, "rounds": rounds, "rps": two["rps_median"], "p50_ms": two["p50_ms_median"],
+                    "p99_ms": two["p99_ms_median"], "non_2xx": two["non_2xx"], "socket_errors": two["socket_errors"],
+                    "ratio_to_pgbench_select": two["rps_median"] / anchor_tps["pgbench_select"],
+                    "ratio_to_pgbench_select_prepared": two["rps_median"] / anchor_tps["pgbench_select_prepared"],
+                    "note": "median of %d interleaved rounds (gateway variants)" % rounds}
+            at = next((i + 1 for i, r in enumerate(reads) if r["key"] == "product_gateway"), len(reads))
+            reads.insert(at, line)
         result["reads"] = reads
 
-        meter = CpuMeter(services)
-        if not meter.postmaster:
-            say("no postmaster.pid in %s: Postgres CPU is left out (set PGDATA_DIR)" % PGDATA_DIR)
-        say("checkout: warm-up")
-        checkout_step("warm-up", 50, 3, stack.gateway.url, customers, tokens_file, products, meter, drain_timeout, measure_postgres=False)
-        steps = []
-        for rate in rates:
-            steps.append(checkout_step("%d/s" % rate, rate, checkout_seconds, stack.gateway.url, customers, tokens_file, products, meter, drain_timeout))
-        steps.append(checkout_step("saturation", 0, checkout_seconds, stack.gateway.url, customers, tokens_file, products, meter, drain_timeout))
-        qualifying = [s for s in steps if s["checkout_to_order_ms"] and s["checkout_to_order_ms"]["p99"] <= 50 and s["every_checkout_an_order"]
-                      and not s["cancelled"] and (not s["target_rate"] or s["accepted_rate"] >= 0.9 * s["target_rate"])]
-        best = max(qualifying, key=lambda s: s["target_rate"] or s["accepted_rate"], default=None)
-        result["checkout"] = {"customers": customers, "steps": steps,
-                              "highest_rate_p99_within_50ms": None if best is None else {
-                                  "rate": best["target_rate"] or best["accepted_rate"], "step": best["name"],
-                                  "p99_ms": best["checkout_to_order_ms"]["p99"]}}
+        if not replicas_only:
+            meter = CpuMeter(services)
+            if not meter.postmaster:
+                say("no postmaster.pid in %s: Postgres CPU is left out (set PGDATA_DIR)" % PGDATA_DIR)
+            say("checkout: warm-up")
+            checkout_step("warm-up", 50, 3, stack.gateway.url, customers, tokens_file, products, meter, drain_timeout, measure_postgres=False)
+            steps = []
+            for rate in rates:
+                steps.append(checkout_step("%d/s" % rate, rate, checkout_seconds, stack.gateway.url, customers, tokens_file, products, meter, drain_timeout))
+            steps.append(checkout_step("saturation", 0, checkout_seconds, stack.gateway.url, customers, tokens_file, products, meter, drain_timeout))
+            qualifying = [s for s in steps if s["checkout_to_order_ms"] and s["checkout_to_order_ms"]["p99"] <= 50 and s["every_checkout_an_order"]
+                          and not s["cancelled"] and (not s["target_rate"] or s["accepted_rate"] >= 0.9 * s["target_rate"])]
+            best = max(qualifying, key=lambda s: s["target_rate"] or s["accepted_rate"], default=None)
+            result["checkout"] = {"customers": customers, "steps": steps,
+                                  "highest_rate_p99_within_50ms": None if best is None else {
+                                      "rate": best["target_rate"] or best["accepted_rate"], "step": best["name"],
+                                      "p99_ms": best["checkout_to_order_ms"]["p99"]}}
 
         time.sleep(5)
         after = {NAMES[s.name]: rss_mib(s.process.pid) for s in services}
@@ -875,6 +1409,23 @@ def main():
         stack.stop()
         if not ok:
             say("failed; service logs kept in " + chaos.WORK)
+
+    # The checkout pipeline with one and with two replicas of ordering, product and payment, each on a stack of
+    # its own (the one above is stopped: its idle work would share the cores).
+    if with_replicas:
+        started = time.monotonic()
+        sets = []
+        for replicas in (1, 2):
+            try:
+                sets.append(replica_set(replicas, replica_rates, checkout_seconds, customers, drain_timeout))
+            except Exception as error:  # the figures so far are still written
+                say("replicas ×%d: %s" % (replicas, error))
+                sets.append({"replicas": replicas, "error": str(error)})
+                failures.append("checkout with replicas ×%d: %s" % (replicas, error))
+        result["checkout_replicas"] = {"replicated": REPLICATED, "rates": replica_rates, "customers": customers, "seconds": checkout_seconds,
+                                       "note": REPLICAS_NOTE, "sets": sets, "wall_seconds": round(time.monotonic() - started, 1)}
+        failures.extend("checkout with replicas ×%d: checks do not hold" % s["replicas"] for s in sets if s.get("checks") and not s["checks"]["ok"])
+    result["service_logs"] = log_problems(chaos.WORK)
     result["machine"]["load_average_at_end"] = os.getloadavg()
     result["targets"] = targets(result)
     result["wall_seconds"] = round(time.monotonic() - wall, 1)
@@ -884,11 +1435,16 @@ def main():
         json.dump(result, f, indent=1, sort_keys=False)
         f.write("\n")
     png_path = os.path.join(out_dir, stem + ".png")
-    drew = plot(result, png_path)
+    drew = plot(result, png_path) if result.get("checkout") else False
     print(table(result))
     print("   wrote %s%s (%.0f s in all)" % (os.path.relpath(json_path, ROOT), " and " + os.path.relpath(png_path, ROOT) if drew else "", result["wall_seconds"]))
-    shutil.rmtree(chaos.WORK, ignore_errors=True)
-    return 0
+    if failures or os.environ.get("BENCH_KEEP_LOGS"):
+        say("service logs kept in " + chaos.WORK)
+        for failure in failures:
+            say("FAILED: " + failure)
+    else:
+        shutil.rmtree(chaos.WORK, ignore_errors=True)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
