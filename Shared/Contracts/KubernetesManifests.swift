@@ -69,11 +69,6 @@ package enum KubernetesManifests {
 
     static func labels(_ service: ShopService) -> YAMLNode { .map([("app.kubernetes.io/name", .string(service.executable))]) }
 
-    /// Whether the process is on the bus (publishes or consumes).
-    static func onBus(_ service: ShopService, topology: BusTopology) -> Bool {
-        topology.queues.contains { $0.consumer == service.executable } || topology.publishers[service.executable] != nil
-    }
-
     /// The port Prometheus scrapes: the gateway's internal one, every other process's own.
     static func metricsPort(_ service: ShopService) -> Int { LocalDeployment.metricsPort(service) }
 
@@ -95,7 +90,7 @@ package enum KubernetesManifests {
             // $(VAR) expands the variables above (Kubernetes does it, not a shell).
             env.append(.map([("name", "DATABASE_URL"), ("value", .string("postgres://\(database)@$(DATABASE_HOST):5432/\(database)"))]))
         }
-        if onBus(service, topology: topology) {
+        if topology.hasOnBus(service) {
             env.append(.map([("name", "BUS_DATABASE_PASSWORD"), ("valueFrom", .map([("secretKeyRef", .map([("name", .string(secretName("bus"))), ("key", "password")]))]))]))
             env.append(.map([("name", "BUS_DATABASE_URL"), ("value", "postgres://bus:$(BUS_DATABASE_PASSWORD)@$(DATABASE_HOST):5432/bus")]))
         }
@@ -107,7 +102,7 @@ package enum KubernetesManifests {
             }
         }
         var podLabels: [(String, YAMLNode)] = [("app.kubernetes.io/name", .string(name))]
-        if service.database != nil || onBus(service, topology: topology) { podLabels.append(("swn-shop/database-client", "true")) }
+        if service.database != nil || topology.hasOnBus(service) { podLabels.append(("swn-shop/database-client", "true")) }
         var ports: [YAMLNode] = [.map([("name", "http"), ("containerPort", .int(service.port))])]
         if metricsPort(service) != service.port { ports.append(.map([("name", "metrics"), ("containerPort", .int(metricsPort(service)))])) }
         let probe = { (path: String, period: Int, failures: Int) -> YAMLNode in
@@ -405,7 +400,7 @@ package enum KubernetesManifests {
             documents.append(.map([("apiVersion", .string(apiVersion)), ("kind", .string(kind)), ("metadata", .map([("name", .string(name))])), ("$patch", "delete")]))
         }
         let topology = BusTopology.shop()
-        for service in ShopService.all where onBus(service, topology: topology) {
+        for service in ShopService.all where topology.hasOnBus(service) {
             documents.append(.map([
                 ("apiVersion", "v1"), ("kind", "ServiceAccount"),
                 ("metadata", .map([("name", .string(service.executable)), ("annotations", .map([

@@ -113,10 +113,6 @@ package enum ServiceTemplate {
         return lines.joined(separator: "\n")
     }
 
-    static func onBus(_ service: ShopService, topology: BusTopology) -> Bool {
-        topology.queues.contains { $0.consumer == service.executable } || topology.publishers[service.executable] != nil
-    }
-
     static func task(_ service: ShopService, topology: BusTopology) -> [String] {
         var lines = [
             "  \(id(service))Task:",
@@ -129,7 +125,7 @@ package enum ServiceTemplate {
             "      Memory: \"512\"",
             "      ExecutionRoleArn: !GetAtt ExecutionRole.Arn",
         ]
-        let bus = onBus(service, topology: topology)
+        let bus = topology.hasOnBus(service)
         if bus { lines.append("      TaskRoleArn: !GetAtt \(BusTopology.logicalID(role: service.executable)).Arn") }
         lines += [
             "      ContainerDefinitions:",

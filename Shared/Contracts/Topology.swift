@@ -67,3 +67,11 @@ extension BusSettings {
         .shop(eventBusName: eventBusName, visibilityTimeout: visibilityTimeout, maxReceiveCount: maxReceiveCount)
     }
 }
+
+extension BusTopology {
+    /// Whether `service` is on the bus (publishes or consumes): it gets a bus connection locally and a
+    /// task role on AWS (`KubernetesManifests`, `ServiceTemplate`).
+    package func hasOnBus(_ service: ShopService) -> Bool {
+        queues.contains { $0.consumer == service.executable } || publishers[service.executable] != nil
+    }
+}
