@@ -37,6 +37,7 @@ let serviceTargets: [Target] =
     + service("Basket", executable: "basket-service", dependencies: busService + [httpClient, httpTypes, .product(name: "Crypto", package: "swift-crypto")])
     + service("Ordering", executable: "ordering-service", dependencies: busService)
     + service("Payment", executable: "payment-service", dependencies: busService)
+    + service("Shipping", executable: "shipping-service", dependencies: busService)
 
 let sharedTargets: [Target] = [
     .target(
@@ -110,7 +111,7 @@ let testTargets: [Target] = [
     .testTarget(
         name: "ContractsTests",
         dependencies: testing + [
-            "Contracts", "EventBus", "GatewayService", "ProductService", "BasketService", "OrderingService", "PaymentService", "Auth",
+            "Contracts", "EventBus", "GatewayService", "ProductService", "BasketService", "OrderingService", "PaymentService", "ShippingService", "Auth",
             .product(name: "Yams", package: "Yams"),
         ],
         path: "Tests/ContractsTests", swiftSettings: swiftSettings
@@ -128,6 +129,7 @@ let testTargets: [Target] = [
     ),
     .testTarget(name: "OrderingServiceTests", dependencies: testing + ["OrderingService", "EventBus", "Contracts", .product(name: "PostgresNIO", package: "postgres-nio")], path: "Tests/OrderingServiceTests", swiftSettings: swiftSettings),
     .testTarget(name: "PaymentServiceTests", dependencies: testing + ["PaymentService", "EventBus", "Contracts"], path: "Tests/PaymentServiceTests", swiftSettings: swiftSettings),
+    .testTarget(name: "ShippingServiceTests", dependencies: testing + ["ShippingService", "EventBus", "Contracts"], path: "Tests/ShippingServiceTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "AuthTests",
         dependencies: testing + [

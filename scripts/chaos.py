@@ -1,17 +1,45 @@
 #!/usr/bin/env python3
-"""`make chaos`: the order saga under SIGKILLs, then its invariants checked in the databases.
+"""`make chaos`: the order lifecycle under SIGKILLs, then its invariants checked in the databases.
 
-Starts identity, product, basket, ordering and payment (local bus) on fresh databases, signs up
+Starts identity, product, basket, ordering, payment and shipping (local bus) on fresh databases, signs up
 customers, and places ORDERS orders (default 1000) from WORKERS threads with a mix of test cards and
-quantities close to the stock, while a chaos thread SIGKILLs a random service every few seconds and
-restarts it. Checkouts that fail while basket-service is down are retried with the same
-Idempotency-Key. Afterwards, with every service up again, it waits for the sagas to finish and checks:
+quantities close to the stock, while a chaos thread SIGKILLs a random service (product, basket, ordering,
+payment or shipping) every few seconds and restarts it. Checkouts that fail while basket-service is down are
+retried with the same Idempotency-Key. Shipping runs with short delays (dispatch 1.5 s after the order
+completed, delivery 1 s later, a return back in 0.8 s: SHIPPING below), so orders go on to Shipped and Delivered
+during the run.
 
-  - every accepted checkout became exactly one order, and every order is Completed or Cancelled;
-  - for every product: stock = start - sum of the quantities of its Completed orders;
-  - no stock below zero; no reservation left open;
-  - every approved charge belongs to a Completed order; every Completed order has an approved charge;
-    every charge of a Cancelled order was refunded (or never approved).
+The customers act on their orders meanwhile (ACTION_THREADS threads): CANCEL_SHARE of the checkouts (default
+0.15) are cancelled with `POST /order/{userName}/{orderId}/cancel` and the customer's token, half as soon as the
+order exists, half 1.2–2.5 s after it Completed (around the dispatch: some stop the parcel, some lose the race,
+some come after it left); RETURN_SHARE of the others (default 0.10) are returned with `POST
+/order/{userName}/{orderId}/return` once Delivered. The order is found with `GET /order/{userName}?checkoutId=`;
+a 202 or a 409 is an answer (counted), a 5xx, no connection or a 429 is retried later, like the checkouts.
+
+Afterwards, with every service up again, it waits until every order is at rest (Cancelled, Delivered or
+Returned, its saga finished), every cancel and return answered and nothing in flight (outboxes, queues, open
+reservations, pending charges, shipments on their way), and checks:
+
+  - every accepted checkout became exactly one order, and every order is at rest; its status history is a path
+    of the lifecycle (Pending → StockReserved → Paid → Completed → Shipped → Delivered → ReturnRequested →
+    Returned; Cancelled from Pending, StockReserved or Completed);
+  - for every product: stock = start - the quantities of its orders in Completed, Shipped, Delivered or
+    ReturnRequested; no stock below zero;
+  - money: every approved charge belongs to such an order and each of them has one; every refunded charge
+    belongs to a Cancelled or Returned order, and every Cancelled or Returned order that was paid is refunded
+    (else its charge was never approved); no order both shipped (shipments.shipped_at) and refunded, except
+    a Returned one;
+  - shipments: one for every order that completed and none for another; Delivered ↔ delivered, Returned ↔
+    returned, a Cancelled order's shipment (if any) cancelled and never shipped; the order shows the
+    shipment's status, carrier and tracking number;
+  - stock reservations (one per order): none left open, none applied twice; committed exactly for the orders
+    that hold stock (start - stock = the committed units for every product); `returned` only for a Returned
+    order or a completed one cancelled by its customer (CustomerCancelled), and for each of those;
+  - the customers: an accepted cancel ends Cancelled (CustomerCancelled) or, when the parcel had left, Shipped
+    with reason CancelTooLate in the history (and then Delivered); a refused one (409) came when the order was
+    already Shipped or Cancelled; an accepted return ends Returned, and a Delivered order's return is never
+    refused; no order is CustomerCancelled, CancelTooLate, ReturnRequested or Returned that no customer
+    cancelled or returned.
 
 The chaos also crash-restarts Postgres (`pg_ctl -m immediate restart`, PG_RESTARTS times, default 2, spread
 over the run), and a watcher fails the run when any process exits without having been killed by the test.
@@ -22,25 +50,28 @@ and serve again within seconds of the database's return; the checkouts of that p
 Replicas mode (`make replicas`: REPLICAS=2 GATEWAYS=2): REPLICAS processes of every service on the same
 databases and bus (each its own port) and GATEWAYS gateways, each given every replica's URL (round-robin,
 ejection, READY_REFRESH_MS=500) and the run's `<RUN>_gateway` database (rate limits shared by the gateways,
-left on at their defaults: a 429 is retried after a pause, never a failure). The workers check out through the
-gateways, alternating per call (a gateway whose connection failed is avoided for a second: the call goes to the
-other). The chaos SIGKILLs any replica of product, basket, ordering and payment, and sometimes a gateway (never
-two processes at once, so one gateway always serves); the Postgres crash-restarts and the outage stay as they are
-(the outage's SIGTERM hits the first payment replica). A product whose price changes twice a second keeps
-catalog events flowing to the basket replicas (basket-service reads only `basket-catalog`: product created,
-price changed, deleted). Besides the invariants above it checks that every replica of ordering, payment,
-product and basket handled messages (`bus_messages_handled` from each replica's /metrics, read every few
-seconds, before each kill and at the end, summed over the replica's lifetimes), that no order has a status
-twice in `order_status_history` nor a payment in `payment_history`, and that no reservation was applied twice
-(every committed reservation's order Completed and the reverse, and for every product start - stock = the
-units of its committed reservations); it prints replicas, kills per replica, requests per gateway
+left on at their defaults: a 429 is retried after a pause, never a failure). The workers check out, and the
+customers cancel and return, through the gateways, alternating per call (a gateway whose connection failed is
+avoided for a second: the call goes to the other). The chaos SIGKILLs any replica of product, basket,
+ordering, payment and shipping, and sometimes a gateway (never two processes at once, so one gateway always
+serves); the Postgres crash-restarts and the outage stay as they are (the outage's SIGTERM hits the first
+payment replica). A product whose price changes twice a second keeps catalog events flowing to the basket
+replicas (basket-service reads only `basket-catalog`: product created, price changed, deleted). Besides the
+invariants above it checks that every replica of ordering, payment, product, basket and shipping handled
+messages (`bus_messages_handled` from each replica's /metrics, read every few seconds, before each kill and at
+the end, summed over the replica's lifetimes) and that no order has a status twice in `order_status_history`
+nor a payment in `payment_history`; it prints replicas, kills per replica, requests per gateway
 (`gateway_requests`) and messages handled per replica.
 
-Prints the figures and exits 1 when an invariant does not hold.
+Prints the figures (orders per final status and cancellation reason, cancels accepted and refused, returns,
+shipments, kills per service, ...) and exits 1 when an invariant does not hold.
 Settings: PG_URL (default postgres://swn:swn@127.0.0.1:$PGPORT), SWN_BIN_DIR, ORDERS, WORKERS, SEED,
 PG_RESTARTS, OUTAGE_SECONDS, PGDATA_DIR (the cluster scripts/postgres.sh made, default .data/postgres),
-REPLICAS (default 1: one process per service, no gateway), GATEWAYS (default 2 with REPLICAS > 1, else 0).
+REPLICAS (default 1: one process per service, no gateway), GATEWAYS (default 2 with REPLICAS > 1, else 0),
+CANCEL_SHARE, RETURN_SHARE, ACTION_THREADS (default 4).
 """
+import calendar
+import heapq
 import json
 import os
 import random
@@ -77,6 +108,21 @@ SAGA = {
     "PAYMENT_SLOW_DELAY_MS": "3500", "PAYMENT_SCAN_MS": "200", "RETRY_BASE_DELAY_MS": "200", "RETRY_MAX_DELAY_MS": "2000",
     "QUEUE_VISIBILITY_TIMEOUT_MS": "3000", "QUEUE_MAX_RECEIVE_COUNT": "50", "LOG_LEVEL": "warning",
 }
+# Shipping's delays, short: a parcel leaves 1.5 s after its order completed and arrives 1 s later; a return
+# arrives back 0.8 s after it was asked for.
+SHIPPING = {"SHIPPING_DISPATCH_DELAY_MS": "1500", "SHIPPING_DELIVERY_DELAY_MS": "1000", "SHIPPING_RETURN_DELAY_MS": "800",
+            "SHIPPING_SCAN_MS": "100"}
+CANCEL_SHARE = float(os.environ.get("CANCEL_SHARE", "0.15"))  # of the checkouts: half at once, half around the dispatch
+RETURN_SHARE = float(os.environ.get("RETURN_SHARE", "0.10"))  # of the others, returned once Delivered
+ACTION_THREADS = int(os.environ.get("ACTION_THREADS", "4"))
+
+# The order lifecycle (Shared/Contracts/OrderLifecycle.swift).
+AT_REST = ("Cancelled", "Delivered", "Returned")
+HOLDS_STOCK = ("Completed", "Shipped", "Delivered", "ReturnRequested")  # units sold, money kept
+TRANSITIONS = {("Pending", "StockReserved"), ("StockReserved", "Paid"), ("Paid", "Completed"), ("Completed", "Shipped"),
+               ("Shipped", "Delivered"), ("Delivered", "ReturnRequested"), ("ReturnRequested", "Returned"),
+               ("Pending", "Cancelled"), ("StockReserved", "Cancelled"), ("Completed", "Cancelled")}
+CANCEL_TOO_LATE = "CancelTooLate"  # the reason on a Shipped entry when the customer's cancel lost the race
 
 
 def log(message):
@@ -237,27 +283,31 @@ def cognito(identity, action, body):
 
 
 class Stack:
-    """identity, product, basket, ordering, payment (and the gateway) on fresh databases of this run.
+    """identity, product, basket, ordering, payment (with `shipping`, shipping-service too; and the gateway) on
+    fresh databases of this run.
 
     With `replicas` > 1, that many processes of every service on the same databases and bus (each its own
     port): `self.replicas["product-service"]` lists them, and `self.product` etc. are the first ones. With
     `gateways` (default: 1 when `gateway`, else 0), that many gateways (`self.gateways`; `self.gateway` is the
     first). `self.services` is every process, first replicas in the order identity, product, basket,
-    ordering, payment, then the gateways: with one replica and one gateway, exactly the stack it always was."""
+    ordering, payment (shipping), then the gateways: with one replica and one gateway (and no `shipping`),
+    exactly the stack it always was."""
 
     ATTRIBUTES = {"identity": "identity", "product": "product-service", "basket": "basket-service",
-                  "ordering": "ordering-service", "payment": "payment-service", "gateway": "gateway"}
+                  "ordering": "ordering-service", "payment": "payment-service", "shipping": "shipping-service", "gateway": "gateway"}
 
-    def __init__(self, gateway=False, extra_env=None, replicas=1, gateways=None):
+    def __init__(self, gateway=False, extra_env=None, replicas=1, gateways=None, shipping=False):
         """`extra_env`: more environment per service, by attribute name
         (`{"product": {"SEED_DEMO_CATALOG": "true"}, "gateway": {...}}`), applied over the defaults (to every
-        replica of that service)."""
+        replica of that service). `shipping`: start shipping-service too (database `shipping`, its replicas
+        like the others'; the gateways get SHIPPING_SERVICE_URL); `self.shipping` is its first replica, else None."""
         gateways = gateways if gateways is not None else (1 if gateway else 0)
         # Several replicas or gateways: the gateways take lists of replicas, refresh their view every 500 ms,
         # share their rate limits through a database of their own and keep them on (at their defaults).
         shared = replicas > 1 or gateways > 1
         ports = {name: [free_port() for _ in range(replicas)] for name in ["identity", "product-service", "basket-service",
-                                                                         "ordering-service", "payment-service"]}
+                                                                         "ordering-service", "payment-service"]
+                 + (["shipping-service"] if shipping else [])}
         # Every identity replica issues tokens as the first one (one issuer, one pool, keys in their database).
         issuer = "http://127.0.0.1:%d/local_swn" % ports["identity"][0]
         common = {"BUS_MODE": "local", "BUS_DATABASE_URL": "%s/%s_bus" % (PG_URL, RUN), "COGNITO_ISSUER": issuer,
@@ -283,14 +333,19 @@ class Stack:
             "ordering-service": group("ordering-service", dict(common, DATABASE_URL=database("ordering"))),
             "payment-service": group("payment-service", dict(common, DATABASE_URL=database("payment"))),
         }
+        if shipping:
+            # As payment-service is started: its own database, the local bus, the token settings.
+            self.replicas["shipping-service"] = group("shipping-service", dict(common, DATABASE_URL=database("shipping")))
         self.identity, self.product, self.basket, self.ordering, self.payment = (
             self.replicas[name][0] for name in ["identity", "product-service", "basket-service", "ordering-service", "payment-service"])
+        self.shipping = self.replicas["shipping-service"][0] if shipping else None
         self.services = [service for group_ in self.replicas.values() for service in group_]
         self.gateways = []
         for index in range(gateways):
             lists = {setting: ",".join(url(port) for port in ports[name]) for setting, name in [
                 ("PRODUCT_SERVICE_URL", "product-service"), ("BASKET_SERVICE_URL", "basket-service"),
-                ("ORDERING_SERVICE_URL", "ordering-service"), ("PAYMENT_SERVICE_URL", "payment-service")]}
+                ("ORDERING_SERVICE_URL", "ordering-service"), ("PAYMENT_SERVICE_URL", "payment-service"),
+                ("SHIPPING_SERVICE_URL", "shipping-service")] if name in ports}
             if shared:
                 env = dict(common, READY_REFRESH_MS="500", DATABASE_URL=database("gateway"), **lists)
             else:
@@ -332,7 +387,7 @@ class Stack:
     def stop(self):
         for service in self.services:
             service.stop()
-        for database in ["identity", "product", "basket", "ordering", "payment", "bus", "gateway"]:
+        for database in ["identity", "product", "basket", "ordering", "payment", "shipping", "bus", "gateway"]:
             subprocess.call([PSQL, "%s/postgres" % PG_URL, "-qc", "DROP DATABASE IF EXISTS %s_%s WITH (FORCE)" % (RUN, database)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -398,6 +453,198 @@ def counted(service, family, by=None):
                 group_ = label(labels, by) if by else ""
                 totals[group_] = totals.get(group_, 0.0) + value
     return totals if by else totals.get("", 0.0)
+
+
+# --- the customers' cancels and returns ------------------------------------------------------------------------
+
+def parse_time(text):
+    """Seconds since the epoch of an ISO-8601 time as the services write it (`2026-12-06T10:21:00.123Z`); None
+    when it is not one."""
+    match = re.match(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$", text or "")
+    if not match:
+        return None
+    seconds = calendar.timegm(tuple(int(match.group(i)) for i in range(1, 7)) + (0, 0, 0)) + float(match.group(7) or 0)
+    zone = match.group(8)
+    if zone and zone != "Z":
+        sign = -1 if zone[0] == "-" else 1
+        seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[-2:]) * 60)
+    return seconds
+
+
+class Plan:
+    """One customer's move on the order of one accepted checkout: `cancel` (`when` `now`: as soon as the order
+    exists; `dispatch`: `delay` = 1.2–2.5 s after its Completed, around the parcel's dispatch) or `return`
+    (as soon as it is Delivered)."""
+
+    def __init__(self, kind, when, user, token, checkout_id, delay=0.0):
+        self.kind, self.when, self.user, self.token, self.checkout_id, self.delay = kind, when, user, token, checkout_id, delay
+        self.order_id = None
+        self.seen = None  # the order's status when the POST was decided
+        self.post_at = None  # when the POST goes (None: not decided yet)
+        self.sent_at = None  # when the POST that got the definitive answer was sent
+        self.answer = None  # that answer's status: 202, 409 (or another: a failure)
+        self.answered_at = None
+        self.uncertain = False  # an earlier POST got no answer or a 5xx: it may have taken effect
+        self.skipped = None  # why no POST was sent (a return: the order ended without being Delivered)
+        self.done = False
+
+
+class CustomerActions:
+    """The customers' cancels and returns, on ACTION_THREADS threads of their own. `offer` a checkout once it is
+    accepted: CANCEL_SHARE of them are cancelled (half as soon as the order exists, half 1.2–2.5 s after it
+    Completed), RETURN_SHARE of the others returned once Delivered. Each step is one call (find the order with
+    `GET /order/{userName}?checkoutId=`, read it again, or the POST); a plan that must wait (no order yet, not
+    Completed or Delivered yet, a service down: no connection or a 5xx, a gateway's 429) goes back in the
+    schedule. `base(turn)`: where a call goes; `avoid(base)`: told when a connection to it failed."""
+
+    def __init__(self, base, avoid):
+        self.base, self.avoid = base, avoid
+        self.random = random.Random(SEED + 28)
+        self.lock = threading.Condition()
+        self.queue = []  # heap of (due, sequence, plan)
+        self.sequence = 0
+        self.busy = 0
+        self.stopped = False
+        self.plans = []
+        self.retries = 0  # calls retried (no connection, or a 5xx)
+        self.throttled = 0  # 429 answers (retried after a pause)
+        self.problems = []  # unexpected answers
+        self.threads = [threading.Thread(target=self.run, args=(index,), daemon=True) for index in range(ACTION_THREADS)]
+        for thread in self.threads:
+            thread.start()
+
+    def offer(self, user, token, checkout_id):
+        with self.lock:
+            draw = self.random.random()
+            if draw < CANCEL_SHARE / 2:
+                plan = Plan("cancel", "now", user, token, checkout_id)
+            elif draw < CANCEL_SHARE:
+                plan = Plan("cancel", "dispatch", user, token, checkout_id, delay=self.random.uniform(1.2, 2.5))
+            elif self.random.random() < RETURN_SHARE:
+                plan = Plan("return", None, user, token, checkout_id)
+            else:
+                return
+            self.plans.append(plan)
+            self._schedule(plan, time.time())
+
+    def _schedule(self, plan, due):
+        self.sequence += 1
+        heapq.heappush(self.queue, (due, self.sequence, plan))
+        self.lock.notify()
+
+    def idle(self):
+        with self.lock:
+            return not self.queue and self.busy == 0
+
+    def stop(self):
+        """Ends the threads; returns the plans left unfinished."""
+        with self.lock:
+            self.stopped = True
+            self.lock.notify_all()
+        for thread in self.threads:
+            thread.join()
+        return [plan for plan in self.plans if not plan.done]
+
+    def run(self, index):
+        turn = [index]
+        while True:
+            with self.lock:
+                while not self.stopped and not (self.queue and self.queue[0][0] <= time.time()):
+                    self.lock.wait(min(0.2, max(0.005, self.queue[0][0] - time.time())) if self.queue else 0.2)
+                if self.stopped:
+                    return
+                _, _, plan = heapq.heappop(self.queue)
+                self.busy += 1
+            try:
+                again = self.step(plan, turn)
+            except Exception as error:  # a defect of this script: recorded, the plan dropped
+                self.problem(plan, "step failed: %r" % error)
+                again = None
+            with self.lock:
+                self.busy -= 1
+                if again is None:
+                    plan.done = True
+                elif not self.stopped:
+                    self._schedule(plan, time.time() + again)
+
+    def problem(self, plan, text):
+        with self.lock:
+            self.problems.append("%s (%s) of %s's checkout %s, order %s: %s" % (
+                plan.kind, plan.when or "on delivery", plan.user, plan.checkout_id, plan.order_id, text))
+
+    def request(self, plan, method, path, turn):
+        """(status, body); status None when there was no answer (no connection, reset, timeout)."""
+        base = self.base(turn)
+        try:
+            return call(method, base + path, token=plan.token, timeout=5)
+        except Exception:
+            self.avoid(base)
+            return None, None
+
+    def step(self, plan, turn):
+        """Seconds until the plan's next step, None when it is done."""
+        orders = "/order/" + plan.user
+        if plan.post_at is None:
+            status, body = self.request(plan, "GET", "%s?checkoutId=%s" % (orders, plan.checkout_id), turn)
+            if status is None or status >= 500:
+                with self.lock:
+                    self.retries += 1
+                return 0.5
+            if status == 429:
+                with self.lock:
+                    self.throttled += 1
+                return 1.0
+            if status != 200 or not isinstance(body, list) or len(body) > 1:
+                self.problem(plan, "GET %s?checkoutId= answered %s: %s" % (orders, status, json.dumps(body)[:300]))
+                return None
+            if not body:
+                return 0.25  # the order is not made yet
+            order = body[0]
+            if plan.order_id is None:
+                if str(order.get("checkoutId", "")).lower() != plan.checkout_id.lower():
+                    self.problem(plan, "GET ?checkoutId= answered the order of checkout %s" % order.get("checkoutId"))
+                    return None
+                plan.order_id = order["orderId"].lower()
+            plan.seen = order["status"]
+            if plan.kind == "cancel" and plan.when == "now":
+                plan.post_at = time.time()
+            elif plan.kind == "cancel":
+                completed = next((parse_time(entry.get("at")) for entry in order.get("statusHistory") or []
+                                  if entry.get("status") == "Completed"), None)
+                if order["status"] == "Cancelled":
+                    plan.post_at = time.time()  # ended before it completed: the cancel is refused (409)
+                elif order["status"] in ("Pending", "StockReserved", "Paid"):
+                    return 0.25
+                else:  # Completed or further: around the dispatch, from its Completed entry's time
+                    plan.post_at = (completed or time.time()) + plan.delay
+            elif order["status"] == "Delivered":
+                plan.post_at = time.time()
+            elif order["status"] in AT_REST or order["status"] == "ReturnRequested":
+                plan.skipped = order["status"]
+                return None
+            else:
+                return 0.4
+            if plan.post_at > time.time():
+                return plan.post_at - time.time()
+        sent = time.time()
+        status, body = self.request(plan, "POST", "%s/%s/%s" % (orders, plan.order_id, plan.kind), turn)
+        if status is None or status >= 500:
+            plan.uncertain = True
+            with self.lock:
+                self.retries += 1
+            return 0.5
+        if status == 429:
+            with self.lock:
+                self.throttled += 1
+            return 1.0
+        plan.answer, plan.sent_at, plan.answered_at = status, sent, time.time()
+        if status == 202 and not (isinstance(body, dict) and str(body.get("orderId", "")).lower() == plan.order_id):
+            self.problem(plan, "202 without the order: %s" % json.dumps(body)[:300])
+        elif status == 202 and plan.kind == "return" and body.get("status") != "ReturnRequested":
+            self.problem(plan, "202 with the order %s (ReturnRequested expected)" % body.get("status"))
+        elif status not in (202, 409):
+            self.problem(plan, "POST answered %s: %s" % (status, json.dumps(body)[:300]))
+        return None
 
 
 def outage_phase(stack, tokens, worker, lock, accepted, failures, before_stop=None):
@@ -470,11 +717,12 @@ def outage_phase(stack, tokens, worker, lock, accepted, failures, before_stop=No
         ", ".join("%s ×%d" % (k, v) for k, v in sorted(answers.items(), key=str)), slowest, term_seconds or -1, serving or -1)
 
 
-def replicas_checks(stack, products, status_of, failures):
+def replicas_checks(stack, failures):
     """Replicas mode, once the sagas settled: every consuming replica handled messages; no event took
-    effect twice (an order's or a payment's status twice in its history, a reservation applied twice).
-    Appends to `failures`; returns the lines of figures to print."""
-    consumers = ["product-service", "basket-service", "ordering-service", "payment-service"]
+    effect twice (an order's or a payment's status twice in its history; a reservation applied twice is
+    checked in every mode, by `reservation_checks`). Appends to `failures`; returns the lines of figures to print."""
+    consumers = [name for name in ["product-service", "basket-service", "ordering-service", "payment-service", "shipping-service"]
+                 if name in stack.replicas]
     for service in stack.services:
         if service.name in consumers + ["gateway"]:
             if not sample_metrics(service, wait=10):
@@ -508,38 +756,228 @@ def replicas_checks(stack, products, status_of, failures):
         failures.append("payment of order %s has status %s %s times in payment_history" % (order_id, status, count))
     if len(paid_twice) > 10:
         failures.append("... %d (order, status) pairs twice in payment_history in all" % len(paid_twice))
-    # stock_reservations holds one row per order (its primary key); a reservation applied twice shows as stock
-    # taken twice: for every product, start - stock must be the units of the committed reservations, and a
-    # reservation is committed exactly when its order is Completed.
-    reservations = psql("product", "SELECT order_id, status, lines FROM stock_reservations")
-    committed_units, by_status = {}, {}
-    committed_orders = set()
-    for order_id, status, lines_json in reservations:
-        by_status[status] = by_status.get(status, 0) + 1
-        if order_id not in status_of:
-            failures.append("reservation of unknown order %s (%s)" % (order_id, status))
-        if status == "committed":
-            committed_orders.add(order_id)
-            if status_of.get(order_id) != "Completed":
-                failures.append("committed reservation of %s order %s" % (status_of.get(order_id), order_id))
-            for line in json.loads(lines_json):
-                committed_units[line["productId"].lower()] = committed_units.get(line["productId"].lower(), 0) + line["quantity"]
-    for order_id, order_status in status_of.items():
-        if order_status == "Completed" and order_id not in committed_orders:
-            failures.append("Completed order %s without a committed reservation" % order_id)
-    for pid, stock in psql("product", "SELECT id, stock FROM products"):
-        if pid.lower() in products and products[pid.lower()] - int(stock) != committed_units.get(pid.lower(), 0):
-            failures.append("product %s: %d units taken, the committed reservations hold %d (a reservation applied twice?)" % (
-                pid, products[pid.lower()] - int(stock), committed_units.get(pid.lower(), 0)))
-    lines.append("applied twice: (order, status) pairs twice in order_status_history %d, in payment_history %d; reservations %s "
-                 "(one per order; stock taken = committed units for every product)" % (
-                     len(twice), len(paid_twice), ", ".join("%s %d" % kv for kv in sorted(by_status.items()))))
+    lines.append("applied twice: (order, status) pairs twice in order_status_history %d, in payment_history %d" % (len(twice), len(paid_twice)))
     return lines
 
 
+def lifecycle_checks(products, accepted, plans, failures):
+    """Once every order is at rest: the contract's invariants over the orders, their histories, payments,
+    shipments and stock reservations, and what the customers' cancels and returns were answered. Appends to
+    `failures`; returns the lines of figures to print."""
+    def fail(text):
+        failures.append(text)
+
+    orders = {}  # order id → (status, cancellation reason, shipment status, carrier, tracking number, saga step)
+    for order_id, status, reason, shipment_status, carrier, tracking, step in psql("ordering", (
+            "SELECT order_id, status, coalesce(cancellation_reason, ''), coalesce(shipment_status, ''), coalesce(carrier, ''), "
+            "coalesce(tracking_number, ''), saga_step FROM orders")):
+        orders[order_id] = (status, reason, shipment_status, carrier, tracking, step)
+    items = {row[0]: json.loads("|".join(row[1:])) for row in psql("ordering", "SELECT order_id, items FROM orders")}
+    checkout_ids = {row[0].lower() for row in psql("ordering", "SELECT checkout_id FROM orders")}
+    if {c.lower() for c in accepted} != checkout_ids or len(orders) != len(accepted):
+        fail("orders (%d) are not exactly the accepted checkouts (%d)" % (len(orders), len(accepted)))
+    status_of = {order_id: row[0] for order_id, row in orders.items()}
+    reason_of = {order_id: row[1] for order_id, row in orders.items()}
+    restless = [(order_id, status) for order_id, status in status_of.items() if status not in AT_REST]
+    for order_id, status in restless[:5]:
+        fail("order %s is %s, not at rest" % (order_id, status))
+    if len(restless) > 5:
+        fail("... %d orders not at rest in all" % len(restless))
+    # A saga still going: a step waiting for a reply (a cancel waiting for shipping's answer: stoppingDispatch).
+    going = [(order_id, row[0], row[5]) for order_id, row in orders.items() if row[5] != "finished"]
+    for order_id, status, step in going[:5]:
+        fail("%s order %s: its saga is still at step %s" % (status, order_id, step))
+    if len(going) > 5:
+        fail("... %d orders whose saga is not finished in all" % len(going))
+
+    # The history: every move one the lifecycle allows, from Pending on.
+    history = {}
+    for order_id, status, reason, at in psql("ordering", "SELECT order_id, status, coalesce(reason, ''), extract(epoch FROM changed_at) "
+                                                         "FROM order_status_history ORDER BY id"):
+        history.setdefault(order_id, []).append((status, reason, float(at)))
+    bad_moves = 0
+    for order_id, status in status_of.items():
+        path = [entry[0] for entry in history.get(order_id, [])]
+        moves = list(zip(path, path[1:]))
+        if not path or path[0] != "Pending" or path[-1] != status or any(move not in TRANSITIONS for move in moves):
+            bad_moves += 1
+            if bad_moves <= 5:
+                fail("order %s (%s): history %s is not a path of the lifecycle" % (order_id, status, " → ".join(path) or "empty"))
+    if bad_moves > 5:
+        fail("... %d orders with such a history in all" % bad_moves)
+    reached = {order_id: {entry[0] for entry in entries} for order_id, entries in history.items()}
+    too_late = {order_id for order_id, entries in history.items() if any(s == "Shipped" and r == CANCEL_TOO_LATE for s, r, _ in entries)}
+
+    # Stock: start - the units of the orders that hold stock; never below zero; no reservation left open.
+    sold = {}
+    for order_id, status in status_of.items():
+        if status in HOLDS_STOCK:
+            for line in items[order_id]:
+                sold[line["productId"].lower()] = sold.get(line["productId"].lower(), 0) + line["quantity"]
+    stock_of = {pid.lower(): int(stock) for pid, stock in psql("product", "SELECT id, stock FROM products")}
+    for pid, start in products.items():
+        if stock_of.get(pid) != start - sold.get(pid, 0):
+            fail("product %s: stock %s, expected %d - %d" % (pid, stock_of.get(pid), start, sold.get(pid, 0)))
+        if stock_of.get(pid, 0) < 0:
+            fail("product %s: negative stock %s" % (pid, stock_of.get(pid)))
+
+    # Money: kept ↔ approved; Cancelled or Returned → refunded or never approved; once approved, a Cancelled or
+    # Returned order's payment is refunded.
+    state_of = {order_id: state for order_id, state in psql("payment", "SELECT order_id, state FROM payments")}
+    for order_id, state in state_of.items():
+        status = status_of.get(order_id)
+        if state == "approved" and status not in HOLDS_STOCK:
+            fail("approved charge of %s order %s" % (status, order_id))
+        if state == "refunded" and status not in ("Cancelled", "Returned"):
+            fail("refunded charge of %s order %s" % (status, order_id))
+        if state == "pending":
+            fail("charge of order %s still pending" % order_id)
+    for order_id, status in status_of.items():
+        if status in HOLDS_STOCK and state_of.get(order_id) != "approved":
+            fail("%s order %s without an approved charge (%s)" % (status, order_id, state_of.get(order_id)))
+        if status in ("Cancelled", "Returned") and "Paid" in reached.get(order_id, ()) and state_of.get(order_id) != "refunded":
+            fail("%s order %s was paid and is not refunded (%s)" % (status, order_id, state_of.get(order_id)))
+
+    # Shipments: one per order that completed, none for another; consistent with the order.
+    shipments = {}
+    for order_id, state, carrier, tracking, shipped, delivered, returned, cancelled in psql("shipping", (
+            "SELECT order_id, lower(status), coalesce(carrier, ''), coalesce(tracking_number, ''), shipped_at IS NOT NULL, "
+            "delivered_at IS NOT NULL, returned_at IS NOT NULL, cancelled_at IS NOT NULL FROM shipments")):
+        shipments[order_id] = dict(state=state, carrier=carrier, tracking=tracking, shipped=shipped == "t", delivered=delivered == "t",
+                                   returned=returned == "t", cancelled=cancelled == "t")
+    expected_state = {"Delivered": "delivered", "Returned": "returned", "Cancelled": "cancelled"}
+    for order_id, shipment in shipments.items():
+        status = status_of.get(order_id)
+        if status is None:
+            fail("shipment of unknown order %s (%s)" % (order_id, shipment["state"]))
+            continue
+        if "Completed" not in reached.get(order_id, ()):
+            fail("shipment (%s) of order %s, which never completed (%s %s)" % (shipment["state"], order_id, status, reason_of[order_id]))
+        if shipment["state"] != expected_state.get(status):
+            fail("%s order %s has a %s shipment" % (status, order_id, shipment["state"]))
+        if shipment["shipped"] and state_of.get(order_id) == "refunded" and status != "Returned":
+            fail("order %s (%s) was shipped and refunded" % (order_id, status))
+        if shipment["shipped"] != (status in ("Delivered", "Returned")) or shipment["delivered"] != (status in ("Delivered", "Returned")) \
+                or shipment["returned"] != (status == "Returned") or shipment["cancelled"] != (status == "Cancelled"):
+            fail("shipment of %s order %s: shipped_at %s, delivered_at %s, returned_at %s, cancelled_at %s" % (
+                status, order_id, *("set" if shipment[k] else "null" for k in ("shipped", "delivered", "returned", "cancelled"))))
+        row = orders[order_id]
+        if shipment["shipped"] and not (shipment["carrier"] and shipment["tracking"]):
+            fail("shipped shipment of order %s without carrier or tracking number" % order_id)
+        if status in ("Delivered", "Returned") and (row[2].lower() != shipment["state"].lower() or row[3] != shipment["carrier"]
+                                                    or row[4] != shipment["tracking"]):
+            fail("%s order %s shows shipment %s %s %s, shipping has %s %s %s" % (
+                status, order_id, row[2] or "null", row[3] or "-", row[4] or "-", shipment["state"], shipment["carrier"], shipment["tracking"]))
+        if status == "Cancelled" and row[2] and row[2].lower() != "cancelled":
+            fail("Cancelled order %s shows shipment %s" % (order_id, row[2]))
+    for order_id, status in status_of.items():
+        if "Completed" in reached.get(order_id, ()) and order_id not in shipments:
+            fail("%s order %s completed and has no shipment" % (status, order_id))
+
+    # Stock reservations (one per order): none applied twice or left behind. Committed exactly while the order
+    # holds stock; `returned` only for a completed order cancelled by its customer, or returned; start - stock =
+    # the units of the committed reservations for every product.
+    committed_units, by_status, reserved_for = {}, {}, {}
+    for row in psql("product", "SELECT order_id, status, lines FROM stock_reservations"):
+        order_id, status, lines_json = row[0], row[1], "|".join(row[2:])
+        reserved_for[order_id] = status
+        by_status[status] = by_status.get(status, 0) + 1
+        order_status = status_of.get(order_id)
+        if order_status is None:
+            fail("reservation of unknown order %s (%s)" % (order_id, status))
+        if status == "reserved":
+            fail("reservation of %s order %s still open" % (order_status, order_id))
+        if status == "committed":
+            if order_status not in HOLDS_STOCK:
+                fail("committed reservation of %s order %s" % (order_status, order_id))
+            for line in json.loads(lines_json):
+                committed_units[line["productId"].lower()] = committed_units.get(line["productId"].lower(), 0) + line["quantity"]
+        if status == "returned" and not (order_status == "Returned" or (order_status == "Cancelled" and reason_of.get(order_id) == "CustomerCancelled")):
+            fail("returned reservation of %s (%s) order %s" % (order_status, reason_of.get(order_id), order_id))
+    for order_id, status in status_of.items():
+        if status in HOLDS_STOCK and reserved_for.get(order_id) != "committed":
+            fail("%s order %s without a committed reservation (%s)" % (status, order_id, reserved_for.get(order_id)))
+        if (status == "Returned" or (status == "Cancelled" and "Completed" in reached.get(order_id, ()))) and reserved_for.get(order_id) != "returned":
+            fail("%s order %s (completed once) without a returned reservation (%s)" % (status, order_id, reserved_for.get(order_id)))
+    for pid, start in products.items():
+        if start - stock_of.get(pid, 0) != committed_units.get(pid, 0):
+            fail("product %s: %d units taken, the committed reservations hold %d (a reservation applied twice?)" % (
+                pid, start - stock_of.get(pid, 0), committed_units.get(pid, 0)))
+
+    # The customers' cancels and returns, and what became of them.
+    by_order = {}
+    for plan in plans:
+        if plan.order_id:
+            by_order.setdefault((plan.order_id, plan.kind), plan)
+    cancelled_by_us = {order_id for (order_id, kind), plan in by_order.items() if kind == "cancel" and (plan.answer or plan.uncertain)}
+    returned_by_us = {order_id for (order_id, kind), plan in by_order.items() if kind == "return" and (plan.answer or plan.uncertain)}
+    cancel_plans = [p for p in plans if p.kind == "cancel"]
+    return_plans = [p for p in plans if p.kind == "return"]
+    ended = {"CustomerCancelled": 0, "too late": 0}
+    late_refused_ok = 0
+    for plan in cancel_plans:
+        if plan.answer is None:
+            continue
+        status, reason = status_of.get(plan.order_id), reason_of.get(plan.order_id)
+        if plan.answer == 202:
+            if status == "Cancelled" and reason == "CustomerCancelled":
+                ended["CustomerCancelled"] += 1
+            elif plan.order_id in too_late:
+                ended["too late"] += 1
+            else:
+                fail("cancel of order %s accepted (202) while %s, but it ended %s %s without a %s Shipped entry" % (
+                    plan.order_id, plan.seen, status, reason, CANCEL_TOO_LATE))
+        elif plan.answer == 409:
+            # Refused: the order was then Shipped (or further) or Cancelled already.
+            answered_at = plan.answered_at + 0.05
+            if not any(s in ("Shipped", "Delivered", "ReturnRequested", "Returned", "Cancelled") and at <= answered_at
+                       for s, _, at in history.get(plan.order_id, [])):
+                fail("cancel of order %s refused (409) at %.3f, when its history says %s" % (
+                    plan.order_id, plan.answered_at, " → ".join("%s@%.3f" % (s, at) for s, _, at in history.get(plan.order_id, []))))
+            elif status == "Cancelled" and reason == "CustomerCancelled" and not plan.uncertain:
+                fail("cancel of order %s refused (409), yet it ended CustomerCancelled" % plan.order_id)
+            if plan.uncertain and status == "Cancelled" and reason == "CustomerCancelled":
+                late_refused_ok += 1  # an earlier attempt whose answer was lost took effect
+    for order_id, status in status_of.items():
+        if reason_of[order_id] == "CustomerCancelled" and order_id not in cancelled_by_us:
+            fail("order %s is CustomerCancelled and no customer cancelled it" % order_id)
+        if order_id in too_late and order_id not in cancelled_by_us:
+            fail("order %s has a %s Shipped entry and no customer cancelled it" % (order_id, CANCEL_TOO_LATE))
+        if status in ("ReturnRequested", "Returned") and order_id not in returned_by_us:
+            fail("order %s is %s and no customer returned it" % (order_id, status))
+    for plan in return_plans:
+        if plan.answer == 202 and status_of.get(plan.order_id) != "Returned":
+            fail("return of order %s accepted (202), but it ended %s" % (plan.order_id, status_of.get(plan.order_id)))
+        if plan.answer == 409 and not (plan.uncertain and status_of.get(plan.order_id) == "Returned"):
+            fail("return of Delivered order %s refused (409); it ended %s" % (plan.order_id, status_of.get(plan.order_id)))
+
+    def count(selection):
+        return sum(1 for plan in plans if selection(plan))
+
+    shipment_states = {}
+    for shipment in shipments.values():
+        shipment_states[shipment["state"]] = shipment_states.get(shipment["state"], 0) + 1
+    lines = [
+        "cancels (POST /order/{userName}/{orderId}/cancel): %d asked (%d as soon as the order existed, %d 1.2–2.5 s after Completed); "
+        "answered 202 %d, 409 %d (of them after a lost answer that had taken effect: %d), unfinished %d; the accepted ones ended "
+        "Cancelled (CustomerCancelled) %d, Shipped too late (%s) %d" % (
+            len(cancel_plans), count(lambda p: p.kind == "cancel" and p.when == "now"), count(lambda p: p.kind == "cancel" and p.when == "dispatch"),
+            count(lambda p: p.kind == "cancel" and p.answer == 202), count(lambda p: p.kind == "cancel" and p.answer == 409), late_refused_ok,
+            count(lambda p: p.kind == "cancel" and not p.answer), ended["CustomerCancelled"], CANCEL_TOO_LATE, ended["too late"]),
+        "returns (POST /order/{userName}/{orderId}/return): %d orders picked, %d of them Delivered and returned: answered 202 %d, "
+        "409 %d; %d never delivered; Returned at rest %d" % (
+            len(return_plans), count(lambda p: p.kind == "return" and p.answer), count(lambda p: p.kind == "return" and p.answer == 202),
+            count(lambda p: p.kind == "return" and p.answer == 409), count(lambda p: p.kind == "return" and p.skipped),
+            sum(1 for s in status_of.values() if s == "Returned")),
+        "shipments: " + (", ".join("%s %d" % kv for kv in sorted(shipment_states.items())) or "none")
+        + "; stock reservations: " + ", ".join("%s %d" % kv for kv in sorted(by_status.items())),
+    ]
+    return lines, status_of, sold
+
+
 def main():
-    stack = Stack(replicas=REPLICAS, gateways=GATEWAYS)
-    identity, product, basket, ordering, payment = stack.identity, stack.product, stack.basket, stack.ordering, stack.payment
+    stack = Stack(replicas=REPLICAS, gateways=GATEWAYS, shipping=True, extra_env={"shipping": SHIPPING})
+    product, basket, ordering, payment, shipping = stack.product, stack.basket, stack.ordering, stack.payment, stack.shipping
     services = stack.services
     failures = []
     try:
@@ -573,14 +1011,15 @@ def main():
         retries = [0]
         throttled = [0]  # 429 answers of the gateways (retried after a pause)
         pg_restarts = []  # seconds each crash-restart of Postgres took
-        counted_services = [s for s in services if s.name in ("gateway", "product-service", "basket-service", "ordering-service", "payment-service")]
+        counted_services = [s for s in services if s.name in ("gateway", "product-service", "basket-service", "ordering-service", "payment-service",
+                                                              "shipping-service")]
         # Where the workers' calls go: basket-service, or in replicas mode the gateways, alternating per call;
         # a gateway whose connection failed is left alone for a second (the next call goes to the other).
         gateway_avoided_until = {}
 
-        def entry_point(turn):
+        def entry_point(turn, direct=basket):
             if not REPLICAS_MODE:
-                return basket.url
+                return direct.url
             now = time.time()
             for _ in range(len(stack.gateways)):
                 gateway = stack.gateways[turn[0] % len(stack.gateways)]
@@ -588,6 +1027,13 @@ def main():
                 if gateway_avoided_until.get(gateway.url, 0) <= now:
                     return gateway.url
             return gateway.url
+
+        def avoid(base):
+            if REPLICAS_MODE:
+                gateway_avoided_until[base] = time.time() + 1.0
+
+        # The customers' cancels and returns: to ordering-service, or through the gateways.
+        actions = CustomerActions(lambda turn: entry_point(turn, direct=ordering), avoid)
 
         def watcher():
             # A process that ends without the test stopping it is a failure (a crash on a database restart,
@@ -644,7 +1090,10 @@ def main():
                         status, answer = call("POST", base + "/basket/checkout", body, token, {"Idempotency-Key": key}, timeout=5)
                         if status == 202:
                             with lock:
+                                fresh = answer["checkoutId"] not in accepted
                                 accepted.add(answer["checkoutId"])
+                            if fresh:
+                                actions.offer(name, token, answer["checkoutId"])
                             break
                         if status == 429:
                             raise Throttled()  # refused by the gateway, the basket untouched: only the checkout again
@@ -673,10 +1122,11 @@ def main():
             log("Postgres crash-restarted (%.1f s)" % pg_restarts[-1])
 
         def chaos():
-            victims = [product, basket, ordering, payment]
+            victims = [product, basket, ordering, payment, shipping]
             if REPLICAS_MODE:
-                # Any replica of these four, and a gateway now and then when there is another to take the calls.
-                victims = [s for s in services if s.name in ("product-service", "basket-service", "ordering-service", "payment-service")]
+                # Any replica of these five, and a gateway now and then when there is another to take the calls.
+                victims = [s for s in services if s.name in ("product-service", "basket-service", "ordering-service", "payment-service",
+                                                             "shipping-service")]
                 if len(stack.gateways) > 1:
                     victims += stack.gateways
             # Postgres goes down at evenly spaced shares of the orders (e.g. 1/3 and 2/3 with two restarts).
@@ -721,19 +1171,34 @@ def main():
         outage = outage_phase(stack, tokens, worker, lock, accepted, failures,
                               before_stop=(lambda service: sample_metrics(service, wait=5)) if REPLICAS_MODE else None)
 
-        # Every service is up again: wait for the sagas, their compensations and the outboxes to finish.
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            open_orders = scalar("ordering", "SELECT count(*) FROM orders WHERE status NOT IN ('Completed', 'Cancelled')")
+        # Every service is up again: wait until every order is at rest (Cancelled, Delivered or Returned), the
+        # customers' cancels and returns answered, and nothing is left in flight (outboxes, queues, open
+        # reservations, pending charges, shipments on their way, cancels waiting for shipping).
+        deadline = time.time() + 240
+        while True:
+            restless = scalar("ordering", "SELECT count(*) FROM orders WHERE status NOT IN ('Cancelled', 'Delivered', 'Returned') "
+                                          "OR saga_step <> 'finished'")
             orders = scalar("ordering", "SELECT count(*) FROM orders")
-            backlog = sum(scalar(db, "SELECT count(*) FROM outbox WHERE published_at IS NULL") for db in ["basket", "ordering", "product", "payment"])
+            backlog = sum(scalar(db, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                          for db in ["basket", "ordering", "product", "payment", "shipping"])
             queued = scalar("bus", "SELECT count(*) FROM bus_messages WHERE queue NOT LIKE '%-dlq'")
             reserved = scalar("product", "SELECT count(*) FROM stock_reservations WHERE status = 'reserved'")
             pending = scalar("payment", "SELECT count(*) FROM payments WHERE state = 'pending'")
-            if orders == len(accepted) and open_orders == 0 and backlog == 0 and queued == 0 and reserved == 0 and pending == 0:
+            moving = scalar("shipping", "SELECT count(*) FROM shipments WHERE lower(status) NOT IN ('delivered', 'returned', 'cancelled')")
+            idle = actions.idle()
+            if orders == len(accepted) and not (restless or backlog or queued or reserved or pending or moving) and idle:
+                break
+            if time.time() > deadline:
+                log("not at rest after the deadline: %d of %d orders made, %d not at rest, outboxes %d, queued %d, reservations open %d, "
+                    "charges pending %d, shipments on their way %d, customers' actions %s" % (
+                        orders, len(accepted), restless, backlog, queued, reserved, pending, moving, "done" if idle else "still going"))
                 break
             time.sleep(0.5)
         settled = time.time() - started
+        for plan in actions.stop():
+            failures.append("the %s (%s) of %s's checkout %s (order %s) never got an answer" % (
+                plan.kind, plan.when or "on delivery", plan.user, plan.checkout_id, plan.order_id))
+        failures.extend(actions.problems)
 
         stop_ticker.set()
         if ticker:
@@ -746,62 +1211,35 @@ def main():
                 failures.append("%s exited without being killed by the test (status %s)" % (service.label, status))
 
         # --- invariants ---
-        orders = scalar("ordering", "SELECT count(*) FROM orders")
-        checkout_ids = {row[0].lower() for row in psql("ordering", "SELECT checkout_id FROM orders")}
-        if {c.lower() for c in accepted} != checkout_ids or orders != len(accepted):
-            failures.append("orders (%d) are not exactly the accepted checkouts (%d)" % (orders, len(accepted)))
-        open_orders = scalar("ordering", "SELECT count(*) FROM orders WHERE status NOT IN ('Completed', 'Cancelled')")
-        if open_orders:
-            failures.append("%d orders are not terminal" % open_orders)
-        sold = {}
-        for (items,) in psql("ordering", "SELECT items FROM orders WHERE status = 'Completed'"):
-            for line in json.loads(items):
-                sold[line["productId"].lower()] = sold.get(line["productId"].lower(), 0) + line["quantity"]
-        for pid, stock, in psql("product", "SELECT id, stock FROM products"):
-            if pid.lower() not in products:
-                continue  # the ticker (replicas mode)
-            expected = products[pid.lower()]
-            if int(stock) != expected - sold.get(pid.lower(), 0):
-                failures.append("product %s: stock %s, expected %d - %d" % (pid, stock, expected, sold.get(pid.lower(), 0)))
-            if int(stock) < 0:
-                failures.append("product %s: negative stock %s" % (pid, stock))
-        left = scalar("product", "SELECT count(*) FROM stock_reservations WHERE status = 'reserved'")
-        if left:
-            failures.append("%d reservations still open" % left)
-        status_of = {row[0]: row[1] for row in psql("ordering", "SELECT order_id, status FROM orders")}
-        charges = psql("payment", "SELECT order_id, state FROM payments")
-        state_of = {order_id: state for order_id, state in charges}
-        for order_id, state in charges:
-            order_status = status_of.get(order_id)
-            if state == "approved" and order_status != "Completed":
-                failures.append("approved charge of %s order %s" % (order_status, order_id))
-            if state == "refunded" and order_status != "Cancelled":
-                failures.append("refunded charge of %s order %s" % (order_status, order_id))
-            if state == "pending":
-                failures.append("charge of order %s still pending" % order_id)
-        for order_id, order_status in status_of.items():
-            if order_status == "Completed" and state_of.get(order_id) != "approved":
-                failures.append("Completed order %s without an approved charge (%s)" % (order_id, state_of.get(order_id)))
-        replica_lines = replicas_checks(stack, products, status_of, failures) if REPLICAS_MODE else []
+        lifecycle_lines, status_of, sold = lifecycle_checks(products, accepted, actions.plans, failures)
+        replica_lines = replicas_checks(stack, failures) if REPLICAS_MODE else []
         by_outcome = psql("ordering", "SELECT status, coalesce(cancellation_reason, ''), count(*) FROM orders GROUP BY 1, 2 ORDER BY 1, 2")
         payments = psql("payment", "SELECT state, count(*) FROM payments GROUP BY 1 ORDER BY 1")
         dead = psql("bus", "SELECT queue, count(*) FROM bus_messages WHERE queue LIKE '%-dlq' GROUP BY 1")
+        kills = {}
+        for service in services:
+            if service.name != "identity":
+                kills[service.name] = kills.get(service.name, 0) + service.kills
 
         print("== chaos run (seed %d): %d orders from %d workers, %d retried calls" % (SEED, len(accepted), WORKERS, retries[0]))
-        print("   kills: " + ", ".join("%s %d" % (s.label, s.kills) for s in services if s.kills))
+        print("   kills per service: " + ", ".join("%s %d" % kv for kv in kills.items()))
+        if REPLICAS_MODE:
+            print("   kills per process: " + ", ".join("%s %d" % (s.label, s.kills) for s in services if s.kills))
         print("   Postgres crash-restarts (pg_ctl -m immediate restart): %d, each %s s" % (
             len(pg_restarts), ", ".join("%.1f" % t for t in pg_restarts)))
         print("   processes that exited by themselves: %s" % (", ".join(
             "%s %d" % (s.label, len(s.unexpected_exits)) for s in services if s.unexpected_exits) or "none"))
         print("   outage of %.0f s under load: %s" % (OUTAGE_SECONDS, outage))
-        print("   checkouts placed in %.1f s; every saga settled %.1f s after the start" % (placed, settled))
-        print("   orders: " + ", ".join("%s%s %s" % (s, " (%s)" % r if r else "", n) for s, r, n in by_outcome))
+        print("   checkouts placed in %.1f s; every order at rest %.1f s after the start" % (placed, settled))
+        print("   orders by final status (cancellation reason): " + ", ".join("%s%s %s" % (s, " (%s)" % r if r else "", n) for s, r, n in by_outcome))
+        for line in lifecycle_lines:
+            print("   " + line)
         print("   payments: " + ", ".join("%s %s" % (s, n) for s, n in payments))
-        print("   stock: " + ", ".join("%s → %s (sold %d)" % (products[pid.lower()], stock, sold.get(pid.lower(), 0))
+        print("   stock: " + ", ".join("%s → %s (kept by orders %d)" % (products[pid.lower()], stock, sold.get(pid.lower(), 0))
                                       for pid, stock in psql("product", "SELECT id, stock FROM products ORDER BY name") if pid.lower() in products))
         print("   dead letters: " + (", ".join("%s %s" % (q, n) for q, n in dead) or "none"))
-        if REPLICAS_MODE:
-            print("   429 answers of the gateways (retried): %d" % throttled[0])
+        print("   customers' calls retried (no connection or 5xx): %d; 429 answers: checkouts %d, cancels and returns %d" % (
+            actions.retries, throttled[0], actions.throttled))
         for line in replica_lines:
             print("   " + line)
         print("   invariants: " + ("all hold" if not failures else "%d broken" % len(failures)))

@@ -12,7 +12,7 @@ import ServiceKit
 struct Bus: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The shop's bus topology and services, and its queues (local or SQS).",
-        subcommands: [Topology.self, CloudFormation.self, Kubernetes.self, Compose.self, Routes.self, Services.self, Databases.self, Queues.self, Messages.self, Redrive.self]
+        subcommands: [Topology.self, CloudFormation.self, Kubernetes.self, Compose.self, Routes.self, Lifecycle.self, Services.self, Databases.self, Queues.self, Messages.self, Redrive.self]
     )
 }
 
@@ -166,6 +166,29 @@ struct Routes: ParsableCommand {
         let updated = current.replacingCharacters(in: start.upperBound..<stop.lowerBound, with: ShopRoutes.markdownTable)
         if updated != current { try updated.write(toFile: readme, atomically: true, encoding: .utf8) }
         print(updated == current ? "\(readme)'s route table is up to date" : "rewrote \(readme)'s route table")
+    }
+}
+
+struct Lifecycle: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The order lifecycle's vocabulary: rewrite the storefront's lifecycle.js and the README's diagram from Shared/Contracts/OrderLifecycle.swift (a test compares)."
+    )
+    @Option(help: "The README.") var readme = "README.md"
+    @Flag(help: "Rewrite the files (else print the storefront module).") var write = false
+
+    func run() throws {
+        guard write else { return print(OrderLifecycleDocuments.storefrontModule) }
+        let module = OrderLifecycleDocuments.storefrontPath
+        if (try? String(contentsOfFile: module, encoding: .utf8)) != OrderLifecycleDocuments.storefrontModule {
+            try OrderLifecycleDocuments.storefrontModule.write(toFile: module, atomically: true, encoding: .utf8)
+            print("rewrote \(module)")
+        }
+        let current = try String(contentsOfFile: readme, encoding: .utf8)
+        guard let updated = OrderLifecycleDocuments.replacingDiagram(in: current) else {
+            throw ValidationError("\(readme) lacks the lifecycle markers")
+        }
+        if updated != current { try updated.write(toFile: readme, atomically: true, encoding: .utf8) }
+        print(updated == current ? "\(readme)'s lifecycle diagram is up to date" : "rewrote \(readme)'s lifecycle diagram")
     }
 }
 

@@ -18,7 +18,7 @@ package enum ShopEvents {
     static let productSource = "com.swn.product"
 
     /// Every declared event, for documentation and the consistency tests.
-    package static let all: [EventName] = [checkoutBasket.name] + catalogChanges.map(\.name) + saga
+    package static let all: [EventName] = [checkoutBasket.name] + catalogChanges.map(\.name) + saga + fulfilment
 }
 
 /// The `CheckoutBasket` detail, and the body of the 202 answer to a checkout.

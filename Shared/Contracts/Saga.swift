@@ -16,7 +16,7 @@ extension ShopEvents {
     package static let releaseStock = EventType<OrderReference>(source: orderingSource, detailType: "ReleaseStock")
     /// The order completed: its reservation is final.
     package static let commitStock = EventType<OrderReference>(source: orderingSource, detailType: "CommitStock")
-    package static let stockCommands = [reserveStock.name, releaseStock.name, commitStock.name]
+    package static let stockCommands = [reserveStock.name, releaseStock.name, commitStock.name, restockOrder.name]
 
     // MARK: product → ordering
 
@@ -43,7 +43,7 @@ extension ShopEvents {
 
     package static let orderCompleted = EventType<OrderFinished>(source: orderingSource, detailType: "OrderCompleted")
     package static let orderCancelled = EventType<OrderFinished>(source: orderingSource, detailType: "OrderCancelled")
-    /// Published for any subscriber; no rule of the shop's own routes them.
+    /// Published for any subscriber (shipping takes `OrderCompleted`).
     package static let forAnySubscriber = [orderCompleted.name, orderCancelled.name]
 
     package static let saga = stockCommands + stockReplies + paymentCommands + paymentReplies + forAnySubscriber

@@ -50,11 +50,19 @@ package struct ShopService: Sendable, Hashable, CustomStringConvertible {
         .init(.get, "/order", .admin),
         .init(.get, "/order/{userName}", .owner),
         .init(.get, "/order/{userName}/{orderId}", .owner),
+        .init(.post, "/order/{userName}/{orderId}/cancel", .owner),
+        .init(.post, "/order/{userName}/{orderId}/return", .owner),
     ])
 
     /// The simulated payment provider.
     package static let payment = ShopService(name: "payment", executable: "payment-service", port: 8084, database: "payment", routes: [
         .init(.get, "/payment/{orderId}", .admin),
+    ])
+
+    /// Fulfilment: a shipment per completed order, dispatch, delivery, returns.
+    package static let shipping = ShopService(name: "shipping", executable: "shipping-service", port: 8085, database: "shipping", routes: [
+        .init(.get, "/shipment", .admin),
+        .init(.get, "/shipment/{orderId}", .admin),
     ])
 
     /// The local Cognito stand-in; clients call it directly (not through the gateway).
@@ -84,7 +92,7 @@ package struct ShopService: Sendable, Hashable, CustomStringConvertible {
     package var runsOnAWS: Bool { self != .identity }
 
     /// Every process, in start order.
-    package static let all: [ShopService] = [product, basket, ordering, payment, identity, gateway]
+    package static let all: [ShopService] = [product, basket, ordering, payment, shipping, identity, gateway]
 
     /// The databases the services use: one each, plus the local bus's.
     package static let databases: [String] = all.compactMap(\.database) + ["bus"]

@@ -14,6 +14,8 @@ package enum ShopQueues {
     package static let paymentCommands = "payment-commands"
     /// The replies of product and payment, read by ordering-service's saga.
     package static let orderingSaga = "ordering-saga"
+    /// Completed orders and the saga's shipping commands, read by shipping-service.
+    package static let shippingOrders = "shipping-orders"
 }
 
 extension BusTopology {
@@ -29,7 +31,7 @@ extension BusTopology {
             eventBusName: eventBusName,
             queues: queue(ShopQueues.orderingCheckout, consumer: .ordering) + queue(ShopQueues.basketCatalog, consumer: .basket)
                 + queue(ShopQueues.productStock, consumer: .product) + queue(ShopQueues.paymentCommands, consumer: .payment)
-                + queue(ShopQueues.orderingSaga, consumer: .ordering),
+                + queue(ShopQueues.orderingSaga, consumer: .ordering) + queue(ShopQueues.shippingOrders, consumer: .shipping),
             rules: [
                 Rule(name: "CheckoutBasketToOrdering", eventBusName: eventBusName,
                      events: [ShopEvents.checkoutBasket.name], targetQueue: ShopQueues.orderingCheckout),
@@ -43,6 +45,12 @@ extension BusTopology {
                      events: ShopEvents.stockReplies, targetQueue: ShopQueues.orderingSaga),
                 Rule(name: "PaymentRepliesToOrdering", eventBusName: eventBusName,
                      events: ShopEvents.paymentReplies, targetQueue: ShopQueues.orderingSaga),
+                Rule(name: "OrderCompletedToShipping", eventBusName: eventBusName,
+                     events: [ShopEvents.orderCompleted.name], targetQueue: ShopQueues.shippingOrders),
+                Rule(name: "ShippingCommandsToShipping", eventBusName: eventBusName,
+                     events: ShopEvents.shippingCommands, targetQueue: ShopQueues.shippingOrders),
+                Rule(name: "ShipmentEventsToOrdering", eventBusName: eventBusName,
+                     events: ShopEvents.shippingReplies, targetQueue: ShopQueues.orderingSaga),
             ],
             publishers: ShopEvents.publishers.reduce(into: [:]) { sources, entry in
                 sources[entry.key.executable] = Array(Set(entry.value.map(\.source))).sorted()
@@ -56,8 +64,9 @@ extension ShopEvents {
     package static let publishers: [ShopService: [EventName]] = [
         .basket: [checkoutBasket.name],
         .product: catalogChanges.map(\.name) + stockReplies,
-        .ordering: stockCommands + paymentCommands + forAnySubscriber,
+        .ordering: stockCommands + paymentCommands + forAnySubscriber + shippingCommands,
         .payment: paymentReplies,
+        .shipping: shippingReplies,
     ]
 }
 

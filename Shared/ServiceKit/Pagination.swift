@@ -144,3 +144,33 @@ package struct NameCursor: PageCursor, Equatable {
     /// 128 user-name scalars of up to 4 bytes each, in base64url.
     package static var maximumLength: Int { 684 }
 }
+
+/// A position in a newest-first list ordered by a time and an id (orders, shipments): after the item
+/// with this time and id. The time travels in microseconds, Postgres's precision, so no item is
+/// skipped or repeated. As a cursor: the microseconds since 1970 (at most 16 digits: years 1653 to
+/// 2286, which Postgres and `Date` both hold), a dot, and the id's 32 hex digits.
+package struct TimeCursor: PageCursor, Equatable {
+    package var microseconds: Int64
+    package var id: UUID
+
+    package init(date: Date, id: UUID) {
+        self.microseconds = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        self.id = id
+    }
+
+    package init?(cursor text: Substring) {
+        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, let digits = parts.first,
+              digits.utf8.count <= (digits.hasPrefix("-") ? 17 : 16), digits.utf8.dropFirst(digits.hasPrefix("-") ? 1 : 0).allSatisfy({ (48...57).contains($0) }),
+              let microseconds = Int64(digits), let id = CursorPart.decodeUUID(parts[1])
+        else { return nil }
+        self.microseconds = microseconds
+        self.id = id
+    }
+
+    package var cursor: String { "\(microseconds).\(CursorPart.encode(uuid: id))" }
+    package static var pattern: String { "^(?:-?[0-9]{1,16}\\.\(CursorPart.uuidPattern))?$" }
+    package static var maximumLength: Int { 17 + 1 + 32 }
+
+    package var date: Date { Date(timeIntervalSince1970: Double(microseconds) / 1_000_000) }
+}

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """`make browser-test`: the storefront in a real browser (headless Chromium driven by Selenium).
 
-Starts identity, product (demo catalog), basket, ordering, payment and the gateway serving the
+Starts identity, product (demo catalog), basket, ordering, payment, shipping and the gateway serving the
 storefront from Services/Gateway/Storefront, on fresh databases of the Postgres at PG_URL, with the
-executables of SWN_BIN_DIR (scripts/chaos.py's Stack). Then, in the browser:
+executables of SWN_BIN_DIR (scripts/chaos.py's Stack; shipping dispatches 6 s after an order completes,
+delivers 1 s later and takes a return back in 2 s). The order statuses the checks expect (the happy path,
+the return path, which are at rest) are read from the storefront's lifecycle.js, rendered from the Swift
+contract. Then, in the browser:
 
   1. a customer signs up, signs out, signs in again with the keyboard only, adds two products, sees
-     the basket's server-side total, checks out with an approving card and watches the order reach
-     `Completed` (status history Pending → StockReserved → Paid → Completed; the catalog's stock drops);
+     the basket's server-side total, checks out with an approving card and watches the order go through
+     `Completed` to `Delivered` (status history Pending → StockReserved → Paid → Completed → Shipped →
+     Delivered; the shipment's carrier, tracking number and times shown; the catalog's stock drops);
   2. the same customer checks out with a declining card (…0002) and sees `Cancelled` with the reason
      (PaymentDeclined, card declined); the reserved stock comes back;
   3. another customer opening the first one's order page gets the 403 "not your order" page, and
@@ -23,10 +27,17 @@ executables of SWN_BIN_DIR (scripts/chaos.py's Stack). Then, in the browser:
   6. the catalog and basket on a phone-sized screen have no horizontal overflow;
   7. a customer has the checkout page open when an admin raises a price (through the API): placing the
      order answers 409 PriceChanged, the page shows old → new and the new total, and the confirmed
-     checkout (the new expectedTotal) ends Completed at the new total;
-  8. the user pool's refusals show next to their fields: a weak password, a taken user name, a wrong
+     checkout (the new expectedTotal) completes, then is delivered, at the new total;
+  8. a customer cancels a `Completed` order on its page before it ships (the dialog's Keep first leaves
+     it alone; Confirm asks): it ends `Cancelled` with CustomerCancelled ("Cancelled by you"), the payment
+     `Refunded`, the stock back, the shipment (if any) cancelled;
+  9. a customer returns a `Delivered` order (Return, confirm): `ReturnRequested`, then `Returned`, the
+     payment `Refunded`, the stock back;
+ 10. the admin's shipments list shows the delivered, the returned and the cancelled order's shipments
+     (status, carrier, tracking number, times) and links to the order;
+ 11. the user pool's refusals show next to their fields: a weak password, a taken user name, a wrong
      password (the page must be able to read identity's 400 answers: CORS headers on errors too);
-  9. no page raised a script error or was blocked by CORS.
+ 12. no page raised a script error or was blocked by CORS.
 Form errors are also checked next to their fields on the way (a negative price, the API's 422).
 
 Screenshots of the main pages go to docs/screenshots/ (SCREENSHOT_DIR). Exits 1 when a check fails.
@@ -34,7 +45,9 @@ Settings: PG_URL, SWN_BIN_DIR, CHROME_BINARY and CHROMEDRIVER (default: chromium
 the PATH, as Debian's chromium and chromium-driver install them), SCREENSHOT_DIR, HEADLESS=0 to watch
 the browser (needs a display).
 """
+import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -62,6 +75,25 @@ CHROME = os.environ.get("CHROME_BINARY") or shutil.which("chromium") or shutil.w
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
 APPROVING_CARD = "4242 4242 4242 4242"
 DECLINING_CARD = "4000 0000 0000 0002"
+# Shipping's pace in this run: long enough before dispatch for a customer to cancel a completed order.
+SHIPPING_ENV = {"SHIPPING_DISPATCH_DELAY_MS": "6000", "SHIPPING_DELIVERY_DELAY_MS": "1000", "SHIPPING_RETURN_DELAY_MS": "2000"}
+
+
+def lifecycle():
+    """The order statuses as the storefront knows them: lifecycle.js's constants (rendered from the Swift contract)."""
+    with open(os.path.join(STOREFRONT, "lifecycle.js")) as source:
+        text = source.read()
+
+    def constant(name):
+        match = re.search(r"export const %s = (\[[^\]]*\]);" % name, text)
+        if not match:
+            raise RuntimeError("lifecycle.js has no %s" % name)
+        return json.loads(match.group(1).replace("'", '"'))
+    return {name: constant(name) for name in ["HAPPY_PATH", "RETURN_PATH", "AT_REST", "CANCELLABLE", "RETURNABLE"]}
+
+
+LIFECYCLE = lifecycle()
+HAPPY_PATH, RETURN_PATH, AT_REST = LIFECYCLE["HAPPY_PATH"], LIFECYCLE["RETURN_PATH"], LIFECYCLE["AT_REST"]
 
 
 def log(message):
@@ -268,17 +300,37 @@ class Browser:
         self.find("#order-status")
         return self.driver.current_url
 
-    def final_status(self, timeout=60):
+    def wait_status(self, targets, timeout=60):
+        """Waits until the order page shows one of `targets` → (that status, the statuses seen on the way)."""
         statuses = []
 
-        def terminal():
+        def reached():
             element = self.driver.find_element(By.CSS_SELECTOR, "#order-status")
             status = element.get_attribute("data-status")
             if not statuses or statuses[-1] != status:
                 statuses.append(status)
-            return status if status in ("Completed", "Cancelled") else None
-        final = self.wait(terminal, timeout, "the order to be Completed or Cancelled")
+            return status if status in targets else None
+        final = self.wait(reached, timeout, "the order to be %s" % " or ".join(targets))
         return final, statuses
+
+    def final_status(self, timeout=60):
+        """Waits until the order is at rest (Delivered, Returned, Cancelled: lifecycle.js's AT_REST)."""
+        return self.wait_status(AT_REST, timeout)
+
+    def order_id(self):
+        return self.driver.current_url.rsplit("/", 1)[1]
+
+    def shipment(self):
+        """The order page's shipment panel → {status, carrier, tracking, shipped, delivered} (None without one)."""
+        panels = self.driver.find_elements(By.CSS_SELECTOR, "#shipment")
+        if not panels:
+            return None
+        def timed(css):
+            return bool(panels[0].find_elements(By.CSS_SELECTOR, css + " time"))
+        return {"status": panels[0].find_element(By.CSS_SELECTOR, "#shipment-status").get_attribute("data-status"),
+                "carrier": panels[0].find_element(By.CSS_SELECTOR, "#shipment-carrier").text,
+                "tracking": " ".join(e.text for e in panels[0].find_elements(By.CSS_SELECTOR, "#tracking-number code")),
+                "shipped": timed("#shipped-at"), "delivered": timed("#delivered-at")}
 
     def edit_product(self, name):
         """In the admin's products: Edit `name`, and wait until the form holds it as GET /product/{id} answered
@@ -326,20 +378,31 @@ def scenario_completed(browser, state):
 
     form = b.fill_checkout(APPROVING_CARD, screenshot="checkout")
     state["completed_url"] = b.place_order(form)
-    final, seen = b.final_status()
-    check(final == "Completed", "order ended %s, expected Completed" % final)
-    history = b.history()
-    check(history == ["Pending", "StockReserved", "Paid", "Completed"], "status history %s" % history)
-    check("Thank you" in b.text(".notice-success"), "the completed order should thank the customer")
-    check("**** **** **** 4242" in b.text(".order-layout aside"), "the order should show the masked card only")
-    log("order completed; statuses seen live: %s" % " → ".join(seen))
+    # Completed (paid; the shipment is being prepared) lasts until shipping dispatches it.
+    reached, seen = b.wait_status(["Completed"] + AT_REST + ["Shipped"])
+    check(reached == "Completed", "the order should pause at Completed before it ships, got %s (seen %s)" % (reached, seen))
+    check(b.find("#cancel-order").is_displayed(), "a Completed order that has not shipped can be cancelled")
     b.shot("order-completed")
+    final, rest = b.final_status()
+    seen += rest[1:]
+    check(final == "Delivered", "order ended %s, expected Delivered" % final)
+    history = b.history()
+    check(history == HAPPY_PATH, "status history %s, expected %s" % (history, HAPPY_PATH))
+    check("Thank you" in b.text(".notice-success"), "the delivered order should thank the customer")
+    check("**** **** **** 4242" in b.text(".order-layout aside"), "the order should show the masked card only")
+    shipment = b.shipment()
+    check(shipment and shipment["status"] == "Delivered" and shipment["carrier"] and shipment["tracking"]
+          and shipment["shipped"] and shipment["delivered"], "the delivered order's shipment: %s" % shipment)
+    check(not b.driver.find_elements(By.CSS_SELECTOR, "#cancel-order"), "a delivered order cannot be cancelled")
+    check(b.find("#return-order").is_displayed(), "a delivered order can be returned")
+    log("order delivered (%s %s); statuses seen live: %s" % (shipment["carrier"], shipment["tracking"], " → ".join(seen)))
+    b.shot("order-delivered")
 
     check(b.stock_of("IPhone X") == "24 in stock", "IPhone X stock should drop to 24 after the completed order")
     check(b.stock_of("Samsung 10") == "38 in stock", "Samsung 10 stock should drop to 38 after the completed order")
     b.go("#/orders")
     row = b.find(".orders-table tbody tr")
-    check(row.get_attribute("data-status") == "Completed", "order history should list the completed order")
+    check(row.get_attribute("data-status") == "Delivered", "order history should list the delivered order")
 
 
 def scenario_declined(browser, state):
@@ -363,7 +426,7 @@ def scenario_declined(browser, state):
     b.go("#/orders")
     b.wait(lambda: len(b.driver.find_elements(By.CSS_SELECTOR, ".orders-table tbody tr")) == 2, 20, "two orders in the history")
     statuses = [r.get_attribute("data-status") for r in b.driver.find_elements(By.CSS_SELECTOR, ".orders-table tbody tr")]
-    check(statuses == ["Cancelled", "Completed"], "order history newest first: %s" % statuses)
+    check(statuses == ["Cancelled", "Delivered"], "order history newest first: %s" % statuses)
 
 
 def scenario_not_yours(browser, state):
@@ -411,7 +474,7 @@ def scenario_price_change(browser, state):
 
     b.go("#/admin/orders")
     rows = b.wait(lambda: b.driver.find_elements(By.CSS_SELECTOR, ".orders-table tbody tr") or None, 20, "the admin's order list")
-    check(sorted(r.get_attribute("data-status") for r in rows) == ["Cancelled", "Completed"], "admin sees every order")
+    check(sorted(r.get_attribute("data-status") for r in rows) == ["Cancelled", "Delivered"], "admin sees every order")
     b.shot("admin-orders")
     for url, expected in [(state["completed_url"], "Approved"), (state["cancelled_url"], "Declined")]:
         order_id = url.rsplit("/", 1)[1]
@@ -419,7 +482,7 @@ def scenario_price_change(browser, state):
         b.wait_text("#payment-status", expected)
     # An admin may open any customer's order page.
     b.driver.get(state["completed_url"])
-    b.wait(lambda: b.find("#order-status").get_attribute("data-status") == "Completed", 20, "the admin to see ada's order")
+    b.wait(lambda: b.find("#order-status").get_attribute("data-status") == "Delivered", 20, "the admin to see ada's order")
     state["admin_tab"], state["customer_tab"] = b.driver.current_window_handle, customer_tab
     b.driver.switch_to.window(customer_tab)
 
@@ -555,10 +618,118 @@ def scenario_price_changed_checkout(browser, state):
 
     b.find("#confirm-new-prices").click()
     b.order_page()
-    final, _ = b.final_status()
-    check(final == "Completed", "the confirmed order ended %s, expected Completed" % final)
+    final, seen = b.final_status()
+    check(final == "Delivered" and "Completed" in b.history(), "the confirmed order ended %s (seen %s), expected Completed, then Delivered" % (final, seen))
     total = b.text(".order-layout aside dd.total")
     check(total == money(2 * new), "the order's total %r, expected the new %s" % (total, money(2 * new)))
+
+
+def payment_status(state, order_id):
+    """The order's payment status through the admin API (None when it was never charged)."""
+    status, payment = gateway(state, "GET", "/payment/" + order_id, admin=True)
+    check(status in (200, 404), "GET /payment/%s: %s %s" % (order_id, status, payment))
+    return payment["status"] if status == 200 else None
+
+
+def scenario_cancel(browser, state):
+    """The customer cancels a Completed order before it ships: Cancelled, CustomerCancelled, refunded, stock back."""
+    b = browser
+    stock = b.stock_of("Samsung 10")
+    b.add_to_basket("Samsung 10", 1, "White")
+    form = b.fill_checkout(APPROVING_CARD)
+    b.place_order(form)
+    order_id = state["customer_cancelled_id"] = b.order_id()
+    # Paid and completed, the parcel still in the warehouse (shipping dispatches 6 s after completion).
+    reached, seen = b.wait_status(["Completed", "Shipped"] + AT_REST)
+    check(reached == "Completed", "the order should reach Completed before it ships, got %s (seen %s)" % (reached, seen))
+    # Keep leaves the order alone; the dialog asks in the page (no window.confirm).
+    b.find("#cancel-order").click()
+    dialog = b.find("#cancel-dialog")
+    check("refunded" in dialog.text, "the cancel dialog should say the payment is refunded: %r" % dialog.text)
+    b.find("#keep-cancel").click()
+    b.wait(lambda: not b.driver.find_elements(By.CSS_SELECTOR, "#cancel-dialog"), 10, "Keep to close the dialog")
+    check(b.find("#order-status").get_attribute("data-status") == "Completed", "Keep must not cancel the order")
+    b.find("#cancel-order").click()
+    b.find("#confirm-cancel").click()
+    b.wait_text(".toast", "Cancellation of order")
+    final, rest = b.final_status()
+    log("customer cancel: statuses seen live: %s" % " → ".join(seen + rest[1:]))
+    check(final == "Cancelled", "the cancelled order ended %s, expected Cancelled" % final)
+    reason = b.find("#cancel-reason")
+    check(reason.get_attribute("data-reason") == "CustomerCancelled", "cancellation reason %r" % reason.get_attribute("data-reason"))
+    notice = b.text("#cancel-notice")
+    check("Cancelled by you" in notice and "refunded" in notice, "cancel notice: %r" % notice)
+    history = b.history()
+    check(history == HAPPY_PATH[:HAPPY_PATH.index("Completed") + 1] + ["Cancelled"], "status history %s" % history)
+    check(not b.driver.find_elements(By.CSS_SELECTOR, "#cancel-order, #return-order"), "a cancelled order can be neither cancelled nor returned")
+    shipment = b.shipment()
+    check(shipment is None or (shipment["status"] == "Cancelled" and not shipment["shipped"]), "the cancelled order's shipment: %s" % shipment)
+    b.shot("order-cancelled-by-customer")
+    # The refund travels ordering → bus → payment-service after the order's status changed.
+    b.wait(lambda: payment_status(state, order_id) == "Refunded", 20, "the cancelled order's payment to be Refunded")
+    b.wait(lambda: b.stock_of("Samsung 10") == stock, 20, "the cancelled order's units back in stock (Samsung 10: %s)" % stock)
+
+
+def scenario_return(browser, state):
+    """The customer returns a Delivered order: ReturnRequested, then Returned; refunded, stock back."""
+    b = browser
+    stock = b.stock_of("LG G7 ThinQ")
+    b.add_to_basket("LG G7 ThinQ", 1, "Silver")
+    form = b.fill_checkout(APPROVING_CARD)
+    b.place_order(form)
+    order_id = state["returned_id"] = b.order_id()
+    final, seen = b.final_status()
+    check(final == "Delivered", "the order ended %s, expected Delivered (seen %s)" % (final, seen))
+    b.find("#return-order").click()
+    dialog = b.find("#return-dialog")
+    check("refunded" in dialog.text, "the return dialog should say the payment is refunded: %r" % dialog.text)
+    b.find("#confirm-return").click()
+    b.wait_text(".toast", "Return of order")
+    final, seen = b.wait_status(["Returned"], 30)
+    log("return: statuses seen live: %s" % " → ".join(seen))
+    check("ReturnRequested" in seen, "the page should show ReturnRequested before Returned (seen %s)" % seen)
+    history = b.history()
+    check(history == HAPPY_PATH + RETURN_PATH, "status history %s, expected %s" % (history, HAPPY_PATH + RETURN_PATH))
+    check("refunded in full" in b.text("#return-notice"), "the returned order should say the money was refunded")
+    check(not b.driver.find_elements(By.CSS_SELECTOR, "#cancel-order, #return-order"), "a returned order can be neither cancelled nor returned")
+    shipment = b.shipment()
+    check(shipment and shipment["status"] == "Returned" and shipment["tracking"], "the returned order's shipment: %s" % shipment)
+    b.shot("order-returned")
+    # The refund travels ordering → bus → payment-service after the order's status changed.
+    b.wait(lambda: payment_status(state, order_id) == "Refunded", 20, "the returned order's payment to be Refunded")
+    b.wait(lambda: b.stock_of("LG G7 ThinQ") == stock, 20, "the returned units back in stock (LG G7 ThinQ: %s)" % stock)
+
+
+def scenario_admin_shipments(browser, state):
+    """The admin's shipments list shows the delivered, returned and cancelled orders' shipments and links to them."""
+    b = browser
+    customer_tab = b.driver.current_window_handle
+    b.driver.switch_to.new_window("tab")
+    try:
+        b.sign_in("admin", "Admin-Passw0rd!")
+        b.go("#/admin/shipments")
+        b.wait(lambda: b.driver.find_elements(By.CSS_SELECTOR, ".shipments-table tbody tr") or None, 20, "the admin's shipments list")
+
+        def row(order_id):
+            found = b.driver.find_elements(By.CSS_SELECTOR, '.shipments-table tr[data-order-id="%s"]' % order_id)
+            return found[0] if found else None
+        delivered = row(state["completed_url"].rsplit("/", 1)[1])
+        check(delivered is not None and delivered.get_attribute("data-status") == "Delivered", "the first order's shipment should be Delivered")
+        returned = row(state["returned_id"])
+        check(returned is not None and returned.get_attribute("data-status") == "Returned", "the returned order's shipment should be Returned")
+        check(returned.find_element(By.CSS_SELECTOR, "td.tracking-number code").text.strip(), "the returned order's tracking number")
+        check("ada" in delivered.text and "grace" in returned.text, "the customers' names: %r / %r" % (delivered.text, returned.text))
+        cancelled = row(state["customer_cancelled_id"])
+        check(cancelled is not None and cancelled.get_attribute("data-status") == "Cancelled",
+              "the customer-cancelled order's shipment should be listed as Cancelled")
+        check(row(state["cancelled_url"].rsplit("/", 1)[1]) is None, "an order that never completed has no shipment")
+        b.shot("admin-shipments")
+        returned.find_element(By.CSS_SELECTOR, "a").click()
+        b.wait(lambda: b.find("#order-status").get_attribute("data-status") == "Returned", 20, "the shipment's link to open the returned order")
+        b.sign_out()
+    finally:
+        b.driver.close()
+        b.driver.switch_to.window(customer_tab)
 
 
 def scenario_pool_errors(browser, state):
@@ -593,14 +764,17 @@ def scenario_console(browser, state):
 
 
 SCENARIOS = [
-    ("customer signs up, signs in, checks out two products with an approving card → Completed", scenario_completed),
+    ("customer signs up, signs in, checks out two products with an approving card → Completed → Shipped → Delivered", scenario_completed),
     ("checkout with a declining card → Cancelled with the reason", scenario_declined),
     ("a customer cannot open another user's order page (403)", scenario_not_yours),
     ("an admin changes a price → the signed-in customer's basket shows it", scenario_price_change),
     ("an admin creates, edits (a sale meanwhile: 412, the sale kept) and deletes a product; an API error shows next to its field",
      scenario_admin_products),
     ("phone-sized screen", scenario_phone),
-    ("the price rises during checkout → the customer confirms the new total → Completed at it", scenario_price_changed_checkout),
+    ("the price rises during checkout → the customer confirms the new total → Completed (then Delivered) at it", scenario_price_changed_checkout),
+    ("the customer cancels a Completed order before it ships → Cancelled (CustomerCancelled), refunded, stock back", scenario_cancel),
+    ("the customer returns a Delivered order → ReturnRequested → Returned, refunded, stock back", scenario_return),
+    ("the admin's shipments list shows the orders' shipments", scenario_admin_shipments),
     ("the user pool's errors show next to their fields", scenario_pool_errors),
     ("no script errors", scenario_console),
 ]
@@ -608,9 +782,10 @@ SCENARIOS = [
 
 def main():
     started = time.time()
-    stack = chaos.Stack(gateway=True, extra_env={
+    stack = chaos.Stack(gateway=True, shipping=True, extra_env={
         "product": {"SEED_DEMO_CATALOG": "true"},
         "identity": {"TOKEN_LIFETIME_SECONDS": "30"},
+        "shipping": SHIPPING_ENV,
         "gateway": {"STOREFRONT_DIR": STOREFRONT},
     })
     # The storefront (on the gateway's origin) signs in at identity directly.

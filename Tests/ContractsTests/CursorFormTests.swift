@@ -14,6 +14,7 @@ import Yams
         ("ProductCursor", "/product", ProductCursor.pattern, ProductCursor.maximumLength, { ProductCursor(cursor: $0) != nil }),
         ("OrderCursor", "/order", OrderCursor.pattern, OrderCursor.maximumLength, { OrderCursor(cursor: $0) != nil }),
         ("BasketCursor", "/basket", NameCursor.pattern, NameCursor.maximumLength, { NameCursor(cursor: $0) != nil }),
+        ("ShipmentCursor", "/shipment", TimeCursor.pattern, TimeCursor.maximumLength, { TimeCursor(cursor: $0) != nil }),
     ]
 
     @Test func theOpenAPIFileDeclaresEachListsCursorForm() throws {

@@ -8,6 +8,7 @@ import HTTPTypes
 import Logging
 import OrderingService
 import PaymentService
+import ShippingService
 import ProductService
 import ServiceKit
 import Testing
@@ -68,6 +69,7 @@ import Yams
             )),
             .ordering: Self.operations(OrderingService.buildRouter(repository: InMemoryOrderRepository(), verifier: verifier)),
             .payment: Self.operations(PaymentService.buildRouter(repository: InMemoryPaymentRepository(), verifier: verifier)),
+            .shipping: Self.operations(ShippingService.buildRouter(repository: InMemoryShipmentRepository(), verifier: verifier)),
         ]
         #expect(Set(routers.keys) == Set(ShopRoutes.upstreams), "every upstream of the table is checked here")
         for (service, served) in routers {

@@ -15,6 +15,8 @@ import TestSupport
         var ordering: ServiceProcess
         var payment: ServiceProcess
         var databases: [String: String]
+        /// Started only by the tests that follow an order past `Completed`.
+        var shipping: ServiceProcess? = nil
     }
 
     /// Step deadlines long enough that a loaded machine (suites run in parallel on two cores) never
@@ -25,11 +27,12 @@ import TestSupport
         "QUEUE_VISIBILITY_TIMEOUT_MS": "2000", "QUEUE_MAX_RECEIVE_COUNT": "5",
     ]
 
-    static func withShop(settings: [String: String] = [:], _ body: @escaping @Sendable (Shop) async throws -> Void) async throws {
+    static func withShop(settings: [String: String] = [:], shipping: Bool = false, _ body: @escaping @Sendable (Shop) async throws -> Void) async throws {
         try await TestDatabase.with { productDB in
         try await TestDatabase.with { basketDB in
         try await TestDatabase.with { orderingDB in
         try await TestDatabase.with { paymentDB in
+        try await TestDatabase.with { shippingDB in
         try await TestDatabase.with { busDB in
             let common = sagaSettings.merging(["BUS_MODE": "local", "BUS_DATABASE_URL": busDB.url]) { $1 }.merging(settings) { $1 }
             let product = try await ServiceProcess("product-service", port: try freePort(), environment: common.merging(["DATABASE_URL": productDB.url]) { $1 })
@@ -42,10 +45,15 @@ import TestSupport
             defer { ordering.terminate() }
             let payment = try await ServiceProcess("payment-service", port: try freePort(), environment: common.merging(["DATABASE_URL": paymentDB.url]) { $1 })
             defer { payment.terminate() }
+            let shipper = shipping
+                ? try await ServiceProcess("shipping-service", port: try freePort(), environment: common.merging(["DATABASE_URL": shippingDB.url]) { $1 })
+                : nil
+            defer { shipper?.terminate() }
             try await body(Shop(product: product, basket: basket, ordering: ordering, payment: payment, databases: [
-                "product": productDB.url, "basket": basketDB.url, "ordering": orderingDB.url, "payment": paymentDB.url, "bus": busDB.url,
-            ]))
-        }}}}}
+                "product": productDB.url, "basket": basketDB.url, "ordering": orderingDB.url, "payment": paymentDB.url, "shipping": shippingDB.url,
+                "bus": busDB.url,
+            ], shipping: shipper))
+        }}}}}}
     }
 
     /// Polls until `probe` gives a value (Issue recorded and thrown on timeout).

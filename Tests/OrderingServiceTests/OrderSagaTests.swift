@@ -9,12 +9,98 @@ import Testing
 /// The saga as a state machine, and the runner on the in-memory repository: every path, late and
 /// repeated replies, without a database.
 @Suite struct OrderSagaTests {
-    static func state(_ step: SagaStep, _ status: OrderStatus, reason: CancellationReason? = nil, deadline: Date? = nil) -> SagaState {
+    static func state(_ step: SagaStep, _ status: OrderStatus, reason: CancellationReason? = nil, deadline: Date? = nil, shipment: OrderShipment? = nil) -> SagaState {
         SagaState(
             orderId: UUID(), checkoutId: UUID(), userName: "ann", cardInfo: "**** **** **** 4242",
             items: [OrderLine(productId: UUID(), productName: "Phone", quantity: 2, color: "", price: Decimal(string: "19.99")!)],
-            totalPrice: Decimal(string: "39.98")!, status: status, step: step, cancellationReason: reason, deadline: deadline
+            totalPrice: Decimal(string: "39.98")!, status: status, step: step, cancellationReason: reason, deadline: deadline, shipment: shipment
         )
+    }
+
+    static func parcel(_ orderId: UUID = UUID(), shippedAt: Date? = Date(), deliveredAt: Date? = nil) -> ShipmentEvent {
+        ShipmentEvent(orderId: orderId, userName: "ann", carrier: "UPS", trackingNumber: "1Z0000000001", at: Date(), shippedAt: shippedAt, deliveredAt: deliveredAt)
+    }
+
+    @Test func aCustomerCancelUndoesWhatTheOrderDidSoFar() {
+        let reserving = OrderSaga.decide(Self.state(.reservingStock, .pending), .cancelRequested)
+        #expect(reserving?.cancellationReason == .customerCancelled && reserving?.commands == [.releaseStock, .orderCancelled])
+        let charging = OrderSaga.decide(Self.state(.charging, .stockReserved), .cancelRequested)
+        #expect(charging?.commands == [.refundPayment, .releaseStock, .orderCancelled], "reverse order: the money first")
+        // Completed: only shipping knows whether the parcel left; the order waits for its answer.
+        let completed = OrderSaga.decide(Self.state(.finished, .completed, shipment: OrderShipment(status: .preparing)), .cancelRequested)
+        #expect(completed?.statuses.isEmpty == true && completed?.step == .stoppingDispatch && completed?.commands == [.cancelShipment])
+        #expect(OrderSaga.decide(Self.state(.stoppingDispatch, .completed), .cancelRequested) == nil, "asked once")
+        let stopped = OrderSaga.decide(Self.state(.stoppingDispatch, .completed), .shipmentCancelled(Self.parcel(shippedAt: nil)))
+        #expect(stopped?.statuses.map(\.status) == [.cancelled] && stopped?.cancellationReason == .customerCancelled)
+        #expect(stopped?.commands == [.refundPayment, .restockOrder, .orderCancelled] && stopped?.shipment?.status == .cancelled)
+        for status in [OrderStatus.shipped, .delivered, .returnRequested, .returned, .cancelled] {
+            #expect(OrderSaga.decide(Self.state(.finished, status), .cancelRequested) == nil, "\(status) cannot be cancelled")
+        }
+    }
+
+    @Test func aCancelThatLostTheRaceLeavesTheOrderShipped() {
+        let tooLate = OrderSaga.decide(Self.state(.stoppingDispatch, .completed), .shipmentMoved(.shipped, Self.parcel()))
+        #expect(tooLate?.statuses.map(\.status) == [.shipped] && tooLate?.statuses.first?.reason == cancelTooLateReason)
+        #expect(tooLate?.step == .finished && tooLate?.commands == [] && tooLate?.shipment?.trackingNumber == "1Z0000000001")
+        #expect(OrderSaga.decide(Self.state(.finished, .shipped), .shipmentCancelled(Self.parcel())) == nil, "no second winner")
+    }
+
+    @Test func theOrderFollowsItsParcelForwardOnly() {
+        let delivered = Self.parcel(deliveredAt: Date())
+        let both = OrderSaga.decide(Self.state(.finished, .completed), .shipmentMoved(.delivered, delivered))
+        #expect(both?.statuses.map(\.status) == [.shipped, .delivered], "a Delivered seen first records Shipped too")
+        #expect(OrderSaga.decide(Self.state(.finished, .delivered), .shipmentMoved(.shipped, Self.parcel())) == nil, "a late Shipped changes nothing")
+        #expect(OrderSaga.decide(Self.state(.finished, .delivered), .shipmentMoved(.delivered, delivered)) == nil, "a repeat changes nothing")
+        #expect(OrderSaga.decide(Self.state(.finished, .cancelled), .shipmentMoved(.shipped, Self.parcel())) == nil)
+        #expect(OrderSaga.decide(Self.state(.finished, .delivered), .shipmentMoved(.returned, delivered)) == nil, "no return the customer did not ask for")
+    }
+
+    @Test func aReturnWithinTheWindowRefundsAndRestocksWhenTheParcelIsBack() {
+        let now = Date()
+        let delivered = OrderShipment(status: .delivered, carrier: "UPS", trackingNumber: "1Z0000000001", shippedAt: now - 100, deliveredAt: now - 50)
+        let asked = OrderSaga.decide(Self.state(.finished, .delivered, shipment: delivered), .returnRequested(now: now, window: 60))
+        #expect(asked?.statuses.map(\.status) == [.returnRequested] && asked?.commands == [.returnShipment] && asked?.shipment?.status == .returnRequested)
+        #expect(OrderSaga.decide(Self.state(.finished, .delivered, shipment: delivered), .returnRequested(now: now, window: 10)) == nil, "window closed")
+        #expect(OrderSaga.decide(Self.state(.finished, .shipped), .returnRequested(now: now, window: 60)) == nil, "not delivered yet")
+        let back = OrderSaga.decide(Self.state(.finished, .returnRequested, shipment: delivered), .shipmentMoved(.returned, Self.parcel(deliveredAt: now - 50)))
+        #expect(back?.statuses.map(\.status) == [.returned] && back?.commands == [.refundPayment, .restockOrder] && back?.shipment?.status == .returned)
+        #expect(OrderSaga.decide(Self.state(.finished, .returned), .returnRequested(now: now, window: 60)) == nil, "returned once")
+    }
+
+    /// Every move the saga can make is a declared transition (`OrderStatus.transitions`, from which the
+    /// README's diagram is drawn), and every declared transition is made by some event.
+    @Test func theSagaMakesExactlyTheDeclaredMoves() {
+        let now = Date()
+        let shipment = OrderShipment(status: .delivered, deliveredAt: now)
+        let events: [SagaEvent] = [
+            .started, .stockReserved, .stockReservationFailed(reason: "OutOfStock"), .paymentApproved, .paymentDeclined(reason: "card_declined"),
+            .paymentRefunded, .deadlinePassed(now: now + 3600), .cancelRequested, .shipmentCancelled(Self.parcel()),
+            .shipmentMoved(.shipped, Self.parcel()), .shipmentMoved(.delivered, Self.parcel(deliveredAt: now)), .shipmentMoved(.returned, Self.parcel()),
+            .returnRequested(now: now, window: 60),
+        ]
+        let declared = Set(OrderStatus.transitions.map { "\($0.from.rawValue)→\($0.to.rawValue)" })
+        var made = Set<String>()
+        // The statuses each step is found with (the saga writes them together).
+        let reachable: [SagaStep: [OrderStatus]] = [
+            .reservingStock: [.pending], .charging: [.stockReserved], .stoppingDispatch: [.completed],
+            .finished: [.completed, .shipped, .delivered, .returnRequested, .returned, .cancelled],
+        ]
+        #expect(Set(reachable.keys) == Set(SagaStep.allCases))
+        for (step, statuses) in reachable {
+            for status in statuses {
+                for event in events where event != .started {
+                    guard let decision = OrderSaga.decide(Self.state(step, status, deadline: now, shipment: shipment), event) else { continue }
+                    var from = status
+                    for change in decision.statuses {
+                        let move = "\(from.rawValue)→\(change.status.rawValue)"
+                        #expect(declared.contains(move), "\(step)/\(status) on \(event) makes the undeclared move \(move)")
+                        made.insert(move)
+                        from = change.status
+                    }
+                }
+            }
+        }
+        #expect(made == declared, "declared but never made: \(declared.subtracting(made))")
     }
 
     @Test func theHappyPath() {

@@ -42,6 +42,37 @@ import TestSupport
         }
     }
 
+    /// The database admits exactly the lifecycle's declared words (the checks are built from the
+    /// declaration, in a migration named after it).
+    @Test func theDatabaseAdmitsOnlyTheDeclaredWords() async throws {
+        try await TestDatabase.with { database in
+            try await database.withClient { client in
+                try await Migrator(OrderingMigrations.all).migrate(client: client, logger: TestDatabase.logger)
+                let repository = PostgresOrderRepository(client: client, logger: TestDatabase.logger)
+                let checkout = CheckoutBasket(
+                    checkoutId: UUID(), userName: "ann", firstName: "Ann", lastName: "Lee", email: "ann@example.com", address: "1 Main St",
+                    paymentMethod: "card", cardInfo: "**** **** **** 4242",
+                    items: [OrderLine(productId: UUID(), productName: "Phone", quantity: 1, color: "", price: 10)], totalPrice: 10, checkoutDate: Date()
+                )
+                #expect(try await repository.createOrder(from: checkout) { _ in })
+                for status in OrderStatus.allCases {
+                    try await client.query("UPDATE orders SET status = \(status.rawValue)", logger: TestDatabase.logger)
+                }
+                for shipment in ShipmentStatus.allCases {
+                    try await client.query("UPDATE orders SET shipment_status = \(shipment.rawValue)", logger: TestDatabase.logger)
+                }
+                for reason in CancellationReason.allCases {
+                    try await client.query("UPDATE orders SET cancellation_reason = \(reason.rawValue)", logger: TestDatabase.logger)
+                }
+                for (column, word) in [("status", "Lost"), ("shipment_status", "Teleported"), ("cancellation_reason", "Bored"), ("saga_step", "dreaming")] {
+                    await #expect(throws: (any Error).self, "\(column) = \(word)") {
+                        try await client.query(PostgresQuery(unsafeSQL: "UPDATE orders SET \(column) = '\(word)'"), logger: TestDatabase.logger)
+                    }
+                }
+            }
+        }
+    }
+
     @Test func aStepOvertakenBetweenItsReadAndItsWriteIsDecidedAgain() async throws {
         try await TestDatabase.with { database in
             try await database.withClient { client in

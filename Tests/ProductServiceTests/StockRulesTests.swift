@@ -18,6 +18,20 @@ import Testing
         ReserveStock(orderId: order, lines: lines.map { ReserveStock.Line(productId: $0.0, quantity: $0.1) })
     }
 
+    @Test func restockGivesCommittedUnitsBackOnce() {
+        let order = UUID()
+        let product = UUID()
+        let committed = Reservation(orderId: order, status: .committed, lines: [ReserveStock.Line(productId: product, quantity: 3)])
+        let back = StockRules.restock(orderId: order, existing: committed)
+        #expect(back.store?.status == .returned && back.stockChanges == [product: 3])
+        #expect(StockRules.restock(orderId: order, existing: back.store).stockChanges.isEmpty, "once")
+        #expect(StockRules.commit(existing: back.store) == nil, "a late commit makes nothing final")
+        let released = Reservation(orderId: order, status: .released, lines: [ReserveStock.Line(productId: product, quantity: 3)])
+        #expect(StockRules.restock(orderId: order, existing: released).stockChanges.isEmpty, "released stock is not given twice")
+        let mark = StockRules.restock(orderId: order, existing: nil)
+        #expect(mark.store?.status == .returned && mark.stockChanges.isEmpty)
+    }
+
     @Test func allLinesOrNone() {
         let ok = StockRules.reserve(Self.reserve([(Self.lamp, 2), (Self.desk, 1), (Self.lamp, 1)]), existing: nil, available: Self.at([Self.lamp: 3, Self.desk: 1]))
         #expect(ok.reply == .reserved && ok.stockChanges == [Self.lamp: -3, Self.desk: -1], "lines of one product are summed")

@@ -1,13 +1,17 @@
-// The admin view: products (create, edit price and stock, delete), every order, payments by order id,
-// and where the dead-letter queues are handled (the bus has no HTTP API: the `bus` command line).
+// The admin view: products (create, edit price and stock, delete), every order, every shipment, payments
+// by order id, and where the dead-letter queues are handled (the bus has no HTTP API: the `bus` command line).
 import * as api from './api.js';
 import { navigate } from './state.js';
-import { h, mount, money, preciseDateTime, field, showErrors, clearErrors, values, busy, toast, pageTitle, loading, notice, statusPill } from './ui.js';
-import { ordersTable } from './orders.js';
+import {
+  h, mount, money, dateTime, preciseDateTime, field, showErrors, clearErrors, values, busy, toast, pageTitle, loading, notice,
+  statusPill, statusLabel, shipmentLabel, shortId,
+} from './ui.js';
+import { ordersTable, orderLink } from './orders.js';
 
 const TABS = [
   ['products', 'Products'],
   ['orders', 'Orders'],
+  ['shipments', 'Shipments'],
   ['payments', 'Payments'],
   ['dead-letters', 'Dead letters'],
 ];
@@ -21,7 +25,7 @@ export async function adminPage(ctx) {
       h('ul', {}, TABS.map(([id, label]) => h('li', {},
         h('a', { href: `#/admin/${id}`, class: 'tab', 'aria-current': id === tab ? 'page' : null }, label))))),
     panel);
-  const pages = { products: productsPanel, orders: ordersPanel, payments: paymentsPanel, 'dead-letters': deadLettersPanel };
+  const pages = { products: productsPanel, orders: ordersPanel, shipments: shipmentsPanel, payments: paymentsPanel, 'dead-letters': deadLettersPanel };
   await (pages[tab] || productsPanel)({ ...ctx, panel });
 }
 
@@ -305,10 +309,51 @@ async function ordersPanel({ panel }) {
     more.hidden = !cursor;
     const by = {};
     for (const o of orders) by[o.status] = (by[o.status] || 0) + 1;
-    counts.textContent = `${orders.length} orders shown${cursor ? ' (more below)' : ''}: ` + Object.entries(by).map(([s, n]) => `${n} ${s}`).join(', ');
+    counts.textContent = `${orders.length} orders shown${cursor ? ' (more below)' : ''}: ` + Object.entries(by).map(([s, n]) => `${n} ${statusLabel(s)}`).join(', ');
     mount(list, orders.length ? ordersTable(orders, {
       extra: (o) => h('a', { class: 'btn btn-small btn-ghost', href: `#/admin/payments?order=${encodeURIComponent(o.orderId)}`, 'aria-label': `Payment of order ${o.orderId}` }, 'Payment'),
     }) : h('div', { class: 'card empty' }, h('p', {}, 'No orders yet.')));
+  }
+  await load();
+  mount(panel, h('div', { class: 'toolbar' }, counts, refresh), list, h('p', {}, more));
+}
+
+// MARK: shipments
+
+/** One page of `GET /shipment` after another (newest first), like the orders. */
+async function shipmentsPanel({ panel }) {
+  mount(panel, loading('Loading shipments…'));
+  let shipments = [];
+  let cursor;
+  const list = h('div');
+  const more = h('button', { type: 'button', class: 'btn', onclick: () => busy(more, 'Loading…', load) }, 'Load more');
+  const refresh = h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => busy(refresh, 'Refreshing…', () => { shipments = []; cursor = undefined; return load(); }) }, 'Refresh');
+  const counts = h('p', { class: 'muted', id: 'shipment-counts' });
+  const when = (iso) => (iso ? h('time', { datetime: iso, title: preciseDateTime(iso) }, dateTime(iso)) : h('span', { class: 'muted' }, '—'));
+
+  async function load() {
+    const page = await api.shipmentsPage(cursor);
+    shipments = shipments.concat(page.items || []);
+    cursor = page.nextCursor || undefined;
+    more.hidden = !cursor;
+    const by = {};
+    for (const s of shipments) by[s.status] = (by[s.status] || 0) + 1;
+    counts.textContent = `${shipments.length} shipments shown${cursor ? ' (more below)' : ''}: ` + Object.entries(by).map(([s, n]) => `${n} ${shipmentLabel(s)}`).join(', ');
+    mount(list, shipments.length ? h('div', { class: 'table-wrap card' }, h('table', { class: 'table shipments-table' },
+      h('caption', { class: 'visually-hidden' }, 'Shipments, newest first'),
+      h('thead', {}, h('tr', {},
+        h('th', { scope: 'col' }, 'Order'), h('th', { scope: 'col' }, 'Customer'), h('th', { scope: 'col' }, 'Status'),
+        h('th', { scope: 'col' }, 'Carrier'), h('th', { scope: 'col' }, 'Tracking number'),
+        h('th', { scope: 'col' }, 'Shipped'), h('th', { scope: 'col' }, 'Delivered'))),
+      h('tbody', {}, shipments.map((s) => h('tr', { dataset: { orderId: s.orderId, status: s.status } },
+        h('td', {}, h('a', { href: orderLink(s), 'aria-label': `Order ${s.orderId}` }, h('code', {}, shortId(s.orderId)))),
+        h('td', {}, s.userName),
+        h('td', {}, statusPill(s.status, null, shipmentLabel)),
+        h('td', {}, s.carrier || h('span', { class: 'muted' }, '—')),
+        h('td', { class: 'tracking-number' }, s.trackingNumber ? h('code', {}, s.trackingNumber) : h('span', { class: 'muted' }, '—')),
+        h('td', { class: 'nowrap' }, when(s.shippedAt)),
+        h('td', { class: 'nowrap' }, when(s.deliveredAt)))))))
+      : h('div', { class: 'card empty' }, h('p', {}, 'No shipments yet: a shipment is made for every completed order.')));
   }
   await load();
   mount(panel, h('div', { class: 'toolbar' }, counts, refresh), list, h('p', {}, more));
@@ -343,7 +388,7 @@ async function paymentsPanel({ panel, query }) {
     try {
       const payment = await api.payment(orderId);
       mount(result, h('section', { class: 'card', 'aria-label': 'Payment' },
-        h('div', { class: 'order-status-head' }, h('h2', {}, `Payment of order ${orderId.slice(0, 8).toUpperCase()}`), statusPill(payment.status)),
+        h('div', { class: 'order-status-head' }, h('h2', {}, `Payment of order ${orderId.slice(0, 8).toUpperCase()}`), statusPill(payment.status, null, String)),
         h('dl', { class: 'facts' },
           h('dt', {}, 'Order'), h('dd', {}, h('code', {}, payment.orderId)),
           h('dt', {}, 'Amount'), h('dd', {}, money(payment.amount)),
@@ -351,7 +396,7 @@ async function paymentsPanel({ panel, query }) {
         h('table', { class: 'table' }, h('caption', {}, 'History'),
           h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col' }, 'When'), h('th', { scope: 'col' }, 'Reason'))),
           h('tbody', {}, (payment.history || []).map((entry) => h('tr', {},
-            h('td', {}, statusPill(entry.status)), h('td', {}, preciseDateTime(entry.at)), h('td', {}, entry.reason || '—')))))));
+            h('td', {}, statusPill(entry.status, null, String)), h('td', {}, preciseDateTime(entry.at)), h('td', {}, entry.reason || '—')))))));
     } catch (error) {
       if (error.status === 404) {
         mount(result, notice('info', 'No payment for this order: it was never charged (for example, it was cancelled for stock before the payment step).'));

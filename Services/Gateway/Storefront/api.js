@@ -126,6 +126,21 @@ export const checkout = (details, expectedTotal, idempotencyKey) => api('POST', 
 });
 
 export const myOrders = () => api('GET', `/order/${user()}`);
-export const order = (userName, orderId) => api('GET', `/order/${encodeURIComponent(userName)}/${encodeURIComponent(orderId)}`);
+/** The signed-in user's order made from a checkout, or null while it does not exist yet (400 when not a UUID). */
+export async function orderOfCheckout(checkoutId) {
+  const orders = await api('GET', `/order/${user()}`, { query: { checkoutId } });
+  const id = String(checkoutId).toLowerCase();
+  return (orders || []).find((o) => String(o.checkoutId).toLowerCase() === id) ?? null;
+}
+const orderPath = (userName, orderId) => `/order/${encodeURIComponent(userName)}/${encodeURIComponent(orderId)}`;
+export const order = (userName, orderId) => api('GET', orderPath(userName, orderId));
+/**
+ * Asks to cancel the order (202 + the order; `cancelRequested` while shipping decides). 409 once it has
+ * shipped (or is cancelled): the problem's detail says why.
+ */
+export const cancelOrder = (userName, orderId) => api('POST', `${orderPath(userName, orderId)}/cancel`);
+/** Asks to return a delivered order (202 + the order, ReturnRequested); 409 when not delivered or too late. */
+export const returnOrder = (userName, orderId) => api('POST', `${orderPath(userName, orderId)}/return`);
 export const ordersPage = (cursor) => api('GET', '/order', { query: { limit: 50, cursor } });
+export const shipmentsPage = (cursor) => api('GET', '/shipment', { query: { limit: 50, cursor } });
 export const payment = (orderId) => api('GET', `/payment/${encodeURIComponent(orderId)}`);

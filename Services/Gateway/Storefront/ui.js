@@ -1,5 +1,6 @@
 // Small DOM helpers shared by the pages: an element builder, formatting, form fields with their
 // error slots, toasts. No framework: every page builds its DOM with `h` and replaces <main>'s children.
+import { ORDER_STATUSES, CANCELLATION_REASONS, SHIPMENT_STATUSES } from './lifecycle.js';
 
 /** h('button', {class: 'btn', onclick}, 'Text', child, ...) → an element. */
 export function h(tag, attrs = {}, ...children) {
@@ -166,20 +167,22 @@ export function toast(message, kind = 'info', action) {
   setTimeout(() => item.remove(), kind === 'error' ? 9000 : 5000);
 }
 
-/** A status badge. */
-export function statusPill(status, reason) {
-  const label = { StockReserved: 'Stock reserved' }[status] || status;
-  return h('span', { class: `pill pill-${String(status).toLowerCase()}`, dataset: { status } }, label, reason ? ` · ${reasonLabel(reason)}` : '');
-}
+const ORDER_LABELS = Object.fromEntries(ORDER_STATUSES.map(({ status, label }) => [status, label]));
 
-export const REASONS = {
-  OutOfStock: 'Out of stock',
-  PaymentDeclined: 'Payment declined',
-  StepTimeout: 'Step timed out',
-  PriceChanged: 'Price changed',
-  ReservationLimit: 'Too many unpaid units',
-};
-export const reasonLabel = (reason) => REASONS[reason] || reason;
+/** An order status as people read it (`StockReserved` → "Stock reserved"), from the rendered lifecycle. */
+export const statusLabel = (status) => ORDER_LABELS[status] || status;
+/** A shipment's status as people read it. */
+export const shipmentLabel = (status) => SHIPMENT_STATUSES[status] || status;
+/** A cancellation reason as people read it (`PaymentDeclined` → "Payment declined"). */
+export const reasonLabel = (reason) => CANCELLATION_REASONS[reason] || reason;
+
+/**
+ * A status badge: an order's status (with its cancellation reason), or, with `label`, any other status
+ * (a payment's, a shipment's: `statusPill(s.status, null, shipmentLabel)`).
+ */
+export function statusPill(status, reason, label = statusLabel) {
+  return h('span', { class: `pill pill-${String(status).toLowerCase()}`, dataset: { status } }, label(status), reason ? ` · ${reasonLabel(reason)}` : '');
+}
 
 /** A page heading that receives focus after navigation. */
 export function pageTitle(text, ...extra) {

@@ -11,10 +11,11 @@ package func buildApplication(_ config: OrderingServiceConfig, logger: Logger) a
     let host = try BusServiceHost(service: "ordering-service", database: config.database, bus: config.bus, topology: config.bus.shopTopology, logger: logger)
     let repository = PostgresOrderRepository(client: host.client, logger: logger)
     let saga = SagaRunner(
-        repository: repository, eventBusName: config.bus.eventBusName, stepTimeout: config.stepTimeout, paymentTimeout: config.paymentTimeout
+        repository: repository, eventBusName: config.bus.eventBusName, stepTimeout: config.stepTimeout, paymentTimeout: config.paymentTimeout,
+        returnWindow: config.returnWindow
     )
     let router = buildRouter(
-        repository: repository, verifier: TokenVerifier(configuration: config.tokens, httpClient: host.http.client, logger: logger),
+        saga: saga, verifier: TokenVerifier(configuration: config.tokens, httpClient: host.http.client, logger: logger),
         readiness: host.readiness
     )
     return host.application(
@@ -30,9 +31,14 @@ package func buildApplication(_ config: OrderingServiceConfig, logger: Logger) a
 }
 
 /// The order routes on any repository (Postgres in the service, an in-memory fake in tests).
-package func buildRouter(repository: some OrderRepository, verifier: TokenVerifier, readiness: [ReadinessCheck] = []) -> Router<AppRequestContext> {
+package func buildRouter<Repository: OrderRepository>(saga: SagaRunner<Repository>, verifier: TokenVerifier, readiness: [ReadinessCheck] = []) -> Router<AppRequestContext> {
     let router = Router.service(readiness: readiness)
     router.add(middleware: TokenMiddleware(verifier: verifier))
-    OrderController(repository: repository).addRoutes(to: router.serviceGroup("order"))
+    OrderController(saga: saga).addRoutes(to: router.serviceGroup("order"))
     return router
+}
+
+/// The same with the saga's default settings (tests of the routes).
+package func buildRouter(repository: some OrderRepository, verifier: TokenVerifier, readiness: [ReadinessCheck] = []) -> Router<AppRequestContext> {
+    buildRouter(saga: SagaRunner(repository: repository, eventBusName: BusTopology.defaultEventBusName, stepTimeout: .seconds(10), paymentTimeout: .seconds(10)), verifier: verifier, readiness: readiness)
 }

@@ -46,8 +46,10 @@ package final class InMemoryOrderRepository: OrderRepository {
         }
     }
 
-    package func orders(of userName: String, on day: DateInterval?, limit: Int) async throws -> [Order] {
-        Array(newestFirst().filter { order in order.userName == userName && (day.map { $0.contains(order: order) } ?? true) }.prefix(limit))
+    package func orders(of userName: String, on day: DateInterval?, checkoutId: UUID?, limit: Int) async throws -> [Order] {
+        Array(newestFirst().filter { order in
+            order.userName == userName && (day.map { $0.contains(order: order) } ?? true) && (checkoutId.map { $0 == order.checkoutId } ?? true)
+        }.prefix(limit))
     }
 
     package func allOrders(before cursor: OrderCursor?, limit: Int) async throws -> [Order] {
@@ -67,7 +69,7 @@ package final class InMemoryOrderRepository: OrderRepository {
     package func claimOverdue(limit: Int, lease: Duration) async throws -> [UUID] {
         let now = Date()
         let overdue = entries.withLock { entries in
-            entries.values.filter { $0.state.step != .finished && ($0.state.deadline.map { $0 <= now } ?? false) }
+            entries.values.filter { ($0.state.deadline.map { $0 <= now } ?? false) }
                 .sorted { $0.state.deadline! < $1.state.deadline! }.map(\.order.orderId)
         }
         return claims.withLock { claims in
@@ -98,7 +100,12 @@ package final class InMemoryOrderRepository: OrderRepository {
                     entry.state.status = change.status
                 }
                 entry.state.step = decision.step
+                entry.order.cancelRequested = decision.step == .stoppingDispatch
                 entry.state.deadline = deadline
+                if let shipment = decision.shipment {
+                    entry.state.shipment = shipment
+                    entry.order.shipment = shipment
+                }
                 if let reason = decision.cancellationReason {
                     entry.state.cancellationReason = reason
                     entry.order.cancellationReason = reason

@@ -22,29 +22,10 @@ package struct Order: Codable, Sendable, Equatable {
     /// Why the order was cancelled; null unless it was.
     @NullWhenAbsent package var cancellationReason: CancellationReason?
     package var statusHistory: [StatusChange]
-}
-
-/// An order's life: `Pending` → `StockReserved` → `Paid` → `Completed`, or `Cancelled` with a reason.
-package enum OrderStatus: String, Codable, Sendable, CaseIterable {
-    case pending = "Pending"
-    case stockReserved = "StockReserved"
-    case paid = "Paid"
-    case completed = "Completed"
-    case cancelled = "Cancelled"
-
-    package var isTerminal: Bool { self == .completed || self == .cancelled }
-}
-
-package enum CancellationReason: String, Codable, Sendable, CaseIterable {
-    /// A product lacked stock or no longer exists.
-    case outOfStock = "OutOfStock"
-    case paymentDeclined = "PaymentDeclined"
-    /// A step did not answer in time.
-    case stepTimeout = "StepTimeout"
-    /// A price changed between the checkout and the stock reservation: nothing was charged.
-    case priceChanged = "PriceChanged"
-    /// The customer already holds `MAX_RESERVED_PER_CUSTOMER` units of a product in unpaid orders.
-    case reservationLimit = "ReservationLimit"
+    /// The parcel, from `Completed` on; null before.
+    @NullWhenAbsent package var shipment: OrderShipment? = nil
+    /// A customer's cancel of the completed order waits for shipping's answer.
+    package var cancelRequested: Bool = false
 }
 
 package struct StatusChange: Codable, Sendable, Equatable {

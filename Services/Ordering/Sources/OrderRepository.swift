@@ -10,8 +10,8 @@ package protocol OrderRepository: Sendable {
     /// Creates the order for a checkout unless one exists, and runs `start` on its saga in the same
     /// transaction; true when it was created now.
     func createOrder(from checkout: CheckoutBasket, _ start: @Sendable (any SagaStore) async throws -> Void) async throws -> Bool
-    /// A user's orders, newest first, optionally only those of one UTC day.
-    func orders(of userName: String, on day: DateInterval?, limit: Int) async throws -> [Order]
+    /// A user's orders, newest first, optionally only those of one UTC day, or only the one made from a checkout.
+    func orders(of userName: String, on day: DateInterval?, checkoutId: UUID?, limit: Int) async throws -> [Order]
     /// All orders, newest first, before `cursor` (an order date).
     func allOrders(before cursor: OrderCursor?, limit: Int) async throws -> [Order]
     func order(id: UUID) async throws -> Order?
@@ -19,6 +19,12 @@ package protocol OrderRepository: Sendable {
     func withSaga<T: Sendable>(orderId: UUID, _ body: @Sendable (any SagaStore) async throws -> T) async throws -> T
     /// Orders whose saga step's deadline has passed, oldest deadline first.
     func claimOverdue(limit: Int, lease: Duration) async throws -> [UUID]
+}
+
+extension OrderRepository {
+    package func orders(of userName: String, on day: DateInterval?, limit: Int) async throws -> [Order] {
+        try await orders(of: userName, on: day, checkoutId: nil, limit: limit)
+    }
 }
 
 /// One order's saga inside a transaction.
@@ -31,33 +37,12 @@ package protocol SagaStore: Sendable {
 }
 
 /// A page position in the newest-first list of all orders: after the order with this date and id.
-/// The date travels in microseconds, Postgres's precision, so no order is skipped or repeated.
-/// As a cursor: the microseconds since 1970 (at most 16 digits: years 1653 to 2286, which Postgres
-/// and `Date` both hold), a dot, and the id's 32 hex digits.
-package struct OrderCursor: PageCursor, Equatable {
-    package var orderDateMicroseconds: Int64
-    package var orderId: UUID
+package typealias OrderCursor = TimeCursor
 
-    package init(orderDate: Date, orderId: UUID) {
-        self.orderDateMicroseconds = Int64((orderDate.timeIntervalSince1970 * 1_000_000).rounded())
-        self.orderId = orderId
-    }
-
-    package init?(cursor text: Substring) {
-        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts.count == 2, let digits = parts.first,
-              digits.utf8.count <= (digits.hasPrefix("-") ? 17 : 16), digits.utf8.dropFirst(digits.hasPrefix("-") ? 1 : 0).allSatisfy({ (48...57).contains($0) }),
-              let microseconds = Int64(digits), let id = CursorPart.decodeUUID(parts[1])
-        else { return nil }
-        orderDateMicroseconds = microseconds
-        orderId = id
-    }
-
-    package var cursor: String { "\(orderDateMicroseconds).\(CursorPart.encode(uuid: orderId))" }
-    package static var pattern: String { "^(?:-?[0-9]{1,16}\\.\(CursorPart.uuidPattern))?$" }
-    package static var maximumLength: Int { 17 + 1 + 32 }
-
-    package var orderDate: Date { Date(timeIntervalSince1970: Double(orderDateMicroseconds) / 1_000_000) }
+extension TimeCursor {
+    package init(orderDate: Date, orderId: UUID) { self.init(date: orderDate, id: orderId) }
+    package var orderDateMicroseconds: Int64 { microseconds }
+    package var orderId: UUID { id }
 }
 
 /// Applies saga events to orders: the decision of `OrderSaga`, its outbox entries and deadline, in
@@ -68,12 +53,15 @@ package struct SagaRunner<Repository: OrderRepository>: Sendable {
     /// How long the stock step may take, and the payment step.
     package let stepTimeout: Duration
     package let paymentTimeout: Duration
+    /// How long after delivery a return is accepted (`RETURN_WINDOW_MS`).
+    package let returnWindow: Duration
 
-    package init(repository: Repository, eventBusName: String, stepTimeout: Duration, paymentTimeout: Duration) {
+    package init(repository: Repository, eventBusName: String, stepTimeout: Duration, paymentTimeout: Duration, returnWindow: Duration = .seconds(30 * 86_400)) {
         self.repository = repository
         self.eventBusName = eventBusName
         self.stepTimeout = stepTimeout
         self.paymentTimeout = paymentTimeout
+        self.returnWindow = returnWindow
     }
 
     package enum Outcome: Sendable, Equatable {
@@ -105,7 +93,7 @@ package struct SagaRunner<Repository: OrderRepository>: Sendable {
     /// `saga_step_duration_seconds{step, outcome}`: how long a step waited for its answer (its
     /// start is its deadline minus its timeout).
     func recordStepDuration(_ state: SagaState, decision: SagaDecision) {
-        guard state.step != .finished, let deadline = state.deadline else { return }
+        guard state.step == .reservingStock || state.step == .charging, let deadline = state.deadline else { return }
         let timeout = state.step == .charging ? paymentTimeout : stepTimeout
         let elapsed = Date().timeIntervalSince(deadline - timeout.timeInterval)
         let outcome = decision.statuses.last.map { $0.status.rawValue } ?? "none"

@@ -1,4 +1,6 @@
+import Contracts
 import EventBus
+import PostgresNIO
 import ServiceKit
 
 enum OrderingMigrations {
@@ -55,5 +57,37 @@ enum OrderingMigrations {
             "ALTER TABLE orders SET (fillfactor = 80)",
             "ALTER TABLE order_status_history DROP CONSTRAINT order_status_history_order_id_fkey",
         ]),
+        // Fulfilment: the parcel as the order shows it (nullable columns: no table rewrite).
+        Migration("004_shipment", [
+            """
+            ALTER TABLE orders ADD COLUMN shipment_status TEXT, ADD COLUMN carrier TEXT, ADD COLUMN tracking_number TEXT,
+                ADD COLUMN shipped_at TIMESTAMPTZ, ADD COLUMN delivered_at TIMESTAMPTZ
+            """,
+        ]),
+        lifecycleChecks,
     ] + Outbox.migrations
+
+    /// The database admits only the lifecycle's declared words (`OrderLifecycle.swift`). The
+    /// migration's name carries a digest of the vocabulary: a new status or reason makes it a new
+    /// migration, which replaces the checks on existing databases too.
+    static var lifecycleChecks: Migration {
+        let columns: [(table: String, column: String, values: [String])] = [
+            ("orders", "status", OrderStatus.allCases.map(\.rawValue)),
+            ("orders", "cancellation_reason", CancellationReason.allCases.map(\.rawValue)),
+            ("orders", "shipment_status", ShipmentStatus.allCases.map(\.rawValue)),
+            ("orders", "saga_step", SagaStep.allCases.map(\.rawValue)),
+            ("order_status_history", "status", OrderStatus.allCases.map(\.rawValue)),
+        ]
+        let vocabulary = columns.map { "\($0.table).\($0.column)=\($0.values.joined(separator: ","))" }.joined(separator: ";")
+        var digest: UInt32 = 2_166_136_261
+        for byte in vocabulary.utf8 { digest = (digest ^ UInt32(byte)) &* 16_777_619 }
+        let statements: [PostgresQuery] = columns.flatMap { table, column, values -> [PostgresQuery] in
+            let name = "\(table)_\(column)_known"
+            return [
+                PostgresQuery(unsafeSQL: "ALTER TABLE \(table) DROP CONSTRAINT IF EXISTS \(name)"),
+                PostgresQuery(unsafeSQL: "ALTER TABLE \(table) ADD CONSTRAINT \(name) \(OrderLifecycleDocuments.check(column, in: values))"),
+            ]
+        }
+        return Migration("005_lifecycle_checks_" + String(digest, radix: 16), statements)
+    }
 }

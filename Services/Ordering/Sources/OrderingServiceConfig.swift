@@ -21,6 +21,8 @@ package struct OrderingServiceConfig: Sendable {
     package var paymentTimeout: Duration
     /// How often overdue steps are looked for.
     package var timeoutScanInterval: Duration
+    /// How long after delivery a customer may return an order.
+    package var returnWindow: Duration
 
     package init(settings: Settings = Settings()) throws {
         host = settings.string("HOST", default: "127.0.0.1")
@@ -34,5 +36,6 @@ package struct OrderingServiceConfig: Sendable {
         stepTimeout = try settings.milliseconds("ORDER_STEP_TIMEOUT_MS", default: 10_000)
         paymentTimeout = try settings.milliseconds("ORDER_PAYMENT_TIMEOUT_MS", default: Int(stepTimeout.timeInterval * 1000))
         timeoutScanInterval = try settings.milliseconds("ORDER_TIMEOUT_SCAN_MS", default: 250)
+        returnWindow = try settings.milliseconds("RETURN_WINDOW_MS", default: 30 * 86_400_000)
     }
 }

@@ -73,13 +73,14 @@ package struct PostgresOrderRepository: OrderRepository {
         return ids
     }
 
-    package func orders(of userName: String, on day: DateInterval?, limit: Int) async throws -> [Order] {
+    package func orders(of userName: String, on day: DateInterval?, checkoutId: UUID?, limit: Int) async throws -> [Order] {
         try await client.withConnection { connection in
             let rows = try await connection.query(
                 """
                 SELECT \(unescaped: Self.columns) FROM orders
                 WHERE user_name = \(userName)
                   AND (\(day?.start)::timestamptz IS NULL OR (order_date >= \(day?.start) AND order_date < \(day?.end)))
+                  AND (\(checkoutId)::uuid IS NULL OR checkout_id = \(checkoutId))
                 ORDER BY order_date DESC, order_id DESC LIMIT \(limit)
                 """,
                 logger: logger
@@ -105,7 +106,8 @@ package struct PostgresOrderRepository: OrderRepository {
 
     static let columns = """
         order_id, checkout_id, user_name, first_name, last_name, email, address, payment_method, card_info,
-        items, total_price::text, order_date, status, cancellation_reason
+        items, total_price::text, order_date, status, cancellation_reason, saga_step,
+        shipment_status, carrier, tracking_number, shipped_at, delivered_at
         """
 
     static func decode<Rows: AsyncSequence>(_ rows: Rows, connection: DatabaseConnection, logger: Logger) async throws -> [Order] where Rows.Element == PostgresRow {
@@ -115,12 +117,19 @@ package struct PostgresOrderRepository: OrderRepository {
         for try await row in rows {
             let (orderId, checkoutId, userName, firstName, lastName, email, address, paymentMethod, cardInfo, items, total, orderDate, status, reason) =
                 try row.decode((UUID, UUID, String, String, String, String, String, String, String, String, String, Date, String, String?).self)
+            let columns = row.makeRandomAccess()
+            let step = try columns[14].decode(String.self)
+            let shipment = try OrderShipment(
+                stored: columns[15].decode(String?.self), carrier: columns[16].decode(String?.self), trackingNumber: columns[17].decode(String?.self),
+                shippedAt: columns[18].decode(Date?.self), deliveredAt: columns[19].decode(Date?.self)
+            )
             orders.append(Order(
                 orderId: orderId, checkoutId: checkoutId, userName: userName, firstName: firstName, lastName: lastName,
                 email: email, address: address, paymentMethod: paymentMethod, cardInfo: cardInfo,
                 items: try decoder.decode([OrderLine].self, from: Data(items.utf8)),
                 totalPrice: try Money.parse(total, column: "orders.total_price"), orderDate: orderDate,
-                status: try OrderStatus(stored: status), cancellationReason: try reason.map(CancellationReason.init(stored:)), statusHistory: []
+                status: try OrderStatus(stored: status), cancellationReason: try reason.map(CancellationReason.init(stored:)), statusHistory: [],
+                shipment: shipment, cancelRequested: step == SagaStep.stoppingDispatch.rawValue
             ))
         }
         guard !orders.isEmpty else { return orders }
@@ -160,69 +169,62 @@ struct PostgresSagaStore: SagaStore {
 
     func state() async throws -> SagaState? {
         if let readVersion {
-            for try await (checkoutId, userName, cardInfo, items, total, status, step, reason, deadline, xmin)
-                in try await connection.execute(UnlockedState(orderId: orderId), logger: logger)
-            {
-                readVersion.xmin = xmin
-                return try Self.state(orderId, checkoutId, userName, cardInfo, items, total, status, step, reason, deadline)
+            for try await row in try await connection.execute(UnlockedState(orderId: orderId), logger: logger) {
+                readVersion.xmin = try row.makeRandomAccess()[Self.stateColumnCount].decode(String.self)
+                return try Self.state(orderId, row)
             }
             return nil
         }
-        for try await (checkoutId, userName, cardInfo, items, total, status, step, reason, deadline)
-            in try await connection.execute(LockedState(orderId: orderId), logger: logger)
-        {
-            return try Self.state(orderId, checkoutId, userName, cardInfo, items, total, status, step, reason, deadline)
+        for try await row in try await connection.execute(LockedState(orderId: orderId), logger: logger) {
+            return try Self.state(orderId, row)
         }
         return nil
     }
 
-    static func state(
-        _ orderId: UUID, _ checkoutId: UUID, _ userName: String, _ cardInfo: String, _ items: String, _ total: String, _ status: String,
-        _ step: String, _ reason: String?, _ deadline: Date?
-    ) throws -> SagaState {
-        guard let step = SagaStep(rawValue: step) else { throw UnreadableValue(column: "orders.saga_step", value: step) }
+    /// The saga's columns of the order, in the order `state(_:_:)` reads them.
+    static let stateColumns = """
+        checkout_id, user_name, card_info, items, total_price::text, status, saga_step, cancellation_reason, deadline,
+        shipment_status, carrier, tracking_number, shipped_at, delivered_at
+        """
+    static let stateColumnCount = 14
+
+    static func state(_ orderId: UUID, _ row: PostgresRow) throws -> SagaState {
+        let (checkoutId, userName, cardInfo, items, total, status, step, reason, deadline) =
+            try row.decode((UUID, String, String, String, String, String, String, String?, Date?).self)
+        let columns = row.makeRandomAccess()
+        guard let sagaStep = SagaStep(rawValue: step) else { throw UnreadableValue(column: "orders.saga_step", value: step) }
         return SagaState(
             orderId: orderId, checkoutId: checkoutId, userName: userName, cardInfo: cardInfo,
             items: try JSONValue.decoder.decode([OrderLine].self, from: Data(items.utf8)),
-            totalPrice: try Money.parse(total, column: "orders.total_price"), status: try OrderStatus(stored: status), step: step,
-            cancellationReason: try reason.map(CancellationReason.init(stored:)), deadline: deadline
+            totalPrice: try Money.parse(total, column: "orders.total_price"), status: try OrderStatus(stored: status), step: sagaStep,
+            cancellationReason: try reason.map(CancellationReason.init(stored:)), deadline: deadline,
+            shipment: try OrderShipment(
+                stored: columns[9].decode(String?.self), carrier: columns[10].decode(String?.self), trackingNumber: columns[11].decode(String?.self),
+                shippedAt: columns[12].decode(Date?.self), deliveredAt: columns[13].decode(Date?.self)
+            )
         )
     }
 
     /// The saga's columns of the order, its row locked until the transaction ends (prepared once per connection).
     struct LockedState: PostgresPreparedStatement {
-        static let name = "order_saga_state_v1"
-        static let sql = """
-            SELECT checkout_id, user_name, card_info, items, total_price::text, status, saga_step, cancellation_reason, deadline
-            FROM orders WHERE order_id = $1 FOR UPDATE
-            """
+        static let name = "order_saga_state_v2"
+        static let sql = "SELECT \(stateColumns) FROM orders WHERE order_id = $1 FOR UPDATE"
         static let bindingDataTypes: [PostgresDataType] = [.uuid]
-        typealias Row = (UUID, String, String, String, String, String, String, String?, Date?)
         let orderId: UUID
 
         func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: orderId) }
-
-        func decodeRow(_ row: PostgresRow) throws -> Row {
-            try row.decode(Row.self)
-        }
+        func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
     }
 
     /// The saga's columns of the order and the version of its row, unlocked (prepared once per connection).
     struct UnlockedState: PostgresPreparedStatement {
-        static let name = "order_saga_state_unlocked_v1"
-        static let sql = """
-            SELECT checkout_id, user_name, card_info, items, total_price::text, status, saga_step, cancellation_reason, deadline, xmin::text
-            FROM orders WHERE order_id = $1
-            """
+        static let name = "order_saga_state_unlocked_v2"
+        static let sql = "SELECT \(stateColumns), xmin::text FROM orders WHERE order_id = $1"
         static let bindingDataTypes: [PostgresDataType] = [.uuid]
-        typealias Row = (UUID, String, String, String, String, String, String, String?, Date?, String)
         let orderId: UUID
 
         func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: orderId) }
-
-        func decodeRow(_ row: PostgresRow) throws -> Row {
-            try row.decode(Row.self)
-        }
+        func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
     }
 
     /// One statement: the order's row (only the version read, for an unlocked step), then the status
@@ -244,11 +246,14 @@ struct PostgresSagaStore: SagaStore {
     /// when `$6` is set), its status history (a missing reason travels as ''), its deadline where the
     /// timeout scan finds it (no row: no deadline) and its events in the outbox.
     struct ApplyStep: PostgresPreparedStatement {
-        static let name = "order_apply_step_v1"
+        static let name = "order_apply_step_v2"
         static let sql = """
             WITH updated AS (
                 UPDATE orders SET status = coalesce($2::text, status), saga_step = $3, deadline = $4::timestamptz,
-                    cancellation_reason = coalesce($5::text, cancellation_reason)
+                    cancellation_reason = coalesce($5::text, cancellation_reason),
+                    shipment_status = coalesce($15::text, shipment_status), carrier = coalesce($16::text, carrier),
+                    tracking_number = coalesce($17::text, tracking_number), shipped_at = coalesce($18::timestamptz, shipped_at),
+                    delivered_at = coalesce($19::timestamptz, delivered_at)
                 WHERE order_id = $1 AND ($6::text IS NULL OR xmin = $6::text::xid)
                 RETURNING order_id
             ), history AS (
@@ -268,6 +273,7 @@ struct PostgresSagaStore: SagaStore {
         static let bindingDataTypes: [PostgresDataType] = [
             .uuid, .text, .text, .timestamptz, .text, .text, .textArray, .textArray,
             .textArray, .textArray, .textArray, .textArray, .timestamptzArray, .text,
+            .text, .text, .text, .timestamptz, .timestamptz,
         ]
         typealias Row = Int
         let orderId: UUID
@@ -277,7 +283,7 @@ struct PostgresSagaStore: SagaStore {
         let entries: [PublishEntry]
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 14)
+            var bindings = PostgresBindings(capacity: 19)
             bindings.append(orderId)
             bindings.append(decision.statuses.last?.status.rawValue)
             bindings.append(decision.step.rawValue)
@@ -287,6 +293,11 @@ struct PostgresSagaStore: SagaStore {
             bindings.append(decision.statuses.map(\.status.rawValue))
             bindings.append(decision.statuses.map { $0.reason ?? "" })
             try Outbox.appendBindings(entries, to: &bindings)
+            bindings.append(decision.shipment?.status.rawValue)
+            bindings.append(decision.shipment?.carrier)
+            bindings.append(decision.shipment?.trackingNumber)
+            bindings.append(decision.shipment?.shippedAt)
+            bindings.append(decision.shipment?.deliveredAt)
             return bindings
         }
 
@@ -316,6 +327,15 @@ struct InsertOrder: PostgresPreparedStatement {
     }
 
     func decodeRow(_ row: PostgresRow) throws -> UUID { try row.decode(UUID.self) }
+}
+
+extension OrderShipment {
+    /// The shipment's columns of an order; nil before it has one.
+    init?(stored status: String?, carrier: String?, trackingNumber: String?, shippedAt: Date?, deliveredAt: Date?) throws {
+        guard let status else { return nil }
+        guard let known = ShipmentStatus(rawValue: status) else { throw UnreadableValue(column: "orders.shipment_status", value: status) }
+        self.init(status: known, carrier: carrier, trackingNumber: trackingNumber, shippedAt: shippedAt, deliveredAt: deliveredAt)
+    }
 }
 
 extension CancellationReason {

@@ -1,3 +1,4 @@
+import Contracts
 import EventBus
 import Foundation
 import Logging

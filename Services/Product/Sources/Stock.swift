@@ -4,9 +4,10 @@ import Foundation
 import Logging
 
 /// What the catalog knows of one order's stock: reserved (taken off `stock`), rejected (nothing
-/// taken), released (given back, or never taken because the order gave up first), committed (final).
+/// taken), released (given back, or never taken because the order gave up first), committed (final),
+/// returned (a committed order cancelled before it shipped, or returned: its units back on sale).
 package struct Reservation: Codable, Sendable, Equatable {
-    package enum Status: String, Codable, Sendable { case reserved, rejected, released, committed }
+    package enum Status: String, Codable, Sendable { case reserved, rejected, released, committed, returned }
 
     package var orderId: UUID
     package var status: Status
@@ -45,7 +46,7 @@ package enum StockRules {
             switch existing.status {
             case .reserved, .committed: return (nil, [:], .reserved)
             case .rejected: return (nil, [:], .failed(reason: existing.reason ?? "OutOfStock"))
-            case .released: return (nil, [:], .failed(reason: "Released"))
+            case .released, .returned: return (nil, [:], .failed(reason: "Released"))
             }
         }
         var wanted: [UUID: Int] = [:]
@@ -88,6 +89,20 @@ package enum StockRules {
         var released = existing
         released.status = .released
         return (released, changes)
+    }
+
+    /// Puts an order's units back on sale, once: a completed order cancelled before it shipped, or
+    /// returned. A reservation not yet committed (the commit is still on its way) is given back the same
+    /// way, and the late commit then finds nothing to make final. Before any reservation it leaves a
+    /// mark, so a late `ReserveStock` takes nothing.
+    package static func restock(orderId: UUID, existing: Reservation?) -> (store: Reservation?, stockChanges: [UUID: Int]) {
+        guard let existing else { return (Reservation(orderId: orderId, status: .returned, lines: []), [:]) }
+        guard existing.status == .committed || existing.status == .reserved else { return (nil, [:]) }
+        var changes: [UUID: Int] = [:]
+        for line in existing.lines { changes[line.productId, default: 0] += line.quantity }
+        var returned = existing
+        returned.status = .returned
+        return (returned, changes)
     }
 
     /// Makes a reservation final (the order completed).
@@ -178,6 +193,12 @@ package struct StockCommandHandler<Repository: StockRepository>: MessageHandler 
             try await repository.withReservation(orderId: command.orderId, productIds: [], userName: nil) { store in
                 try await store.save(StockRules.commit(existing: try await store.existing()), stockChanges: [:], reply: nil)
             }
+        } else if let command = try ShopEvents.restockOrder.detail(of: envelope) {
+            try await repository.withReservation(orderId: command.orderId, productIds: [], userName: nil) { store in
+                let decision = StockRules.restock(orderId: command.orderId, existing: try await store.existing())
+                try await store.save(decision.store, stockChanges: decision.stockChanges, reply: nil)
+            }
+            logger.info("order restocked", metadata: ["orderId": "\(command.orderId)"])
         } else {
             throw UnprocessableMessage("product-service does not handle \(envelope.source)/\(envelope.detailType)")
         }
