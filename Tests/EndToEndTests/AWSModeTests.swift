@@ -94,7 +94,8 @@ import TestSupport
         try await TestDatabase.with { basketDB in
         try await TestDatabase.with { orderingDB in
         try await TestDatabase.with { paymentDB in
-            let aws = SagaTests.sagaSettings.merging([
+        try await TestDatabase.with { shippingDB in
+            let aws = SagaTests.sagaSettings.merging(FulfilmentTests.delays(dispatch: 1500)) { $1 }.merging([
                 "BUS_MODE": "aws", "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1",
                 "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "ORDER_STEP_TIMEOUT_MS": "20000", "ORDER_PAYMENT_TIMEOUT_MS": "20000",
             ]) { $1 }
@@ -108,7 +109,9 @@ import TestSupport
             defer { ordering.terminate() }
             let payment = try await ServiceProcess("payment-service", port: try freePort(), environment: aws.merging(["DATABASE_URL": paymentDB.url]) { $1 })
             defer { payment.terminate() }
-            let shop = SagaTests.Shop(product: product, basket: basket, ordering: ordering, payment: payment, databases: [:])
+            let shipping = try await ServiceProcess("shipping-service", port: try freePort(), environment: aws.merging(["DATABASE_URL": shippingDB.url]) { $1 })
+            defer { shipping.terminate() }
+            let shop = SagaTests.Shop(product: product, basket: basket, ordering: ordering, payment: payment, databases: [:], shipping: shipping)
 
             let kettle = try await SagaTests.createProduct(shop, stock: 6)
             let approved = try await SagaTests.order(shop, user: "awsok", lines: [(kettle, 2)], card: "4242424242424242")
@@ -119,7 +122,23 @@ import TestSupport
             #expect(cancelled["cancellationReason"] == .string("PaymentDeclined"))
             try await CheckoutToOrderTests.waitFor("the declined order's stock back") { try await SagaTests.stock(shop, kettle) == 4 }
             #expect(try await SagaTests.payment(shop, approved).body["status"] == .string("Approved"))
-        }}}}
+
+            // Fulfilment over the same queues: shipped and delivered, then returned (refund, restock);
+            // another order cancelled by its customer before the dispatch.
+            let delivered = try await FulfilmentTests.until(shop, user: "awsok", approved, "Delivered")
+            #expect(SagaTests.statuses(delivered).suffix(2) == ["Shipped", "Delivered"])
+            let stopped = try await SagaTests.order(shop, user: "awsstop", lines: [(kettle, 1)], card: "4242424242424242")
+            _ = try await FulfilmentTests.until(shop, user: "awsstop", stopped, "Completed")
+            #expect(try await FulfilmentTests.post(shop, user: "awsstop", stopped, "cancel").status == 202)
+            let cancelledByCustomer = try await FulfilmentTests.until(shop, user: "awsstop", stopped, "Cancelled")
+            #expect(cancelledByCustomer["cancellationReason"] == .string("CustomerCancelled"))
+            #expect(try await FulfilmentTests.post(shop, user: "awsok", approved, "return").status == 202)
+            _ = try await FulfilmentTests.until(shop, user: "awsok", approved, "Returned")
+            try await CheckoutToOrderTests.waitFor("every unit back") { try await SagaTests.stock(shop, kettle) == 6 }
+            for id in [approved, stopped] {
+                try await CheckoutToOrderTests.waitFor("the refund of \(id)") { try await SagaTests.payment(shop, id).body["status"] == .string("Refunded") }
+            }
+        }}}}}
         }
     }
 }
