@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# `make demo`: two checkouts with curl against a running `make run` (or `docker compose up`),
-# printing each step: one paid with an approving card that ends `Completed`, one with the declining
-# test card 0002 that ends `Cancelled` (PaymentDeclined) with its stock given back. It exits non-zero
-# when an order does not end as expected or the stock is not 3 afterwards (make compose-test relies on it).
+# `make demo`: three checkouts with curl against a running `make run` (or `docker compose up`),
+# printing each step: one paid with an approving card that is shipped and ends `Delivered`, one with the
+# declining test card 0002 that ends `Cancelled` (PaymentDeclined) with its stock given back, and one the
+# customer cancels as soon as it is `Completed`, before it ships (CustomerCancelled: refunded, restocked).
+# It exits non-zero when an order does not end as expected or the stock is not 3 afterwards (make
+# compose-test relies on it).
 # GATEWAY and IDENTITY override the URLs.
 set -euo pipefail
 GATEWAY=${GATEWAY:-http://localhost:8080}
@@ -29,47 +31,75 @@ PRODUCT=$(curl -fsS -XPOST "$GATEWAY/product" -H "Authorization: Bearer $ADMIN" 
 echo "$PRODUCT"
 PRODUCT_ID=$(echo "$PRODUCT" | json 'd["id"]')
 
-# checkout CARD LABEL EXPECTED: fills swn's basket with 2 headphones, checks out, prints the finished
-# order; fails unless its final status is EXPECTED.
+# checkout CARD LABEL: fills swn's basket with 2 headphones, checks out and finds the order the checkout
+# made (GET /order/swn?checkoutId=); sets ORDER_ID.
 checkout() {
-  local card=$1 label=$2 expected=$3
+  local card=$1 label=$2
   step "$label: swn fills the basket (2 × headphones; the price comes from the catalog): POST /basket"
   curl -fsS -XPOST "$GATEWAY/basket" -H "Authorization: Bearer $SWN" -H 'Content-Type: application/json' \
     -d "{\"userName\":\"swn\",\"items\":[{\"productId\":\"$PRODUCT_ID\",\"quantity\":2,\"color\":\"Black\",\"price\":0.01}]}"
   echo
   step "$label: swn checks out with card $card: POST /basket/checkout (Idempotency-Key)"
-  local checkout checkout_id
-  checkout=$(curl -fsS -XPOST "$GATEWAY/basket/checkout" -H "Authorization: Bearer $SWN" -H 'Content-Type: application/json' \
+  local answer checkout_id
+  answer=$(curl -fsS -XPOST "$GATEWAY/basket/checkout" -H "Authorization: Bearer $SWN" -H 'Content-Type: application/json' \
     -H "Idempotency-Key: demo-$(date +%s%N)" \
     -d "{\"userName\":\"swn\",\"firstName\":\"Swn\",\"lastName\":\"Demo\",\"email\":\"swn@example.com\",\"address\":\"1 Demo Street\",\"paymentMethod\":\"card\",\"cardInfo\":\"$card\"}")
-  echo "$checkout"
-  checkout_id=$(echo "$checkout" | json 'd["checkoutId"]')
-  step "$label: the order goes through its saga: GET /order/swn/{orderId}"
+  echo "$answer"
+  checkout_id=$(echo "$answer" | json 'd["checkoutId"]')
+  ORDER_ID=""
   for _ in $(seq 1 300); do
-    local orders order_id order status
-    orders=$(curl -fsS "$GATEWAY/order/swn" -H "Authorization: Bearer $SWN")
-    order_id=$(echo "$orders" | json "next((o['orderId'] for o in d if o['checkoutId'] == '$checkout_id'), '')")
-    if [ -n "$order_id" ]; then
-      order=$(curl -fsS "$GATEWAY/order/swn/$order_id" -H "Authorization: Bearer $SWN")
-      status=$(echo "$order" | json 'd["status"]')
-      if [ "$status" = Completed ] || [ "$status" = Cancelled ]; then
-        echo "$order" | json "'status: %s   cancellationReason: %s\nhistory: %s' % (d['status'], d['cancellationReason'], ' → '.join(h['status'] + (' (' + h['reason'] + ')' if h.get('reason') else '') for h in d['statusHistory']))"
-        step "$label: the payment, as admin sees it: GET /payment/$order_id"
-        curl -sS "$GATEWAY/payment/$order_id" -H "Authorization: Bearer $ADMIN"; echo
-        if [ "$status" != "$expected" ]; then echo "$label: the order ended $status, not $expected" >&2; return 1; fi
-        return 0
-      fi
-    fi
+    ORDER_ID=$(curl -fsS "$GATEWAY/order/swn?checkoutId=$checkout_id" -H "Authorization: Bearer $SWN" | json "d[0]['orderId'] if d else ''")
+    [ -n "$ORDER_ID" ] && return 0
     sleep 0.2
   done
-  echo "the order of checkout $checkout_id did not finish within 60 s" >&2
+  echo "the checkout $checkout_id made no order within 60 s" >&2
   return 1
 }
 
-checkout "4242 4242 4242 4242" "approved" Completed
-checkout "4000 0000 0000 0002" "declined" Cancelled
+# await LABEL STATUS...: waits until the order ORDER_ID is in one of STATUS (the last is the expected
+# end), prints it, and fails when it ended otherwise (Cancelled or Delivered) or took over 60 s.
+await() {
+  local label=$1; shift
+  local wanted=" $* " expected=${*: -1}
+  step "$label: the order moves on: GET /order/swn/$ORDER_ID (waiting for $*)"
+  for _ in $(seq 1 300); do
+    local order status
+    order=$(curl -fsS "$GATEWAY/order/swn/$ORDER_ID" -H "Authorization: Bearer $SWN")
+    status=$(echo "$order" | json 'd["status"]')
+    if [[ "$wanted" == *" $status "* ]] || [ "$status" = Cancelled ] || [ "$status" = Delivered ]; then
+      echo "$order" | json "'status: %s   cancellationReason: %s   shipment: %s\nhistory: %s' % (d['status'], d['cancellationReason'], d.get('shipment'), ' → '.join(h['status'] + (' (' + h['reason'] + ')' if h.get('reason') else '') for h in d['statusHistory']))"
+      if [[ "$wanted" != *" $status "* ]]; then echo "$label: the order is $status, not one of: $*" >&2; return 1; fi
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "$label: order $ORDER_ID did not reach $expected within 60 s" >&2
+  return 1
+}
 
-step "stock after both: 5 − 2 (completed); the declined order's 2 went back"
+payment() {
+  step "$1: the payment, as admin sees it: GET /payment/$ORDER_ID"
+  curl -sS "$GATEWAY/payment/$ORDER_ID" -H "Authorization: Bearer $ADMIN"; echo
+}
+
+checkout "4242 4242 4242 4242" "approved"
+await "approved" Delivered
+payment "approved"
+step "approved: the parcel, as admin sees it: GET /shipment/$ORDER_ID"
+curl -sS "$GATEWAY/shipment/$ORDER_ID" -H "Authorization: Bearer $ADMIN"; echo
+
+checkout "4000 0000 0000 0002" "declined"
+await "declined" Cancelled
+payment "declined"
+
+checkout "4242 4242 4242 4242" "cancelled by swn"
+await "cancelled by swn" Completed
+step "cancelled by swn: before it ships (SHIPPING_DISPATCH_DELAY_MS): POST /order/swn/$ORDER_ID/cancel"
+curl -fsS -XPOST "$GATEWAY/order/swn/$ORDER_ID/cancel" -H "Authorization: Bearer $SWN" | json "'HTTP 202, status %s, cancelRequested %s' % (d['status'], d['cancelRequested'])"
+await "cancelled by swn" Cancelled
+payment "cancelled by swn"
+
+step "stock after all three: 5 − 2 (delivered); the declined and the cancelled orders' units went back"
 for _ in $(seq 1 50); do
   stock=$(curl -fsS "$GATEWAY/product/$PRODUCT_ID" | json 'd["stock"]')
   [ "$stock" = 3 ] && break
