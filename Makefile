@@ -62,8 +62,9 @@ replicas: postgres-start
 	@swift build $(SWIFT_BUILD_FLAGS) && PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) \
 		REPLICAS=2 GATEWAYS=2 ORDERS=$${ORDERS:-600} python3 scripts/chaos.py
 
-## The storefront in headless Chromium (Selenium): sign-up and sign-in, checkouts that end Completed and
-## Cancelled, another user's order page (403), an admin's price change in a customer's basket; saves
+## The storefront in headless Chromium (Selenium): sign-up and sign-in, checkouts that end Delivered and
+## Cancelled, a customer's cancel before shipping, a return after delivery, the admin's shipments list,
+## another user's order page (403), an admin's price change in a customer's basket; saves
 ## screenshots of the main pages to docs/screenshots/.
 browser-test: postgres-start browser-test-tools
 	@swift build $(SWIFT_BUILD_FLAGS) && PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) python3 Tests/Browser/storefront_test.py

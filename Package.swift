@@ -133,7 +133,8 @@ let testTargets: [Target] = [
     .testTarget(
         name: "AuthTests",
         dependencies: testing + [
-            "Auth", "GatewayService", "IdentityService", "ProductService", "BasketService", "OrderingService", "PaymentService", "EventBus", "Contracts",
+            "Auth", "GatewayService", "IdentityService", "ProductService", "BasketService", "OrderingService", "PaymentService", "ShippingService",
+            "EventBus", "Contracts",
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "CryptoExtras", package: "swift-crypto"),

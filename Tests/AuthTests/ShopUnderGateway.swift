@@ -13,9 +13,10 @@ import PostgresNIO
 import ProductService
 import ServiceKit
 import ServiceLifecycle
+import ShippingService
 import TestSupport
 
-/// identity, product, basket, ordering and the gateway, all on real HTTP ports and test databases.
+/// identity, product, basket, ordering, payment, shipping and the gateway, all on real HTTP ports and test databases.
 struct ShopUnderGateway: Sendable {
     var gateway: String
     var gatewayPort: Int
@@ -38,7 +39,11 @@ struct ShopUnderGateway: Sendable {
         try await TestDatabase.with { orderingDB in
         try await TestDatabase.with { busDB in
         try await TestDatabase.with { paymentDB in
-            let ports = (identity: try freePort(), product: try freePort(), basket: try freePort(), ordering: try freePort(), gateway: try freePort(), payment: try freePort())
+        try await TestDatabase.with { shippingDB in
+            let ports = (
+                identity: try freePort(), product: try freePort(), basket: try freePort(), ordering: try freePort(), gateway: try freePort(),
+                payment: try freePort(), shipping: try freePort()
+            )
             let issuer = "http://127.0.0.1:\(ports.identity)/local_swn"
 
             var identity = try IdentityConfig(settings: Settings([
@@ -63,6 +68,10 @@ struct ShopUnderGateway: Sendable {
             payment.database = paymentDB.settings
             payment.bus.database = busDB.settings
             payment.port = ports.payment
+            var shipping = try ShippingServiceConfig(settings: Settings([:]))
+            shipping.database = shippingDB.settings
+            shipping.bus.database = busDB.settings
+            shipping.port = ports.shipping
             var gateway = try GatewayConfig(settings: Settings([
                 "PORT": "\(ports.gateway)", "COGNITO_ISSUER": issuer, "JWKS_REFRESH_INTERVAL_MS": "0",
                 "OPENAPI_FILE": repositoryRoot.appendingPathComponent("deploy/openapi.yaml").path,
@@ -70,6 +79,7 @@ struct ShopUnderGateway: Sendable {
                 "BASKET_SERVICE_URL": "http://127.0.0.1:\(ports.basket)",
                 "ORDERING_SERVICE_URL": "http://127.0.0.1:\(ports.ordering)",
                 "PAYMENT_SERVICE_URL": "http://127.0.0.1:\(ports.payment)",
+                "SHIPPING_SERVICE_URL": "http://127.0.0.1:\(ports.shipping)",
             ].merging(gatewaySettings) { $1 }))
             if let custom = gatewayTokens?(issuer) {
                 gateway.tokens.issuer = custom.issuer
@@ -80,6 +90,7 @@ struct ShopUnderGateway: Sendable {
             basket.tokens = gateway.tokens
             ordering.tokens = gateway.tokens
             payment.tokens = gateway.tokens
+            shipping.tokens = gateway.tokens
             let logger = Logger(label: "auth-test")
             let apps: [any Service] = [
                 try await IdentityService.buildApplication(identity, logger: logger),
@@ -87,6 +98,7 @@ struct ShopUnderGateway: Sendable {
                 try await BasketService.buildApplication(basket, logger: logger),
                 try await OrderingService.buildApplication(ordering, logger: logger),
                 try await PaymentService.buildApplication(payment, logger: logger),
+                try await ShippingService.buildApplication(shipping, logger: logger),
                 try await GatewayService.buildApplication(gateway, logger: logger),
             ]
             try await withRunningServices(apps) {
@@ -99,7 +111,7 @@ struct ShopUnderGateway: Sendable {
                     identityDatabase: identityDB.settings, issuer: issuer
                 ))
             }
-        }}}}}}
+        }}}}}}}
     }
 
     static let adminKeyID = "AKIDSWNLOCALADMIN"

@@ -7,16 +7,15 @@ import TestSupport
 /// under load costs (almost) nothing and nothing after its ejection, and it is taken back once it answers.
 @Suite(.serialized) struct GatewayReplicaTests {
     @Test func aKilledReplicaIsEjectedAndTakenBackWithoutFailedReads() async throws {
-        try await SagaTests.withShop { shop in
+        try await SagaTests.withShop(shipping: true) { shop in
             let common = SagaTests.sagaSettings.merging(["BUS_MODE": "local", "BUS_DATABASE_URL": shop.databases["bus"]!]) { $1 }
             let second = try await ServiceProcess("product-service", port: try freePort(), environment: common.merging(["DATABASE_URL": shop.databases["product"]!]) { $1 })
             defer { second.terminate() }
             let metricsPort = try freePort()
-            let gateway = try await ServiceProcess("gateway", port: try freePort(), environment: [
+            let gateway = try await ServiceProcess("gateway", port: try freePort(), environment: shop.upstreams.merging([
                 "PRODUCT_SERVICE_URL": "\(shop.product.baseURL), \(second.baseURL)/",
-                "BASKET_SERVICE_URL": shop.basket.baseURL, "ORDERING_SERVICE_URL": shop.ordering.baseURL, "PAYMENT_SERVICE_URL": shop.payment.baseURL,
                 "READY_REFRESH_MS": "200", "RATE_LIMIT_USER_PER_SECOND": "0", "RATE_LIMIT_ADDRESS_PER_SECOND": "0", "METRICS_PORT": "\(metricsPort)",
-            ])
+            ]) { $1 })
             defer { gateway.terminate() }
             let lamp = try await SagaTests.createProduct(shop, stock: 5)
             let url = "\(gateway.baseURL)/product/\(lamp)"

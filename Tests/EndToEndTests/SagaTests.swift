@@ -15,8 +15,18 @@ import TestSupport
         var ordering: ServiceProcess
         var payment: ServiceProcess
         var databases: [String: String]
-        /// Started only by the tests that follow an order past `Completed`.
+        /// Started only by the tests that follow an order past `Completed` or put a gateway in front.
         var shipping: ServiceProcess? = nil
+
+        /// The gateway's `<NAME>_SERVICE_URL` settings for this shop (it is ready only when every upstream is).
+        var upstreams: [String: String] {
+            var urls = [
+                "PRODUCT_SERVICE_URL": product.baseURL, "BASKET_SERVICE_URL": basket.baseURL,
+                "ORDERING_SERVICE_URL": ordering.baseURL, "PAYMENT_SERVICE_URL": payment.baseURL,
+            ]
+            if let shipping { urls["SHIPPING_SERVICE_URL"] = shipping.baseURL }
+            return urls
+        }
     }
 
     /// Step deadlines long enough that a loaded machine (suites run in parallel on two cores) never

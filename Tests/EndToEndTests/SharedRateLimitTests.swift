@@ -5,14 +5,12 @@ import TestSupport
 /// Two gateways on one database: the per-address limit holds in total across both, within 10 %.
 @Suite(.serialized) struct SharedRateLimitTests {
     @Test func twoGatewaysAdmitWhatOneWouldInTotal() async throws {
-        try await SagaTests.withShop { shop in
+        try await SagaTests.withShop(shipping: true) { shop in
             try await TestDatabase.with { gatewayDB in
                 let rate = 10.0, burst = 10.0
-                let settings = [
-                    "PRODUCT_SERVICE_URL": shop.product.baseURL, "BASKET_SERVICE_URL": shop.basket.baseURL,
-                    "ORDERING_SERVICE_URL": shop.ordering.baseURL, "PAYMENT_SERVICE_URL": shop.payment.baseURL,
+                let settings = shop.upstreams.merging([
                     "DATABASE_URL": gatewayDB.url, "RATE_LIMIT_ADDRESS_PER_SECOND": "\(Int(rate))", "RATE_LIMIT_ADDRESS_BURST": "\(Int(burst))",
-                ]
+                ]) { $1 }
                 let first = try await ServiceProcess("gateway", port: try freePort(), environment: settings)
                 defer { first.terminate() }
                 let second = try await ServiceProcess("gateway", port: try freePort(), environment: settings)

@@ -49,11 +49,8 @@ import TestSupport
         let receiver = try await Receiver()
         defer { receiver.stop() }
         let tracing = ["OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "100", "E2E_LOG_LEVEL": "info"]
-        try await SagaTests.withShop(settings: tracing) { shop in
-            let gateway = try await ServiceProcess("gateway", port: try freePort(), environment: tracing.merging([
-                "PRODUCT_SERVICE_URL": shop.product.baseURL, "BASKET_SERVICE_URL": shop.basket.baseURL,
-                "ORDERING_SERVICE_URL": shop.ordering.baseURL, "PAYMENT_SERVICE_URL": shop.payment.baseURL,
-            ]) { $1 })
+        try await SagaTests.withShop(settings: tracing, shipping: true) { shop in
+            let gateway = try await ServiceProcess("gateway", port: try freePort(), environment: tracing.merging(shop.upstreams) { $1 })
             defer { gateway.terminate() }
             let lamp = try await SagaTests.createProduct(shop, stock: 5)
             let user = "traced"

@@ -161,10 +161,14 @@ function stepper(order) {
   };
   const reached = new Set(history.map((entry) => entry.status).concat(order.status));
   const cancelled = order.status === 'Cancelled';
+  const steps = timeline(order, reached);
+  // Every status reached is done; the step after the current one is what the shop works on now (nothing
+  // while a cancel waits for the warehouse: the notice says what happens next).
+  const next = atRest(order) || order.cancelRequested ? null : steps[steps.indexOf(order.status) + 1];
   return h('ol', { class: `stepper${cancelled ? ' stepper-cancelled' : ''}`, 'aria-label': 'Order progress' },
-    timeline(order, reached).map((status) => {
+    steps.map((status) => {
       const current = order.status === status;
-      const state = status === 'Cancelled' ? 'cancelled' : current && !AT_REST.includes(status) ? 'current' : reached.has(status) ? 'done' : 'todo';
+      const state = status === 'Cancelled' ? 'cancelled' : reached.has(status) ? 'done' : status === next ? 'current' : 'todo';
       return h('li', { class: `step step-${state}${RETURN_PATH.includes(status) ? ' step-return' : ''}`, 'aria-current': current ? 'step' : null, dataset: { status } },
         h('span', { class: 'step-dot', 'aria-hidden': 'true' }, state === 'done' ? '✓' : state === 'cancelled' ? '✕' : ''),
         h('span', { class: 'step-label' }, statusLabel(status), h('span', { class: 'visually-hidden' },
