@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
 """`make bench`: the release build against its anchors, in one run on this machine.
 
-Starts identity, product, basket, ordering, payment and the gateway from SWN_BIN_DIR (a release
-build) on fresh databases of the Postgres at PG_URL (`scripts/postgres.sh start`), at the default
-LOG_LEVEL (info, as users run it) and with the gateway's rate limits off, then measures, with the load
-generator, Postgres and the services on the same cores:
+Starts identity, product, basket, ordering, payment, shipping (when the build has shipping-service) and
+the gateway from SWN_BIN_DIR (a release build) on fresh databases of the Postgres at PG_URL
+(`scripts/postgres.sh start`), at the default LOG_LEVEL (info, as users run it) and with the gateway's rate
+limits off, then measures, with the load generator, Postgres and the services on the same cores.
+shipping-service runs with SHIPPING_DISPATCH_DELAY_MS=0, SHIPPING_DELIVERY_DELAY_MS=0 and SHIPPING_SCAN_MS=20
+(BENCH_SHIPPING_SCAN_MS), so that the figures show what the steps past Completed cost, not their configured
+waits; an order of a checkout step is at rest when Delivered (or Cancelled). A build without shipping-service
+(from before issue 28) runs as before: at rest when Completed, no fulfilment step; --no-shipping does the same
+with a newer build (shipping-service stopped before the checkout steps, the OrderCompleted messages nobody reads
+deleted from shipping-orders after each step), for before/after runs against an older build.
 
   anchors   pgbench -S (32 clients, simple and -M prepared) and pgbench -N (16 clients, the write
             anchor) on a scratch database initialised with `pgbench -i -s 10` (dropped afterwards);
@@ -15,10 +21,19 @@ generator, Postgres and the services on the same cores:
   checkout  wrk with benchmarks/wrk/checkout.lua through the gateway, one signed-up customer per
             connection alternating POST /basket and POST /basket/checkout (Idempotency-Key, card 4242),
             paced to BENCH_RATES checkouts/s and then unpaced (saturation). After each step it waits
-            for the pipeline to drain (every order Completed or Cancelled, the local bus empty) and
-            reads, in the ordering database, checkout→order (the order's `Pending` status time − its
-            `order_date`, the checkout's time) and checkout→completed (`Completed` − `order_date`), and
+            for the pipeline to drain (every order Delivered, or Completed without shipping-service, or
+            Cancelled; the local bus empty) and reads, in the ordering database, checkout→order (the
+            order's `Pending` status time − its `order_date`, the checkout's time), checkout→completed
+            (`Completed` − `order_date`) and checkout→Delivered (`Delivered` − `order_date`), and
             checks that every accepted checkout (basket's `checkouts` rows of the step) became an order;
+  fulfilment  (issue 28; --no-fulfilment leaves it out) each of BENCH_FULFILMENT_RATES (default 25,50) twice,
+            back to back, after the checkout steps: with shipping-service (drained when every order is
+            Delivered) and with shipping-service stopped, the saga alone (drained when every order is
+            Completed; their OrderCompleted messages wait in the shipping-orders queue, which is purged
+            before shipping-service starts again). Per order at rest: CPU of every process (shipping and
+            Postgres included), commits, WAL, statements and fsyncs (pgcost), by category from the WAL,
+            and the difference: what Shipped and Delivered cost; checkout→Delivered and
+            Completed→Delivered next to checkout→Completed of the same orders and of the saga alone;
   CPU       utime+stime of every service process and of the private cluster's Postgres processes
             (postmaster and its children that serve this run, plus its background processes) across
             each checkout step and its drain, per order made;
@@ -57,8 +72,8 @@ Every service log is scanned for lines at error or critical level (or not JSON) 
 
 Prints one table, writes benchmarks/results/bench.json and draws benchmarks/results/bench.png
 (--quick: bench-quick.json / bench-quick.png, so a smoke run does not replace the README's figures;
---checkout-only: no read lines, only the anchors and the checkout steps, for quick before/after runs of
-the messaging code: bench-checkout.json, or bench-quick.json with --quick, about 2 minutes;
+--checkout-only: no read lines, only the anchors, the checkout steps and the fulfilment step, for quick
+before/after runs of the messaging code: bench-checkout.json, or bench-quick.json with --quick, about 2-3 minutes;
 --replicas-only: the anchors, GET /product/{id} through the gateway and the replica parts only:
 bench-replicas.json; --no-replicas: the run without the replica parts, about 5 minutes shorter: of a full
 run of about 9 minutes they take about 3 (gateway variants) + 2 (checkout ×1, ×2)).
@@ -67,6 +82,7 @@ Settings (environment): PG_URL, SWN_BIN_DIR, PGDATA_DIR (to find the postmaster;
 BENCH_SECONDS (each anchor and read line, default 10), CHECKOUT_SECONDS (each checkout step, default 12),
 BENCH_RATES (default 25,50,100,250,500,1000; --quick 50,100,500; --quick --checkout-only 25,100), BENCH_CUSTOMERS (checkout connections = customers, default 64),
 BENCH_CONNECTIONS (read connections, default 32), DRAIN_TIMEOUT (s, default 180), BENCH_OUT (folder),
+BENCH_FULFILMENT_RATES (default 25,50), BENCH_SHIPPING_SCAN_MS (default 20),
 BENCH_ROUNDS (rounds of the gateway variants, default 4; --quick 2; 0: no gateway variants), BENCH_REPLICA_RATES (paced rates of
 the replica sets, default 50,100; --quick 50), BENCH_REPLICATED (default ordering-service,product-service,
 payment-service), BENCH_KEEP_LOGS (keep the service logs; they are kept anyway when something failed).
@@ -107,7 +123,32 @@ pgcost.PSQL, pgcost.PG_URL, pgcost.PGDATA_DIR = chaos.PSQL, PG_URL, PGDATA_DIR
 MARK = pgcost.BENCH_MARK + " "  # our own polling, told apart from the services' statements in pg_stat_statements
 TICK = os.sysconf("SC_CLK_TCK")
 NAMES = {"identity": "identity", "product-service": "product", "basket-service": "basket",
-         "ordering-service": "ordering", "payment-service": "payment", "gateway": "gateway"}
+         "ordering-service": "ordering", "payment-service": "payment", "shipping-service": "shipping", "gateway": "gateway"}
+# shipping-service (issue 28) runs in every checkout stack when the build has it (a build from before it
+# has not: then the pipeline ends at Completed as it always did). Its waits are zero, so that the figures
+# show what the steps cost, not the configured delays (defaults: dispatch 2 s, delivery 5 s, scan 250 ms).
+SHIPPING_BUILT = os.path.exists(os.path.join(chaos.BIN, "shipping-service"))
+SHIPPING = SHIPPING_BUILT  # False with --no-shipping (set in main)
+SHIPPING_ENV = {"SHIPPING_DISPATCH_DELAY_MS": "0", "SHIPPING_DELIVERY_DELAY_MS": "0",
+                "SHIPPING_SCAN_MS": os.environ.get("BENCH_SHIPPING_SCAN_MS", "20")}
+SHIPPING_QUEUE = "shipping-orders"  # ShopQueues.shippingOrders: OrderCompleted and the saga's shipping commands
+SAGA_AT_REST = ("Completed", "Cancelled")
+
+
+def pipeline_settings(shipping):
+    """Where an order of the checkout steps comes to rest (every card approves): Delivered with shipping-service,
+    Completed without it; Cancelled (a saga step past its deadline) either way. Without shipping-service, nobody
+    reads shipping-orders (a build from before issue 28 has no such queue): the drain does not wait for it and
+    each step deletes its messages afterwards."""
+    return (("Delivered", "Cancelled"), ()) if shipping else (SAGA_AT_REST, (SHIPPING_QUEUE,))
+
+
+AT_REST, PIPELINE_UNREAD = pipeline_settings(SHIPPING)
+# The statuses of an order that completed (OrderLifecycle: Completed and everything after it but Cancelled).
+COMPLETED_OR_LATER = ("Completed", "Shipped", "Delivered", "ReturnRequested", "Returned")
+SHIPPING_NOTE = ("shipping-service runs in every checkout step with SHIPPING_DISPATCH_DELAY_MS=0, SHIPPING_DELIVERY_DELAY_MS=0, "
+                 "SHIPPING_SCAN_MS=%s: an order comes to rest Delivered and the figures show the cost of the fulfilment's steps, "
+                 "not the configured waits (defaults: dispatch 2 s, delivery 5 s, scan 250 ms)" % SHIPPING_ENV["SHIPPING_SCAN_MS"])
 
 
 def say(message):
@@ -330,16 +371,18 @@ def read_line(label, url, seconds, connections, anchor_tps, probe=None):
 # --- checkout: wrk + checkout.lua ---------------------------------------------------------------------
 
 def orders_since(since):
-    """(order_date, Pending at, Completed at, status[/cancellation reason]) of the orders whose checkout came after `since`."""
+    """(order_date, Pending at, Completed at, status[/cancellation reason], Delivered at) of the orders whose
+    checkout came after `since` (the times in seconds since the epoch; Completed and Delivered None when not reached)."""
     rows = chaos.psql("ordering", MARK + """
         SELECT extract(epoch FROM o.order_date),
                extract(epoch FROM coalesce(min(h.changed_at) FILTER (WHERE h.status = 'Pending'), o.created_at)),
                extract(epoch FROM min(h.changed_at) FILTER (WHERE h.status = 'Completed')),
-               o.status || coalesce('/' || o.cancellation_reason, '')
+               o.status || coalesce('/' || o.cancellation_reason, ''),
+               extract(epoch FROM min(h.changed_at) FILTER (WHERE h.status = 'Delivered'))
         FROM orders o LEFT JOIN order_status_history h ON h.order_id = o.order_id
         WHERE o.order_date >= to_timestamp(%.6f)
         GROUP BY o.order_id""" % since)
-    return [(float(a), float(b), float(c) if c else None, status) for a, b, c, status in rows]
+    return [(float(a), float(b), float(c) if c else None, status, float(d) if d else None) for a, b, c, status, d in rows]
 
 
 def accepted_checkouts(key):
@@ -347,16 +390,18 @@ def accepted_checkouts(key):
     return int(rows[0][0]) if rows else None
 
 
-def wait_drained(since, key, timeout):
-    """Until every accepted checkout of the step is an order and every order is Completed or Cancelled.
-    The accepted count is read again each time: checkouts that were in flight when wrk stopped still
-    commit after it exits. Returns (drained, seconds, accepted checkouts or None)."""
+def wait_drained(since, key, timeout, at_rest=AT_REST):
+    """Until every accepted checkout of the step is an order and every order is at rest (`at_rest`: Delivered
+    or Cancelled with shipping-service, Completed or Cancelled without it). The accepted count is read again
+    each time: checkouts that were in flight when wrk stopped still commit after it exits. Returns (drained,
+    seconds, accepted checkouts or None)."""
     started = time.monotonic()
     accepted = accepted_checkouts(key)
+    statuses = ", ".join("'%s'" % status for status in at_rest)
     while True:
         time.sleep(0.5)  # one psql (a process and a backend) per poll: little CPU taken from the pipeline
-        counts = chaos.psql("ordering", MARK + """SELECT count(*), count(*) FILTER (WHERE status NOT IN ('Completed', 'Cancelled'))
-                                            FROM orders WHERE order_date >= to_timestamp(%.6f)""" % since)[0]
+        counts = chaos.psql("ordering", MARK + """SELECT count(*), count(*) FILTER (WHERE status NOT IN (%s))
+                                            FROM orders WHERE order_date >= to_timestamp(%.6f)""" % (statuses, since))[0]
         orders, open_orders = int(counts[0]), int(counts[1])
         waited = time.monotonic() - started
         if open_orders == 0 and (accepted is None or orders >= accepted):
@@ -367,20 +412,28 @@ def wait_drained(since, key, timeout):
             return False, waited, accepted_checkouts(key)
 
 
-def wait_bus_empty(timeout):
+def wait_bus_empty(timeout, ignore_queues=()):
     """Until the local bus holds no message outside the dead-letter queues (the compensations of cancelled
-    orders, late replies), so that a step does not inherit the last one's work. Best effort: skipped when
-    the table cannot be read. Returns the seconds waited."""
+    orders, late replies) and `ignore_queues` (a queue nobody reads in this step), so that a step does not
+    inherit the last one's work. Best effort: skipped when the table cannot be read. Returns the seconds waited."""
     started = time.monotonic()
+    ignored = "".join(" AND queue <> '%s'" % queue for queue in ignore_queues)
     while time.monotonic() - started < timeout:
-        rows = psql_rows("bus", MARK + "SELECT count(*) FROM bus_messages WHERE queue NOT LIKE '%-dlq'")
+        rows = psql_rows("bus", MARK + "SELECT count(*) FROM bus_messages WHERE queue NOT LIKE '%-dlq'" + ignored)
         if not rows or int(rows[0][0]) == 0:
             break
         time.sleep(0.5)
     return time.monotonic() - started
 
 
-def checkout_step(name, rate, seconds, gateway_url, customers, tokens_file, products, meter, drain_timeout, measure_postgres=True):
+def checkout_step(name, rate, seconds, gateway_url, customers, tokens_file, products, meter, drain_timeout, measure_postgres=True,
+                  at_rest=None, unread_queues=None):
+    """One paced (or, rate 0, unpaced) wrk run of `seconds`, then the drain: every accepted checkout an order,
+    every order in a status of `at_rest`, the bus empty but for `unread_queues` (queues nobody reads in this
+    step: their messages are deleted after the step's window). The CPU and Postgres windows take in the drain.
+    Defaults: the pipeline's (AT_REST, PIPELINE_UNREAD)."""
+    at_rest = AT_REST if at_rest is None else at_rest
+    unread_queues = PIPELINE_UNREAD if unread_queues is None else unread_queues
     key = "%s-%s" % (RUN, re.sub(r"\W", "", name.replace("/s", "ps")))
     env = dict(os.environ, BENCH_TOKENS=tokens_file, BENCH_PRODUCTS=",".join(products), BENCH_RATE=str(rate or 0),
                BENCH_CONNECTIONS=str(customers), BENCH_KEY=key)
@@ -406,23 +459,25 @@ def checkout_step(name, rate, seconds, gateway_url, customers, tokens_file, prod
             client_errors[label] = client_errors.get(label, 0) + count
     socket_errors = {k: v for k, v in summary["errors"].items() if k != "status" and v}
     accepted_client = sum(t["checkout_ok"] for t in threads)
-    drained, drain_seconds, accepted = wait_drained(since, key, drain_timeout)
-    settle_seconds = wait_bus_empty(max(10.0, drain_timeout - drain_seconds))
+    drained, drain_seconds, accepted = wait_drained(since, key, drain_timeout, at_rest)
+    settle_seconds = wait_bus_empty(max(10.0, drain_timeout - drain_seconds), unread_queues)
     cpu_per_process = CpuMeter.difference(cpu_before, meter.snapshot())
     cpu = CpuMeter.by_service(cpu_per_process)  # every replica of a service counted
     busy_after, window = machine_busy(), time.monotonic() - window_start
     pg_after = pgcost.snapshot(RUN) if measure_postgres else None
     orders = orders_since(since)
-    to_order = [(pending - date) * 1000.0 for date, pending, _, _ in orders]
-    to_completed = [(completed - date) * 1000.0 for date, _, completed, _ in orders if completed]
+    to_order = [(pending - date) * 1000.0 for date, pending, _, _, _ in orders]
+    to_completed = [(completed - date) * 1000.0 for date, _, completed, _, _ in orders if completed]
+    to_delivered = [(delivered - date) * 1000.0 for date, _, _, _, delivered in orders if delivered]
+    completed_to_delivered = [(delivered - completed) * 1000.0 for _, _, completed, _, delivered in orders if delivered and completed]
     # rates over the span in which orders were made (first to last Pending) and completed
-    first_pending = min((pending for _, pending, _, _ in orders), default=since)
-    last_pending = max((pending for _, pending, _, _ in orders), default=first_pending)
-    first_completed = min((completed for _, _, completed, _ in orders if completed), default=since)
-    last_completed = max((completed for _, _, completed, _ in orders if completed), default=first_completed)
+    first_pending = min((pending for _, pending, _, _, _ in orders), default=since)
+    last_pending = max((pending for _, pending, _, _, _ in orders), default=first_pending)
+    first_completed = min((completed for _, _, completed, _, _ in orders if completed), default=since)
+    last_completed = max((completed for _, _, completed, _, _ in orders if completed), default=first_completed)
     made = len(orders)
     by_status = {}
-    for _, _, _, status in orders:
+    for _, _, _, status, _ in orders:
         by_status[status] = by_status.get(status, 0) + 1
     wrk_cpu = (children_after.ru_utime - children_before.ru_utime) + (children_after.ru_stime - children_before.ru_stime)
     step = {
@@ -441,6 +496,10 @@ def checkout_step(name, rate, seconds, gateway_url, customers, tokens_file, prod
         "completed_rate": (len(to_completed) - 1) / (last_completed - first_completed) if len(to_completed) > 1 and last_completed > first_completed else None,
         "checkout_to_order_ms": percentiles(to_order),
         "checkout_to_completed_ms": percentiles(to_completed),
+        # with shipping-service: the order's Delivered entry in its history − its order_date, and − its Completed entry
+        "checkout_to_delivered_ms": percentiles(to_delivered),
+        "completed_to_delivered_ms": percentiles(completed_to_delivered),
+        "at_rest": list(at_rest), "unread_queues": list(unread_queues) or None,
         "drained": drained, "drain_seconds": round(drain_seconds, 1), "bus_settle_seconds": round(settle_seconds, 1),
         "every_checkout_an_order": drained and accepted is not None and made == accepted,
         "cancelled": sum(n for status, n in by_status.items() if status.startswith("Cancelled")),
@@ -455,20 +514,24 @@ def checkout_step(name, rate, seconds, gateway_url, customers, tokens_file, prod
     if step["cpu_ms_per_order"]:
         step["cpu_ms_per_order"]["all (services + postgres)"] = sum(cpu.values()) * 1000.0 / made
         step["cpu_ms_per_order"]["wrk (load generator)"] = wrk_cpu * 1000.0 / made
-    completed = by_status.get("Completed", 0)
+    completed = sum(by_status.get(status, 0) for status in COMPLETED_OR_LATER)  # the saga completed (and maybe shipping went on)
     step["completed"] = completed
+    step["delivered"] = by_status.get("Delivered", 0)
     step["cpu_ms_per_completed_order"] = dict({k: v * 1000.0 / completed for k, v in cpu.items()},
                                               **{"all (services + postgres)": sum(cpu.values()) * 1000.0 / completed}) if completed else None
+    # messages of queues nobody read in this step (OrderCompleted without shipping-service), deleted after the window
+    step["purged_messages"] = {queue: purge_queue(queue) for queue in unread_queues} or None
     if measure_postgres:
         step["postgres_cost"] = pgcost.cost(pg_before, pg_after, RUN, completed, made)
         if step["postgres_cost"] is None:
             say("checkout %s: no Postgres figures (pg_stat_wal / pg_stat_database unreadable)" % name)
         elif step["postgres_cost"]["wal_error"]:
             say("checkout %s: no WAL accounting (%s)" % (name, step["postgres_cost"]["wal_error"]))
-    o, c = step["checkout_to_order_ms"] or {}, step["checkout_to_completed_ms"] or {}
-    say("checkout %-10s offered %6.0f/s  accepted %6.0f/s  orders %6s/s  →order p50 %s p99 %s  →completed p50 %s p99 %s  %s%s" % (
+    o, c, d = step["checkout_to_order_ms"] or {}, step["checkout_to_completed_ms"] or {}, step["checkout_to_delivered_ms"]
+    say("checkout %-10s offered %6.0f/s  accepted %6.0f/s  orders %6s/s  →order p50 %s p99 %s  →completed p50 %s p99 %s%s  %s%s" % (
         name, step["offered_rate"], step["accepted_rate"], fmt(step["order_rate"], "%.0f"),
         fmt(o.get("p50"), "%.0f"), fmt(o.get("p99"), "%.0f"), fmt(c.get("p50"), "%.0f"), fmt(c.get("p99"), "%.0f"),
+        "  →delivered p50 %s p99 %s" % (fmt(d.get("p50"), "%.0f"), fmt(d.get("p99"), "%.0f")) if d else "",
         "every checkout an order" if step["every_checkout_an_order"] else "NOT every checkout an order (%d accepted, %d orders%s)" % (
             step["accepted"], made, "" if drained else ", not drained after %.0f s" % drain_seconds),
         ("; errors " + ", ".join("%s ×%d" % kv for kv in sorted(client_errors.items()))) if client_errors else "")
@@ -479,6 +542,175 @@ def checkout_step(name, rate, seconds, gateway_url, customers, tokens_file, prod
             name, fmt(per["commits"]), fmt(per["commits_by_group"] and per["commits_by_group"]["business"]),
             fmt(per["statements"], "%.0f"), fmt((per["wal_bytes"] if per["wal_bytes"] is not None else per["wal_bytes_cluster"]) / 1024.0), fmt(per["fsyncs"])))
     return step
+
+
+# --- fulfilment: past Completed (issue 28) -------------------------------------------------------------
+# The same paced rate twice, back to back: with shipping-service (the order goes on to Shipped and Delivered:
+# OrderCompleted to shipping-orders, a shipment, dispatch and delivery on its timers, OrderShipped and
+# OrderDelivered back to ordering's saga) and with shipping-service stopped (the saga alone: the orders stay
+# Completed, their OrderCompleted waits in shipping-orders and is deleted afterwards). The difference per order
+# is what the extra steps cost.
+
+FULFILMENT_NOTE = ("each rate twice, back to back: with shipping-service (at rest: Delivered), then with shipping-service stopped "
+                   "(the saga alone, at rest: Completed; OrderCompleted is still stored in %s, and deleted from it afterwards, "
+                   "so its store counts on both sides); extra = with − alone, per order at rest" % SHIPPING_QUEUE)
+PROCESSES = ["gateway", "basket", "ordering", "product", "payment", "shipping", "identity", "postgres"]
+POSTGRES_KEYS = ["commits", "durable_commits", "wal_bytes", "statements", "xact_commit", "fsyncs"]
+
+
+def stop_unused_shipping(stack):
+    """With --no-shipping: shipping-service is started with the others (the gateway is ready only when every
+    upstream it knows is) and stopped before any checkout; its CPU and memory then count as none."""
+    if stack.shipping and not SHIPPING:
+        stack.shipping.stop()
+        say("--no-shipping: shipping-service stopped (the gateway still routes with it down)")
+
+
+def purge_queue(queue, timeout=10.0):
+    """Deletes every message of `queue` from the local bus, once ordering's outbox is empty (every event of
+    the step published, none to come after the purge). Returns the count deleted (None: the bus was not read)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = psql_rows("ordering", MARK + "SELECT count(*) FROM outbox WHERE published_at IS NULL")  # a relay's take commits after its publish
+        if not rows or int(rows[0][0]) == 0:
+            break
+        time.sleep(0.2)
+    rows = psql_rows("bus", MARK + "WITH gone AS (DELETE FROM bus_messages WHERE queue = '%s' RETURNING 1) SELECT count(*) FROM gone" % queue)
+    return int(rows[0][0]) if rows else None
+
+
+def per_order_at_rest(step, delivered):
+    """CPU ms per order at rest (Delivered with shipping, Completed without), by process and in all; the
+    Postgres figures per such order (pgcost's per completed order: the same orders once drained)."""
+    done = step["delivered"] if delivered else step["completed"]
+    if not done:
+        return None, None
+    cpu = {k: step["cpu_seconds"].get(k, 0.0) * 1000.0 / done for k in PROCESSES if k in step["cpu_seconds"]}
+    cpu["all"] = sum(step["cpu_seconds"].values()) * 1000.0 / done
+    cpu["services"] = cpu["all"] - cpu.get("postgres", 0.0)
+    per = (step.get("postgres_cost") or {}).get("per_completed_order")
+    pg = None
+    if per:
+        # pgcost divides by the orders that completed; here every one of them is at rest (else not drained)
+        scale = step["completed"] / float(done)
+        pg = {k: (per[k] * scale if per.get(k) is not None else None) for k in POSTGRES_KEYS}
+        if pg["wal_bytes"] is None and per.get("wal_bytes_cluster") is not None:
+            pg["wal_bytes_cluster"] = per["wal_bytes_cluster"] * scale
+        pg["commits_by_group"] = {g: v * scale for g, v in per["commits_by_group"].items()} if per.get("commits_by_group") else None
+    return cpu, pg
+
+
+def categories_per_order(ship, alone):
+    """{category: commits and WAL bytes per order at rest with shipping, alone, and the difference}; None
+    without the WAL accounting of both steps."""
+    sides = []
+    for step, done in ((ship, ship["delivered"]), (alone, alone["completed"])):
+        categories = (step.get("postgres_cost") or {}).get("categories")
+        if categories is None or not done:
+            return None
+        sides.append((categories, float(done)))
+    (a, na), (b, nb) = sides
+    result = {}
+    for label in sorted(set(a) | set(b)):
+        x, y = a.get(label) or {}, b.get(label) or {}
+        entry = {"group": (x or y)["group"]}
+        for key in ("commits", "wal_bytes"):
+            entry[key + "_with_shipping"] = x.get(key, 0) / na
+            entry[key + "_saga_alone"] = y.get(key, 0) / nb
+            entry[key + "_extra"] = entry[key + "_with_shipping"] - entry[key + "_saga_alone"]
+        result[label] = entry
+    return result
+
+
+def difference(a, b):
+    """a − b per key (a key missing on one side counts 0 there; None when either side is unknown)."""
+    if a is None or b is None:
+        return None
+    out = {}
+    for key in list(a) + [k for k in b if k not in a]:
+        x, y = a.get(key, 0.0), b.get(key, 0.0)
+        if isinstance(x, dict) or isinstance(y, dict):
+            out[key] = difference(x or {}, y or {}) if x is not None and y is not None else None
+        else:
+            out[key] = None if x is None or y is None else x - y
+    return out
+
+
+def backends_of(database):
+    """Pids of the Postgres backends that serve this run's `database` (their process title names it)."""
+    postmaster = postmaster_pid()
+    pids = []
+    for pid in (postgres_processes(postmaster) if postmaster else [])[1:]:
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                title = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if " %s_%s " % (RUN, database) in title:
+            pids.append(pid)
+    return pids
+
+
+def idle_cost(service, database, seconds=3.0):
+    """CPU of `service` and of its database's backends while no order moves (its periodic scans), in ms per second."""
+    pids = backends_of(database)
+    before = (cpu_seconds(service.process.pid), {pid: cpu_seconds(pid) for pid in pids}, time.monotonic())
+    time.sleep(seconds)
+    after = (cpu_seconds(service.process.pid), {pid: cpu_seconds(pid) for pid in pids}, time.monotonic())
+    window = after[2] - before[2]
+    own = (after[0] - before[0]) * 1000.0 / window if None not in (after[0], before[0]) else None
+    backends = sum(v - (before[1].get(pid) or 0.0) for pid, v in after[1].items() if v is not None) * 1000.0 / window
+    return {"seconds": round(window, 2), "service_cpu_ms_per_s": own, "postgres_cpu_ms_per_s": backends,
+            "backends": len(pids), "all_cpu_ms_per_s": (own or 0.0) + backends}
+
+
+def fulfilment(stack, rates, seconds, customers, tokens_file, products, meter, drain_timeout):
+    """Per rate: with shipping-service, then the saga alone (shipping-service stopped, its queue purged and
+    the service started again afterwards, warmed up before the next rate's pair)."""
+    url = stack.gateway.url
+    shipping = stack.shipping
+    pairs = []
+    started = time.monotonic()
+    for index, rate in enumerate(rates):
+        if index:  # shipping-service is a fresh process since the last saga-alone step
+            checkout_step("warm-up %d" % rate, 25, 2, url, customers, tokens_file, products, meter, drain_timeout, measure_postgres=False)
+        ship = checkout_step("%d/s ship" % rate, rate, seconds, url, customers, tokens_file, products, meter, drain_timeout)
+        # what shipping-service's scans cost while nothing moves (SHIPPING_SCAN_MS): part of the extra at any rate
+        idle = idle_cost(shipping, "shipping")
+        idle["ms_per_order_at_rate"] = idle["all_cpu_ms_per_s"] / rate if rate else None
+        say("fulfilment %d/s: shipping-service stopped, the saga alone" % rate)
+        shipping.stop()
+        try:
+            alone = checkout_step("%d/s saga" % rate, rate, seconds, url, customers, tokens_file, products, meter, drain_timeout,
+                                  at_rest=SAGA_AT_REST, unread_queues=(SHIPPING_QUEUE,))
+        finally:
+            purge_queue(SHIPPING_QUEUE)  # (the step did; again when it failed) none of its OrderCompleted may reach shipping-service
+            restart_ms = start_timed(shipping)
+        purged = alone["purged_messages"][SHIPPING_QUEUE]
+        cpu_ship, pg_ship = per_order_at_rest(ship, delivered=True)
+        cpu_alone, pg_alone = per_order_at_rest(alone, delivered=False)
+        checks = {
+            "with_shipping_every_order_delivered": ship["drained"] and ship["every_checkout_an_order"] and ship["delivered"] == ship["orders"],
+            "saga_alone_every_order_completed": alone["drained"] and alone["every_checkout_an_order"]
+            and alone["orders_by_status"].get("Completed", 0) == alone["orders"],
+            "purged_equals_completed": purged == alone["completed"],
+        }
+        pair = {"rate": rate, "with_shipping": ship, "saga_alone": alone, "purged_messages": purged, "shipping_restart_ms": restart_ms,
+                "postgres_categories_per_order": categories_per_order(ship, alone), "shipping_idle": idle,
+                # both runs offered their rate (else the per-order difference mixes two load levels)
+                "rate_reached": all(s["accepted_rate"] >= 0.9 * rate for s in (ship, alone)),
+                "cpu_ms_per_order": {"with_shipping": cpu_ship, "saga_alone": cpu_alone, "extra": difference(cpu_ship, cpu_alone)},
+                "postgres_per_order": {"with_shipping": pg_ship, "saga_alone": pg_alone, "extra": difference(pg_ship, pg_alone)},
+                "checks": checks, "ok": all(checks.values())}
+        extra = pair["cpu_ms_per_order"]["extra"] or {}
+        d, c = ship["checkout_to_delivered_ms"] or {}, alone["checkout_to_completed_ms"] or {}
+        say("fulfilment %d/s: →Delivered p50 %s p99 %s ms (→Completed alone p50 %s p99 %s); extra CPU per order %s ms (shipping %s, Postgres %s)%s" % (
+            rate, fmt(d.get("p50"), "%.0f"), fmt(d.get("p99"), "%.0f"), fmt(c.get("p50"), "%.0f"), fmt(c.get("p99"), "%.0f"),
+            fmt(extra.get("all"), "%.2f"), fmt(extra.get("shipping"), "%.2f"), fmt(extra.get("postgres"), "%.2f"),
+            "" if pair["ok"] else "; CHECKS FAIL: %s" % ", ".join(k for k, v in checks.items() if not v)))
+        pairs.append(pair)
+    return {"rates": rates, "seconds": seconds, "customers": customers, "shipping_env": dict(SHIPPING_ENV), "queue": SHIPPING_QUEUE,
+            "note": FULFILMENT_NOTE, "pairs": pairs, "wall_seconds": round(time.monotonic() - started, 1)}
 
 
 # --- replicas and shared rate limits ------------------------------------------------------------------
@@ -699,8 +931,10 @@ def keep_one_replica(stack, name):
         os.remove(service.log.name)
     for gateway in stack.gateways:
         for setting, service in [("PRODUCT_SERVICE_URL", "product-service"), ("BASKET_SERVICE_URL", "basket-service"),
-                                 ("ORDERING_SERVICE_URL", "ordering-service"), ("PAYMENT_SERVICE_URL", "payment-service")]:
-            gateway.env[setting] = ",".join(s.url for s in stack.replicas[service])
+                                 ("ORDERING_SERVICE_URL", "ordering-service"), ("PAYMENT_SERVICE_URL", "payment-service"),
+                                 ("SHIPPING_SERVICE_URL", "shipping-service")]:
+            if service in stack.replicas:
+                gateway.env[setting] = ",".join(s.url for s in stack.replicas[service])
 
 
 def replica_checks(stack, products):
@@ -737,7 +971,8 @@ def replica_checks(stack, products):
     replicated = [k for k in handled if "#" in k]
     checks["every_replica_handled_messages"] = all(handled[k] > 0 for k in replicated) if replicated else None
     checks["ok"] = (checks["status_twice"] == 0 and checks["payment_status_twice"] == 0 and stock_taken == committed_units
-                    and reservations.get("committed", 0) == orders.get("Completed", 0) and checks["every_replica_handled_messages"] is not False)
+                    and reservations.get("committed", 0) == sum(orders.get(status, 0) for status in COMPLETED_OR_LATER)
+                    and checks["every_replica_handled_messages"] is not False)
     return checks
 
 
@@ -753,9 +988,9 @@ def replica_set(replicas, rates, seconds, customers, drain_timeout):
     os.makedirs(chaos.WORK, exist_ok=True)
     started = time.monotonic()
     try:
-        stack = chaos.Stack(gateway=True, replicas=replicas, extra_env={"gateway": {
+        stack = chaos.Stack(gateway=True, replicas=replicas, shipping=SHIPPING_BUILT, extra_env=dict({"gateway": {
             "RATE_LIMIT_USER_PER_SECOND": "0", "RATE_LIMIT_ADDRESS_PER_SECOND": "0", "READY_REFRESH_MS": "500",
-            "DATABASE_URL": "%s/%s_gateway" % (PG_URL, RUN)}})
+            "DATABASE_URL": "%s/%s_gateway" % (PG_URL, RUN)}}, **({"shipping": SHIPPING_ENV} if SHIPPING_BUILT else {})))
         for name in list(stack.replicas):
             if name != "gateway" and name not in REPLICATED:
                 keep_one_replica(stack, name)
@@ -767,6 +1002,7 @@ def replica_set(replicas, rates, seconds, customers, drain_timeout):
         try:
             for service in stack.services:
                 service.start()
+            stop_unused_shipping(stack)
             products, tokens_file = prepare(stack, customers)
             meter = CpuMeter(stack.services)
             url = stack.gateway.url
@@ -978,6 +1214,13 @@ def table(result):
     lines.append("   services: release build in %s (built %s), LOG_LEVEL %s, gateway rate limits off%s" % (
         m["bin_dir"], m["binaries_built"], os.environ.get("LOG_LEVEL", "info (default)"),
         " (but in the shared-limit gateway variants)" if result.get("gateway_variants") else ""))
+    if result["settings"].get("shipping"):
+        lines.append("   shipping-service: %s" % ", ".join("%s=%s" % kv for kv in sorted(result["settings"]["shipping_env"].items())) +
+                     " in every checkout step (the cost of the steps past Completed, not the configured waits); at rest: Delivered or Cancelled")
+    elif result["settings"].get("shipping") is False:
+        lines.append("   " + ("shipping-service stopped before the checkout steps (--no-shipping): the pipeline ends at Completed"
+                             " (OrderCompleted deleted from %s after each step)" % SHIPPING_QUEUE if result["settings"].get("shipping_built")
+                             else "no shipping-service in this build: the pipeline ends at Completed"))
     lines.append("")
     lines.append("   %-46s %10s %9s %9s %9s %9s" % ("what", "req/s", "p50 ms", "p99 ms", "÷ -S", "errors"))
     a = result["anchors"]
@@ -994,6 +1237,8 @@ def table(result):
     lines.append("")
     if result.get("checkout"):
         lines.extend(checkout_table(result["checkout"]))
+    if result.get("fulfilment"):
+        lines.extend(fulfilment_table(result["fulfilment"]))
     lines.extend(replicas_table(result))
     lines.append("")
     lines.append("   %-10s %14s %14s %14s" % ("service", "start→ready ms", "RSS idle MiB", "RSS after MiB"))
@@ -1103,18 +1348,23 @@ def replicas_table(result):
 def checkout_table(ck):
     lines = []
     lines.append("   checkout pipeline through the gateway: %d customers, one wrk connection each; POST /basket + POST /basket/checkout per checkout" % ck["customers"])
-    lines.append("   %-10s %7s %8s %7s %7s | %-20s | %-20s | %-7s %9s  %s" % (
-        "step", "offered", "accepted", "orders", "compl.", "checkout→order ms", "checkout→completed", "all", "cancelled", "client"))
-    lines.append("   %-10s %7s %8s %7s %7s | %6s %6s %6s | %6s %6s %6s | %-7s %9s  %s" % (
-        "", "/s", "/s", "/s", "/s", "p50", "p90", "p99", "p50", "p90", "p99", "orders?", "", "errors"))
+    shipped = any(s.get("checkout_to_delivered_ms") for s in ck["steps"])
+    if shipped:
+        lines.append("   " + SHIPPING_NOTE + "; the drain waits for every order Delivered (or Cancelled), CPU and Postgres include the fulfilment")
+    lines.append("   %-10s %7s %8s %7s %7s | %-20s | %-20s |%s %-7s %9s  %s" % (
+        "step", "offered", "accepted", "orders", "compl.", "checkout→order ms", "checkout→completed", " %-13s |" % "→Delivered" if shipped else "",
+        "all", "cancelled", "client"))
+    lines.append("   %-10s %7s %8s %7s %7s | %6s %6s %6s | %6s %6s %6s |%s %-7s %9s  %s" % (
+        "", "/s", "/s", "/s", "/s", "p50", "p90", "p99", "p50", "p90", "p99", " %6s %6s |" % ("p50", "p99") if shipped else "", "orders?", "", "errors"))
     for s in ck["steps"]:
-        o, c = s["checkout_to_order_ms"] or {}, s["checkout_to_completed_ms"] or {}
+        o, c, d = s["checkout_to_order_ms"] or {}, s["checkout_to_completed_ms"] or {}, s.get("checkout_to_delivered_ms") or {}
         errors = dict(s["client_errors"])
         errors.update({"socket " + k: v for k, v in s["socket_errors"].items()})
-        lines.append("   %-10s %7.0f %8.0f %7s %7s | %6s %6s %6s | %6s %6s %6s | %-7s %9d  %s" % (
+        lines.append("   %-10s %7.0f %8.0f %7s %7s | %6s %6s %6s | %6s %6s %6s |%s %-7s %9d  %s" % (
             s["name"], s["offered_rate"], s["accepted_rate"], fmt(s["order_rate"], "%.0f"), fmt(s["completed_rate"], "%.0f"),
             fmt(o.get("p50"), "%.0f"), fmt(o.get("p90"), "%.0f"), fmt(o.get("p99"), "%.0f"),
             fmt(c.get("p50"), "%.0f"), fmt(c.get("p90"), "%.0f"), fmt(c.get("p99"), "%.0f"),
+            " %6s %6s |" % (fmt(d.get("p50"), "%.0f"), fmt(d.get("p99"), "%.0f")) if shipped else "",
             ("yes" if s["every_checkout_an_order"] else "NO") + ("" if s["drained"] else "*"), s["cancelled"],
             ", ".join("%s ×%d" % kv for kv in sorted(errors.items())) or "0"))
     best = ck["highest_rate_p99_within_50ms"]
@@ -1134,7 +1384,7 @@ def checkout_table(ck):
             sat["accepted_rate"], fmt(sat["order_rate"], "%.0f"), fmt(sat["completed_rate"], "%.0f"),
             fmt((sat["client_basket_ms"] or {}).get("p50"), "%.1f"), fmt((sat["client_basket_ms"] or {}).get("p99"), "%.1f"),
             fmt((sat["client_checkout_ms"] or {}).get("p50"), "%.1f"), fmt((sat["client_checkout_ms"] or {}).get("p99"), "%.1f")))
-    processes = ["gateway", "basket", "ordering", "product", "payment", "identity", "postgres"]
+    processes = [p for p in PROCESSES if p != "shipping" or shipped]
     lines.append("")
     lines.append("   CPU ms per order, by process (the step and its drain: fill, checkout, relay, order, saga; idle work included)")
     lines.append("   %-10s %7s " % ("step", "orders") + " ".join("%8s" % p for p in processes) + " %8s %8s" % ("all", "wrk"))
@@ -1144,6 +1394,84 @@ def checkout_table(ck):
             lines.append("   %-10s %7d " % (s["name"], s["orders"]) + " ".join("%8s" % fmt(per.get(p), "%.2f") for p in processes) +
                          " %8.2f %8.2f" % (per["all (services + postgres)"], per["wrk (load generator)"]))
     lines.extend(postgres_table(ck["steps"]))
+    return lines
+
+
+def fulfilment_table(f):
+    """Per rate: with shipping-service, the saga alone, and the difference per order at rest."""
+    lines = ["", "   fulfilment past Completed (issue 28): what Shipped and Delivered cost per order, at a steady rate, next to the saga alone"]
+    lines.append("   (%s;" % f["note"])
+    lines.append("    shipping-service: %s; CPU: every process, Postgres included, over the step and its drain;"
+                 " Postgres: the run's commits and WAL from pg_waldump, statements from pg_stat_statements)" % (
+                     ", ".join("%s=%s" % kv for kv in sorted(f["shipping_env"].items()))))
+    lines.append("   %-5s %-13s %7s %8s %6s %-11s | %-13s | %-13s | %-13s | %-25s | %s" % (
+        "rate", "run", "offered", "accepted", "orders", "at rest", "→Completed ms", "→Delivered ms", "Compl.→Deliv.", "CPU ms per order at rest",
+        "Postgres per order at rest"))
+    lines.append("   %-5s %-13s %7s %8s %6s %-11s | %6s %6s | %6s %6s | %6s %6s | %7s %8s %8s | %7s %7s %7s %6s %6s" % (
+        "", "", "/s", "/s", "", "", "p50", "p99", "p50", "p99", "p50", "p99", "all", "services", "postgres",
+        "commits", "durable", "WAL KB", "stmts", "fsyncs"))
+    for p in f["pairs"]:
+        for label, key in (("with shipping", "with_shipping"), ("saga alone", "saga_alone")):
+            s = p[key]
+            c, d, cd = s["checkout_to_completed_ms"] or {}, s["checkout_to_delivered_ms"] or {}, s["completed_to_delivered_ms"] or {}
+            cpu, pg = p["cpu_ms_per_order"][key] or {}, p["postgres_per_order"][key] or {}
+            rest = ", ".join("%s %d" % (status[:5], n) for status, n in sorted(s["orders_by_status"].items())) + ("" if s["drained"] else "*")
+            lines.append("   %-5s %-13s %7.0f %8.0f %6d %-11s | %6s %6s | %6s %6s | %6s %6s | %7s %8s %8s | %7s %7s %7s %6s %6s" % (
+                "%d/s" % p["rate"], label, s["offered_rate"], s["accepted_rate"], s["orders"], rest[:11],
+                fmt(c.get("p50"), "%.0f"), fmt(c.get("p99"), "%.0f"), fmt(d.get("p50"), "%.0f"), fmt(d.get("p99"), "%.0f"),
+                fmt(cd.get("p50"), "%.0f"), fmt(cd.get("p99"), "%.0f"),
+                fmt(cpu.get("all"), "%.2f"), fmt(cpu.get("services"), "%.2f"), fmt(cpu.get("postgres"), "%.2f"),
+                fmt(pg.get("commits"), "%.1f"), fmt(pg.get("durable_commits"), "%.1f"),
+                fmt(pg["wal_bytes"] / 1024.0, "%.1f") if pg.get("wal_bytes") is not None else
+                fmt(pg["wal_bytes_cluster"] / 1024.0, "%.1f") + "*" if pg.get("wal_bytes_cluster") is not None else "—",
+                fmt(pg.get("statements"), "%.0f"), fmt(pg.get("fsyncs"), "%.1f")))
+        cpu, pg = p["cpu_ms_per_order"]["extra"] or {}, p["postgres_per_order"]["extra"] or {}
+        lines.append("   %-5s %-13s %7s %8s %6s %-11s | %6s %6s | %6s %6s | %6s %6s | %7s %8s %8s | %7s %7s %7s %6s %6s" % (
+            "%d/s" % p["rate"], "extra", "", "", "", "", "", "", "", "", "", "",
+            fmt(cpu.get("all"), "%+.2f"), fmt(cpu.get("services"), "%+.2f"), fmt(cpu.get("postgres"), "%+.2f"),
+            fmt(pg.get("commits"), "%+.1f"), fmt(pg.get("durable_commits"), "%+.1f"),
+            fmt(pg["wal_bytes"] / 1024.0, "%+.1f") if pg.get("wal_bytes") is not None else "—",
+            fmt(pg.get("statements"), "%+.0f"), fmt(pg.get("fsyncs"), "%+.1f")))
+        idle = p.get("shipping_idle")
+        if idle:
+            lines.append("   %-5s shipping-service idle (its scans, SHIPPING_SCAN_MS=%s): %s ms CPU per s + its Postgres backends %s ms per s"
+                         " = %s ms per order at %d/s, included in the extra" % (
+                             "", f["shipping_env"].get("SHIPPING_SCAN_MS"), fmt(idle["service_cpu_ms_per_s"], "%.1f"),
+                             fmt(idle["postgres_cpu_ms_per_s"], "%.1f"), fmt(idle["ms_per_order_at_rate"], "%.2f"), p["rate"]))
+        if not p.get("rate_reached", True):
+            lines.append("   %-5s NOTE: a run accepted less than 90 %% of %d/s (the machine saturated): the difference mixes two load levels" % ("", p["rate"]))
+        if not p["ok"]:
+            lines.append("   %-5s CHECKS FAIL: %s (purged %s messages from %s)" % (
+                "", ", ".join(k for k, v in p["checks"].items() if not v), p["purged_messages"], f["queue"]))
+    lines.append("   (at rest: the orders' statuses when drained, * = not drained within DRAIN_TIMEOUT; →Delivered: the Delivered entry of"
+                 " order_status_history − order_date; WAL * = whole cluster: no pg_waldump)")
+    lines.append("")
+    lines.append("   CPU ms per order at rest, by process (extra = with shipping − saga alone)")
+    lines.append("   %-5s %-13s " % ("rate", "run") + " ".join("%8s" % k for k in PROCESSES) + " %8s" % "all")
+    for p in f["pairs"]:
+        for label, key in (("with shipping", "with_shipping"), ("saga alone", "saga_alone"), ("extra", "extra")):
+            cpu = p["cpu_ms_per_order"][key]
+            if cpu:
+                sign = "%+.2f" if key == "extra" else "%.2f"
+                lines.append("   %-5s %-13s " % ("%d/s" % p["rate"], label) + " ".join("%8s" % fmt(cpu.get(k), sign) for k in PROCESSES) +
+                             " %8s" % fmt(cpu.get("all"), sign))
+    groups = [(p, p["postgres_per_order"]["extra"]) for p in f["pairs"] if (p["postgres_per_order"]["extra"] or {}).get("commits_by_group")]
+    if groups:
+        lines.append("   extra commits per order by group: " + "; ".join("%d/s %s" % (p["rate"], ", ".join(
+            "%s %+.1f" % (g, v) for g, v in extra["commits_by_group"].items() if v is not None and abs(v) >= 0.05) or "none") for p, extra in groups))
+    for p in f["pairs"]:
+        categories = p.get("postgres_categories_per_order")
+        if not categories:
+            continue
+        lines.append("")
+        lines.append("   %d/s: where the commits and the WAL of an order at rest go, with shipping and the saga alone (from the WAL)" % p["rate"])
+        lines.append("   %-52s %8s %8s %8s | %9s %9s %9s" % ("category", "commits", "", "", "WAL bytes", "", ""))
+        lines.append("   %-52s %8s %8s %8s | %9s %9s %9s" % ("", "shipping", "alone", "extra", "shipping", "alone", "extra"))
+        order = {g: i for i, g in enumerate(pgcost.GROUPS)}
+        for label, c in sorted(categories.items(), key=lambda kv: (order.get(kv[1]["group"], 9), -abs(kv[1]["commits_extra"]), kv[0])):
+            lines.append("   %-52s %8.2f %8.2f %+8.2f | %9.0f %9.0f %+9.0f" % (
+                label[:52], c["commits_with_shipping"], c["commits_saga_alone"], c["commits_extra"],
+                c["wal_bytes_with_shipping"], c["wal_bytes_saga_alone"], c["wal_bytes_extra"]))
     return lines
 
 
@@ -1285,15 +1613,25 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a 3–4 minute smoke run (3 s lines, 2 rates + saturation of 5 s; the replica parts shorter)")
     parser.add_argument("--checkout-only", action="store_true",
-                        help="no read lines: the anchors (pgbench -S, -N) and the checkout steps only, for before/after runs of the messaging code"
+                        help="no read lines: the anchors (pgbench -S, -N), the checkout steps and the fulfilment step only, for before/after runs of the messaging code"
                              " (no replica parts unless --replicas)")
     parser.add_argument("--replicas", action="store_true", help="the replica parts with --checkout-only too")
     parser.add_argument("--no-replicas", action="store_true",
                         help="leave out the replica parts (gateway variants: two product replicas, shared rate limits; checkout with ×1 and ×2 "
                              "replicas): the run as it was before them, about 5 of its 9 minutes shorter")
+    parser.add_argument("--no-shipping", action="store_true",
+                        help="the checkout steps without shipping-service, as before issue 28 (orders at rest when Completed, their"
+                             " OrderCompleted deleted from shipping-orders after each step): before/after runs against an older build;"
+                             " no fulfilment step")
+    parser.add_argument("--no-fulfilment", action="store_true",
+                        help="leave out the fulfilment step (each of BENCH_FULFILMENT_RATES with shipping-service and with it stopped;"
+                             " shipping-service still runs in the checkout steps)")
     parser.add_argument("--replicas-only", action="store_true",
                         help="only the anchors, GET /product/{id} through the gateway and the replica parts (bench-replicas.json)")
     args = parser.parse_args()
+    global SHIPPING, AT_REST, PIPELINE_UNREAD
+    SHIPPING = SHIPPING_BUILT and not args.no_shipping
+    AT_REST, PIPELINE_UNREAD = pipeline_settings(SHIPPING)
     quick = args.quick
     checkout_only = args.checkout_only
     replicas_only = args.replicas_only
@@ -1306,6 +1644,8 @@ def main():
     default_rates = ("25,100" if checkout_only else "50,100,500") if quick else "25,50,100,250,500,1000"
     rates = [int(r) for r in os.environ.get("BENCH_RATES", default_rates).split(",") if r.strip()]
     replica_rates = [int(r) for r in os.environ.get("BENCH_REPLICA_RATES", "50" if quick else "50,100").split(",") if r.strip()]
+    fulfilment_rates = [int(r) for r in os.environ.get("BENCH_FULFILMENT_RATES", "25,50").split(",") if r.strip()]
+    with_fulfilment = SHIPPING and not args.no_fulfilment and not replicas_only and bool(fulfilment_rates)
     rounds = int(os.environ.get("BENCH_ROUNDS", "2" if quick else "4"))
     customers = int(os.environ.get("BENCH_CUSTOMERS", "64"))
     connections = int(os.environ.get("BENCH_CONNECTIONS", "32"))
@@ -1316,21 +1656,28 @@ def main():
         if not shutil.which(tool):
             sys.exit("bench: %s is missing (Debian: apt-get install wrk postgresql-client; pgbench comes with the server)" % tool)
     for name in NAMES:
-        if not os.path.exists(os.path.join(chaos.BIN, name)):
+        if name != "shipping-service" and not os.path.exists(os.path.join(chaos.BIN, name)):
             sys.exit("bench: %s is not in %s (swift build -c release)" % (name, chaos.BIN))
+    if not SHIPPING_BUILT:
+        say("no shipping-service in %s (a build from before issue 28): the pipeline ends at Completed, no fulfilment step" % chaos.BIN)
+    elif not SHIPPING:
+        say("--no-shipping: the pipeline ends at Completed (shipping-orders emptied after each step), no fulfilment step")
 
     wall = time.monotonic()
     result = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "run": RUN, "machine": machine_info(),
               "settings": {"quick": quick, "checkout_only": checkout_only, "replicas_only": replicas_only, "replicas": with_replicas,
                            "seconds": seconds, "checkout_seconds": checkout_seconds, "rates": rates,
                            "customers": customers, "read_connections": connections, "log_level": os.environ.get("LOG_LEVEL", "info"),
-                           "drain_timeout": drain_timeout}}
+                           "drain_timeout": drain_timeout, "shipping": SHIPPING, "shipping_built": SHIPPING_BUILT, "at_rest": list(AT_REST),
+                           "shipping_env": dict(SHIPPING_ENV) if SHIPPING else None,
+                           "fulfilment_rates": fulfilment_rates if with_fulfilment else None}}
     if with_replicas:
         result["settings"].update({"replica_rates": replica_rates, "gateway_variant_rounds": rounds, "replicated": REPLICATED})
     say("run %s; service logs in %s" % (RUN, chaos.WORK))
-    stack = chaos.Stack(gateway=True, extra_env={
+    stack = chaos.Stack(gateway=True, shipping=SHIPPING_BUILT, extra_env=dict({
         "product": {"SEED_DEMO_CATALOG": "true"},
-        "gateway": {"RATE_LIMIT_USER_PER_SECOND": "0", "RATE_LIMIT_ADDRESS_PER_SECOND": "0"}})
+        "gateway": {"RATE_LIMIT_USER_PER_SECOND": "0", "RATE_LIMIT_ADDRESS_PER_SECOND": "0"}},
+        **({"shipping": SHIPPING_ENV} if SHIPPING_BUILT else {})))
     services = stack.services
     ok = False
     failures = []
@@ -1339,6 +1686,7 @@ def main():
         for service in services:
             ready[NAMES[service.name]] = start_timed(service)
         say("services ready: " + ", ".join("%s %.0f ms" % kv for kv in ready.items()))
+        stop_unused_shipping(stack)
         time.sleep(3)
         idle = {NAMES[s.name]: rss_mib(s.process.pid) for s in services}
 
@@ -1396,6 +1744,10 @@ def main():
             qualifying = [s for s in steps if s["checkout_to_order_ms"] and s["checkout_to_order_ms"]["p99"] <= 50 and s["every_checkout_an_order"]
                           and not s["cancelled"] and (not s["target_rate"] or s["accepted_rate"] >= 0.9 * s["target_rate"])]
             best = max(qualifying, key=lambda s: s["target_rate"] or s["accepted_rate"], default=None)
+            if with_fulfilment:
+                result["fulfilment"] = fulfilment(stack, fulfilment_rates, checkout_seconds, customers, tokens_file, products, meter, drain_timeout)
+                failures.extend("fulfilment at %d/s: %s" % (p["rate"], ", ".join(k for k, v in p["checks"].items() if not v))
+                                for p in result["fulfilment"]["pairs"] if not p["ok"])
             result["checkout"] = {"customers": customers, "steps": steps,
                                   "highest_rate_p99_within_50ms": None if best is None else {
                                       "rate": best["target_rate"] or best["accepted_rate"], "step": best["name"],
@@ -1405,6 +1757,8 @@ def main():
         after = {NAMES[s.name]: rss_mib(s.process.pid) for s in services}
         result["services"] = {name: {"ready_ms": ready[name], "rss_after_start_mib": idle[name], "rss_after_run_mib": after[name]}
                               for name in ready}
+        if result.get("fulfilment") and "shipping" in result["services"]:
+            result["services"]["shipping"]["restarted_in_fulfilment_step"] = True  # its RSS after the run is a later process's
         ok = True
     finally:
         stack.stop()

@@ -44,7 +44,7 @@ CHECKOUT_RATE = float(os.environ.get("CHECKOUT_RATE", "30"))
 LIMIT = 1.25
 INTERVAL = 10.0  # seconds between samples
 MARK = "/* soak */ "  # our own queries, told apart from the services' statements
-DATABASES = ["identity", "product", "basket", "ordering", "payment", "bus"]
+DATABASES = ["identity", "product", "basket", "ordering", "payment", "shipping", "bus"]
 PLUMBING_TABLES = {"outbox"}  # in every database that has one
 PLUMBING = {("bus", "bus_messages"), ("ordering", "order_deadlines")}
 MIB = 1024.0 * 1024.0
@@ -114,7 +114,8 @@ def main():
     chaos.SAGA.clear()
     chaos.SAGA.update({"LOG_LEVEL": "warning"})
     stack = chaos.Stack(gateway=True)
-    identity, product, basket, ordering, payment, gateway = stack.services
+    by_name = {s.name: s for s in stack.services}
+    product, gateway = by_name["product-service"], stack.gateway
     services = stack.services
     samples = []  # (label, time, {name: MiB}, {(database, table): (bytes, live rows)})
 
@@ -210,7 +211,7 @@ def main():
         # sustained checkouts through the gateway and the whole saga
         done.clear()
         thread = threading.Thread(target=sampler, args=("during checkouts",))
-        before = chaos.scalar("ordering", MARK + "SELECT count(*) FROM orders WHERE status = 'Completed'")
+        before = chaos.scalar("ordering", MARK + "SELECT count(*) FROM orders WHERE status IN ('Completed', 'Shipped', 'Delivered')")
         started = time.time()
         thread.start()
         for t in checkouts(CHECKOUT_SECONDS, CHECKOUT_RATE):
@@ -219,9 +220,9 @@ def main():
         thread.join()
         end = sample("end of %.0f s of checkouts" % CHECKOUT_SECONDS)
         deadline = time.time() + 60
-        while chaos.scalar("ordering", MARK + "SELECT count(*) FROM orders WHERE status NOT IN ('Completed', 'Cancelled')") and time.time() < deadline:
+        while chaos.scalar("ordering", MARK + "SELECT count(*) FROM orders WHERE status NOT IN ('Completed', 'Shipped', 'Delivered', 'Cancelled')") and time.time() < deadline:
             time.sleep(0.5)
-        completed = chaos.scalar("ordering", MARK + "SELECT count(*) FROM orders WHERE status = 'Completed'") - before
+        completed = chaos.scalar("ordering", MARK + "SELECT count(*) FROM orders WHERE status IN ('Completed', 'Shipped', 'Delivered')") - before
         rates.append(("checkouts through the gateway → Completed", completed / (time.time() - started), "%d orders completed" % completed))
         time.sleep(15)
         last = sample("after the checkouts and 15 s of rest")

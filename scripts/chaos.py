@@ -296,12 +296,16 @@ class Stack:
     ATTRIBUTES = {"identity": "identity", "product": "product-service", "basket": "basket-service",
                   "ordering": "ordering-service", "payment": "payment-service", "shipping": "shipping-service", "gateway": "gateway"}
 
-    def __init__(self, gateway=False, extra_env=None, replicas=1, gateways=None, shipping=False):
+    def __init__(self, gateway=False, extra_env=None, replicas=1, gateways=None, shipping=None):
         """`extra_env`: more environment per service, by attribute name
         (`{"product": {"SEED_DEMO_CATALOG": "true"}, "gateway": {...}}`), applied over the defaults (to every
         replica of that service). `shipping`: start shipping-service too (database `shipping`, its replicas
-        like the others'; the gateways get SHIPPING_SERVICE_URL); `self.shipping` is its first replica, else None."""
+        like the others'; the gateways get SHIPPING_SERVICE_URL); `self.shipping` is its first replica, else None.
+        By default (None) it does when there is a gateway and the build has shipping-service: a gateway is ready
+        only when every service it forwards to has a healthy replica, shipping included."""
         gateways = gateways if gateways is not None else (1 if gateway else 0)
+        if shipping is None:
+            shipping = gateways > 0 and os.path.exists(os.path.join(BIN, "shipping-service"))
         # Several replicas or gateways: the gateways take lists of replicas, refresh their view every 500 ms,
         # share their rate limits through a database of their own and keep them on (at their defaults).
         shared = replicas > 1 or gateways > 1
@@ -487,6 +491,7 @@ class Plan:
         self.uncertain = False  # an earlier POST got no answer or a 5xx: it may have taken effect
         self.skipped = None  # why no POST was sent (a return: the order ended without being Delivered)
         self.done = False
+        self.failed_calls = 0  # calls in a row without an answer: the next waits 0.5, 1, then 2 s
 
 
 class CustomerActions:
@@ -576,10 +581,18 @@ class CustomerActions:
         """(status, body); status None when there was no answer (no connection, reset, timeout)."""
         base = self.base(turn)
         try:
-            return call(method, base + path, token=plan.token, timeout=5)
+            status, body = call(method, base + path, token=plan.token, timeout=5)
         except Exception:
             self.avoid(base)
-            return None, None
+            status, body = None, None
+        plan.failed_calls = plan.failed_calls + 1 if status is None or status >= 500 else 0
+        return status, body
+
+    def retry(self, plan):
+        """Seconds until a call that got no answer (or a 5xx) is tried again."""
+        with self.lock:
+            self.retries += 1
+        return min(2.0, 0.25 * 2 ** plan.failed_calls)
 
     def step(self, plan, turn):
         """Seconds until the plan's next step, None when it is done."""
@@ -587,9 +600,7 @@ class CustomerActions:
         if plan.post_at is None:
             status, body = self.request(plan, "GET", "%s?checkoutId=%s" % (orders, plan.checkout_id), turn)
             if status is None or status >= 500:
-                with self.lock:
-                    self.retries += 1
-                return 0.5
+                return self.retry(plan)
             if status == 429:
                 with self.lock:
                     self.throttled += 1
@@ -618,6 +629,9 @@ class CustomerActions:
                 else:  # Completed or further: around the dispatch, from its Completed entry's time
                     plan.post_at = (completed or time.time()) + plan.delay
             elif order["status"] == "Delivered":
+                shipment = order.get("shipment") or {}
+                if shipment.get("status") != "Delivered" or not all(shipment.get(k) for k in ("carrier", "trackingNumber", "shippedAt", "deliveredAt")):
+                    self.problem(plan, "a Delivered order shows shipment %s" % json.dumps(order.get("shipment")))
                 plan.post_at = time.time()
             elif order["status"] in AT_REST or order["status"] == "ReturnRequested":
                 plan.skipped = order["status"]
@@ -630,9 +644,7 @@ class CustomerActions:
         status, body = self.request(plan, "POST", "%s/%s/%s" % (orders, plan.order_id, plan.kind), turn)
         if status is None or status >= 500:
             plan.uncertain = True
-            with self.lock:
-                self.retries += 1
-            return 0.5
+            return self.retry(plan)
         if status == 429:
             with self.lock:
                 self.throttled += 1
@@ -640,8 +652,15 @@ class CustomerActions:
         plan.answer, plan.sent_at, plan.answered_at = status, sent, time.time()
         if status == 202 and not (isinstance(body, dict) and str(body.get("orderId", "")).lower() == plan.order_id):
             self.problem(plan, "202 without the order: %s" % json.dumps(body)[:300])
-        elif status == 202 and plan.kind == "return" and body.get("status") != "ReturnRequested":
+        elif status == 202 and plan.kind == "return" and body.get("status") not in ("ReturnRequested", "Returned"):
             self.problem(plan, "202 with the order %s (ReturnRequested expected)" % body.get("status"))
+        elif status == 202 and plan.kind == "cancel" and not (
+                (body.get("status") == "Cancelled" and body.get("cancellationReason") == "CustomerCancelled")
+                or (body.get("status") == "Completed" and body.get("cancelRequested") is True)
+                or any(entry.get("reason") == CANCEL_TOO_LATE for entry in body.get("statusHistory") or [])):
+            # Accepted: cancelled at once, or waiting for shipping's answer, or (read back a moment later) the parcel had left.
+            self.problem(plan, "202 with the order %s (%s), cancelRequested %s" % (
+                body.get("status"), body.get("cancellationReason"), body.get("cancelRequested")))
         elif status not in (202, 409):
             self.problem(plan, "POST answered %s: %s" % (status, json.dumps(body)[:300]))
         return None
@@ -954,6 +973,12 @@ def lifecycle_checks(products, accepted, plans, failures):
     def count(selection):
         return sum(1 for plan in plans if selection(plan))
 
+    # How long the parcels took (SHIPPING's delays, plus what a killed process or a database restart held up).
+    timing = psql("shipping", "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY s), max(s), "
+                              "percentile_disc(0.5) WITHIN GROUP (ORDER BY d), max(d), percentile_disc(0.5) WITHIN GROUP (ORDER BY r), max(r) "
+                              "FROM (SELECT extract(epoch FROM shipped_at - created_at) AS s, extract(epoch FROM delivered_at - shipped_at) AS d, "
+                              "extract(epoch FROM returned_at - return_requested_at) AS r FROM shipments) t")
+    timing = [float(value) if value else 0.0 for value in (timing[0] if timing else [])] or [0.0] * 6
     shipment_states = {}
     for shipment in shipments.values():
         shipment_states[shipment["state"]] = shipment_states.get(shipment["state"], 0) + 1
@@ -965,12 +990,14 @@ def lifecycle_checks(products, accepted, plans, failures):
             count(lambda p: p.kind == "cancel" and p.answer == 202), count(lambda p: p.kind == "cancel" and p.answer == 409), late_refused_ok,
             count(lambda p: p.kind == "cancel" and not p.answer), ended["CustomerCancelled"], CANCEL_TOO_LATE, ended["too late"]),
         "returns (POST /order/{userName}/{orderId}/return): %d orders picked, %d of them Delivered and returned: answered 202 %d, "
-        "409 %d; %d never delivered; Returned at rest %d" % (
+        "409 %d (each after a lost answer that had taken effect); %d never delivered; Returned at rest %d" % (
             len(return_plans), count(lambda p: p.kind == "return" and p.answer), count(lambda p: p.kind == "return" and p.answer == 202),
             count(lambda p: p.kind == "return" and p.answer == 409), count(lambda p: p.kind == "return" and p.skipped),
             sum(1 for s in status_of.values() if s == "Returned")),
         "shipments: " + (", ".join("%s %d" % kv for kv in sorted(shipment_states.items())) or "none")
         + "; stock reservations: " + ", ".join("%s %d" % kv for kv in sorted(by_status.items())),
+        "parcels (median / slowest): dispatched %.1f / %.1f s after the shipment was made, delivered %.1f / %.1f s after, "
+        "back %.1f / %.1f s after the return" % tuple(timing),
     ]
     return lines, status_of, sold
 
@@ -1161,11 +1188,17 @@ def main():
             thread.start()
         for thread in threads:
             thread.join()
+        placed = time.time() - started
+        # The kills go on while the customers still cancel and return these orders (at most 30 s more): the
+        # lifecycle's tail (dispatch, delivery, returns) under the chaos too.
+        tail_deadline = time.time() + 30
+        while not actions.idle() and time.time() < tail_deadline:
+            time.sleep(0.25)
         stop_chaos.set()
         chaos_thread.join()
-        placed = time.time() - started
-        log("%d checkouts accepted in %.1f s (%d retries); kills: %s; Postgres restarts: %d" % (
-            len(accepted), placed, retries[0], ", ".join("%s %d" % (s.label, s.kills) for s in services if s.kills), len(pg_restarts)))
+        log("%d checkouts accepted in %.1f s (%d retries), their cancels and returns answered %.1f s later; kills: %s; "
+            "Postgres restarts: %d" % (len(accepted), placed, retries[0], time.time() - started - placed,
+                                       ", ".join("%s %d" % (s.label, s.kills) for s in services if s.kills), len(pg_restarts)))
 
         # --- the outage: Postgres away for OUTAGE_SECONDS under load ---
         outage = outage_phase(stack, tokens, worker, lock, accepted, failures,

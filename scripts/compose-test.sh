@@ -381,8 +381,8 @@ gateway_sees() {
 }
 
 # is_consumer SERVICE: whether it reads a bus queue (Shared/Contracts/Topology.swift: ordering-checkout and
-# ordering-saga, payment-commands, product-stock, basket-catalog), so that each replica must handle some.
-is_consumer() { case "$1" in ordering-service|payment-service|product-service|basket-service) return 0 ;; *) return 1 ;; esac; }
+# ordering-saga, payment-commands, product-stock, basket-catalog, shipping-orders), so that each replica must handle some.
+is_consumer() { case "$1" in ordering-service|payment-service|product-service|basket-service|shipping-service) return 0 ;; *) return 1 ;; esac; }
 
 # read_path UPSTREAM: a read through the gateway that UPSTREAM answers, and who may make it.
 read_path() {
@@ -390,6 +390,7 @@ read_path() {
     product) echo "/product/$READ_PRODUCT anyone" ;;
     ordering) echo "/order/swn/$READ_ORDER swn" ;;
     payment) echo "/payment/$READ_ORDER admin" ;;
+    shipping) echo "/shipment/$READ_ORDER admin" ;;
     basket) echo "/basket/swn swn" ;;
   esac
 }

@@ -31,8 +31,9 @@ contract. Then, in the browser:
   8. a customer cancels a `Completed` order on its page before it ships (the dialog's Keep first leaves
      it alone; Confirm asks): it ends `Cancelled` with CustomerCancelled ("Cancelled by you"), the payment
      `Refunded`, the stock back, the shipment (if any) cancelled;
-  9. a customer returns a `Delivered` order (Return, confirm): `ReturnRequested`, then `Returned`, the
-     payment `Refunded`, the stock back;
+  9. a customer opens the cancel dialog of a `Completed` order and confirms only after the parcel left: the
+     shop's 409 is shown; once `Delivered` the customer returns it (Return, confirm): `ReturnRequested`,
+     then `Returned`, the payment `Refunded`, the stock back; the order page fits a phone's width;
  10. the admin's shipments list shows the delivered, the returned and the cancelled order's shipments
      (status, carrier, tracking number, times) and links to the order;
  11. the user pool's refusals show next to their fields: a weak password, a taken user name, a wrong
@@ -107,6 +108,15 @@ class Check(AssertionError):
 def check(condition, message):
     if not condition:
         raise Check(message)
+
+
+def path(*parts):
+    """Statuses seen in several waits, one after the other, each once in a row."""
+    seen = []
+    for status in (status for part in parts for status in part):
+        if not seen or seen[-1] != status:
+            seen.append(status)
+    return seen
 
 
 def money(amount):
@@ -243,7 +253,8 @@ class Browser:
         self.signed_in_as(name)
 
     def sign_out(self):
-        self.find("#sign-out").click()
+        # The header re-renders when the basket's count arrives: a button found just before may be gone; find it again.
+        self.wait(lambda: self.find("#sign-out").click() or True, 20, "#sign-out to be clicked")
         self.find("#sign-in-link")
         check(self.script("return sessionStorage.getItem('swn.session')") is None, "signing out left the tokens in sessionStorage")
 
@@ -384,7 +395,7 @@ def scenario_completed(browser, state):
     check(b.find("#cancel-order").is_displayed(), "a Completed order that has not shipped can be cancelled")
     b.shot("order-completed")
     final, rest = b.final_status()
-    seen += rest[1:]
+    seen = path(seen, rest)
     check(final == "Delivered", "order ended %s, expected Delivered" % final)
     history = b.history()
     check(history == HAPPY_PATH, "status history %s, expected %s" % (history, HAPPY_PATH))
@@ -653,7 +664,7 @@ def scenario_cancel(browser, state):
     b.find("#confirm-cancel").click()
     b.wait_text(".toast", "Cancellation of order")
     final, rest = b.final_status()
-    log("customer cancel: statuses seen live: %s" % " → ".join(seen + rest[1:]))
+    log("customer cancel: statuses seen live: %s" % " → ".join(path(seen, rest)))
     check(final == "Cancelled", "the cancelled order ended %s, expected Cancelled" % final)
     reason = b.find("#cancel-reason")
     check(reason.get_attribute("data-reason") == "CustomerCancelled", "cancellation reason %r" % reason.get_attribute("data-reason"))
@@ -671,15 +682,30 @@ def scenario_cancel(browser, state):
 
 
 def scenario_return(browser, state):
-    """The customer returns a Delivered order: ReturnRequested, then Returned; refunded, stock back."""
+    """A cancel confirmed after the dispatch is refused (409); the customer returns the Delivered order: ReturnRequested,
+    then Returned; refunded, stock back."""
     b = browser
     stock = b.stock_of("LG G7 ThinQ")
     b.add_to_basket("LG G7 ThinQ", 1, "Silver")
     form = b.fill_checkout(APPROVING_CARD)
     b.place_order(form)
     order_id = state["returned_id"] = b.order_id()
+    # The customer starts to cancel, hesitates, and the parcel leaves meanwhile: the shop refuses the cancel
+    # (409) and the page shows why.
+    reached, seen = b.wait_status(["Completed", "Shipped"] + AT_REST)
+    check(reached == "Completed", "the order should reach Completed before it ships, got %s (seen %s)" % (reached, seen))
+    b.find("#cancel-order").click()
+    b.find("#confirm-cancel")
+    b.wait(lambda: b.driver.find_element(By.CSS_SELECTOR, "#order-status").get_attribute("data-status") != "Completed", 30,
+           "the parcel to leave while the cancel dialog is open")
+    b.find("#confirm-cancel").click()
+    refused = b.wait_text("#action-refused", "could not be cancelled")
+    detail = refused.text.split("could not be cancelled:", 1)[1].strip()
+    check(detail, "the refused cancel should show the problem's detail: %r" % refused.text)
+    log("a cancel after the dispatch is refused: %r" % detail)
     final, seen = b.final_status()
     check(final == "Delivered", "the order ended %s, expected Delivered (seen %s)" % (final, seen))
+    check(b.history() == HAPPY_PATH, "a refused cancel leaves the history alone: %s" % b.history())
     b.find("#return-order").click()
     dialog = b.find("#return-dialog")
     check("refunded" in dialog.text, "the return dialog should say the payment is refunded: %r" % dialog.text)
@@ -695,6 +721,13 @@ def scenario_return(browser, state):
     shipment = b.shipment()
     check(shipment and shipment["status"] == "Returned" and shipment["tracking"], "the returned order's shipment: %s" % shipment)
     b.shot("order-returned")
+    b.size(*PHONE, mobile=True)
+    try:
+        time.sleep(0.3)
+        width = b.script("return document.documentElement.scrollWidth")
+        check(width <= PHONE[0], "the order page is %spx wide on a %spx screen" % (width, PHONE[0]))
+    finally:
+        b.size(*DESKTOP)
     # The refund travels ordering → bus → payment-service after the order's status changed.
     b.wait(lambda: payment_status(state, order_id) == "Refunded", 20, "the returned order's payment to be Refunded")
     b.wait(lambda: b.stock_of("LG G7 ThinQ") == stock, 20, "the returned units back in stock (LG G7 ThinQ: %s)" % stock)
@@ -773,7 +806,8 @@ SCENARIOS = [
     ("phone-sized screen", scenario_phone),
     ("the price rises during checkout → the customer confirms the new total → Completed (then Delivered) at it", scenario_price_changed_checkout),
     ("the customer cancels a Completed order before it ships → Cancelled (CustomerCancelled), refunded, stock back", scenario_cancel),
-    ("the customer returns a Delivered order → ReturnRequested → Returned, refunded, stock back", scenario_return),
+    ("a cancel after the dispatch is refused (409 shown); the customer returns the Delivered order → ReturnRequested → Returned, refunded, stock back",
+     scenario_return),
     ("the admin's shipments list shows the orders' shipments", scenario_admin_shipments),
     ("the user pool's errors show next to their fields", scenario_pool_errors),
     ("no script errors", scenario_console),

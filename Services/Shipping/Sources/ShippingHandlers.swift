@@ -52,8 +52,10 @@ package struct ShippingCommandHandler<Repository: ShipmentRepository>: MessageHa
 /// in the database, so a restart keeps them; any number of replicas scan at once, each moving only
 /// what it claimed, and each move checks the shipment is still where it was when claimed.
 package enum ShipmentMoves {
-    /// How long a claimed move is left to the replica that claimed it.
-    package static let claimLease: Duration = .seconds(30)
+    /// How long a claimed move is left to the replica that claimed it. Short: a move is one quick
+    /// transaction, and one made late by a replica that stalled past its lease is not made at all (it
+    /// checks the status it claimed), so a crash right after a claim delays parcels by seconds only.
+    package static let claimLease: Duration = .seconds(5)
 
     package static func task<Repository: ShipmentRepository>(
         _ repository: Repository, eventBusName: String, delays: ShippingRules.Delays, every interval: Duration, gate: StartupGate?, logger: Logger
