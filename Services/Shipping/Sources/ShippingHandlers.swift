@@ -56,18 +56,29 @@ package enum ShipmentMoves {
     /// transaction, and one made late by a replica that stalled past its lease is not made at all (it
     /// checks the status it claimed), so a crash right after a claim delays parcels by seconds only.
     package static let claimLease: Duration = .seconds(5)
+    /// How many claimed moves run at once.
+    package static let concurrentMoves = 8
 
     package static func task<Repository: ShipmentRepository>(
         _ repository: Repository, eventBusName: String, delays: ShippingRules.Delays, every interval: Duration, gate: StartupGate?, logger: Logger
     ) -> PeriodicTask {
         PeriodicTask("moving due shipments", every: interval, gate: gate, logger: logger) {
-            for (orderId, claimed) in try await repository.claimDue(limit: 100, lease: claimLease) {
-                let decision = try await repository.withShipment(orderId: orderId) { store in
-                    try await store.apply(eventBusName: eventBusName, now: Date()) { ShippingRules.due(existing: $0, claimed: claimed, now: Date(), delays: delays) }
+            // Each move is its own transaction (one order's lock, one flush): several at once, so the
+            // flushes overlap instead of queueing one behind the other.
+            let claimed = try await repository.claimDue(limit: 100, lease: claimLease)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, (orderId, status)) in claimed.enumerated() {
+                    if index >= concurrentMoves { try await group.next() }
+                    group.addTask {
+                        let decision = try await repository.withShipment(orderId: orderId) { store in
+                            try await store.apply(eventBusName: eventBusName, now: Date()) { ShippingRules.due(existing: $0, claimed: status, now: Date(), delays: delays) }
+                        }
+                        if let record = decision.record {
+                            logger.info("shipment moved", metadata: ["orderId": "\(orderId)", "status": "\(record.shipment.status.rawValue)"])
+                        }
+                    }
                 }
-                if let record = decision.record {
-                    logger.info("shipment moved", metadata: ["orderId": "\(orderId)", "status": "\(record.shipment.status.rawValue)"])
-                }
+                try await group.waitForAll()
             }
         }
     }
