@@ -55,7 +55,9 @@ package func withRunningServices<T: Sendable>(
 }
 
 /// Polls `url` until it answers 200, for up to `timeout`.
-package func waitUntilReady(_ url: String, timeout: Duration = .seconds(30)) async throws {
+/// Long enough for the start of a full `swift test` on two cores, where some forty suites start their
+/// databases and services at the same moment.
+package func waitUntilReady(_ url: String, timeout: Duration = .seconds(120)) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(2)),
