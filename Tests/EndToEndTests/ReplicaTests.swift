@@ -15,7 +15,8 @@ import TestSupport
         // deadline scan of every ordering replica and the slow-payment scan of both payment replicas
         // find the same rows due at the same time, every 50 ms.
         let settings = SagaTests.sagaSettings.merging([
-            "ORDER_PAYMENT_TIMEOUT_MS": "1000", "PAYMENT_SLOW_DELAY_MS": "2500", "ORDER_TIMEOUT_SCAN_MS": "50", "PAYMENT_SCAN_MS": "50",
+            // The payment deadline leaves an approving card time to answer while a full `swift test` loads the machine.
+            "ORDER_PAYMENT_TIMEOUT_MS": "5000", "PAYMENT_SLOW_DELAY_MS": "7000", "ORDER_TIMEOUT_SCAN_MS": "50", "PAYMENT_SCAN_MS": "50",
         ]) { $1 }
         try await TestDatabase.with { productDB in
         try await TestDatabase.with { basketDB in
