@@ -140,13 +140,17 @@ extension HardeningTests {
         try await ShopUnderGateway.run(gatewaySettings: ["RATE_LIMIT_ADDRESS_PER_SECOND": "1", "RATE_LIMIT_ADDRESS_BURST": "5"]) { shop in
             try await Task.sleep(for: .seconds(6))  // the start-up's readiness polls spent the bucket: let it refill
             var statuses: [Int] = []
+            let started = ContinuousClock.now
             for path in Array(repeating: "/openapi.yaml", count: 8) + Array(repeating: "/ready", count: 4) + ["/", "/health"] {
                 let response = try await HTTP.send(.GET, shop.gateway + path)
                 statuses.append(response.status)
                 if response.status == 429 { #expect(response.header("Retry-After") != nil) }
             }
+            // The burst, plus what the bucket refilled (1/s) while the requests ran (slowly, on a loaded machine).
+            let refilled = Int((ContinuousClock.now - started).timeInterval.rounded(.up))
             #expect(statuses.prefix(5).allSatisfy { $0 == 200 }, "\(statuses)")
-            #expect(statuses.suffix(from: 6).allSatisfy { $0 == 429 }, "\(statuses)")
+            #expect(statuses.filter { $0 == 200 }.count <= 5 + refilled, "\(statuses) in \(refilled) s")
+            #expect(statuses.suffix(from: 5).contains(429), "\(statuses)")
         }
     }
 }
