@@ -33,6 +33,22 @@ struct ShopUnderGateway: Sendable {
         identitySettings: [String: String] = [:],
         _ body: @escaping @Sendable (ShopUnderGateway) async throws -> Void
     ) async throws {
+        try await Self.slots.run {
+            try await Self.start(gatewayTokens: gatewayTokens, gatewaySettings: gatewaySettings, identitySettings: identitySettings, body)
+        }
+    }
+
+    /// At most four of these shops (seven services each, in this one test process) at a time: a full
+    /// `swift test` starts some twenty of them at once on two cores, and CI saw a few whose services
+    /// never came up.
+    static let slots = TestSlots(4)
+
+    static func start(
+        gatewayTokens: (@Sendable (String) -> GatewayTokenSettings)?,
+        gatewaySettings: [String: String],
+        identitySettings: [String: String],
+        _ body: @escaping @Sendable (ShopUnderGateway) async throws -> Void
+    ) async throws {
         try await TestDatabase.with { identityDB in
         try await TestDatabase.with { productDB in
         try await TestDatabase.with { basketDB in
@@ -60,15 +76,15 @@ struct ShopUnderGateway: Sendable {
             basket.database = basketDB.settings
             basket.bus.database = busDB.settings
             basket.port = ports.basket
-            var ordering = try OrderingServiceConfig(settings: Settings([:]))
+            var ordering = try OrderingServiceConfig(settings: Settings(Self.quietTimers))
             ordering.database = orderingDB.settings
             ordering.bus.database = busDB.settings
             ordering.port = ports.ordering
-            var payment = try PaymentServiceConfig(settings: Settings([:]))
+            var payment = try PaymentServiceConfig(settings: Settings(Self.quietTimers))
             payment.database = paymentDB.settings
             payment.bus.database = busDB.settings
             payment.port = ports.payment
-            var shipping = try ShippingServiceConfig(settings: Settings([:]))
+            var shipping = try ShippingServiceConfig(settings: Settings(Self.quietTimers))
             shipping.database = shippingDB.settings
             shipping.bus.database = busDB.settings
             shipping.port = ports.shipping
@@ -114,6 +130,11 @@ struct ShopUnderGateway: Sendable {
         }}}}}}}
     }
 
+    /// The timer scans (saga deadlines, slow payments, due shipments) once a second instead of four
+    /// times: these tests use none of them, and some twenty of these shops start at once in a full
+    /// `swift test`, every process in this one test process on two cores.
+    static let quietTimers = ["ORDER_TIMEOUT_SCAN_MS": "1000", "PAYMENT_SCAN_MS": "1000", "SHIPPING_SCAN_MS": "1000"]
+
     static let adminKeyID = "AKIDSWNLOCALADMIN"
     static let adminSecret = "swn-local-admin-secret-for-tests"
 
@@ -147,5 +168,31 @@ struct ShopUnderGateway: Sendable {
         var all = headers
         if let token { all.append(("Authorization", "Bearer \(token)")) }
         return try await HTTP.send(method, gateway + path, json, headers: all)
+    }
+}
+
+/// A counting semaphore for tests: `run` waits for one of `count` slots.
+actor TestSlots {
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(_ count: Int) { free = count }
+
+    func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        await acquire()
+        defer { release() }
+        return try await body()
+    }
+
+    private func acquire() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    private func release() {
+        if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
     }
 }
