@@ -38,6 +38,8 @@ let serviceTargets: [Target] =
     + service("Ordering", executable: "ordering-service", dependencies: busService)
     + service("Payment", executable: "payment-service", dependencies: busService)
     + service("Shipping", executable: "shipping-service", dependencies: busService)
+    // notification-service (issue 29, in progress): its rules first; the executable follows.
+    + [.target(name: "NotificationService", dependencies: busService + [.product(name: "Crypto", package: "swift-crypto")], path: "Services/Notification/Sources", swiftSettings: swiftSettings)]
 
 let sharedTargets: [Target] = [
     .target(
@@ -129,6 +131,7 @@ let testTargets: [Target] = [
     ),
     .testTarget(name: "OrderingServiceTests", dependencies: testing + ["OrderingService", "EventBus", "Contracts", .product(name: "PostgresNIO", package: "postgres-nio")], path: "Tests/OrderingServiceTests", swiftSettings: swiftSettings),
     .testTarget(name: "PaymentServiceTests", dependencies: testing + ["PaymentService", "EventBus", "Contracts"], path: "Tests/PaymentServiceTests", swiftSettings: swiftSettings),
+    .testTarget(name: "NotificationServiceTests", dependencies: testing + ["NotificationService", "Contracts", .product(name: "Crypto", package: "swift-crypto")], path: "Tests/NotificationServiceTests", swiftSettings: swiftSettings),
     .testTarget(name: "ShippingServiceTests", dependencies: testing + ["ShippingService", "EventBus", "Contracts"], path: "Tests/ShippingServiceTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "AuthTests",
