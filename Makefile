@@ -41,6 +41,7 @@ test-tools:
 	@command -v aws >/dev/null || python3 -m pip install -q awscli
 	@python3 -c "import prometheus_client" 2>/dev/null || python3 -m pip install -q prometheus-client
 	@python3 -c "import opentelemetry.proto" 2>/dev/null || python3 -m pip install -q opentelemetry-proto
+	@python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install -q aiosmtpd
 
 ## The checkout flow with curl against a running `make run`, step by step.
 demo:

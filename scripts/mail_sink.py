@@ -6,7 +6,8 @@
     SMTP_URL=smtp://127.0.0.1:1025 ...     # what the shop's notification-service is pointed at
 
 Nothing is delivered anywhere: every message, whatever its recipients, is kept (the last MAIL_SINK_KEEP in
-memory) and shown. It prints "smtp port N", "http port N", a line saying where to look, then "ready"; then one
+memory) and shown. It prints "smtp port N", "http port N" ("smtps port N" too when MAIL_SINK_SMTPS_PORT is
+set), a line saying where to look, then "ready"; then one
 line per message received. SIGTERM/SIGINT stop it cleanly (exit status 0).
 
 Settings (environment; the command-line options of the same name override them):
@@ -18,6 +19,8 @@ Settings (environment; the command-line options of the same name override them):
   MAIL_SINK_TLS_CERT    a PEM certificate (chain): STARTTLS is offered. None by default, none generated.
   MAIL_SINK_TLS_KEY     its private key (PEM), if not in MAIL_SINK_TLS_CERT
   MAIL_SINK_REQUIRE_TLS true: nothing but EHLO/STARTTLS/QUIT before STARTTLS (needs a certificate; false)
+  MAIL_SINK_SMTPS_PORT  if set (and a certificate is given), also SMTP over TLS from the first byte (what an
+                        smtps:// client expects; 465 by convention, 0 picks a free one), on MAIL_SINK_SMTP_HOST
   MAIL_SINK_AUTH        true: AUTH PLAIN and LOGIN are offered and required before MAIL FROM, and any user
                         name and password are accepted. With a certificate, AUTH is only offered after
                         STARTTLS (as real providers do); without one it is offered in the clear. (false)
@@ -239,7 +242,7 @@ class SinkHandler:
                 "rcptTo": list(envelope.rcpt_tos),
                 "helo": session.host_name,
                 "peer": "%s:%s" % (peer[0], peer[1]) if isinstance(peer, tuple) and len(peer) >= 2 else str(peer),
-                "tls": session.ssl is not None,
+                "tls": session.ssl is not None or getattr(server, "implicit_tls", False),
                 "authUser": login if session.authenticated else None,
             },
         }
@@ -269,7 +272,8 @@ body { font: 14px/1.4 system-ui, sans-serif; margin: 0 auto; max-width: 1100px; 
 h1 { font-size: 1.3rem; margin: 0 0 .25rem; } .meta { color: #666; margin-bottom: 1rem; }
 details { border: 1px solid #ddd; border-radius: 6px; margin: .4rem 0; }
 summary { cursor: pointer; padding: .5rem .75rem; display: grid; gap: .75rem;
-          grid-template-columns: 11rem 16rem 16rem 1fr; align-items: baseline; }
+          grid-template-columns: 10.5rem minmax(0, 1fr) minmax(0, 1fr) minmax(0, 2fr); align-items: baseline; }
+@media (max-width: 700px) { summary { grid-template-columns: minmax(0, 1fr); gap: .1rem; } }
 summary span { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 details[open] summary { background: #f5f5f5; border-bottom: 1px solid #ddd; }
 .subject { font-weight: 600; } .body { padding: .5rem .75rem 1rem; }
@@ -374,6 +378,8 @@ def http_handler(store, smtp_address, verbose):
                 host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
                 page = render_page(store.list((query.get("to") or [None])[0]), smtp_address, host)
                 self.reply(200, page, "text/html; charset=utf-8", {"Content-Security-Policy": PAGE_CSP})
+            elif parts == ["favicon.ico"]:
+                self.reply(204)
             elif parts == ["health"]:
                 self.reply(200, "ok", "text/plain; charset=utf-8")
             elif parts == ["api", "messages"]:
@@ -449,6 +455,8 @@ async def serve(args):
     if args.auth:
         smtp_options.update(auth_required=True, auth_require_tls=context is not None,
                             authenticator=accept_any_credentials)
+    if args.smtps_port is not None and context is None:
+        sys.exit("mail_sink: MAIL_SINK_SMTPS_PORT needs MAIL_SINK_TLS_CERT")
     handler = SinkHandler(store)
     loop = asyncio.get_running_loop()
     try:
@@ -457,12 +465,33 @@ async def serve(args):
     except OSError as error:
         sys.exit("mail_sink: cannot listen for SMTP on %s:%s: %s" % (args.smtp_host, args.smtp_port, error))
     smtp_port = smtp_server.sockets[0].getsockname()[1]
+    servers = [smtp_server]
+    smtps_port = None
+    if args.smtps_port is not None:
+        # TLS from the first byte: no STARTTLS to offer, and the connection counts as TLS for AUTH.
+        smtps_options = dict(smtp_options, tls_context=None, require_starttls=False)
+        if args.auth:
+            smtps_options["auth_require_tls"] = False
+
+        def smtps_protocol():
+            protocol = SMTP(handler, **smtps_options)
+            protocol.implicit_tls = True
+            return protocol
+        try:
+            smtps_server = await loop.create_server(smtps_protocol, host=args.smtp_host, port=args.smtps_port,
+                                                    ssl=context)
+        except OSError as error:
+            smtp_server.close()
+            sys.exit("mail_sink: cannot listen for SMTPS on %s:%s: %s" % (args.smtp_host, args.smtps_port, error))
+        smtps_port = smtps_server.sockets[0].getsockname()[1]
+        servers.append(smtps_server)
     smtp_address = "%s:%d" % (args.smtp_host, smtp_port)
     server_class = HTTPServer6 if ":" in args.http_host else HTTPServer
     try:
         http_server = server_class((args.http_host, args.http_port), http_handler(store, smtp_address, args.verbose))
     except OSError as error:
-        smtp_server.close()
+        for server in servers:
+            server.close()
         sys.exit("mail_sink: cannot listen for HTTP on %s:%s: %s" % (args.http_host, args.http_port, error))
     http_port = http_server.server_address[1]
     http_thread = threading.Thread(target=http_server.serve_forever, name="http", daemon=True)
@@ -476,9 +505,12 @@ async def serve(args):
                                       ("AUTH required, any credentials", args.auth)) if on]
     web_host = "localhost" if args.http_host in ("127.0.0.1", "0.0.0.0", "::", "::1") else args.http_host
     print("smtp port %d" % smtp_port, flush=True)
+    if smtps_port is not None:
+        print("smtps port %d" % smtps_port, flush=True)
     print("http port %d" % http_port, flush=True)
-    print("mail_sink: SMTP on %s%s · read the mail at http://%s:%d/ (API /api/messages)%s" % (
-        smtp_address, " (%s)" % ", ".join(features) if features else "", web_host, http_port,
+    print("mail_sink: SMTP on %s%s%s · read the mail at http://%s:%d/ (API /api/messages)%s" % (
+        smtp_address, " (%s)" % ", ".join(features) if features else "",
+        " · SMTPS on %s:%d" % (args.smtp_host, smtps_port) if smtps_port is not None else "", web_host, http_port,
         " · also appended to " + args.file if args.file else ""), flush=True)
     print("ready", flush=True)
 
@@ -491,11 +523,13 @@ async def serve(args):
     await stop.wait()
     if watcher:
         watcher.cancel()
-    smtp_server.close()
-    try:
-        await asyncio.wait_for(smtp_server.wait_closed(), 2)
-    except asyncio.TimeoutError:
-        pass
+    for server in servers:
+        server.close()
+    for server in servers:
+        try:
+            await asyncio.wait_for(server.wait_closed(), 2)
+        except asyncio.TimeoutError:
+            pass
     http_server.shutdown()
     http_server.server_close()
     print("mail_sink: stopped", flush=True)
@@ -505,6 +539,7 @@ def main():
     parser = argparse.ArgumentParser(description="A local SMTP mail sink with a web page (see the module's docstring).")
     parser.add_argument("--smtp-host", default=os.environ.get("MAIL_SINK_SMTP_HOST") or "127.0.0.1")
     parser.add_argument("--smtp-port", type=int, default=env_int("MAIL_SINK_SMTP_PORT", 1025))
+    parser.add_argument("--smtps-port", type=int, default=env_int("MAIL_SINK_SMTPS_PORT", None))
     parser.add_argument("--http-host", default=os.environ.get("MAIL_SINK_HTTP_HOST") or "127.0.0.1")
     parser.add_argument("--http-port", type=int, default=env_int("MAIL_SINK_HTTP_PORT", 8025))
     parser.add_argument("--keep", type=int, default=env_int("MAIL_SINK_KEEP", 500))

@@ -123,20 +123,30 @@ package struct PaymentOutcome: Codable, Sendable, Equatable {
     }
 }
 
-/// `OrderCompleted` and `OrderCancelled`.
+/// `OrderCompleted` and `OrderCancelled`. `firstName`, `email` and `items` tell subscribers (the
+/// notifications) whom to tell what; absent in events from before they were added.
 package struct OrderFinished: Codable, Sendable, Equatable {
     package var orderId: UUID
     package var checkoutId: UUID
     package var userName: String
     package var totalPrice: Decimal
     package var cancellationReason: String?
+    package var firstName: String?
+    package var email: String?
+    package var items: [OrderLine]?
 
-    package init(orderId: UUID, checkoutId: UUID, userName: String, totalPrice: Decimal, cancellationReason: String?) {
+    package init(
+        orderId: UUID, checkoutId: UUID, userName: String, totalPrice: Decimal, cancellationReason: String?,
+        firstName: String? = nil, email: String? = nil, items: [OrderLine]? = nil
+    ) {
         self.orderId = orderId
         self.checkoutId = checkoutId
         self.userName = userName
         self.totalPrice = totalPrice
         self.cancellationReason = cancellationReason
+        self.firstName = firstName
+        self.email = email
+        self.items = items
     }
 
     /// `cancellationReason` is always present (null unless cancelled), as the contract writes it.
@@ -147,5 +157,8 @@ package struct OrderFinished: Codable, Sendable, Equatable {
         try container.encode(userName, forKey: .userName)
         try container.encode(totalPrice, forKey: .totalPrice)
         try container.encode(cancellationReason, forKey: .cancellationReason)
+        try container.encodeIfPresent(firstName, forKey: .firstName)
+        try container.encodeIfPresent(email, forKey: .email)
+        try container.encodeIfPresent(items, forKey: .items)
     }
 }

@@ -83,3 +83,38 @@ import Testing
         }
     }
 }
+
+/// Exactly once in effect: the claim before sending and the outcome after.
+@Suite struct NotificationClaimTests {
+    @Test func aSentMailIsNeverSentAgainAndAnUnknownOutcomeAtMostOnceMore() throws {
+        let order = UUID()
+        let now = Date()
+        guard case .send(let first) = NotificationRules.claim(existing: nil, orderId: order, event: .shipped, now: now, lease: .seconds(30), newID: UUID()) else {
+            Issue.record("a new e-mail is sent"); return
+        }
+        #expect(first.status == .sending && first.resends == 0)
+        #expect(NotificationRules.claim(existing: first, orderId: order, event: .shipped, now: now + 1, lease: .seconds(30), newID: UUID()) == .busy,
+                "another sender holds it")
+        var sent = first
+        sent.status = .sent
+        #expect(NotificationRules.claim(existing: sent, orderId: order, event: .shipped, now: now + 60, lease: .seconds(30), newID: UUID()) == .done(nil),
+                "a redelivered event sends nothing")
+        // The sender died between sending and recording: once more, then never.
+        guard case .send(let again) = NotificationRules.claim(existing: first, orderId: order, event: .shipped, now: now + 31, lease: .seconds(30), newID: UUID()) else {
+            Issue.record("an unknown outcome is sent once more"); return
+        }
+        #expect(again.resends == 1 && again.id == first.id)
+        guard case .done(let givenUp?) = NotificationRules.claim(existing: again, orderId: order, event: .shipped, now: now + 62, lease: .seconds(30), newID: UUID()) else {
+            Issue.record("never a third time"); return
+        }
+        #expect(givenUp.status == .unconfirmed)
+        // A send that failed (known not sent) is tried again without counting as a resend.
+        var failed = first
+        failed.status = .pending
+        failed.claimedUntil = nil
+        guard case .send(let retry) = NotificationRules.claim(existing: failed, orderId: order, event: .shipped, now: now + 5, lease: .seconds(30), newID: UUID()) else {
+            Issue.record("a failed send is tried again"); return
+        }
+        #expect(retry.resends == 0 && retry.status == .sending)
+    }
+}

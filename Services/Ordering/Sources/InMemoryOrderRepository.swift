@@ -36,7 +36,8 @@ package final class InMemoryOrderRepository: OrderRepository {
                 )
                 entries[id] = Entry(order: order, state: SagaState(
                     orderId: id, checkoutId: checkout.checkoutId, userName: checkout.userName, cardInfo: checkout.cardInfo,
-                    items: checkout.items, totalPrice: checkout.totalPrice, status: .pending, step: .reservingStock
+                    items: checkout.items, totalPrice: checkout.totalPrice, status: .pending, step: .reservingStock,
+                    firstName: checkout.firstName, email: checkout.email
                 ))
                 return id
             }

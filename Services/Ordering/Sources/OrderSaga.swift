@@ -55,10 +55,14 @@ package struct SagaState: Sendable, Equatable {
     /// When the current step gives up.
     package var deadline: Date?
     package var shipment: OrderShipment?
+    /// Whom the order events tell (the notifications write to them).
+    package var firstName: String
+    package var email: String
 
     package init(
         orderId: UUID, checkoutId: UUID, userName: String, cardInfo: String, items: [OrderLine], totalPrice: Decimal,
-        status: OrderStatus, step: SagaStep, cancellationReason: CancellationReason? = nil, deadline: Date? = nil, shipment: OrderShipment? = nil
+        status: OrderStatus, step: SagaStep, cancellationReason: CancellationReason? = nil, deadline: Date? = nil, shipment: OrderShipment? = nil,
+        firstName: String = "", email: String = ""
     ) {
         self.orderId = orderId
         self.checkoutId = checkoutId
@@ -71,6 +75,8 @@ package struct SagaState: Sendable, Equatable {
         self.cancellationReason = cancellationReason
         self.deadline = deadline
         self.shipment = shipment
+        self.firstName = firstName
+        self.email = email
     }
 }
 
@@ -250,7 +256,8 @@ package enum OrderSaga {
             case .orderCompleted, .orderCancelled:
                 try (command == .orderCompleted ? ShopEvents.orderCompleted : ShopEvents.orderCancelled).entry(OrderFinished(
                     orderId: state.orderId, checkoutId: state.checkoutId, userName: state.userName, totalPrice: state.totalPrice,
-                    cancellationReason: cancellationReason?.rawValue
+                    cancellationReason: cancellationReason?.rawValue, firstName: state.firstName.isEmpty ? nil : state.firstName,
+                    email: state.email.isEmpty ? nil : state.email, items: state.items
                 ), eventBusName: eventBusName)
             }
         }

@@ -184,9 +184,9 @@ struct PostgresSagaStore: SagaStore {
     /// The saga's columns of the order, in the order `state(_:_:)` reads them.
     static let stateColumns = """
         checkout_id, user_name, card_info, items, total_price::text, status, saga_step, cancellation_reason, deadline,
-        shipment_status, carrier, tracking_number, shipped_at, delivered_at
+        shipment_status, carrier, tracking_number, shipped_at, delivered_at, first_name, email
         """
-    static let stateColumnCount = 14
+    static let stateColumnCount = 16
 
     static func state(_ orderId: UUID, _ row: PostgresRow) throws -> SagaState {
         let (checkoutId, userName, cardInfo, items, total, status, step, reason, deadline) =
@@ -201,13 +201,14 @@ struct PostgresSagaStore: SagaStore {
             shipment: try OrderShipment(
                 stored: columns[9].decode(String?.self), carrier: columns[10].decode(String?.self), trackingNumber: columns[11].decode(String?.self),
                 shippedAt: columns[12].decode(Date?.self), deliveredAt: columns[13].decode(Date?.self)
-            )
+            ),
+            firstName: try columns[14].decode(String.self), email: try columns[15].decode(String.self)
         )
     }
 
     /// The saga's columns of the order, its row locked until the transaction ends (prepared once per connection).
     struct LockedState: PostgresPreparedStatement {
-        static let name = "order_saga_state_v2"
+        static let name = "order_saga_state_v3"
         static let sql = "SELECT \(stateColumns) FROM orders WHERE order_id = $1 FOR UPDATE"
         static let bindingDataTypes: [PostgresDataType] = [.uuid]
         let orderId: UUID
@@ -218,7 +219,7 @@ struct PostgresSagaStore: SagaStore {
 
     /// The saga's columns of the order and the version of its row, unlocked (prepared once per connection).
     struct UnlockedState: PostgresPreparedStatement {
-        static let name = "order_saga_state_unlocked_v2"
+        static let name = "order_saga_state_unlocked_v3"
         static let sql = "SELECT \(stateColumns), xmin::text FROM orders WHERE order_id = $1"
         static let bindingDataTypes: [PostgresDataType] = [.uuid]
         let orderId: UUID

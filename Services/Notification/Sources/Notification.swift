@@ -1,0 +1,101 @@
+import Contracts
+import EventBus
+import Foundation
+import ServiceKit
+
+/// One e-mail as `GET /notification/{userName}` lists it.
+package struct Notification: Codable, Sendable, Equatable {
+    package var id: UUID
+    package var event: String
+    package var orderId: UUID
+    package var to: String
+    package var subject: String
+    /// When it was sent; null while it is being sent or when it could not be.
+    package var sentAt: Date?
+    /// `smtp`, `ses`, or `none` (recorded only: no mail server configured).
+    package var channel: String
+    package var status: NotificationRecord.Status
+
+    package func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(event, forKey: .event)
+        try container.encode(orderId, forKey: .orderId)
+        try container.encode(to, forKey: .to)
+        try container.encode(subject, forKey: .subject)
+        try container.encode(sentAt, forKey: .sentAt)
+        try container.encode(channel, forKey: .channel)
+        try container.encode(status, forKey: .status)
+    }
+}
+
+/// What the service keeps of one e-mail: one row per order and event (the unique key that makes a
+/// redelivered event send nothing twice).
+package struct NotificationRecord: Sendable, Equatable {
+    /// `pending`: not sent yet (a send failed for a while: the event comes back); `sending`: claimed by a
+    /// sender until `claimedUntil` (its outcome unknown if that passed); `sent`; `unconfirmed`: a sender
+    /// died twice between sending and recording, so it was sent at least once and nothing more is sent;
+    /// `failed`: refused for good (no address, or the server refused the recipient).
+    package enum Status: String, Codable, Sendable, CaseIterable { case pending, sending, sent, unconfirmed, failed }
+
+    package var id: UUID
+    package var orderId: UUID
+    package var event: OrderEmail.Event
+    package var status: Status
+    package var claimedUntil: Date?
+    /// How many times a claim found the previous sender's outcome unknown (a crash between sending and
+    /// recording) and sent again.
+    package var resends: Int
+
+    package init(id: UUID, orderId: UUID, event: OrderEmail.Event, status: Status, claimedUntil: Date? = nil, resends: Int = 0) {
+        self.id = id
+        self.orderId = orderId
+        self.event = event
+        self.status = status
+        self.claimedUntil = claimedUntil
+        self.resends = resends
+    }
+}
+
+/// Exactly once in effect, apart from storage. Before sending, a sender claims the order's e-mail for
+/// the event (a row, unique per order and event) for a lease; after sending it records the outcome. A
+/// redelivered event finds the row: `sent` sends nothing. A claim whose lease passed without an
+/// outcome means its sender died between sending and recording, or before sending: the mail is sent
+/// once more (same `Message-ID`, so mail clients show it once) and never a third time — at most one
+/// resend per event, whatever crashes.
+package enum NotificationRules {
+    package enum Claim: Sendable, Equatable {
+        /// Send it (the record to store first, claimed).
+        case send(NotificationRecord)
+        /// Another sender holds it now: try again later (the message comes back).
+        case busy
+        /// Nothing to send; store this record (given up) if there is one.
+        case done(NotificationRecord?)
+    }
+
+    package static func claim(existing: NotificationRecord?, orderId: UUID, event: OrderEmail.Event, now: Date, lease: Duration, newID: UUID) -> Claim {
+        let until = now + lease.timeInterval
+        guard var record = existing else {
+            return .send(NotificationRecord(id: newID, orderId: orderId, event: event, status: .sending, claimedUntil: until))
+        }
+        switch record.status {
+        case .sent, .unconfirmed, .failed:
+            return .done(nil)
+        case .pending:
+            record.status = .sending
+            record.claimedUntil = until
+            return .send(record)
+        case .sending:
+            if let claimed = record.claimedUntil, claimed > now { return .busy }
+            // The sender's outcome is unknown: it may have sent. Once more at most.
+            guard record.resends == 0 else {
+                record.status = .unconfirmed
+                record.claimedUntil = nil
+                return .done(record)
+            }
+            record.resends += 1
+            record.claimedUntil = until
+            return .send(record)
+        }
+    }
+}
