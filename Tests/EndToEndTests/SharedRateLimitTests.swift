@@ -40,11 +40,14 @@ import TestSupport
                 // The window in which requests were sent (the last answers may come later).
                 let allowed = burst + rate * 4
                 print("shared rate limit: \(admitted) admitted, \(refused) refused in 4 s; the limit allows \(Int(allowed))")
-                #expect(refused > 0)
+                // A loaded machine (the suites run in parallel) may answer so slowly that the clients ask for
+                // little more than the limit: a refusal is expected once they clearly asked for more.
+                let asked = Double(admitted + refused)
+                if asked > allowed * 1.2 { #expect(refused > 0) }
                 #expect(Double(admitted) <= allowed * 1.1, "at most the limit (within 10 %) across both gateways")
-                // Strict by design (tokens a replica took and did not spend are lost); on a loaded machine
-                // (the suites run in parallel) the clients' and gateways' own pauses leave tokens unused.
-                #expect(Double(admitted) >= allowed * 0.6, "and not much less")
+                // Strict by design (tokens a replica took and did not spend are lost); the clients' and
+                // gateways' own pauses leave tokens unused.
+                #expect(Double(admitted) >= min(allowed, asked) * 0.6, "and not much less")
             }
         }
     }
