@@ -72,7 +72,8 @@ import TestSupport
                 await #expect(throws: DatabaseUnavailable.self) { try await pool.query("SELECT 1", logger: TestDatabase.logger) }
             }
             let elapsed = ContinuousClock.now - started
-            #expect(elapsed < .seconds(3), "50 leases against nothing took \(elapsed)")
+            // Fifty in a row, not a connect timeout each (seconds apiece); 3.0 s was once missed by 15 ms in a loaded full run.
+            #expect(elapsed < .seconds(6), "50 leases against nothing took \(elapsed)")
             do {
                 try await pool.query("SELECT 1", logger: TestDatabase.logger)
                 Issue.record("a query against nothing succeeded")
