@@ -1,6 +1,7 @@
 import Contracts
 import EventBus
 import Foundation
+import ServiceKit
 
 /// Where an order's saga stands: waiting for the stock, waiting for the payment, waiting for
 /// shipping's answer to a customer's cancel of a completed order, or done (fulfilment then moves the
@@ -12,10 +13,11 @@ package enum SagaStep: String, Codable, Sendable, CaseIterable {
 /// The parcel as the order shows it (`shipment`), from shipping's events.
 package struct OrderShipment: Codable, Sendable, Equatable {
     package var status: ShipmentStatus
-    package var carrier: String?
-    package var trackingNumber: String?
-    package var shippedAt: Date?
-    package var deliveredAt: Date?
+    // Every field is present (null until known), as the contract writes it.
+    @NullWhenAbsent package var carrier: String?
+    @NullWhenAbsent package var trackingNumber: String?
+    @NullWhenAbsent package var shippedAt: Date?
+    @NullWhenAbsent package var deliveredAt: Date?
 
     package init(status: ShipmentStatus, carrier: String? = nil, trackingNumber: String? = nil, shippedAt: Date? = nil, deliveredAt: Date? = nil) {
         self.status = status
@@ -23,16 +25,6 @@ package struct OrderShipment: Codable, Sendable, Equatable {
         self.trackingNumber = trackingNumber
         self.shippedAt = shippedAt
         self.deliveredAt = deliveredAt
-    }
-
-    /// Every field is present (null until known), as the contract writes it.
-    package func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(status, forKey: .status)
-        try container.encode(carrier, forKey: .carrier)
-        try container.encode(trackingNumber, forKey: .trackingNumber)
-        try container.encode(shippedAt, forKey: .shippedAt)
-        try container.encode(deliveredAt, forKey: .deliveredAt)
     }
 
     /// The shipment after one of shipping's events.

@@ -8,14 +8,15 @@ package struct Shipment: Codable, Sendable, Equatable {
     package var orderId: UUID
     package var userName: String
     package var status: ShipmentStatus
-    package var carrier: String?
-    package var trackingNumber: String?
+    // Every field is present (null until it happened).
+    @NullWhenAbsent package var carrier: String?
+    @NullWhenAbsent package var trackingNumber: String?
     package var createdAt: Date
-    package var shippedAt: Date?
-    package var deliveredAt: Date?
-    package var returnRequestedAt: Date?
-    package var returnedAt: Date?
-    package var cancelledAt: Date?
+    @NullWhenAbsent package var shippedAt: Date?
+    @NullWhenAbsent package var deliveredAt: Date?
+    @NullWhenAbsent package var returnRequestedAt: Date?
+    @NullWhenAbsent package var returnedAt: Date?
+    @NullWhenAbsent package var cancelledAt: Date?
 
     package init(
         orderId: UUID, userName: String, status: ShipmentStatus, carrier: String?, trackingNumber: String?, createdAt: Date,
@@ -32,22 +33,6 @@ package struct Shipment: Codable, Sendable, Equatable {
         self.returnRequestedAt = returnRequestedAt
         self.returnedAt = returnedAt
         self.cancelledAt = cancelledAt
-    }
-
-    /// Every field is present (null until it happened).
-    package func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(orderId, forKey: .orderId)
-        try container.encode(userName, forKey: .userName)
-        try container.encode(status, forKey: .status)
-        try container.encode(carrier, forKey: .carrier)
-        try container.encode(trackingNumber, forKey: .trackingNumber)
-        try container.encode(createdAt, forKey: .createdAt)
-        try container.encode(shippedAt, forKey: .shippedAt)
-        try container.encode(deliveredAt, forKey: .deliveredAt)
-        try container.encode(returnRequestedAt, forKey: .returnRequestedAt)
-        try container.encode(returnedAt, forKey: .returnedAt)
-        try container.encode(cancelledAt, forKey: .cancelledAt)
     }
 }
 
