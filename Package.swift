@@ -38,11 +38,10 @@ let serviceTargets: [Target] =
     + service("Ordering", executable: "ordering-service", dependencies: busService)
     + service("Payment", executable: "payment-service", dependencies: busService)
     + service("Shipping", executable: "shipping-service", dependencies: busService)
-    // notification-service (issue 29, in progress): its rules first; the executable follows.
-    + [.target(name: "NotificationService", dependencies: busService + [
+    + service("Notification", executable: "notification-service", dependencies: busService + [
         .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOExtras", package: "swift-nio-extras"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOPosix", package: "swift-nio"),
-    ], path: "Services/Notification/Sources", swiftSettings: swiftSettings)]
+    ])
 
 let sharedTargets: [Target] = [
     .target(

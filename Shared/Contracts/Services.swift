@@ -65,6 +65,11 @@ package struct ShopService: Sendable, Hashable, CustomStringConvertible {
         .init(.get, "/shipment/{orderId}", .admin),
     ])
 
+    /// E-mails to customers (and, next, signed webhooks) for the order events.
+    package static let notification = ShopService(name: "notification", executable: "notification-service", port: 8086, database: "notification", routes: [
+        .init(.get, "/notification/{userName}", .owner),
+    ])
+
     /// The local Cognito stand-in; clients call it directly (not through the gateway).
     package static let identity = ShopService(name: "identity", executable: "identity", port: 9229, database: "identity")
 
@@ -92,7 +97,7 @@ package struct ShopService: Sendable, Hashable, CustomStringConvertible {
     package var runsOnAWS: Bool { self != .identity }
 
     /// Every process, in start order.
-    package static let all: [ShopService] = [product, basket, ordering, payment, shipping, identity, gateway]
+    package static let all: [ShopService] = [product, basket, ordering, payment, shipping, notification, identity, gateway]
 
     /// The databases the services use: one each, plus the local bus's.
     package static let databases: [String] = all.compactMap(\.database) + ["bus"]

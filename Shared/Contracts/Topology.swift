@@ -16,6 +16,8 @@ package enum ShopQueues {
     package static let orderingSaga = "ordering-saga"
     /// Completed orders and the saga's shipping commands, read by shipping-service.
     package static let shippingOrders = "shipping-orders"
+    /// The order events, read by notification-service (e-mails, webhooks).
+    package static let notificationEvents = "notification-events"
 }
 
 extension BusTopology {
@@ -31,7 +33,8 @@ extension BusTopology {
             eventBusName: eventBusName,
             queues: queue(ShopQueues.orderingCheckout, consumer: .ordering) + queue(ShopQueues.basketCatalog, consumer: .basket)
                 + queue(ShopQueues.productStock, consumer: .product) + queue(ShopQueues.paymentCommands, consumer: .payment)
-                + queue(ShopQueues.orderingSaga, consumer: .ordering) + queue(ShopQueues.shippingOrders, consumer: .shipping),
+                + queue(ShopQueues.orderingSaga, consumer: .ordering) + queue(ShopQueues.shippingOrders, consumer: .shipping)
+                + queue(ShopQueues.notificationEvents, consumer: .notification),
             rules: [
                 Rule(name: "CheckoutBasketToOrdering", eventBusName: eventBusName,
                      events: [ShopEvents.checkoutBasket.name], targetQueue: ShopQueues.orderingCheckout),
@@ -51,6 +54,11 @@ extension BusTopology {
                      events: ShopEvents.shippingCommands, targetQueue: ShopQueues.shippingOrders),
                 Rule(name: "ShipmentEventsToOrdering", eventBusName: eventBusName,
                      events: ShopEvents.shippingReplies, targetQueue: ShopQueues.orderingSaga),
+                // The order events fan out: the same event also reaches the notifications' own queue.
+                Rule(name: "OrderEventsToNotification", eventBusName: eventBusName,
+                     events: ShopEvents.forAnySubscriber, targetQueue: ShopQueues.notificationEvents),
+                Rule(name: "ShipmentEventsToNotification", eventBusName: eventBusName,
+                     events: ShopEvents.shipmentEvents, targetQueue: ShopQueues.notificationEvents),
             ],
             publishers: ShopEvents.publishers.reduce(into: [:]) { sources, entry in
                 sources[entry.key.executable] = Array(Set(entry.value.map(\.source))).sorted()

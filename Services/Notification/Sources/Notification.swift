@@ -15,6 +15,7 @@ package struct Notification: Codable, Sendable, Equatable {
     /// `smtp`, `ses`, or `none` (recorded only: no mail server configured).
     package var channel: String
     package var status: NotificationRecord.Status
+    package var createdAt: Date
 
     package func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -26,6 +27,7 @@ package struct Notification: Codable, Sendable, Equatable {
         try container.encode(sentAt, forKey: .sentAt)
         try container.encode(channel, forKey: .channel)
         try container.encode(status, forKey: .status)
+        try container.encode(createdAt, forKey: .createdAt)
     }
 }
 

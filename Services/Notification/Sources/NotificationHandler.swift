@@ -1,0 +1,110 @@
+import Contracts
+import EventBus
+import Foundation
+import Logging
+import ServiceKit
+
+/// How e-mails leave: SMTP (`SMTP_URL`), Amazon SES in aws mode, or nowhere (recorded only).
+package protocol MailChannel: Sendable {
+    var name: String { get }
+    func send(_ mail: OutgoingMail) async throws
+}
+
+package struct SMTPChannel: MailChannel {
+    let client: SMTPClient
+    package var name: String { "smtp" }
+
+    package init(client: SMTPClient) {
+        self.client = client
+    }
+
+    package func send(_ mail: OutgoingMail) async throws { try await client.send(mail) }
+}
+
+/// No mail server configured: every e-mail is recorded (and listed) but goes nowhere.
+package struct RecordOnlyChannel: MailChannel {
+    package init() {}
+    package var name: String { "none" }
+    package func send(_ mail: OutgoingMail) async throws {}
+}
+
+/// The order events from `notification-events`: one e-mail per order and event, exactly once in effect
+/// (`NotificationRules`).
+package struct NotificationHandler<Repository: NotificationRepository>: MessageHandler {
+    let repository: Repository
+    let channel: any MailChannel
+    let from: String
+    let lease: Duration
+    let logger: Logger
+
+    package init(repository: Repository, channel: any MailChannel, from: String, lease: Duration = .seconds(60), logger: Logger) {
+        self.repository = repository
+        self.channel = channel
+        self.from = from
+        self.lease = lease
+        self.logger = logger
+    }
+
+    /// The order is not known yet (its `OrderCompleted` is still on its way): the message comes back later.
+    struct OrderNotKnownYet: Error, CustomStringConvertible {
+        let orderId: UUID
+        var description: String { "no contact for order \(orderId) yet" }
+    }
+
+    /// Another sender holds this e-mail's claim: the message comes back later.
+    struct ClaimedElsewhere: Error {}
+
+    package func handle(_ message: QueueMessage) async throws {
+        let envelope = try EventEnvelope(message: message)
+        let event: OrderEmail.Event
+        let order: OrderEmail.Order
+        var email: OrderEmail
+        if let finished = try ShopEvents.orderCompleted.detail(of: envelope) ?? ShopEvents.orderCancelled.detail(of: envelope) {
+            event = envelope.detailType == ShopEvents.orderCompleted.name.detailType ? .completed : .cancelled
+            guard let address = finished.email, let items = finished.items else {
+                logger.info("no address in the order event (an order from before notifications): nothing to send", metadata: ["orderId": "\(finished.orderId)"])
+                return
+            }
+            order = OrderEmail.Order(
+                orderId: finished.orderId, userName: finished.userName, firstName: finished.firstName ?? finished.userName, email: address,
+                items: items, totalPrice: finished.totalPrice
+            )
+            try await repository.remember(order)
+            email = OrderEmail(event, order: order, cancellationReason: finished.cancellationReason.flatMap(CancellationReason.init(rawValue:)))
+        } else if let moved = try ShopEvents.orderShipped.detail(of: envelope) ?? ShopEvents.orderDelivered.detail(of: envelope) ?? ShopEvents.orderReturned.detail(of: envelope) {
+            guard let known = OrderEmail.Event(rawValue: envelope.detailType) else { throw UnprocessableMessage("not an order event: \(envelope.detailType)") }
+            event = known
+            guard let stored = try await repository.order(moved.orderId) else { throw OrderNotKnownYet(orderId: moved.orderId) }
+            order = stored
+            email = OrderEmail(event, order: order, carrier: moved.carrier, trackingNumber: moved.trackingNumber)
+        } else {
+            throw UnprocessableMessage("notification-service does not handle \(envelope.source)/\(envelope.detailType)")
+        }
+        email.to = order.email
+        switch try await repository.claim(
+            orderId: order.orderId, event: event, userName: order.userName, to: email.to, subject: email.subject, channel: channel.name, lease: lease
+        ) {
+        case .busy:
+            throw ClaimedElsewhere()
+        case .done:
+            logger.info("e-mail already sent for this event", metadata: ["orderId": "\(order.orderId)", "event": "\(event.rawValue)"])
+        case .send(let record):
+            let mail = OutgoingMail.compose(
+                from: from, to: email.to, subject: email.subject, text: email.text, html: email.html, messageID: "\(record.id.uuidString.lowercased())@swn-shop", date: Date()
+            )
+            do {
+                try await channel.send(mail)
+            } catch let error as SMTPError where !error.isTransient {
+                try await repository.record(record.id, status: .failed, error: error.description)
+                logger.warning("e-mail refused for good", metadata: ["orderId": "\(order.orderId)", "event": "\(event.rawValue)", "error": "\(error)"])
+                return
+            } catch {
+                // Known not sent: the claim is released and the event comes back (backoff, then DLQ).
+                try await repository.record(record.id, status: .pending, error: "\(error)")
+                throw error
+            }
+            try await repository.record(record.id, status: .sent, error: nil)
+            logger.info("e-mail sent", metadata: ["orderId": "\(order.orderId)", "event": "\(event.rawValue)", "channel": "\(channel.name)", "resend": "\(record.resends > 0)"])
+        }
+    }
+}
