@@ -115,7 +115,7 @@ let testTargets: [Target] = [
     .testTarget(
         name: "ContractsTests",
         dependencies: testing + [
-            "Contracts", "EventBus", "GatewayService", "ProductService", "BasketService", "OrderingService", "PaymentService", "ShippingService", "Auth",
+            "Contracts", "EventBus", "GatewayService", "ProductService", "BasketService", "OrderingService", "PaymentService", "ShippingService", "NotificationService", "Auth",
             .product(name: "Yams", package: "Yams"),
         ],
         path: "Tests/ContractsTests", swiftSettings: swiftSettings
@@ -138,7 +138,7 @@ let testTargets: [Target] = [
     .testTarget(
         name: "AuthTests",
         dependencies: testing + [
-            "Auth", "GatewayService", "IdentityService", "ProductService", "BasketService", "OrderingService", "PaymentService", "ShippingService",
+            "Auth", "GatewayService", "IdentityService", "ProductService", "BasketService", "OrderingService", "PaymentService", "ShippingService", "NotificationService",
             "EventBus", "Contracts",
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Crypto", package: "swift-crypto"),

@@ -215,7 +215,8 @@ class Store:
 # --- SMTP -------------------------------------------------------------------------------------------------
 
 class SinkHandler:
-    def __init__(self, store):
+    def __init__(self, store, reply_delay=0.0):
+        self.reply_delay = reply_delay
         self.store = store
 
     async def handle_DATA(self, server, session, envelope):
@@ -252,6 +253,9 @@ class SinkHandler:
             json.dumps(message["subject"], ensure_ascii=False), len(raw),
             ", TLS" if message["smtp"]["tls"] else "",
             ", AUTH " + message["smtp"]["authUser"] if message["smtp"]["authUser"] else ""), flush=True)
+        if self.reply_delay > 0:
+            # Kept already, acknowledged late: a window in which a sender that dies cannot know it was sent.
+            await asyncio.sleep(self.reply_delay)
         return "250 2.0.0 OK queued as %s" % message_id
 
 
@@ -457,7 +461,7 @@ async def serve(args):
                             authenticator=accept_any_credentials)
     if args.smtps_port is not None and context is None:
         sys.exit("mail_sink: MAIL_SINK_SMTPS_PORT needs MAIL_SINK_TLS_CERT")
-    handler = SinkHandler(store)
+    handler = SinkHandler(store, reply_delay=args.reply_delay_ms / 1000.0)
     loop = asyncio.get_running_loop()
     try:
         smtp_server = await loop.create_server(lambda: SMTP(handler, **smtp_options),
@@ -551,6 +555,8 @@ def main():
     parser.add_argument("--hostname", default=os.environ.get("MAIL_SINK_HOSTNAME") or "mail-sink")
     parser.add_argument("--exit-with-parent", action="store_true",
                         help="stop when the process that started it ends (for tests: a crashed test leaves no sink)")
+    parser.add_argument("--reply-delay-ms", type=int, default=env_int("MAIL_SINK_REPLY_DELAY_MS", 0),
+                        help="keep each message, then wait this long before acknowledging it (crash tests)")
     parser.add_argument("--verbose", action="store_true", help="log HTTP requests and aiosmtpd's own messages")
     args = parser.parse_args()
     # aiosmtpd warns on every connection about auth settings we chose on purpose (AUTH in the clear).

@@ -36,12 +36,22 @@ package struct AWSJSONClient: Sendable {
 
     /// Sends `action` with a JSON body and returns the decoded JSON answer; AWS errors are thrown as `AWSError`.
     package func call(_ action: String, _ body: [String: Any], timeout: Duration = .seconds(30)) async throws -> [String: Any] {
+        try await send(path: "/", headers: ["content-type": contentType, "x-amz-target": "\(targetPrefix).\(action)"], body, timeout: timeout)
+    }
+
+    /// POSTs a JSON body to a REST-JSON operation's `path` (SES v2's `/v2/email/outbound-emails`).
+    package func post(path: String, _ body: [String: Any], timeout: Duration = .seconds(30)) async throws -> [String: Any] {
+        try await send(path: path, headers: ["content-type": "application/json"], body, timeout: timeout)
+    }
+
+    private func send(path: String, headers extra: [String: String], _ body: [String: Any], timeout: Duration) async throws -> [String: Any] {
         let data = try JSONSerialization.data(withJSONObject: body)
-        guard let url = URL(string: endpoint.url.hasSuffix("/") ? endpoint.url : endpoint.url + "/"), let host = url.host else {
+        let base = endpoint.url.hasSuffix("/") ? String(endpoint.url.dropLast()) : endpoint.url
+        guard let url = URL(string: base + path), let host = url.host else {
             throw AWSError(code: "BadEndpoint", message: endpoint.url)
         }
         let hostHeader = url.port.map { "\(host):\($0)" } ?? host
-        let headers = ["host": hostHeader, "content-type": contentType, "x-amz-target": "\(targetPrefix).\(action)"]
+        let headers = extra.merging(["host": hostHeader]) { $1 }
         let signer = SigV4Signer(credentials: try await credentials.credentials(), region: endpoint.region, service: endpoint.signingName)
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = .POST
@@ -52,8 +62,9 @@ package struct AWSJSONClient: Sendable {
         let buffer = try await response.body.collect(upTo: 8 << 20)
         let object = (try? JSONSerialization.jsonObject(with: Data(buffer: buffer))) as? [String: Any] ?? [:]
         guard (200..<300).contains(response.status.code) else {
-            let type = (object["__type"] as? String ?? "HTTP\(response.status.code)").split(separator: "#").last.map(String.init) ?? ""
-            throw AWSError(code: type, message: object["message"] as? String ?? object["Message"] as? String ?? "")
+            let header = response.headers.first(name: "x-amzn-errortype")
+            let type = (object["__type"] as? String ?? header ?? "HTTP\(response.status.code)").split(separator: "#").last.map(String.init) ?? ""
+            throw AWSError(code: type.split(separator: ":").first.map(String.init) ?? type, message: object["message"] as? String ?? object["Message"] as? String ?? "")
         }
         return object
     }

@@ -106,6 +106,25 @@ package enum ServiceTemplate {
             "            LogDriver: awslogs",
             "            Options: {awslogs-group: !Ref LogGroup, awslogs-region: !Ref AWS::Region, awslogs-stream-prefix: database-setup}",
         ]
+        // notification-service sends e-mails as MailFromAddress: SES verifies that identity (its owner
+        // confirms the link SES mails), and the task may send from it and nothing else.
+        lines += [
+            "  MailFromIdentity:",
+            "    Type: AWS::SES::EmailIdentity",
+            "    Properties:",
+            "      EmailIdentity: !Ref MailFromAddress",
+            "  \(id(.notification))MailPolicy:",
+            "    Type: AWS::IAM::Policy",
+            "    Properties:",
+            "      PolicyName: mail",
+            "      Roles: [!Ref \(BusTopology.logicalID(role: ShopService.notification.executable))]",
+            "      PolicyDocument:",
+            "        Version: \"2012-10-17\"",
+            "        Statement:",
+            "          - Effect: Allow",
+            "            Action: [ses:SendEmail, ses:SendRawEmail]",
+            "            Resource: !Sub \"arn:aws:ses:${AWS::Region}:${AWS::AccountId}:identity/${MailFromAddress}\"",
+        ]
         for service in services {
             lines += ecsService(service) + scaling(service, topology: topology)
         }
@@ -150,6 +169,12 @@ package enum ServiceTemplate {
         for callee in service.calls {
             // Cloud Map: one address per task of the callee (the gateway spreads over them).
             lines.append("            - {Name: \(callee.urlSetting), Value: \"http://\(callee.name).swn.local:\(callee.port)\"}")
+        }
+        if service == .notification {
+            lines += [
+                "            # E-mails go through SES (SendEmail v2) from this verified identity.",
+                "            - {Name: MAIL_FROM, Value: !Ref MailFromAddress}",
+            ]
         }
         if service == .gateway {
             lines += [

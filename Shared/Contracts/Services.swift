@@ -65,9 +65,13 @@ package struct ShopService: Sendable, Hashable, CustomStringConvertible {
         .init(.get, "/shipment/{orderId}", .admin),
     ])
 
-    /// E-mails to customers (and, next, signed webhooks) for the order events.
+    /// E-mails to customers and signed webhooks to subscribed endpoints, for the order events.
     package static let notification = ShopService(name: "notification", executable: "notification-service", port: 8086, database: "notification", routes: [
         .init(.get, "/notification/{userName}", .owner),
+        .init(.post, "/webhook", .admin),
+        .init(.get, "/webhook", .admin),
+        .init(.delete, "/webhook/{id}", .admin),
+        .init(.get, "/webhook/{id}/deliveries", .admin),
     ])
 
     /// The local Cognito stand-in; clients call it directly (not through the gateway).

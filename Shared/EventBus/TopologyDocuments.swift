@@ -79,7 +79,7 @@ extension BusTopology {
             let own = queues.filter { $0.consumer == consumer }
             lines += [
                 "  \(Self.logicalID(role: consumer)):", "    Type: AWS::IAM::Role", "    Properties:",
-                "      Description: \(consumer) publishes on the bus and reads its own queues, nothing else.",
+                "      Description: \(consumer) publishes its own events on the bus and reads its own queues, nothing else.",
                 "      AssumeRolePolicyDocument:",
                 "        Version: \"2012-10-17\"",
                 "        Statement:",
@@ -89,11 +89,17 @@ extension BusTopology {
                 "          PolicyDocument:",
                 "            Version: \"2012-10-17\"",
                 "            Statement:",
-                "              - Effect: Allow",
-                "                Action: events:PutEvents",
-                "                Resource: !GetAtt EventBus.Arn",
-                // Its own sources only (none declared: it may put nothing).
-                "                Condition: {StringEquals: {\"events:source\": [\((publishers[consumer] ?? []).sorted().joined(separator: ", "))]}}",
+            ]
+            // Its own sources only (a service that publishes nothing may put nothing).
+            if let sources = publishers[consumer], !sources.isEmpty {
+                lines += [
+                    "              - Effect: Allow",
+                    "                Action: events:PutEvents",
+                    "                Resource: !GetAtt EventBus.Arn",
+                    "                Condition: {StringEquals: {\"events:source\": [\(sources.sorted().joined(separator: ", "))]}}",
+                ]
+            }
+            lines += [
                 "              - Effect: Allow",
                 "                Action: events:DescribeEventBus",
                 "                Resource: !GetAtt EventBus.Arn",

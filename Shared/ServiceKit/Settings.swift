@@ -32,6 +32,13 @@ package struct Settings: Sendable {
         return value
     }
 
+    /// An integer within `range`.
+    package func int(_ key: String, default defaultValue: Int, in range: ClosedRange<Int>) throws -> Int {
+        let value = try int(key, default: defaultValue)
+        guard range.contains(value) else { throw SettingsError(key: key, value: String(value), expected: "an integer in \(range.lowerBound)...\(range.upperBound)") }
+        return value
+    }
+
     package func bool(_ key: String, default defaultValue: Bool) throws -> Bool {
         guard let raw = optionalString(key)?.lowercased() else { return defaultValue }
         switch raw {

@@ -14,9 +14,10 @@ import ProductService
 import ServiceKit
 import ServiceLifecycle
 import ShippingService
+import NotificationService
 import TestSupport
 
-/// identity, product, basket, ordering, payment, shipping and the gateway, all on real HTTP ports and test databases.
+/// identity, product, basket, ordering, payment, shipping, notification and the gateway, all on real HTTP ports and test databases.
 struct ShopUnderGateway: Sendable {
     var gateway: String
     var gatewayPort: Int
@@ -56,9 +57,10 @@ struct ShopUnderGateway: Sendable {
         try await TestDatabase.with { busDB in
         try await TestDatabase.with { paymentDB in
         try await TestDatabase.with { shippingDB in
+        try await TestDatabase.with { notificationDB in
             let ports = (
                 identity: try freePort(), product: try freePort(), basket: try freePort(), ordering: try freePort(), gateway: try freePort(),
-                payment: try freePort(), shipping: try freePort()
+                payment: try freePort(), shipping: try freePort(), notification: try freePort()
             )
             let issuer = "http://127.0.0.1:\(ports.identity)/local_swn"
 
@@ -88,6 +90,10 @@ struct ShopUnderGateway: Sendable {
             shipping.database = shippingDB.settings
             shipping.bus.database = busDB.settings
             shipping.port = ports.shipping
+            var notification = try NotificationServiceConfig(settings: Settings(Self.quietTimers))
+            notification.database = notificationDB.settings
+            notification.bus.database = busDB.settings
+            notification.port = ports.notification
             var gateway = try GatewayConfig(settings: Settings([
                 "PORT": "\(ports.gateway)", "COGNITO_ISSUER": issuer, "JWKS_REFRESH_INTERVAL_MS": "0",
                 "OPENAPI_FILE": repositoryRoot.appendingPathComponent("deploy/openapi.yaml").path,
@@ -96,6 +102,7 @@ struct ShopUnderGateway: Sendable {
                 "ORDERING_SERVICE_URL": "http://127.0.0.1:\(ports.ordering)",
                 "PAYMENT_SERVICE_URL": "http://127.0.0.1:\(ports.payment)",
                 "SHIPPING_SERVICE_URL": "http://127.0.0.1:\(ports.shipping)",
+                "NOTIFICATION_SERVICE_URL": "http://127.0.0.1:\(ports.notification)",
             ].merging(gatewaySettings) { $1 }))
             if let custom = gatewayTokens?(issuer) {
                 gateway.tokens.issuer = custom.issuer
@@ -107,6 +114,7 @@ struct ShopUnderGateway: Sendable {
             ordering.tokens = gateway.tokens
             payment.tokens = gateway.tokens
             shipping.tokens = gateway.tokens
+            notification.tokens = gateway.tokens
             let logger = Logger(label: "auth-test")
             let apps: [any Service] = [
                 try await IdentityService.buildApplication(identity, logger: logger),
@@ -115,6 +123,7 @@ struct ShopUnderGateway: Sendable {
                 try await OrderingService.buildApplication(ordering, logger: logger),
                 try await PaymentService.buildApplication(payment, logger: logger),
                 try await ShippingService.buildApplication(shipping, logger: logger),
+                try await NotificationService.buildApplication(notification, logger: logger),
                 try await GatewayService.buildApplication(gateway, logger: logger),
             ]
             try await withRunningServices(apps) {
@@ -127,13 +136,13 @@ struct ShopUnderGateway: Sendable {
                     identityDatabase: identityDB.settings, issuer: issuer
                 ))
             }
-        }}}}}}}
+        }}}}}}}}
     }
 
     /// The timer scans (saga deadlines, slow payments, due shipments) once a second instead of four
     /// times: these tests use none of them, and some twenty of these shops start at once in a full
     /// `swift test`, every process in this one test process on two cores.
-    static let quietTimers = ["ORDER_TIMEOUT_SCAN_MS": "1000", "PAYMENT_SCAN_MS": "1000", "SHIPPING_SCAN_MS": "1000"]
+    static let quietTimers = ["ORDER_TIMEOUT_SCAN_MS": "1000", "PAYMENT_SCAN_MS": "1000", "SHIPPING_SCAN_MS": "1000", "WEBHOOK_SCAN_MS": "1000"]
 
     static let adminKeyID = "AKIDSWNLOCALADMIN"
     static let adminSecret = "swn-local-admin-secret-for-tests"

@@ -9,6 +9,7 @@ import Logging
 import OrderingService
 import PaymentService
 import ShippingService
+import NotificationService
 import ProductService
 import ServiceKit
 import Testing
@@ -70,6 +71,11 @@ import Yams
             .ordering: Self.operations(OrderingService.buildRouter(repository: InMemoryOrderRepository(), verifier: verifier)),
             .payment: Self.operations(PaymentService.buildRouter(repository: InMemoryPaymentRepository(), verifier: verifier)),
             .shipping: Self.operations(ShippingService.buildRouter(repository: InMemoryShipmentRepository(), verifier: verifier)),
+            // Its repository is never called here: a pool that never connects is enough to build the routes.
+            .notification: Self.operations(NotificationService.buildRouter(
+                repository: PostgresNotificationRepository(client: DatabasePool(settings: try DatabaseSettings(url: "postgres://swn@127.0.0.1:1/none"), logger: Logger(label: "routes")), logger: Logger(label: "routes")),
+                verifier: verifier, sender: WebhookSender(policy: WebhookAddressPolicy(allowPrivate: false), timeout: .seconds(1))
+            )),
         ]
         #expect(Set(routers.keys) == Set(ShopRoutes.upstreams), "every upstream of the table is checked here")
         for (service, served) in routers {

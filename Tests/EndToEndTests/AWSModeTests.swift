@@ -95,6 +95,13 @@ import TestSupport
         try await TestDatabase.with { orderingDB in
         try await TestDatabase.with { paymentDB in
         try await TestDatabase.with { shippingDB in
+        try await TestDatabase.with { notificationDB in
+            // The e-mails go through SES: its sender identity exists (in AWS, verified by its owner).
+            _ = try await runTool("python3", ["-c", """
+                import boto3, sys
+                boto3.client('sesv2', endpoint_url=sys.argv[1], region_name='us-east-1', aws_access_key_id='testing',
+                             aws_secret_access_key='testing').create_email_identity(EmailIdentity='shop@swn.local')
+                """, endpoint])
             let aws = SagaTests.sagaSettings.merging(FulfilmentTests.delays(dispatch: 1500)) { $1 }.merging([
                 "BUS_MODE": "aws", "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1",
                 "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "ORDER_STEP_TIMEOUT_MS": "20000", "ORDER_PAYMENT_TIMEOUT_MS": "20000",
@@ -111,7 +118,13 @@ import TestSupport
             defer { payment.terminate() }
             let shipping = try await ServiceProcess("shipping-service", port: try freePort(), environment: aws.merging(["DATABASE_URL": shippingDB.url]) { $1 })
             defer { shipping.terminate() }
-            let shop = SagaTests.Shop(product: product, basket: basket, ordering: ordering, payment: payment, databases: [:], shipping: shipping)
+            let notification = try await ServiceProcess("notification-service", port: try freePort(), environment: aws.merging([
+                "DATABASE_URL": notificationDB.url, "MAIL_FROM": "shop@swn.local",
+            ]) { $1 })
+            defer { notification.terminate() }
+            let shop = SagaTests.Shop(
+                product: product, basket: basket, ordering: ordering, payment: payment, databases: [:], shipping: shipping, notification: notification
+            )
 
             let kettle = try await SagaTests.createProduct(shop, stock: 6)
             let approved = try await SagaTests.order(shop, user: "awsok", lines: [(kettle, 2)], card: "4242424242424242")
@@ -138,7 +151,23 @@ import TestSupport
             for id in [approved, stopped] {
                 try await CheckoutToOrderTests.waitFor("the refund of \(id)") { try await SagaTests.payment(shop, id).body["status"] == .string("Refunded") }
             }
-        }}}}}
+
+            // One e-mail per order event, sent through SES (SendEmail v2, raw MIME) and listed per user:
+            // awsok 4 (completed, shipped, delivered, returned), awsno 1, awsstop 2 (completed, cancelled).
+            let expected = ["awsok": 4, "awsno": 1, "awsstop": 2]
+            for (user, count) in expected {
+                try await CheckoutToOrderTests.waitFor("\(count) e-mails sent to \(user)") {
+                    let list = try SagaTests.json(try await HTTP.send(.GET, "\(notification.baseURL)/notification/\(user)", token: try await TestTokens.admin()))
+                    let items = list["items"]?.arrayValue ?? []
+                    return items.count == count && items.allSatisfy { $0["status"] == .string("sent") && $0["channel"] == .string("ses") }
+                }
+            }
+            let data = try SagaTests.json(try await HTTP.send(.GET, "\(endpoint)/moto-api/data.json"))
+            let sent = data["ses"]?["RawMessage"]?.arrayValue ?? []
+            #expect(sent.count == 7, "SES received \(sent.count) e-mails, expected 7")
+            let messageIDs = Set(sent.compactMap { $0["raw_data"]?.stringValue?.split(separator: "\r\n").first { $0.hasPrefix("Message-ID:") } })
+            #expect(messageIDs.count == 7, "one Message-ID per e-mail")
+        }}}}}}
         }
     }
 }

@@ -169,6 +169,7 @@ import TestSupport
 
 extension JSONValue {
     var arrayCount: Int { if case .array(let items) = self { items.count } else { 0 } }
+    var arrayValue: [JSONValue]? { if case .array(let items) = self { items } else { nil } }
     subscript(index: Int) -> JSONValue? { if case .array(let items) = self, items.indices.contains(index) { items[index] } else { nil } }
     var stringValue: String? { if case .string(let text) = self { text } else { nil } }
 }

@@ -17,6 +17,8 @@ import TestSupport
         var databases: [String: String]
         /// Started only by the tests that follow an order past `Completed` or put a gateway in front.
         var shipping: ServiceProcess? = nil
+        /// Started with shipping.
+        var notification: ServiceProcess? = nil
 
         /// The gateway's `<NAME>_SERVICE_URL` settings for this shop (it is ready only when every upstream is).
         var upstreams: [String: String] {
@@ -25,6 +27,7 @@ import TestSupport
                 "ORDERING_SERVICE_URL": ordering.baseURL, "PAYMENT_SERVICE_URL": payment.baseURL,
             ]
             if let shipping { urls["SHIPPING_SERVICE_URL"] = shipping.baseURL }
+            if let notification { urls["NOTIFICATION_SERVICE_URL"] = notification.baseURL }
             return urls
         }
     }
@@ -37,12 +40,15 @@ import TestSupport
         "QUEUE_VISIBILITY_TIMEOUT_MS": "2000", "QUEUE_MAX_RECEIVE_COUNT": "5",
     ]
 
+    /// `shipping: true` starts shipping-service and notification-service too (e-mails recorded only
+    /// unless `settings` has an `SMTP_URL`).
     static func withShop(settings: [String: String] = [:], shipping: Bool = false, _ body: @escaping @Sendable (Shop) async throws -> Void) async throws {
         try await TestDatabase.with { productDB in
         try await TestDatabase.with { basketDB in
         try await TestDatabase.with { orderingDB in
         try await TestDatabase.with { paymentDB in
         try await TestDatabase.with { shippingDB in
+        try await TestDatabase.with { notificationDB in
         try await TestDatabase.with { busDB in
             let common = sagaSettings.merging(["BUS_MODE": "local", "BUS_DATABASE_URL": busDB.url]) { $1 }.merging(settings) { $1 }
             let product = try await ServiceProcess("product-service", port: try freePort(), environment: common.merging(["DATABASE_URL": productDB.url]) { $1 })
@@ -59,11 +65,15 @@ import TestSupport
                 ? try await ServiceProcess("shipping-service", port: try freePort(), environment: common.merging(["DATABASE_URL": shippingDB.url]) { $1 })
                 : nil
             defer { shipper?.terminate() }
+            let notifier = shipping
+                ? try await ServiceProcess("notification-service", port: try freePort(), environment: common.merging(["DATABASE_URL": notificationDB.url]) { $1 })
+                : nil
+            defer { notifier?.terminate() }
             try await body(Shop(product: product, basket: basket, ordering: ordering, payment: payment, databases: [
                 "product": productDB.url, "basket": basketDB.url, "ordering": orderingDB.url, "payment": paymentDB.url, "shipping": shippingDB.url,
-                "bus": busDB.url,
-            ], shipping: shipper))
-        }}}}}}
+                "notification": notificationDB.url, "bus": busDB.url,
+            ], shipping: shipper, notification: notifier))
+        }}}}}}}
     }
 
     /// Polls until `probe` gives a value (Issue recorded and thrown on timeout).

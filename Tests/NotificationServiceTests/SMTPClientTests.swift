@@ -7,32 +7,10 @@ import TestSupport
 /// The SMTP client against a real SMTP server: the project's mail sink (`scripts/mail_sink.py`, on
 /// aiosmtpd), plain, and with STARTTLS and AUTH against a certificate made for the test.
 @Suite(.serialized) struct SMTPClientTests {
-    struct Sink {
-        let process: Process
-        let smtpPort: Int
-        let httpPort: Int
-
-        func messages() async throws -> [[String: Any]] {
-            let response = try await HTTP.send(.GET, "http://127.0.0.1:\(httpPort)/api/messages")
-            return (try JSONSerialization.jsonObject(with: response.body) as? [[String: Any]]) ?? []
-        }
-    }
+    typealias Sink = MailSink
 
     static func withSink(_ arguments: [String] = [], _ body: (Sink) async throws -> Void) async throws {
-        let smtpPort = try freePort(), httpPort = try freePort()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", repositoryRoot.appendingPathComponent("scripts/mail_sink.py").path,
-                             "--smtp-port", "\(smtpPort)", "--http-port", "\(httpPort)", "--exit-with-parent"] + arguments
-        try process.run()
-        defer { process.terminate() }
-        let sink = Sink(process: process, smtpPort: smtpPort, httpPort: httpPort)
-        let deadline = ContinuousClock.now + .seconds(20)
-        while (try? await HTTP.send(.GET, "http://127.0.0.1:\(httpPort)/health"))?.status != 200 {
-            guard ContinuousClock.now < deadline, process.isRunning else { throw SMTPError(code: 0, message: "the mail sink did not start (is aiosmtpd installed?)") }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        try await body(sink)
+        try await MailSink.with(arguments, body)
     }
 
     static let mail = OutgoingMail.compose(

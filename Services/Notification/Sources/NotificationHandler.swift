@@ -1,3 +1,4 @@
+import AWS
 import Contracts
 import EventBus
 import Foundation
@@ -21,6 +22,30 @@ package struct SMTPChannel: MailChannel {
     package func send(_ mail: OutgoingMail) async throws { try await client.send(mail) }
 }
 
+/// Amazon SES v2 `SendEmail` with the raw MIME message (so the `Message-ID` and both parts are ours),
+/// signed with SigV4 like the bus adapters.
+package struct SESChannel: MailChannel {
+    let client: AWSJSONClient
+    package var name: String { "ses" }
+
+    package init(client: AWSJSONClient) {
+        self.client = client
+    }
+
+    package func send(_ mail: OutgoingMail) async throws {
+        do {
+            _ = try await client.post(path: "/v2/email/outbound-emails", [
+                "FromEmailAddress": mail.from,
+                "Destination": ["ToAddresses": [mail.to]],
+                "Content": ["Raw": ["Data": Data(mail.message.utf8).base64EncodedString()]],
+            ], timeout: .seconds(20))
+        } catch let error as AWSError where ["MessageRejected", "MailFromDomainNotVerifiedException", "BadRequestException", "NotFoundException"].contains(error.code) {
+            // Refused for good (an unverified sender, a bad address): retrying sends nothing more.
+            throw SMTPError(code: 554, message: "SES refused the e-mail: \(error.code) \(error.message)")
+        }
+    }
+}
+
 /// No mail server configured: every e-mail is recorded (and listed) but goes nowhere.
 package struct RecordOnlyChannel: MailChannel {
     package init() {}
@@ -28,9 +53,9 @@ package struct RecordOnlyChannel: MailChannel {
     package func send(_ mail: OutgoingMail) async throws {}
 }
 
-/// The order events from `notification-events`: one e-mail per order and event, exactly once in effect
-/// (`NotificationRules`).
-package struct NotificationHandler<Repository: NotificationRepository>: MessageHandler {
+/// The order events from `notification-events`: one delivery per subscribed webhook endpoint (sent by
+/// `WebhookDeliverer`), and one e-mail per order and event, exactly once in effect (`NotificationRules`).
+package struct NotificationHandler<Repository: NotificationRepository & WebhookRepository>: MessageHandler {
     let repository: Repository
     let channel: any MailChannel
     let from: String
@@ -61,6 +86,7 @@ package struct NotificationHandler<Repository: NotificationRepository>: MessageH
         var email: OrderEmail
         if let finished = try ShopEvents.orderCompleted.detail(of: envelope) ?? ShopEvents.orderCancelled.detail(of: envelope) {
             event = envelope.detailType == ShopEvents.orderCompleted.name.detailType ? .completed : .cancelled
+            try await repository.enqueueDeliveries(orderId: finished.orderId, event: event.rawValue, payload: try WebhookPayload.body(of: envelope))
             guard let address = finished.email, let items = finished.items else {
                 logger.info("no address in the order event (an order from before notifications): nothing to send", metadata: ["orderId": "\(finished.orderId)"])
                 return
@@ -74,6 +100,7 @@ package struct NotificationHandler<Repository: NotificationRepository>: MessageH
         } else if let moved = try ShopEvents.orderShipped.detail(of: envelope) ?? ShopEvents.orderDelivered.detail(of: envelope) ?? ShopEvents.orderReturned.detail(of: envelope) {
             guard let known = OrderEmail.Event(rawValue: envelope.detailType) else { throw UnprocessableMessage("not an order event: \(envelope.detailType)") }
             event = known
+            try await repository.enqueueDeliveries(orderId: moved.orderId, event: event.rawValue, payload: try WebhookPayload.body(of: envelope))
             guard let stored = try await repository.order(moved.orderId) else { throw OrderNotKnownYet(orderId: moved.orderId) }
             order = stored
             email = OrderEmail(event, order: order, carrier: moved.carrier, trackingNumber: moved.trackingNumber)
