@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """`make chaos`: the order lifecycle under SIGKILLs, then its invariants checked in the databases.
 
-Starts identity, product, basket, ordering, payment and shipping (local bus) on fresh databases, signs up
-customers, and places ORDERS orders (default 1000) from WORKERS threads with a mix of test cards and
+Starts identity, product, basket, ordering, payment, shipping and notification (local bus) on fresh databases,
+and a mail sink (scripts/mail_sink.py on free ports) that notification-service sends its e-mails to by SMTP, signs
+up customers, and places ORDERS orders (default 1000) from WORKERS threads with a mix of test cards and
 quantities close to the stock, while a chaos thread SIGKILLs a random service (product, basket, ordering,
-payment or shipping) every few seconds and restarts it. Checkouts that fail while basket-service is down are
+payment, shipping or notification) every few seconds and restarts it. Checkouts that fail while basket-service is down are
 retried with the same Idempotency-Key. Shipping runs with short delays (dispatch 1.5 s after the order
 completed, delivery 1 s later, a return back in 0.8 s: SHIPPING below), so orders go on to Shipped and Delivered
 during the run.
@@ -39,7 +40,14 @@ reservations, pending charges, shipments on their way), and checks:
     with reason CancelTooLate in the history (and then Delivered); a refused one (409) came when the order was
     already Shipped or Cancelled; an accepted return ends Returned, and a Delivered order's return is never
     refused; no order is CustomerCancelled, CancelTooLate, ReturnRequested or Returned that no customer
-    cancelled or returned.
+    cancelled or returned;
+  - e-mails (notification-service, its claims held for NOTIFICATION["NOTIFICATION_CLAIM_LEASE_MS"] = 3 s so that a
+    killed sender's claim is taken over within the run): for every order event that happened (Completed and
+    Cancelled from ordering's history, Shipped, Delivered and Returned from shipping's shipments) exactly one
+    `notifications` row, `sent` (or `unconfirmed`: counted and shown), with `resends` at most 1, and no row for
+    an event that did not happen; the mail sink received each of those e-mails (matched by Message-ID,
+    `<{notifications.id}@swn-shop>`) at least once and at most twice, twice only when its row has resends = 1
+    (or is unconfirmed), and nothing else.
 
 The chaos also crash-restarts Postgres (`pg_ctl -m immediate restart`, PG_RESTARTS times, default 2, spread
 over the run), and a watcher fails the run when any process exits without having been killed by the test.
@@ -53,22 +61,22 @@ ejection, READY_REFRESH_MS=500) and the run's `<RUN>_gateway` database (rate lim
 left on at their defaults: a 429 is retried after a pause, never a failure). The workers check out, and the
 customers cancel and return, through the gateways, alternating per call (a gateway whose connection failed is
 avoided for a second: the call goes to the other). The chaos SIGKILLs any replica of product, basket,
-ordering, payment and shipping, and sometimes a gateway (never two processes at once, so one gateway always
+ordering, payment, shipping and notification, and sometimes a gateway (never two processes at once, so one gateway always
 serves); the Postgres crash-restarts and the outage stay as they are (the outage's SIGTERM hits the first
 payment replica). A product whose price changes twice a second keeps catalog events flowing to the basket
 replicas (basket-service reads only `basket-catalog`: product created, price changed, deleted). Besides the
-invariants above it checks that every replica of ordering, payment, product, basket and shipping handled
+invariants above it checks that every replica of ordering, payment, product, basket, shipping and notification handled
 messages (`bus_messages_handled` from each replica's /metrics, read every few seconds, before each kill and at
 the end, summed over the replica's lifetimes) and that no order has a status twice in `order_status_history`
 nor a payment in `payment_history`; it prints replicas, kills per replica, requests per gateway
 (`gateway_requests`) and messages handled per replica.
 
 Prints the figures (orders per final status and cancellation reason, cancels accepted and refused, returns,
-shipments, kills per service, ...) and exits 1 when an invariant does not hold.
+shipments, e-mails and resends, kills per service, ...) and exits 1 when an invariant does not hold.
 Settings: PG_URL (default postgres://swn:swn@127.0.0.1:$PGPORT), SWN_BIN_DIR, ORDERS, WORKERS, SEED,
 PG_RESTARTS, OUTAGE_SECONDS, PGDATA_DIR (the cluster scripts/postgres.sh made, default .data/postgres),
 REPLICAS (default 1: one process per service, no gateway), GATEWAYS (default 2 with REPLICAS > 1, else 0),
-CANCEL_SHARE, RETURN_SHARE, ACTION_THREADS (default 4).
+CANCEL_SHARE, RETURN_SHARE, ACTION_THREADS (default 4). The mail sink needs aiosmtpd (PyPI; `make chaos` installs it).
 """
 import calendar
 import heapq
@@ -112,6 +120,9 @@ SAGA = {
 # arrives back 0.8 s after it was asked for.
 SHIPPING = {"SHIPPING_DISPATCH_DELAY_MS": "1500", "SHIPPING_DELIVERY_DELAY_MS": "1000", "SHIPPING_RETURN_DELAY_MS": "800",
             "SHIPPING_SCAN_MS": "100"}
+# notification-service's claims, short: a sender killed between claiming an e-mail and recording its outcome
+# leaves a claim that another takes over (and sends once more) 3 s later, within the run.
+NOTIFICATION = {"NOTIFICATION_CLAIM_LEASE_MS": "3000"}
 CANCEL_SHARE = float(os.environ.get("CANCEL_SHARE", "0.15"))  # of the checkouts: half at once, half around the dispatch
 RETURN_SHARE = float(os.environ.get("RETURN_SHARE", "0.10"))  # of the others, returned once Delivered
 ACTION_THREADS = int(os.environ.get("ACTION_THREADS", "4"))
@@ -282,36 +293,109 @@ def cognito(identity, action, body):
         return json.loads(response.read())
 
 
+def aiosmtpd_installed():
+    return subprocess.call([sys.executable, "-c", "import aiosmtpd"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
+
+
+class MailSink:
+    """scripts/mail_sink.py on free ports (SMTP and its HTTP API), ending with this process
+    (`--exit-with-parent`), keeping every message of the run; what it prints goes to mail-sink.log in WORK."""
+
+    def __init__(self):
+        self.smtp_port, self.http_port = free_port(), free_port()
+        self.process = None
+        self.log = open(os.path.join(WORK, "mail-sink.log"), "ab")
+
+    @property
+    def smtp_url(self):
+        return "smtp://127.0.0.1:%d" % self.smtp_port
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.http_port
+
+    def start(self):
+        if self.process is not None and self.process.poll() is None:
+            return
+        self.process = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "scripts", "mail_sink.py"), "--smtp-port", str(self.smtp_port), "--http-port", str(self.http_port),
+             "--keep", "1000000", "--exit-with-parent"], stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                urllib.request.urlopen(self.url + "/health", timeout=2).read()
+                return
+            except Exception:
+                time.sleep(0.1)
+        self.log.flush()
+        with open(self.log.name, errors="replace") as file:
+            tail = file.read()[-2000:]
+        raise RuntimeError("the mail sink did not start (%s): %s" % (self.log.name, tail.strip()))
+
+    def messages(self):
+        """Every message it received: the API's dicts (from, to, subject, headers, ...), newest first."""
+        with urllib.request.urlopen(self.url + "/api/messages", timeout=120) as response:
+            return json.loads(response.read())
+
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
 class Stack:
-    """identity, product, basket, ordering, payment (with `shipping`, shipping-service too; and the gateway) on
-    fresh databases of this run.
+    """identity, product, basket, ordering, payment (with `shipping`, shipping-service too, and then
+    notification-service with a mail sink; and the gateway) on fresh databases of this run.
 
     With `replicas` > 1, that many processes of every service on the same databases and bus (each its own
     port): `self.replicas["product-service"]` lists them, and `self.product` etc. are the first ones. With
     `gateways` (default: 1 when `gateway`, else 0), that many gateways (`self.gateways`; `self.gateway` is the
     first). `self.services` is every process, first replicas in the order identity, product, basket,
-    ordering, payment (shipping), then the gateways: with one replica and one gateway (and no `shipping`),
-    exactly the stack it always was."""
+    ordering, payment (shipping, notification), then the gateways: with one replica and one gateway (and no
+    `shipping`), exactly the stack it always was. The mail sink (`self.mail_sink`) is no member of
+    `self.services`."""
 
     ATTRIBUTES = {"identity": "identity", "product": "product-service", "basket": "basket-service",
-                  "ordering": "ordering-service", "payment": "payment-service", "shipping": "shipping-service", "gateway": "gateway"}
+                  "ordering": "ordering-service", "payment": "payment-service", "shipping": "shipping-service",
+                  "notification": "notification-service", "gateway": "gateway"}
 
-    def __init__(self, gateway=False, extra_env=None, replicas=1, gateways=None, shipping=None):
+    def __init__(self, gateway=False, extra_env=None, replicas=1, gateways=None, shipping=None, notification=None, mail_sink=None):
         """`extra_env`: more environment per service, by attribute name
         (`{"product": {"SEED_DEMO_CATALOG": "true"}, "gateway": {...}}`), applied over the defaults (to every
         replica of that service). `shipping`: start shipping-service too (database `shipping`, its replicas
         like the others'; the gateways get SHIPPING_SERVICE_URL); `self.shipping` is its first replica, else None.
         By default (None) it does when there is a gateway and the build has shipping-service: a gateway is ready
-        only when every service it forwards to has a healthy replica, shipping included."""
+        only when every service it forwards to has a healthy replica, shipping included.
+        `notification`: start notification-service too (database `notification`, replicas like the others', the
+        gateways get NOTIFICATION_SERVICE_URL); by default (None) whenever shipping-service is started and the
+        build has notification-service. `mail_sink`: start scripts/mail_sink.py (`self.mail_sink`, a MailSink)
+        and give notification-service its SMTP_URL; by default (None) when notification-service is started and
+        aiosmtpd is installed (else its e-mails are only recorded); True fails the start without aiosmtpd."""
         gateways = gateways if gateways is not None else (1 if gateway else 0)
         if shipping is None:
             shipping = gateways > 0 and os.path.exists(os.path.join(BIN, "shipping-service"))
+        if notification is None:
+            notification = bool(shipping) and os.path.exists(os.path.join(BIN, "notification-service"))
+        if mail_sink is None:
+            mail_sink = notification and aiosmtpd_installed()
+        elif mail_sink and not aiosmtpd_installed():
+            raise RuntimeError("the mail sink (scripts/mail_sink.py) needs aiosmtpd: python3 -m pip install aiosmtpd (or make test-tools)")
+        self.mail_sink = MailSink() if notification and mail_sink else None
         # Several replicas or gateways: the gateways take lists of replicas, refresh their view every 500 ms,
         # share their rate limits through a database of their own and keep them on (at their defaults).
         shared = replicas > 1 or gateways > 1
         ports = {name: [free_port() for _ in range(replicas)] for name in ["identity", "product-service", "basket-service",
                                                                          "ordering-service", "payment-service"]
-                 + (["shipping-service"] if shipping else [])}
+                 + (["shipping-service"] if shipping else []) + (["notification-service"] if notification else [])}
         # Every identity replica issues tokens as the first one (one issuer, one pool, keys in their database).
         issuer = "http://127.0.0.1:%d/local_swn" % ports["identity"][0]
         common = {"BUS_MODE": "local", "BUS_DATABASE_URL": "%s/%s_bus" % (PG_URL, RUN), "COGNITO_ISSUER": issuer,
@@ -340,16 +424,21 @@ class Stack:
         if shipping:
             # As payment-service is started: its own database, the local bus, the token settings.
             self.replicas["shipping-service"] = group("shipping-service", dict(common, DATABASE_URL=database("shipping")))
+        if notification:
+            # Its e-mails go to the mail sink by SMTP (recorded only without one).
+            self.replicas["notification-service"] = group("notification-service", dict(
+                common, DATABASE_URL=database("notification"), **({"SMTP_URL": self.mail_sink.smtp_url} if self.mail_sink else {})))
         self.identity, self.product, self.basket, self.ordering, self.payment = (
             self.replicas[name][0] for name in ["identity", "product-service", "basket-service", "ordering-service", "payment-service"])
         self.shipping = self.replicas["shipping-service"][0] if shipping else None
+        self.notification = self.replicas["notification-service"][0] if notification else None
         self.services = [service for group_ in self.replicas.values() for service in group_]
         self.gateways = []
         for index in range(gateways):
             lists = {setting: ",".join(url(port) for port in ports[name]) for setting, name in [
                 ("PRODUCT_SERVICE_URL", "product-service"), ("BASKET_SERVICE_URL", "basket-service"),
                 ("ORDERING_SERVICE_URL", "ordering-service"), ("PAYMENT_SERVICE_URL", "payment-service"),
-                ("SHIPPING_SERVICE_URL", "shipping-service")] if name in ports}
+                ("SHIPPING_SERVICE_URL", "shipping-service"), ("NOTIFICATION_SERVICE_URL", "notification-service")] if name in ports}
             if shared:
                 env = dict(common, READY_REFRESH_MS="500", DATABASE_URL=database("gateway"), **lists)
             else:
@@ -369,6 +458,8 @@ class Stack:
                 service.env.update(env)
 
     def start(self):
+        if self.mail_sink:
+            self.mail_sink.start()
         for service in self.services:
             service.start()
 
@@ -391,7 +482,9 @@ class Stack:
     def stop(self):
         for service in self.services:
             service.stop()
-        for database in ["identity", "product", "basket", "ordering", "payment", "shipping", "bus", "gateway"]:
+        if self.mail_sink:
+            self.mail_sink.stop()
+        for database in ["identity", "product", "basket", "ordering", "payment", "shipping", "notification", "bus", "gateway"]:
             subprocess.call([PSQL, "%s/postgres" % PG_URL, "-qc", "DROP DATABASE IF EXISTS %s_%s WITH (FORCE)" % (RUN, database)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -740,8 +833,8 @@ def replicas_checks(stack, failures):
     """Replicas mode, once the sagas settled: every consuming replica handled messages; no event took
     effect twice (an order's or a payment's status twice in its history; a reservation applied twice is
     checked in every mode, by `reservation_checks`). Appends to `failures`; returns the lines of figures to print."""
-    consumers = [name for name in ["product-service", "basket-service", "ordering-service", "payment-service", "shipping-service"]
-                 if name in stack.replicas]
+    consumers = [name for name in ["product-service", "basket-service", "ordering-service", "payment-service", "shipping-service",
+                                   "notification-service"] if name in stack.replicas]
     for service in stack.services:
         if service.name in consumers + ["gateway"]:
             if not sample_metrics(service, wait=10):
@@ -1002,8 +1095,118 @@ def lifecycle_checks(products, accepted, plans, failures):
     return lines, status_of, sold
 
 
+# The order events that each send the customer one e-mail (notification-service), by the status that marks them.
+EMAIL_EVENTS = {"Completed": "OrderCompleted", "Cancelled": "OrderCancelled", "Shipped": "OrderShipped", "Delivered": "OrderDelivered",
+                "Returned": "OrderReturned"}
+
+
+def message_id(message):
+    """The Message-ID header of a message as the mail sink's API shows it, without its angle brackets; None without one."""
+    for name, value in message.get("headers") or []:
+        if name.lower() == "message-id":
+            return value.strip().strip("<>").strip().lower()
+    return None
+
+
+def notification_checks(sink, failures):
+    """Once everything is at rest: one e-mail per order event that happened, exactly once in effect. The events
+    come from ordering's history (Completed, Cancelled) and shipping's shipments (shipped_at, delivered_at,
+    returned_at); each needs exactly one `notifications` row, `sent` or `unconfirmed`, resends ≤ 1, and there is
+    no row for another; the sink received each such e-mail (by Message-ID, `<{notifications.id}@swn-shop>`)
+    once, or twice when its row has resends = 1 (or is unconfirmed), and no other message. Appends to
+    `failures`; returns the lines of figures to print."""
+    problems = {}
+
+    def fail(kind, text):
+        problems.setdefault(kind, []).append(text)
+
+    expected = set()
+    for order_id, status in psql("ordering", "SELECT DISTINCT order_id, status FROM order_status_history WHERE status IN ('Completed', 'Cancelled')"):
+        expected.add((order_id.lower(), EMAIL_EVENTS[status]))
+    for order_id, shipped, delivered, returned in psql("shipping", "SELECT order_id, shipped_at IS NOT NULL, delivered_at IS NOT NULL, "
+                                                                   "returned_at IS NOT NULL FROM shipments"):
+        for happened, status in ((shipped, "Shipped"), (delivered, "Delivered"), (returned, "Returned")):
+            if happened == "t":
+                expected.add((order_id.lower(), EMAIL_EVENTS[status]))
+    rows = {}  # (order id, event) -> {id, status, resends, recipient, channel, error}
+    for row in psql("notification", "SELECT id, order_id, event, status, resends, recipient, channel, "
+                                    "coalesce(replace(replace(last_error, E'\\n', ' '), E'\\r', ' '), '') FROM notifications"):
+        key = (row[1].lower(), row[2])
+        if key in rows:  # UNIQUE (order_id, event): cannot be, unless the constraint is gone
+            fail("two rows", "two notifications rows for order %s %s" % key)
+        rows[key] = dict(id=row[0].lower(), status=row[3], resends=int(row[4]), recipient=row[5], channel=row[6], error="|".join(row[7:]))
+    messages = sink.messages()
+    received = {}  # Message-ID -> [message]
+    for message in messages:
+        identifier = message_id(message)
+        if identifier is None:
+            fail("no Message-ID", "the sink received a message without a Message-ID: %s to %s" % (message.get("subject"), message.get("to")))
+            continue
+        received.setdefault(identifier, []).append(message)
+    by_message_id = {}
+    for key, row in rows.items():
+        by_message_id["%s@swn-shop" % row["id"]] = (key, row)
+
+    for key in sorted(expected):
+        row = rows.get(key)
+        if row is None:
+            fail("missing", "order %s: %s happened and there is no notifications row (no e-mail)" % key)
+            continue
+        if row["status"] not in ("sent", "unconfirmed"):
+            fail("not sent", "order %s %s: e-mail %s (resends %d, last error %s)" % (key + (row["status"], row["resends"], row["error"] or "-")))
+        if row["resends"] > 1:
+            fail("resends", "order %s %s: resends %d (at most 1)" % (key + (row["resends"],)))
+    for key, row in rows.items():
+        if key not in expected:
+            fail("unexpected", "order %s: a %s e-mail (%s), but the event never happened" % (key[0], key[1], row["status"]))
+        copies = received.get("%s@swn-shop" % row["id"], [])
+        if row["status"] in ("sent", "unconfirmed") and not copies:
+            fail("not received", "order %s %s: %s, but the sink never received <%s@swn-shop>" % (key + (row["status"], row["id"])))
+        if len(copies) > 2:
+            fail("received thrice", "order %s %s: the sink received <%s@swn-shop> %d times (at most twice)" % (key + (row["id"], len(copies))))
+        elif len(copies) == 2 and not (row["resends"] == 1 or row["status"] == "unconfirmed"):
+            fail("received twice", "order %s %s: the sink received <%s@swn-shop> twice, but its row is %s with resends %d" % (
+                key + (row["id"], row["status"], row["resends"])))
+        for copy in copies:
+            if [address.lower() for address in copy.get("to") or []] != [row["recipient"].lower()]:
+                fail("recipient", "order %s %s: e-mail to %s, its row says %s" % (key + (copy.get("to"), row["recipient"])))
+    for identifier, copies in received.items():
+        if identifier not in by_message_id:
+            fail("unknown", "the sink received %d message(s) <%s> (%s) that no notifications row has" % (
+                len(copies), identifier, copies[0].get("subject")))
+
+    for kind, texts in problems.items():
+        failures.extend(texts[:8])
+        if len(texts) > 8:
+            failures.append("... %d such (%s) in all" % (len(texts), kind))
+
+    def count(selection):
+        return sum(1 for key, row in rows.items() if selection(key, row))
+
+    per_event = {}
+    for _, event in expected:
+        per_event[event] = per_event.get(event, 0) + 1
+    twice = sum(1 for copies in received.values() if len(copies) == 2)
+    return [
+        "e-mails: %d order events happened (%s) → notifications rows %d: sent %d, unconfirmed %d, other %d; channels %s" % (
+            len(expected), ", ".join("%s %d" % (e, per_event.get(e, 0)) for e in EMAIL_EVENTS.values()), len(rows),
+            count(lambda k, r: r["status"] == "sent"), count(lambda k, r: r["status"] == "unconfirmed"),
+            count(lambda k, r: r["status"] not in ("sent", "unconfirmed")),
+            ", ".join(sorted({r["channel"] for r in rows.values()})) or "-"),
+        "e-mail resends (a killed sender's claim taken over after NOTIFICATION_CLAIM_LEASE_MS %s ms): %d rows with resends = 1, of them "
+        "received twice %d, once %d; the mail sink received %d messages for %d Message-IDs (twice: %d)" % (
+            NOTIFICATION["NOTIFICATION_CLAIM_LEASE_MS"], count(lambda k, r: r["resends"] == 1),
+            count(lambda k, r: r["resends"] == 1 and len(received.get("%s@swn-shop" % r["id"], [])) == 2),
+            count(lambda k, r: r["resends"] == 1 and len(received.get("%s@swn-shop" % r["id"], [])) == 1),
+            len(messages), len(received), twice),
+    ]
+
+
 def main():
-    stack = Stack(replicas=REPLICAS, gateways=GATEWAYS, shipping=True, extra_env={"shipping": SHIPPING})
+    # notification-service (and the mail sink it sends to) when the build has it.
+    notifying = os.path.exists(os.path.join(BIN, "notification-service"))
+    stack = Stack(replicas=REPLICAS, gateways=GATEWAYS, shipping=True, notification=notifying, mail_sink=notifying,
+                  extra_env=dict({"shipping": SHIPPING}, **({"notification": NOTIFICATION} if notifying else {})))
     product, basket, ordering, payment, shipping = stack.product, stack.basket, stack.ordering, stack.payment, stack.shipping
     services = stack.services
     failures = []
@@ -1039,7 +1242,7 @@ def main():
         throttled = [0]  # 429 answers of the gateways (retried after a pause)
         pg_restarts = []  # seconds each crash-restart of Postgres took
         counted_services = [s for s in services if s.name in ("gateway", "product-service", "basket-service", "ordering-service", "payment-service",
-                                                              "shipping-service")]
+                                                              "shipping-service", "notification-service")]
         # Where the workers' calls go: basket-service, or in replicas mode the gateways, alternating per call;
         # a gateway whose connection failed is left alone for a second (the next call goes to the other).
         gateway_avoided_until = {}
@@ -1149,11 +1352,11 @@ def main():
             log("Postgres crash-restarted (%.1f s)" % pg_restarts[-1])
 
         def chaos():
-            victims = [product, basket, ordering, payment, shipping]
+            victims = [product, basket, ordering, payment, shipping] + ([stack.notification] if stack.notification else [])
             if REPLICAS_MODE:
-                # Any replica of these five, and a gateway now and then when there is another to take the calls.
+                # Any replica of these six, and a gateway now and then when there is another to take the calls.
                 victims = [s for s in services if s.name in ("product-service", "basket-service", "ordering-service", "payment-service",
-                                                             "shipping-service")]
+                                                             "shipping-service", "notification-service")]
                 if len(stack.gateways) > 1:
                     victims += stack.gateways
             # Postgres goes down at evenly spaced shares of the orders (e.g. 1/3 and 2/3 with two restarts).
@@ -1218,13 +1421,15 @@ def main():
             reserved = scalar("product", "SELECT count(*) FROM stock_reservations WHERE status = 'reserved'")
             pending = scalar("payment", "SELECT count(*) FROM payments WHERE state = 'pending'")
             moving = scalar("shipping", "SELECT count(*) FROM shipments WHERE lower(status) NOT IN ('delivered', 'returned', 'cancelled')")
+            # E-mails not sent yet (or whose sender's outcome is still unknown).
+            mailing = scalar("notification", "SELECT count(*) FROM notifications WHERE status IN ('pending', 'sending')") if stack.notification else 0
             idle = actions.idle()
-            if orders == len(accepted) and not (restless or backlog or queued or reserved or pending or moving) and idle:
+            if orders == len(accepted) and not (restless or backlog or queued or reserved or pending or moving or mailing) and idle:
                 break
             if time.time() > deadline:
                 log("not at rest after the deadline: %d of %d orders made, %d not at rest, outboxes %d, queued %d, reservations open %d, "
-                    "charges pending %d, shipments on their way %d, customers' actions %s" % (
-                        orders, len(accepted), restless, backlog, queued, reserved, pending, moving, "done" if idle else "still going"))
+                    "charges pending %d, shipments on their way %d, e-mails pending or sending %d, customers' actions %s" % (
+                        orders, len(accepted), restless, backlog, queued, reserved, pending, moving, mailing, "done" if idle else "still going"))
                 break
             time.sleep(0.5)
         settled = time.time() - started
@@ -1245,6 +1450,10 @@ def main():
 
         # --- invariants ---
         lifecycle_lines, status_of, sold = lifecycle_checks(products, accepted, actions.plans, failures)
+        if stack.notification:
+            if not stack.mail_sink.alive():
+                failures.append("the mail sink exited during the run (%s)" % stack.mail_sink.log.name)
+            lifecycle_lines += notification_checks(stack.mail_sink, failures)
         replica_lines = replicas_checks(stack, failures) if REPLICAS_MODE else []
         by_outcome = psql("ordering", "SELECT status, coalesce(cancellation_reason, ''), count(*) FROM orders GROUP BY 1, 2 ORDER BY 1, 2")
         payments = psql("payment", "SELECT state, count(*) FROM payments GROUP BY 1 ORDER BY 1")

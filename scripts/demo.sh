@@ -3,13 +3,17 @@
 # printing each step: one paid with an approving card that is shipped and ends `Delivered`, one with the
 # declining test card 0002 that ends `Cancelled` (PaymentDeclined) with its stock given back, and one the
 # customer cancels as soon as it is `Completed`, before it ships (CustomerCancelled: refunded, restocked).
-# It exits non-zero when an order does not end as expected or the stock is not 3 afterwards (make
-# compose-test relies on it).
-# GATEWAY and IDENTITY override the URLs.
+# Then swn's e-mails about these orders (GET /notification/swn: one per order event, six in all) and,
+# when it answers, what the mail sink received (`make run` starts it: http://127.0.0.1:8025/).
+# It exits non-zero when an order does not end as expected, the stock is not 3 afterwards or the six
+# e-mails are not listed within 60 s (make compose-test relies on it).
+# GATEWAY, IDENTITY and MAIL_SINK override the URLs.
 set -euo pipefail
 GATEWAY=${GATEWAY:-http://localhost:8080}
 IDENTITY=${IDENTITY:-http://localhost:9229}
 CLIENT_ID=${CLIENT_ID:-swnshoplocalclient}
+MAIL_SINK=${MAIL_SINK:-http://127.0.0.1:8025}
+ORDERS=()  # "orderId event event ..." per checkout: the e-mails it should bring
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -84,12 +88,14 @@ payment() {
 
 checkout "4242 4242 4242 4242" "approved"
 await "approved" Delivered
+ORDERS+=("$ORDER_ID OrderCompleted OrderShipped OrderDelivered")
 payment "approved"
 step "approved: the parcel, as admin sees it: GET /shipment/$ORDER_ID"
 curl -sS "$GATEWAY/shipment/$ORDER_ID" -H "Authorization: Bearer $ADMIN"; echo
 
 checkout "4000 0000 0000 0002" "declined"
 await "declined" Cancelled
+ORDERS+=("$ORDER_ID OrderCancelled")
 payment "declined"
 
 checkout "4242 4242 4242 4242" "cancelled by swn"
@@ -97,6 +103,7 @@ await "cancelled by swn" Completed
 step "cancelled by swn: before it ships (SHIPPING_DISPATCH_DELAY_MS): POST /order/swn/$ORDER_ID/cancel"
 curl -fsS -XPOST "$GATEWAY/order/swn/$ORDER_ID/cancel" -H "Authorization: Bearer $SWN" | json "'HTTP 202, status %s, cancelRequested %s' % (d['status'], d['cancelRequested'])"
 await "cancelled by swn" Cancelled
+ORDERS+=("$ORDER_ID OrderCompleted OrderCancelled")
 payment "cancelled by swn"
 
 step "stock after all three: 5 − 2 (delivered); the declined and the cancelled orders' units went back"
@@ -107,3 +114,45 @@ for _ in $(seq 1 50); do
 done
 echo "stock: $stock"
 [ "$stock" = 3 ] || { echo "the stock is $stock, not 3" >&2; exit 1; }
+
+step "swn's e-mails about these orders (notification-service, one per order event): GET /notification/swn"
+# Sent a moment after each event: waits until all six are listed as sent.
+expected="${ORDERS[*]}"
+for _ in $(seq 1 300); do
+  mails=$(curl -fsS "$GATEWAY/notification/swn?limit=200" -H "Authorization: Bearer $SWN")
+  missing=$(echo "$mails" | EXPECTED="$expected" python3 -c '
+import json, os, sys
+words = os.environ["EXPECTED"].split()
+wanted, order = set(), None
+for word in words:
+    if word.startswith("Order"):
+        wanted.add((order, word))
+    else:
+        order = word.lower()
+sent = {(m["orderId"].lower(), m["event"]) for m in json.load(sys.stdin)["items"] if m.get("sentAt")}
+print(len(wanted - sent))')
+  [ "$missing" = 0 ] && break
+  sleep 0.2
+done
+echo "$mails" | EXPECTED="$expected" python3 -c '
+import json, os, sys
+orders = {w.lower() for w in os.environ["EXPECTED"].split() if not w.startswith("Order")}
+for m in reversed(json.load(sys.stdin)["items"]):
+    if m["orderId"].lower() in orders:
+        print("%-15s order %s  to %s  “%s”  sent %s via %s  (Message-ID <%s@swn-shop>)" % (
+            m["event"], m["orderId"][:8], m["to"], m["subject"], m["sentAt"], m["channel"], m["id"].lower()))'
+[ "$missing" = 0 ] || { echo "$missing of the six e-mails not sent within 60 s" >&2; exit 1; }
+
+if curl -fsS "$MAIL_SINK/health" >/dev/null 2>&1; then
+  step "the mail sink got them by SMTP: $MAIL_SINK/ (JSON: $MAIL_SINK/api/messages?to=swn@example.com)"
+  curl -fsS "$MAIL_SINK/api/messages?to=swn@example.com" | EXPECTED="$expected" MAILS="$mails" SINK="$MAIL_SINK" python3 -c '
+import json, os, sys
+orders = {w.lower() for w in os.environ["EXPECTED"].split() if not w.startswith("Order")}
+ids = {"<%s@swn-shop>" % m["id"].lower() for m in json.loads(os.environ["MAILS"])["items"] if m["orderId"].lower() in orders}
+got = [m for m in json.load(sys.stdin) if any(n.lower() == "message-id" and v.strip().lower() in ids for n, v in m["headers"])]
+for m in reversed(got):
+    print("%s  from %s  to %s  “%s”" % (m["receivedAt"], m["from"], ", ".join(m["to"]), m["subject"]))
+print("%d of the %d e-mails are in the sink; open %s/ to read them" % (len({next(v.strip().lower() for n, v in m["headers"] if n.lower() == "message-id") for m in got}), len(ids), os.environ["SINK"]))'
+else
+  step "no mail sink answers at $MAIL_SINK (MAIL_SINK=...): with make run, the e-mails are at http://127.0.0.1:8025/"
+fi

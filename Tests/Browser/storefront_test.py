@@ -46,14 +46,21 @@ Settings: PG_URL, SWN_BIN_DIR, CHROME_BINARY and CHROMEDRIVER (default: chromium
 the PATH, as Debian's chromium and chromium-driver install them), SCREENSHOT_DIR, HEADLESS=0 to watch
 the browser (needs a display).
 """
+import base64
+import hashlib
+import hmac
 import json
 import os
 import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import traceback
+import urllib.request
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
@@ -78,6 +85,10 @@ APPROVING_CARD = "4242 4242 4242 4242"
 DECLINING_CARD = "4000 0000 0000 0002"
 # Shipping's pace in this run: long enough before dispatch for a customer to cancel a completed order.
 SHIPPING_ENV = {"SHIPPING_DISPATCH_DELAY_MS": "6000", "SHIPPING_DELIVERY_DELAY_MS": "1000", "SHIPPING_RETURN_DELAY_MS": "2000"}
+# notification-service: webhooks may go to this machine (the test's receiver on 127.0.0.1), and a failing delivery
+# is retried for 4 s only (first pause 0.3 s, doubling up to 1 s), then dead.
+NOTIFICATION_ENV = {"WEBHOOK_ALLOW_PRIVATE": "true", "WEBHOOK_RETRY_FIRST_DELAY_MS": "300", "WEBHOOK_RETRY_MAX_DELAY_MS": "1000",
+                    "WEBHOOK_RETRY_FOR_MS": "4000", "WEBHOOK_SCAN_MS": "100", "WEBHOOK_TIMEOUT_MS": "3000"}
 
 
 def lifecycle():

@@ -1,5 +1,6 @@
 // The admin view: products (create, edit price and stock, delete), every order, every shipment, payments
-// by order id, and where the dead-letter queues are handled (the bus has no HTTP API: the `bus` command line).
+// by order id, webhooks (webhooks.js: create, delete, their deliveries), and where the dead-letter queues are
+// handled (the bus has no HTTP API: the `bus` command line).
 import * as api from './api.js';
 import { navigate } from './state.js';
 import {
@@ -7,12 +8,14 @@ import {
   statusPill, statusLabel, shipmentLabel, shortId,
 } from './ui.js';
 import { ordersTable, orderLink } from './orders.js';
+import { webhooksPanel } from './webhooks.js';
 
 const TABS = [
   ['products', 'Products'],
   ['orders', 'Orders'],
   ['shipments', 'Shipments'],
   ['payments', 'Payments'],
+  ['webhooks', 'Webhooks'],
   ['dead-letters', 'Dead letters'],
 ];
 
@@ -25,7 +28,9 @@ export async function adminPage(ctx) {
       h('ul', {}, TABS.map(([id, label]) => h('li', {},
         h('a', { href: `#/admin/${id}`, class: 'tab', 'aria-current': id === tab ? 'page' : null }, label))))),
     panel);
-  const pages = { products: productsPanel, orders: ordersPanel, shipments: shipmentsPanel, payments: paymentsPanel, 'dead-letters': deadLettersPanel };
+  const pages = {
+    products: productsPanel, orders: ordersPanel, shipments: shipmentsPanel, payments: paymentsPanel, webhooks: webhooksPanel, 'dead-letters': deadLettersPanel,
+  };
   await (pages[tab] || productsPanel)({ ...ctx, panel });
 }
 

@@ -144,3 +144,19 @@ export const returnOrder = (userName, orderId) => api('POST', `${orderPath(userN
 export const ordersPage = (cursor) => api('GET', '/order', { query: { limit: 50, cursor } });
 export const shipmentsPage = (cursor) => api('GET', '/shipment', { query: { limit: 50, cursor } });
 export const payment = (orderId) => api('GET', `/payment/${encodeURIComponent(orderId)}`);
+
+/** One page of the signed-in user's e-mails (`GET /notification/{userName}`), newest first: `{items, nextCursor}`. */
+export const messagesPage = (cursor) => api('GET', `/notification/${user()}`, { query: { limit: 50, cursor } });
+
+/** One page of the webhooks (admin), newest first: `{items, nextCursor}`. */
+export const webhooksPage = (cursor) => api('GET', '/webhook', { query: { limit: 50, cursor } });
+/** Every webhook (admin). */
+export const webhooks = () => all('/webhook');
+/**
+ * Subscribes an endpoint to order events (admin): `{url, events, description}` → the webhook with its signing
+ * `secret`, which this answer is the only one to carry. 400/422 problems name the field at fault (`url`, `events[1]`).
+ */
+export const createWebhook = (input) => api('POST', '/webhook', { body: input });
+export const deleteWebhook = (id) => api('DELETE', `/webhook/${encodeURIComponent(id)}`);
+/** One page of a webhook's deliveries (admin), newest first, each with its attempts (`history`). 404: no such webhook. */
+export const webhookDeliveries = (id, cursor) => api('GET', `/webhook/${encodeURIComponent(id)}/deliveries`, { query: { limit: 50, cursor } });

@@ -1,4 +1,4 @@
-// The storefront's entry: hash routes (#/basket, #/orders/{user}/{id}, #/admin, …), the header,
+// The storefront's entry: hash routes (#/basket, #/orders/{user}/{id}, #/messages, #/admin, …), the header,
 // and what each route needs (a signed-in user, an admin).
 import * as auth from './auth.js';
 import { ApiError } from './api.js';
@@ -9,6 +9,7 @@ import { signInPage } from './account.js';
 import { basketPage, checkoutPage } from './basket.js';
 import { trackPage, orderPage, ordersPage } from './orders.js';
 import { adminPage } from './admin.js';
+import { messagesPage } from './messages.js';
 
 const ROUTES = [
   [/^\/?$/, catalogPage],
@@ -18,6 +19,7 @@ const ROUTES = [
   [/^\/track\/(?<checkoutId>[^/]+)$/, trackPage, { signedIn: true }],
   [/^\/orders$/, ordersPage, { signedIn: true }],
   [/^\/orders\/(?<userName>[^/]+)\/(?<orderId>[^/]+)$/, orderPage, { signedIn: true }],
+  [/^\/messages$/, messagesPage, { signedIn: true }],
   [/^\/admin(?:\/(?<tab>[a-z-]+))?$/, adminPage, { signedIn: true, admin: true }],
 ];
 
@@ -115,6 +117,7 @@ function renderNav(path = parse(location.hash).path) {
   mount(nav,
     link('#/', 'Catalog', path === '/' || path === ''),
     user ? link('#/orders', 'Orders', path.startsWith('/orders') || path.startsWith('/track')) : null,
+    user ? link('#/messages', 'Messages', path === '/messages', { id: 'messages-link' }) : null,
     user?.isAdmin ? link('#/admin', 'Admin', path.startsWith('/admin')) : null,
     user ? h('li', {}, h('a', { href: '#/basket', class: 'basket-link', id: 'basket-link', 'aria-current': path === '/basket' || path === '/checkout' ? 'page' : null },
       basketIcon(), h('span', {}, 'Basket'),

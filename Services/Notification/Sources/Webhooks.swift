@@ -42,7 +42,7 @@ package struct WebhookInput: Decodable, Sendable {
     package var description: String?
 
     static let maximumURLLength = 2048
-    static let maximumDescriptionLength = 200
+    static let maximumDescriptionLength = 500
 
     /// The input with its rules checked (every failure a 400 naming the field); the address itself is
     /// checked by the caller against `WebhookAddressPolicy` after resolving the host.
@@ -64,9 +64,7 @@ package struct WebhookInput: Decodable, Sendable {
         valid.events = OrderEmail.Event.allCases.map(\.rawValue).filter(events.contains)
         if let text = description {
             let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard trimmed.count <= Self.maximumDescriptionLength, !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-                throw Problem.badRequest("description must be at most \(Self.maximumDescriptionLength) characters without control characters", field: "description")
-            }
+            try TextRules.check(trimmed, field: "description", maximumLength: Self.maximumDescriptionLength)
             valid.description = trimmed.isEmpty ? nil : trimmed
         }
         return valid
