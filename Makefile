@@ -19,7 +19,8 @@ postgres-start:
 postgres-stop:
 	@scripts/postgres.sh stop
 
-## Start every service in the foreground (Ctrl-C stops them all).
+## Start every service in the foreground, with a mail sink that shows notification-service's e-mails at
+## http://127.0.0.1:8025/ (scripts/mail_sink.py; aiosmtpd installed when missing). Ctrl-C stops them all.
 run: postgres-start build
 	@PG_URL=$(PG_URL) scripts/run-local.sh
 
@@ -51,8 +52,10 @@ demo:
 queue:
 	@BUS_DATABASE_URL=$(PG_URL)/bus swift run $(SWIFT_BUILD_FLAGS) bus $(if $(QUEUE),messages $(QUEUE),queues)
 
-## The order saga under random SIGKILLs (ORDERS=1000 by default), then its invariants checked.
+## The order saga under random SIGKILLs (ORDERS=1000 by default), then its invariants checked; notification-service's
+## e-mails go to a mail sink of the run's own (scripts/mail_sink.py: aiosmtpd from PyPI, installed when missing).
 chaos: postgres-start
+	@python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install -q aiosmtpd
 	@swift build $(SWIFT_BUILD_FLAGS) && PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) python3 scripts/chaos.py
 
 ## The same chaos with two replicas of every service on the same databases and bus, and two gateways
@@ -60,6 +63,7 @@ chaos: postgres-start
 ## now and then of a gateway, Postgres crash-restarts and the outage; then also every replica handled messages
 ## (its /metrics) and no event took effect twice (order and payment histories, stock reservations).
 replicas: postgres-start
+	@python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install -q aiosmtpd
 	@swift build $(SWIFT_BUILD_FLAGS) && PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) \
 		REPLICAS=2 GATEWAYS=2 ORDERS=$${ORDERS:-600} python3 scripts/chaos.py
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """`make browser-test`: the storefront in a real browser (headless Chromium driven by Selenium).
 
-Starts identity, product (demo catalog), basket, ordering, payment, shipping and the gateway serving the
-storefront from Services/Gateway/Storefront, on fresh databases of the Postgres at PG_URL, with the
+Starts identity, product (demo catalog), basket, ordering, payment, shipping, notification and the gateway
+serving the storefront from Services/Gateway/Storefront, on fresh databases of the Postgres at PG_URL, with the
 executables of SWN_BIN_DIR (scripts/chaos.py's Stack; shipping dispatches 6 s after an order completes,
-delivers 1 s later and takes a return back in 2 s). The order statuses the checks expect (the happy path,
-the return path, which are at rest) are read from the storefront's lifecycle.js, rendered from the Swift
-contract. Then, in the browser:
+delivers 1 s later and takes a return back in 2 s; notification-service sends its e-mails to the Stack's mail
+sink when aiosmtpd is installed, else records them only, and runs with WEBHOOK_ALLOW_PRIVATE=true so that the
+admin's webhooks can point at this test's receiver on 127.0.0.1, a failing delivery retried for 4 s, then
+dead). The order statuses the checks expect (the happy path, the return path, which are at rest) are read
+from the storefront's lifecycle.js, rendered from the Swift contract. Then, in the browser:
 
   1. a customer signs up, signs out, signs in again with the keyboard only, adds two products, sees
      the basket's server-side total, checks out with an approving card and watches the order go through
@@ -14,8 +16,11 @@ contract. Then, in the browser:
      Delivered; the shipment's carrier, tracking number and times shown; the catalog's stock drops);
   2. the same customer checks out with a declining card (…0002) and sees `Cancelled` with the reason
      (PaymentDeclined, card declined); the reserved stock comes back;
+  2b. the customer's Messages list the e-mails of both orders (OrderCompleted, OrderShipped, OrderDelivered,
+     OrderCancelled), sent, newest first, with subject, event, address and time; the mail sink received the
+     confirmation; its order link opens the order;
   3. another customer opening the first one's order page gets the 403 "not your order" page, and
-     none of the order's details;
+     none of the order's details; her Messages are empty;
   4. a signed-in customer has a product in the basket; an admin (in another tab) changes its price in
      the admin view and looks the payments up; the customer's basket then shows the new price with the
      previous-price notice; the customer's 30 s ID token has been refreshed (REFRESH_TOKEN_AUTH)
@@ -36,6 +41,13 @@ contract. Then, in the browser:
      then `Returned`, the payment `Refunded`, the stock back; the order page fits a phone's width;
  10. the admin's shipments list shows the delivered, the returned and the cancelled order's shipments
      (status, carrier, tracking number, times) and links to the order;
+ 10b. the admin's webhooks: the form's own errors and the API's 400 (a URL with credentials) next to their
+     fields; a webhook to the test's receiver (answers 204) for OrderCompleted and OrderShipped, its secret
+     (whsec_…) shown once with Copy and the once-only note, then gone after a reload and absent from GET /webhook;
+     a second one to an endpoint answering 500; a customer's order (through the API) is delivered to the first
+     (attempt 1, HTTP 204 in its history; the request the receiver got is signed with the secret the page showed)
+     and retried at the second until Dead (every attempt, HTTP 500, in its history); both deleted after the
+     inline confirmation (Keep first leaves it), and the deleted one's deliveries page says it is gone;
  11. the user pool's refusals show next to their fields: a weak password, a taken user name, a wrong
      password (the page must be able to read identity's 400 answers: CORS headers on errors too);
  12. no page raised a script error or was blocked by CORS.
@@ -58,8 +70,8 @@ import tempfile
 import threading
 import time
 import traceback
-import urllib.request
 import uuid
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -147,6 +159,90 @@ def product_input(product, **changes):
             "description": product.get("description") or None, "imageFile": product.get("imageFile") or None}
     body.update(changes)
     return body
+
+
+class WebhookReceiver:
+    """The endpoint the admin's webhooks point at (notification-service runs with WEBHOOK_ALLOW_PRIVATE=true, so
+    127.0.0.1 is allowed): POSTs to /ok are answered 204, to /fail 500; every request is kept (path, headers,
+    body) to check the signatures with the secret the storefront showed."""
+
+    def __init__(self):
+        self.requests = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                    body = b""
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                        if size == 0:
+                            self.rfile.readline()
+                            break
+                        body += self.rfile.read(size)
+                        self.rfile.readline()
+                else:
+                    body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver.lock:
+                    receiver.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+                self.send_response(204 if self.path.startswith("/ok") else 500)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.server.server_address[1], path)
+
+    def received(self, path):
+        with self.lock:
+            return [r for r in self.requests if r["path"] == path]
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def signed_with(secret, request):
+    """Whether a webhook request carries a Standard Webhooks `v1` signature made with `secret` (whsec_<base64 key>):
+    HMAC-SHA256 of "webhook-id.webhook-timestamp.body"."""
+    key = base64.b64decode(secret[len("whsec_"):])
+    headers = request["headers"]
+    signed = ("%s.%s." % (headers.get("webhook-id"), headers.get("webhook-timestamp"))).encode() + request["body"]
+    expected = "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return expected in (headers.get("webhook-signature") or "").split(" ")
+
+
+def api_order(state, name, password, product_name):
+    """A customer's checkout through the gateway's API (as their own browser would make it), approved card → the
+    order's id once it exists. Signs in for every call: the run's ID tokens live 30 s."""
+    stack = state["stack"]
+    token = lambda: stack.sign_in(name, password)  # noqa: E731
+    status, page = gateway(state, "GET", "/product?limit=200")
+    check(status == 200, "GET /product: %s %s" % (status, page))
+    product = next(p for p in page["items"] if p["name"] == product_name)
+    base = stack.gateway.url
+    status, answer = chaos.call("POST", base + "/basket", {"userName": name, "items": [{"productId": product["id"], "quantity": 1, "color": "Black"}]}, token())
+    check(status == 200, "POST /basket: %s %s" % (status, answer))
+    body = {"userName": name, "firstName": "Hook", "lastName": "Tester", "email": "%s@example.com" % name, "address": "1 Webhook Lane",
+            "paymentMethod": "card", "cardInfo": APPROVING_CARD.replace(" ", ""), "expectedTotal": product["price"]}
+    status, answer = chaos.call("POST", base + "/basket/checkout", body, token(), {"Idempotency-Key": str(uuid.uuid4())})
+    check(status == 202, "POST /basket/checkout: %s %s" % (status, answer))
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        status, orders = chaos.call("GET", base + "/order/%s?checkoutId=%s" % (name, answer["checkoutId"]), None, token())
+        if status == 200 and orders:
+            return orders[0]["orderId"]
+        time.sleep(0.5)
+    raise Check("the API checkout's order did not appear within 30 s")
 
 
 class Browser:
@@ -464,6 +560,65 @@ def scenario_not_yours(browser, state):
     check(not b.driver.find_elements(By.CSS_SELECTOR, "#order-status"), "no order status on the 403 page")
     b.go("#/orders")
     b.wait_text("main", "You have not ordered anything yet")
+    b.go("#/messages")
+    b.wait_text("#no-messages", "No messages yet")
+    check(not b.driver.find_elements(By.CSS_SELECTOR, ".messages-table"), "a customer without orders has no e-mails (ada's are not hers)")
+
+
+def scenario_messages(browser, state):
+    """The customer's Messages: the e-mails of the delivered order (OrderCompleted first) and of the declined one,
+    newest first, each with its subject, event, order (a link to it), time and status; the mail sink got them."""
+    b = browser
+    completed_id = state["completed_url"].rsplit("/", 1)[1]
+    cancelled_id = state["cancelled_url"].rsplit("/", 1)[1]
+    expected = {(completed_id, "OrderCompleted"), (completed_id, "OrderShipped"), (completed_id, "OrderDelivered"), (cancelled_id, "OrderCancelled")}
+    b.go("#/")
+    b.find("#messages-link").click()
+    b.rendered("#/messages")
+
+    def rows():
+        return [{"id": row.get_attribute("data-message-id"), "order": row.get_attribute("data-order-id"), "event": row.get_attribute("data-event"),
+                 "status": row.get_attribute("data-status"), "channel": row.get_attribute("data-channel"),
+                 "created": row.get_attribute("data-created-at"), "row": row}
+                for row in b.driver.find_elements(By.CSS_SELECTOR, ".messages-table tbody tr")]
+
+    # The e-mails go out as the events reach notification-service (through the bus): reload until all four are sent.
+    def listed():
+        b.go("#/messages")
+        b.wait(lambda: b.driver.find_elements(By.CSS_SELECTOR, ".messages-table, #no-messages"), 20, "the messages (or their empty state)")
+        found = rows()
+        return found if expected <= {(r["order"], r["event"]) for r in found if r["status"] == "sent"} else None
+    found = b.wait(listed, 40, "the e-mails of ada's two orders (%s) to be listed as sent" % ", ".join(sorted(e for _, e in expected)))
+    check(len(found) == len(expected), "ada has exactly her four e-mails: %s" % [(r["order"][:8], r["event"]) for r in found])
+    created = [datetime.fromisoformat(r["created"].replace("Z", "+00:00")) for r in found]
+    check(created == sorted(created, reverse=True), "the e-mails should be newest first: %s" % [r["created"] for r in found])
+    sink = getattr(state["stack"], "mail_sink", None)
+    channel = "smtp" if sink else "none"
+    check(all(r["channel"] == channel for r in found), "every e-mail went by %s: %s" % (channel, [r["channel"] for r in found]))
+    confirmed = next(r for r in found if r["event"] == "OrderCompleted")
+    text = confirmed["row"].text
+    subject = "Your order %s is confirmed" % completed_id[:8].upper()
+    check(subject in text and "Order confirmed" in text and "Sent" in text and "ada@example.com" in text,
+          "the OrderCompleted e-mail's row should show its subject, event, status and address: %r" % text)
+    check(confirmed["row"].find_elements(By.CSS_SELECTOR, "time"), "the e-mail's row should show when it was sent")
+    check(completed_id[:8].upper() in confirmed["row"].find_element(By.CSS_SELECTOR, "a").text, "the row should name the order")
+    if sink:
+        received = [m for m in sink.messages() if "ada@example.com" in [a.lower() for a in m.get("to") or []]]
+        check(subject in [m.get("subject") for m in received], "the mail sink should have received %r: %s" % (subject, [m.get("subject") for m in received]))
+        log("Messages: %d e-mails listed, the mail sink received %d for ada" % (len(found), len(received)))
+    else:
+        log("Messages: %d e-mails listed (recorded only: no mail sink, aiosmtpd is not installed)" % len(found))
+    b.shot("messages")
+    b.size(*PHONE, mobile=True)
+    try:
+        time.sleep(0.3)
+        width = b.script("return document.documentElement.scrollWidth")
+        check(width <= PHONE[0], "the Messages page is %spx wide on a %spx screen" % (width, PHONE[0]))
+    finally:
+        b.size(*DESKTOP)
+    confirmed["row"].find_element(By.CSS_SELECTOR, "a").click()
+    b.wait(lambda: b.driver.current_url == state["completed_url"], 20, "the e-mail's order link to open the order")
+    b.wait(lambda: b.find("#order-status").get_attribute("data-status") == "Delivered", 20, "the linked order's page")
 
 
 def scenario_price_change(browser, state):
@@ -776,6 +931,155 @@ def scenario_admin_shipments(browser, state):
         b.driver.switch_to.window(customer_tab)
 
 
+def scenario_webhooks(browser, state):
+    """The admin's webhooks: the form's errors (its own, and the API's 400 next to the URL), two webhooks created (the
+    secret shown once, copyable), an order's events delivered to one (signed with that secret) and retried until dead
+    at the other (its attempts shown), then both deleted after a confirmation."""
+    b = browser
+    receiver = state["receiver"]
+    customer_tab = b.driver.current_window_handle
+    b.driver.switch_to.new_window("tab")
+    try:
+        b.sign_in("admin", "Admin-Passw0rd!")
+        b.go("#/admin")
+        b.find('.tabs a[href="#/admin/webhooks"]').click()
+        b.rendered("#/admin/webhooks")
+        b.wait_text("#no-webhooks", "No webhooks yet")
+        form = b.find("#webhook-form")
+
+        def event_box(event):
+            return form.find_element(By.CSS_SELECTOR, 'input[name="events"][value="%s"]' % event)
+
+        def submit():
+            form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+        # Nothing sent without a URL and an event: the form says so next to both.
+        check(event_box("OrderCompleted").is_selected(), "OrderCompleted should be chosen by default")
+        event_box("OrderCompleted").click()
+        submit()
+        b.wait_text('#webhook-form [data-error-for="url"]', "URL")
+        b.wait_text('#webhook-form [data-error-for="events"]', "at least one event")
+        check(event_box("OrderCompleted").get_attribute("aria-invalid") == "true", "the events should be marked invalid")
+        # The API refuses a URL with credentials (400, field `url`): shown next to the URL field.
+        b.fill(form, "url", "http://someone:secret@%s/ok" % receiver.url("").split("//", 1)[1])
+        event_box("OrderCompleted").click()
+        submit()
+        error = b.wait_text('#webhook-form [data-error-for="url"]', "user name or password")
+        check(form.find_element(By.NAME, "url").get_attribute("aria-invalid") == "true", "the refused URL should be marked invalid")
+        check(not b.driver.find_elements(By.CSS_SELECTOR, '#webhook-form [data-error-for="events"]:not(:empty)'), "the events are fine now")
+        log("API error next to the webhook URL: %r" % error.text)
+
+        # The endpoint that answers 204, for OrderCompleted and OrderShipped.
+        ok_url, fail_url = receiver.url("/ok"), receiver.url("/fail")
+        b.fill(form, "url", ok_url)
+        event_box("OrderShipped").click()
+        b.fill(form, "description", "Warehouse <system> & co")
+        submit()
+        card = b.find("#webhook-secret-card")
+        secret = b.find("#webhook-secret").get_attribute("value")
+        check(re.fullmatch(r"whsec_[A-Za-z0-9+/=]{40,}", secret), "the secret should be whsec_…: %r" % secret)
+        check("shown only once" in card.text and "cannot be displayed again" in card.text, "the secret's card should say it is shown once: %r" % card.text)
+        check(b.driver.switch_to.active_element == card, "the secret's card should take the focus")
+        b.find("#copy-secret").click()
+        b.wait(lambda: any("clipboard" in t.text or "copy it with" in t.text for t in b.driver.find_elements(By.CSS_SELECTOR, ".toast")), 10,
+               "Copy to copy the secret (or select it for Ctrl+C)")
+        row = b.find('.webhooks-table tr[data-url="%s"]' % ok_url)
+        ok_id = row.get_attribute("data-webhook-id")
+        check("OrderCompleted" in row.text and "OrderShipped" in row.text and "OrderCancelled" not in row.text, "the new webhook's events: %r" % row.text)
+        check("Warehouse <system> & co" in row.text, "the description, as typed (escaped, not markup): %r" % row.text)
+        check(event_box("OrderCompleted").is_selected() and not event_box("OrderShipped").is_selected() and not form.find_element(By.NAME, "url").get_attribute("value"),
+              "the form should be empty again after creating")
+        b.shot("admin-webhook-created")
+        # The endpoint that always answers 500, for OrderCompleted: its delivery is retried, then dead.
+        b.fill(form, "url", fail_url)
+        submit()
+        b.wait(lambda: b.find("#webhook-secret-card").get_attribute("data-webhook-id") != ok_id, 20, "the second webhook's secret")
+        fail_secret = b.find("#webhook-secret").get_attribute("value")
+        check(fail_secret.startswith("whsec_") and fail_secret != secret, "each webhook has its own secret")
+        fail_id = b.find('.webhooks-table tr[data-url="%s"]' % fail_url).get_attribute("data-webhook-id")
+        b.find("#secret-done").click()
+        b.wait(lambda: not b.driver.find_elements(By.CSS_SELECTOR, "#webhook-secret-card"), 10, "the secret's card to go")
+        # Shown once: neither the page nor the API shows it again.
+        b.go("#/admin/webhooks")
+        rows = b.wait(lambda: b.driver.find_elements(By.CSS_SELECTOR, ".webhooks-table tbody tr") or None, 20, "the webhooks list")
+        check([r.get_attribute("data-webhook-id") for r in rows] == [fail_id, ok_id], "the list, newest first: %s" % [r.text for r in rows])
+        check(secret not in b.driver.page_source and not b.driver.find_elements(By.CSS_SELECTOR, "#webhook-secret"), "the secret must not be shown again")
+        status, listed = gateway(state, "GET", "/webhook", admin=True)
+        check(status == 200 and all("secret" not in w for w in listed["items"]), "GET /webhook must not carry secrets: %s" % listed)
+
+        # A customer's order (through the API): its OrderCompleted goes to both, its OrderShipped to the first.
+        state["stack"].customers("hook", 1)
+        order_id = api_order(state, "hook0", "Hook-Passw0rd!0", "IPhone X")
+        b.find('.webhooks-table tr[data-webhook-id="%s"] a' % ok_id).click()
+        b.rendered("#/admin/webhooks?deliveries=%s" % ok_id)
+        check(ok_url in b.text("#deliveries-title"), "the deliveries page should name its endpoint")
+
+        def delivery(event, status):
+            return b.wait(lambda: b.driver.find_elements(By.CSS_SELECTOR, 'article.delivery[data-event="%s"][data-order-id="%s"][data-status="%s"]' % (
+                event, order_id, status)) or None, 40, "the %s delivery to be %s (live)" % (event, status))[0]
+        completed = delivery("OrderCompleted", "delivered")
+        check(completed.find_element(By.CSS_SELECTOR, ".delivery-attempts").text == "1", "delivered at the first attempt: %r" % completed.text)
+        check("HTTP 204" in completed.find_element(By.CSS_SELECTOR, ".delivery-last").text, "its last answer: %r" % completed.text)
+        delivery("OrderShipped", "delivered")  # the parcel leaves 6 s after the order completed
+        delivery_id = delivery("OrderCompleted", "delivered").get_attribute("data-delivery-id")  # the list was re-rendered meanwhile
+        card = 'article.delivery[data-delivery-id="%s"]' % delivery_id
+        b.find(card + " summary").click()  # the attempts unfold (and stay unfolded across live updates)
+        attempts = b.wait(lambda: [a for a in b.driver.find_elements(By.CSS_SELECTOR, card + " .attempts-table tbody tr") if a.is_displayed()] or None, 10,
+                          "the delivery's attempts")
+        check(len(attempts) == 1 and attempts[0].get_attribute("data-status-code") == "204", "the delivery's history: %s" % [a.text for a in attempts])
+        # What the endpoint received is signed with the secret the page showed once, and carries the delivery's webhook-id.
+        requests = [r for r in receiver.received("/ok") if r["headers"].get("webhook-id") == delivery_id]
+        check(len(requests) == 1, "the endpoint should have received %s once: %d" % (delivery_id, len(requests)))
+        check(signed_with(secret, requests[0]), "the delivery must be signed with the secret shown: %s" % requests[0]["headers"])
+        payload = json.loads(requests[0]["body"])
+        check(payload.get("type") == "OrderCompleted" and order_id in requests[0]["body"].decode(), "the payload: %s" % payload)
+        check(len(b.driver.find_elements(By.CSS_SELECTOR, "article.delivery")) == 2, "two deliveries to the first endpoint (completed, shipped)")
+
+        # The failing endpoint's delivery: retried, then dead, every attempt listed.
+        b.go("#/admin/webhooks?deliveries=%s" % fail_id)
+        dead = delivery("OrderCompleted", "dead")
+        tries = int(dead.find_element(By.CSS_SELECTOR, ".delivery-attempts").text)
+        check(tries >= 2, "a dead delivery was tried more than once: %d" % tries)
+        check("Dead" in dead.find_element(By.CSS_SELECTOR, ".pill").text and "given up" in dead.text, "the dead badge and note: %r" % dead.text)
+        check("HTTP 500" in dead.find_element(By.CSS_SELECTOR, ".delivery-last").text, "its last answer: %r" % dead.text)
+        card = 'article.delivery[data-delivery-id="%s"]' % dead.get_attribute("data-delivery-id")
+        b.find(card + " summary").click()
+        history = b.wait(lambda: [a for a in b.driver.find_elements(By.CSS_SELECTOR, card + " .attempts-table tbody tr") if a.is_displayed()] or None, 10,
+                         "the dead delivery's attempts")
+        check(len(history) == min(tries, 20) and all(h.get_attribute("data-status-code") == "500" for h in history),
+              "every attempt in the history, each answered 500: %s" % [h.text for h in history])
+        check(len(receiver.received("/fail")) == tries, "the failing endpoint received %d attempts, the page says %d" % (len(receiver.received("/fail")), tries))
+        log("webhooks: delivered %s at the first attempt; the failing endpoint's went dead after %d attempts" % (delivery_id, tries))
+        b.shot("admin-webhook-deliveries")
+
+        # Delete, after a confirmation (Keep first leaves it).
+        b.find("#all-webhooks").click()
+        b.rendered("#/admin/webhooks")
+
+        def delete(webhook_id, url):
+            row = b.find('.webhooks-table tr[data-webhook-id="%s"]' % webhook_id)
+            row.find_element(By.XPATH, ".//button[normalize-space()='Delete']").click()
+            check("Delete it?" in row.text, "Delete should ask first: %r" % row.text)
+            if webhook_id == fail_id:
+                row.find_element(By.XPATH, ".//button[normalize-space()='Keep']").click()
+                check(b.find('.webhooks-table tr[data-webhook-id="%s"]' % webhook_id), "Keep must not delete")
+                row.find_element(By.XPATH, ".//button[normalize-space()='Delete']").click()
+            row.find_element(By.CSS_SELECTOR, "button.btn-danger").click()
+            b.wait_text(".toast", "Deleted the webhook to %s" % url)
+            b.wait(lambda: not b.driver.find_elements(By.CSS_SELECTOR, '.webhooks-table tr[data-webhook-id="%s"]' % webhook_id), 10, "the deleted row to go")
+        delete(fail_id, fail_url)
+        delete(ok_id, ok_url)
+        b.wait_text("#no-webhooks", "No webhooks yet")
+        status, listed = gateway(state, "GET", "/webhook", admin=True)
+        check(status == 200 and not listed["items"], "GET /webhook after the deletes: %s %s" % (status, listed))
+        b.go("#/admin/webhooks?deliveries=%s" % ok_id)
+        b.wait_text("main .notice-warning", "no such webhook")
+        b.sign_out()
+    finally:
+        b.driver.close()
+        b.driver.switch_to.window(customer_tab)
+
+
 def scenario_pool_errors(browser, state):
     """The user pool's refusals (its 400 answers, read through CORS) are shown next to their fields."""
     b = browser
@@ -810,6 +1114,7 @@ def scenario_console(browser, state):
 SCENARIOS = [
     ("customer signs up, signs in, checks out two products with an approving card → Completed → Shipped → Delivered", scenario_completed),
     ("checkout with a declining card → Cancelled with the reason", scenario_declined),
+    ("the customer's Messages list the e-mails of both orders (OrderCompleted first), newest first, linked to the orders", scenario_messages),
     ("a customer cannot open another user's order page (403)", scenario_not_yours),
     ("an admin changes a price → the signed-in customer's basket shows it", scenario_price_change),
     ("an admin creates, edits (a sale meanwhile: 412, the sale kept) and deletes a product; an API error shows next to its field",
@@ -820,6 +1125,8 @@ SCENARIOS = [
     ("a cancel after the dispatch is refused (409 shown); the customer returns the Delivered order → ReturnRequested → Returned, refunded, stock back",
      scenario_return),
     ("the admin's shipments list shows the orders' shipments", scenario_admin_shipments),
+    ("an admin creates two webhooks (the secret shown once), sees an order's deliveries (delivered, signed with that secret; "
+     "retried until dead at a failing endpoint) and deletes both", scenario_webhooks),
     ("the user pool's errors show next to their fields", scenario_pool_errors),
     ("no script errors", scenario_console),
 ]
@@ -827,21 +1134,26 @@ SCENARIOS = [
 
 def main():
     started = time.time()
-    stack = chaos.Stack(gateway=True, shipping=True, extra_env={
+    # notification-service serves the Messages and the webhooks; its e-mails go to the Stack's mail sink when aiosmtpd
+    # is installed (else they are recorded only).
+    stack = chaos.Stack(gateway=True, shipping=True, notification=True, extra_env={
         "product": {"SEED_DEMO_CATALOG": "true"},
         "identity": {"TOKEN_LIFETIME_SECONDS": "30"},
         "shipping": SHIPPING_ENV,
+        "notification": NOTIFICATION_ENV,
         "gateway": {"STOREFRONT_DIR": STOREFRONT},
     })
     # The storefront (on the gateway's origin) signs in at identity directly.
     stack.identity.env["CORS_ALLOWED_ORIGINS"] = stack.gateway.url
+    receiver = WebhookReceiver()
+    receiver.start()
     browser = None
     results = []
     try:
         stack.start()
         log("services up at %s; logs in %s" % (stack.gateway.url, chaos.WORK))
         browser = Browser(stack.gateway.url)
-        state = {"stack": stack}  # for calls outside the browser (an admin's API calls)
+        state = {"stack": stack, "receiver": receiver}  # for calls outside the browser (an admin's API calls)
         for title, scenario in SCENARIOS:
             began = time.time()
             try:
@@ -867,6 +1179,7 @@ def main():
                 pass
             browser.quit()
         stack.stop()
+        receiver.stop()
 
     failed = [r for r in results if r[1]]
     print("== storefront in Chromium: %d scenarios, %d failed, %.1f s" % (len(results), len(failed), time.time() - started))

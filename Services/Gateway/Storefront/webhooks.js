@@ -62,7 +62,7 @@ async function webhooksView({ panel }) {
           h('label', { for: id }, h('code', {}, event), h('span', { class: 'muted' }, ` — ${about}`)));
       })),
       h('p', { class: 'field-error', id: eventsError, role: 'alert', dataset: { errorFor: 'events' } })),
-    field('Description', 'description', { maxlength: '200' }, { hint: 'Optional: what receives the events, e.g. “Warehouse system”' }),
+    field('Description', 'description', { maxlength: '500' }, { hint: 'Optional: what receives the events, e.g. “Warehouse system”' }),
     h('div', { class: 'actions' }, submit));
   const chosen = () => [...form.querySelectorAll('input[name="events"]:checked')].map((input) => input.value);
   const resetForm = () => {
@@ -105,8 +105,9 @@ async function webhooksView({ panel }) {
 
   /** The signing secret, this once: copyable, and said plainly that it cannot be seen again. */
   function showSecret(webhook) {
-    const value = h('input', {
-      type: 'text', id: 'webhook-secret', class: 'secret-value', readonly: true, value: webhook.secret, spellcheck: 'false', autocomplete: 'off',
+    // A read-only text area: the whole secret is visible (it wraps), and focusing it selects it for Ctrl+C.
+    const value = h('textarea', {
+      id: 'webhook-secret', class: 'secret-value', readonly: true, rows: '2', value: webhook.secret, spellcheck: 'false', autocomplete: 'off',
       'aria-describedby': 'webhook-secret-note', onfocus: (event) => event.target.select(),
     });
     const copy = h('button', { type: 'button', class: 'btn btn-primary', id: 'copy-secret', onclick: () => copySecret(value) }, 'Copy');
@@ -131,7 +132,7 @@ async function webhooksView({ panel }) {
 
   /** Deletes after an inline confirmation, like the products' Delete. */
   function actions(webhook) {
-    const cell = h('td', { class: 'row-actions' });
+    const cell = h('td', { class: 'row-actions webhook-actions' });
     const normal = () => mount(cell,
       h('a', { class: 'btn btn-small', href: `#/admin/webhooks?deliveries=${encodeURIComponent(webhook.id)}`, 'aria-label': `Deliveries to ${webhook.url}` }, 'Deliveries'),
       h('button', { type: 'button', class: 'btn btn-small btn-ghost', 'aria-label': `Delete the webhook to ${webhook.url}`, onclick: confirmDelete }, 'Delete'));
@@ -171,13 +172,14 @@ async function webhooksView({ panel }) {
     mount(list, h('div', { class: 'table-wrap card' }, h('table', { class: 'table webhooks-table' },
       h('caption', {}, 'Webhooks'),
       h('thead', {}, h('tr', {},
-        h('th', { scope: 'col' }, 'Endpoint'), h('th', { scope: 'col' }, 'Events'), h('th', { scope: 'col' }, 'Description'),
-        h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
+        h('th', { scope: 'col' }, 'Endpoint'), h('th', { scope: 'col' }, 'Events'),
+        h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
       h('tbody', {}, webhooks.map((w) => h('tr', { dataset: { webhookId: w.id, url: w.url }, class: w.id === highlight ? 'highlight' : null },
-        h('th', { scope: 'row' }, h('code', { class: 'webhook-url' }, w.url)),
+        h('th', { scope: 'row', class: 'webhook-endpoint' },
+          h('code', { class: 'webhook-url' }, w.url),
+          w.description ? h('span', { class: 'webhook-description' }, w.description) : null,
+          h('span', { class: 'webhook-created-at' }, 'Created ', when(w.createdAt))),
         h('td', {}, h('ul', { class: 'event-list' }, (w.events || []).map((e) => h('li', {}, h('code', {}, e))))),
-        h('td', {}, w.description || h('span', { class: 'muted' }, '—')),
-        h('td', { class: 'nowrap' }, when(w.createdAt)),
         actions(w)))))));
   }
 
@@ -207,10 +209,15 @@ async function copySecret(input) {
 const DELIVERY_LABELS = { pending: 'Pending', delivered: 'Delivered', dead: 'Dead' };
 const deliveryLabel = (status) => DELIVERY_LABELS[status] || status;
 
+const hasCode = (statusCode) => statusCode !== null && statusCode !== undefined;
+/** An attempt's error beyond its status code (the service says `HTTP 500` for a 500: nothing more to say). */
+const extraError = (statusCode, error) => (error && !(hasCode(statusCode) && error === `HTTP ${statusCode}`) ? error : null);
+
 /** The last answer of an attempt: the receiver's HTTP status, or why there was none. */
 function outcome(statusCode, error) {
-  if (statusCode !== null && statusCode !== undefined) return [h('code', {}, `HTTP ${statusCode}`), error ? ` · ${error}` : ''];
-  return error || h('span', { class: 'muted' }, '—');
+  const extra = extraError(statusCode, error);
+  if (hasCode(statusCode)) return [h('code', {}, `HTTP ${statusCode}`), extra ? ` · ${extra}` : ''];
+  return extra || h('span', { class: 'muted' }, '—');
 }
 
 async function deliveriesView({ panel, signal }, id) {
@@ -268,8 +275,8 @@ async function deliveriesView({ panel, signal }, id) {
           h('tbody', {}, d.history.map((a) => h('tr', { dataset: { attempt: a.attempt, statusCode: a.statusCode ?? '' }, class: a.statusCode >= 200 && a.statusCode < 300 ? 'attempt-ok' : 'attempt-failed' },
             h('td', { class: 'num' }, String(a.attempt)),
             h('td', { class: 'nowrap' }, h('time', { datetime: a.at }, preciseDateTime(a.at))),
-            h('td', {}, a.statusCode !== null && a.statusCode !== undefined ? h('code', {}, `HTTP ${a.statusCode}`) : h('span', { class: 'muted' }, 'no answer')),
-            h('td', { class: 'attempt-error' }, a.error || h('span', { class: 'muted' }, '—')),
+            h('td', {}, hasCode(a.statusCode) ? h('code', {}, `HTTP ${a.statusCode}`) : h('span', { class: 'muted' }, 'no answer')),
+            h('td', { class: 'attempt-error' }, extraError(a.statusCode, a.error) || h('span', { class: 'muted' }, '—')),
             h('td', { class: 'num nowrap' }, `${a.durationMs} ms`))))))
         : h('p', { class: 'muted' }, 'Not tried yet.'));
     history.addEventListener('toggle', () => { if (history.open) open.add(d.id); else open.delete(d.id); });
