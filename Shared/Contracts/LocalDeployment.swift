@@ -27,6 +27,11 @@ package enum LocalDeployment {
                 (nil, "IDENTITY_ADMIN_SECRET_ACCESS_KEY", "${IDENTITY_ADMIN_SECRET_ACCESS_KEY:-swn-local-admin-secret}"),
                 ("The storefront (served by the gateway) signs users in here from the browser.", "CORS_ALLOWED_ORIGINS", "http://localhost:8080"),
             ]
+        case .notification:
+            return [
+                ("The customers' e-mails go to the local mail sink (read them at http://localhost:8025).", "SMTP_URL", "${SMTP_URL:-smtp://mail-sink:1025}"),
+                (nil, "MAIL_FROM", "${MAIL_FROM:-shop@swn.local}"),
+            ]
         case .gateway:
             return [("The gateway's /metrics, on the compose network only (Prometheus scrapes it; never published).", "METRICS_PORT", "\"\(gatewayMetricsPort)\"")]
         default:
@@ -100,6 +105,7 @@ package enum LocalDeployment {
                 let waits = ([first] + service.calls + (service == .gateway ? [.identity] : [])).reduce(into: [ShopService]()) { if !$0.contains($1) { $0.append($1) } }
                 lines += ["    depends_on:", "      database-setup:", "        condition: service_completed_successfully"]
                 for other in waits { lines += ["      \(other.executable):", "        condition: service_healthy"] }
+                if service == .notification { lines += ["      mail-sink:", "        condition: service_healthy"] }
             }
             if published(service) {
                 lines += ["    ports:", "      - \"127.0.0.1:\(service.port):\(service.port)\""]

@@ -117,7 +117,7 @@ package struct WebhookSender: Sendable {
             _ = try? await response.body.collect(upTo: 64 * 1024)
             let code = Int(response.status.code)
             if (300..<400).contains(code) { return WebhookAttemptOutcome(statusCode: code, error: "redirects are not followed") }
-            return WebhookAttemptOutcome(statusCode: code, error: (200..<300).contains(code) ? nil : "HTTP \(code)")
+            return WebhookAttemptOutcome(statusCode: code, error: nil)
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
             return WebhookAttemptOutcome(error: "no answer within \(timeout)")
         } catch {
