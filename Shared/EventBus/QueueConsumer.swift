@@ -118,13 +118,15 @@ package struct QueueConsumer<Queue: MessageQueue, Handler: MessageHandler>: Serv
                 logger.error("moving a message to the dead-letter queue failed", metadata: ["messageID": "\(message.messageID)", "error": "\(error)"])
             }
             return await retryLater(message, error: failure)
+        } catch let wait as RetryAfter {
+            return await retryLater(message, error: wait, after: wait.delay)
         } catch {
             return await retryLater(message, error: error)
         }
     }
 
-    func retryLater(_ message: QueueMessage, error: any Error) async -> Bool {
-        let delay = backoff(afterReceive: message.receiveCount)
+    func retryLater(_ message: QueueMessage, error: any Error, after given: Duration? = nil) async -> Bool {
+        let delay = given ?? backoff(afterReceive: message.receiveCount)
         // A database outage is logged once, by the pool and the receive loop, not once per message.
         if !DatabaseUnavailable.isUnavailability(error) {
             logger.warning("message handling failed; will retry", metadata: [
@@ -146,4 +148,19 @@ package struct QueueConsumer<Queue: MessageQueue, Handler: MessageHandler>: Serv
         let factor = 1 << min(max(count - 1, 0), 16)
         return min(baseBackoff * factor, maximumBackoff)
     }
+}
+
+/// A handler's answer that the message cannot be handled before `delay` has passed (a claim another
+/// consumer holds until then): it comes back after exactly that, not after the usual backoff, so
+/// that the wait does not use up its receives towards the dead-letter queue.
+package struct RetryAfter: Error, CustomStringConvertible {
+    package var delay: Duration
+    package var reason: String
+
+    package init(delay: Duration, reason: String) {
+        self.delay = delay
+        self.reason = reason
+    }
+
+    package var description: String { "\(reason); retried in \(delay)" }
 }

@@ -93,7 +93,7 @@ import Testing
             Issue.record("a new e-mail is sent"); return
         }
         #expect(first.status == .sending && first.resends == 0)
-        #expect(NotificationRules.claim(existing: first, orderId: order, event: .shipped, now: now + 1, lease: .seconds(30), newID: UUID()) == .busy,
+        #expect(NotificationRules.claim(existing: first, orderId: order, event: .shipped, now: now + 1, lease: .seconds(30), newID: UUID()) == .busy(until: try #require(first.claimedUntil)),
                 "another sender holds it")
         var sent = first
         sent.status = .sent

@@ -56,6 +56,16 @@ import TestSupport
         }
     }
 
+    /// The server keeps the message but does not answer its final dot in time: the client cannot know
+    /// it was sent, and says so (not a failure, which would make it send again freely).
+    @Test func noAnswerToTheMessageIsAnUnknownOutcome() async throws {
+        try await Self.withSink(["--reply-delay-ms", "3000"]) { sink in
+            let client = SMTPClient(settings: try #require(SMTPSettings(url: sink.smtpURL)), timeout: .seconds(1))
+            await #expect(throws: MailOutcomeUnknown.self) { try await client.send(Self.mail) }
+            #expect(try await sink.messages().count == 1, "the sink kept it")
+        }
+    }
+
     @Test func settingsComeFromTheURL() throws {
         #expect(SMTPSettings(url: "smtp://mail.example.com") == SMTPSettings(host: "mail.example.com", port: 25))
         #expect(SMTPSettings(url: "smtps://mail.example.com")?.port == 465 && SMTPSettings(url: "smtps://mail.example.com")?.security == .implicitTLS)

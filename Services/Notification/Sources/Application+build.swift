@@ -29,7 +29,7 @@ package func buildApplication(_ config: NotificationServiceConfig, logger: Logge
         readiness: host.readiness
     )
     return host.application(
-        name: "notification-service", host: config.host, port: config.port, database: config.database, migrations: NotificationMigrations.all + WebhookMigrations.all,
+        name: "notification-service", host: config.host, port: config.port, database: config.database, migrations: NotificationMigrations.all + WebhookMigrations.all + Outbox.migrations,
         router: router,
         services: [
             host.consumer(ShopQueues.notificationEvents, NotificationHandler(

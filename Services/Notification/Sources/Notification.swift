@@ -69,8 +69,8 @@ package enum NotificationRules {
     package enum Claim: Sendable, Equatable {
         /// Send it (the record to store first, claimed).
         case send(NotificationRecord)
-        /// Another sender holds it now: try again later (the message comes back).
-        case busy
+        /// Another sender holds it until then: try again after (the message comes back).
+        case busy(until: Date)
         /// Nothing to send; store this record (given up) if there is one.
         case done(NotificationRecord?)
     }
@@ -88,7 +88,7 @@ package enum NotificationRules {
             record.claimedUntil = until
             return .send(record)
         case .sending:
-            if let claimed = record.claimedUntil, claimed > now { return .busy }
+            if let claimed = record.claimedUntil, claimed > now { return .busy(until: claimed) }
             // The sender's outcome is unknown: it may have sent. Once more at most.
             guard record.resends == 0 else {
                 record.status = .unconfirmed

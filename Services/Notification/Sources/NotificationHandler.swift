@@ -76,8 +76,6 @@ package struct NotificationHandler<Repository: NotificationRepository & WebhookR
         var description: String { "no contact for order \(orderId) yet" }
     }
 
-    /// Another sender holds this e-mail's claim: the message comes back later.
-    struct ClaimedElsewhere: Error {}
 
     package func handle(_ message: QueueMessage) async throws {
         let envelope = try EventEnvelope(message: message)
@@ -111,8 +109,9 @@ package struct NotificationHandler<Repository: NotificationRepository & WebhookR
         switch try await repository.claim(
             orderId: order.orderId, event: event, userName: order.userName, to: email.to, subject: email.subject, channel: channel.name, lease: lease
         ) {
-        case .busy:
-            throw ClaimedElsewhere()
+        case .busy(let until):
+            // Back when the claim ends (not sooner: each early receive would count towards the DLQ).
+            throw RetryAfter(delay: .milliseconds(max(100, Int(until.timeIntervalSinceNow * 1000) + 200)), reason: "another sender holds this e-mail's claim")
         case .done:
             logger.info("e-mail already sent for this event", metadata: ["orderId": "\(order.orderId)", "event": "\(event.rawValue)"])
         case .send(let record):
@@ -120,7 +119,15 @@ package struct NotificationHandler<Repository: NotificationRepository & WebhookR
                 from: from, to: email.to, subject: email.subject, text: email.text, html: email.html, messageID: "\(record.id.uuidString.lowercased())@swn-shop", date: Date()
             )
             do {
-                try await channel.send(mail)
+                // Within the lease, so that no other sender takes the claim over while this one may still send.
+                try await withTimeout(lease * 0.8) { try await channel.send(mail) }
+            } catch is MailOutcomeUnknown, is TimeoutError {
+                // It may have gone out: the claim stays (no outcome), and the lease rule decides: sent once
+                // more at most, after the lease.
+                logger.warning("the mail server did not confirm an e-mail; it is sent again at most once, after the claim's lease", metadata: [
+                    "orderId": "\(order.orderId)", "event": "\(event.rawValue)",
+                ])
+                throw RetryAfter(delay: lease + .milliseconds(200), reason: "outcome of the send unknown")
             } catch let error as SMTPError where !error.isTransient {
                 try await repository.record(record.id, status: .failed, error: error.description)
                 logger.warning("e-mail refused for good", metadata: ["orderId": "\(order.orderId)", "event": "\(event.rawValue)", "error": "\(error)"])
@@ -130,8 +137,24 @@ package struct NotificationHandler<Repository: NotificationRepository & WebhookR
                 try await repository.record(record.id, status: .pending, error: "\(error)")
                 throw error
             }
-            try await repository.record(record.id, status: .sent, error: nil)
+            // Sent: recorded, through a short database outage too (else it would be sent once more).
+            try await Self.persistently { try await repository.record(record.id, status: .sent, error: nil) }
             logger.info("e-mail sent", metadata: ["orderId": "\(order.orderId)", "event": "\(event.rawValue)", "channel": "\(channel.name)", "resend": "\(record.resends > 0)"])
+        }
+    }
+
+    /// `operation`, tried again for about ten seconds while it fails.
+    static func persistently(_ operation: () async throws -> Void) async throws {
+        var pause: Duration = .milliseconds(100)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            do {
+                return try await operation()
+            } catch {
+                guard ContinuousClock.now + pause < deadline, !Task.isCancelled else { throw error }
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(2))
+            }
         }
     }
 }

@@ -93,6 +93,13 @@ package struct SMTPError: Error, CustomStringConvertible, Equatable {
     package var description: String { "SMTP \(code): \(message)" }
 }
 
+/// The message was handed over but no answer came (a timeout or a closed connection after DATA's
+/// final dot): it may have been sent. Not the same as a failure, which is known not to have sent it.
+package struct MailOutcomeUnknown: Error, CustomStringConvertible {
+    package var reason: String
+    package var description: String { "the mail server did not confirm the message (\(reason)): it may have been sent" }
+}
+
 /// A small SMTP client (RFC 5321) over SwiftNIO: EHLO, STARTTLS, AUTH PLAIN/LOGIN, MAIL FROM, RCPT TO,
 /// DATA, QUIT — one connection per mail, every step within `timeout`.
 package struct SMTPClient: Sendable {
@@ -178,7 +185,14 @@ package struct SMTPClient: Sendable {
         _ = try await expect(250...250, after: "MAIL FROM:<\(try Self.address(mail.from))>")
         _ = try await expect(250...251, after: "RCPT TO:<\(try Self.address(mail.to))>")
         _ = try await expect(354...354, after: "DATA")
-        _ = try await expect(250...250, after: Self.dotStuffed(mail.message) + ".")
+        // Once the message's final dot is out, no answer means the server may have taken it.
+        do {
+            _ = try await expect(250...250, after: Self.dotStuffed(mail.message) + ".")
+        } catch let error as SMTPError where error.code != 0 {
+            throw error
+        } catch {
+            throw MailOutcomeUnknown(reason: "\(error)")
+        }
         _ = try? await expect(221...221, after: "QUIT")
     }
 

@@ -44,18 +44,18 @@ package struct WebhookInput: Decodable, Sendable {
     static let maximumURLLength = 2048
     static let maximumDescriptionLength = 500
 
-    /// The input with its rules checked (every failure a 400 naming the field); the address itself is
+    /// The input with its rules checked (every failure a 4xx naming the field); the address itself is
     /// checked by the caller against `WebhookAddressPolicy` after resolving the host.
     package func validated(policy: WebhookAddressPolicy) throws -> WebhookInput {
         var valid = self
         valid.url = url.trimmingCharacters(in: .whitespaces)
         guard !valid.url.isEmpty, valid.url.utf8.count <= Self.maximumURLLength else {
-            throw Problem.badRequest("url must be an http(s) URL of at most \(Self.maximumURLLength) bytes", field: "url")
+            throw Problem.unprocessable("url must be an http(s) URL of at most \(Self.maximumURLLength) bytes", field: "url")
         }
         do {
             _ = try policy.check(url: valid.url)
         } catch {
-            throw Problem.badRequest("url: \(error)", field: "url")
+            throw Problem.unprocessable("url: \(error)", field: "url")
         }
         guard !events.isEmpty else { throw Problem.badRequest("events must name at least one of \(Self.eventNames)", field: "events") }
         for (index, event) in events.enumerated() where OrderEmail.Event(rawValue: event) == nil {
