@@ -76,6 +76,7 @@ shipments, e-mails and resends, kills per service, ...) and exits 1 when an inva
 Settings: PG_URL (default postgres://swn:swn@127.0.0.1:$PGPORT), SWN_BIN_DIR, ORDERS, WORKERS, SEED,
 PG_RESTARTS, OUTAGE_SECONDS, PGDATA_DIR (the cluster scripts/postgres.sh made, default .data/postgres),
 REPLICAS (default 1: one process per service, no gateway), GATEWAYS (default 2 with REPLICAS > 1, else 0),
+KEEP_DATABASES=1 (the run's databases are left in place, to investigate a failure; dropped by default),
 CANCEL_SHARE, RETURN_SHARE, ACTION_THREADS (default 4). The mail sink needs aiosmtpd (PyPI; `make chaos` installs it).
 """
 import calendar
@@ -299,7 +300,8 @@ def aiosmtpd_installed():
 
 class MailSink:
     """scripts/mail_sink.py on free ports (SMTP and its HTTP API), ending with this process
-    (`--exit-with-parent`), keeping every message of the run; what it prints goes to mail-sink.log in WORK."""
+    (`--exit-with-parent`), keeping every message of the run (also in mail-sink.jsonl in WORK, one JSON line
+    each, for a look after the run); what it prints goes to mail-sink.log in WORK."""
 
     def __init__(self):
         self.smtp_port, self.http_port = free_port(), free_port()
@@ -319,7 +321,8 @@ class MailSink:
             return
         self.process = subprocess.Popen(
             [sys.executable, os.path.join(ROOT, "scripts", "mail_sink.py"), "--smtp-port", str(self.smtp_port), "--http-port", str(self.http_port),
-             "--keep", "1000000", "--exit-with-parent"], stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+             "--keep", "1000000", "--file", os.path.join(WORK, "mail-sink.jsonl"), "--exit-with-parent"],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.process.poll() is not None:
@@ -484,6 +487,9 @@ class Stack:
             service.stop()
         if self.mail_sink:
             self.mail_sink.stop()
+        if os.environ.get("KEEP_DATABASES") in ("1", "true"):
+            log("kept the run's databases (KEEP_DATABASES): %s_*" % RUN)
+            return
         for database in ["identity", "product", "basket", "ordering", "payment", "shipping", "notification", "bus", "gateway"]:
             subprocess.call([PSQL, "%s/postgres" % PG_URL, "-qc", "DROP DATABASE IF EXISTS %s_%s WITH (FORCE)" % (RUN, database)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -119,7 +119,7 @@ step "swn's e-mails about these orders (notification-service, one per order even
 # Sent a moment after each event: waits until all six are listed as sent.
 expected="${ORDERS[*]}"
 for _ in $(seq 1 300); do
-  mails=$(curl -fsS "$GATEWAY/notification/swn?limit=200" -H "Authorization: Bearer $SWN")
+  mails=$(curl -fsS "$GATEWAY/notification/swn?limit=200" -H "Authorization: Bearer $SWN") || mails='{"items":[]}'
   missing=$(echo "$mails" | EXPECTED="$expected" python3 -c '
 import json, os, sys
 words = os.environ["EXPECTED"].split()
