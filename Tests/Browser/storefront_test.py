@@ -41,7 +41,7 @@ from the storefront's lifecycle.js, rendered from the Swift contract. Then, in t
      then `Returned`, the payment `Refunded`, the stock back; the order page fits a phone's width;
  10. the admin's shipments list shows the delivered, the returned and the cancelled order's shipments
      (status, carrier, tracking number, times) and links to the order;
- 10b. the admin's webhooks: the form's own errors and the API's 400 (a URL with credentials) next to their
+ 10b. the admin's webhooks: the form's own errors and the API's 422 (a URL with credentials) next to their
      fields; a webhook to the test's receiver (answers 204) for OrderCompleted and OrderShipped, its secret
      (whsec_…) shown once with Copy and the once-only note, then gone after a reload and absent from GET /webhook;
      a second one to an endpoint answering 500; a customer's order (through the API) is delivered to the first
@@ -932,7 +932,7 @@ def scenario_admin_shipments(browser, state):
 
 
 def scenario_webhooks(browser, state):
-    """The admin's webhooks: the form's errors (its own, and the API's 400 next to the URL), two webhooks created (the
+    """The admin's webhooks: the form's errors (its own, and the API's 422 next to the URL), two webhooks created (the
     secret shown once, copyable), an order's events delivered to one (signed with that secret) and retried until dead
     at the other (its attempts shown), then both deleted after a confirmation."""
     b = browser
@@ -960,7 +960,7 @@ def scenario_webhooks(browser, state):
         b.wait_text('#webhook-form [data-error-for="url"]', "URL")
         b.wait_text('#webhook-form [data-error-for="events"]', "at least one event")
         check(event_box("OrderCompleted").get_attribute("aria-invalid") == "true", "the events should be marked invalid")
-        # The API refuses a URL with credentials (400, field `url`): shown next to the URL field.
+        # The API refuses a URL with credentials (422, field `url`): shown next to the URL field.
         b.fill(form, "url", "http://someone:secret@%s/ok" % receiver.url("").split("//", 1)[1])
         event_box("OrderCompleted").click()
         submit()
