@@ -33,6 +33,7 @@ package struct ShopService: Sendable, Hashable, CustomStringConvertible {
     package static let product = ShopService(name: "product", executable: "product-service", port: 8081, database: "product", routes: [
         .init(.get, "/product", .anyone),
         .init(.post, "/product", .admin),
+        .init(.get, "/product/facets", .anyone),
         .init(.get, "/product/{id}", .anyone),
         .init(.put, "/product/{id}", .admin),
         .init(.delete, "/product/{id}", .admin),

@@ -15,6 +15,7 @@ import Yams
         ("OrderCursor", "/order", OrderCursor.pattern, OrderCursor.maximumLength, { OrderCursor(cursor: $0) != nil }),
         ("BasketCursor", "/basket", NameCursor.pattern, NameCursor.maximumLength, { NameCursor(cursor: $0) != nil }),
         ("ShipmentCursor", "/shipment", TimeCursor.pattern, TimeCursor.maximumLength, { TimeCursor(cursor: $0) != nil }),
+        ("ProductCursor", "/product", SearchCursor.pattern, SearchCursor.maximumLength, { SearchCursor(cursor: $0) != nil }),
     ]
 
     @Test func theOpenAPIFileDeclaresEachListsCursorForm() throws {
@@ -46,7 +47,8 @@ import Yams
             let regex = try NSRegularExpression(pattern: form.pattern)
             for _ in 0..<3000 {
                 var candidate: String
-                switch Int.random(in: 0..<4, using: &generator) {
+                switch Int.random(in: 0..<5, using: &generator) {
+                case 4: candidate = "r" + hex(Int.random(in: 7...9, using: &generator)) + hex(32) + text(Int.random(in: 0...12, using: &generator))
                 case 0: candidate = hex(32) + text(Int.random(in: 0...12, using: &generator))
                 case 1: candidate = (Bool.random(using: &generator) ? "-" : "") + String(Int64.random(in: 0...9_999_999_999_999_999, using: &generator)) + "." + hex(32)
                 case 2: candidate = text(Int.random(in: 0...40, using: &generator))
@@ -70,12 +72,16 @@ import Yams
     @Test func issuedCursorsAreInTheirForm() throws {
         let product = ProductCursor(name: String(repeating: "🙂", count: 200), id: UUID())
         let order = OrderCursor(orderDate: Date(timeIntervalSince1970: 1_800_000_000.123456), orderId: UUID())
-        for (cursor, form) in [(product.cursor, Self.forms[0]), (order.cursor, Self.forms[1]), (NameCursor(name: "josé").cursor, Self.forms[2])] {
+        let search = SearchCursor(rank: 0.0607927, name: String(repeating: "🙂", count: 200), id: UUID())
+        for (cursor, form) in [
+            (product.cursor, Self.forms[0]), (order.cursor, Self.forms[1]), (NameCursor(name: "josé").cursor, Self.forms[2]), (search.cursor, Self.forms[4]),
+        ] {
             let regex = try NSRegularExpression(pattern: form.pattern)
             #expect(regex.firstMatch(in: cursor, range: NSRange(cursor.startIndex..., in: cursor)) != nil, "\(cursor)")
             #expect(cursor.count <= form.maximumLength)
         }
         #expect(ProductCursor(cursor: Substring(product.cursor)) == product)
+        #expect(SearchCursor(cursor: Substring(search.cursor)) == search)
         #expect(OrderCursor(cursor: Substring(order.cursor)) == order)
     }
 }

@@ -22,15 +22,51 @@ package final class InMemoryProductRepository: ProductRepository {
         products.withLock { $0[id] }
     }
 
-    package func list(category: String?, ids: [UUID]?, after cursor: ProductCursor?, limit: Int) async throws -> [Product] {
+    package func list(_ filter: ProductFilter, after cursor: ProductCursor?, limit: Int) async throws -> [Product] {
         products.withLock { products in
             products.values
-                .filter { product in category.map { product.category == $0 } ?? true }
-                .filter { product in ids.map { $0.contains(product.id) } ?? true }
+                .filter { Self.passes($0, filter) }
                 .filter { product in cursor.map { (product.name, product.id.uuidString) > ($0.name, $0.id.uuidString) } ?? true }
                 .sorted { ($0.name, $0.id.uuidString) < ($1.name, $1.id.uuidString) }
                 .prefix(limit).map { $0 }
         }
+    }
+
+    /// Words found as prefixes of the product's words (no typo tolerance here: that is Postgres's).
+    package func search(_ filter: ProductFilter, after cursor: SearchCursor?, limit: Int) async throws -> [RankedProduct] {
+        products.withLock { products in
+            products.values
+                .filter { Self.passes($0, filter) }
+                .compactMap { product -> RankedProduct? in
+                    let words = "\(product.name) \(product.category) \(product.description)".lowercased()
+                        .split { !$0.isLetter && !$0.isNumber }.map(String.init)
+                    let hits = filter.words.filter { word in words.contains { $0.hasPrefix(word) } }.count
+                    return hits == filter.words.count ? RankedProduct(product: product, rank: Float(hits)) : nil
+                }
+                .filter { found in
+                    cursor.map { found.rank < $0.rank || (found.rank == $0.rank && (found.product.name, found.product.id.uuidString) > ($0.after.name, $0.after.id.uuidString)) } ?? true
+                }
+                .sorted { ($1.rank, $0.product.name, $0.product.id.uuidString) < ($0.rank, $1.product.name, $1.product.id.uuidString) }
+                .prefix(limit).map { $0 }
+        }
+    }
+
+    package func facets(_ filter: ProductFilter) async throws -> ProductFacets {
+        var withoutCategory = filter
+        withoutCategory.category = nil
+        let all = try await filter.searching ? search(withoutCategory, after: nil, limit: .max).map(\.product) : list(withoutCategory, after: nil, limit: .max)
+        let found = all.filter { filter.category == nil || $0.category == filter.category }
+        let counts = Dictionary(grouping: all, by: \.category).map { ProductFacets.Category(name: $0.key, count: $0.value.count) }
+            .sorted { ($1.count, $0.name) < ($0.count, $1.name) }
+        return ProductFacets(categories: counts, price: .init(min: found.map(\.price).min(), max: found.map(\.price).max()))
+    }
+
+    static func passes(_ product: Product, _ filter: ProductFilter) -> Bool {
+        (filter.category.map { product.category == $0 } ?? true)
+            && (filter.ids.map { $0.contains(product.id) } ?? true)
+            && (filter.minPrice.map { product.price >= $0 } ?? true)
+            && (filter.maxPrice.map { product.price <= $0 } ?? true)
+            && (!filter.inStock || product.stock > 0)
     }
 
     package func update(id: UUID, with input: ProductInput, expected: ProductTag?) async throws -> ProductUpdate {

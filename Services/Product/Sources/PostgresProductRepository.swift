@@ -68,13 +68,16 @@ package struct PostgresProductRepository: ProductRepository {
         }
     }
 
-    package func list(category: String?, ids: [UUID]?, after cursor: ProductCursor?, limit: Int) async throws -> [Product] {
+    package func list(_ filter: ProductFilter, after cursor: ProductCursor?, limit: Int) async throws -> [Product] {
         // NULL parameters switch the filters off, so one statement serves every combination.
         let rows = try await client.query(
             """
             SELECT \(unescaped: Self.columns) FROM products
-            WHERE (\(category)::text IS NULL OR category = \(category))
-              AND (\(ids)::uuid[] IS NULL OR id = ANY(\(ids)))
+            WHERE (\(filter.category)::text IS NULL OR category = \(filter.category))
+              AND (\(filter.ids)::uuid[] IS NULL OR id = ANY(\(filter.ids)))
+              AND (\(filter.minPrice?.description)::numeric IS NULL OR price >= \(filter.minPrice?.description)::numeric)
+              AND (\(filter.maxPrice?.description)::numeric IS NULL OR price <= \(filter.maxPrice?.description)::numeric)
+              AND (NOT \(filter.inStock) OR stock > 0)
               AND (\(cursor?.name)::text IS NULL OR (name, id) > (\(cursor?.name), \(cursor?.id)))
             ORDER BY name, id
             LIMIT \(limit)
@@ -82,6 +85,70 @@ package struct PostgresProductRepository: ProductRepository {
             logger: logger
         )
         return try await Self.decode(rows)
+    }
+
+    /// The words become a `tsquery` in the database (`product_search_query`, see `ProductMigrations`),
+    /// ranked by `ts_rank` over the weighted `search` column.
+    package func search(_ filter: ProductFilter, after cursor: SearchCursor?, limit: Int) async throws -> [RankedProduct] {
+        let rows = try await client.query(
+            """
+            WITH query AS (SELECT product_search_query(\(filter.words)::text[]) AS q)
+            SELECT \(unescaped: Self.columns), rank FROM (
+                SELECT products.*, ts_rank(search, query.q)::float4 AS rank FROM products, query
+                WHERE search @@ query.q
+                  AND (\(filter.category)::text IS NULL OR category = \(filter.category))
+                  AND (\(filter.ids)::uuid[] IS NULL OR id = ANY(\(filter.ids)))
+                  AND (\(filter.minPrice?.description)::numeric IS NULL OR price >= \(filter.minPrice?.description)::numeric)
+                  AND (\(filter.maxPrice?.description)::numeric IS NULL OR price <= \(filter.maxPrice?.description)::numeric)
+                  AND (NOT \(filter.inStock) OR stock > 0)
+            ) found
+            WHERE \(cursor?.rank)::float4 IS NULL OR rank < \(cursor?.rank)::float4
+               OR (rank = \(cursor?.rank)::float4 AND (name, id) > (\(cursor?.after.name), \(cursor?.after.id)))
+            ORDER BY rank DESC, name, id
+            LIMIT \(limit)
+            """,
+            logger: logger
+        )
+        var found: [RankedProduct] = []
+        for try await row in rows {
+            let product = try Self.product(from: row)
+            let rank = try row.decode((UUID, String, String, String, String, String, Int, Int, Date, Date, Float).self).10
+            found.append(RankedProduct(product: product, rank: rank))
+        }
+        return found
+    }
+
+    package func facets(_ filter: ProductFilter) async throws -> ProductFacets {
+        // Without words the tsquery is NULL and every product passes.
+        let rows = try await client.query(
+            """
+            WITH query AS (SELECT product_search_query(\(filter.words)::text[]) AS q), found AS (
+                SELECT category, price FROM products, query
+                WHERE (query.q IS NULL OR search @@ query.q)
+                  AND (\(filter.ids)::uuid[] IS NULL OR id = ANY(\(filter.ids)))
+                  AND (\(filter.minPrice?.description)::numeric IS NULL OR price >= \(filter.minPrice?.description)::numeric)
+                  AND (\(filter.maxPrice?.description)::numeric IS NULL OR price <= \(filter.maxPrice?.description)::numeric)
+                  AND (NOT \(filter.inStock) OR stock > 0)
+            )
+            SELECT category, count(*)::bigint, NULL::text, NULL::text FROM found GROUP BY category
+            UNION ALL
+            SELECT NULL, NULL, min(price)::text, max(price)::text FROM found WHERE \(filter.category)::text IS NULL OR category = \(filter.category)
+            """,
+            logger: logger
+        )
+        var categories: [ProductFacets.Category] = []
+        var price = ProductFacets.PriceRange(min: nil, max: nil)
+        for try await (category, count, low, high) in rows.decode((String?, Int?, String?, String?).self) {
+            if let category, let count {
+                categories.append(ProductFacets.Category(name: category, count: count))
+            } else {
+                price = ProductFacets.PriceRange(
+                    min: try low.map { try Money.parse($0, column: "min(price)") }, max: try high.map { try Money.parse($0, column: "max(price)") }
+                )
+            }
+        }
+        categories.sort { ($1.count, $0.name) < ($0.count, $1.name) }
+        return ProductFacets(categories: categories, price: price)
     }
 
     package func update(id: UUID, with input: ProductInput, expected: ProductTag?) async throws -> ProductUpdate {

@@ -20,19 +20,43 @@ package struct ProductController<Repository: ProductRepository> {
     package func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group
             .get(use: list)
+            .get("facets", use: facets)
             .get(":id", use: get)
             .post(use: create)
             .put(":id", use: update)
             .delete(":id", use: delete)
     }
 
+    /// The catalog by name, or (with `q`) the products matching the words, best first; both filtered
+    /// by `category`, `ids`, `minPrice`, `maxPrice` and `inStock`.
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let query = request.uri.queryParameters
-        let category = query["category"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
-        let page = try PageRequest<ProductCursor>(request, defaultLimit: Self.defaultPageSize, maximumLimit: Self.maximumPageSize)
-        let ids = try query["ids"].map { try Self.ids(String($0)) }
-        let products = try await repository.list(category: category, ids: ids, after: page.cursor, limit: page.fetchLimit)
-        return try JSONOutput.response(page.page(products) { ProductCursor(name: $0.name, id: $0.id) })
+        let filter = try Self.filter(request)
+        guard filter.searching else {
+            let page = try PageRequest<ProductCursor>(request, defaultLimit: Self.defaultPageSize, maximumLimit: Self.maximumPageSize)
+            let products = try await repository.list(filter, after: page.cursor, limit: page.fetchLimit)
+            return try JSONOutput.response(page.page(products) { ProductCursor(name: $0.name, id: $0.id) })
+        }
+        let page = try PageRequest<SearchCursor>(request, defaultLimit: Self.defaultPageSize, maximumLimit: Self.maximumPageSize)
+        let found = page.page(try await repository.search(filter, after: page.cursor, limit: page.fetchLimit)) {
+            SearchCursor(rank: $0.rank, name: $0.product.name, id: $0.product.id)
+        }
+        return try JSONOutput.response(Page(items: found.items.map(\.product), nextCursor: found.nextCursor))
+    }
+
+    /// `GET /product/facets`: category counts and the price range for the same filters.
+    @Sendable func facets(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try JSONOutput.response(try await repository.facets(try Self.filter(request)))
+    }
+
+    static func filter(_ request: Request) throws -> ProductFilter {
+        let parameters = request.uri.queryParameters
+        var query: [String: String] = [:]
+        for name in ["q", "category", "minPrice", "maxPrice", "inStock"] {
+            if let value = parameters[Substring(name)] { query[name] = String(value) }
+        }
+        var filter = try ProductFilter(query: query)
+        filter.ids = try parameters["ids"].map { try Self.ids(String($0)) }
+        return filter
     }
 
     /// The product with its `ETag` (`"<version>.<stock>"`: it changes with every edit and every sale),

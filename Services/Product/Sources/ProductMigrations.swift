@@ -39,5 +39,48 @@ enum ProductMigrations {
             "ALTER TABLE stock_reservations ADD COLUMN user_name TEXT",
             "CREATE INDEX stock_reservations_held ON stock_reservations (user_name) WHERE status = 'reserved'",
         ]),
+        // Search. `search` is kept by Postgres (a generated column: name A, category B, description C,
+        // the `simple` configuration so that names are not stemmed); `product_words` holds every word
+        // of the catalog (kept by a trigger), with a trigram index that finds the words nearest a typo.
+        // `product_search_query` turns the query's words into a tsquery: each word as a prefix, or (a
+        // word the catalog does not have) one of the three catalog words nearest to it when similar
+        // enough (trigram similarity ≥ 0.25: `iphnoe` → `iphone`), every word required.
+        Migration("004_search", [
+            "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+            """
+            ALTER TABLE products ADD COLUMN search tsvector GENERATED ALWAYS AS (
+                setweight(to_tsvector('simple', name), 'A') || setweight(to_tsvector('simple', category), 'B')
+                || setweight(to_tsvector('simple', coalesce(description, '')), 'C')
+            ) STORED
+            """,
+            "CREATE INDEX products_search ON products USING gin (search)",
+            "CREATE INDEX products_price ON products (price)",
+            "CREATE TABLE product_words (word TEXT PRIMARY KEY)",
+            "CREATE INDEX product_words_trigrams ON product_words USING gist (word gist_trgm_ops)",
+            """
+            CREATE FUNCTION product_words_keep() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO product_words (word) SELECT unnest(tsvector_to_array(NEW.search)) ON CONFLICT DO NOTHING;
+                RETURN NULL;
+            END
+            $$
+            """,
+            "CREATE TRIGGER products_words AFTER INSERT OR UPDATE OF name, description, category ON products FOR EACH ROW EXECUTE FUNCTION product_words_keep()",
+            "INSERT INTO product_words (word) SELECT DISTINCT unnest(tsvector_to_array(search)) FROM products ON CONFLICT DO NOTHING",
+            """
+            CREATE FUNCTION product_search_query(words text[]) RETURNS tsquery LANGUAGE sql STABLE AS $$
+                SELECT string_agg('(' || alternatives || ')', ' & ')::tsquery FROM (
+                    SELECT quote_literal(t.w) || ':*' || coalesce(' | ' || string_agg(quote_literal(near.word), ' | '), '') AS alternatives
+                    FROM unnest(words) WITH ORDINALITY AS t(w, i)
+                    LEFT JOIN LATERAL (
+                        SELECT nearest.word FROM (SELECT p.word FROM product_words p ORDER BY p.word <-> t.w LIMIT 3) nearest
+                        WHERE similarity(nearest.word, t.w) >= 0.25 AND nearest.word <> t.w
+                          AND NOT EXISTS (SELECT 1 FROM product_words known WHERE known.word = t.w)
+                    ) near ON true
+                    GROUP BY t.i, t.w
+                ) per_word
+            $$
+            """,
+        ]),
     ] + Outbox.migrations
 }

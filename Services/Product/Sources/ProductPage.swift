@@ -12,7 +12,10 @@ package struct ProductCursor: PageCursor, Equatable {
         self.id = id
     }
 
+    /// A search's cursor (`SearchCursor`: `r`, the rank, then this form) names the same position
+    /// here, its rank left aside: every cursor of the form is a position in either order.
     package init?(cursor text: Substring) {
+        let text = SearchCursor.rankPrefix(of: text) == nil ? text : text.dropFirst(9)
         guard text.utf8.count >= 32, let id = CursorPart.decodeUUID(text.prefix(32)),
               let name = CursorPart.decodeText(text.dropFirst(32))
         else { return nil }
@@ -20,9 +23,9 @@ package struct ProductCursor: PageCursor, Equatable {
     }
 
     package var cursor: String { CursorPart.encode(uuid: id) + CursorPart.encode(text: name) }
-    package static var pattern: String { "^(?:\(CursorPart.uuidPattern)\(CursorPart.textPattern))?$" }
-    /// The id and a name of 200 scalars of up to 4 bytes each.
-    package static var maximumLength: Int { 32 + 1067 }
+    package static var pattern: String { "^(?:(?:r[0-9A-Fa-f]{8})?\(CursorPart.uuidPattern)\(CursorPart.textPattern))?$" }
+    /// A search's rank, the id and a name of 200 scalars of up to 4 bytes each.
+    package static var maximumLength: Int { 9 + 32 + 1067 }
 }
 
 /// One page of `GET /product`.

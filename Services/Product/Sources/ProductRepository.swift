@@ -4,8 +4,13 @@ import Foundation
 package protocol ProductRepository: Sendable {
     func create(_ input: ProductInput) async throws -> Product
     func find(id: UUID) async throws -> Product?
-    /// Up to `limit` products after `cursor`, optionally of one category and among `ids`, ordered by name then id.
-    func list(category: String?, ids: [UUID]?, after cursor: ProductCursor?, limit: Int) async throws -> [Product]
+    /// Up to `limit` products after `cursor` that pass `filter` (its words ignored), ordered by name then id.
+    func list(_ filter: ProductFilter, after cursor: ProductCursor?, limit: Int) async throws -> [Product]
+    /// Up to `limit` products that match `filter`'s words (typos forgiven, the last word also as a
+    /// prefix) and pass its other filters, best match first, then by name and id.
+    func search(_ filter: ProductFilter, after cursor: SearchCursor?, limit: Int) async throws -> [RankedProduct]
+    /// The categories and price range of what `filter` finds.
+    func facets(_ filter: ProductFilter) async throws -> ProductFacets
     /// Updates the product when it is still `expected` (its `ETag`; nil: whatever it is now).
     func update(id: UUID, with input: ProductInput, expected: ProductTag?) async throws -> ProductUpdate
     /// Whether a product was deleted.
