@@ -21,11 +21,14 @@ package struct Route: Sendable, Hashable, CustomStringConvertible {
         package let method: HTTPRequest.Method
         package let path: String
         package let access: Access
+        /// The largest body it takes when more than the 1 MiB every route takes (uploads).
+        package let maximumBody: Int?
 
-        package init(_ method: HTTPRequest.Method, _ path: String, _ access: Access) {
+        package init(_ method: HTTPRequest.Method, _ path: String, _ access: Access, maximumBody: Int? = nil) {
             self.method = method
             self.path = path
             self.access = access
+            self.maximumBody = maximumBody
         }
     }
 
@@ -34,12 +37,21 @@ package struct Route: Sendable, Hashable, CustomStringConvertible {
     package let path: String
     package let service: ShopService
     package let access: Access
+    package let maximumBody: Int?
 
-    package init(_ method: HTTPRequest.Method, _ path: String, _ service: ShopService, _ access: Access) {
+    package init(_ method: HTTPRequest.Method, _ path: String, _ service: ShopService, _ access: Access, maximumBody: Int? = nil) {
         self.method = method
         self.path = path
         self.service = service
         self.access = access
+        self.maximumBody = maximumBody
+    }
+
+    /// Whether `path` (a request's, without its query) is this route's template filled in.
+    package func matches(method: HTTPRequest.Method, path: some StringProtocol) -> Bool {
+        let given = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        return method == self.method && given.count == segments.count
+            && zip(segments, given).allSatisfy { template, value in template.hasPrefix("{") ? !value.isEmpty : template == value }
     }
 
     /// The path's segments, `{name}` for a parameter.
@@ -51,8 +63,15 @@ package struct Route: Sendable, Hashable, CustomStringConvertible {
 package enum ShopRoutes {
     /// Every route of every service, in the order of `ShopService.all`.
     package static let all: [Route] = ShopService.all.flatMap { service in
-        service.routes.map { Route($0.method, $0.path, service, $0.access) }
+        service.routes.map { Route($0.method, $0.path, service, $0.access, maximumBody: $0.maximumBody) }
     }
+
+    /// The largest body a request to `path` may have: its route's, else 1 MiB.
+    package static func maximumBody(method: HTTPRequest.Method, path: some StringProtocol) -> Int {
+        all.first { $0.maximumBody != nil && $0.matches(method: method, path: path) }?.maximumBody ?? defaultMaximumBody
+    }
+
+    package static let defaultMaximumBody = 1 << 20
 
     /// The services the gateway forwards to.
     package static var upstreams: [ShopService] {

@@ -4,6 +4,11 @@ import HTTPTypes
 /// policy, upstreams and own paths from here; services create their own databases at start; the
 /// local runner reads the list (`bus services`); the compose file, the CloudFormation template and
 /// the OpenAPI file are checked against it by tests.
+/// Product pictures: PNG, JPEG or WebP of at most 2 MiB.
+package enum ProductImageLimits {
+    package static let maximumBytes = 2 << 20
+}
+
 package struct ShopService: Sendable, Hashable, CustomStringConvertible {
     /// The short name: routes and settings use it (`PRODUCT_SERVICE_URL`).
     package let name: String
@@ -35,6 +40,8 @@ package struct ShopService: Sendable, Hashable, CustomStringConvertible {
         .init(.post, "/product", .admin),
         .init(.get, "/product/facets", .anyone),
         .init(.get, "/product/{id}", .anyone),
+        .init(.put, "/product/{id}/image", .admin, maximumBody: ProductImageLimits.maximumBytes),
+        .init(.get, "/product/{id}/image", .anyone),
         .init(.put, "/product/{id}", .admin),
         .init(.delete, "/product/{id}", .admin),
     ])

@@ -89,10 +89,11 @@ import TestSupport
 
     /// The sink keeps the message and acknowledges it 3 s later; notification-service is killed in
     /// between, so it cannot know whether the mail went out. Restarted, it sends it once more (same
-    /// Message-ID) after the claim's lease, records it, and a redelivery then sends nothing.
+    /// Message-ID) after the claim's lease (5 s: a send may take 4 s of it), records it, and a
+    /// redelivery then sends nothing.
     @Test func aKillBetweenSendingAndRecordingResendsAtMostOnce() async throws {
         try await MailSink.with(["--reply-delay-ms", "3000"]) { sink in
-            let settings = FulfilmentTests.delays(dispatch: 600_000).merging(["SMTP_URL": sink.smtpURL, "NOTIFICATION_CLAIM_LEASE_MS": "1500"]) { $1 }
+            let settings = FulfilmentTests.delays(dispatch: 600_000).merging(["SMTP_URL": sink.smtpURL, "NOTIFICATION_CLAIM_LEASE_MS": "5000"]) { $1 }
             try await SagaTests.withShop(settings: settings, shipping: true) { shop in
                 let kettle = try await SagaTests.createProduct(shop, stock: 5)
                 let orderId = try await SagaTests.order(shop, user: "mailkill", lines: [(kettle, 1)], card: "4242424242424242")

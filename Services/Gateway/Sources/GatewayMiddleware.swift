@@ -127,11 +127,12 @@ package struct GatewayMiddleware: RouterMiddleware {
     func readBody(_ request: Request, context: Context) async throws -> ByteBuffer? {
         let declared = request.headers[.contentLength].flatMap(Int.init)
         guard declared.map({ $0 > 0 }) ?? (request.headers[.transferEncoding] != nil) else { return nil }
-        if let declared, declared > context.maxUploadSize {
-            throw Problem(.contentTooLarge, detail: "the request body is larger than \(context.maxUploadSize) bytes")
+        // 1 MiB, or what the route table declares for an upload.
+        let limit = max(context.maxUploadSize, ShopRoutes.maximumBody(method: request.method, path: request.uri.path))
+        if let declared, declared > limit {
+            throw Problem(.contentTooLarge, detail: "the request body is larger than \(limit) bytes")
         }
         let body = request.body
-        let limit = context.maxUploadSize
         do {
             return try await withTimeout(bodyTimeout) { try await body.collect(upTo: limit) }
         } catch is TimeoutError {

@@ -1,10 +1,12 @@
 import Foundation
+import NIOCore
 import Synchronization
 
 /// The catalog in memory: for tests of the HTTP API and the rules without a database. It keeps
 /// the same order, paging and versioning as the Postgres repository; it publishes no events.
 package final class InMemoryProductRepository: ProductRepository {
     private let products = Mutex<[UUID: Product]>([:])
+    private let images = Mutex<[UUID: StoredImage]>([:])
 
     package init() {}
 
@@ -69,6 +71,21 @@ package final class InMemoryProductRepository: ProductRepository {
             && (!filter.inStock || product.stock > 0)
     }
 
+    package func setImage(_ image: ProductImage, of id: UUID) async throws -> Product? {
+        let product = products.withLock { products -> Product? in
+            products[id]?.imageUrl = ProductImage.url(of: id, tag: image.etag)
+            return products[id]
+        }
+        if product != nil {
+            images.withLock { $0[id] = StoredImage(contentType: image.format.contentType, data: ByteBuffer(data: image.data), etag: image.etag) }
+        }
+        return product
+    }
+
+    package func image(of id: UUID) async throws -> StoredImage? {
+        images.withLock { $0[id] }
+    }
+
     package func update(id: UUID, with input: ProductInput, expected: ProductTag?) async throws -> ProductUpdate {
         products.withLock { products in
             guard var product = products[id] else { return .notFound }
@@ -88,7 +105,8 @@ package final class InMemoryProductRepository: ProductRepository {
     }
 
     package func delete(id: UUID) async throws -> Bool {
-        products.withLock { $0.removeValue(forKey: id) != nil }
+        images.withLock { _ = $0.removeValue(forKey: id) }
+        return products.withLock { $0.removeValue(forKey: id) != nil }
     }
 
     package func count() async throws -> Int {

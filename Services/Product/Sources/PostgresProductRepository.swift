@@ -1,6 +1,7 @@
 import Contracts
 import EventBus
 import Foundation
+import NIOCore
 import Logging
 import PostgresNIO
 import ServiceKit
@@ -112,7 +113,7 @@ package struct PostgresProductRepository: ProductRepository {
         var found: [RankedProduct] = []
         for try await row in rows {
             let product = try Self.product(from: row)
-            let rank = try row.decode((UUID, String, String, String, String, String, Int, Int, Date, Date, Float).self).10
+            let rank = try row.decode((UUID, String, String, String, String, String, Int, Int, Date, Date, String?, Float).self).11
             found.append(RankedProduct(product: product, rank: rank))
         }
         return found
@@ -188,6 +189,35 @@ package struct PostgresProductRepository: ProductRepository {
         }
     }
 
+    package func setImage(_ image: ProductImage, of id: UUID) async throws -> Product? {
+        try await cache.dropping({ [id] }) {
+            try await client.withTransaction(logger: logger) { connection in
+                let rows = try await connection.query(
+                    "UPDATE products SET image_etag = \(image.etag), updated_at = now() WHERE id = \(id) RETURNING \(unescaped: Self.columns)", logger: logger
+                )
+                guard let product = try await Self.decode(rows).first else { return nil }
+                try await connection.query(
+                    """
+                    INSERT INTO product_images (product_id, content_type, data, etag, width, height)
+                    VALUES (\(id), \(image.format.contentType), \(ByteBuffer(data: image.data)), \(image.etag), \(image.width), \(image.height))
+                    ON CONFLICT (product_id) DO UPDATE SET content_type = excluded.content_type, data = excluded.data, etag = excluded.etag,
+                        width = excluded.width, height = excluded.height, updated_at = now()
+                    """,
+                    logger: logger
+                )
+                return product
+            }
+        }
+    }
+
+    package func image(of id: UUID) async throws -> StoredImage? {
+        let rows = try await client.query("SELECT content_type, data, etag FROM product_images WHERE product_id = \(id)", logger: logger)
+        for try await (contentType, data, etag) in rows.decode((String, ByteBuffer, String).self) {
+            return StoredImage(contentType: contentType, data: data, etag: etag)
+        }
+        return nil
+    }
+
     package func delete(id: UUID) async throws -> Bool {
         try await cache.dropping({ [id] }) { try await deleteTransaction(id: id) }
     }
@@ -209,7 +239,7 @@ package struct PostgresProductRepository: ProductRepository {
         return 0
     }
 
-    static let columns = "id, name, description, image_file, price::text, category, stock, version, created_at, updated_at"
+    static let columns = "id, name, description, image_file, price::text, category, stock, version, created_at, updated_at, image_etag"
 
     static func decode<Rows: AsyncSequence>(_ rows: Rows) async throws -> [Product] where Rows.Element == PostgresRow {
         var products: [Product] = []
@@ -219,11 +249,12 @@ package struct PostgresProductRepository: ProductRepository {
 
     /// One row of `columns`.
     static func product(from row: PostgresRow) throws -> Product {
-        let (id, name, description, imageFile, price, category, stock, version, createdAt, updatedAt) =
-            try row.decode((UUID, String, String, String, String, String, Int, Int, Date, Date).self)
+        let (id, name, description, imageFile, price, category, stock, version, createdAt, updatedAt, imageTag) =
+            try row.decode((UUID, String, String, String, String, String, Int, Int, Date, Date, String?).self)
         return Product(
             id: id, name: name, description: description, imageFile: imageFile, price: try Money.parse(price, column: "products.price"),
-            category: category, stock: stock, version: version, createdAt: createdAt, updatedAt: updatedAt
+            category: category, stock: stock, version: version, createdAt: createdAt, updatedAt: updatedAt,
+            imageUrl: imageTag.map { ProductImage.url(of: id, tag: $0) }
         )
     }
 }

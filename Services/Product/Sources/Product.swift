@@ -1,4 +1,5 @@
 import Foundation
+import ServiceKit
 
 /// A catalog entry. `version` rises with every change so that consumers of catalog events can
 /// ignore a late, older update.
@@ -14,4 +15,6 @@ package struct Product: Codable, Sendable, Equatable {
     package var version: Int
     package var createdAt: Date
     package var updatedAt: Date
+    /// Where its picture is (`/product/{id}/image?v=<its tag>`, new with every upload); null without one.
+    @NullWhenAbsent package var imageUrl: String? = nil
 }

@@ -1,5 +1,7 @@
+import Contracts
 import Foundation
 import Hummingbird
+import NIOCore
 import ServiceKit
 
 /// The catalog's HTTP API: reads are public, writes need the admin group (checked here, from the
@@ -22,6 +24,8 @@ package struct ProductController<Repository: ProductRepository> {
             .get(use: list)
             .get("facets", use: facets)
             .get(":id", use: get)
+            .put(":id/image", use: putImage)
+            .get(":id/image", use: getImage)
             .post(use: create)
             .put(":id", use: update)
             .delete(":id", use: delete)
@@ -73,6 +77,53 @@ package struct ProductController<Repository: ProductRepository> {
         let body = try JSONOutput.body(product)
         cache.store(body, etag: product.tag.etag, for: id, readSince: token)
         return Self.tagged(JSONOutput.response(json: body), product.tag.etag)
+    }
+
+    /// `PUT /product/{id}/image` (admin): the body is the picture; its format is read from the bytes.
+    @Sendable func putImage(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try context.requireAdmin()
+        let id = try Self.productID(context)
+        let limit = ProductImageLimits.maximumBytes
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
+            throw Problem(.contentTooLarge, detail: "a picture must be at most \(limit) bytes (2 MiB)")
+        }
+        let body = request.body
+        let buffer: ByteBuffer
+        do {
+            buffer = try await withTimeout(ServerTimeouts.current.body) { try await body.collect(upTo: limit) }
+        } catch is TimeoutError {
+            throw Problem(.requestTimeout, detail: "the picture did not arrive within \(ServerTimeouts.current.body)")
+        } catch let error as NIOTooManyBytesError {
+            _ = error
+            throw Problem(.contentTooLarge, detail: "a picture must be at most \(limit) bytes (2 MiB)")
+        }
+        let image: ProductImage
+        do {
+            image = try ProductImage(data: Data(buffer: buffer))
+        } catch .unsupported {
+            throw Problem(.unsupportedMediaType, detail: ProductImage.Refusal.unsupported.description, field: "body")
+        } catch {
+            throw Problem.unprocessable(error.description, field: "body")
+        }
+        guard let product = try await repository.setImage(image, of: id) else { throw Problem.notFound("no product with id \(id)") }
+        return try JSONOutput.response(product, headers: [.eTag: product.tag.etag])
+    }
+
+    /// `GET /product/{id}/image` (public): the picture, with its `ETag` (a 304 for a matching
+    /// `If-None-Match`), cacheable, never sniffed.
+    @Sendable func getImage(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let id = try Self.productID(context)
+        guard let image = try await repository.image(of: id) else { throw Problem.notFound("product \(id) has no picture") }
+        var headers: HTTPFields = [
+            .eTag: image.etag, .cacheControl: "public, max-age=300", .init("X-Content-Type-Options")!: "nosniff",
+        ]
+        let given = request.headers[.ifNoneMatch]?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
+        if given.contains(image.etag) || given.contains("W/" + image.etag) || given.contains("*") {
+            return Response(status: .notModified, headers: headers)
+        }
+        headers[.contentType] = image.contentType
+        headers[.contentLength] = String(image.data.readableBytes)
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: image.data))
     }
 
     static func tagged(_ response: Response, _ etag: String?) -> Response {

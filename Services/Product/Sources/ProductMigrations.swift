@@ -82,5 +82,22 @@ enum ProductMigrations {
             $$
             """,
         ]),
+        // Pictures, in Postgres: at most 2 MiB each and a few per product, they go with the product's
+        // row (deleted with it, in its backups) and need no second store; `image_etag` on the product
+        // gives its `imageUrl` without a join.
+        Migration("005_images", [
+            "ALTER TABLE products ADD COLUMN image_etag TEXT",
+            """
+            CREATE TABLE product_images (
+                product_id UUID PRIMARY KEY REFERENCES products (id) ON DELETE CASCADE,
+                content_type TEXT NOT NULL,
+                data BYTEA NOT NULL,
+                etag TEXT NOT NULL,
+                width INT NOT NULL,
+                height INT NOT NULL,
+                updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )
+            """,
+        ]),
     ] + Outbox.migrations
 }

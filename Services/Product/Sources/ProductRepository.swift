@@ -1,4 +1,18 @@
 import Foundation
+import NIOCore
+
+/// A picture as stored: its type, bytes and entity tag.
+package struct StoredImage: Sendable {
+    package var contentType: String
+    package var data: ByteBuffer
+    package var etag: String
+
+    package init(contentType: String, data: ByteBuffer, etag: String) {
+        self.contentType = contentType
+        self.data = data
+        self.etag = etag
+    }
+}
 
 /// Storage of the catalog.
 package protocol ProductRepository: Sendable {
@@ -13,7 +27,10 @@ package protocol ProductRepository: Sendable {
     func facets(_ filter: ProductFilter) async throws -> ProductFacets
     /// Updates the product when it is still `expected` (its `ETag`; nil: whatever it is now).
     func update(id: UUID, with input: ProductInput, expected: ProductTag?) async throws -> ProductUpdate
-    /// Whether a product was deleted.
+    /// Stores the product's picture (replacing any); nil when there is no such product.
+    func setImage(_ image: ProductImage, of id: UUID) async throws -> Product?
+    func image(of id: UUID) async throws -> StoredImage?
+    /// Whether a product was deleted (its picture with it).
     func delete(id: UUID) async throws -> Bool
     func count() async throws -> Int
 }
