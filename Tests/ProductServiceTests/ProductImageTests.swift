@@ -43,6 +43,39 @@ import TestSupport
         #expect(throws: ProductImage.Refusal.self) { try ProductImage(data: Self.png(width: 100_000, height: 2)) }
     }
 
+    /// The demo catalog's pictures are drawn by the project and are real PNGs (Python's zlib and the
+    /// chunks' CRCs agree), and the seeded catalog has them.
+    @Test func theDemoCatalogHasPictures() async throws {
+        let picture = DemoPictures.picture(0)
+        let image = try ProductImage(data: picture)
+        #expect(image.format == .png && image.width == 256)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("demo-\(UUID()).png")
+        try picture.write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let check = try await runTool("python3", ["-c", """
+            import struct, sys, zlib
+            data = open(sys.argv[1], 'rb').read()
+            pos, idat = 8, b''
+            while pos < len(data):
+                length, kind = struct.unpack('>I4s', data[pos:pos + 8])
+                body = data[pos + 8:pos + 8 + length]
+                assert struct.unpack('>I', data[pos + 8 + length:pos + 12 + length])[0] == zlib.crc32(kind + body), kind
+                if kind == b'IDAT': idat += body
+                pos += 12 + length
+            raw = zlib.decompress(idat)
+            print(len(raw), len(set(raw[1:769])))
+            """, file.path])
+        let parts = check.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        #expect(parts.first == 256 * (256 * 3 + 1), "every row decompressed: \(check)")
+        try await ProductAPITests.withApp(seed: true) { client in
+            let page = try ProductAPITests.decode(Page<Product>.self, try await client.execute(uri: "/product", method: .get))
+            #expect(page.items.count == DemoCatalog.products.count && page.items.allSatisfy { $0.imageUrl != nil })
+            let first = try #require(page.items.first?.imageUrl)
+            let served = try await client.execute(uri: first, method: .get)
+            #expect(served.status == .ok && served.headers[.contentType] == "image/png")
+        }
+    }
+
     @Test func uploadedPicturesAreServedWithTheirTagAndDeletedWithTheirProduct() async throws {
         try await ProductAPITests.withApp { client in
             let created = try await client.execute(uri: "/product", method: .post, body: ByteBuffer(string: #"{"name":"Lamp","price":10,"category":"Home"}"#))

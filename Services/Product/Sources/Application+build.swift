@@ -20,9 +20,16 @@ package func buildApplication(_ config: ProductServiceConfig, logger: Logger) as
         router: router,
         services: [host.consumer(ShopQueues.productStock, StockCommandHandler(repository: repository, eventBusName: config.bus.eventBusName, logger: logger, maxReservedPerCustomer: config.maxReservedPerCustomer))],
         afterStart: {
-            if config.seedDemoCatalog, try await repository.count() == 0 {
-                for product in DemoCatalog.products { _ = try await repository.create(product) }
-                logger.info("loaded the demo catalog", metadata: ["products": "\(DemoCatalog.products.count)"])
+            if config.seedDemoCatalog {
+                if try await repository.count() == 0 {
+                    for product in DemoCatalog.products { _ = try await repository.create(product) }
+                    logger.info("loaded the demo catalog", metadata: ["products": "\(DemoCatalog.products.count)"])
+                }
+                // Its pictures, also for a demo catalog loaded before there were pictures.
+                for product in try await repository.list(ProductFilter(), after: nil, limit: 500) where product.imageUrl == nil {
+                    guard let index = DemoCatalog.products.firstIndex(where: { $0.name == product.name }) else { continue }
+                    _ = try await repository.setImage(try ProductImage(data: DemoPictures.picture(index)), of: product.id)
+                }
             }
         }
     )
