@@ -1,17 +1,11 @@
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// Decodes request bodies, turning decoding failures into 400 problems that name the offending field.
 package enum JSONInput {
     package static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
-        let body = request.body
-        let limit = context.maxUploadSize
-        let buffer: ByteBuffer
-        do {
-            buffer = try await withTimeout(ServerTimeouts.current.body) { try await body.collect(upTo: limit) }
-        } catch is TimeoutError {
-            throw Problem(.requestTimeout, detail: "the request body did not arrive within \(ServerTimeouts.current.body)")
-        }
+        let buffer = try await body(of: request, upTo: context.maxUploadSize)
         guard buffer.readableBytes > 0 else { throw Problem.badRequest("request body is empty; expected JSON") }
         do {
             let decoder = JSONDecoder()
@@ -19,6 +13,21 @@ package enum JSONInput {
             return try decoder.decode(T.self, from: buffer)
         } catch let error as DecodingError {
             throw problem(for: error)
+        }
+    }
+
+    /// The whole body, up to `limit` bytes: a 413 beyond it (at once when `Content-Length` says so),
+    /// a 408 when it does not arrive within the server's body timeout.
+    package static func body(of request: Request, upTo limit: Int) async throws -> ByteBuffer {
+        let tooLarge = Problem(.contentTooLarge, detail: "the request body must be at most \(limit) bytes")
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit { throw tooLarge }
+        let body = request.body
+        do {
+            return try await withTimeout(ServerTimeouts.current.body) { try await body.collect(upTo: limit) }
+        } catch is TimeoutError {
+            throw Problem(.requestTimeout, detail: "the request body did not arrive within \(ServerTimeouts.current.body)")
+        } catch is NIOTooManyBytesError {
+            throw tooLarge
         }
     }
 

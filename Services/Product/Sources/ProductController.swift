@@ -83,20 +83,7 @@ package struct ProductController<Repository: ProductRepository> {
     @Sendable func putImage(_ request: Request, context: AppRequestContext) async throws -> Response {
         try context.requireAdmin()
         let id = try Self.productID(context)
-        let limit = ProductImageLimits.maximumBytes
-        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
-            throw Problem(.contentTooLarge, detail: "a picture must be at most \(limit) bytes (2 MiB)")
-        }
-        let body = request.body
-        let buffer: ByteBuffer
-        do {
-            buffer = try await withTimeout(ServerTimeouts.current.body) { try await body.collect(upTo: limit) }
-        } catch is TimeoutError {
-            throw Problem(.requestTimeout, detail: "the picture did not arrive within \(ServerTimeouts.current.body)")
-        } catch let error as NIOTooManyBytesError {
-            _ = error
-            throw Problem(.contentTooLarge, detail: "a picture must be at most \(limit) bytes (2 MiB)")
-        }
+        let buffer = try await JSONInput.body(of: request, upTo: ProductImageLimits.maximumBytes)
         let image: ProductImage
         do {
             image = try ProductImage(data: Data(buffer: buffer))
