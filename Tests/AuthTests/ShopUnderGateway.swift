@@ -39,10 +39,10 @@ struct ShopUnderGateway: Sendable {
         }
     }
 
-    /// At most four of these shops (seven services each, in this one test process) at a time: a full
+    /// At most three of these shops (eight services each, in this one test process) at a time: a full
     /// `swift test` starts some twenty of them at once on two cores, and CI saw a few whose services
     /// never came up.
-    static let slots = TestSlots(4)
+    static let slots = TestSlots(3)
 
     static func start(
         gatewayTokens: (@Sendable (String) -> GatewayTokenSettings)?,

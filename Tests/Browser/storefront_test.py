@@ -50,6 +50,16 @@ from the storefront's lifecycle.js, rendered from the Swift contract. Then, in t
      inline confirmation (Keep first leaves it), and the deleted one's deliveries page says it is gone;
  11. the user pool's refusals show next to their fields: a weak password, a taken user name, a wrong
      password (the page must be able to read identity's 400 answers: CORS headers on errors too);
+ 11b. the catalog's search as you type: `iphnoe` (a typo) lists IPhone X first, `sams` (a prefix) Samsung 10; the
+     search is in the URL (a reload shows it again); a maximum price narrows the results, the categories' counts
+     add up to them and stay as they are when one is chosen (they leave the category filter out), back returns
+     to the results before it, "in stock only" keeps what is in stock; minPrice above maxPrice shows the API's 400
+     next to the min price, a price like 9.999 the page's own error; Clear filters lists everything again;
+ 11c. an admin uploads a picture in the product editor: a file over 2 MiB is refused before sending, a text file
+     (the API's 415) and a PNG cut short (422) are refused next to the file input; a PNG made by the test
+     (zlib, struct) is previewed, uploaded, shown in the form and the table; an edit saved afterwards is not
+     refused (412); the catalog card shows it (lazy, alt = the name, the product's imageUrl), as does the
+     basket's line; an order page shows its items' pictures (or placeholders);
  12. no page raised a script error or was blocked by CORS.
 Form errors are also checked next to their fields on the way (a negative price, the API's 422).
 
@@ -65,12 +75,14 @@ import json
 import os
 import re
 import shutil
+import struct
 import sys
 import tempfile
 import threading
 import time
 import traceback
 import uuid
+import zlib
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -159,6 +171,23 @@ def product_input(product, **changes):
             "description": product.get("description") or None, "imageFile": product.get("imageFile") or None}
     body.update(changes)
     return body
+
+
+def png(width, height, rgb):
+    """A small valid PNG of one colour (8-bit RGB, no interlace), made here with zlib and struct."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))  # filter type 0 before every row
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def temp_file(name, data):
+    """`data` in a file called `name` in this run's folder (for a file input) → its path."""
+    path = os.path.join(chaos.WORK, name)
+    with open(path, "wb") as out:
+        out.write(data)
+    return path
 
 
 class WebhookReceiver:
@@ -460,6 +489,36 @@ class Browser:
 
     def history(self):
         return [row.get_attribute("data-status") for row in self.driver.find_elements(By.CSS_SELECTOR, "#status-history tbody tr")]
+
+    def results(self, query, timeout=15):
+        """Waits until the catalog shows the answer to `query` (its filter as the URL says it: `q=iphnoe&maxPrice=500`;
+        "" for none) → the names of the products listed, in order."""
+        def ready():
+            grid = self.driver.find_element(By.CSS_SELECTOR, "#catalog-results")
+            return grid.get_attribute("data-state") == "ready" and grid.get_attribute("data-query") == query
+        self.wait(ready, timeout, "the catalog's results for %r" % query)
+        return [card.get_attribute("data-name") for card in self.driver.find_elements(By.CSS_SELECTOR, "#catalog-results article.product")]
+
+    def facet_counts(self):
+        """The category links' counts: {category: count}, "" for All."""
+        return {link.get_attribute("data-category"): int(link.get_attribute("data-count"))
+                for link in self.driver.find_elements(By.CSS_SELECTOR, ".categories a.chip")}
+
+    def retype(self, element, text):
+        """Replaces what a text field holds by typing (select all, then the keys; nothing typed: deleted)."""
+        element.send_keys(Keys.CONTROL, "a")
+        element.send_keys(text or Keys.BACKSPACE)
+
+    def image_loaded(self, css, timeout=20):
+        """Waits until the image at `css` is in view and loaded (lazy images load once near the viewport) → its
+        {src, width, alt, loading}."""
+        def loaded():
+            image = self.driver.find_element(By.CSS_SELECTOR, css)
+            self.script("arguments[0].scrollIntoView({block: 'center'})", image)
+            facts = self.script("const i = arguments[0]; return i.complete && i.naturalWidth > 0 ? "
+                                "{src: i.currentSrc || i.src, width: i.naturalWidth, alt: i.alt, loading: i.loading} : null", image)
+            return facts
+        return self.wait(loaded, timeout, "the image %s to load" % css)
 
 
 def scenario_completed(browser, state):
@@ -1103,6 +1162,164 @@ def scenario_pool_errors(browser, state):
     check(not b.driver.find_elements(By.CSS_SELECTOR, "#signed-in-user"), "a refused sign-in must not sign anyone in")
 
 
+def scenario_search(browser, state):
+    """Search as you type (a typo, a prefix), kept in the URL (reload, back); filters narrow the results, the categories
+    show their counts; the API's 400 (minPrice above maxPrice) shows next to the min price."""
+    b = browser
+    b.go("#/")
+    everything = b.results("")
+    check("IPhone X" in everything and "Samsung 10" in everything, "the unfiltered catalog: %s" % everything)
+    box = b.find("#catalog-filters input[name=q]")
+    box.send_keys("iphnoe")  # one request after the last key (debounced), answers to earlier ones dropped
+    found = b.results("q=iphnoe")
+    check(found and found[0] == "IPhone X", "a search for 'iphnoe' should list IPhone X first: %s" % found)
+    check(b.driver.current_url.endswith("#/?q=iphnoe"), "the search should be in the URL: %s" % b.driver.current_url)
+    check("for “iphnoe”" in b.text("#catalog-status"), "the results should say what was searched: %r" % b.text("#catalog-status"))
+    counts = b.facet_counts()
+    check(counts.get("Smart Phone", 0) >= 1 and counts.get("") == sum(n for c, n in counts.items() if c), "the facet counts for 'iphnoe': %s" % counts)
+    b.driver.refresh()  # a reload shows the same search
+    b.rendered("#/?q=iphnoe")
+    check(b.results("q=iphnoe")[0] == "IPhone X", "after a reload the search should still list IPhone X first")
+    box = b.find("#catalog-filters input[name=q]")
+    check(box.get_attribute("value") == "iphnoe", "after a reload the search box should hold the search: %r" % box.get_attribute("value"))
+    b.retype(box, "sams")
+    found = b.results("q=sams")
+    check(found and found[0] == "Samsung 10", "a search for 'sams' should list Samsung 10 first: %s" % found)
+    log("search: 'iphnoe' lists IPhone X first; 'sams' lists %s" % found)
+    b.retype(box, "")
+    check(b.results("") == everything, "an emptied search box should list the whole catalog again")
+
+    # A price filter narrows the results; the counts follow it (each category: what choosing it would show).
+    b.find("#catalog-filters input[name=maxPrice]").send_keys("500")
+    narrowed = b.results("maxPrice=500")
+    prices = [float(e.get_attribute("data-price")) for e in b.driver.find_elements(By.CSS_SELECTOR, "#catalog-results .price")]
+    check(0 < len(narrowed) < len(everything) and all(p <= 500 for p in prices), "max $500 should narrow %s to cheaper ones: %s %s" % (everything, narrowed, prices))
+    check("up to $500.00" in b.text("#catalog-status"), "the status should name the price limit: %r" % b.text("#catalog-status"))
+    counts = b.facet_counts()
+    check(counts[""] == len(narrowed) == sum(n for c, n in counts.items() if c), "the counts under max $500 (%s) should add up to the %d listed" % (counts, len(narrowed)))
+    category, count = next((c, n) for c, n in sorted(counts.items()) if c)
+    b.find('.categories a.chip[data-category="%s"]' % category).click()
+    query = "category=%s&maxPrice=500" % category.replace(" ", "+")
+    chosen = b.results(query)
+    check(len(chosen) == count, "%s under max $500 should list the %d its link counted: %s" % (category, count, chosen))
+    check(b.find('.categories a.chip[aria-current="page"]').get_attribute("data-category") == category, "the chosen category should be marked")
+    check(b.facet_counts() == counts, "choosing a category should leave the counts as they were (they ignore the category): %s" % b.facet_counts())
+    b.shot("catalog-search")
+    b.driver.back()  # back: the filter before the category
+    b.rendered("#/?maxPrice=500")
+    check(b.results("maxPrice=500") == narrowed, "back should show the results before the category was chosen")
+    b.find("#in-stock-only").click()
+    in_stock = b.results("maxPrice=500&inStock=true")
+    check(set(in_stock) <= set(narrowed) and not b.driver.find_elements(By.CSS_SELECTOR, "#catalog-results .stock-out"),
+          "in stock only should list what is in stock: %s" % in_stock)
+
+    # The API's 400 for minPrice above maxPrice, next to the min price.
+    min_price = b.find("#catalog-filters input[name=minPrice]")
+    min_price.send_keys("900")
+    error = b.wait_text('#catalog-filters [data-error-for="minPrice"]', "maxPrice")
+    check(min_price.get_attribute("aria-invalid") == "true", "the min price should be marked invalid")
+    check(b.find("#catalog-results").get_attribute("data-state") == "error", "no results for a refused filter")
+    log("the API's 400 next to the min price: %r" % error.text)
+    b.retype(min_price, "9.999")  # not an amount: checked before anything is sent
+    b.wait_text('#catalog-filters [data-error-for="minPrice"]', "19.99")
+    b.find("#clear-filters").click()
+    check(b.results("") == everything, "Clear filters should list the whole catalog again")
+    errors = [e.text for e in b.driver.find_elements(By.CSS_SELECTOR, "#catalog-filters .field-error") if e.text.strip()]
+    check(not errors, "no error left after clearing the filters: %s" % errors)
+
+    # A stale answer is dropped: the search for "samsung" answers (slowly, its cancellation ignored) after the one
+    # for "iphone" typed over it; the page keeps showing iphone's results.
+    b.script("""const real = window.fetch;
+        window.fetch = (url, init = {}) => {
+          const { signal, ...rest } = init;
+          return /[?&]q=samsung(&|$)/.test(String(url)) ? new Promise((r) => setTimeout(r, 1500)).then(() => real.call(window, url, rest)) : real.call(window, url, rest);
+        };""")
+    box = b.find("#catalog-filters input[name=q]")
+    box.send_keys("samsung")
+    time.sleep(0.6)  # its search has started
+    b.retype(box, "iphone")
+    found = b.results("q=iphone")
+    check(found and found[0] == "IPhone X" and "Samsung 10" not in found, "the search for 'iphone': %s" % found)
+    time.sleep(2)  # the slow answer for "samsung" has come by now
+    late = b.results("q=iphone", timeout=1)
+    check(late == found and "“iphone”" in b.text("#catalog-status"),
+          "the late answer for 'samsung' must not replace the results for 'iphone': %s, %r" % (late, b.text("#catalog-status")))
+    b.go("#/?q=iphone")  # a fresh page (the real fetch)
+
+
+def scenario_picture_upload(browser, state):
+    """An admin uploads a PNG for a product (refusals shown next to the file input: too large here, not a picture
+    and a broken one from the API); the picture then shows in the admin's form and table, the catalog card, the
+    basket; an order page shows its items' pictures or placeholders."""
+    b = browser
+    name = "LG G7 ThinQ"
+    if b.driver.find_elements(By.CSS_SELECTOR, "#sign-out"):
+        b.sign_out()
+    b.sign_in("admin", "Admin-Passw0rd!")
+    b.go("#/admin")
+    form, product_id = b.edit_product(name)
+    picker = form.find_element(By.NAME, "image")
+    check(picker.get_attribute("type") == "file" and picker.get_attribute("accept") == "image/png,image/jpeg,image/webp",
+          "the picture's file input: %s %s" % (picker.get_attribute("type"), picker.get_attribute("accept")))
+    slot = '#product-form [data-error-for="image"]'
+    # Over 2 MiB: refused here, nothing sent.
+    picker.send_keys(temp_file("too-large.png", b"\x89PNG\r\n\x1a\n" + b"\0" * (2 * 1024 * 1024)))
+    b.wait_text(slot, "2 MiB")
+    check(not b.driver.find_element(By.ID, "upload-image").is_displayed(), "a file over 2 MiB cannot be uploaded")
+    # Not a picture (text named .png): the API's 415, next to the input.
+    picker.send_keys(temp_file("not-a-picture.png", b"just some text, not a picture\n"))
+    b.find("#upload-image").click()
+    refused = b.wait(lambda: (lambda e: e if e.text.strip() else None)(b.driver.find_element(By.CSS_SELECTOR, slot)), 20, "the API's refusal next to the file input")
+    check(picker.get_attribute("aria-invalid") == "true", "the refused file should mark the input invalid")
+    log("not a picture: %r" % refused.text)
+    # A PNG cut short: the API's 422.
+    picture = png(48, 36, (229, 57, 53))
+    picker.send_keys(temp_file("broken.png", picture[:40]))
+    b.wait(lambda: not b.driver.find_element(By.CSS_SELECTOR, slot).text.strip(), 10, "choosing another file to clear the error")
+    b.find("#upload-image").click()
+    broken = b.wait(lambda: (lambda e: e if e.text.strip() else None)(b.driver.find_element(By.CSS_SELECTOR, slot)), 20, "the API's refusal of a broken PNG")
+    log("a broken PNG: %r" % broken.text)
+
+    picker.send_keys(temp_file("red.png", picture))
+    preview = b.image_loaded("#image-preview-img")
+    check(preview["width"] == 48 and preview["src"].startswith("data:image/png"), "the preview should show the chosen file: %s" % preview)
+    b.shot("admin-picture-preview")
+    b.find("#upload-image").click()
+    b.wait_text(".toast", "Uploaded the picture of %s" % name)
+    current = b.image_loaded("#product-picture img")
+    check(current["width"] == 48 and "/product/%s/image" % product_id.lower() in current["src"].lower(),
+          "the form should show the uploaded picture: %s" % current)
+    status, product = gateway(state, "GET", "/product/" + product_id)
+    check(status == 200 and isinstance(product.get("imageUrl"), str) and "?v=" in product["imageUrl"], "the product's imageUrl: %s %s" % (status, product))
+    row = b.image_loaded('.products-table tr[data-name="%s"] .thumb img' % name)
+    check(row["width"] == 48, "the admin's table should show the new picture: %s" % row)
+    # Saving an edit afterwards is not refused as a change made meanwhile (the upload's new ETag is the form's).
+    b.fill(form, "description", "A phone with a bright display, now in red.")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    b.wait_text(".toast", "Saved %s" % name)
+
+    # The catalog card: the picture, lazy, with the product's name as its alt text.
+    b.go("#/")
+    card = b.image_loaded('article.product[data-name="%s"] .product-media img' % name)
+    check(card["width"] == 48 and card["src"].endswith(product["imageUrl"]) and card["alt"] == name and card["loading"] == "lazy",
+          "the catalog card's picture: %s (imageUrl %s)" % (card, product["imageUrl"]))
+    log("the uploaded picture shows in the catalog card: %s" % card["src"])
+    b.shot("catalog-picture")
+    # The basket's line shows it too.
+    b.add_to_basket(name, 1, "Red")
+    b.open_basket()
+    line = b.image_loaded('form.basket-line[data-name="%s"] .thumb img' % name)
+    check(line["width"] == 48 and line["alt"] == name, "the basket line's picture: %s" % line)
+    b.driver.find_element(By.XPATH, "//main//button[normalize-space()='Empty basket']").click()
+    b.wait_text("main", "Your basket is empty")
+    # An order page: every item with its picture, or the placeholder when it has none.
+    b.driver.get(state["completed_url"])
+    b.find("#order-status")
+    thumbs = b.wait(lambda: b.driver.find_elements(By.CSS_SELECTOR, ".order-items .thumb") or None, 20, "the order's items")
+    check(len(thumbs) == 2 and all(t.find_elements(By.CSS_SELECTOR, "img, .product-art") for t in thumbs), "the order's item pictures: %d" % len(thumbs))
+    b.sign_out()
+
+
 def scenario_console(browser, state):
     """No page raised a script error (failed requests the pages handle, like the 403, are fine)."""
     browser.collect_console()
@@ -1128,6 +1345,10 @@ SCENARIOS = [
     ("an admin creates two webhooks (the secret shown once), sees an order's deliveries (delivered, signed with that secret; "
      "retried until dead at a failing endpoint) and deletes both", scenario_webhooks),
     ("the user pool's errors show next to their fields", scenario_pool_errors),
+    ("search as you type ('iphnoe' → IPhone X first), kept in the URL; filters narrow it, with facet counts; the API's 400 "
+     "next to its control", scenario_search),
+    ("an admin uploads a PNG picture for a product (refusals next to the input) → it shows in the catalog card and the basket",
+     scenario_picture_upload),
     ("no script errors", scenario_console),
 ]
 

@@ -8,6 +8,7 @@ import {
   statusPill, statusLabel, shipmentLabel, shortId,
 } from './ui.js';
 import { ordersTable, orderLink } from './orders.js';
+import { productPicture } from './pictures.js';
 import { webhooksPanel } from './webhooks.js';
 
 const TABS = [
@@ -51,6 +52,32 @@ function stockDelta(typed, shown) {
 }
 
 const signed = (n) => (n > 0 ? `+${n}` : `−${Math.abs(n)}`);
+
+/** The pictures PUT /product/{id}/image takes: these types, at most 2 MiB (checked here too, before sending). */
+const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp'];
+const MAX_IMAGE_BYTES = 2 * 1024 * 1024;
+
+const fileSize = (bytes) => (bytes < 1024 ? `${bytes} bytes` : bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1024 / 1024).toFixed(2)} MiB`);
+
+/** Why a chosen file cannot be a product's picture, or null when it may be sent. */
+function imageProblem(file) {
+  if (!IMAGE_TYPES.includes(file.type)) return `${file.name} is not a PNG, JPEG or WebP picture${file.type ? ` (it is ${file.type})` : ''}.`;
+  if (file.size > MAX_IMAGE_BYTES) return `${file.name} is larger than 2 MiB (${file.size.toLocaleString('en-US')} bytes): choose a smaller picture.`;
+  if (file.size === 0) return `${file.name} is empty.`;
+  return null;
+}
+
+/** The API's refusal of an upload as the admin reads it (413 too large, 415 not an image type, 422 a broken image). */
+function uploadProblem(error) {
+  const fallback = {
+    413: 'The picture is too large: at most 2 MiB.',
+    415: 'The shop takes PNG, JPEG and WebP pictures only.',
+    422: 'The file is not a readable picture (broken, or not what its type says).',
+  }[error.status];
+  // The service's own words when it says more than its status's title (they name what is wrong with the file).
+  const detail = typeof error.body?.detail === 'string' && error.body.detail !== error.body.title ? error.body.detail : null;
+  return detail || fallback || error.message;
+}
 
 async function productsPanel({ panel }) {
   mount(panel, loading('Loading products…'));
@@ -98,6 +125,113 @@ async function productsPanel({ panel }) {
     cancel.hidden = !product;
     form.dataset.productId = product?.id ?? '';
     describeStock();
+    showPicture(product);
+  };
+
+  // The picture: the product's current one, a file chosen (checked, previewed), uploaded with "Upload picture"
+  // (an edit) or right after the product is created or saved.
+  const currentPicture = h('div', { class: 'picture-current', id: 'product-picture' });
+  const preview = h('div', { class: 'picture-preview', id: 'image-preview', 'aria-live': 'polite' });
+  const upload = h('button', { type: 'button', class: 'btn', id: 'upload-image', hidden: true, onclick: () => uploadChosen() }, 'Upload picture');
+  const imageField = field('Picture', 'image', { type: 'file', accept: IMAGE_TYPES.join(',') }, { hint: 'PNG, JPEG or WebP, at most 2 MiB.' });
+  const imageInput = imageField.querySelector('input');
+  const imageError = imageField.querySelector('[data-error-for="image"]');
+  const imageHint = imageField.querySelector('.hint');
+
+  /** An error next to the file input (the others stay as they are). */
+  const showImageError = (message) => {
+    imageError.textContent = message;
+    if (message) imageInput.setAttribute('aria-invalid', 'true');
+    else imageInput.removeAttribute('aria-invalid');
+  };
+
+  /** The file chosen and fit to be sent, or null. */
+  const chosenFile = () => {
+    const file = imageInput.files?.[0];
+    return file && !imageProblem(file) ? file : null;
+  };
+
+  /** The product's picture as it is now (the placeholder without one); forgets a chosen file. */
+  const showPicture = (product) => {
+    imageInput.value = '';
+    showImageError('');
+    mount(preview);
+    upload.hidden = true;
+    mount(currentPicture, product
+      ? [productPicture(product), h('p', { class: 'hint' }, product.imageUrl ? 'Current picture' : 'No picture yet')]
+      : null);
+    currentPicture.hidden = !product;
+    imageHint.textContent = product ? 'PNG, JPEG or WebP, at most 2 MiB. Choose one to see it, then upload it.'
+      : 'PNG, JPEG or WebP, at most 2 MiB: uploaded once the product is created.';
+  };
+
+  imageInput.addEventListener('change', () => {
+    showImageError('');
+    mount(preview);
+    upload.hidden = true;
+    const file = imageInput.files?.[0];
+    if (!file) return;
+    const problem = imageProblem(file);
+    if (problem) {
+      showImageError(problem);
+      return;
+    }
+    const caption = h('p', { class: 'hint' }, `${file.name} · ${fileSize(file.size)} · not uploaded yet`);
+    const frame = h('div', { class: 'product-media' });
+    mount(preview, frame, caption);
+    // A data: URL (the storefront's CSP allows data: images, not blob: ones).
+    const reader = new FileReader();
+    reader.addEventListener('load', () => {
+      if (imageInput.files?.[0] !== file) return; // another file was chosen meanwhile
+      frame.append(h('img', {
+        src: reader.result, alt: `Preview of ${file.name}`, id: 'image-preview-img',
+        onerror: () => { caption.textContent = `${file.name}: this browser cannot show it; it may not be a valid picture.`; frame.remove(); },
+      }));
+    });
+    reader.readAsDataURL(file);
+    upload.hidden = !editing;
+  });
+
+  /** Uploads the chosen file as the picture of `product`; → true when stored, else shows why next to the input. */
+  const sendPicture = async (product, file) => {
+    try {
+      await api.uploadProductImage(product.id, file);
+      return true;
+    } catch (error) {
+      showImageError(uploadProblem(error));
+      imageInput.focus();
+      return false;
+    }
+  };
+
+  /**
+   * After an upload: the product as it is now, in the table and (when still edited) the form's picture. An upload
+   * changes no field the form shows: when nothing else changed meanwhile, the edit goes on with the new ETag.
+   */
+  const pictureStored = async (product) => {
+    toast(`Uploaded the picture of ${product.name}.`, 'success');
+    let now;
+    let etag;
+    try {
+      ({ body: now, etag } = await api.productForEdit(product.id));
+    } catch {
+      return;
+    }
+    products = products.map((p) => (p.id === now.id ? now : p));
+    renderTable(now.id);
+    if (editing?.product.id !== now.id) return;
+    const same = ['name', 'category', 'price', 'description', 'imageFile', 'stock'].every((name) => String(editing.product[name] ?? '') === String(now[name] ?? ''));
+    if (same) editing = { product: now, etag };
+    showPicture(now);
+  };
+
+  const uploadChosen = () => {
+    const file = chosenFile();
+    const was = editing;
+    if (!file || !was) return;
+    return busy(upload, 'Uploading…', async () => {
+      if (await sendPicture(was.product, file)) await pictureStored(was.product);
+    });
   };
 
   const cancel = h('button', {
@@ -194,6 +328,7 @@ async function productsPanel({ panel }) {
       field('Stock', 'stock', { type: 'number', min: '0', step: '1', inputmode: 'numeric' }, { hint: 'Units available to order' })),
     field('Description', 'description', {}, { control: (id) => h('textarea', { id, name: 'description', rows: '3', maxlength: '4000' }) }),
     field('Image file', 'imageFile', { maxlength: '500' }, { hint: 'Optional, e.g. product-1.png' }),
+    h('div', { class: 'picture-field' }, imageField, h('div', { class: 'picture-row' }, currentPicture, preview), h('div', { class: 'actions' }, upload)),
     categories,
     h('div', { class: 'actions' }, submit, cancel));
   form.elements.stock.addEventListener('input', describeStock);
@@ -208,6 +343,8 @@ async function productsPanel({ panel }) {
     if (!v.category) problems.push({ field: 'category', detail: 'Enter a category.' });
     if (!/^\d+(\.\d{1,2})?$/.test(v.price)) problems.push({ field: 'price', detail: 'Enter a price like 19.99 (at most two decimals, not negative).' });
     if (v.stock !== '' && !/^\d+$/.test(v.stock)) problems.push({ field: 'stock', detail: 'Enter a whole number of units (0 or more).' });
+    const chosen = imageInput.files?.[0];
+    if (chosen && imageProblem(chosen)) problems.push({ field: 'image', detail: imageProblem(chosen) });
     if (problems.length) {
       showErrors(form, { errors: problems });
       return;
@@ -221,17 +358,35 @@ async function productsPanel({ panel }) {
       const delta = stockDelta(v.stock, was.product.stock);
       if (delta !== null) input.stockDelta = delta;
     }
+    const file = chosenFile(); // a picture chosen and not uploaded yet goes up once the product is stored
     const outcome = await busy(submit, was ? 'Saving…' : 'Creating…', async () => {
+      let saved;
       try {
-        return { saved: was ? (await api.saveProductEdit(was.product.id, input, was.etag)).body : await api.createProduct(input) };
+        saved = was ? (await api.saveProductEdit(was.product.id, input, was.etag)).body : await api.createProduct(input);
       } catch (error) {
         return { error };
       }
+      if (file) {
+        try {
+          await api.uploadProductImage(saved.id, file);
+        } catch (error) {
+          return { saved, pictureError: error };
+        }
+      }
+      return { saved };
     });
     // After `busy` has put its label back: the form's mode decides the button's label from here on.
-    const { saved, error } = outcome;
-    if (saved) {
-      toast(was ? `Saved ${saved.name}: ${money(saved.price)}, ${saved.stock} in stock.` : `Created ${saved.name}.`, 'success');
+    const { saved, error, pictureError } = outcome;
+    if (saved && pictureError) {
+      // The product is stored, its picture not: the form goes on with the product, the reason next to the input.
+      toast(was ? `Saved ${saved.name}, but not its picture.` : `Created ${saved.name}, but not its picture.`, 'error');
+      products = await api.products();
+      renderTable(saved.id);
+      await edit(saved);
+      showImageError(uploadProblem(pictureError));
+    } else if (saved) {
+      toast(was ? `Saved ${saved.name}: ${money(saved.price)}, ${saved.stock} in stock${file ? ', with its new picture' : ''}.`
+        : `Created ${saved.name}${file ? ' with its picture' : ''}.`, 'success');
       products = await api.products();
       fill(null);
       renderTable(saved.id);
@@ -283,7 +438,7 @@ async function productsPanel({ panel }) {
         }
         normal();
         return h('tr', { dataset: { productId: p.id, name: p.name }, class: p.id === highlight ? 'highlight' : null },
-          h('th', { scope: 'row' }, p.name),
+          h('th', { scope: 'row' }, h('span', { class: 'row-product' }, productPicture(p, { className: 'thumb' }), h('span', {}, p.name))),
           h('td', {}, p.category),
           h('td', { class: 'num price' }, money(p.price)),
           h('td', { class: `num${p.stock <= 0 ? ' stock-out' : ''}` }, String(p.stock)),

@@ -33,14 +33,21 @@ export async function versioned(method, path, options) {
 }
 
 /** Sends a request → `{ data, response }`; refreshes the token once on a 401; a problem becomes an ApiError. */
-async function send(method, path, { query, body, headers = {}, cache, retried = false } = {}) {
+async function send(method, path, { query, body, raw, headers = {}, cache, signal, retried = false } = {}) {
   const url = new URL(path, location.origin);
-  for (const [key, value] of Object.entries(query || {})) {
-    if (value !== undefined && value !== null && value !== '') url.searchParams.set(key, value);
-  }
+  // Percent-encoded (a space as %20): the services do not read `+` as a space (`category=Home+Kitchen` would be
+  // a category named "Home+Kitchen"), which URLSearchParams would write.
+  const params = Object.entries(query || {}).filter(([, value]) => value !== undefined && value !== null && value !== '')
+    .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`);
+  if (params.length) url.search = [url.search.slice(1), ...params].filter(Boolean).join('&');
   const request = { method, headers: { Accept: 'application/json, application/problem+json', ...headers } };
   if (cache) request.cache = cache;
-  if (body !== undefined) {
+  if (signal) request.signal = signal;
+  if (raw !== undefined) {
+    // A file as it is (an image upload): its bytes as the body, its type as the Content-Type.
+    request.headers['Content-Type'] = raw.type || 'application/octet-stream';
+    request.body = raw;
+  } else if (body !== undefined) {
     request.headers['Content-Type'] = 'application/json';
     request.body = JSON.stringify(body);
   }
@@ -51,7 +58,8 @@ async function send(method, path, { query, body, headers = {}, cache, retried = 
   let response;
   try {
     response = await fetch(url, request);
-  } catch {
+  } catch (error) {
+    if (error?.name === 'AbortError' || signal?.aborted) throw error; // the caller gave up on it: not a network error
     throw new ApiError(0, { title: 'Network error', detail: 'The shop could not be reached. Check your connection and try again.' });
   }
   if (response.status === 401 && token && !retried) {
@@ -64,7 +72,7 @@ async function send(method, path, { query, body, headers = {}, cache, retried = 
     } catch {
       auth.signOut('expired');
     }
-    if (refreshed) return send(method, path, { query, body, headers, cache, retried: true });
+    if (refreshed) return send(method, path, { query, body, raw, headers, cache, signal, retried: true });
   }
   const type = response.headers.get('Content-Type') || '';
   const data = response.status === 204 || method === 'HEAD' ? null
@@ -94,6 +102,38 @@ export async function all(path, query = {}, max = 2000) {
 }
 
 export const products = (category) => all('/product', { category });
+/**
+ * One page of the catalog as filtered: `filter` is `{q, category, minPrice, maxPrice, inStock}` (empty values left
+ * out); with `q` the products are ranked best first. → `{items, nextCursor}`; a bad filter is a 400 naming its
+ * parameter (`minPrice`). `signal` cancels it (a newer search).
+ */
+export const searchProducts = (filter, { cursor, limit = 24, signal } = {}) => api('GET', '/product', { query: { ...filterQuery(filter), limit, cursor }, signal });
+/**
+ * What the filter finds, counted: `{categories: [{name, count}], price: {min, max}}`. The counts leave the category
+ * filter out (each category shows what choosing it would give); min and max are null when nothing is found.
+ */
+export const productFacets = (filter, { signal } = {}) => api('GET', '/product/facets', { query: filterQuery(filter), signal });
+/** The query parameters of a catalog filter (`inStock` only when true). */
+export function filterQuery({ q, category, minPrice, maxPrice, inStock } = {}) {
+  return { q: q || undefined, category: category || undefined, minPrice: minPrice || undefined, maxPrice: maxPrice || undefined, inStock: inStock ? 'true' : undefined };
+}
+/** The products with these ids (the ones still in the catalog), at most 100 per request. */
+export async function productsByIds(ids) {
+  const unique = [...new Set(ids.map((id) => String(id).toLowerCase()))];
+  const found = [];
+  for (let start = 0; start < unique.length; start += 100) {
+    const page = await api('GET', '/product', { query: { ids: unique.slice(start, start + 100).join(','), limit: 100 } });
+    found.push(...(page.items || []));
+  }
+  return found;
+}
+/** The picture of a product, public (ETag, Cache-Control); 404 when it has none. */
+export const productImagePath = (id) => `/product/${encodeURIComponent(id)}/image`;
+/**
+ * Replaces a product's picture (admin): the file's bytes as the body, its type (image/png, image/jpeg, image/webp)
+ * as the Content-Type. 413: larger than 2 MiB; 415: not one of those types; 422: not a readable image.
+ */
+export const uploadProductImage = (id, file) => api('PUT', productImagePath(id), { raw: file });
 export const product = (id) => api('GET', `/product/${encodeURIComponent(id)}`);
 export const createProduct = (input) => api('POST', '/product', { body: input });
 export const updateProduct = (id, input) => api('PUT', `/product/${encodeURIComponent(id)}`, { body: input });

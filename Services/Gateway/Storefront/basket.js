@@ -1,8 +1,9 @@
-// The basket (prices from the server, price-change notices) and the checkout form.
+// The basket (prices from the server, price-change notices, the products' pictures) and the checkout form.
 import * as api from './api.js';
 import * as auth from './auth.js';
 import { setBasket, navigate } from './state.js';
 import { h, mount, money, field, select, showErrors, clearErrors, values, busy, toast, pageTitle, loading, notice, uuid, hidden } from './ui.js';
+import { lineThumb, showPictures } from './pictures.js';
 
 const lines = (basket) => (basket.items || []).map(({ productId, quantity, color }) => ({ productId, quantity, color }));
 
@@ -57,12 +58,14 @@ function render(ctx, basket) {
       },
     },
     h('div', { class: 'line-main' },
-      h('h2', { class: 'line-name' }, item.productName),
-      h('p', { class: 'line-meta' }, item.color ? `Color: ${item.color}` : 'No color chosen'),
-      item.available === false ? h('p', { class: 'badge badge-error' }, 'No longer available') : null,
-      item.previousPrice !== undefined && item.previousPrice !== null
-        ? h('p', { class: 'price-change', role: 'note' },
-          `Price changed: was ${money(item.previousPrice)}, now ${money(item.price)}.`) : null),
+      lineThumb(item.productId, item.productName),
+      h('div', { class: 'line-text' },
+        h('h2', { class: 'line-name' }, item.productName),
+        h('p', { class: 'line-meta' }, item.color ? `Color: ${item.color}` : 'No color chosen'),
+        item.available === false ? h('p', { class: 'badge badge-error' }, 'No longer available') : null,
+        item.previousPrice !== undefined && item.previousPrice !== null
+          ? h('p', { class: 'price-change', role: 'note' },
+            `Price changed: was ${money(item.previousPrice)}, now ${money(item.price)}.`) : null)),
     h('div', { class: 'line-price' },
       h('span', { class: 'label' }, 'Unit price'),
       item.previousPrice !== undefined && item.previousPrice !== null ? h('s', { class: 'old-price', 'aria-label': `was ${money(item.previousPrice)}` }, money(item.previousPrice)) : null,
@@ -81,6 +84,8 @@ function render(ctx, basket) {
     return row;
   });
 
+  const lineList = h('section', { class: 'card basket-lines', 'aria-label': 'Items' }, rows);
+  showPictures(lineList);
   mount(main,
     pageTitle('Your basket', h('a', { class: 'btn btn-ghost', href: '#/' }, 'Continue shopping')),
     changed.length ? notice('warning', h('strong', {}, 'Prices changed since you added these items: '),
@@ -89,7 +94,7 @@ function render(ctx, basket) {
     unavailable.length ? notice('error', `${unavailable.map((i) => i.productName).join(', ')} left the catalog. Remove ${unavailable.length > 1 ? 'them' : 'it'} to check out.`) : null,
     status,
     h('div', { class: 'basket-layout' },
-      h('section', { class: 'card basket-lines', 'aria-label': 'Items' }, rows),
+      lineList,
       h('aside', { class: 'card summary', 'aria-label': 'Summary' },
         h('h2', {}, 'Summary'),
         h('dl', {},

@@ -10,6 +10,7 @@ import {
   h, mount, money, dateTime, preciseDateTime, time, shortId, statusPill, statusLabel, shipmentLabel, reasonLabel,
   pageTitle, loading, notice, sleep, setTitle, toast, busy,
 } from './ui.js';
+import { lineThumb, showPictures } from './pictures.js';
 
 export const orderLink = (order) => `#/orders/${encodeURIComponent(order.userName)}/${encodeURIComponent(order.orderId)}`;
 
@@ -391,6 +392,12 @@ export async function orderPage({ main, params, signal }) {
 
   renderLive();
 
+  const itemList = h('ul', { class: 'summary-lines order-items' }, (order.items || []).map((i) => h('li', { dataset: { productId: i.productId } },
+    h('span', { class: 'order-item' }, lineThumb(i.productId, i.productName),
+      h('span', {}, `${i.quantity} × ${i.productName}`, i.color ? h('span', { class: 'muted' }, ` · ${i.color}`) : null)),
+    h('span', { class: 'price' }, money(i.price * i.quantity)))));
+  showPictures(itemList);
+
   mount(main,
     pageTitle(`Order ${shortId(order.orderId)}`,
       h('a', { class: 'btn btn-ghost', href: admin && userName !== auth.user()?.name ? '#/admin/orders' : '#/orders' }, admin && userName !== auth.user()?.name ? 'All orders' : 'Your orders')),
@@ -400,9 +407,7 @@ export async function orderPage({ main, params, signal }) {
       live,
       h('aside', { class: 'card summary', 'aria-label': 'Order details' },
         h('h2', {}, 'Items'),
-        h('ul', { class: 'summary-lines' }, (order.items || []).map((i) => h('li', {},
-          h('span', {}, `${i.quantity} × ${i.productName}`, i.color ? h('span', { class: 'muted' }, ` · ${i.color}`) : null),
-          h('span', { class: 'price' }, money(i.price * i.quantity))))),
+        itemList,
         h('dl', {}, h('dt', { class: 'total' }, 'Total'), h('dd', { class: 'total' }, money(order.totalPrice))),
         h('h2', {}, 'Delivery'),
         h('p', {}, `${order.firstName} ${order.lastName}`, h('br'), order.address, h('br'), order.email),
