@@ -160,7 +160,7 @@ import TestSupport
 
     static let fast = [
         "WEBHOOK_ALLOW_PRIVATE": "true", "WEBHOOK_SCAN_MS": "50", "WEBHOOK_TIMEOUT_MS": "1500", "WEBHOOK_MAX_IN_FLIGHT": "2",
-        "WEBHOOK_RETRY_FIRST_DELAY_MS": "100", "WEBHOOK_RETRY_MAX_DELAY_MS": "400", "WEBHOOK_RETRY_FOR_MS": "12000",
+        "WEBHOOK_RETRY_FIRST_DELAY_MS": "100", "WEBHOOK_RETRY_MAX_DELAY_MS": "400", "WEBHOOK_RETRY_FOR_MS": "30000",
         "QUEUE_VISIBILITY_TIMEOUT_MS": "2000",
     ]
 
@@ -244,7 +244,7 @@ import TestSupport
             }
 
             // No 2xx within the window: dead, and visible. Redirects and timeouts count as failures.
-            try await Self.waitFor("dead letters", timeout: .seconds(90)) {
+            try await Self.waitFor("dead letters", timeout: .seconds(150)) {
                 var dead = 0
                 for hook in [fail, redirect, hang] {
                     dead += try await Self.deliveries(service, hook.id).filter { $0["status"] == .string("dead") }.count
