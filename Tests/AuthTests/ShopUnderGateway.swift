@@ -127,7 +127,9 @@ struct ShopUnderGateway: Sendable {
                 try await GatewayService.buildApplication(gateway, logger: logger),
             ]
             try await withRunningServices(apps) {
-                try await waitUntilReady("http://127.0.0.1:\(ports.gateway)/ready")
+                // The gateway is ready once one round of probes finds all six upstreams healthy, each within
+                // 2 s: in the first minutes of a full `swift test` on two cores that can take past 120 s.
+                try await waitUntilReady("http://127.0.0.1:\(ports.gateway)/ready", timeout: .seconds(300))
                 try await waitUntilReady("http://127.0.0.1:\(ports.identity)/ready")
                 try await body(ShopUnderGateway(
                     gateway: "http://127.0.0.1:\(ports.gateway)", gatewayPort: ports.gateway, identity: "http://127.0.0.1:\(ports.identity)",
