@@ -93,8 +93,12 @@ soak: postgres-start
 ## checkout pipeline through the gateway with wrk + Lua at fixed rates and unpaced, CPU per checkout, what each
 ## completed order costs Postgres (commits by category, WAL, statements, fsyncs: benchmarks/pgcost.py), RSS,
 ## start-to-ready; prints a table, writes benchmarks/results/bench.json and bench.png (~6 minutes).
+## Last, the search step (issue 30): 100,000 products generated straight into a scratch product database, GET
+## /product?q= (typos, a filter, a prefix) and /product/facets through the gateway next to pgbench -S, and the plans
+## (EXPLAIN ANALYZE as product-service runs them): benchmarks/results/search.txt (~7 minutes; --no-search leaves it out).
 ## BENCH_ARGS=--quick: a 1–2 minute smoke run (bench-quick.json/png); BENCH_ARGS=--checkout-only: no read lines
-## (anchors and checkout steps only; with --quick about 2 minutes); BENCH_SECONDS, CHECKOUT_SECONDS, BENCH_RATES.
+## (anchors and checkout steps only; with --quick about 2 minutes); BENCH_ARGS=--search-only: pgbench -S and the
+## search step only (search.json, search.txt); BENCH_SECONDS, CHECKOUT_SECONDS, BENCH_RATES.
 .PHONY: bench bench-tools
 bench: postgres-start bench-tools
 	@swift build -c release && PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build -c release --show-bin-path) python3 benchmarks/bench.py $(BENCH_ARGS)

@@ -44,6 +44,19 @@ deleted from shipping-orders after each step), for before/after runs against an 
             (pg_stat_statements) and the most frequent of them; needs `scripts/postgres.sh start`'s
             pg_stat_statements and wal_keep_size (without them those figures are left out);
   memory    VmRSS of each service after start and after the run; start-to-ready (spawn → /ready 200).
+  search    (issue 30; last, on a stack of its own: fresh databases <run>_search_*; --no-search leaves it out,
+            --search-only runs only it and pgbench -S) BENCH_SEARCH_PRODUCTS (default 100,000) products written
+            straight into product-service's table by benchmarks/search_catalog.sql (one INSERT ... SELECT
+            generate_series from word lists, seeded; the trigger fills product_words; VACUUM ANALYZE), then wrk
+            -t2 -c32 --timeout 15s through the gateway: GET /product?limit=50 (the reference: a page by name, no
+            search), ?q=iphnoe and ?q=samsnug galxy (typos), ?q=phone&category=Smart Phone&maxPrice=500, ?q=sams (a
+            prefix), /product/facets?q=phone; req/s, p50, p99 and the ratio to pgbench -S of the same run, what
+            each query matches. A line after which product-service still runs statements (requests the gateway
+            gave up on) restarts product-service before the next. Then EXPLAIN (ANALYZE, BUFFERS) of the SQL
+            product-service sends (read from PostgresProductRepository.swift, its parameters written in; plain
+            EXPLAIN when it takes more than BENCH_SEARCH_EXPLAIN_TIMEOUT s, default 30) and of the what-if `WITH
+            query AS MATERIALIZED`, and each alone under pgbench -c32 (when one execution takes less than 1 s);
+            benchmarks/results/search.txt (search-quick.txt with --quick) holds the table and the plans;
 
 Replicas (left out with --no-replicas and by default with --checkout-only; on 2 cores these show what
 replicas cost and that the pipeline stays correct, not a speed-up):
@@ -76,7 +89,8 @@ Prints one table, writes benchmarks/results/bench.json and draws benchmarks/resu
 before/after runs of the messaging code: bench-checkout.json, or bench-quick.json with --quick, about 2-3 minutes;
 --replicas-only: the anchors, GET /product/{id} through the gateway and the replica parts only:
 bench-replicas.json; --no-replicas: the run without the replica parts, about 5 minutes shorter: of a full
-run of about 9 minutes they take about 3 (gateway variants) + 2 (checkout ×1, ×2)).
+run of about 9 minutes they take about 3 (gateway variants) + 2 (checkout ×1, ×2); --search-only: pgbench -S
+and the search step: search.json and search.txt, about 5 minutes).
 
 Settings (environment): PG_URL, SWN_BIN_DIR, PGDATA_DIR (to find the postmaster; default .data/postgres),
 BENCH_SECONDS (each anchor and read line, default 10), CHECKOUT_SECONDS (each checkout step, default 12),
@@ -85,7 +99,8 @@ BENCH_CONNECTIONS (read connections, default 32), DRAIN_TIMEOUT (s, default 180)
 BENCH_FULFILMENT_RATES (default 25,50), BENCH_SHIPPING_SCAN_MS (default 20),
 BENCH_ROUNDS (rounds of the gateway variants, default 4; --quick 2; 0: no gateway variants), BENCH_REPLICA_RATES (paced rates of
 the replica sets, default 50,100; --quick 50), BENCH_REPLICATED (default ordering-service,product-service,
-payment-service), BENCH_KEEP_LOGS (keep the service logs; they are kept anyway when something failed).
+payment-service), BENCH_KEEP_LOGS (keep the service logs; they are kept anyway when something failed), BENCH_SEARCH_PRODUCTS,
+BENCH_SEARCH_TIMEOUT (wrk --timeout of the search lines, s, default 15), BENCH_SEARCH_EXPLAIN_TIMEOUT (s, default 30).
 """
 import argparse
 import datetime
@@ -300,9 +315,9 @@ def psql_rows(database, sql):
 
 # --- anchors: pgbench -----------------------------------------------------------------------------
 
-def pgbench(database, args, seconds):
+def pgbench(database, args, seconds, env=None):
     out = subprocess.run([PGBENCH, "-n", "-T", str(seconds)] + args + ["%s/%s" % (PG_URL, database)],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, env=dict(os.environ, **env) if env else None)
     if out.returncode != 0:
         raise RuntimeError("pgbench %s failed: %s" % (" ".join(args), out.stderr.strip()[-500:]))
     tps = re.search(r"^tps = ([\d.]+)", out.stdout, re.M)
@@ -312,16 +327,20 @@ def pgbench(database, args, seconds):
             "failed": int(failed.group(1)) if failed else 0, "args": " ".join(args), "seconds": seconds}
 
 
-def anchors(seconds):
+ANCHORS = [("pgbench_select", ["-S", "-c", "32", "-j", "2"], "pgbench -S, 32 clients"),
+           ("pgbench_select_prepared", ["-S", "-M", "prepared", "-c", "32", "-j", "2"], "pgbench -S -M prepared, 32 clients"),
+           ("pgbench_write", ["-N", "-c", "16", "-j", "2"], "pgbench -N, 16 clients (write anchor)")]
+
+
+def anchors(seconds, keys=None):
+    """pgbench on a scratch database; `keys`: only those of ANCHORS (default: all three)."""
     database = RUN + "_pgbench"
     subprocess.run([chaos.PSQL, PG_URL + "/postgres", "-qc", "CREATE DATABASE " + database], check=True, capture_output=True)
     try:
         say("anchors: pgbench -i -s 10")
         subprocess.run([PGBENCH, "-i", "-q", "-s", "10", "%s/%s" % (PG_URL, database)], check=True, capture_output=True)
         result = {}
-        for key, args, label in [("pgbench_select", ["-S", "-c", "32", "-j", "2"], "pgbench -S, 32 clients"),
-                                 ("pgbench_select_prepared", ["-S", "-M", "prepared", "-c", "32", "-j", "2"], "pgbench -S -M prepared, 32 clients"),
-                                 ("pgbench_write", ["-N", "-c", "16", "-j", "2"], "pgbench -N, 16 clients (write anchor)")]:
+        for key, args, label in [a for a in ANCHORS if keys is None or a[0] in keys]:
             say("anchors: " + label)
             result[key] = dict(pgbench(database, args, seconds), label=label)
         return result
@@ -338,12 +357,14 @@ def wrk_json(output, tag="BENCH_JSON"):
     raise RuntimeError("wrk printed no %s line:\n%s" % (tag, output[-2000:]))
 
 
-def read_line(label, url, seconds, connections, anchor_tps, probe=None):
-    """One wrk run (after a 1 s warm-up). `probe` (a ReadProbe): snapshots just before and after the
-    measured run; what it makes of them (per request) goes in `counters`."""
+def read_line(label, url, seconds, connections, anchor_tps, probe=None, timeout=None, warm_up=True):
+    """One wrk run (after a 1 s warm-up unless `warm_up` is False). `probe` (a ReadProbe): snapshots just
+    before and after the measured run; what it makes of them (per request) goes in `counters`. `timeout`:
+    wrk's --timeout in seconds (its default, 2 s, counts a slower answer as a socket error, not a latency)."""
     script = os.path.join(HERE, "wrk", "report.lua")
-    base = ["wrk", "-t2", "-c%d" % connections, "--latency", "-s", script]
-    subprocess.run(base[:3] + ["-d1s", url], capture_output=True)  # warm-up: pools, caches, upstream connections
+    base = ["wrk", "-t2", "-c%d" % connections, "--latency", "-s", script] + (["--timeout", "%ds" % timeout] if timeout else [])
+    if warm_up:
+        subprocess.run(base[:3] + ["-d1s", url], capture_output=True)  # warm-up: pools, caches, upstream connections
     before = probe.snapshot() if probe else None
     out = subprocess.run(base + ["-d%ds" % seconds, url], capture_output=True, text=True)
     after = probe.snapshot(end=True) if probe else None
@@ -1024,6 +1045,397 @@ def replica_set(replicas, rates, seconds, customers, drain_timeout):
         chaos.WORK = saved_work
 
 
+# --- search (issue 30): a catalog of 100,000 products, GET /product?q= through the gateway -------------------
+# On a stack of its own (fresh databases <run>_search_*; the other steps never see the scratch catalog), after
+# every other step. benchmarks/search_catalog.sql writes the products straight into product-service's table
+# (one INSERT ... SELECT generate_series; its trigger fills product_words), VACUUM ANALYZE; then each query is
+# checked once (200, what it found), measured with wrk through the gateway like the read lines, and the
+# product database left to go idle before the next (a request the gateway gave up on may still be running in
+# Postgres). Then EXPLAIN (ANALYZE, BUFFERS) of the SQL product-service sends (read from
+# PostgresProductRepository.swift, its parameters written in as literals: the plan Postgres makes for the
+# service's unnamed statement, whose parameters it plans with) and, with --search-sql (the default in
+# --search-only), the same SQL alone with pgbench -c32: what Postgres does without the services.
+
+SEARCH_PRODUCTS = int(os.environ.get("BENCH_SEARCH_PRODUCTS", "100000"))
+SEARCH_TIMEOUT = int(os.environ.get("BENCH_SEARCH_TIMEOUT", "15"))  # wrk --timeout, s (the gateway gives up at 10 s: UPSTREAM_TIMEOUT_MS)
+REPOSITORY_SWIFT = os.path.join(ROOT, "Services", "Product", "Sources", "PostgresProductRepository.swift")
+# key, label, path through the gateway, the repository function and its filter (what EXPLAIN writes in)
+SEARCH_QUERIES = [
+    # the reference: a page of 50 by name (products_name_id, no search), what the services and the gateway cost for 50 products
+    ("page", "GET /product?limit=50 (by name, no search)", "/product?limit=50", None, None),
+    ("typo", "GET /product?q=iphnoe (a typo)", "/product?q=iphnoe", "search", {"words": ["iphnoe"]}),
+    ("typos", "GET /product?q=samsnug galxy (two typos)", "/product?q=samsnug%20galxy", "search", {"words": ["samsnug", "galxy"]}),
+    ("filtered", "GET /product?q=phone&category=Smart Phone&maxPrice=500", "/product?q=phone&category=Smart%20Phone&maxPrice=500",
+     "search", {"words": ["phone"], "category": "Smart Phone", "maxPrice": "500"}),
+    ("prefix", "GET /product?q=sams (a prefix)", "/product?q=sams", "search", {"words": ["sams"]}),
+    ("facets", "GET /product/facets?q=phone", "/product/facets?q=phone", "facets", {"words": ["phone"]}),
+]
+SEARCH_EXPLAIN_TIMEOUT = int(os.environ.get("BENCH_SEARCH_EXPLAIN_TIMEOUT", "30"))  # s; a longer EXPLAIN ANALYZE: plain EXPLAIN instead
+SEARCH_SQL_ALONE_LIMIT_MS = 1000.0  # the SQL alone is measured with pgbench only when one execution takes less
+SEARCH_TARGET = "p99 ≤ 20 ms and ≥ 10 % of pgbench -S"
+
+
+def sql_literal(value):
+    return "NULL" if value is None else "'%s'" % str(value).replace("'", "''")
+
+
+# How PostgresProductRepository's interpolations bind (PostgresNIO: each `\(...)` its own parameter; a Swift nil
+# is a NULL of no declared type, which Postgres infers from the context): the type a present value is sent as,
+# the type the context gives a NULL (for pgbench, which cannot send one), and the value in `filter_`.
+BINDS = {
+    "filter.words": ("text[]", "text[]", lambda f, c, l: "{%s}" % ",".join(f["words"])),
+    "filter.category": ("text", "text", lambda f, c, l: f.get("category")),
+    "filter.ids": ("uuid[]", "uuid[]", lambda f, c, l: None),
+    "filter.minPrice?.description": ("text", "text", lambda f, c, l: f.get("minPrice")),
+    "filter.maxPrice?.description": ("text", "text", lambda f, c, l: f.get("maxPrice")),
+    "filter.inStock": ("bool", "bool", lambda f, c, l: "true" if f.get("inStock") else "false"),
+    "cursor?.rank": ("float4", "float4", lambda f, c, l: None),
+    "cursor?.after.name": ("text", "text", lambda f, c, l: None),
+    "cursor?.after.id": ("uuid", "uuid", lambda f, c, l: None),
+    "cursor?.name": ("text", "text", lambda f, c, l: None),
+    "cursor?.id": ("uuid", "uuid", lambda f, c, l: None),
+    "limit": ("int8", "int8", lambda f, c, l: str(l)),
+}
+
+
+def repository_statement(function, filter_, limit=51):
+    """PostgresProductRepository's SQL of `function` (`search`, `facets`, `list`) as the repository file has it
+    (the function's first multi-line string), for `filter_` (words, category, minPrice, maxPrice, inStock; no
+    ids, no cursor) and `limit` (a page of 50 fetches 51): {"params": the SQL with $1, $2, ... as product-service
+    sends it, "types": each parameter's declared type (unknown for a NULL), "values": each as an SQL literal,
+    "pgbench": the SQL for pgbench -M prepared (a present value :pN, a NULL NULLIF(:pN, 'null')::type with
+    -D pN=null: a parameter all the same, which a generic plan cannot fold either), "defines": pgbench's -D pN=value, "literals": the SQL
+    with the values written in (the custom plan, what Postgres plans when it may look at the values)}."""
+    with open(REPOSITORY_SWIFT) as f:
+        source = f.read()
+    start = source.index("func %s(" % function)
+    body = source[source.index('"""', start) + 3:]
+    lines = body[:body.index('"""')].split("\n")[1:]
+    indent = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
+    sql = "\n".join(line[indent:] for line in lines).strip()
+    sql = sql.replace("\\(unescaped: Self.columns)", re.search(r'static let columns = "([^"]*)"', source).group(1))
+    params, types, values, defines, pgbench_parts, literal_parts = [], [], [], [], [], []
+    position = 0
+    for match in re.finditer(r"\\\(([^()]*)\)", sql):
+        expression = match.group(1)
+        if expression not in BINDS:
+            raise RuntimeError("%s: %s's SQL binds \\(%s), which the bench does not know" % (REPOSITORY_SWIFT, function, expression))
+        sent, null_type, value_of = BINDS[expression]
+        value = value_of(filter_, None, limit)
+        n = len(types) + 1
+        text = sql[position:match.start()]
+        params.append(text + "$%d" % n)
+        pgbench_parts.append(text + (":p%d" % n if value is not None else "NULLIF(:p%d, 'null')::%s" % (n, null_type)))
+        literal = "NULL" if value is None else ("ARRAY[%s]" % ", ".join(sql_literal(w) for w in filter_["words"]) if sent == "text[]"
+                                                 else value if sent in ("bool", "int8") else sql_literal(value))
+        literal_parts.append(text + literal)
+        types.append(sent if value is not None else "unknown")
+        values.append(literal if value is None or sent != "text[]" else sql_literal(value) + "::text[]")
+        defines.append("p%d=%s" % (n, "null" if value is None else value))
+        position = match.end()
+    return {"params": "".join(params) + sql[position:], "types": types, "values": values, "defines": defines,
+            "pgbench": "".join(pgbench_parts) + sql[position:], "literals": "".join(literal_parts) + sql[position:]}
+
+
+def materialized(statement):
+    """The what-if: the same statement with its tsquery computed once (`WITH query AS MATERIALIZED`), or None when
+    the repository's SQL already does (or has no such CTE)."""
+    if "WITH query AS (" not in statement["params"]:
+        return None
+    return {k: v.replace("WITH query AS (", "WITH query AS MATERIALIZED (", 1) if isinstance(v, str) else v for k, v in statement.items()}
+
+
+def psql_text(database, commands, timeout_s=None):
+    """psql's output of `commands` (one -c each) on this run's `database`, as text (EXPLAIN's plan); None when a
+    statement ran past `timeout_s`."""
+    env = dict(os.environ, PGOPTIONS="-c statement_timeout=%d" % (timeout_s * 1000)) if timeout_s else None
+    arguments = [chaos.PSQL, "%s/%s_%s" % (PG_URL, RUN, database), "-XAtq", "-v", "ON_ERROR_STOP=1"]
+    for command in ([commands] if isinstance(commands, str) else commands):
+        arguments += ["-c", command]
+    out = subprocess.run(arguments, capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        if "statement timeout" in out.stderr:
+            return None
+        raise RuntimeError("psql: %s" % out.stderr.strip()[-500:])
+    return out.stdout.rstrip("\n")
+
+
+def explain(statement, generic):
+    """EXPLAIN (ANALYZE, BUFFERS) on the product database: `generic`, the statement prepared with its parameters
+    and run with plan_cache_mode = force_generic_plan, as product-service runs it (ServiceKit's DatabaseSettings
+    sets that on every connection); else with its values written in (a custom plan). When it takes longer than
+    SEARCH_EXPLAIN_TIMEOUT, plain EXPLAIN (the plan without its run)."""
+    if generic:
+        setup = ["SET plan_cache_mode = force_generic_plan",
+                 "PREPARE s(%s) AS %s" % (", ".join(statement["types"]), statement["params"])]
+        run = "EXECUTE s(%s)" % ", ".join(statement["values"])
+    else:
+        setup, run = [], statement["literals"]
+    plan = psql_text("product", setup + ["EXPLAIN (ANALYZE, BUFFERS) " + run], SEARCH_EXPLAIN_TIMEOUT)
+    if plan is not None:
+        found = re.search(r"Execution Time: ([\d.]+) ms", plan)
+        return {"plan": plan, "analyzed": True, "execution_ms": float(found.group(1)) if found else None}
+    return {"plan": psql_text("product", setup + ["EXPLAIN " + run]), "analyzed": False, "execution_ms": None,
+            "note": "EXPLAIN ANALYZE did not finish within %d s (statement_timeout): the plan without its run" % SEARCH_EXPLAIN_TIMEOUT}
+
+
+def active_statements(database):
+    rows = psql_rows_any("SELECT count(*) FROM pg_stat_activity WHERE datname = '%s_%s' AND state = 'active' AND pid <> pg_backend_pid()"
+                         % (RUN, database))
+    return int(rows[0][0]) if rows else None
+
+
+def settle_product(stack, wait=3.0):
+    """After a measurement: until product-service's database runs no statement. When it still does after `wait`
+    seconds, product-service is working through requests the gateway gave up on (504 after UPSTREAM_TIMEOUT_MS;
+    nothing cancels them), which would run on into the next measurement: it is killed, its backends terminated
+    (a backend runs its statement to the end even with its client gone) and it is started again. Returns
+    {"waited_s", "restarted", "statements_running"}."""
+    started = time.monotonic()
+    running = active_statements("product")
+    while running and time.monotonic() - started < wait:
+        time.sleep(0.1)
+        running = active_statements("product")
+    result = {"waited_s": round(time.monotonic() - started, 1), "restarted": False, "statements_running": running}
+    if not running:
+        return result
+    say("search: %d statements still running in %s_product %.0f s after the measurement: product-service restarted" % (running, RUN, wait))
+    stack.product.kill()
+    psql_rows_any("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '%s_product' "
+                  "AND pid <> pg_backend_pid()" % RUN)
+    while active_statements("product"):
+        time.sleep(0.1)
+    start_timed(stack.product)
+    deadline = time.monotonic() + 30
+    while chaos.call("GET", stack.gateway.url + "/product?limit=1")[0] != 200:  # the gateway sees it again
+        if time.monotonic() > deadline:
+            raise RuntimeError("the gateway does not reach product-service again after its restart")
+        time.sleep(0.1)
+    result["restarted"] = True
+    return result
+
+
+def search_catalog(products):
+    """benchmarks/search_catalog.sql on product-service's database; the catalog's sizes."""
+    started = time.monotonic()
+    out = subprocess.run([chaos.PSQL, "%s/%s_product" % (PG_URL, RUN), "-Xq", "-v", "ON_ERROR_STOP=1", "-v", "products=%d" % products,
+                          "-f", os.path.join(HERE, "search_catalog.sql")], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError("search_catalog.sql: %s" % out.stderr.strip()[-800:])
+    seconds = time.monotonic() - started
+    row = chaos.psql("product", """SELECT (SELECT count(*) FROM products), (SELECT count(*) FROM product_words),
+        (SELECT count(DISTINCT category) FROM products), pg_table_size('products'), pg_relation_size('products_search'),
+        pg_table_size('product_words') + pg_indexes_size('product_words')""")[0]
+    return {"products": int(row[0]), "words": int(row[1]), "categories": int(row[2]), "table_mib": int(row[3]) / 2**20,
+            "search_index_mib": int(row[4]) / 2**20, "words_mib": int(row[5]) / 2**20, "generate_seconds": round(seconds, 1)}
+
+
+def search_matches(filter_):
+    """The tsquery product_search_query makes of the words, and how many products match it (and the filters)."""
+    words = "ARRAY[%s]::text[]" % ", ".join(sql_literal(w) for w in filter_["words"])
+    conditions = "".join([" AND category = %s" % sql_literal(filter_["category"]) if filter_.get("category") else "",
+                          " AND price <= %s::numeric" % sql_literal(filter_["maxPrice"]) if filter_.get("maxPrice") else ""])
+    count, tsquery = psql_text("product", "SELECT (SELECT count(*) FROM products WHERE search @@ q%s), q::text FROM "
+                                          "(SELECT product_search_query(%s) AS q OFFSET 0) x" % (conditions, words)).split("|", 1)
+    return {"tsquery": tsquery, "matches": int(count)}
+
+
+def sql_alone(name, statement, generic, seconds, connections):
+    """The statement alone under pgbench -c`connections` on the product database: `generic`, prepared (-M prepared)
+    with plan_cache_mode = force_generic_plan, as product-service runs it; else its values written in (-M simple:
+    a custom plan)."""
+    path = os.path.join(chaos.WORK, "search-%s.sql" % re.sub(r"[^a-z0-9]+", "-", name.lower()))
+    with open(path, "w") as f:
+        f.write((statement["pgbench"] if generic else statement["literals"]) + ";\n")
+    if generic:
+        args = ["-M", "prepared", "-f", path] + [a for d in statement["defines"] for a in ("-D", d)]
+        env = {"PGOPTIONS": "-c plan_cache_mode=force_generic_plan"}
+    else:
+        args, env = ["-f", path], None
+    result = pgbench("%s_product" % RUN, args + ["-c", str(connections), "-j", "2"], seconds, env)
+    say("search: %-52s %9.1f tps  latency avg %8.2f ms  (the SQL alone, pgbench -c%d)" % (name, result["tps"], result["latency_avg_ms"], connections))
+    return result
+
+
+# The SQL product-service sends, and the what-ifs: the tsquery computed once (MATERIALIZED), and plans that see the
+# values (a custom plan: SQL built with only the filters given, or plan_cache_mode=auto for these statements).
+SEARCH_VARIANTS = [("as product-service runs it (generic plan)", False, True), ("custom plan", False, False),
+                   ("MATERIALIZED, generic plan", True, True), ("MATERIALIZED, custom plan", True, False)]
+
+
+def search_step(anchor_tps, seconds, connections, with_sql=True):
+    """The search figures on a stack of their own (fresh databases <run>_search_*): the catalog, each query
+    through the gateway (wrk, `connections`), the plans, the SQL alone (pgbench, `with_sql`)."""
+    global RUN
+    saved_run, saved_work = RUN, chaos.WORK
+    RUN = chaos.RUN = saved_run + "_search"
+    chaos.WORK = os.path.join(saved_work, "search")
+    os.makedirs(chaos.WORK, exist_ok=True)
+    started = time.monotonic()
+    stack = chaos.Stack(gateway=True, shipping=SHIPPING_BUILT, extra_env={
+        "product": {"SEED_DEMO_CATALOG": "false"}, "gateway": {"RATE_LIMIT_USER_PER_SECOND": "0", "RATE_LIMIT_ADDRESS_PER_SECOND": "0"}})
+    ok = False
+    try:
+        for service in stack.services:
+            start_timed(service)
+        say("search: generating %s products in %s_product" % (thousands(SEARCH_PRODUCTS), RUN))
+        catalog = search_catalog(SEARCH_PRODUCTS)
+        say("search: %s products, %s words in product_words, %d categories, in %.1f s (table %.0f MiB, GIN %.1f MiB, words %.1f MiB)" % (
+            thousands(catalog["products"]), thousands(catalog["words"]), catalog["categories"], catalog["generate_seconds"],
+            catalog["table_mib"], catalog["search_index_mib"], catalog["words_mib"]))
+        lines = []
+        for key, label, path, function, filter_ in SEARCH_QUERIES:
+            url = stack.gateway.url + path
+            matches = search_matches(filter_) if filter_ else {"tsquery": None, "matches": None}
+            began = time.monotonic()
+            status, answer = chaos.call("GET", url, timeout=60)
+            first_ms = (time.monotonic() - began) * 1000.0
+            if status != 200 or not isinstance(answer, dict):
+                found = {"status": status}  # measured all the same: the wrk line counts what it answers
+            elif function != "facets":
+                found = {"items": len(answer["items"]), "first": [item["name"] for item in answer["items"][:3]], "more": bool(answer.get("nextCursor"))}
+            else:
+                found = {"categories": answer["categories"][:4], "price": answer["price"]}
+            say("search: %s: tsquery %s, %s matches; first answer (%s) in %.0f ms: %s" % (
+                key, matches["tsquery"], thousands(matches["matches"]), status, first_ms, json.dumps(found)[:160]))
+            settle_product(stack)
+            line = read_line(label, url, seconds, connections, anchor_tps, timeout=SEARCH_TIMEOUT)
+            line.update(key=key, path=path, filter=filter_, first_answer_ms=first_ms, found=found, after=settle_product(stack), **matches)
+            lines.append(line)
+        # The plans of the repository's SQL (generic, as product-service runs it, and custom) and of the what-ifs,
+        # and each alone under pgbench -c`connections` (when one execution takes less than a second).
+        plans, alone = {}, {}
+        for key, label, path, function, filter_ in SEARCH_QUERIES:
+            statement = repository_statement(function or "list", filter_ or {"words": []})
+            for variant, is_materialized, generic in SEARCH_VARIANTS:
+                text = materialized(statement) if is_materialized else statement
+                if text is None:
+                    continue
+                name = "%s: %s" % (key, variant)
+                plan = dict(explain(text, generic), label=label, statement=text, variant=variant, key=key, generic=generic)
+                plans[name] = plan
+                say("search: EXPLAIN %s: %s" % (name, "%.1f ms" % plan["execution_ms"] if plan["analyzed"] else plan["note"]))
+                if with_sql and plan["analyzed"] and plan["execution_ms"] < SEARCH_SQL_ALONE_LIMIT_MS:
+                    alone[name] = dict(sql_alone(name, text, generic, seconds, connections), key=key, variant=variant)
+                elif with_sql:
+                    alone[name] = {"skipped": "one execution takes %s" % ("%.0f ms" % plan["execution_ms"] if plan["analyzed"] else
+                                                                          "more than %d s" % SEARCH_EXPLAIN_TIMEOUT), "key": key, "variant": variant}
+        ok = True
+    finally:
+        stack.stop()
+        if not ok:
+            say("search failed; service logs kept in %s" % chaos.WORK)
+        RUN = chaos.RUN = saved_run
+        chaos.WORK = saved_work
+    return {"run": saved_run + "_search", "catalog": catalog, "connections": connections, "seconds": seconds,
+            "wrk_timeout_s": SEARCH_TIMEOUT, "lines": lines, "plans": plans, "sql_alone": alone,
+            "wall_seconds": round(time.monotonic() - started, 1)}
+
+
+def search_rps(line):
+    """2xx answers per second of a wrk line (wrk's requests count the 504s too)."""
+    return (line["requests"] - line["non_2xx"]) / line["seconds"] if line["seconds"] else 0.0
+
+
+def search_targets(search, anchors_):
+    """Issue 30's target for each search line through the gateway."""
+    select = (anchors_.get("pgbench_select") or {}).get("tps")
+    checks = []
+    for line in search["lines"]:
+        if line["key"] == "page":
+            continue  # the reference, no search
+        errors = line["non_2xx"] + line["socket_errors"]
+        share = search_rps(line) / select if select else None
+        checks.append({"target": "search %s: %s" % (line["key"], SEARCH_TARGET),
+                       "measured": "%s, %s %% of pgbench -S%s" % ("p99 %.1f ms" % line["p99_ms"] if line["requests"] else
+                                                                  "no answer within %d s" % line["seconds"], fmt(share and share * 100, "%.2f"),
+                                                                  ", %d errors" % errors if errors else ""),
+                       "met": None if share is None else (line["p99_ms"] <= 20 and share >= 0.10 and errors == 0)})
+    return checks
+
+
+def search_table(search, anchors_, plans=False, targets_=True):
+    """The search lines next to pgbench -S (with `targets_`, issue 30's targets; with `plans`, the SQL and the
+    plans) as text lines."""
+    c = search["catalog"]
+    lines = ["   search: %s products (%d categories), %s words in product_words; table %.0f MiB, GIN on search %.1f MiB; generated in %.1f s "
+             "(benchmarks/search_catalog.sql); wrk -t2 -c%d -d%ds --timeout %ds through the gateway, rate limits off" % (
+                 thousands(c["products"]), c["categories"], thousands(c["words"]), c["table_mib"], c["search_index_mib"], c["generate_seconds"],
+                 search["connections"], search["seconds"], search["wrk_timeout_s"]),
+             "",
+             "   %-56s %10s %9s %9s %9s %9s %9s" % ("what", "req/s", "p50 ms", "p99 ms", "÷ -S", "errors", "matches")]
+    for key in ["pgbench_select", "pgbench_select_prepared"]:
+        a = anchors_.get(key)
+        if a:
+            lines.append("   %-56s %10s %9s %9s %9s %9d" % (a["label"], thousands(a["tps"]), "avg %.2f" % a["latency_avg_ms"], "",
+                                                          "%.0f %%" % (a["tps"] / anchors_["pgbench_select"]["tps"] * 100), a["failed"]))
+    for line in search["lines"]:
+        answered, mark = line["requests"] > 0, "*" if line["non_2xx"] else ""
+        rps = search_rps(line)
+        lines.append("   %-56s %10s %9s %9s %9s %9d %9s" % (
+            line["label"], fmt(rps, "%.1f") if rps < 100 else thousands(rps),
+            "%.2f%s" % (line["p50_ms"], mark) if answered else "—", "%.2f%s" % (line["p99_ms"], mark) if answered else "—",
+            fmt(rps / anchors_["pgbench_select"]["tps"] * 100 if anchors_.get("pgbench_select") else None, "%.2f %%"),
+            line["non_2xx"] + line["socket_errors"], thousands(line["matches"]) if line["matches"] is not None else ""))
+    lines.append("   (req/s: 2xx answers per second; * : the latencies include the errors, 504s from the gateway after UPSTREAM_TIMEOUT_MS = 10 s;"
+                 " — : no answer within the line)")
+    if search["sql_alone"]:
+        lines.append("")
+        lines.append("   the SQL alone (PostgresProductRepository's), pgbench -n -c%d -j2 -T%d on the same database: generic plan = -M prepared with"
+                     " plan_cache_mode=force_generic_plan," % (search["connections"], search["seconds"]))
+        lines.append("   as ServiceKit sets it on product-service's connections; custom plan = the values written in; MATERIALIZED = the what-if"
+                     " `WITH query AS MATERIALIZED (...)`")
+        for name, r in search["sql_alone"].items():
+            if r.get("skipped"):
+                lines.append("   %-66s %10s  (not measured: %s)" % ("  " + name, "—", r["skipped"]))
+                continue
+            lines.append("   %-66s %10s %9s %9s %9s %9d" % ("  " + name, fmt(r["tps"], "%.1f") if r["tps"] < 100 else thousands(r["tps"]),
+                                                          "avg %.2f" % r["latency_avg_ms"], "",
+                                                          fmt(r["tps"] / anchors_["pgbench_select"]["tps"] * 100 if anchors_.get("pgbench_select") else None, "%.2f %%"),
+                                                          r["failed"]))
+    backlog = [(l["key"], l["after"]["statements_running"]) for l in search["lines"] if l["after"]["restarted"]]
+    if backlog:
+        lines.append("   (product-service still ran statements 3 s after the line, for requests the gateway had given up on: restarted, its"
+                     " backends terminated, before the next: %s)" % ", ".join("%s %d" % kv for kv in backlog))
+    lines.append("")
+    lines.append("   the words as product_search_query makes them a tsquery:")
+    for line in search["lines"]:
+        if line["tsquery"] is not None:
+            lines.append("     %-10s %s  →  %s matches" % (line["key"], line["tsquery"], thousands(line["matches"])))
+    if targets_:
+        lines.append("")
+        lines.append("   targets (issue 30):")
+        for t in search_targets(search, anchors_):
+            lines.append("   %s %-60s %s" % ({True: "✓", False: "✗"}.get(t["met"], "–"), t["target"], t["measured"]))
+    if plans:
+        shown = set()
+        for name, p in search["plans"].items():
+            st = p["statement"]
+            lines.append("")
+            lines.append("   == %s — %s: %s%s" % (p["label"], p["variant"], "EXPLAIN (ANALYZE, BUFFERS)" if p["analyzed"] else "EXPLAIN",
+                                                "" if p["analyzed"] else " (%s)" % p["note"]))
+            if p["generic"]:
+                lines.append("      SET plan_cache_mode = force_generic_plan; PREPARE s(%s) AS <the SQL>; EXPLAIN (ANALYZE, BUFFERS) EXECUTE s(%s)" % (
+                    ", ".join(st["types"]), ", ".join(st["values"])))
+            if p["key"] not in shown:  # the SQL once per query (the what-ifs differ only in MATERIALIZED)
+                shown.add(p["key"])
+                lines.extend("      " + l for l in st["params"].splitlines())
+            lines.append("")
+            lines.extend("   " + l for l in p["plan"].splitlines())
+    return lines
+
+
+def write_search_text(result, search, path):
+    m = result["machine"]
+    head = ["== swn-shop bench: search, %s, commit %s, run %s%s" % (result["date"], m["git_commit"], search["run"],
+                                                                 " (QUICK run)" if result["settings"]["quick"] else ""),
+            "   machine: %d × %s, %s MiB, Linux %s; PostgreSQL %s; %s; services: release build in %s (built %s), LOG_LEVEL %s" % (
+                m["nproc"], m["cpu_model"], thousands(m["memory_mib"]), m["kernel"], m["postgres"], m["wrk"], m["bin_dir"],
+                m["binaries_built"], os.environ.get("LOG_LEVEL", "info (default)")), ""]
+    with open(path, "w") as f:
+        f.write("\n".join(head + search_table(search, result["anchors"], plans=True)) + "\n")
+
+
 def log_problems(directory):
     """Per service log (the JSON lines the services write): lines at error or critical level, and lines that are
     not JSON (a crash's message); with the first few of them."""
@@ -1125,7 +1537,8 @@ def targets(result):
     if steps is not None:
         checks.extend(targets_issue_26(result, steps, sustained))
     checks.extend(targets_replicas(result))
-    return [{"target": t, "measured": m, "met": ok} for t, m, ok in checks]
+    return [{"target": t, "measured": m, "met": ok} for t, m, ok in checks] + (
+        search_targets(result["search"], result["anchors"]) if (result.get("search") or {}).get("lines") else [])
 
 
 def targets_replicas(result):
@@ -1240,12 +1653,19 @@ def table(result):
     if result.get("fulfilment"):
         lines.extend(fulfilment_table(result["fulfilment"]))
     lines.extend(replicas_table(result))
+    if (result.get("search") or {}).get("lines"):
+        lines.append("")
+        lines.extend(search_table(result["search"], result["anchors"], targets_=False))  # its targets: with the others below
+        lines.append("   (the plans: %s)" % os.path.join("benchmarks", "results", ("search-quick" if result["settings"]["quick"] else "search") + ".txt"))
+    elif (result.get("search") or {}).get("error"):
+        lines.append("")
+        lines.append("   search: FAILED (%s)" % result["search"]["error"][:200])
     lines.append("")
     lines.append("   %-10s %14s %14s %14s" % ("service", "start→ready ms", "RSS idle MiB", "RSS after MiB"))
     for name, s in result["services"].items():
         lines.append("   %-10s %14.0f %14s %14s" % (name, s["ready_ms"], fmt(s.get("rss_after_start_mib"), "%.1f"), fmt(s.get("rss_after_run_mib"), "%.1f")))
     lines.append("")
-    lines.append("   targets (issues 13 and 26; – = not measured in this run):")
+    lines.append("   targets (issues 13, 26 and 30; – = not measured in this run):")
     for t in result["targets"]:
         lines.append("   %s %-78s %s" % ({True: "✓", False: "✗"}.get(t["met"], "–"), t["target"], t["measured"]))
     lines.append("   (load average at the end %.2f; * = not drained within DRAIN_TIMEOUT)" % result["machine"]["load_average_at_end"][0])
@@ -1609,6 +2029,44 @@ def plot(result, path):
 
 # --- main -------------------------------------------------------------------------------------------
 
+def search_only_run(result, seconds, connections, out_dir, stem, wall):
+    """--search-only: pgbench -S (simple and prepared) and the search step; search.json and search.txt."""
+    failures = []
+    say("run %s (--search-only); service logs in %s" % (RUN, chaos.WORK))
+    result["anchors"] = anchors(seconds, keys=("pgbench_select", "pgbench_select_prepared"))
+    anchor_tps = {k: v["tps"] for k, v in result["anchors"].items()}
+    try:
+        result["search"] = search_step(anchor_tps, seconds, connections)
+    except Exception as error:
+        say("search: %s" % error)
+        result["search"] = {"error": str(error)}
+        failures.append("search: %s" % error)
+    result["service_logs"] = log_problems(chaos.WORK)
+    result["machine"]["load_average_at_end"] = os.getloadavg()
+    result["targets"] = search_targets(result["search"], result["anchors"]) if result["search"].get("lines") else []
+    result["wall_seconds"] = round(time.monotonic() - wall, 1)
+    os.makedirs(out_dir, exist_ok=True)
+    json_path, text_path = os.path.join(out_dir, stem + ".json"), os.path.join(out_dir, stem + ".txt")
+    with open(json_path, "w") as f:
+        json.dump(result, f, indent=1, sort_keys=False)
+        f.write("\n")
+    if result["search"].get("lines"):
+        write_search_text(result, result["search"], text_path)
+        with open(text_path) as f:
+            print(f.read(), end="")
+    print("   wrote %s%s (%.0f s in all)" % (os.path.relpath(json_path, ROOT), " and " + os.path.relpath(text_path, ROOT)
+                                           if result["search"].get("lines") else "", result["wall_seconds"]))
+    for name, problem in (result["service_logs"] or {}).items():
+        say("%s logged %s, e.g. %s" % (name, ", ".join("%d at %s" % (n, level) for level, n in problem["counts"].items()), problem["examples"][0][:200]))
+    if failures or os.environ.get("BENCH_KEEP_LOGS"):
+        say("service logs kept in " + chaos.WORK)
+        for failure in failures:
+            say("FAILED: " + failure)
+    else:
+        shutil.rmtree(chaos.WORK, ignore_errors=True)
+    return 1 if failures else 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a 3–4 minute smoke run (3 s lines, 2 rates + saturation of 5 s; the replica parts shorter)")
@@ -1628,6 +2086,10 @@ def main():
                              " shipping-service still runs in the checkout steps)")
     parser.add_argument("--replicas-only", action="store_true",
                         help="only the anchors, GET /product/{id} through the gateway and the replica parts (bench-replicas.json)")
+    parser.add_argument("--search-only", action="store_true",
+                        help="only pgbench -S (simple and prepared) and the search step (issue 30: %s products, GET /product?q= and "
+                             "/product/facets through the gateway, the plans, the SQL alone): search.json and search.txt" % "{:,}".format(SEARCH_PRODUCTS))
+    parser.add_argument("--no-search", action="store_true", help="leave out the search step (run last in a full run, on a stack of its own)")
     args = parser.parse_args()
     global SHIPPING, AT_REST, PIPELINE_UNREAD
     SHIPPING = SHIPPING_BUILT and not args.no_shipping
@@ -1638,6 +2100,10 @@ def main():
     with_replicas = not args.no_replicas and (replicas_only or args.replicas or not checkout_only)
     if replicas_only and (checkout_only or args.no_replicas):
         sys.exit("bench: --replicas-only goes with neither --checkout-only nor --no-replicas")
+    search_only = args.search_only
+    if search_only and (checkout_only or replicas_only or args.no_search):
+        sys.exit("bench: --search-only goes with none of --checkout-only, --replicas-only, --no-search")
+    with_search = search_only or not (args.no_search or checkout_only or replicas_only)
     seconds = int(os.environ.get("BENCH_SECONDS", "3" if quick else "10"))
     checkout_seconds = int(os.environ.get("CHECKOUT_SECONDS", "5" if quick else "12"))
     # --quick --checkout-only: the two paced rates issue 26's latency targets name (25/s, and about half of 5 % of pgbench -N)
@@ -1652,6 +2118,7 @@ def main():
     drain_timeout = float(os.environ.get("DRAIN_TIMEOUT", "180"))
     out_dir = os.environ.get("BENCH_OUT", os.path.join(HERE, "results"))
     stem = "bench-quick" if quick else "bench-checkout" if checkout_only else "bench-replicas" if replicas_only else "bench"
+    search_stem = "search-quick" if quick else "search"
     for tool in ["wrk", PGBENCH, chaos.PSQL]:
         if not shutil.which(tool):
             sys.exit("bench: %s is missing (Debian: apt-get install wrk postgresql-client; pgbench comes with the server)" % tool)
@@ -1670,7 +2137,10 @@ def main():
                            "customers": customers, "read_connections": connections, "log_level": os.environ.get("LOG_LEVEL", "info"),
                            "drain_timeout": drain_timeout, "shipping": SHIPPING, "shipping_built": SHIPPING_BUILT, "at_rest": list(AT_REST),
                            "shipping_env": dict(SHIPPING_ENV) if SHIPPING else None,
-                           "fulfilment_rates": fulfilment_rates if with_fulfilment else None}}
+                           "fulfilment_rates": fulfilment_rates if with_fulfilment else None,
+                           "search_products": SEARCH_PRODUCTS if with_search else None}}
+    if search_only:
+        return search_only_run(result, seconds, connections, out_dir, search_stem, wall)
     if with_replicas:
         result["settings"].update({"replica_rates": replica_rates, "gateway_variant_rounds": rounds, "replicated": REPLICATED})
     say("run %s; service logs in %s" % (RUN, chaos.WORK))
@@ -1780,6 +2250,14 @@ def main():
         result["checkout_replicas"] = {"replicated": REPLICATED, "rates": replica_rates, "customers": customers, "seconds": checkout_seconds,
                                        "note": REPLICAS_NOTE, "sets": sets, "wall_seconds": round(time.monotonic() - started, 1)}
         failures.extend("checkout with replicas ×%d: checks do not hold" % s["replicas"] for s in sets if s.get("checks") and not s["checks"]["ok"])
+    # Search (issue 30) last, on a stack of its own: its 100,000 products are in no other step's database.
+    if with_search:
+        try:
+            result["search"] = search_step(anchor_tps, seconds, connections)
+        except Exception as error:  # the figures so far are still written
+            say("search: %s" % error)
+            result["search"] = {"error": str(error)}
+            failures.append("search: %s" % error)
     result["service_logs"] = log_problems(chaos.WORK)
     result["machine"]["load_average_at_end"] = os.getloadavg()
     result["targets"] = targets(result)
@@ -1791,6 +2269,8 @@ def main():
         f.write("\n")
     png_path = os.path.join(out_dir, stem + ".png")
     drew = plot(result, png_path) if result.get("checkout") else False
+    if (result.get("search") or {}).get("lines"):
+        write_search_text(result, result["search"], os.path.join(out_dir, search_stem + ".txt"))
     print(table(result))
     print("   wrote %s%s (%.0f s in all)" % (os.path.relpath(json_path, ROOT), " and " + os.path.relpath(png_path, ROOT) if drew else "", result["wall_seconds"]))
     if failures or os.environ.get("BENCH_KEEP_LOGS"):
