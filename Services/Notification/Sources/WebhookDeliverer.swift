@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import ServiceKit
 import ServiceLifecycle
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -170,12 +171,10 @@ package struct WebhookDeliverer<Repository: WebhookRepository>: Service {
     }
 
     /// How many attempts this process has under way.
-    final class InFlight: @unchecked Sendable {
-        // Safe: `count` is only read and written under `lock`.
-        private let lock = NSLock()
-        private var count = 0
-        var value: Int { lock.withLock { count } }
-        func add(_ delta: Int) { lock.withLock { count += delta } }
+    final class InFlight: Sendable {
+        private let count = Mutex(0)
+        var value: Int { count.withLock { $0 } }
+        func add(_ delta: Int) { count.withLock { $0 += delta } }
     }
 
     package func run() async throws {
