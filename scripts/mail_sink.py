@@ -42,7 +42,7 @@ HTTP (http://127.0.0.1:8025):
   GET /api/messages/{id}      one message (404 if unknown); .../raw the message as received (message/rfc822)
   DELETE /api/messages        forgets them all (204; MAIL_SINK_FILE is left as it is)
   DELETE /api/messages/{id}   forgets one (204, 404)
-  GET /health                 200 "ok"
+  GET /health                 200 "ok" (`mail_sink.py --health` asks it and exits 0 or 1: a container's health check)
 """
 import argparse
 import asyncio
@@ -558,7 +558,18 @@ def main():
     parser.add_argument("--reply-delay-ms", type=int, default=env_int("MAIL_SINK_REPLY_DELAY_MS", 0),
                         help="keep each message, then wait this long before acknowledging it (crash tests)")
     parser.add_argument("--verbose", action="store_true", help="log HTTP requests and aiosmtpd's own messages")
+    parser.add_argument("--health", action="store_true",
+                        help="only ask a running sink's GET /health on 127.0.0.1:--http-port; exit 0 when it answers 200 "
+                             "(a container's health check: one word per argument, which every engine passes as it is)")
     args = parser.parse_args()
+    if args.health:
+        import http.client
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", args.http_port, timeout=4)
+            connection.request("GET", "/health")
+            sys.exit(0 if connection.getresponse().status == 200 else 1)
+        except OSError as error:
+            sys.exit("mail_sink: no answer on 127.0.0.1:%d: %s" % (args.http_port, error))
     # aiosmtpd warns on every connection about auth settings we chose on purpose (AUTH in the clear).
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, stream=sys.stderr,
                         format="mail_sink: %(name)s %(levelname)s %(message)s")
