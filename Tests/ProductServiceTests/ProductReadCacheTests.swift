@@ -9,10 +9,16 @@ import Logging
 import NIOCore
 import PostgresNIO
 import ServiceKit
+import Synchronization
 import Testing
 import TestSupport
 
 @testable import ProductService
+
+/// How many times a list was read.
+final class Reads: Sendable {
+    let count = Mutex(0)
+}
 
 /// `GET /product/{id}` answered from memory: never older than this process's last change.
 @Suite struct ProductReadCacheTests {
@@ -43,6 +49,53 @@ import TestSupport
         #expect(small.body(for: kept) == nil, "a full cache of live answers keeps no more")
     }
 
+    /// Lists (pages, searches, facets): identical misses at the same time read Postgres once; the
+    /// answer stays until a drop; a read that began before a drop is neither kept nor joined; a failed
+    /// read is not kept.
+    @Test func identicalListMissesReadOnceAndADropForgetsEveryList() async throws {
+        let cache = ProductReadCache(timeToLive: .seconds(60))
+        let key = ProductReadCache.ListKey(.list, ProductFilter(words: ["lamp"]), limit: 50)
+        let reads = Reads()
+        let answer = { @Sendable (text: String, delay: Duration) -> @Sendable () async throws -> ByteBuffer in
+            { @Sendable in
+                reads.count.withLock { $0 += 1 }
+                try await Task.sleep(for: delay)
+                return ByteBuffer(string: text)
+            }
+        }
+        let bodies = try await withThrowingTaskGroup(of: ByteBuffer.self) { group in
+            for _ in 0..<20 { group.addTask { try await cache.list(key, load: answer("v1", .milliseconds(100))) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(bodies.count == 20 && bodies.allSatisfy { $0 == ByteBuffer(string: "v1") })
+        #expect(reads.count.withLock { $0 } == 1, "twenty identical misses, one read")
+        #expect(try await cache.list(key, load: answer("v2", .zero)) == ByteBuffer(string: "v1"), "kept")
+        let other = ProductReadCache.ListKey(.facets, ProductFilter(words: ["lamp"]))
+        #expect(try await cache.list(other, load: answer("f1", .zero)) == ByteBuffer(string: "f1"), "another key is another answer")
+
+        cache.drop([])  // any change of the catalog
+        #expect(try await cache.list(key, load: answer("v2", .zero)) == ByteBuffer(string: "v2"), "a drop forgets every list")
+
+        cache.drop([])
+        let early = Task { try await cache.list(key, load: answer("old", .milliseconds(200))) }
+        try await Task.sleep(for: .milliseconds(50))
+        cache.drop([])  // a change commits while that read runs
+        #expect(try await cache.list(key, load: answer("new", .zero)) == ByteBuffer(string: "new"), "a read from before the drop is not joined")
+        #expect(try await early.value == ByteBuffer(string: "old"))
+        #expect(try await cache.list(key, load: answer("newer", .zero)) == ByteBuffer(string: "new"), "nor kept over the newer answer")
+
+        cache.drop([])
+        struct Failed: Error {}
+        let failing: @Sendable () async throws -> ByteBuffer = { throw Failed() }
+        await #expect(throws: Failed.self) { try await cache.list(key, load: failing) }
+        #expect(try await cache.list(key, load: answer("after", .zero)) == ByteBuffer(string: "after"), "a failed read is not kept")
+
+        let small = ProductReadCache(timeToLive: .seconds(60), listCapacityBytes: 10)
+        _ = try await small.list(key, load: answer("12345678", .zero))
+        _ = try await small.list(other, load: answer("abcdefgh", .zero))
+        #expect(try await small.list(other, load: answer("again", .zero)) == ByteBuffer(string: "again"), "over the byte capacity nothing more is kept")
+    }
+
     /// Through the service's router on a real Postgres: the admin's update and delete and the saga's
     /// stock changes (a reservation and a release, whose products only the order's record names) are
     /// in the very next answer, although the product was answered from memory before each.
@@ -68,6 +121,15 @@ import TestSupport
                     }
                     #expect(try await read()?.stock == 5)
                     #expect(cache.body(for: id) != nil, "the answer is kept")
+                    struct Found: Decodable { var items: [Product] }
+                    func search() async throws -> [Product] {
+                        try ProductAPITests.decode(Found.self, try await client.execute(uri: "/product?q=lamp", method: .get)).items
+                    }
+                    #expect(try await search().map(\.stock) == [5])
+                    _ = try await client.execute(
+                        uri: "/product", method: .post, body: ByteBuffer(string: #"{"name":"Lamp Two","price":20,"category":"Home","stock":1}"#)
+                    )
+                    #expect(try await search().count == 2, "a new product is in the next search")
 
                     _ = try await client.execute(uri: "/product/\(id)", method: .put, body: ByteBuffer(string: #"{"name":"Lamp","price":12.5,"category":"Home"}"#))
                     #expect(try await read()?.price == Decimal(string: "12.50"))
@@ -78,6 +140,7 @@ import TestSupport
                         try await store.save(Reservation(orderId: order, status: .reserved, lines: [line]), stockChanges: [id: -2], reply: nil)
                     }
                     #expect(try await read()?.stock == 3)
+                    #expect(try await search().first { $0.id == id }?.stock == 3, "a sale is in the next search")
 
                     try await repository.withReservation(orderId: order, productIds: [], userName: nil) { store in
                         try await store.save(Reservation(orderId: order, status: .released, lines: [line]), stockChanges: [id: 2], reply: nil)

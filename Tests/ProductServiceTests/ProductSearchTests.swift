@@ -90,6 +90,9 @@ import TestSupport
             } while cursor != nil && paged.count < 20
             #expect(paged == all)
             // Without q: the catalog by name, with the same filters.
+            // As a form sends it: `+` is a space.
+            let form = try await Self.search(client, "q=smart+phone&category=Smart+Phone&inStock=true")
+            #expect(Set(form.items.map(\.name)) == ["HTC U11+ Plus", "IPhone X"], "\(form.items.map(\.name))")
             let cheap = try await Self.search(client, "maxPrice=400&inStock=true")
             #expect(cheap.items.map(\.name) == ["HTC U11+ Plus", "LG G7 ThinQ"])
         }

@@ -24,6 +24,11 @@ package struct PostgresProductRepository: ProductRepository {
     }
 
     package func create(_ input: ProductInput) async throws -> Product {
+        // Nothing kept by id changes; the lists and searches may.
+        try await cache.dropping({ [] }) { try await createTransaction(input) }
+    }
+
+    private func createTransaction(_ input: ProductInput) async throws -> Product {
         try await client.withOutboxTransaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
@@ -70,48 +75,47 @@ package struct PostgresProductRepository: ProductRepository {
     }
 
     package func list(_ filter: ProductFilter, after cursor: ProductCursor?, limit: Int) async throws -> [Product] {
-        // NULL parameters switch the filters off, so one statement serves every combination.
-        let rows = try await client.query(
-            """
-            SELECT \(unescaped: Self.columns) FROM products
-            WHERE (\(filter.category)::text IS NULL OR category = \(filter.category))
-              AND (\(filter.ids)::uuid[] IS NULL OR id = ANY(\(filter.ids)))
-              AND (\(filter.minPrice?.description)::numeric IS NULL OR price >= \(filter.minPrice?.description)::numeric)
-              AND (\(filter.maxPrice?.description)::numeric IS NULL OR price <= \(filter.maxPrice?.description)::numeric)
-              AND (NOT \(filter.inStock) OR stock > 0)
-              AND (\(cursor?.name)::text IS NULL OR (name, id) > (\(cursor?.name), \(cursor?.id)))
-            ORDER BY name, id
-            LIMIT \(limit)
-            """,
-            logger: logger
-        )
-        return try await Self.decode(rows)
+        var sql = SQLBuilder("SELECT \(Self.columns) FROM products WHERE true")
+        Self.restrict(&sql, to: filter)
+        if let cursor {
+            sql.append(" AND (name, id) > (\(sql.bind(cursor.name)), \(sql.bind(cursor.id)))")
+        }
+        sql.append(" ORDER BY name, id LIMIT \(sql.bind(limit))")
+        return try await Self.decode(try await client.query(sql.query, logger: logger))
+    }
+
+    /// The filters other than the words, as `AND` conditions on `products`: only those given, so that
+    /// the plan (a generic one, see `SQLBuilder`) is made for them.
+    private static func restrict(_ sql: inout SQLBuilder, to filter: ProductFilter, withCategory: Bool = true) {
+        if withCategory, let category = filter.category { sql.append(" AND category = \(sql.bind(category))") }
+        if let ids = filter.ids { sql.append(" AND id = ANY(\(sql.bind(ids)))") }
+        if let minPrice = filter.minPrice { sql.append(" AND price >= \(sql.bind(minPrice.description))::numeric") }
+        if let maxPrice = filter.maxPrice { sql.append(" AND price <= \(sql.bind(maxPrice.description))::numeric") }
+        if filter.inStock { sql.append(" AND stock > 0") }
     }
 
     /// The words become a `tsquery` in the database (`product_search_query`, see `ProductMigrations`),
-    /// ranked by `ts_rank` over the weighted `search` column.
+    /// once per statement (`MATERIALIZED`), ranked by `ts_rank` over the weighted `search` column.
     package func search(_ filter: ProductFilter, after cursor: SearchCursor?, limit: Int) async throws -> [RankedProduct] {
-        let rows = try await client.query(
+        var sql = SQLBuilder()
+        sql.append(
             """
-            WITH query AS (SELECT product_search_query(\(filter.words)::text[]) AS q)
-            SELECT \(unescaped: Self.columns), rank FROM (
-                SELECT products.*, ts_rank(search, query.q)::float4 AS rank FROM products, query
-                WHERE search @@ query.q
-                  AND (\(filter.category)::text IS NULL OR category = \(filter.category))
-                  AND (\(filter.ids)::uuid[] IS NULL OR id = ANY(\(filter.ids)))
-                  AND (\(filter.minPrice?.description)::numeric IS NULL OR price >= \(filter.minPrice?.description)::numeric)
-                  AND (\(filter.maxPrice?.description)::numeric IS NULL OR price <= \(filter.maxPrice?.description)::numeric)
-                  AND (NOT \(filter.inStock) OR stock > 0)
-            ) found
-            WHERE \(cursor?.rank)::float4 IS NULL OR rank < \(cursor?.rank)::float4
-               OR (rank = \(cursor?.rank)::float4 AND (name, id) > (\(cursor?.after.name), \(cursor?.after.id)))
-            ORDER BY rank DESC, name, id
-            LIMIT \(limit)
-            """,
-            logger: logger
+            WITH query AS MATERIALIZED (SELECT product_search_query(\(sql.bind(filter.words))::text[]) AS q)
+            SELECT \(Self.columns), ts_rank(search, query.q)::float4 AS rank FROM products, query
+            WHERE search @@ query.q
+            """
         )
+        Self.restrict(&sql, to: filter)
+        if let cursor {
+            let rank = sql.bind(cursor.rank)
+            sql.append(
+                " AND (ts_rank(search, query.q)::float4 < \(rank)::float4 OR (ts_rank(search, query.q)::float4 = \(rank)::float4"
+                    + " AND (name, id) > (\(sql.bind(cursor.after.name)), \(sql.bind(cursor.after.id)))))"
+            )
+        }
+        sql.append(" ORDER BY rank DESC, name, id LIMIT \(sql.bind(limit))")
         var found: [RankedProduct] = []
-        for try await row in rows {
+        for try await row in try await client.query(sql.query, logger: logger) {
             let product = try Self.product(from: row)
             let rank = try row.decode((UUID, String, String, String, String, String, Int, Int, Date, Date, String?, Float).self).11
             found.append(RankedProduct(product: product, rank: rank))
@@ -119,37 +123,39 @@ package struct PostgresProductRepository: ProductRepository {
         return found
     }
 
+    /// Category counts over every category (the filter's own category left aside, so the others can
+    /// be offered), and the price range within the filter.
     package func facets(_ filter: ProductFilter) async throws -> ProductFacets {
-        // Without words the tsquery is NULL and every product passes.
-        let rows = try await client.query(
-            """
-            WITH query AS (SELECT product_search_query(\(filter.words)::text[]) AS q), found AS (
-                SELECT category, price FROM products, query
-                WHERE (query.q IS NULL OR search @@ query.q)
-                  AND (\(filter.ids)::uuid[] IS NULL OR id = ANY(\(filter.ids)))
-                  AND (\(filter.minPrice?.description)::numeric IS NULL OR price >= \(filter.minPrice?.description)::numeric)
-                  AND (\(filter.maxPrice?.description)::numeric IS NULL OR price <= \(filter.maxPrice?.description)::numeric)
-                  AND (NOT \(filter.inStock) OR stock > 0)
+        var sql = SQLBuilder()
+        if filter.searching {
+            sql.append(
+                """
+                WITH query AS MATERIALIZED (SELECT product_search_query(\(sql.bind(filter.words))::text[]) AS q), found AS (
+                    SELECT category, price FROM products, query WHERE search @@ query.q
+                """
             )
-            SELECT category, count(*)::bigint, NULL::text, NULL::text FROM found GROUP BY category
-            UNION ALL
-            SELECT NULL, NULL, min(price)::text, max(price)::text FROM found WHERE \(filter.category)::text IS NULL OR category = \(filter.category)
-            """,
-            logger: logger
+        } else {
+            sql.append("WITH found AS (SELECT category, price FROM products WHERE true")
+        }
+        Self.restrict(&sql, to: filter, withCategory: false)
+        sql.append(
+            """
+            )
+            SELECT category, count(*)::bigint, min(price)::text, max(price)::text FROM found GROUP BY category
+            """
         )
         var categories: [ProductFacets.Category] = []
-        var price = ProductFacets.PriceRange(min: nil, max: nil)
-        for try await (category, count, low, high) in rows.decode((String?, Int?, String?, String?).self) {
-            if let category, let count {
-                categories.append(ProductFacets.Category(name: category, count: count))
-            } else {
-                price = ProductFacets.PriceRange(
-                    min: try low.map { try Money.parse($0, column: "min(price)") }, max: try high.map { try Money.parse($0, column: "max(price)") }
-                )
-            }
+        var low: Decimal?
+        var high: Decimal?
+        for try await (category, count, min, max) in try await client.query(sql.query, logger: logger).decode((String, Int, String, String).self) {
+            categories.append(ProductFacets.Category(name: category, count: count))
+            guard filter.category == nil || filter.category == category else { continue }
+            let (categoryLow, categoryHigh) = (try Money.parse(min, column: "min(price)"), try Money.parse(max, column: "max(price)"))
+            low = Swift.min(low ?? categoryLow, categoryLow)
+            high = Swift.max(high ?? categoryHigh, categoryHigh)
         }
         categories.sort { ($1.count, $0.name) < ($0.count, $1.name) }
-        return ProductFacets(categories: categories, price: price)
+        return ProductFacets(categories: categories, price: ProductFacets.PriceRange(min: low, max: high))
     }
 
     package func update(id: UUID, with input: ProductInput, expected: ProductTag?) async throws -> ProductUpdate {

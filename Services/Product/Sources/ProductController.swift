@@ -32,34 +32,48 @@ package struct ProductController<Repository: ProductRepository> {
     }
 
     /// The catalog by name, or (with `q`) the products matching the words, best first; both filtered
-    /// by `category`, `ids`, `minPrice`, `maxPrice` and `inStock`.
+    /// by `category`, `ids`, `minPrice`, `maxPrice` and `inStock`. Kept in the cache (when there is
+    /// one) until a change of the catalog.
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         let filter = try Self.filter(request)
+        let repository = self.repository
         guard filter.searching else {
             let page = try PageRequest<ProductCursor>(request, defaultLimit: Self.defaultPageSize, maximumLimit: Self.maximumPageSize)
-            let products = try await repository.list(filter, after: page.cursor, limit: page.fetchLimit)
-            return try JSONOutput.response(page.page(products) { ProductCursor(name: $0.name, id: $0.id) })
+            return try await cached(.init(.list, filter, cursor: page.cursor?.cursor, limit: page.limit)) {
+                let products = try await repository.list(filter, after: page.cursor, limit: page.fetchLimit)
+                return try JSONOutput.body(page.page(products) { ProductCursor(name: $0.name, id: $0.id) })
+            }
         }
         let page = try PageRequest<SearchCursor>(request, defaultLimit: Self.defaultPageSize, maximumLimit: Self.maximumPageSize)
-        let found = page.page(try await repository.search(filter, after: page.cursor, limit: page.fetchLimit)) {
-            SearchCursor(rank: $0.rank, name: $0.product.name, id: $0.product.id)
+        return try await cached(.init(.list, filter, cursor: page.cursor?.cursor, limit: page.limit)) {
+            let found = page.page(try await repository.search(filter, after: page.cursor, limit: page.fetchLimit)) {
+                SearchCursor(rank: $0.rank, name: $0.product.name, id: $0.product.id)
+            }
+            return try JSONOutput.body(Page(items: found.items.map(\.product), nextCursor: found.nextCursor))
         }
-        return try JSONOutput.response(Page(items: found.items.map(\.product), nextCursor: found.nextCursor))
     }
 
     /// `GET /product/facets`: category counts and the price range for the same filters.
     @Sendable func facets(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try JSONOutput.response(try await repository.facets(try Self.filter(request)))
+        let filter = try Self.filter(request)
+        let repository = self.repository
+        return try await cached(.init(.facets, filter)) { try JSONOutput.body(try await repository.facets(filter)) }
+    }
+
+    /// `read()`'s JSON, through the cache when there is one.
+    private func cached(_ key: ProductReadCache.ListKey, _ read: @escaping @Sendable () async throws -> ByteBuffer) async throws -> Response {
+        guard let cache else { return JSONOutput.response(json: try await read()) }
+        return JSONOutput.response(json: try await cache.list(key, load: read))
     }
 
     static func filter(_ request: Request) throws -> ProductFilter {
-        let parameters = request.uri.queryParameters
+        let parameters = FormQuery(request.uri.query)
         var query: [String: String] = [:]
         for name in ["q", "category", "minPrice", "maxPrice", "inStock"] {
-            if let value = parameters[Substring(name)] { query[name] = String(value) }
+            if let value = parameters[name] { query[name] = value }
         }
         var filter = try ProductFilter(query: query)
-        filter.ids = try parameters["ids"].map { try Self.ids(String($0)) }
+        filter.ids = try parameters["ids"].map { try Self.ids($0) }
         return filter
     }
 

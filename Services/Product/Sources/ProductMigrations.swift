@@ -41,10 +41,12 @@ enum ProductMigrations {
         ]),
         // Search. `search` is kept by Postgres (a generated column: name A, category B, description C,
         // the `simple` configuration so that names are not stemmed); `product_words` holds every word
-        // of the catalog (kept by a trigger), with a trigram index that finds the words nearest a typo.
-        // `product_search_query` turns the query's words into a tsquery: each word as a prefix, or (a
-        // word the catalog does not have) one of the three catalog words nearest to it when similar
-        // enough (trigram similarity ≥ 0.25: `iphnoe` → `iphone`), every word required.
+        // of the catalog (kept by a trigger). `product_search_query` turns the query's words into a
+        // tsquery, every word required: each word as a prefix; a word that is neither a catalog word
+        // nor the start of one (the btree `text_pattern_ops` index answers that) also matches the
+        // three catalog words most similar to it when similar enough (trigram similarity ≥ 0.25 through
+        // the GIN trigram index: `iphnoe` → `iphone`). The function is not inlined (its `SET`), so a
+        // statement computes the tsquery once, not per row.
         Migration("004_search", [
             "CREATE EXTENSION IF NOT EXISTS pg_trgm",
             """
@@ -56,7 +58,8 @@ enum ProductMigrations {
             "CREATE INDEX products_search ON products USING gin (search)",
             "CREATE INDEX products_price ON products (price)",
             "CREATE TABLE product_words (word TEXT PRIMARY KEY)",
-            "CREATE INDEX product_words_trigrams ON product_words USING gist (word gist_trgm_ops)",
+            "CREATE INDEX product_words_prefixes ON product_words (word text_pattern_ops)",
+            "CREATE INDEX product_words_trigrams ON product_words USING gin (word gin_trgm_ops)",
             """
             CREATE FUNCTION product_words_keep() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
@@ -67,17 +70,22 @@ enum ProductMigrations {
             """,
             "CREATE TRIGGER products_words AFTER INSERT OR UPDATE OF name, description, category ON products FOR EACH ROW EXECUTE FUNCTION product_words_keep()",
             "INSERT INTO product_words (word) SELECT DISTINCT unnest(tsvector_to_array(search)) FROM products ON CONFLICT DO NOTHING",
+            // pg_trgm's library loaded in this session: its threshold is then a known setting, which
+            // the function below may set without being a superuser.
+            "DO $$ BEGIN PERFORM similarity('', ''); END $$",
             """
-            CREATE FUNCTION product_search_query(words text[]) RETURNS tsquery LANGUAGE sql STABLE AS $$
-                SELECT string_agg('(' || alternatives || ')', ' & ')::tsquery FROM (
-                    SELECT quote_literal(t.w) || ':*' || coalesce(' | ' || string_agg(quote_literal(near.word), ' | '), '') AS alternatives
+            CREATE FUNCTION product_search_query(words text[]) RETURNS tsquery LANGUAGE sql STABLE
+            SET pg_trgm.similarity_threshold = 0.25 AS $$
+                SELECT string_agg('(' || alternatives || ')', ' & ' ORDER BY i)::tsquery FROM (
+                    SELECT t.i, quote_literal(t.w) || ':*' || CASE
+                        WHEN EXISTS (SELECT FROM product_words known WHERE known.word ~>=~ t.w AND known.word ~<~ (t.w || chr(1114111))) THEN ''
+                        ELSE coalesce(' | ' || (
+                            SELECT string_agg(quote_literal(near.word), ' | ') FROM (
+                                SELECT p.word FROM product_words p WHERE p.word % t.w ORDER BY similarity(p.word, t.w) DESC, p.word LIMIT 3
+                            ) near
+                        ), '')
+                    END AS alternatives
                     FROM unnest(words) WITH ORDINALITY AS t(w, i)
-                    LEFT JOIN LATERAL (
-                        SELECT nearest.word FROM (SELECT p.word FROM product_words p ORDER BY p.word <-> t.w LIMIT 3) nearest
-                        WHERE similarity(nearest.word, t.w) >= 0.25 AND nearest.word <> t.w
-                          AND NOT EXISTS (SELECT 1 FROM product_words known WHERE known.word = t.w)
-                    ) near ON true
-                    GROUP BY t.i, t.w
                 ) per_word
             $$
             """,

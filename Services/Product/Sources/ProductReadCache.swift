@@ -3,15 +3,19 @@ import NIOCore
 import Synchronization
 
 /// The JSON of `GET /product/{id}` kept in memory, so the catalog's hot read does not go to Postgres
-/// for a product nobody changed.
+/// for a product nobody changed; and the answers of `GET /product` (pages, searches) and
+/// `GET /product/facets`, which any change of the catalog may change: every drop drops them all.
 ///
 /// Fresh within this process: every write of this process (the admin's update and delete, and every
 /// stock change of the saga) drops the products it changed after its commit, and a read that began
 /// before such a drop does not store what it read (a generation counter), so no answer older than the
 /// last write of this process is ever served. Writes of another replica (two tasks in
 /// `deploy/aws`) are seen within `timeToLive`: no entry is served longer than that.
-/// Not found answers are not kept; at `capacity` entries expired ones are dropped, and when none
-/// has expired a new answer is not kept.
+/// Not found answers are not kept; at `capacity` entries (`listCapacityBytes` for the lists) expired
+/// ones are dropped, and when none has expired a new answer is not kept.
+///
+/// Identical list reads that miss at the same time make one read of Postgres, which they all answer
+/// with (`list(_:load:)`): a popular search that expires costs one query, not one per waiting client.
 package final class ProductReadCache: Sendable {
     struct Entry {
         let body: ByteBuffer
@@ -19,8 +23,33 @@ package final class ProductReadCache: Sendable {
         let expires: ContinuousClock.Instant
     }
 
+    /// A list answer: which one (`kind`: page or search, or facets), for which filter, from where.
+    package struct ListKey: Hashable, Sendable {
+        package enum Kind: Hashable, Sendable { case list, facets }
+        let kind: Kind
+        let filter: ProductFilter
+        let cursor: String?
+        let limit: Int
+
+        package init(_ kind: Kind, _ filter: ProductFilter, cursor: String? = nil, limit: Int = 0) {
+            self.kind = kind
+            self.filter = filter
+            self.cursor = cursor
+            self.limit = limit
+        }
+    }
+
+    /// A read of Postgres for a list answer, which identical misses of the same generation join.
+    struct Load {
+        let generation: UInt64
+        let task: Task<ByteBuffer, any Error>
+    }
+
     struct State {
         var entries: [UUID: Entry] = [:]
+        var lists: [ListKey: Entry] = [:]
+        var listBytes = 0
+        var loads: [ListKey: Load] = [:]
         /// Counts the drops: a read stores what it read only when no drop happened since it began.
         var generation: UInt64 = 0
     }
@@ -32,11 +61,59 @@ package final class ProductReadCache: Sendable {
 
     let timeToLive: Duration
     let capacity: Int
+    let listCapacityBytes: Int
     private let state = Mutex(State())
 
-    package init(timeToLive: Duration, capacity: Int = 10_000) {
+    package init(timeToLive: Duration, capacity: Int = 10_000, listCapacityBytes: Int = 32 << 20) {
         self.timeToLive = timeToLive
         self.capacity = capacity
+        self.listCapacityBytes = listCapacityBytes
+    }
+
+    /// The kept answer for `key`; else the answer of a read of the same key already under way;
+    /// else `load()`'s, kept until `timeToLive` after it began unless a drop happened meanwhile.
+    package func list(_ key: ListKey, load: @escaping @Sendable () async throws -> ByteBuffer) async throws -> ByteBuffer {
+        enum Step {
+            case kept(ByteBuffer)
+            case join(Task<ByteBuffer, any Error>)
+            case lead(Task<ByteBuffer, any Error>, generation: UInt64)
+        }
+        let began = ContinuousClock.now
+        let step = state.withLock { state -> Step in
+            if let entry = state.lists[key] {
+                if entry.expires > began { return .kept(entry.body) }
+                state.lists[key] = nil
+                state.listBytes -= entry.body.readableBytes
+            }
+            if let load = state.loads[key], load.generation == state.generation { return .join(load.task) }
+            let task = Task { try await load() }
+            state.loads[key] = Load(generation: state.generation, task: task)
+            return .lead(task, generation: state.generation)
+        }
+        switch step {
+        case .kept(let body):
+            return body
+        case .join(let task):
+            return try await task.value
+        case .lead(let task, let generation):
+            let result = await task.result
+            let expires = began.advanced(by: timeToLive)
+            state.withLock { state in
+                if state.loads[key]?.task == task { state.loads[key] = nil }
+                guard case .success(let body) = result, state.generation == generation else { return }
+                if state.listBytes + body.readableBytes > listCapacityBytes {
+                    let now = ContinuousClock.now
+                    state.lists = state.lists.filter { $0.value.expires > now }
+                    state.listBytes = state.lists.values.reduce(0) { $0 + $1.body.readableBytes }
+                    guard state.listBytes + body.readableBytes <= listCapacityBytes else { return }
+                }
+                if let replaced = state.lists.updateValue(Entry(body: body, etag: nil, expires: expires), forKey: key) {
+                    state.listBytes -= replaced.body.readableBytes
+                }
+                state.listBytes += body.readableBytes
+            }
+            return try result.get()
+        }
     }
 
     /// The kept answer for `id`, unless it expired.
@@ -80,6 +157,8 @@ package final class ProductReadCache: Sendable {
         state.withLock { state in
             state.generation &+= 1
             for id in ids { state.entries[id] = nil }
+            state.lists = [:]
+            state.listBytes = 0
         }
     }
 }

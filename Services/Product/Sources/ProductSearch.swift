@@ -4,7 +4,7 @@ import ServiceKit
 
 /// What `GET /product` and `GET /product/facets` filter on, read from the query string (every bad
 /// value a 400 naming its parameter).
-package struct ProductFilter: Sendable, Equatable {
+package struct ProductFilter: Sendable, Hashable {
     /// The words searched for (`q`, lowercased, split at anything but letters and digits); empty: no search.
     package var words: [String] = []
     package var category: String?

@@ -9,8 +9,9 @@ package struct ProductServiceConfig: Sendable {
     package var database: DatabaseSettings
     /// Load the demo catalog at start when the catalog is empty (`make run` turns this on).
     package var seedDemoCatalog: Bool
-    /// How long `GET /product/{id}` may answer from memory (`PRODUCT_CACHE_TTL_MS`, default 1000; 0 turns
-    /// the cache off). Changes made by this process are seen at once; this bounds another replica's.
+    /// How long `GET /product/{id}`, `GET /product` (pages and searches) and `GET /product/facets` may
+    /// answer from memory (`PRODUCT_CACHE_TTL_MS`, default 1000; 0 turns the cache off). Changes made by
+    /// this process are seen at once; this bounds another replica's.
     package var cacheTimeToLive: Duration
     package var bus: BusSettings
     /// The user pool whose tokens identify callers.
