@@ -90,6 +90,16 @@ final class Reads: Sendable {
         await #expect(throws: Failed.self) { try await cache.list(key, load: failing) }
         #expect(try await cache.list(key, load: answer("after", .zero)) == ByteBuffer(string: "after"), "a failed read is not kept")
 
+        // Refresh ahead: in the last quarter of its time the kept answer is served and reread behind it.
+        let fresh = ProductReadCache(timeToLive: .milliseconds(400))
+        _ = try await fresh.list(key, load: answer("r1", .zero))
+        try await Task.sleep(for: .milliseconds(320))
+        let readsBefore = reads.count.withLock { $0 }
+        #expect(try await fresh.list(key, load: answer("r2", .zero)) == ByteBuffer(string: "r1"), "still within its time: served")
+        try await Task.sleep(for: .milliseconds(40))
+        #expect(reads.count.withLock { $0 } == readsBefore + 1, "and reread in the background")
+        #expect(try await fresh.list(key, load: answer("r3", .zero)) == ByteBuffer(string: "r2"), "the reread answer, no wait")
+
         let small = ProductReadCache(timeToLive: .seconds(60), listCapacityBytes: 10)
         _ = try await small.list(key, load: answer("12345678", .zero))
         _ = try await small.list(other, load: answer("abcdefgh", .zero))

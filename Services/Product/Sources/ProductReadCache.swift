@@ -21,6 +21,8 @@ package final class ProductReadCache: Sendable {
         let body: ByteBuffer
         let etag: String?
         let expires: ContinuousClock.Instant
+        /// For lists: from when a request rereads it in the background (see `list(_:load:)`).
+        var refreshAt: ContinuousClock.Instant? = nil
     }
 
     /// A list answer: which one (`kind`: page or search, or facets), for which filter, from where.
@@ -41,6 +43,7 @@ package final class ProductReadCache: Sendable {
 
     /// A read of Postgres for a list answer, which identical misses of the same generation join.
     struct Load {
+        let id: UInt64
         let generation: UInt64
         let task: Task<ByteBuffer, any Error>
     }
@@ -50,6 +53,7 @@ package final class ProductReadCache: Sendable {
         var lists: [ListKey: Entry] = [:]
         var listBytes = 0
         var loads: [ListKey: Load] = [:]
+        var loadsStarted: UInt64 = 0
         /// Counts the drops: a read stores what it read only when no drop happened since it began.
         var generation: UInt64 = 0
     }
@@ -72,47 +76,71 @@ package final class ProductReadCache: Sendable {
 
     /// The kept answer for `key`; else the answer of a read of the same key already under way;
     /// else `load()`'s, kept until `timeToLive` after it began unless a drop happened meanwhile.
+    /// A kept answer in the last quarter of its time is still served, and the first request to see it
+    /// there starts its reread in the background (refresh ahead): a list in steady demand is reread
+    /// once per `timeToLive` without a request ever waiting for it.
     package func list(_ key: ListKey, load: @escaping @Sendable () async throws -> ByteBuffer) async throws -> ByteBuffer {
         enum Step {
             case kept(ByteBuffer)
-            case join(Task<ByteBuffer, any Error>)
-            case lead(Task<ByteBuffer, any Error>, generation: UInt64)
+            case wait(Task<ByteBuffer, any Error>)
         }
-        let began = ContinuousClock.now
+        let now = ContinuousClock.now
         let step = state.withLock { state -> Step in
             if let entry = state.lists[key] {
-                if entry.expires > began { return .kept(entry.body) }
+                if entry.expires > now {
+                    if let refreshAt = entry.refreshAt, now >= refreshAt, state.loads[key]?.generation != state.generation {
+                        _ = startLoad(key, load, began: now, in: &state)
+                    }
+                    return .kept(entry.body)
+                }
                 state.lists[key] = nil
                 state.listBytes -= entry.body.readableBytes
             }
-            if let load = state.loads[key], load.generation == state.generation { return .join(load.task) }
-            let task = Task { try await load() }
-            state.loads[key] = Load(generation: state.generation, task: task)
-            return .lead(task, generation: state.generation)
+            if let load = state.loads[key], load.generation == state.generation { return .wait(load.task) }
+            return .wait(startLoad(key, load, began: now, in: &state))
         }
         switch step {
-        case .kept(let body):
-            return body
-        case .join(let task):
-            return try await task.value
-        case .lead(let task, let generation):
-            let result = await task.result
-            let expires = began.advanced(by: timeToLive)
-            state.withLock { state in
-                if state.loads[key]?.task == task { state.loads[key] = nil }
-                guard case .success(let body) = result, state.generation == generation else { return }
-                if state.listBytes + body.readableBytes > listCapacityBytes {
-                    let now = ContinuousClock.now
-                    state.lists = state.lists.filter { $0.value.expires > now }
-                    state.listBytes = state.lists.values.reduce(0) { $0 + $1.body.readableBytes }
-                    guard state.listBytes + body.readableBytes <= listCapacityBytes else { return }
-                }
-                if let replaced = state.lists.updateValue(Entry(body: body, etag: nil, expires: expires), forKey: key) {
-                    state.listBytes -= replaced.body.readableBytes
-                }
-                state.listBytes += body.readableBytes
+        case .kept(let body): return body
+        case .wait(let task): return try await task.value
+        }
+    }
+
+    /// Starts `load` for `key` (in the lock) in a task of its own, which keeps its answer (unless a
+    /// drop happened since `began`) whether or not anyone still waits for it.
+    private func startLoad(
+        _ key: ListKey, _ load: @escaping @Sendable () async throws -> ByteBuffer, began: ContinuousClock.Instant, in state: inout State
+    ) -> Task<ByteBuffer, any Error> {
+        state.loadsStarted &+= 1
+        let (id, generation) = (state.loadsStarted, state.generation)
+        let task = Task {
+            do {
+                let body = try await load()
+                keep(body, for: key, load: id, generation: generation, began: began)
+                return body
+            } catch {
+                self.state.withLock { state in if state.loads[key]?.id == id { state.loads[key] = nil } }
+                throw error
             }
-            return try result.get()
+        }
+        state.loads[key] = Load(id: id, generation: generation, task: task)
+        return task
+    }
+
+    private func keep(_ body: ByteBuffer, for key: ListKey, load id: UInt64, generation: UInt64, began: ContinuousClock.Instant) {
+        let entry = Entry(body: body, etag: nil, expires: began.advanced(by: timeToLive), refreshAt: began.advanced(by: timeToLive * 3 / 4))
+        state.withLock { state in
+            if state.loads[key]?.id == id { state.loads[key] = nil }
+            guard state.generation == generation else { return }
+            if state.listBytes + body.readableBytes > listCapacityBytes {
+                let now = ContinuousClock.now
+                state.lists = state.lists.filter { $0.value.expires > now && $0.key != key }
+                state.listBytes = state.lists.values.reduce(0) { $0 + $1.body.readableBytes }
+                guard state.listBytes + body.readableBytes <= listCapacityBytes else { return }
+            }
+            if let replaced = state.lists.updateValue(entry, forKey: key) {
+                state.listBytes -= replaced.body.readableBytes
+            }
+            state.listBytes += body.readableBytes
         }
     }
 
