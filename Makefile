@@ -94,8 +94,9 @@ soak: postgres-start
 ## completed order costs Postgres (commits by category, WAL, statements, fsyncs: benchmarks/pgcost.py), RSS,
 ## start-to-ready; prints a table, writes benchmarks/results/bench.json and bench.png (~6 minutes).
 ## Last, the search step (issue 30): 100,000 products generated straight into a scratch product database, GET
-## /product?q= (typos, a filter, a prefix) and /product/facets through the gateway next to pgbench -S, and the plans
-## (EXPLAIN ANALYZE as product-service runs them): benchmarks/results/search.txt (~7 minutes; --no-search leaves it out).
+## /product?q= (typos, a filter, a prefix, a mix of 300 queries) and /product/facets through the gateway next to
+## pgbench -S, each with product-service's cache on and off, and the plans (auto_explain, as product-service runs
+## them): benchmarks/results/search.txt (~4 minutes; --no-search leaves it out).
 ## BENCH_ARGS=--quick: a 1–2 minute smoke run (bench-quick.json/png); BENCH_ARGS=--checkout-only: no read lines
 ## (anchors and checkout steps only; with --quick about 2 minutes); BENCH_ARGS=--search-only: pgbench -S and the
 ## search step only (search.json, search.txt); BENCH_SECONDS, CHECKOUT_SECONDS, BENCH_RATES.

@@ -50,13 +50,18 @@ deleted from shipping-orders after each step), for before/after runs against an 
             generate_series from word lists, seeded; the trigger fills product_words; VACUUM ANALYZE), then wrk
             -t2 -c32 --timeout 15s through the gateway: GET /product?limit=50 (the reference: a page by name, no
             search), ?q=iphnoe and ?q=samsnug galxy (typos), ?q=phone&category=Smart Phone&maxPrice=500, ?q=sams (a
-            prefix), /product/facets?q=phone; req/s, p50, p99 and the ratio to pgbench -S of the same run, what
-            each query matches. A line after which product-service still runs statements (requests the gateway
-            gave up on) restarts product-service before the next. Then EXPLAIN (ANALYZE, BUFFERS) of the SQL
-            product-service sends (read from PostgresProductRepository.swift, its parameters written in; plain
-            EXPLAIN when it takes more than BENCH_SEARCH_EXPLAIN_TIMEOUT s, default 30) and of the what-if `WITH
-            query AS MATERIALIZED`, and each alone under pgbench -c32 (when one execution takes less than 1 s);
-            benchmarks/results/search.txt (search-quick.txt with --quick) holds the table and the plans;
+            prefix), /product/facets?q=phone, and a mix (benchmarks/wrk/search_mix.lua: BENCH_SEARCH_MIX, default
+            300, distinct queries made of the catalog's brands, lines and categories, a third with a typo, some
+            filtered, cycled through); each line twice, product-service cached (PRODUCT_CACHE_TTL_MS=1000, its
+            default: the targets) and restarted uncached (PRODUCT_CACHE_TTL_MS=0: informative); req/s, p50, p99,
+            the ratio to pgbench -S of the same run, statements on `products` per request (pg_stat_statements),
+            what each query matches. A line after which product-service still runs statements (requests the
+            gateway gave up on) restarts product-service before the next. Between the two rounds, the plans as
+            product-service runs them: auto_explain (log_analyze, log_buffers) switched on for the product
+            database by ALTER DATABASE as a superuser (PG_URL's role if it is one, else postgres over the Unix
+            socket in PGDATA_DIR), one request per query with the cache off, each statement and its plan read
+            from the server log, the settings reset; benchmarks/results/search.txt (search-quick.txt with
+            --quick) holds the table and the plans;
 
 Replicas (left out with --no-replicas and by default with --checkout-only; on 2 cores these show what
 replicas cost and that the pipeline stays correct, not a speed-up):
@@ -100,7 +105,8 @@ BENCH_FULFILMENT_RATES (default 25,50), BENCH_SHIPPING_SCAN_MS (default 20),
 BENCH_ROUNDS (rounds of the gateway variants, default 4; --quick 2; 0: no gateway variants), BENCH_REPLICA_RATES (paced rates of
 the replica sets, default 50,100; --quick 50), BENCH_REPLICATED (default ordering-service,product-service,
 payment-service), BENCH_KEEP_LOGS (keep the service logs; they are kept anyway when something failed), BENCH_SEARCH_PRODUCTS,
-BENCH_SEARCH_TIMEOUT (wrk --timeout of the search lines, s, default 15), BENCH_SEARCH_EXPLAIN_TIMEOUT (s, default 30).
+BENCH_SEARCH_TIMEOUT (wrk --timeout of the search lines, s, default 15), BENCH_SEARCH_EXPLAIN_TIMEOUT (how long a query's plan
+may take to reach the server log, s, default 30), BENCH_SEARCH_MIX (distinct queries of the mix line, default 300).
 """
 import argparse
 import datetime
@@ -109,12 +115,14 @@ import json
 import math
 import os
 import platform
+import random
 import re
 import resource
 import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -1049,105 +1057,64 @@ def replica_set(replicas, rates, seconds, customers, drain_timeout):
 # On a stack of its own (fresh databases <run>_search_*; the other steps never see the scratch catalog), after
 # every other step. benchmarks/search_catalog.sql writes the products straight into product-service's table
 # (one INSERT ... SELECT generate_series; its trigger fills product_words), VACUUM ANALYZE; then each query is
-# checked once (200, what it found), measured with wrk through the gateway like the read lines, and the
-# product database left to go idle before the next (a request the gateway gave up on may still be running in
-# Postgres). Then EXPLAIN (ANALYZE, BUFFERS) of the SQL product-service sends (read from
-# PostgresProductRepository.swift, its parameters written in as literals: the plan Postgres makes for the
-# service's unnamed statement, whose parameters it plans with) and, with --search-sql (the default in
-# --search-only), the same SQL alone with pgbench -c32: what Postgres does without the services.
+# checked once (200, what it found) and every line is measured twice with wrk through the gateway, like the
+# read lines: first with product-service as configured by default (PRODUCT_CACHE_TTL_MS=1000: `GET /product`,
+# `?q=` and `/product/facets` answered from its memory for up to a second, identical misses coalesced; the
+# targets are for this), then with product-service restarted with PRODUCT_CACHE_TTL_MS=0 (every request
+# reaches Postgres; informative). The lines: each query of SEARCH_QUERIES over and over, and the mix
+# (benchmarks/wrk/search_mix.lua): BENCH_SEARCH_MIX (default 300) distinct queries built from the catalog's
+# brands, lines and categories (a third with one typo, some with a category or maxPrice filter), cycled
+# through, so that the cache meets the misses it would in use. Before and after each line the product
+# database is left to go idle (a request the gateway gave up on may still be running in Postgres); per line,
+# the statements product-service ran on `products` per request (pg_stat_statements): what the cache saved.
+# Between the two rounds, the plans as product-service runs them, from Postgres' auto_explain: switched on for
+# the product database alone (ALTER DATABASE ... SET session_preload_libraries = 'auto_explain',
+# auto_explain.log_min_duration = 0, log_analyze, log_buffers, log_format text; as a superuser: PG_URL's role
+# when it is one, else `postgres` over the cluster's Unix socket, which scripts/postgres.sh trusts),
+# product-service restarted with its cache off so that its new connections load it, one request per query
+# through the gateway, each statement's text and plan read back from the server log (pg_read_binary_file:
+# pg_current_logfile() with a logging collector, else server.log in the data directory, where
+# scripts/postgres.sh's `pg_ctl -l` writes it); then the settings are reset and product-service restarted
+# again before the uncached round, so that no line is measured with auto_explain on.
 
 SEARCH_PRODUCTS = int(os.environ.get("BENCH_SEARCH_PRODUCTS", "100000"))
 SEARCH_TIMEOUT = int(os.environ.get("BENCH_SEARCH_TIMEOUT", "15"))  # wrk --timeout, s (the gateway gives up at 10 s: UPSTREAM_TIMEOUT_MS)
-REPOSITORY_SWIFT = os.path.join(ROOT, "Services", "Product", "Sources", "PostgresProductRepository.swift")
-# key, label, path through the gateway, the repository function and its filter (what EXPLAIN writes in)
+# s: how long a query's plan may take to reach the server log after its request (auto_explain logs a plan when
+# its statement ends); a statement still running then is cancelled and shown without a plan.
+SEARCH_PLAN_WAIT = int(os.environ.get("BENCH_SEARCH_EXPLAIN_TIMEOUT", "30"))
+SEARCH_MIX = int(os.environ.get("BENCH_SEARCH_MIX", "300"))  # distinct queries of the mix line
+SEARCH_CATALOG_SQL = os.path.join(HERE, "search_catalog.sql")
+SEARCH_MIX_LUA = os.path.join(HERE, "wrk", "search_mix.lua")
+# How product-service runs in the search lines: as configured by default (ProductServiceConfig: 1000 ms; set
+# explicitly, so that a PRODUCT_CACHE_TTL_MS of the calling shell changes nothing), which the targets are for;
+# and with every cache off (restarted), every request reaching Postgres: informative.
+SEARCH_CONFIGS = [("cached", "cached (PRODUCT_CACHE_TTL_MS=1000)", "1000"),
+                  ("uncached", "uncached (PRODUCT_CACHE_TTL_MS=0)", "0")]
+# key, label, path through the gateway, the filter (what the tsquery and the match count are made of)
 SEARCH_QUERIES = [
     # the reference: a page of 50 by name (products_name_id, no search), what the services and the gateway cost for 50 products
-    ("page", "GET /product?limit=50 (by name, no search)", "/product?limit=50", None, None),
-    ("typo", "GET /product?q=iphnoe (a typo)", "/product?q=iphnoe", "search", {"words": ["iphnoe"]}),
-    ("typos", "GET /product?q=samsnug galxy (two typos)", "/product?q=samsnug%20galxy", "search", {"words": ["samsnug", "galxy"]}),
+    ("page", "GET /product?limit=50 (by name, no search)", "/product?limit=50", None),
+    ("typo", "GET /product?q=iphnoe (a typo)", "/product?q=iphnoe", {"words": ["iphnoe"]}),
+    ("typos", "GET /product?q=samsnug galxy (two typos)", "/product?q=samsnug%20galxy", {"words": ["samsnug", "galxy"]}),
     ("filtered", "GET /product?q=phone&category=Smart Phone&maxPrice=500", "/product?q=phone&category=Smart%20Phone&maxPrice=500",
-     "search", {"words": ["phone"], "category": "Smart Phone", "maxPrice": "500"}),
-    ("prefix", "GET /product?q=sams (a prefix)", "/product?q=sams", "search", {"words": ["sams"]}),
-    ("facets", "GET /product/facets?q=phone", "/product/facets?q=phone", "facets", {"words": ["phone"]}),
+     {"words": ["phone"], "category": "Smart Phone", "maxPrice": "500"}),
+    ("prefix", "GET /product?q=sams (a prefix)", "/product?q=sams", {"words": ["sams"]}),
+    ("facets", "GET /product/facets?q=phone", "/product/facets?q=phone", {"words": ["phone"]}),
 ]
-SEARCH_EXPLAIN_TIMEOUT = int(os.environ.get("BENCH_SEARCH_EXPLAIN_TIMEOUT", "30"))  # s; a longer EXPLAIN ANALYZE: plain EXPLAIN instead
-SEARCH_SQL_ALONE_LIMIT_MS = 1000.0  # the SQL alone is measured with pgbench only when one execution takes less
 SEARCH_TARGET = "p99 ≤ 20 ms and ≥ 10 % of pgbench -S"
+# auto_explain for the product database while the plans are taken (ALTER DATABASE ... SET; reset afterwards)
+AUTO_EXPLAIN = [("session_preload_libraries", "auto_explain"), ("auto_explain.log_min_duration", "0"),
+                ("auto_explain.log_analyze", "on"), ("auto_explain.log_buffers", "on"), ("auto_explain.log_format", "text")]
+PLANS_TITLE = "EXPLAIN ANALYZE (auto_explain, as product-service runs it)"
 
 
 def sql_literal(value):
     return "NULL" if value is None else "'%s'" % str(value).replace("'", "''")
 
 
-# How PostgresProductRepository's interpolations bind (PostgresNIO: each `\(...)` its own parameter; a Swift nil
-# is a NULL of no declared type, which Postgres infers from the context): the type a present value is sent as,
-# the type the context gives a NULL (for pgbench, which cannot send one), and the value in `filter_`.
-BINDS = {
-    "filter.words": ("text[]", "text[]", lambda f, c, l: "{%s}" % ",".join(f["words"])),
-    "filter.category": ("text", "text", lambda f, c, l: f.get("category")),
-    "filter.ids": ("uuid[]", "uuid[]", lambda f, c, l: None),
-    "filter.minPrice?.description": ("text", "text", lambda f, c, l: f.get("minPrice")),
-    "filter.maxPrice?.description": ("text", "text", lambda f, c, l: f.get("maxPrice")),
-    "filter.inStock": ("bool", "bool", lambda f, c, l: "true" if f.get("inStock") else "false"),
-    "cursor?.rank": ("float4", "float4", lambda f, c, l: None),
-    "cursor?.after.name": ("text", "text", lambda f, c, l: None),
-    "cursor?.after.id": ("uuid", "uuid", lambda f, c, l: None),
-    "cursor?.name": ("text", "text", lambda f, c, l: None),
-    "cursor?.id": ("uuid", "uuid", lambda f, c, l: None),
-    "limit": ("int8", "int8", lambda f, c, l: str(l)),
-}
-
-
-def repository_statement(function, filter_, limit=51):
-    """PostgresProductRepository's SQL of `function` (`search`, `facets`, `list`) as the repository file has it
-    (the function's first multi-line string), for `filter_` (words, category, minPrice, maxPrice, inStock; no
-    ids, no cursor) and `limit` (a page of 50 fetches 51): {"params": the SQL with $1, $2, ... as product-service
-    sends it, "types": each parameter's declared type (unknown for a NULL), "values": each as an SQL literal,
-    "pgbench": the SQL for pgbench -M prepared (a present value :pN, a NULL NULLIF(:pN, 'null')::type with
-    -D pN=null: a parameter all the same, which a generic plan cannot fold either), "defines": pgbench's -D pN=value, "literals": the SQL
-    with the values written in (the custom plan, what Postgres plans when it may look at the values)}."""
-    with open(REPOSITORY_SWIFT) as f:
-        source = f.read()
-    start = source.index("func %s(" % function)
-    body = source[source.index('"""', start) + 3:]
-    lines = body[:body.index('"""')].split("\n")[1:]
-    indent = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
-    sql = "\n".join(line[indent:] for line in lines).strip()
-    sql = sql.replace("\\(unescaped: Self.columns)", re.search(r'static let columns = "([^"]*)"', source).group(1))
-    params, types, values, defines, pgbench_parts, literal_parts = [], [], [], [], [], []
-    position = 0
-    for match in re.finditer(r"\\\(([^()]*)\)", sql):
-        expression = match.group(1)
-        if expression not in BINDS:
-            raise RuntimeError("%s: %s's SQL binds \\(%s), which the bench does not know" % (REPOSITORY_SWIFT, function, expression))
-        sent, null_type, value_of = BINDS[expression]
-        value = value_of(filter_, None, limit)
-        n = len(types) + 1
-        text = sql[position:match.start()]
-        params.append(text + "$%d" % n)
-        pgbench_parts.append(text + (":p%d" % n if value is not None else "NULLIF(:p%d, 'null')::%s" % (n, null_type)))
-        literal = "NULL" if value is None else ("ARRAY[%s]" % ", ".join(sql_literal(w) for w in filter_["words"]) if sent == "text[]"
-                                                 else value if sent in ("bool", "int8") else sql_literal(value))
-        literal_parts.append(text + literal)
-        types.append(sent if value is not None else "unknown")
-        values.append(literal if value is None or sent != "text[]" else sql_literal(value) + "::text[]")
-        defines.append("p%d=%s" % (n, "null" if value is None else value))
-        position = match.end()
-    return {"params": "".join(params) + sql[position:], "types": types, "values": values, "defines": defines,
-            "pgbench": "".join(pgbench_parts) + sql[position:], "literals": "".join(literal_parts) + sql[position:]}
-
-
-def materialized(statement):
-    """The what-if: the same statement with its tsquery computed once (`WITH query AS MATERIALIZED`), or None when
-    the repository's SQL already does (or has no such CTE)."""
-    if "WITH query AS (" not in statement["params"]:
-        return None
-    return {k: v.replace("WITH query AS (", "WITH query AS MATERIALIZED (", 1) if isinstance(v, str) else v for k, v in statement.items()}
-
-
 def psql_text(database, commands, timeout_s=None):
-    """psql's output of `commands` (one -c each) on this run's `database`, as text (EXPLAIN's plan); None when a
-    statement ran past `timeout_s`."""
+    """psql's output of `commands` (one -c each) on this run's `database`, as text; None when a statement ran past
+    `timeout_s`."""
     env = dict(os.environ, PGOPTIONS="-c statement_timeout=%d" % (timeout_s * 1000)) if timeout_s else None
     arguments = [chaos.PSQL, "%s/%s_%s" % (PG_URL, RUN, database), "-XAtq", "-v", "ON_ERROR_STOP=1"]
     for command in ([commands] if isinstance(commands, str) else commands):
@@ -1160,37 +1127,42 @@ def psql_text(database, commands, timeout_s=None):
     return out.stdout.rstrip("\n")
 
 
-def explain(statement, generic):
-    """EXPLAIN (ANALYZE, BUFFERS) on the product database: `generic`, the statement prepared with its parameters
-    and run with plan_cache_mode = force_generic_plan, as product-service runs it (ServiceKit's DatabaseSettings
-    sets that on every connection); else with its values written in (a custom plan). When it takes longer than
-    SEARCH_EXPLAIN_TIMEOUT, plain EXPLAIN (the plan without its run)."""
-    if generic:
-        setup = ["SET plan_cache_mode = force_generic_plan",
-                 "PREPARE s(%s) AS %s" % (", ".join(statement["types"]), statement["params"])]
-        run = "EXECUTE s(%s)" % ", ".join(statement["values"])
-    else:
-        setup, run = [], statement["literals"]
-    plan = psql_text("product", setup + ["EXPLAIN (ANALYZE, BUFFERS) " + run], SEARCH_EXPLAIN_TIMEOUT)
-    if plan is not None:
-        found = re.search(r"Execution Time: ([\d.]+) ms", plan)
-        return {"plan": plan, "analyzed": True, "execution_ms": float(found.group(1)) if found else None}
-    return {"plan": psql_text("product", setup + ["EXPLAIN " + run]), "analyzed": False, "execution_ms": None,
-            "note": "EXPLAIN ANALYZE did not finish within %d s (statement_timeout): the plan without its run" % SEARCH_EXPLAIN_TIMEOUT}
-
-
 def active_statements(database):
     rows = psql_rows_any("SELECT count(*) FROM pg_stat_activity WHERE datname = '%s_%s' AND state = 'active' AND pid <> pg_backend_pid()"
                          % (RUN, database))
     return int(rows[0][0]) if rows else None
 
 
+def restart_product(stack, kill=False):
+    """product-service stopped (SIGTERM; with `kill`, SIGKILL and its database's backends terminated: a backend runs
+    its statement to the end even with its client gone) and started again with its `env` (another
+    PRODUCT_CACHE_TTL_MS; new connections, which load what ALTER DATABASE set), until the gateway reaches it again."""
+    if kill:
+        stack.product.kill()
+        psql_rows_any("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '%s_product' "
+                      "AND pid <> pg_backend_pid()" % RUN)
+        while active_statements("product"):
+            time.sleep(0.1)
+    else:
+        stack.product.stop()
+    start_timed(stack.product)
+    deadline = time.monotonic() + 30
+    while True:  # the gateway sees it again
+        try:
+            if chaos.call("GET", stack.gateway.url + "/product?limit=1")[0] == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("the gateway does not reach product-service again after its restart")
+        time.sleep(0.1)
+
+
 def settle_product(stack, wait=3.0):
     """After a measurement: until product-service's database runs no statement. When it still does after `wait`
     seconds, product-service is working through requests the gateway gave up on (504 after UPSTREAM_TIMEOUT_MS;
     nothing cancels them), which would run on into the next measurement: it is killed, its backends terminated
-    (a backend runs its statement to the end even with its client gone) and it is started again. Returns
-    {"waited_s", "restarted", "statements_running"}."""
+    and it is started again. Returns {"waited_s", "restarted", "statements_running"}."""
     started = time.monotonic()
     running = active_statements("product")
     while running and time.monotonic() - started < wait:
@@ -1200,17 +1172,7 @@ def settle_product(stack, wait=3.0):
     if not running:
         return result
     say("search: %d statements still running in %s_product %.0f s after the measurement: product-service restarted" % (running, RUN, wait))
-    stack.product.kill()
-    psql_rows_any("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '%s_product' "
-                  "AND pid <> pg_backend_pid()" % RUN)
-    while active_statements("product"):
-        time.sleep(0.1)
-    start_timed(stack.product)
-    deadline = time.monotonic() + 30
-    while chaos.call("GET", stack.gateway.url + "/product?limit=1")[0] != 200:  # the gateway sees it again
-        if time.monotonic() > deadline:
-            raise RuntimeError("the gateway does not reach product-service again after its restart")
-        time.sleep(0.1)
+    restart_product(stack, kill=True)
     result["restarted"] = True
     return result
 
@@ -1219,7 +1181,7 @@ def search_catalog(products):
     """benchmarks/search_catalog.sql on product-service's database; the catalog's sizes."""
     started = time.monotonic()
     out = subprocess.run([chaos.PSQL, "%s/%s_product" % (PG_URL, RUN), "-Xq", "-v", "ON_ERROR_STOP=1", "-v", "products=%d" % products,
-                          "-f", os.path.join(HERE, "search_catalog.sql")], capture_output=True, text=True)
+                          "-f", SEARCH_CATALOG_SQL], capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError("search_catalog.sql: %s" % out.stderr.strip()[-800:])
     seconds = time.monotonic() - started
@@ -1228,6 +1190,16 @@ def search_catalog(products):
         pg_table_size('product_words') + pg_indexes_size('product_words')""")[0]
     return {"products": int(row[0]), "words": int(row[1]), "categories": int(row[2]), "table_mib": int(row[3]) / 2**20,
             "search_index_mib": int(row[4]) / 2**20, "words_mib": int(row[5]) / 2**20, "generate_seconds": round(seconds, 1)}
+
+
+def search_words(q):
+    """The words product-service searches for in `q` (ProductFilter.words): runs of letters and digits, lowercased,
+    each once, the first 8, each cut to 50 characters."""
+    words = []
+    for word in re.findall(r"[^\W_]+", q.lower()):
+        if word[:50] not in words:
+            words.append(word[:50])
+    return words[:8]
 
 
 def search_matches(filter_):
@@ -1240,32 +1212,372 @@ def search_matches(filter_):
     return {"tsquery": tsquery, "matches": int(count)}
 
 
-def sql_alone(name, statement, generic, seconds, connections):
-    """The statement alone under pgbench -c`connections` on the product database: `generic`, prepared (-M prepared)
-    with plan_cache_mode = force_generic_plan, as product-service runs it; else its values written in (-M simple:
-    a custom plan)."""
-    path = os.path.join(chaos.WORK, "search-%s.sql" % re.sub(r"[^a-z0-9]+", "-", name.lower()))
-    with open(path, "w") as f:
-        f.write((statement["pgbench"] if generic else statement["literals"]) + ";\n")
-    if generic:
-        args = ["-M", "prepared", "-f", path] + [a for d in statement["defines"] for a in ("-D", d)]
-        env = {"PGOPTIONS": "-c plan_cache_mode=force_generic_plan"}
+# --- the mix: many different searches, as a storefront's visitors type them -----------------------------------
+
+def catalog_vocabulary():
+    """What benchmarks/search_catalog.sql makes its products of: the categories ({category, noun, lo, hi, features})
+    and the brand/line pairs ({category, brand, line, code, top}: names `brand line code<1..top>`)."""
+    with open(SEARCH_CATALOG_SQL) as f:
+        text = f.read()
+    categories = [{"category": c, "noun": noun, "lo": int(lo), "hi": int(hi), "features": re.findall(r"'([^']*)'", features)}
+                  for c, noun, lo, hi, _variants, features in re.findall(
+                      r"\('([^']+)', '([^']+)', (\d+), (\d+), ARRAY\[([^\]]*)\], ARRAY\[([^\]]*)\], (?:true|false)\)", text)]
+    lines = [{"category": c, "brand": brand, "line": line, "code": code, "top": int(top)}
+             for c, brand, line, code, top in re.findall(r"\('([^']+)','([^']+)','([^']*)','([^']*)',(\d+)\)", text)]
+    if not categories or not lines:
+        raise RuntimeError("%s: no categories or brand/line pairs found (its VALUES lists changed shape?)" % SEARCH_CATALOG_SQL)
+    return categories, lines
+
+
+def typo(query, rng):
+    """`query` with one typo in one of its longer words: two neighbouring letters swapped, or one dropped (never the
+    first letter, which people rarely get wrong); None when no word lends itself."""
+    words = query.split(" ")
+    candidates = [i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha()]
+    if not candidates:
+        return None
+    i = rng.choice(candidates)
+    word = words[i]
+    if rng.random() < 0.5:
+        swaps = [j for j in range(1, len(word) - 1) if word[j] != word[j + 1]]
+        if not swaps:
+            return None
+        j = rng.choice(swaps)
+        words[i] = word[:j] + word[j + 1] + word[j] + word[j + 2:]
     else:
-        args, env = ["-f", path], None
-    result = pgbench("%s_product" % RUN, args + ["-c", str(connections), "-j", "2"], seconds, env)
-    say("search: %-52s %9.1f tps  latency avg %8.2f ms  (the SQL alone, pgbench -c%d)" % (name, result["tps"], result["latency_avg_ms"], connections))
+        j = rng.randrange(1, len(word))
+        words[i] = word[:j] + word[j + 1:]
+    return " ".join(words)
+
+
+def search_mix(count, seed=30):
+    """`count` distinct searches ({q, category, maxPrice, typo, prefix, path}), made of search_catalog.sql's words,
+    seeded: a brand, a line (`iphone`, `galaxy tab`), brand and line, a line and a model number (`iphone 12`), a
+    brand and what it makes (`sony headphones`), a category or its noun, an accessory for a phone line (`case
+    iphone`), a feature (`noise cancelling`). Every third has one typo (a swapped or dropped letter), one in
+    fifteen is a prefix, as typed so far (`sams`); one in five is filtered by its category and one in
+    seven by a maxPrice within its category's prices. In a shuffled order: the order search_mix.lua cycles through."""
+    rng = random.Random(seed)
+    categories, lines = catalog_vocabulary()
+    by_category = {c["category"]: c for c in categories}
+    phone_lines = [l["line"].lower() for l in lines if l["category"] == "Smart Phone"]
+
+    def base():
+        kind = rng.choice(["line", "line", "brand line", "model", "model", "brand noun", "category", "accessory", "feature", "brand"])
+        line = rng.choice(lines)
+        category = by_category[line["category"]]
+        brand, name = line["brand"].lower(), line["line"].lower()
+        if kind == "model" and line["top"] > 0:
+            q = "%s %s%d" % (name, line["code"].lower().strip(), 1 + rng.randrange(line["top"]))
+        elif kind == "accessory":
+            accessory = rng.choice([l for l in lines if l["category"] == "Phone Accessories"])
+            return "%s %s" % (accessory["line"].lower(), rng.choice(phone_lines)), by_category[accessory["category"]]
+        elif kind == "brand noun":
+            q = "%s %s" % (brand, category["noun"])
+        elif kind == "category":
+            q = rng.choice([category["category"].lower(), category["noun"]])
+        elif kind == "feature":
+            q = re.sub(r"^(an?|the) ", "", rng.choice(category["features"]).lower())
+        elif kind == "brand":
+            q = brand
+        elif kind == "brand line":
+            q = "%s %s" % (brand, name)
+        else:
+            q = name
+        return q, category
+
+    mix, seen = [], set()
+    for n in range(count):
+        wants_typo, wants_prefix = n % 3 == 1, n % 10 == 9 and n % 3 != 1
+        wants_category, wants_price = n % 5 == 2, n % 7 == 3
+        for _attempt in range(1000):
+            q, category = base()
+            entry = {"q": q, "category": None, "maxPrice": None, "typo": None, "prefix": False}
+            if wants_typo:
+                entry["q"] = typo(q, rng)
+                if entry["q"] is None:
+                    continue
+                entry["typo"] = q
+            elif wants_prefix:
+                first = q.split(" ")[0]
+                if len(first) < 5:
+                    continue
+                entry["q"], entry["prefix"] = first[:rng.choice([3, 4, 4, 5])], True
+            if wants_category:
+                entry["category"] = category["category"]
+            if wants_price:
+                prices = [p for p in (25, 50, 100, 150, 200, 300, 500, 750, 1000, 1500, 2000, 3000) if category["lo"] < p < category["hi"]]
+                entry["maxPrice"] = str(rng.choice(prices or [category["hi"]]))
+            identity = (tuple(search_words(entry["q"])), entry["category"], entry["maxPrice"])
+            if identity not in seen:
+                seen.add(identity)
+                break
+        else:
+            raise RuntimeError("search mix: no new distinct query after 1000 attempts (%d made of %d)" % (len(mix), count))
+        parameters = [("q", entry["q"])] + [(k, entry[k]) for k in ("category", "maxPrice") if entry[k]]
+        entry["path"] = "/product?" + urllib.parse.urlencode(parameters, quote_via=urllib.parse.quote)
+        mix.append(entry)
+    rng.shuffle(mix)
+    return mix
+
+
+def mix_matches(mix):
+    """How many products each search of the mix finds (its words through product_search_query, its filters), up to 51
+    (more than a page): one statement for all."""
+    rows = ", ".join("(%d, ARRAY[%s]::text[], %s::text, %s::numeric)" % (
+        n, ", ".join(sql_literal(w) for w in search_words(e["q"])) or "''", sql_literal(e["category"]), sql_literal(e["maxPrice"]))
+        for n, e in enumerate(mix))
+    out = psql_text("product", "SELECT n, (SELECT count(*) FROM (SELECT FROM products WHERE search @@ q AND (c IS NULL OR category = c) "
+                               "AND (m IS NULL OR price <= m) LIMIT 51) s) FROM (SELECT n, product_search_query(w) AS q, c, m FROM (VALUES %s) "
+                               "v(n, w, c, m) OFFSET 0) x ORDER BY n" % rows)
+    return [int(line.split("|")[1]) for line in out.splitlines()]
+
+
+def mix_summary(mix):
+    counts = mix_matches(mix)
+    for entry, found in zip(mix, counts):
+        entry["matches_up_to_51"] = found
+    return {"queries": len(mix), "typos": sum(1 for e in mix if e["typo"]), "prefixes": sum(1 for e in mix if e["prefix"]),
+            "category": sum(1 for e in mix if e["category"]), "max_price": sum(1 for e in mix if e["maxPrice"]),
+            "find_nothing": sum(1 for c in counts if c == 0), "one_page_or_less": sum(1 for c in counts if 0 < c <= 50),
+            "more_than_a_page": sum(1 for c in counts if c > 50), "script": os.path.relpath(SEARCH_MIX_LUA, ROOT), "list": mix}
+
+
+def describe(entry):
+    """A search of the mix as one reads it: `samsnug galxy` (typo of `samsung galaxy`), category Smart Phone, ≤ 500."""
+    return "`%s`%s%s%s%s" % (entry["q"], " (typo of `%s`)" % entry["typo"] if entry["typo"] else "", " (a prefix)" if entry["prefix"] else "",
+                             ", category %s" % entry["category"] if entry["category"] else "", ", ≤ %s" % entry["maxPrice"] if entry["maxPrice"] else "")
+
+
+# --- the lines: wrk through the gateway ------------------------------------------------------------------------
+
+def statements_run():
+    """Calls so far of the top-level statements on `products` in this run's product database (pg_stat_statements, when
+    scripts/postgres.sh set it up; else None): product-service's reads of the catalog, not the bench's own."""
+    out = subprocess.run([chaos.PSQL, PG_URL + "/postgres", "-XAtq", "-c",
+                          "SELECT coalesce(sum(s.calls), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = "
+                          + sql_literal(RUN + "_product") + " AND s.toplevel AND s.query ~ '\\mproducts\\M' AND s.query NOT LIKE "
+                          + sql_literal(pgcost.BENCH_MARK + "%")], capture_output=True, text=True)
+    return int(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip().isdigit() else None
+
+
+def search_line(label, url, seconds, connections, anchor_tps, paths_file=None):
+    """One search line: wrk -t2 -c`connections` --latency --timeout SEARCH_TIMEOUT s through the gateway after a 1 s
+    warm-up (as read_line), with benchmarks/wrk/report.lua on `url`, or (`paths_file`) with search_mix.lua cycling
+    through the paths in that file; and the statements product-service ran on `products` per request. The line
+    starts once the warm-up's requests are done in Postgres (at most 3 s later), so that their statements are not
+    counted in it."""
+    script = SEARCH_MIX_LUA if paths_file else os.path.join(HERE, "wrk", "report.lua")
+    env = dict(os.environ, BENCH_SEARCH_PATHS=paths_file) if paths_file else None
+    base = ["wrk", "-t2", "-c%d" % connections, "--latency", "--timeout", "%ds" % SEARCH_TIMEOUT, "-s", script]
+    subprocess.run(base + ["-d1s", url], capture_output=True, env=env)  # warm-up: pools, upstream connections, the cache
+    deadline = time.monotonic() + 3
+    while active_statements("product") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    before = statements_run()
+    out = subprocess.run(base + ["-d%ds" % seconds, url], capture_output=True, text=True, env=env)
+    after = statements_run()
+    if out.returncode != 0:
+        raise RuntimeError("wrk failed on %s: %s" % (url, out.stderr))
+    figures = wrk_json(out.stdout)
+    duration = figures["duration_us"] / 1e6
+    rps = figures["requests"] / duration
+    errors = figures["errors"]
+    statements = after - before if None not in (before, after) else None
+    line = {"label": label, "url": url, "connections": connections, "seconds": round(duration, 2),
+            "requests": figures["requests"], "rps": rps,
+            "p50_ms": figures["latency_us"]["p50"] / 1000.0, "p90_ms": figures["latency_us"]["p90"] / 1000.0,
+            "p99_ms": figures["latency_us"]["p99"] / 1000.0, "max_ms": figures["latency_us"]["max"] / 1000.0,
+            "non_2xx": errors["status"], "socket_errors": errors["connect"] + errors["read"] + errors["write"] + errors["timeout"], "errors": errors,
+            "ratio_to_pgbench_select": rps / anchor_tps["pgbench_select"] if anchor_tps.get("pgbench_select") else None,
+            "ratio_to_pgbench_select_prepared": rps / anchor_tps["pgbench_select_prepared"] if anchor_tps.get("pgbench_select_prepared") else None,
+            "statements": statements, "statements_per_request": statements / figures["requests"] if statements is not None and figures["requests"] else None}
+    return line
+
+
+# --- the plans: auto_explain, as product-service runs its statements --------------------------------------------
+
+def superuser_psql():
+    """psql's connection arguments for a superuser session on the cluster (ALTER DATABASE ... SET of
+    session_preload_libraries and auto_explain.*, and reading the server log, need one): PG_URL's role when it is a
+    superuser, else the role `postgres` over the cluster's Unix socket on PG_URL's port (scripts/postgres.sh:
+    unix_socket_directories = PGDATA_DIR, `local all all trust`)."""
+    port = str(urllib.parse.urlsplit(PG_URL).port or 5432)
+    candidates = [[PG_URL + "/postgres"]] + [["-h", d, "-p", port, "-U", "postgres", "-d", "postgres"]
+                                             for d in (PGDATA_DIR, "/var/run/postgresql", "/tmp")
+                                             if os.path.exists(os.path.join(d, ".s.PGSQL." + port))]
+    tried = []
+    for candidate in candidates:
+        out = subprocess.run([chaos.PSQL, "-XAtqw"] + candidate + ["-c", "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"],
+                             capture_output=True, text=True)
+        if out.returncode == 0 and out.stdout.strip() == "t":
+            return candidate
+        tried.append("%s: %s" % (" ".join(candidate).replace(PG_URL, re.sub(r":[^:@/]*@", ":…@", PG_URL)),
+                                 "not a superuser" if out.returncode == 0 else out.stderr.strip()[-200:]))
+    raise RuntimeError("no superuser session on the cluster (%s; set PGDATA_DIR to the cluster scripts/postgres.sh made)" % "; ".join(tried))
+
+
+def superuser_sql(connection, commands):
+    """psql's output of `commands` (one -c each, one session) as the superuser of `connection` (superuser_psql)."""
+    arguments = [chaos.PSQL, "-XAtqw", "-v", "ON_ERROR_STOP=1"] + connection
+    for command in ([commands] if isinstance(commands, str) else commands):
+        arguments += ["-c", command]
+    out = subprocess.run(arguments, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError("psql (superuser): %s" % out.stderr.strip()[-500:])
+    return out.stdout.rstrip("\n")
+
+
+class ServerLog:
+    """The cluster's server log, read through a superuser session (pg_read_binary_file, so it works whoever owns the
+    file): pg_current_logfile() when a logging collector writes it, else server.log in the data directory (where
+    scripts/postgres.sh's and chaos.pg_ctl's `pg_ctl -l` write it)."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.path = superuser_sql(connection, "SELECT coalesce(pg_current_logfile('stderr'), 'server.log')")
+        self.where = superuser_sql(connection, "SELECT CASE WHEN %s LIKE '/%%' THEN %s ELSE current_setting('data_directory') || '/' || %s END"
+                                   % ((sql_literal(self.path),) * 3))
+        if self.size() is None:
+            raise RuntimeError("no server log at %s (no logging collector, and no server.log in the data directory: not started by "
+                               "scripts/postgres.sh?)" % self.where)
+
+    def size(self):
+        out = superuser_sql(self.connection, "SELECT (pg_stat_file(%s, true)).size" % sql_literal(self.path))
+        return int(out) if out else None
+
+    def read(self, offset):
+        """What was written since `offset`, up to its last complete line."""
+        out = superuser_sql(self.connection, "SELECT pg_read_binary_file(%s, %d, greatest((pg_stat_file(%s)).size - %d, 0))"
+                            % (sql_literal(self.path), offset, sql_literal(self.path), offset))
+        text = bytes.fromhex(out[2:]).decode("utf-8", "replace")
+        return text[:text.rfind("\n") + 1]
+
+
+AUTO_EXPLAIN_ENTRY = re.compile(r"^(?P<prefix>.*?)LOG:\s+duration: (?P<ms>[\d.]+) ms\s+plan:\s*$")
+PLAN_ROOT = re.compile(r"^\S.*\(cost=\d")  # a text plan's first node: no indentation, its costs
+CATALOG_STATEMENT = re.compile(r"\bproducts\b|product_search_query")
+
+
+def auto_explain_entries(text):
+    """auto_explain's text-format entries in a piece of the server log: [{"duration_ms", "pid", "query", "parameters",
+    "plan"}]. An entry is a `LOG:  duration: … ms  plan:` line and the lines after it that begin with a tab (the
+    log's continuation lines): `Query Text: …` (the statement, over as many lines as it has), `Query Parameters: …`
+    (PostgreSQL 16 and later), then the plan from its first node on."""
+    entries, current = [], None
+    for raw in text.split("\n"):
+        found = AUTO_EXPLAIN_ENTRY.match(raw)
+        if found:
+            pid = re.search(r"\[(\d+)\]", found.group("prefix"))
+            current = {"duration_ms": float(found.group("ms")), "pid": int(pid.group(1)) if pid else None, "lines": []}
+            entries.append(current)
+        elif current is not None and raw.startswith("\t"):
+            current["lines"].append(raw[1:])
+        else:
+            current = None
+    result = []
+    for entry in entries:
+        lines = entry.pop("lines")
+        if not lines or not lines[0].startswith("Query Text: "):
+            continue
+        root = next((i for i, line in enumerate(lines) if PLAN_ROOT.match(line)), len(lines))
+        head = [lines[0][len("Query Text: "):]] + lines[1:root]
+        parameters = [line for line in head if line.startswith("Query Parameters: ")]
+        result.append(dict(entry, query="\n".join(line for line in head if not line.startswith("Query Parameters: ")).strip("\n"),
+                           parameters=parameters[0][len("Query Parameters: "):] if parameters else None,
+                           plan="\n".join(lines[root:]).rstrip()))
     return result
 
 
-# The SQL product-service sends, and the what-ifs: the tsquery computed once (MATERIALIZED), and plans that see the
-# values (a custom plan: SQL built with only the filters given, or plan_cache_mode=auto for these statements).
-SEARCH_VARIANTS = [("as product-service runs it (generic plan)", False, True), ("custom plan", False, False),
-                   ("MATERIALIZED, generic plan", True, True), ("MATERIALIZED, custom plan", True, False)]
+def running_statements(cancel=False):
+    """The statements running in the product database (their text), cancelled with `cancel`."""
+    out = psql_text("product", "SELECT coalesce(json_agg(query), '[]') FROM (SELECT query%s FROM pg_stat_activity WHERE datname = "
+                               "current_database() AND state = 'active' AND pid <> pg_backend_pid()) a" % (", pg_cancel_backend(pid)" if cancel else ""))
+    return json.loads(out)
 
 
-def search_step(anchor_tps, seconds, connections, with_sql=True):
-    """The search figures on a stack of their own (fresh databases <run>_search_*): the catalog, each query
-    through the gateway (wrk, `connections`), the plans, the SQL alone (pgbench, `with_sql`)."""
+def capture_plan(stack, log, label, path):
+    """One request for `path` through the gateway (product-service's cache off: it reaches Postgres) and the
+    auto_explain entries of product-service's statements on the catalog that it made, read from the server log."""
+    deadline = time.monotonic() + SEARCH_PLAN_WAIT
+    while active_statements("product") and time.monotonic() < deadline:  # nothing of an earlier request in the window
+        time.sleep(0.1)
+    start = log.size()
+    began = time.monotonic()
+    status, _ = chaos.call("GET", stack.gateway.url + path, timeout=SEARCH_TIMEOUT + 5)
+    answered_ms = (time.monotonic() - began) * 1000.0
+    deadline = began + SEARCH_PLAN_WAIT
+    settled = None
+    while True:
+        statements = [e for e in auto_explain_entries(log.read(start)) if CATALOG_STATEMENT.search(e["query"])]
+        running = active_statements("product")
+        now = time.monotonic()
+        if statements and not running:
+            settled = settled or now
+            if now - settled >= 0.3:  # a further statement of the same request would have begun by now
+                break
+        else:
+            settled = None
+        if now > deadline:
+            break
+        time.sleep(0.1)
+    plan = {"label": label, "path": path, "status": status, "answered_ms": round(answered_ms, 1), "statements": statements}
+    if running:
+        texts = running_statements(cancel=True)
+        plan["running"] = texts
+        plan["note"] = ("%d statement(s) still running %d s after the request, cancelled: no plan of them (auto_explain logs a plan "
+                        "when its statement ends; BENCH_SEARCH_EXPLAIN_TIMEOUT)" % (len(texts), SEARCH_PLAN_WAIT))
+    elif not statements:
+        plan["note"] = "no auto_explain entry on `products` in the server log within %d s of the request" % SEARCH_PLAN_WAIT
+    return plan
+
+
+def search_plans(stack):
+    """The plans of the statements product-service runs for each query of SEARCH_QUERIES: auto_explain switched on for
+    the product database, product-service restarted (with the `env` it has: the caller turned its cache off) so that
+    its connections load it, one request per query, the entries read back from the server log; then the settings
+    reset (before returning, whatever happened; the caller restarts product-service again). Returns {"method", "log",
+    "plans": {key: ...}}, or {"error"} when they could not be switched on."""
+    database = "%s_product" % RUN
+    try:
+        connection = superuser_psql()
+        log = ServerLog(connection)
+        superuser_sql(connection, ["LOAD 'auto_explain'"] + ["ALTER DATABASE %s SET %s = %s" % (database, name, sql_literal(value))
+                                                             for name, value in AUTO_EXPLAIN])
+    except RuntimeError as error:
+        say("search: no plans: %s" % error)
+        return {"error": str(error)}
+    role = "postgres over %s" % connection[1] if connection[0] == "-h" else "PG_URL's role"
+    plans = {}
+    try:
+        restart_product(stack)
+        for key, label, path, _filter in SEARCH_QUERIES:
+            try:
+                plans[key] = capture_plan(stack, log, label, path)
+            except Exception as error:  # the other queries' plans still
+                plans[key] = {"label": label, "path": path, "statements": [], "note": "failed: %s" % error}
+            p = plans[key]
+            say("search: plan of %s: %s%s" % (key, ", ".join("%.1f ms" % s["duration_ms"] for s in p["statements"]) or "none",
+                                              " (%s)" % p["note"] if p.get("note") else ""))
+    finally:
+        superuser_sql(connection, ["ALTER DATABASE %s RESET %s" % (database, name) for name, _ in AUTO_EXPLAIN])
+        left = superuser_sql(connection, "SELECT coalesce(string_agg(c, ', '), '') FROM pg_db_role_setting s JOIN pg_database d ON "
+                                         "d.oid = s.setdatabase, unnest(s.setconfig) c WHERE d.datname = %s AND s.setrole = 0 AND "
+                                         "(c LIKE 'auto_explain.%%' OR c LIKE 'session_preload_libraries=%%')" % sql_literal(database))
+        if left:
+            raise RuntimeError("ALTER DATABASE %s RESET left %s" % (database, left))
+    return {"method": "auto_explain on %s alone: ALTER DATABASE ... SET %s (as the superuser: %s); product-service restarted with "
+                      "PRODUCT_CACHE_TTL_MS=0, one request per query through the gateway (its path gives the values of $1, $2, ...: PostgreSQL "
+                      "15 logs none, 16 and later add them as Query Parameters); the entries read from the server log %s; "
+                      "the settings reset afterwards and product-service restarted before the uncached lines" % (
+                          database, ", ".join("%s = %s" % kv for kv in AUTO_EXPLAIN), role, log.where),
+            "log": log.where, "plans": plans}
+
+
+def search_step(anchor_tps, seconds, connections):
+    """The search figures on a stack of their own (fresh databases <run>_search_*): the catalog, each query and the
+    mix through the gateway (wrk, `connections`) with product-service's cache on (its default) and then off, and
+    between them the plans (auto_explain)."""
     global RUN
     saved_run, saved_work = RUN, chaos.WORK
     RUN = chaos.RUN = saved_run + "_search"
@@ -1273,7 +1585,8 @@ def search_step(anchor_tps, seconds, connections, with_sql=True):
     os.makedirs(chaos.WORK, exist_ok=True)
     started = time.monotonic()
     stack = chaos.Stack(gateway=True, shipping=SHIPPING_BUILT, extra_env={
-        "product": {"SEED_DEMO_CATALOG": "false"}, "gateway": {"RATE_LIMIT_USER_PER_SECOND": "0", "RATE_LIMIT_ADDRESS_PER_SECOND": "0"}})
+        "product": {"SEED_DEMO_CATALOG": "false", "PRODUCT_CACHE_TTL_MS": SEARCH_CONFIGS[0][2]},
+        "gateway": {"RATE_LIMIT_USER_PER_SECOND": "0", "RATE_LIMIT_ADDRESS_PER_SECOND": "0"}})
     ok = False
     try:
         for service in stack.services:
@@ -1283,43 +1596,52 @@ def search_step(anchor_tps, seconds, connections, with_sql=True):
         say("search: %s products, %s words in product_words, %d categories, in %.1f s (table %.0f MiB, GIN %.1f MiB, words %.1f MiB)" % (
             thousands(catalog["products"]), thousands(catalog["words"]), catalog["categories"], catalog["generate_seconds"],
             catalog["table_mib"], catalog["search_index_mib"], catalog["words_mib"]))
-        lines = []
-        for key, label, path, function, filter_ in SEARCH_QUERIES:
-            url = stack.gateway.url + path
+        mix = mix_summary(search_mix(SEARCH_MIX))
+        paths_file = os.path.join(chaos.WORK, "search-mix-paths.txt")
+        with open(paths_file, "w") as f:
+            f.write("".join(e["path"] + "\n" for e in mix["list"]))
+        say("search: the mix: %d distinct queries (%d with a typo, %d prefixes, %d with category, %d with maxPrice); %d find nothing, "
+            "%d a page or less, %d more; e.g. %s" % (mix["queries"], mix["typos"], mix["prefixes"], mix["category"], mix["max_price"],
+                                                     mix["find_nothing"], mix["one_page_or_less"], mix["more_than_a_page"],
+                                                     "; ".join(describe(e) for e in mix["list"][:4])))
+        # Each query once: what it finds, and how long its first answer takes (a miss: Postgres).
+        checks = {}
+        for key, label, path, filter_ in SEARCH_QUERIES:
             matches = search_matches(filter_) if filter_ else {"tsquery": None, "matches": None}
             began = time.monotonic()
-            status, answer = chaos.call("GET", url, timeout=60)
+            status, answer = chaos.call("GET", stack.gateway.url + path, timeout=60)
             first_ms = (time.monotonic() - began) * 1000.0
             if status != 200 or not isinstance(answer, dict):
                 found = {"status": status}  # measured all the same: the wrk line counts what it answers
-            elif function != "facets":
+            elif not path.startswith("/product/facets"):
                 found = {"items": len(answer["items"]), "first": [item["name"] for item in answer["items"][:3]], "more": bool(answer.get("nextCursor"))}
             else:
                 found = {"categories": answer["categories"][:4], "price": answer["price"]}
             say("search: %s: tsquery %s, %s matches; first answer (%s) in %.0f ms: %s" % (
                 key, matches["tsquery"], thousands(matches["matches"]), status, first_ms, json.dumps(found)[:160]))
+            checks[key] = dict(matches, first_answer_ms=first_ms, found=found, filter=filter_)
             settle_product(stack)
-            line = read_line(label, url, seconds, connections, anchor_tps, timeout=SEARCH_TIMEOUT)
-            line.update(key=key, path=path, filter=filter_, first_answer_ms=first_ms, found=found, after=settle_product(stack), **matches)
-            lines.append(line)
-        # The plans of the repository's SQL (generic, as product-service runs it, and custom) and of the what-ifs,
-        # and each alone under pgbench -c`connections` (when one execution takes less than a second).
-        plans, alone = {}, {}
-        for key, label, path, function, filter_ in SEARCH_QUERIES:
-            statement = repository_statement(function or "list", filter_ or {"words": []})
-            for variant, is_materialized, generic in SEARCH_VARIANTS:
-                text = materialized(statement) if is_materialized else statement
-                if text is None:
-                    continue
-                name = "%s: %s" % (key, variant)
-                plan = dict(explain(text, generic), label=label, statement=text, variant=variant, key=key, generic=generic)
-                plans[name] = plan
-                say("search: EXPLAIN %s: %s" % (name, "%.1f ms" % plan["execution_ms"] if plan["analyzed"] else plan["note"]))
-                if with_sql and plan["analyzed"] and plan["execution_ms"] < SEARCH_SQL_ALONE_LIMIT_MS:
-                    alone[name] = dict(sql_alone(name, text, generic, seconds, connections), key=key, variant=variant)
-                elif with_sql:
-                    alone[name] = {"skipped": "one execution takes %s" % ("%.0f ms" % plan["execution_ms"] if plan["analyzed"] else
-                                                                          "more than %d s" % SEARCH_EXPLAIN_TIMEOUT), "key": key, "variant": variant}
+        measured = [(key, label, stack.gateway.url + path, None) for key, label, path, _filter in SEARCH_QUERIES] + [
+            ("mix", "GET /product?q=… (a mix of %d distinct queries)" % mix["queries"], stack.gateway.url + "/product", paths_file)]
+        lines, plans = [], None
+        for config, config_label, ttl in SEARCH_CONFIGS:
+            if stack.product.env["PRODUCT_CACHE_TTL_MS"] != ttl:
+                stack.product.env["PRODUCT_CACHE_TTL_MS"] = ttl
+                if plans is None:  # the plans with the cache off: every request reaches Postgres
+                    plans = search_plans(stack)
+                restart_product(stack)  # the new PRODUCT_CACHE_TTL_MS, and connections without auto_explain
+            for key, label, url, paths in measured:
+                settle_product(stack)
+                line = search_line(label, url, seconds, connections, anchor_tps, paths)
+                line.update(key=key, config=config, config_label=config_label, after=settle_product(stack),
+                            **checks.get(key, {"tsquery": None, "matches": None}))
+                say("search: %-56s %-36s %9.1f req/s  p50 %8.2f ms  p99 %8.2f ms  errors %d  SQL/request %s" % (
+                    label, config_label, search_rps(line), line["p50_ms"], line["p99_ms"], line["non_2xx"] + line["socket_errors"],
+                    fmt(line["statements_per_request"], "%.3f")))
+                lines.append(line)
+        if plans is None:
+            stack.product.env["PRODUCT_CACHE_TTL_MS"] = "0"
+            plans = search_plans(stack)
         ok = True
     finally:
         stack.stop()
@@ -1328,8 +1650,8 @@ def search_step(anchor_tps, seconds, connections, with_sql=True):
         RUN = chaos.RUN = saved_run
         chaos.WORK = saved_work
     return {"run": saved_run + "_search", "catalog": catalog, "connections": connections, "seconds": seconds,
-            "wrk_timeout_s": SEARCH_TIMEOUT, "lines": lines, "plans": plans, "sql_alone": alone,
-            "wall_seconds": round(time.monotonic() - started, 1)}
+            "wrk_timeout_s": SEARCH_TIMEOUT, "configurations": [{"key": k, "label": l, "PRODUCT_CACHE_TTL_MS": t} for k, l, t in SEARCH_CONFIGS],
+            "mix": mix, "lines": lines, "plans": plans, "wall_seconds": round(time.monotonic() - started, 1)}
 
 
 def search_rps(line):
@@ -1337,91 +1659,130 @@ def search_rps(line):
     return (line["requests"] - line["non_2xx"]) / line["seconds"] if line["seconds"] else 0.0
 
 
+def search_figures(line, select):
+    """`p99 … ms, … % of pgbench -S[, n errors]` of a line."""
+    errors = line["non_2xx"] + line["socket_errors"]
+    share = search_rps(line) / select if select else None
+    return "%s, %s %% of pgbench -S%s" % ("p99 %.1f ms" % line["p99_ms"] if line["requests"] else "no answer within %d s" % line["seconds"],
+                                          fmt(share and share * 100, "%.2f"), ", %d errors" % errors if errors else "")
+
+
 def search_targets(search, anchors_):
-    """Issue 30's target for each search line through the gateway."""
+    """Issue 30's target for each search line through the gateway, product-service as configured by default (its cache
+    on); the same line with the cache off alongside, informative."""
     select = (anchors_.get("pgbench_select") or {}).get("tps")
+    uncached = {line["key"]: line for line in search["lines"] if line.get("config") == "uncached"}
     checks = []
     for line in search["lines"]:
-        if line["key"] == "page":
-            continue  # the reference, no search
+        if line["key"] == "page" or line.get("config", "cached") != "cached":
+            continue  # the reference (no search); the uncached lines: informative
         errors = line["non_2xx"] + line["socket_errors"]
         share = search_rps(line) / select if select else None
-        checks.append({"target": "search %s: %s" % (line["key"], SEARCH_TARGET),
-                       "measured": "%s, %s %% of pgbench -S%s" % ("p99 %.1f ms" % line["p99_ms"] if line["requests"] else
-                                                                  "no answer within %d s" % line["seconds"], fmt(share and share * 100, "%.2f"),
-                                                                  ", %d errors" % errors if errors else ""),
+        other = uncached.get(line["key"])
+        checks.append({"target": "search %s, %s: %s" % (line["key"], line.get("config", "cached"), SEARCH_TARGET),
+                       "measured": "%s%s" % (search_figures(line, select), "; %s, informative: %s" % (
+                           other["config_label"], search_figures(other, select)) if other else ""),
                        "met": None if share is None else (line["p99_ms"] <= 20 and share >= 0.10 and errors == 0)})
     return checks
 
 
 def search_table(search, anchors_, plans=False, targets_=True):
-    """The search lines next to pgbench -S (with `targets_`, issue 30's targets; with `plans`, the SQL and the
-    plans) as text lines."""
+    """The search lines next to pgbench -S (with `targets_`, issue 30's targets; with `plans`, the statements and
+    their plans) as text lines."""
     c = search["catalog"]
+    configs = search.get("configurations") or []
     lines = ["   search: %s products (%d categories), %s words in product_words; table %.0f MiB, GIN on search %.1f MiB; generated in %.1f s "
              "(benchmarks/search_catalog.sql); wrk -t2 -c%d -d%ds --timeout %ds through the gateway, rate limits off" % (
                  thousands(c["products"]), c["categories"], thousands(c["words"]), c["table_mib"], c["search_index_mib"], c["generate_seconds"],
                  search["connections"], search["seconds"], search["wrk_timeout_s"]),
+             "   each line twice: product-service %s" % "; then ".join(
+                 "%s%s" % (k["label"], ", as configured by default: the targets" if k["key"] == "cached" else
+                           ", restarted, every request reaching Postgres: informative") for k in configs),
              "",
-             "   %-56s %10s %9s %9s %9s %9s %9s" % ("what", "req/s", "p50 ms", "p99 ms", "÷ -S", "errors", "matches")]
+             "   %-56s %-46s %10s %9s %9s %9s %7s %8s %9s" % ("what", "product-service", "req/s", "p50 ms", "p99 ms", "÷ -S", "errors", "SQL/req", "matches")]
     for key in ["pgbench_select", "pgbench_select_prepared"]:
         a = anchors_.get(key)
         if a:
-            lines.append("   %-56s %10s %9s %9s %9s %9d" % (a["label"], thousands(a["tps"]), "avg %.2f" % a["latency_avg_ms"], "",
-                                                          "%.0f %%" % (a["tps"] / anchors_["pgbench_select"]["tps"] * 100), a["failed"]))
-    for line in search["lines"]:
+            lines.append("   %-56s %-46s %10s %9s %9s %9s %7d" % (a["label"], "", thousands(a["tps"]), "avg %.2f" % a["latency_avg_ms"], "",
+                                                                "%.0f %%" % (a["tps"] / anchors_["pgbench_select"]["tps"] * 100), a["failed"]))
+    order = {key: n for n, key in enumerate(dict.fromkeys(line["key"] for line in search["lines"]))}
+    ranks = {k["key"]: n for n, k in enumerate(configs)}
+    previous = None
+    for line in sorted(search["lines"], key=lambda l: (order[l["key"]], ranks.get(l.get("config"), 0))):  # each query cached, then uncached
         answered, mark = line["requests"] > 0, "*" if line["non_2xx"] else ""
         rps = search_rps(line)
-        lines.append("   %-56s %10s %9s %9s %9s %9d %9s" % (
-            line["label"], fmt(rps, "%.1f") if rps < 100 else thousands(rps),
+        informative = line.get("config") == "uncached"
+        lines.append("   %-56s %-46s %10s %9s %9s %9s %7d %8s %9s" % (
+            line["label"] if line["key"] != previous else "", line.get("config_label", "") + (", informative" if informative else ""),
+            fmt(rps, "%.1f") if rps < 100 else thousands(rps),
             "%.2f%s" % (line["p50_ms"], mark) if answered else "—", "%.2f%s" % (line["p99_ms"], mark) if answered else "—",
             fmt(rps / anchors_["pgbench_select"]["tps"] * 100 if anchors_.get("pgbench_select") else None, "%.2f %%"),
-            line["non_2xx"] + line["socket_errors"], thousands(line["matches"]) if line["matches"] is not None else ""))
+            line["non_2xx"] + line["socket_errors"], fmt(line.get("statements_per_request"), "%.3f"),
+            thousands(line["matches"]) if line.get("matches") is not None else ""))
+        previous = line["key"]
     lines.append("   (req/s: 2xx answers per second; * : the latencies include the errors, 504s from the gateway after UPSTREAM_TIMEOUT_MS = 10 s;"
-                 " — : no answer within the line)")
-    if search["sql_alone"]:
-        lines.append("")
-        lines.append("   the SQL alone (PostgresProductRepository's), pgbench -n -c%d -j2 -T%d on the same database: generic plan = -M prepared with"
-                     " plan_cache_mode=force_generic_plan," % (search["connections"], search["seconds"]))
-        lines.append("   as ServiceKit sets it on product-service's connections; custom plan = the values written in; MATERIALIZED = the what-if"
-                     " `WITH query AS MATERIALIZED (...)`")
-        for name, r in search["sql_alone"].items():
-            if r.get("skipped"):
-                lines.append("   %-66s %10s  (not measured: %s)" % ("  " + name, "—", r["skipped"]))
-                continue
-            lines.append("   %-66s %10s %9s %9s %9s %9d" % ("  " + name, fmt(r["tps"], "%.1f") if r["tps"] < 100 else thousands(r["tps"]),
-                                                          "avg %.2f" % r["latency_avg_ms"], "",
-                                                          fmt(r["tps"] / anchors_["pgbench_select"]["tps"] * 100 if anchors_.get("pgbench_select") else None, "%.2f %%"),
-                                                          r["failed"]))
-    backlog = [(l["key"], l["after"]["statements_running"]) for l in search["lines"] if l["after"]["restarted"]]
+                 " — : no answer within the line;")
+    lines.append("    SQL/req: product-service's statements on `products` per request, from pg_stat_statements (top level; one still running at the"
+                 " end of the line is not counted): 1 = every request reached Postgres, 0 = every answer came from its memory)")
+    mix = search.get("mix")
+    if mix:
+        lines.append("   the mix: %s cycles through %d distinct queries (each wrk thread from a point of its own), made of search_catalog.sql's"
+                     " brands, lines and categories:" % (mix["script"], mix["queries"]))
+        lines.append("     %d with one typo (a swapped or dropped letter), %d prefixes, %d with a category, %d with a maxPrice; %d find nothing,"
+                     " %d a page or less, %d more than a page; e.g. %s" % (
+                         mix["typos"], mix["prefixes"], mix["category"], mix["max_price"], mix["find_nothing"], mix["one_page_or_less"],
+                         mix["more_than_a_page"], "; ".join(describe(e) for e in mix["list"][:5])))
+    backlog = [(l["key"], l.get("config", ""), l["after"]["statements_running"]) for l in search["lines"] if l["after"]["restarted"]]
     if backlog:
         lines.append("   (product-service still ran statements 3 s after the line, for requests the gateway had given up on: restarted, its"
-                     " backends terminated, before the next: %s)" % ", ".join("%s %d" % kv for kv in backlog))
+                     " backends terminated, before the next: %s)" % ", ".join("%s %s %d" % kv for kv in backlog))
     lines.append("")
     lines.append("   the words as product_search_query makes them a tsquery:")
     for line in search["lines"]:
-        if line["tsquery"] is not None:
+        if line.get("tsquery") is not None and line.get("config", "cached") == "cached":
             lines.append("     %-10s %s  →  %s matches" % (line["key"], line["tsquery"], thousands(line["matches"])))
     if targets_:
+        checks = search_targets(search, anchors_)
+        width = max([len(t["target"]) for t in checks] + [10])
         lines.append("")
-        lines.append("   targets (issue 30):")
-        for t in search_targets(search, anchors_):
-            lines.append("   %s %-60s %s" % ({True: "✓", False: "✗"}.get(t["met"], "–"), t["target"], t["measured"]))
+        lines.append("   targets (issue 30), for product-service as configured by default, %s; the uncached figures alongside, informative:" % (
+            configs[0]["label"] if configs else "cached"))
+        for t in checks:
+            lines.append("   %s %-*s %s" % ({True: "✓", False: "✗"}.get(t["met"], "–"), width, t["target"], t["measured"]))
     if plans:
-        shown = set()
-        for name, p in search["plans"].items():
-            st = p["statement"]
+        lines.extend(plans_text(search.get("plans")))
+    return lines
+
+
+def plans_text(result):
+    """One block per query: its request, each statement product-service ran for it (SQL text, as Postgres received
+    it) and the plan auto_explain logged."""
+    lines = [""]
+    if not result:
+        return lines + ["   %s: none (the search step ended before them)" % PLANS_TITLE]
+    if result.get("error"):
+        return lines + ["   %s: not captured (%s)" % (PLANS_TITLE, result["error"])]
+    lines.append("   %s:" % PLANS_TITLE)
+    parts = result["method"].split("; ")
+    lines.extend("     %s%s" % (part, ";" if n < len(parts) - 1 else "") for n, part in enumerate(parts))
+    for key, p in result["plans"].items():
+        statements = p["statements"]
+        lines.append("")
+        lines.append("   == %s: %s" % (p["label"], PLANS_TITLE))
+        lines.append("      GET %s through the gateway, product-service with PRODUCT_CACHE_TTL_MS=0: %s in %s ms; %d statement%s on the catalog%s" % (
+            p["path"], p.get("status", "—"), fmt(p.get("answered_ms"), "%.0f"), len(statements), "" if len(statements) == 1 else "s",
+            "; %s" % p["note"] if p.get("note") else ""))
+        for n, s in enumerate(statements):
             lines.append("")
-            lines.append("   == %s — %s: %s%s" % (p["label"], p["variant"], "EXPLAIN (ANALYZE, BUFFERS)" if p["analyzed"] else "EXPLAIN",
-                                                "" if p["analyzed"] else " (%s)" % p["note"]))
-            if p["generic"]:
-                lines.append("      SET plan_cache_mode = force_generic_plan; PREPARE s(%s) AS <the SQL>; EXPLAIN (ANALYZE, BUFFERS) EXECUTE s(%s)" % (
-                    ", ".join(st["types"]), ", ".join(st["values"])))
-            if p["key"] not in shown:  # the SQL once per query (the what-ifs differ only in MATERIALIZED)
-                shown.add(p["key"])
-                lines.extend("      " + l for l in st["params"].splitlines())
+            lines.append("      -- statement %d of %d: %.1f ms (backend %s)%s" % (n + 1, len(statements), s["duration_ms"], s["pid"] or "?",
+                                                                                 ", parameters: %s" % s["parameters"] if s["parameters"] else ""))
+            lines.extend("      " + l for l in s["query"].splitlines())
             lines.append("")
-            lines.extend("   " + l for l in p["plan"].splitlines())
+            lines.extend("   " + l for l in s["plan"].splitlines())
+        for text in p.get("running") or []:
+            lines.append("")
+            lines.append("      -- still running, cancelled (no plan):")
+            lines.extend("      " + l for l in text.splitlines())
     return lines
 
 
@@ -2088,7 +2449,7 @@ def main():
                         help="only the anchors, GET /product/{id} through the gateway and the replica parts (bench-replicas.json)")
     parser.add_argument("--search-only", action="store_true",
                         help="only pgbench -S (simple and prepared) and the search step (issue 30: %s products, GET /product?q= and "
-                             "/product/facets through the gateway, the plans, the SQL alone): search.json and search.txt" % "{:,}".format(SEARCH_PRODUCTS))
+                             "/product/facets and a mix of queries through the gateway, cached and uncached, the plans from auto_explain): search.json and search.txt" % "{:,}".format(SEARCH_PRODUCTS))
     parser.add_argument("--no-search", action="store_true", help="leave out the search step (run last in a full run, on a stack of its own)")
     args = parser.parse_args()
     global SHIPPING, AT_REST, PIPELINE_UNREAD
