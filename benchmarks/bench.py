@@ -376,25 +376,31 @@ def read_line(label, url, seconds, connections, anchor_tps, probe=None, timeout=
     before = probe.snapshot() if probe else None
     out = subprocess.run(base + ["-d%ds" % seconds, url], capture_output=True, text=True)
     after = probe.snapshot(end=True) if probe else None
+    line = wrk_line(out, label, url, connections, anchor_tps)
+    if probe:
+        line["counters"] = probe.difference(before, after, line["requests"])
+    say("reads: %-40s %9.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d" % (
+        label, line["rps"], line["p50_ms"], line["p99_ms"], line["non_2xx"] + line["socket_errors"]))
+    return line
+
+
+def wrk_line(out, label, url, connections, anchor_tps):
+    """A finished wrk run (report.lua's JSON on its stdout) as a line: requests, req/s, latencies, errors, the
+    ratios to the pgbench anchors."""
     if out.returncode != 0:
         raise RuntimeError("wrk failed on %s: %s" % (url, out.stderr))
     figures = wrk_json(out.stdout)
     duration = figures["duration_us"] / 1e6
     rps = figures["requests"] / duration
     errors = figures["errors"]
-    non_2xx = errors["status"]
-    socket_errors = errors["connect"] + errors["read"] + errors["write"] + errors["timeout"]
-    line = {"label": label, "url": url, "connections": connections, "seconds": round(duration, 2),
+    return {"label": label, "url": url, "connections": connections, "seconds": round(duration, 2),
             "requests": figures["requests"], "rps": rps,
             "p50_ms": figures["latency_us"]["p50"] / 1000.0, "p90_ms": figures["latency_us"]["p90"] / 1000.0,
             "p99_ms": figures["latency_us"]["p99"] / 1000.0, "max_ms": figures["latency_us"]["max"] / 1000.0,
-            "non_2xx": non_2xx, "socket_errors": socket_errors, "errors": errors,
+            "non_2xx": errors["status"], "socket_errors": errors["connect"] + errors["read"] + errors["write"] + errors["timeout"],
+            "errors": errors,
             "ratio_to_pgbench_select": rps / anchor_tps["pgbench_select"] if anchor_tps.get("pgbench_select") else None,
             "ratio_to_pgbench_select_prepared": rps / anchor_tps["pgbench_select_prepared"] if anchor_tps.get("pgbench_select_prepared") else None}
-    if probe:
-        line["counters"] = probe.difference(before, after, figures["requests"])
-    say("reads: %-40s %9.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d" % (label, rps, line["p50_ms"], line["p99_ms"], non_2xx + socket_errors))
-    return line
 
 
 # --- checkout: wrk + checkout.lua ---------------------------------------------------------------------
@@ -1377,21 +1383,9 @@ def search_line(label, url, seconds, connections, anchor_tps, paths_file=None):
     before = statements_run()
     out = subprocess.run(base + ["-d%ds" % seconds, url], capture_output=True, text=True, env=env)
     after = statements_run()
-    if out.returncode != 0:
-        raise RuntimeError("wrk failed on %s: %s" % (url, out.stderr))
-    figures = wrk_json(out.stdout)
-    duration = figures["duration_us"] / 1e6
-    rps = figures["requests"] / duration
-    errors = figures["errors"]
+    line = wrk_line(out, label, url, connections, anchor_tps)
     statements = after - before if None not in (before, after) else None
-    line = {"label": label, "url": url, "connections": connections, "seconds": round(duration, 2),
-            "requests": figures["requests"], "rps": rps,
-            "p50_ms": figures["latency_us"]["p50"] / 1000.0, "p90_ms": figures["latency_us"]["p90"] / 1000.0,
-            "p99_ms": figures["latency_us"]["p99"] / 1000.0, "max_ms": figures["latency_us"]["max"] / 1000.0,
-            "non_2xx": errors["status"], "socket_errors": errors["connect"] + errors["read"] + errors["write"] + errors["timeout"], "errors": errors,
-            "ratio_to_pgbench_select": rps / anchor_tps["pgbench_select"] if anchor_tps.get("pgbench_select") else None,
-            "ratio_to_pgbench_select_prepared": rps / anchor_tps["pgbench_select_prepared"] if anchor_tps.get("pgbench_select_prepared") else None,
-            "statements": statements, "statements_per_request": statements / figures["requests"] if statements is not None and figures["requests"] else None}
+    line.update(statements=statements, statements_per_request=statements / line["requests"] if statements is not None and line["requests"] else None)
     return line
 
 
