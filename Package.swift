@@ -82,7 +82,7 @@ let sharedTargets: [Target] = [
     .target(name: "Contracts", dependencies: ["EventBus", httpTypes], path: "Shared/Contracts", swiftSettings: swiftSettings),
     .target(
         name: "Auth",
-        dependencies: ["ServiceKit", .product(name: "JWTKit", package: "jwt-kit"), httpClient, .product(name: "Logging", package: "swift-log")],
+        dependencies: ["ServiceKit", "Contracts", .product(name: "JWTKit", package: "jwt-kit"), httpClient, .product(name: "Logging", package: "swift-log")],
         path: "Shared/Auth", swiftSettings: swiftSettings
     ),
     // `bus`: the topology as CloudFormation or JSON, the service list, and the local bus's queues.

@@ -12,7 +12,7 @@ import ServiceKit
 struct Bus: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The shop's bus topology and services, and its queues (local or SQS).",
-        subcommands: [Topology.self, CloudFormation.self, Kubernetes.self, Compose.self, Routes.self, Lifecycle.self, Services.self, Databases.self, Queues.self, Messages.self, Redrive.self]
+        subcommands: [Topology.self, CloudFormation.self, Kubernetes.self, Compose.self, Routes.self, Events.self, Lifecycle.self, Services.self, Databases.self, Queues.self, Messages.self, Redrive.self]
     )
 }
 
@@ -159,14 +159,31 @@ struct Routes: ParsableCommand {
 
     func run() throws {
         guard write else { return print(ShopRoutes.markdownTable) }
-        let current = try String(contentsOfFile: readme, encoding: .utf8)
-        guard let start = current.range(of: Self.begin), let stop = current.range(of: Self.end, range: start.upperBound..<current.endIndex) else {
-            throw ValidationError("\(readme) lacks the routes markers")
-        }
-        let updated = current.replacingCharacters(in: start.upperBound..<stop.lowerBound, with: ShopRoutes.markdownTable)
-        if updated != current { try updated.write(toFile: readme, atomically: true, encoding: .utf8) }
-        print(updated == current ? "\(readme)'s route table is up to date" : "rewrote \(readme)'s route table")
+        try rewriteSection(of: readme, begin: Self.begin, end: Self.end, with: ShopRoutes.markdownTable, what: "route table")
     }
+}
+
+struct Events: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The events table (detail-type, source, publisher, detail type, rules and queues) from the contracts: print it, or rewrite the README's copy (a test compares)."
+    )
+    @Option(help: "The README.") var readme = "README.md"
+    @Flag(help: "Rewrite the table between the README's events markers.") var write = false
+
+    func run() throws {
+        guard write else { return print(EventsTable.markdown) }
+        try rewriteSection(of: readme, begin: EventsTable.begin, end: EventsTable.end, with: EventsTable.markdown, what: "events table")
+    }
+}
+
+/// Rewrites what stands between `begin` and `end` in the file `path` (the markers stay) with `section`.
+func rewriteSection(of path: String, begin: String, end: String, with section: String, what: String) throws {
+    let current = try String(contentsOfFile: path, encoding: .utf8)
+    guard let updated = LocalDeployment.replacing(current, begin: begin, end: end, with: begin + section + end) else {
+        throw ValidationError("\(path) lacks the \(what)'s markers")
+    }
+    if updated != current { try updated.write(toFile: path, atomically: true, encoding: .utf8) }
+    print(updated == current ? "\(path)'s \(what) is up to date" : "rewrote \(path)'s \(what)")
 }
 
 struct Lifecycle: ParsableCommand {

@@ -12,8 +12,8 @@ package struct EventType<Detail: Codable & Sendable>: Sendable {
         self.detailType = detailType
     }
 
-    /// The name without the detail's type, as rules and patterns use it.
-    package var name: EventName { EventName(source: source, detailType: detailType) }
+    /// The name, as rules and patterns use it (with the detail's Swift type, for documentation).
+    package var name: EventName { EventName(source: source, detailType: detailType, detail: String(describing: Detail.self)) }
 
     /// An entry for `PutEvents` (or the outbox) carrying `detail`.
     package func entry(_ detail: Detail, eventBusName: String, time: Date? = nil) throws -> PublishEntry {
@@ -32,14 +32,28 @@ package struct EventType<Detail: Codable & Sendable>: Sendable {
     }
 }
 
-/// An event type's `source` and `detail-type`.
+/// An event type's `source` and `detail-type`, which are its identity; and, when it comes from an
+/// `EventType`, the Swift type of its detail (for the README's events table).
 package struct EventName: Sendable, Hashable, CustomStringConvertible {
     package let source: String
     package let detailType: String
+    /// The detail's Swift type; not part of the name (two names with the same source and detail-type
+    /// are equal).
+    package let detail: String?
 
-    package init(source: String, detailType: String) {
+    package init(source: String, detailType: String, detail: String? = nil) {
         self.source = source
         self.detailType = detailType
+        self.detail = detail
+    }
+
+    package static func == (lhs: EventName, rhs: EventName) -> Bool {
+        lhs.source == rhs.source && lhs.detailType == rhs.detailType
+    }
+
+    package func hash(into hasher: inout Hasher) {
+        hasher.combine(source)
+        hasher.combine(detailType)
     }
 
     package var description: String { "\(source)/\(detailType)" }

@@ -27,6 +27,8 @@ struct ShopUnderGateway: Sendable {
     var product: String
     var identityDatabase: DatabaseSettings
     var issuer: String
+    /// Every service behind the gateway, by its `ShopService.name`, at its own port.
+    var services: [String: String] = [:]
 
     static func run(
         gatewayTokens: (@Sendable (String) -> GatewayTokenSettings)? = nil,
@@ -135,7 +137,11 @@ struct ShopUnderGateway: Sendable {
                     gateway: "http://127.0.0.1:\(ports.gateway)", gatewayPort: ports.gateway, identity: "http://127.0.0.1:\(ports.identity)",
                     basket: "http://127.0.0.1:\(ports.basket)", ordering: "http://127.0.0.1:\(ports.ordering)",
                     product: "http://127.0.0.1:\(ports.product)",
-                    identityDatabase: identityDB.settings, issuer: issuer
+                    identityDatabase: identityDB.settings, issuer: issuer,
+                    services: [
+                        "product": ports.product, "basket": ports.basket, "ordering": ports.ordering, "payment": ports.payment,
+                        "shipping": ports.shipping, "notification": ports.notification,
+                    ].mapValues { "http://127.0.0.1:\($0)" }
                 ))
             }
         }}}}}}}}

@@ -139,12 +139,9 @@ import Yams
     }
 
     @Test func theREADMEShowsTheTable() throws {
-        let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
-        let begin = "<!-- routes: rendered from Shared/Contracts/Routes.swift (ShopRoutes.markdownTable); a test compares -->\n"
-        let end = "\n<!-- /routes -->"
-        let start = try #require(readme.range(of: begin), "README.md lacks the routes markers")
-        let stop = try #require(readme.range(of: end, range: start.upperBound..<readme.endIndex))
-        let shown = String(readme[start.upperBound..<stop.lowerBound])
+        let shown = try #require(try readmeSection(
+            begin: "<!-- routes: rendered from Shared/Contracts/Routes.swift (ShopRoutes.markdownTable); a test compares -->\n", end: "\n<!-- /routes -->"
+        ), "README.md lacks the routes markers")
         #expect(shown == ShopRoutes.markdownTable, "README.md's route table differs from ShopRoutes; paste ShopRoutes.markdownTable:\n\(ShopRoutes.markdownTable)")
     }
 }

@@ -22,6 +22,19 @@ import TestSupport
         }
     }
 
+    /// The README's events table is the rendering (`swift run bus events --write`), and every
+    /// `EventType<Detail>` the README shows names a detail type an event is declared with.
+    @Test func theREADMEShowsTheEventsTable() throws {
+        let shown = try #require(try readmeSection(begin: EventsTable.begin, end: EventsTable.end), "README.md lacks the events markers")
+        #expect(shown == EventsTable.markdown, "README.md's events table differs from the contracts; run `swift run bus events --write`")
+        let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let declared = Set(ShopEvents.all.compactMap(\.detail))
+        #expect(declared.count > 5 && !declared.contains(""), "\(declared)")
+        for match in readme.matches(of: /EventType<(\w+)>/) {
+            #expect(declared.contains(String(match.1)), "README.md names EventType<\(match.1)>, which no event is declared with")
+        }
+    }
+
     @Test func everyEventReachesAQueueAndEveryNameResolves() {
         let topology = BusTopology.shop()
         #expect(topology.problems.isEmpty, "\(topology.problems)")

@@ -78,6 +78,14 @@ func runToolBlocking(_ tool: String, _ arguments: [String], expectFailure: Bool,
 /// The repository's root, for scripts the tests run.
 package let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+/// What the README holds between the markers `begin` and `end` (a section rendered from the
+/// contracts, which a test compares with its rendering); nil when a marker is missing.
+package func readmeSection(begin: String, end: String) throws -> String? {
+    let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+    guard let start = readme.range(of: begin), let stop = readme.range(of: end, range: start.upperBound..<readme.endIndex) else { return nil }
+    return String(readme[start.upperBound..<stop.lowerBound])
+}
+
 /// A moto server on a free port for the duration of `body` (moto_server ignores SIGTERM, so it is killed).
 package func withMotoServer<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
     let port = try freePort()

@@ -39,6 +39,6 @@ package func buildRouter(
 ) -> Router<AppRequestContext> {
     let router = Router.service(readiness: readiness)
     router.add(middleware: TokenMiddleware(verifier: verifier))
-    BasketController(repository: repository, catalog: catalog, eventBusName: eventBusName, fingerprintKey: fingerprintKey).addRoutes(to: router.serviceGroup("basket"))
+    BasketController(repository: repository, catalog: catalog, eventBusName: eventBusName, fingerprintKey: fingerprintKey).addRoutes(to: router.routes(of: .basket, under: "basket"))
     return router
 }

@@ -1,3 +1,4 @@
+import Auth
 import Contracts
 import HTTPTypes
 import ServiceKit
@@ -83,21 +84,12 @@ package struct AccessPolicy: Sendable {
             return .methodNotAllowed(allowed: template.routes.map(\.method))
         }
         if route.service == .gateway { return .own }
-        switch route.access {
-        case .anyone:
-            return .forward(route.service)
-        case .signedIn:
-            // The service checks a body's `userName` against the token itself; the gateway does not read bodies.
-            return identity == nil ? .unauthenticated : .forward(route.service)
-        case .admin:
-            guard let identity else { return .unauthenticated }
-            return identity.isAdmin ? .forward(route.service) : .forbidden("this needs the admin group")
-        case .owner:
-            guard let index = template.segments.firstIndex(of: "{userName}"), let userName = PathUserName.decode(String(segments[index])) else {
-                return .badRequest("userName must be a percent-encoded user name of 1 to \(UserNameRules.maximumLength) characters without whitespace or control characters", field: "userName")
-            }
-            guard let identity else { return .unauthenticated }
-            return identity.mayActFor(userName) ? .forward(route.service) : .forbidden("\(identity.userName) may not reach the data of another user")
+        let userName = template.segments.firstIndex(of: "{userName}").map { segments[$0] }
+        switch route.access.refusal(identity: identity, pathUserName: userName) {
+        case nil: return .forward(route.service)
+        case .badRequest(let detail, let field): return .badRequest(detail, field: field)
+        case .unauthenticated: return .unauthenticated
+        case .forbidden(let detail, _): return .forbidden(detail)
         }
     }
 

@@ -34,7 +34,7 @@ package func buildApplication(_ config: OrderingServiceConfig, logger: Logger) a
 package func buildRouter<Repository: OrderRepository>(saga: SagaRunner<Repository>, verifier: TokenVerifier, readiness: [ReadinessCheck] = []) -> Router<AppRequestContext> {
     let router = Router.service(readiness: readiness)
     router.add(middleware: TokenMiddleware(verifier: verifier))
-    OrderController(saga: saga).addRoutes(to: router.serviceGroup("order"))
+    OrderController(saga: saga).addRoutes(to: router.routes(of: .ordering, under: "order"))
     return router
 }
 

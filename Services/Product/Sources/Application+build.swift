@@ -41,6 +41,6 @@ package func buildRouter(
 ) -> Router<AppRequestContext> {
     let router = Router.service(readiness: readiness)
     router.add(middleware: TokenMiddleware(verifier: verifier))
-    ProductController(repository: repository, cache: cache).addRoutes(to: router.serviceGroup("product"))
+    ProductController(repository: repository, cache: cache).addRoutes(to: router.routes(of: .product, under: "product"))
     return router
 }
