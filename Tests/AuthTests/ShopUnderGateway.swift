@@ -1,3 +1,4 @@
+import Synchronization
 import AsyncHTTPClient
 import BasketService
 import EventBus
@@ -37,8 +38,28 @@ struct ShopUnderGateway: Sendable {
         _ body: @escaping @Sendable (ShopUnderGateway) async throws -> Void
     ) async throws {
         try await Self.slots.run {
-            try await Self.start(gatewayTokens: gatewayTokens, gatewaySettings: gatewaySettings, identitySettings: identitySettings, body)
+            // A shop whose services did not come up (on a machine loaded by the whole suite, a
+            // service's database set-up can outlast its 30 s start-up) is started again, afresh, up
+            // to three times; once it was up, a failure is the test's.
+            for attempt in 1... {
+                let ready = ReadyFlag()
+                do {
+                    return try await Self.start(gatewayTokens: gatewayTokens, gatewaySettings: gatewaySettings, identitySettings: identitySettings) { shop in
+                        ready.set()
+                        try await body(shop)
+                    }
+                } catch where !ready.isSet && attempt < 3 {
+                    TestDatabase.logger.warning("a shop under the gateway did not come up; starting it again", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
+                }
+            }
         }
+    }
+
+    /// Whether the shop came up (its body began).
+    final class ReadyFlag: Sendable {
+        private let value = Mutex(false)
+        func set() { value.withLock { $0 = true } }
+        var isSet: Bool { value.withLock { $0 } }
     }
 
     /// At most three of these shops (eight services each, in this one test process) at a time: a full

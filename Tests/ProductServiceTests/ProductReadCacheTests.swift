@@ -91,12 +91,13 @@ final class Reads: Sendable {
         #expect(try await cache.list(key, load: answer("after", .zero)) == ByteBuffer(string: "after"), "a failed read is not kept")
 
         // Refresh ahead: in the last quarter of its time the kept answer is served and reread behind it.
-        let fresh = ProductReadCache(timeToLive: .milliseconds(400))
+        // (4 s, read again after 3.2 s: the refresh window is 3–4 s, room for a sleep that overshoots.)
+        let fresh = ProductReadCache(timeToLive: .seconds(4))
         _ = try await fresh.list(key, load: answer("r1", .zero))
-        try await Task.sleep(for: .milliseconds(320))
+        try await Task.sleep(for: .milliseconds(3_200))
         let readsBefore = reads.count.withLock { $0 }
         #expect(try await fresh.list(key, load: answer("r2", .zero)) == ByteBuffer(string: "r1"), "still within its time: served")
-        try await Task.sleep(for: .milliseconds(40))
+        for _ in 0..<100 where reads.count.withLock({ $0 }) == readsBefore { try await Task.sleep(for: .milliseconds(20)) }
         #expect(reads.count.withLock { $0 } == readsBefore + 1, "and reread in the background")
         #expect(try await fresh.list(key, load: answer("r3", .zero)) == ByteBuffer(string: "r2"), "the reread answer, no wait")
 

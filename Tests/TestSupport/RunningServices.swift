@@ -35,23 +35,50 @@ final class PortAllocator: Sendable {
     struct PortsExhausted: Error {}
 }
 
-/// Runs `services` (applications, clients) in a service group for the duration of `body`.
+/// Runs `services` (applications, clients) in a service group for the duration of `body`. When the
+/// group ends first (a service failed to start: its database set-up took longer than its start-up
+/// allows on a loaded machine, and the group shut down), `body` is cancelled and the group's error
+/// (or `ServicesEnded`) is thrown at once, instead of `body` waiting out its own timeouts for
+/// servers that are gone.
 package func withRunningServices<T: Sendable>(
     _ services: [any Service], logger: Logger = TestDatabase.logger, _ body: @Sendable () async throws -> T
 ) async throws -> T {
     let group = ServiceGroup(configuration: .init(services: services, logger: logger))
-    return try await withThrowingTaskGroup(of: T?.self) { tasks in
+    // The task group ends (its tasks awaited) before this function returns.
+    return try await withoutActuallyEscaping(body) { body in try await withThrowingTaskGroup(of: T?.self) { tasks in
         tasks.addTask { try await group.run(); return nil }
+        tasks.addTask {
+            do {
+                let result = try await body()
+                await group.triggerGracefulShutdown()
+                return result
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+        }
+        var result: T?
         do {
-            let result = try await body()
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-            return result
+            for try await value in tasks {
+                if let value {
+                    result = value
+                } else if result == nil {
+                    throw ServicesEnded()
+                }
+            }
         } catch {
             await group.triggerGracefulShutdown()
+            tasks.cancelAll()
             throw error
         }
-    }
+        guard let result else { throw ServicesEnded() }
+        return result
+    } }
+}
+
+/// The services of `withRunningServices` stopped before its body was done.
+package struct ServicesEnded: Error, CustomStringConvertible {
+    package var description: String { "the services stopped before the test was done" }
 }
 
 /// Polls `url` until it answers 200, for up to `timeout`.
