@@ -47,21 +47,15 @@ package func withRunningServices<T: Sendable>(
     // The task group ends (its tasks awaited) before this function returns.
     return try await withoutActuallyEscaping(body) { body in try await withThrowingTaskGroup(of: T?.self) { tasks in
         tasks.addTask { try await group.run(); return nil }
-        tasks.addTask {
-            do {
-                let result = try await body()
-                await group.triggerGracefulShutdown()
-                return result
-            } catch {
-                await group.triggerGracefulShutdown()
-                throw error
-            }
-        }
+        tasks.addTask { try await body() }
         var result: T?
         do {
             for try await value in tasks {
                 if let value {
+                    // Shut down only once the result is taken: the group ending after that is the
+                    // normal end, not a failure.
                     result = value
+                    await group.triggerGracefulShutdown()
                 } else if result == nil {
                     throw ServicesEnded()
                 }
