@@ -2413,6 +2413,11 @@ def search_only_run(result, seconds, connections, out_dir, stem, wall):
                                            if result["search"].get("lines") else "", result["wall_seconds"]))
     for name, problem in (result["service_logs"] or {}).items():
         say("%s logged %s, e.g. %s" % (name, ", ".join("%d at %s" % (n, level) for level, n in problem["counts"].items()), problem["examples"][0][:200]))
+    return finish(failures)
+
+
+def finish(failures):
+    """The end of a run: the service logs kept (when something failed, or BENCH_KEEP_LOGS) or removed; the exit status."""
     if failures or os.environ.get("BENCH_KEEP_LOGS"):
         say("service logs kept in " + chaos.WORK)
         for failure in failures:
@@ -2628,13 +2633,7 @@ def main():
         write_search_text(result, result["search"], os.path.join(out_dir, search_stem + ".txt"))
     print(table(result))
     print("   wrote %s%s (%.0f s in all)" % (os.path.relpath(json_path, ROOT), " and " + os.path.relpath(png_path, ROOT) if drew else "", result["wall_seconds"]))
-    if failures or os.environ.get("BENCH_KEEP_LOGS"):
-        say("service logs kept in " + chaos.WORK)
-        for failure in failures:
-            say("FAILED: " + failure)
-    else:
-        shutil.rmtree(chaos.WORK, ignore_errors=True)
-    return 1 if failures else 0
+    return finish(failures)
 
 
 if __name__ == "__main__":
