@@ -101,7 +101,8 @@ soak: postgres-start
 ## (anchors and checkout steps only; with --quick about 2 minutes); BENCH_ARGS=--search-only: pgbench -S and the
 ## search step only (search.json, search.txt); BENCH_SECONDS, CHECKOUT_SECONDS, BENCH_RATES.
 .PHONY: bench bench-tools
-bench: postgres-start bench-tools
+bench: bench-tools
+	@PG_WAL_KEEP_SIZE=4GB scripts/postgres.sh start
 	@swift build -c release && PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build -c release --show-bin-path) python3 benchmarks/bench.py $(BENCH_ARGS)
 
 ## wrk from Debian's packages and matplotlib from PyPI, when missing (pgbench comes with the server).

@@ -6,7 +6,7 @@
 #                               with a private CA (.data/postgres-ca.crt: DATABASE_TLS=verify-full tests),
 #                               pg_stat_statements and wal_keep_size for `make bench`'s Postgres accounting
 #   scripts/postgres.sh stop    stop it (data stays)
-# Settings: PGPORT (default 55432), PGDATA_DIR (default .data/postgres).
+# Settings: PGPORT (default 55432), PGDATA_DIR (default .data/postgres), PG_WAL_KEEP_SIZE (default 0: `make bench` keeps 4GB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -72,12 +72,14 @@ start() {
     as_postgres "$bin/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1 && as_postgres "$bin/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null
   fi
   # `make bench` counts what an order costs Postgres (benchmarks/pgcost.py): statements from
-  # pg_stat_statements (nested ones too), and the WAL of each step read back with pg_waldump, which
-  # needs the step's segments still there (wal_keep_size). Added once; a restart only when one was added.
+  # pg_stat_statements (nested ones too). Added once; a restart only when one was added.
+  # (The WAL each step wrote is read back with pg_waldump, which needs the step's segments still there:
+  # PG_WAL_KEEP_SIZE below, set by `make bench` only; kept for the tests, it filled small CI disks.)
+  sed -i "/^wal_keep_size = '4GB'$/d" "$PGDATA_DIR/postgresql.conf"
   local stats=0
   if [ -f "$(dirname "$bin")/lib/pg_stat_statements.so" ]; then
     local setting
-    for setting in "shared_preload_libraries = 'pg_stat_statements'" "pg_stat_statements.track = all" "wal_keep_size = '4GB'"; do
+    for setting in "shared_preload_libraries = 'pg_stat_statements'" "pg_stat_statements.track = all"; do
       if ! grep -qxF "$setting" "$PGDATA_DIR/postgresql.conf"; then
         echo "$setting" >> "$PGDATA_DIR/postgresql.conf"
         stats=1
@@ -94,6 +96,8 @@ start() {
   if grep -qxF "shared_preload_libraries = 'pg_stat_statements'" "$PGDATA_DIR/postgresql.conf"; then
     as_postgres "${psql[@]}" -d postgres -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
   fi
+  # WAL kept for `make bench`'s pg_waldump (PG_WAL_KEEP_SIZE=4GB there), none otherwise.
+  as_postgres "${psql[@]}" -d postgres -c "ALTER SYSTEM SET wal_keep_size = '${PG_WAL_KEEP_SIZE:-0}'" -c "SELECT pg_reload_conf()" >/dev/null
   as_postgres "${psql[@]}" -d postgres -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'swn') THEN CREATE ROLE swn LOGIN CREATEDB PASSWORD 'swn'; END IF; END \$\$;"
   # Every backend's statements in pg_stat_statements, and pg_stat_* of every database, for swn.
   as_postgres "${psql[@]}" -d postgres -c "SET client_min_messages = warning; GRANT pg_read_all_stats TO swn"
