@@ -3,6 +3,13 @@ package enum BusPublisher: EventPublisher {
     case local(LocalEventPublisher)
     case aws(EventBridgePublisher)
 
+    package var eventBusName: String {
+        switch self {
+        case .local(let publisher): publisher.eventBusName
+        case .aws(let publisher): publisher.eventBusName
+        }
+    }
+
     package var maximumBatchSize: Int {
         switch self {
         case .local(let publisher): publisher.maximumBatchSize

@@ -34,7 +34,7 @@ package struct EventBusConnection: Sendable {
             let client = DatabasePool(settings: database, logger: logger)
             let bus = LocalBus(client: client, logger: logger)
             backend = .local(bus, topology, settings.database, logger)
-            publisher = .local(bus.publisher)
+            publisher = .local(bus.publisher(to: settings.eventBusName))
             services = [client, bus.notifier]
             readinessChecks = [.postgres(client, name: "bus", logger: logger)]
         case .aws:
@@ -49,7 +49,7 @@ package struct EventBusConnection: Sendable {
                 targetPrefix: "AmazonSQS", contentType: "application/x-amz-json-1.0", credentials: credentials, httpClient: http.client
             )
             backend = .aws(sqs: sqs, topology: topology)
-            publisher = .aws(EventBridgePublisher(client: events))
+            publisher = .aws(EventBridgePublisher(client: events, eventBusName: settings.eventBusName))
             services = [http]
             let busName = settings.eventBusName
             readinessChecks = [ReadinessCheck("bus") { _ = try await events.call("DescribeEventBus", ["Name": busName], timeout: .seconds(2)) }]

@@ -1,8 +1,8 @@
 import Foundation
 
-/// One event to put on a bus; the fields of an EventBridge `PutEvents` entry.
+/// One event to put on a bus; the fields of an EventBridge `PutEvents` entry but the bus's name,
+/// which the publisher adds (the bus is configuration, not part of what a service decides).
 package struct PublishEntry: Sendable, Equatable {
-    package var eventBusName: String
     package var source: String
     package var detailType: String
     /// The detail as a JSON object.
@@ -10,8 +10,7 @@ package struct PublishEntry: Sendable, Equatable {
     package var time: Date?
     package var resources: [String]
 
-    package init(eventBusName: String, source: String, detailType: String, detail: JSONValue, time: Date? = nil, resources: [String] = []) {
-        self.eventBusName = eventBusName
+    package init(source: String, detailType: String, detail: JSONValue, time: Date? = nil, resources: [String] = []) {
         self.source = source
         self.detailType = detailType
         self.detail = detail
@@ -34,6 +33,8 @@ package enum PublishResult: Sendable, Equatable {
 /// Puts events on an event bus, as EventBridge `PutEvents` does: a batch in, one result per entry out.
 /// A thrown error means the whole call failed; a `.failed` result means only that entry did.
 package protocol EventPublisher: Sendable {
+    /// The bus every entry goes to (`EVENT_BUS_NAME`).
+    var eventBusName: String { get }
     /// The most entries one call takes (EventBridge: 10).
     var maximumBatchSize: Int { get }
     func putEvents(_ entries: [PublishEntry]) async throws -> [PublishResult]

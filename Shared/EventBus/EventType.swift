@@ -16,8 +16,8 @@ package struct EventType<Detail: Codable & Sendable>: Sendable {
     package var name: EventName { EventName(source: source, detailType: detailType, detail: String(describing: Detail.self)) }
 
     /// An entry for `PutEvents` (or the outbox) carrying `detail`.
-    package func entry(_ detail: Detail, eventBusName: String, time: Date? = nil) throws -> PublishEntry {
-        PublishEntry(eventBusName: eventBusName, source: source, detailType: detailType, detail: try JSONValue(encoding: detail), time: time)
+    package func entry(_ detail: Detail, time: Date? = nil) throws -> PublishEntry {
+        PublishEntry(source: source, detailType: detailType, detail: try JSONValue(encoding: detail), time: time)
     }
 
     /// The detail when `envelope` is of this type, nil when it is of another. A detail of this

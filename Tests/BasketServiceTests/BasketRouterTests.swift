@@ -25,7 +25,7 @@ import TestSupport
     static func withRouter(_ test: @Sendable (SignedClient, InMemoryBasketRepository) async throws -> Void) async throws {
         let repository = InMemoryBasketRepository()
         let verifier = TokenVerifier(configuration: TestTokens.configuration, httpClient: .shared, logger: Logger(label: "basket-router"))
-        let router = buildRouter(repository: repository, catalog: Catalog(), eventBusName: "SwnEventBus", verifier: verifier)
+        let router = buildRouter(repository: repository, catalog: Catalog(), verifier: verifier)
         let token = try await TestTokens.token("ann")
         try await Application(router: router).test(.router) { client in try await test(SignedClient(client, token: token), repository) }
     }
@@ -84,7 +84,7 @@ extension BasketRouterTests {
     @Test func unknownProductsAreLookedUpInOneCall() async throws {
         let catalog = CountingCatalog()
         let verifier = TokenVerifier(configuration: TestTokens.configuration, httpClient: .shared, logger: Logger(label: "basket-router"))
-        let router = buildRouter(repository: InMemoryBasketRepository(), catalog: catalog, eventBusName: "SwnEventBus", verifier: verifier)
+        let router = buildRouter(repository: InMemoryBasketRepository(), catalog: catalog, verifier: verifier)
         let token = try await TestTokens.token("ann")
         try await Application(router: router).test(.router) { client in
             let items = ([Self.phone.id] + (0..<99).map { _ in UUID() }).map { #"{"productId":"\#($0)","quantity":1}"# }.joined(separator: ",")

@@ -82,7 +82,7 @@ import Testing
             OrderLine(productId: Self.phone, productName: "Phone", quantity: 2, color: "", price: Decimal(string: "19.99")!),
             OrderLine(productId: Self.cable, productName: "Cable", quantity: 1, color: "", price: Decimal(string: "0.10")!),
         ])
-        let entry = try ShopEvents.checkoutBasket.entry(checkout, eventBusName: "SwnEventBus")
+        let entry = try ShopEvents.checkoutBasket.entry(checkout)
         #expect(entry.source == "com.swn.basket.checkoutbasket" && entry.detailType == "CheckoutBasket")
         #expect(entry.detail["cardInfo"] == .string("**** **** **** 4242"))
     }

@@ -66,7 +66,7 @@ import Yams
         let routers: [ShopService: [Operation]] = [
             .product: Self.operations(ProductService.buildRouter(repository: InMemoryProductRepository(), verifier: verifier)),
             .basket: Self.operations(BasketService.buildRouter(
-                repository: InMemoryBasketRepository(), catalog: FixedCatalog(products: []), eventBusName: "SwnEventBus", verifier: verifier
+                repository: InMemoryBasketRepository(), catalog: FixedCatalog(products: []), verifier: verifier
             )),
             .ordering: Self.operations(OrderingService.buildRouter(repository: InMemoryOrderRepository(), verifier: verifier)),
             .payment: Self.operations(PaymentService.buildRouter(repository: InMemoryPaymentRepository(), verifier: verifier)),

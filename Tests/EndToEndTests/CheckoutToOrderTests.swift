@@ -101,8 +101,8 @@ import TestSupport
             }
             try await Database.execute(shop.urls["basket"]!, "DROP TRIGGER copy_outbox ON outbox")
             try await Database.execute(shop.urls["basket"]!, """
-                INSERT INTO outbox (event_bus, source, detail_type, detail, event_time, trace_context)
-                SELECT event_bus, source, detail_type, detail, event_time, trace_context FROM outbox_copy ORDER BY id
+                INSERT INTO outbox (source, detail_type, detail, event_time, trace_context)
+                SELECT source, detail_type, detail, event_time, trace_context FROM outbox_copy ORDER BY id
                 """)
             try await Self.waitFor("the outbox to drain") {
                 try await Database.scalar(shop.urls["basket"]!, "SELECT count(*)::bigint FROM outbox WHERE published_at IS NULL") == 0
@@ -154,7 +154,7 @@ import TestSupport
             try await Database.withClient(shop.urls["bus"]!) { client in
                 let bus = LocalBus(client: client, logger: TestDatabase.logger)
                 let results = try await bus.publisher.putEvents([PublishEntry(
-                    eventBusName: BusTopology.defaultEventBusName, source: ShopEvents.checkoutBasket.source,
+                    source: ShopEvents.checkoutBasket.source,
                     detailType: ShopEvents.checkoutBasket.detailType, detail: .object(["checkoutId": .string("not-a-uuid")])
                 )])
                 #expect(results.allSatisfy { $0.succeeded })

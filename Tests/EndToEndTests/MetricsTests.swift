@@ -74,7 +74,7 @@ import TestSupport
             try await Database.withClient(shop.databases["bus"]!) { client in
                 let bus = LocalBus(client: client, logger: TestDatabase.logger)
                 _ = try await bus.publisher.putEvents([PublishEntry(
-                    eventBusName: BusTopology.defaultEventBusName, source: ShopEvents.checkoutBasket.source,
+                    source: ShopEvents.checkoutBasket.source,
                     detailType: ShopEvents.checkoutBasket.detailType, detail: .object(["checkoutId": .string("not-a-uuid")])
                 )])
             }

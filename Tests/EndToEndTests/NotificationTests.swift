@@ -35,7 +35,7 @@ import TestSupport
         let event = JSONValue.object(detail)
         try await Database.withClient(shop.databases["bus"]!) { client in
             let results = try await LocalBus(client: client, logger: TestDatabase.logger).publisher.putEvents([PublishEntry(
-                eventBusName: BusTopology.defaultEventBusName, source: ShopEvents.orderCompleted.source,
+                source: ShopEvents.orderCompleted.source,
                 detailType: ShopEvents.orderCompleted.detailType, detail: event
             )])
             let succeeded = results.allSatisfy(\.succeeded)

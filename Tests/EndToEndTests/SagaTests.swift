@@ -347,11 +347,11 @@ import TestSupport
             try await Database.withClient(shop.databases["bus"]!) { client in
                 let bus = LocalBus(client: client, logger: TestDatabase.logger)
                 let results = try await bus.publisher.putEvents([
-                    try ShopEvents.stockReserved.entry(OrderReference(orderId: orderId), eventBusName: BusTopology.defaultEventBusName),
-                    try ShopEvents.paymentApproved.entry(PaymentOutcome(orderId: orderId, amount: 20), eventBusName: BusTopology.defaultEventBusName),
-                    try ShopEvents.paymentApproved.entry(PaymentOutcome(orderId: orderId, amount: 20), eventBusName: BusTopology.defaultEventBusName),
-                    try ShopEvents.stockReservationFailed.entry(StepFailed(orderId: orderId, reason: "OutOfStock"), eventBusName: BusTopology.defaultEventBusName),
-                    try ShopEvents.paymentDeclined.entry(PaymentOutcome(orderId: orderId, amount: 20, reason: "card_declined"), eventBusName: BusTopology.defaultEventBusName),
+                    try ShopEvents.stockReserved.entry(OrderReference(orderId: orderId)),
+                    try ShopEvents.paymentApproved.entry(PaymentOutcome(orderId: orderId, amount: 20)),
+                    try ShopEvents.paymentApproved.entry(PaymentOutcome(orderId: orderId, amount: 20)),
+                    try ShopEvents.stockReservationFailed.entry(StepFailed(orderId: orderId, reason: "OutOfStock")),
+                    try ShopEvents.paymentDeclined.entry(PaymentOutcome(orderId: orderId, amount: 20, reason: "card_declined")),
                 ])
                 let allPublished = results.allSatisfy { $0.succeeded }
                 #expect(allPublished)

@@ -43,7 +43,7 @@ import TestSupport
     }
 
     static func entry(_ detailType: String, source: String = "test.orders", n: Int = 0) -> PublishEntry {
-        PublishEntry(eventBusName: "TestBus", source: source, detailType: detailType, detail: .object(["n": .number(Decimal(n))]))
+        PublishEntry(source: source, detailType: detailType, detail: .object(["n": .number(Decimal(n))]))
     }
 
     /// A claim writes the message in place: no index holds a column it changes, nothing checks a
@@ -58,7 +58,7 @@ import TestSupport
 
     @Test func rulesRouteEventsToTheirQueues() async throws {
         try await Self.withBus { bus in
-            let results = try await bus.publisher.putEvents([
+            let results = try await bus.publisher(to: "TestBus").putEvents([
                 Self.entry("OrderPlaced"), Self.entry("Shipped"), Self.entry("OrderPlaced", source: "other.orders"),
             ])
             #expect(results.allSatisfy { $0.succeeded })
@@ -75,7 +75,7 @@ import TestSupport
 
     @Test func anUndeletedMessageComesBackAfterItsVisibilityTimeout() async throws {
         try await Self.withBus { bus in
-            _ = try await bus.publisher.putEvents([Self.entry("OrderPlaced")])
+            _ = try await bus.publisher(to: "TestBus").putEvents([Self.entry("OrderPlaced")])
             let queue = bus.queue("audit")
             let first = try await queue.receive(maxMessages: 1, waitTime: .zero, visibilityTimeout: .seconds(2))
             #expect(first.count == 1)
@@ -97,7 +97,7 @@ import TestSupport
 
     @Test func aMessageReceivedMaxReceiveCountTimesMovesToTheDeadLetterQueueAndCanBeRedriven() async throws {
         try await Self.withBus { bus in
-            _ = try await bus.publisher.putEvents([Self.entry("OrderPlaced", n: 1)])
+            _ = try await bus.publisher(to: "TestBus").putEvents([Self.entry("OrderPlaced", n: 1)])
             let queue = bus.queue("work")
             for attempt in 1...2 {
                 let messages = try await queue.receive(maxMessages: 1, waitTime: .seconds(3), visibilityTimeout: nil)
@@ -124,7 +124,7 @@ import TestSupport
         try await Self.withBus { bus in
             let total = 200
             for start in stride(from: 0, to: total, by: 10) {
-                _ = try await bus.publisher.putEvents((start..<start + 10).map { Self.entry("OrderPlaced", source: "test.other", n: $0) })
+                _ = try await bus.publisher(to: "TestBus").putEvents((start..<start + 10).map { Self.entry("OrderPlaced", source: "test.other", n: $0) })
             }
             let received = try await withThrowingTaskGroup(of: [String].self) { group in
                 for _ in 0..<4 {
@@ -155,7 +155,7 @@ import TestSupport
             let start = clock.now
             async let messages = bus.queue("audit").receive(maxMessages: 1, waitTime: .seconds(60), visibilityTimeout: nil)
             try await Task.sleep(for: .milliseconds(200))
-            _ = try await bus.publisher.putEvents([Self.entry("OrderPlaced")])
+            _ = try await bus.publisher(to: "TestBus").putEvents([Self.entry("OrderPlaced")])
             let result = try await messages
             #expect(result.count == 1)
             #expect(clock.now - start < .seconds(30), "woken by the notification, not by the end of its wait")

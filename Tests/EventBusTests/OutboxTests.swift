@@ -12,6 +12,7 @@ import TestSupport
 struct PublishThenFail<Inner: EventPublisher>: EventPublisher {
     let inner: Inner
     var maximumBatchSize: Int { inner.maximumBatchSize }
+    var eventBusName: String { inner.eventBusName }
 
     func putEvents(_ entries: [PublishEntry]) async throws -> [PublishResult] {
         _ = try await inner.putEvents(entries)
@@ -24,6 +25,7 @@ struct RejectSome<Inner: EventPublisher>: EventPublisher {
     let inner: Inner
     let rejected: Set<Int>
     var maximumBatchSize: Int { inner.maximumBatchSize }
+    var eventBusName: String { inner.eventBusName }
 
     func putEvents(_ entries: [PublishEntry]) async throws -> [PublishResult] {
         let accepted = entries.enumerated().filter { !rejected.contains($0.offset) }.map(\.element)
@@ -57,7 +59,7 @@ struct RejectSome<Inner: EventPublisher>: EventPublisher {
             // No relay ran: as if the process died right after the commit.
             #expect(try await Outbox.pendingCount(client: client, logger: TestDatabase.logger) == 1)
 
-            let relay = OutboxRelay(client: client, publisher: bus.publisher, logger: TestDatabase.logger)
+            let relay = OutboxRelay(client: client, publisher: bus.publisher(to: "TestBus"), logger: TestDatabase.logger)
             #expect(try await relay.relayBatch() == 1)
             #expect(try await Outbox.pendingCount(client: client, logger: TestDatabase.logger) == 0)
             let messages = try await bus.queue("audit").receive(maxMessages: 10, waitTime: .zero, visibilityTimeout: nil)
@@ -69,13 +71,13 @@ struct RejectSome<Inner: EventPublisher>: EventPublisher {
     @Test func aCrashBetweenPublishingAndMarkingRepublishesRatherThanLoses() async throws {
         try await Self.withOutboxAndBus { client, bus in
             try await Self.enqueue(client, n: 7, commit: true)
-            let failing = OutboxRelay(client: client, publisher: PublishThenFail(inner: bus.publisher), logger: TestDatabase.logger)
+            let failing = OutboxRelay(client: client, publisher: PublishThenFail(inner: bus.publisher(to: "TestBus")), logger: TestDatabase.logger)
             #expect(try await failing.relayBatch() == 0)
             #expect(try await Outbox.pendingCount(client: client, logger: TestDatabase.logger) == 1)
 
             // The retry waits out its backoff, then publishes again: at least once, never lost.
             try await client.query("UPDATE outbox SET next_attempt_at = now()", logger: TestDatabase.logger)
-            let relay = OutboxRelay(client: client, publisher: bus.publisher, logger: TestDatabase.logger)
+            let relay = OutboxRelay(client: client, publisher: bus.publisher(to: "TestBus"), logger: TestDatabase.logger)
             #expect(try await relay.relayBatch() == 1)
             let messages = try await bus.queue("audit").receive(maxMessages: 10, waitTime: .zero, visibilityTimeout: nil)
             #expect(messages.count == 2)
@@ -85,7 +87,7 @@ struct RejectSome<Inner: EventPublisher>: EventPublisher {
 
     @Test func theRelayServicePublishesPromptlyAfterCommit() async throws {
         try await Self.withOutboxAndBus { client, bus in
-            let relay = OutboxRelay(client: client, publisher: bus.publisher, logger: TestDatabase.logger, idleScan: .seconds(30))
+            let relay = OutboxRelay(client: client, publisher: bus.publisher(to: "TestBus"), logger: TestDatabase.logger, idleScan: .seconds(30))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await relay.run() }
                 try await Task.sleep(for: .milliseconds(300))
@@ -110,7 +112,7 @@ struct RejectSome<Inner: EventPublisher>: EventPublisher {
     @Test func publishedRowsAreDeletedAndOnlyRejectedOnesStay() async throws {
         try await Self.withOutboxAndBus { client, bus in
             for n in 0..<3 { try await Self.enqueue(client, n: n, commit: true) }
-            let relay = OutboxRelay(client: client, publisher: RejectSome(inner: bus.publisher, rejected: [1]), logger: TestDatabase.logger)
+            let relay = OutboxRelay(client: client, publisher: RejectSome(inner: bus.publisher(to: "TestBus"), rejected: [1]), logger: TestDatabase.logger)
             #expect(try await relay.relayBatch() == 2)
             let rows = try await client.query("SELECT detail, attempts, last_error FROM outbox", logger: TestDatabase.logger)
             var left: [(String, Int, String?)] = []
@@ -119,7 +121,7 @@ struct RejectSome<Inner: EventPublisher>: EventPublisher {
             #expect(left.first?.0.contains("\"n\":1") == true && left.first?.1 == 1 && left.first?.2?.contains("ThrottlingException") == true)
 
             try await client.query("UPDATE outbox SET next_attempt_at = now()", logger: TestDatabase.logger)
-            #expect(try await OutboxRelay(client: client, publisher: bus.publisher, logger: TestDatabase.logger).relayBatch() == 1)
+            #expect(try await OutboxRelay(client: client, publisher: bus.publisher(to: "TestBus"), logger: TestDatabase.logger).relayBatch() == 1)
             let total = try await client.query("SELECT count(*)::bigint FROM outbox", logger: TestDatabase.logger)
             for try await count in total.decode(Int.self) { #expect(count == 0) }
             let messages = try await bus.queue("audit").receive(maxMessages: 10, waitTime: .zero, visibilityTimeout: nil)

@@ -114,7 +114,7 @@ import TestSupport
         let client = DatabasePool(settings: try DatabaseSettings(url: busURL), logger: TestDatabase.logger)
         try await withRunningServices([client]) {
             let results = try await LocalBus(client: client, logger: TestDatabase.logger).publisher.putEvents([PublishEntry(
-                eventBusName: BusTopology.defaultEventBusName, source: event.source, detailType: event.detailType, detail: detail
+                source: event.source, detailType: event.detailType, detail: detail
             )])
             let succeeded = results.allSatisfy(\.succeeded)
             #expect(succeeded)

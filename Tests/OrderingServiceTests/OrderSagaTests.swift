@@ -151,18 +151,18 @@ import Testing
 
     @Test func commandsCarryWhatTheirReceiversNeed() throws {
         let state = Self.state(.charging, .stockReserved)
-        let entries = try OrderSaga.entries([.reserveStock, .chargePayment, .orderCancelled], for: state, cancellationReason: .paymentDeclined, eventBusName: "SwnEventBus")
+        let entries = try OrderSaga.entries([.reserveStock, .chargePayment, .orderCancelled], for: state, cancellationReason: .paymentDeclined)
         #expect(entries.map(\.detailType) == ["ReserveStock", "ChargePayment", "OrderCancelled"])
         #expect(try entries[0].detail.decode(as: ReserveStock.self).lines == [ReserveStock.Line(productId: state.items[0].productId, quantity: 2, price: Decimal(string: "19.99")!)], "the price the order was placed at, for product to check")
         #expect(try entries[1].detail.decode(as: ChargePayment.self).amount == Decimal(string: "39.98"))
         #expect(entries[2].detail["cancellationReason"] == .string("PaymentDeclined"))
-        let completed = try OrderSaga.entries([.orderCompleted], for: state, cancellationReason: nil, eventBusName: "SwnEventBus")
+        let completed = try OrderSaga.entries([.orderCompleted], for: state, cancellationReason: nil)
         #expect(completed[0].detail["cancellationReason"] == .null, "always present, null unless cancelled")
     }
 
     @Test func theRunnerStoresStatusesHistoryAndCommands() async throws {
         let repository = InMemoryOrderRepository()
-        let saga = SagaRunner(repository: repository, eventBusName: "SwnEventBus", stepTimeout: .seconds(10), paymentTimeout: .seconds(10))
+        let saga = SagaRunner(repository: repository, stepTimeout: .seconds(10), paymentTimeout: .seconds(10))
         let handler = CheckoutHandler(saga: saga, logger: Logger(label: "saga-test"))
         let checkout = CheckoutBasket(
             checkoutId: UUID(), userName: "ann", firstName: "Ann", lastName: "Lee", email: "ann@example.com", address: "1 Main St",

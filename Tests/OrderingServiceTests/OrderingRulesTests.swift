@@ -45,7 +45,7 @@ import Testing
 
     @Test func theHandlerMakesOneOrderPerCheckoutAndRefusesWhatItCannotRead() async throws {
         let repository = InMemoryOrderRepository()
-        let saga = SagaRunner(repository: repository, eventBusName: "SwnEventBus", stepTimeout: .seconds(10), paymentTimeout: .seconds(10))
+        let saga = SagaRunner(repository: repository, stepTimeout: .seconds(10), paymentTimeout: .seconds(10))
         let handler = CheckoutHandler(saga: saga, logger: Logger(label: "ordering-rules"))
         let checkout = Self.checkout()
         let message = try Self.message(detail: try JSONValue(encoding: checkout))

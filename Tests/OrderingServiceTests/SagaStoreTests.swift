@@ -78,7 +78,7 @@ import TestSupport
             try await database.withClient { client in
                 try await Migrator(OrderingMigrations.all).migrate(client: client, logger: TestDatabase.logger)
                 let repository = PostgresOrderRepository(client: client, logger: TestDatabase.logger)
-                let saga = SagaRunner(repository: repository, eventBusName: "SwnEventBus", stepTimeout: .seconds(30), paymentTimeout: .seconds(30))
+                let saga = SagaRunner(repository: repository, stepTimeout: .seconds(30), paymentTimeout: .seconds(30))
                 let checkout = CheckoutBasket(
                     checkoutId: UUID(), userName: "ann", firstName: "Ann", lastName: "Lee", email: "ann@example.com", address: "1 Main St",
                     paymentMethod: "card", cardInfo: "**** **** **** 4242",

@@ -53,7 +53,7 @@ import Testing
 
     @Test func theHandlerRecordsRepliesAndTheAPIView() async throws {
         let repository = InMemoryPaymentRepository()
-        let handler = PaymentCommandHandler(repository: repository, eventBusName: "SwnEventBus", slowDelay: .seconds(30), logger: Logger(label: "payment-test"))
+        let handler = PaymentCommandHandler(repository: repository, slowDelay: .seconds(30), logger: Logger(label: "payment-test"))
         let command = Self.charge("0002")
         let envelope = EventEnvelope(detailType: "ChargePayment", source: "com.swn.ordering", region: "local", detail: try JSONValue(encoding: command))
         let message = QueueMessage(messageID: "m", receiptHandle: "r", body: try envelope.jsonString(), receiveCount: 1, sentAt: Date())

@@ -76,7 +76,7 @@ import Testing
     @Test func eventsCarryTheWholeShipment() throws {
         let now = Date()
         let record = try #require(ShippingRules.due(existing: Self.created(at: now), claimed: .preparing, now: now + 2, delays: Self.delays).record)
-        let entries = try ShippingRules.entries([.shipped], for: record.shipment, now: now + 2, eventBusName: "SwnEventBus")
+        let entries = try ShippingRules.entries([.shipped], for: record.shipment, now: now + 2)
         #expect(entries.count == 1 && entries[0].source == "com.swn.shipping" && entries[0].detailType == "OrderShipped")
         let detail = entries[0].detail
         #expect(detail["trackingNumber"] == .string(record.shipment.trackingNumber ?? "") && detail["deliveredAt"] == .null)

@@ -15,7 +15,7 @@ package func buildApplication(_ config: BasketServiceConfig, logger: Logger) asy
     let products = Replicas(configured: config.productServiceURL)
     let catalog = HTTPProductCatalog(httpClient: host.http.client, replicas: products, timeout: config.catalogTimeout)
     let router = buildRouter(
-        repository: repository, catalog: catalog, eventBusName: config.bus.eventBusName,
+        repository: repository, catalog: catalog,
         verifier: TokenVerifier(configuration: config.tokens, httpClient: host.http.client, logger: logger),
         readiness: host.readiness, fingerprintKey: config.fingerprintKey
     )
@@ -34,11 +34,10 @@ package func buildApplication(_ config: BasketServiceConfig, logger: Logger) asy
 /// The basket's routes on any repository and catalog (Postgres and HTTP in the service, in-memory
 /// fakes in tests).
 package func buildRouter(
-    repository: some BasketRepository, catalog: some ProductCatalog, eventBusName: String,
-    verifier: TokenVerifier, readiness: [ReadinessCheck] = [], fingerprintKey: String = BasketServiceConfig.localFingerprintKey
+    repository: some BasketRepository, catalog: some ProductCatalog, verifier: TokenVerifier, readiness: [ReadinessCheck] = [], fingerprintKey: String = BasketServiceConfig.localFingerprintKey
 ) -> Router<AppRequestContext> {
     let router = Router.service(readiness: readiness)
     router.add(middleware: TokenMiddleware(verifier: verifier))
-    BasketController(repository: repository, catalog: catalog, eventBusName: eventBusName, fingerprintKey: fingerprintKey).addRoutes(to: router.routes(of: .basket, under: "basket"))
+    BasketController(repository: repository, catalog: catalog, fingerprintKey: fingerprintKey).addRoutes(to: router.routes(of: .basket, under: "basket"))
     return router
 }

@@ -10,13 +10,11 @@ import Contracts
 package struct BasketController<Repository: BasketRepository, Catalog: ProductCatalog> {
     let repository: Repository
     let catalog: Catalog
-    let eventBusName: String
     let fingerprintKey: String
 
-    package init(repository: Repository, catalog: Catalog, eventBusName: String, fingerprintKey: String = BasketServiceConfig.localFingerprintKey) {
+    package init(repository: Repository, catalog: Catalog, fingerprintKey: String = BasketServiceConfig.localFingerprintKey) {
         self.repository = repository
         self.catalog = catalog
-        self.eventBusName = eventBusName
         self.fingerprintKey = fingerprintKey
     }
 
@@ -73,7 +71,7 @@ package struct BasketController<Repository: BasketRepository, Catalog: ProductCa
             throw Problem.badRequest("Idempotency-Key must be at most 200 characters", field: "Idempotency-Key")
         }
         if let priceChanged = try await checkPrices(input, logger: context.logger) { return priceChanged }
-        switch try await CheckoutRules.perform(input, idempotencyKey: key, eventBusName: eventBusName, fingerprintKey: fingerprintKey, on: repository) {
+        switch try await CheckoutRules.perform(input, idempotencyKey: key, fingerprintKey: fingerprintKey, on: repository) {
         case .accepted(let checkout):
             context.logger.info("checkout accepted", metadata: ["checkoutId": "\(checkout.checkoutId)", "userName": "\(checkout.userName)"])
             return try JSONOutput.response(checkout, status: .accepted)

@@ -67,8 +67,7 @@ package enum CheckoutRules {
     /// Runs a checkout on `repository`: one transaction holding the user's basket, in which the
     /// basket is emptied and the event recorded together, or nothing happens.
     package static func perform(
-        _ request: CheckoutRequest, idempotencyKey: String?, eventBusName: String,
-        fingerprintKey: String = BasketServiceConfig.localFingerprintKey, on repository: some BasketRepository,
+        _ request: CheckoutRequest, idempotencyKey: String?, fingerprintKey: String = BasketServiceConfig.localFingerprintKey, on repository: some BasketRepository,
         newID: @escaping @Sendable () -> UUID = { UUID.random() }, now: @escaping @Sendable () -> Date = { Timestamp.now() }
     ) async throws -> CheckoutOutcome {
         let fingerprint = try fingerprint(request, key: fingerprintKey)
@@ -79,7 +78,7 @@ package enum CheckoutRules {
             let outcome = try decide(request, basket: try await store.basket(), checkoutId: newID(), at: now())
             guard case .accepted(let checkout) = outcome else { return outcome }
             try await store.record(
-                checkout, event: try ShopEvents.checkoutBasket.entry(checkout, eventBusName: eventBusName, time: checkout.checkoutDate),
+                checkout, event: try ShopEvents.checkoutBasket.entry(checkout, time: checkout.checkoutDate),
                 idempotencyKey: idempotencyKey, request: fingerprint
             )
             return outcome

@@ -257,14 +257,14 @@ struct StoredCheckoutRow: PostgresPreparedStatement {
 
 /// The checkout's event in the outbox, the basket emptied and the checkout kept for retries.
 struct RecordCheckout: PostgresPreparedStatement {
-    static let name = "basket_record_checkout_v1"
+    static let name = "basket_record_checkout_v2"
     static let sql = """
         WITH \(Outbox.insertSQL(as: "events", firstParameter: 7)),
         emptied AS (DELETE FROM basket_items WHERE user_name = $2)
         INSERT INTO checkouts (checkout_id, user_name, idempotency_key, request, response, total_price)
         VALUES ($1, $2, $3::text, $4, $5, $6::numeric)
         """
-    static let bindingDataTypes: [PostgresDataType] = [.uuid, .text, .text, .text, .text, .text, .textArray, .textArray, .textArray, .textArray, .timestamptzArray, .text]
+    static let bindingDataTypes: [PostgresDataType] = [.uuid, .text, .text, .text, .text, .text] + Outbox.bindingDataTypes
     typealias Row = ()
     let checkout: CheckoutBasket
     let userName: String

@@ -11,7 +11,7 @@ package func buildApplication(_ config: OrderingServiceConfig, logger: Logger) a
     let host = try BusServiceHost(service: "ordering-service", database: config.database, bus: config.bus, topology: config.bus.shopTopology, logger: logger)
     let repository = PostgresOrderRepository(client: host.client, logger: logger)
     let saga = SagaRunner(
-        repository: repository, eventBusName: config.bus.eventBusName, stepTimeout: config.stepTimeout, paymentTimeout: config.paymentTimeout,
+        repository: repository, stepTimeout: config.stepTimeout, paymentTimeout: config.paymentTimeout,
         returnWindow: config.returnWindow
     )
     let router = buildRouter(
@@ -40,5 +40,5 @@ package func buildRouter<Repository: OrderRepository>(saga: SagaRunner<Repositor
 
 /// The same with the saga's default settings (tests of the routes).
 package func buildRouter(repository: some OrderRepository, verifier: TokenVerifier, readiness: [ReadinessCheck] = []) -> Router<AppRequestContext> {
-    buildRouter(saga: SagaRunner(repository: repository, eventBusName: BusTopology.defaultEventBusName, stepTimeout: .seconds(10), paymentTimeout: .seconds(10)), verifier: verifier, readiness: readiness)
+    buildRouter(saga: SagaRunner(repository: repository, stepTimeout: .seconds(10), paymentTimeout: .seconds(10)), verifier: verifier, readiness: readiness)
 }

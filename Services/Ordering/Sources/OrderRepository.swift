@@ -49,16 +49,14 @@ extension TimeCursor {
 /// the order's transaction.
 package struct SagaRunner<Repository: OrderRepository>: Sendable {
     package let repository: Repository
-    package let eventBusName: String
     /// How long the stock step may take, and the payment step.
     package let stepTimeout: Duration
     package let paymentTimeout: Duration
     /// How long after delivery a return is accepted (`RETURN_WINDOW_MS`).
     package let returnWindow: Duration
 
-    package init(repository: Repository, eventBusName: String, stepTimeout: Duration, paymentTimeout: Duration, returnWindow: Duration = .seconds(30 * 86_400)) {
+    package init(repository: Repository, stepTimeout: Duration, paymentTimeout: Duration, returnWindow: Duration = .seconds(30 * 86_400)) {
         self.repository = repository
-        self.eventBusName = eventBusName
         self.stepTimeout = stepTimeout
         self.paymentTimeout = paymentTimeout
         self.returnWindow = returnWindow
@@ -78,7 +76,7 @@ package struct SagaRunner<Repository: OrderRepository>: Sendable {
         guard let state = try await store.state() else { return .unknownOrder }
         guard let decision = OrderSaga.decide(state, event) else { return .ignored }
         let entries = try OrderSaga.entries(
-            decision.commands, for: state, cancellationReason: decision.cancellationReason ?? state.cancellationReason, eventBusName: eventBusName
+            decision.commands, for: state, cancellationReason: decision.cancellationReason ?? state.cancellationReason
         )
         let deadline: Date? = switch decision.deadline {
         case .none: nil

@@ -227,30 +227,30 @@ package enum OrderSaga {
     }
 
     /// The outbox entries of `commands` for the order in `state`.
-    package static func entries(_ commands: [SagaCommand], for state: SagaState, cancellationReason: CancellationReason?, eventBusName: String) throws -> [PublishEntry] {
+    package static func entries(_ commands: [SagaCommand], for state: SagaState, cancellationReason: CancellationReason?) throws -> [PublishEntry] {
         let order = OrderReference(orderId: state.orderId)
         return try commands.map { command in
             switch command {
             case .reserveStock:
                 try ShopEvents.reserveStock.entry(ReserveStock(orderId: state.orderId, lines: state.items.map {
                     ReserveStock.Line(productId: $0.productId, quantity: $0.quantity, price: $0.price)
-                }, userName: state.userName), eventBusName: eventBusName)
-            case .releaseStock: try ShopEvents.releaseStock.entry(order, eventBusName: eventBusName)
-            case .commitStock: try ShopEvents.commitStock.entry(order, eventBusName: eventBusName)
+                }, userName: state.userName))
+            case .releaseStock: try ShopEvents.releaseStock.entry(order)
+            case .commitStock: try ShopEvents.commitStock.entry(order)
             case .chargePayment:
                 try ShopEvents.chargePayment.entry(ChargePayment(
                     orderId: state.orderId, userName: state.userName, amount: state.totalPrice, cardInfo: state.cardInfo
-                ), eventBusName: eventBusName)
-            case .refundPayment: try ShopEvents.refundPayment.entry(order, eventBusName: eventBusName)
-            case .cancelShipment: try ShopEvents.cancelShipment.entry(ShipmentCommand(orderId: state.orderId, userName: state.userName), eventBusName: eventBusName)
-            case .returnShipment: try ShopEvents.returnShipment.entry(ShipmentCommand(orderId: state.orderId, userName: state.userName), eventBusName: eventBusName)
-            case .restockOrder: try ShopEvents.restockOrder.entry(order, eventBusName: eventBusName)
+                ))
+            case .refundPayment: try ShopEvents.refundPayment.entry(order)
+            case .cancelShipment: try ShopEvents.cancelShipment.entry(ShipmentCommand(orderId: state.orderId, userName: state.userName))
+            case .returnShipment: try ShopEvents.returnShipment.entry(ShipmentCommand(orderId: state.orderId, userName: state.userName))
+            case .restockOrder: try ShopEvents.restockOrder.entry(order)
             case .orderCompleted, .orderCancelled:
                 try (command == .orderCompleted ? ShopEvents.orderCompleted : ShopEvents.orderCancelled).entry(OrderFinished(
                     orderId: state.orderId, checkoutId: state.checkoutId, userName: state.userName, totalPrice: state.totalPrice,
                     cancellationReason: cancellationReason?.rawValue, firstName: state.firstName.isEmpty ? nil : state.firstName,
                     email: state.email.isEmpty ? nil : state.email, items: state.items
-                ), eventBusName: eventBusName)
+                ))
             }
         }
     }

@@ -247,14 +247,14 @@ struct PostgresSagaStore: SagaStore {
     /// when `$6` is set), its status history (a missing reason travels as ''), its deadline where the
     /// timeout scan finds it (no row: no deadline) and its events in the outbox.
     struct ApplyStep: PostgresPreparedStatement {
-        static let name = "order_apply_step_v2"
+        static let name = "order_apply_step_v3"
         static let sql = """
             WITH updated AS (
                 UPDATE orders SET status = coalesce($2::text, status), saga_step = $3, deadline = $4::timestamptz,
                     cancellation_reason = coalesce($5::text, cancellation_reason),
-                    shipment_status = coalesce($15::text, shipment_status), carrier = coalesce($16::text, carrier),
-                    tracking_number = coalesce($17::text, tracking_number), shipped_at = coalesce($18::timestamptz, shipped_at),
-                    delivered_at = coalesce($19::timestamptz, delivered_at)
+                    shipment_status = coalesce($9::text, shipment_status), carrier = coalesce($10::text, carrier),
+                    tracking_number = coalesce($11::text, tracking_number), shipped_at = coalesce($12::timestamptz, shipped_at),
+                    delivered_at = coalesce($13::timestamptz, delivered_at)
                 WHERE order_id = $1 AND ($6::text IS NULL OR xmin = $6::text::xid)
                 RETURNING order_id
             ), history AS (
@@ -268,14 +268,13 @@ struct PostgresSagaStore: SagaStore {
                 ON CONFLICT (order_id) DO UPDATE SET deadline = excluded.deadline
             ), not_due AS (
                 DELETE FROM order_deadlines WHERE order_id = $1 AND $4::timestamptz IS NULL AND EXISTS (SELECT 1 FROM updated)
-            ), \(Outbox.insertSQL(as: "events", firstParameter: 9, onlyIf: "EXISTS (SELECT 1 FROM updated)"))
+            ), \(Outbox.insertSQL(as: "events", firstParameter: 14, onlyIf: "EXISTS (SELECT 1 FROM updated)"))
             SELECT count(*)::int FROM updated
             """
         static let bindingDataTypes: [PostgresDataType] = [
             .uuid, .text, .text, .timestamptz, .text, .text, .textArray, .textArray,
-            .textArray, .textArray, .textArray, .textArray, .timestamptzArray, .text,
             .text, .text, .text, .timestamptz, .timestamptz,
-        ]
+        ] + Outbox.bindingDataTypes
         typealias Row = Int
         let orderId: UUID
         let decision: SagaDecision
@@ -284,7 +283,7 @@ struct PostgresSagaStore: SagaStore {
         let entries: [PublishEntry]
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 19)
+            var bindings = PostgresBindings(capacity: 13 + Outbox.bindingDataTypes.count)
             bindings.append(orderId)
             bindings.append(decision.statuses.last?.status.rawValue)
             bindings.append(decision.step.rawValue)
@@ -293,12 +292,12 @@ struct PostgresSagaStore: SagaStore {
             bindings.append(version)
             bindings.append(decision.statuses.map(\.status.rawValue))
             bindings.append(decision.statuses.map { $0.reason ?? "" })
-            try Outbox.appendBindings(entries, to: &bindings)
             bindings.append(decision.shipment?.status.rawValue)
             bindings.append(decision.shipment?.carrier)
             bindings.append(decision.shipment?.trackingNumber)
             bindings.append(decision.shipment?.shippedAt)
             bindings.append(decision.shipment?.deliveredAt)
+            try Outbox.appendBindings(entries, to: &bindings)
             return bindings
         }
 

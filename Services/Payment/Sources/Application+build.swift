@@ -20,9 +20,9 @@ package func buildApplication(_ config: PaymentServiceConfig, logger: Logger) as
         router: router,
         services: [
             host.consumer(ShopQueues.paymentCommands, PaymentCommandHandler(
-                repository: repository, eventBusName: config.bus.eventBusName, slowDelay: config.slowDelay, logger: logger
+                repository: repository, slowDelay: config.slowDelay, logger: logger
             )),
-            SlowPayments.task(repository, eventBusName: config.bus.eventBusName, every: config.scanInterval, gate: host.started, logger: logger),
+            SlowPayments.task(repository, every: config.scanInterval, gate: host.started, logger: logger),
         ]
     )
 }

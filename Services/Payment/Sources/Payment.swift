@@ -135,12 +135,12 @@ package enum PaymentRules {
     }
 
     /// The reply messages of a decision.
-    package static func entries(_ replies: [Reply], for record: PaymentRecord, eventBusName: String) throws -> [PublishEntry] {
+    package static func entries(_ replies: [Reply], for record: PaymentRecord) throws -> [PublishEntry] {
         try replies.map { reply in
             switch reply {
-            case .approved: try ShopEvents.paymentApproved.entry(PaymentOutcome(orderId: record.orderId, amount: record.amount), eventBusName: eventBusName)
-            case .declined(let reason): try ShopEvents.paymentDeclined.entry(PaymentOutcome(orderId: record.orderId, amount: record.amount, reason: reason), eventBusName: eventBusName)
-            case .refunded: try ShopEvents.paymentRefunded.entry(PaymentOutcome(orderId: record.orderId, amount: record.amount), eventBusName: eventBusName)
+            case .approved: try ShopEvents.paymentApproved.entry(PaymentOutcome(orderId: record.orderId, amount: record.amount))
+            case .declined(let reason): try ShopEvents.paymentDeclined.entry(PaymentOutcome(orderId: record.orderId, amount: record.amount, reason: reason))
+            case .refunded: try ShopEvents.paymentRefunded.entry(PaymentOutcome(orderId: record.orderId, amount: record.amount))
             }
         }
     }

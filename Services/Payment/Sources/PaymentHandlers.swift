@@ -7,13 +7,11 @@ import ServiceKit
 /// Charges and refunds from `payment-commands`.
 package struct PaymentCommandHandler<Repository: PaymentRepository>: MessageHandler {
     let repository: Repository
-    let eventBusName: String
     let slowDelay: Duration
     let logger: Logger
 
-    package init(repository: Repository, eventBusName: String, slowDelay: Duration, logger: Logger) {
+    package init(repository: Repository, slowDelay: Duration, logger: Logger) {
         self.repository = repository
-        self.eventBusName = eventBusName
         self.slowDelay = slowDelay
         self.logger = logger
     }
@@ -22,12 +20,12 @@ package struct PaymentCommandHandler<Repository: PaymentRepository>: MessageHand
         let envelope = try EventEnvelope(message: message)
         if let command = try ShopEvents.chargePayment.detail(of: envelope) {
             let decision = try await repository.withPayment(orderId: command.orderId) { store in
-                try await store.apply(eventBusName: eventBusName) { PaymentRules.charge(command, existing: $0, now: Date(), slowDelay: slowDelay) }
+                try await store.apply() { PaymentRules.charge(command, existing: $0, now: Date(), slowDelay: slowDelay) }
             }
             logger.info("charge", metadata: ["orderId": "\(command.orderId)", "replies": "\(decision.replies)"])
         } else if let command = try ShopEvents.refundPayment.detail(of: envelope) {
             let decision = try await repository.withPayment(orderId: command.orderId) { store in
-                try await store.apply(eventBusName: eventBusName) { PaymentRules.refund(orderId: command.orderId, existing: $0) }
+                try await store.apply() { PaymentRules.refund(orderId: command.orderId, existing: $0) }
             }
             logger.info("refund", metadata: ["orderId": "\(command.orderId)", "replies": "\(decision.replies)"])
         } else {
@@ -44,12 +42,12 @@ package enum SlowPayments {
     package static let claimLease: Duration = .seconds(30)
 
     package static func task<Repository: PaymentRepository>(
-        _ repository: Repository, eventBusName: String, every interval: Duration, gate: StartupGate?, logger: Logger
+        _ repository: Repository, every interval: Duration, gate: StartupGate?, logger: Logger
     ) -> PeriodicTask {
         PeriodicTask("answering slow payments", every: interval, gate: gate, logger: logger) {
             for orderId in try await repository.claimDue(limit: 100, lease: claimLease) {
                 _ = try await repository.withPayment(orderId: orderId) { store in
-                    try await store.apply(eventBusName: eventBusName) { $0.map(PaymentRules.decide) ?? PaymentRules.Decision() }
+                    try await store.apply() { $0.map(PaymentRules.decide) ?? PaymentRules.Decision() }
                 }
                 logger.info("slow payment answered", metadata: ["orderId": "\(orderId)"])
             }

@@ -19,10 +19,10 @@ package protocol PaymentStore: Sendable {
 extension PaymentStore {
     /// Reads the order's record once, decides with `decide`, and saves the decision with its replies
     /// (addressed with the new record, or the stored one when the decision leaves it unchanged).
-    package func apply(eventBusName: String, _ decide: (PaymentRecord?) -> PaymentRules.Decision) async throws -> PaymentRules.Decision {
+    package func apply(_ decide: (PaymentRecord?) -> PaymentRules.Decision) async throws -> PaymentRules.Decision {
         let existing = try await record()
         let decision = decide(existing)
-        let replies = try (decision.record ?? existing).map { try PaymentRules.entries(decision.replies, for: $0, eventBusName: eventBusName) } ?? []
+        let replies = try (decision.record ?? existing).map { try PaymentRules.entries(decision.replies, for: $0) } ?? []
         try await save(decision, replies: replies)
         return decision
     }

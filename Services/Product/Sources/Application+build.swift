@@ -10,7 +10,7 @@ import ServiceKit
 package func buildApplication(_ config: ProductServiceConfig, logger: Logger) async throws -> some ApplicationProtocol {
     let host = try BusServiceHost(service: "product-service", database: config.database, bus: config.bus, topology: config.bus.shopTopology, logger: logger)
     let cache = config.cacheTimeToLive > .zero ? ProductReadCache(timeToLive: config.cacheTimeToLive) : nil
-    let repository = PostgresProductRepository(client: host.client, logger: logger, eventBusName: config.bus.eventBusName, cache: cache)
+    let repository = PostgresProductRepository(client: host.client, logger: logger, cache: cache)
     let router = buildRouter(
         repository: repository, verifier: TokenVerifier(configuration: config.tokens, httpClient: host.http.client, logger: logger),
         readiness: host.readiness, cache: cache
@@ -18,7 +18,7 @@ package func buildApplication(_ config: ProductServiceConfig, logger: Logger) as
     return host.application(
         name: "product-service", host: config.host, port: config.port, database: config.database, migrations: ProductMigrations.all,
         router: router,
-        services: [host.consumer(ShopQueues.productStock, StockCommandHandler(repository: repository, eventBusName: config.bus.eventBusName, logger: logger, maxReservedPerCustomer: config.maxReservedPerCustomer))],
+        services: [host.consumer(ShopQueues.productStock, StockCommandHandler(repository: repository, logger: logger, maxReservedPerCustomer: config.maxReservedPerCustomer))],
         afterStart: {
             if config.seedDemoCatalog {
                 if try await repository.count() == 0 {

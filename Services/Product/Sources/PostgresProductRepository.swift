@@ -12,14 +12,12 @@ import ServiceKit
 package struct PostgresProductRepository: ProductRepository {
     let client: DatabasePool
     let logger: Logger
-    let eventBusName: String
     /// The answers of `GET /product/{id}` that every change here drops after its commit.
     let cache: ProductReadCache?
 
-    package init(client: DatabasePool, logger: Logger, eventBusName: String = BusTopology.defaultEventBusName, cache: ProductReadCache? = nil) {
+    package init(client: DatabasePool, logger: Logger, cache: ProductReadCache? = nil) {
         self.client = client
         self.logger = logger
-        self.eventBusName = eventBusName
         self.cache = cache
     }
 
@@ -51,7 +49,7 @@ package struct PostgresProductRepository: ProductRepository {
             productId: product.id, name: product.name, category: product.category, price: product.price,
             oldPrice: oldPrice, version: product.version
         )
-        try await Outbox.enqueue(try type.entry(change, eventBusName: eventBusName), on: connection, logger: logger)
+        try await Outbox.enqueue(try type.entry(change), on: connection, logger: logger)
     }
 
     /// The hot read: a prepared statement (each connection parses and plans it once, then only binds).

@@ -152,14 +152,12 @@ extension ReservationStore {
 /// Runs the saga's stock commands from `product-stock`.
 package struct StockCommandHandler<Repository: StockRepository>: MessageHandler {
     let repository: Repository
-    let eventBusName: String
     let logger: Logger
     /// `MAX_RESERVED_PER_CUSTOMER`: units of one product one customer may hold in unpaid orders (0: no cap).
     let maxReservedPerCustomer: Int
 
-    package init(repository: Repository, eventBusName: String, logger: Logger, maxReservedPerCustomer: Int = 0) {
+    package init(repository: Repository, logger: Logger, maxReservedPerCustomer: Int = 0) {
         self.repository = repository
-        self.eventBusName = eventBusName
         self.logger = logger
         self.maxReservedPerCustomer = maxReservedPerCustomer
     }
@@ -175,8 +173,8 @@ package struct StockCommandHandler<Repository: StockRepository>: MessageHandler 
                 if existing == nil, let capped { held = try await store.held(by: capped) }
                 let decision = StockRules.reserve(command, existing: existing, available: available, held: held, limit: capped == nil ? nil : limit)
                 let reply: PublishEntry = switch decision.reply {
-                case .reserved: try ShopEvents.stockReserved.entry(OrderReference(orderId: command.orderId), eventBusName: eventBusName)
-                case .failed(let reason): try ShopEvents.stockReservationFailed.entry(StepFailed(orderId: command.orderId, reason: reason), eventBusName: eventBusName)
+                case .reserved: try ShopEvents.stockReserved.entry(OrderReference(orderId: command.orderId))
+                case .failed(let reason): try ShopEvents.stockReservationFailed.entry(StepFailed(orderId: command.orderId, reason: reason))
                 }
                 try await store.save(decision.store, stockChanges: decision.stockChanges, reply: reply)
                 return decision.reply

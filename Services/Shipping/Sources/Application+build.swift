@@ -19,9 +19,9 @@ package func buildApplication(_ config: ShippingServiceConfig, logger: Logger) a
         router: router,
         services: [
             host.consumer(ShopQueues.shippingOrders, ShippingCommandHandler(
-                repository: repository, eventBusName: config.bus.eventBusName, delays: config.delays, logger: logger
+                repository: repository, delays: config.delays, logger: logger
             )),
-            ShipmentMoves.task(repository, eventBusName: config.bus.eventBusName, delays: config.delays, every: config.scanInterval, gate: host.started, logger: logger),
+            ShipmentMoves.task(repository, delays: config.delays, every: config.scanInterval, gate: host.started, logger: logger),
         ]
     )
 }

@@ -144,17 +144,17 @@ package enum ShippingRules {
     }
 
     /// The outbox entries of `events` for `shipment`.
-    package static func entries(_ events: [Event], for shipment: Shipment, now: Date, eventBusName: String) throws -> [PublishEntry] {
+    package static func entries(_ events: [Event], for shipment: Shipment, now: Date) throws -> [PublishEntry] {
         let detail = ShipmentEvent(
             orderId: shipment.orderId, userName: shipment.userName, carrier: shipment.carrier, trackingNumber: shipment.trackingNumber, at: now,
             shippedAt: shipment.shippedAt, deliveredAt: shipment.deliveredAt
         )
         return try events.map { event in
             switch event {
-            case .shipped: try ShopEvents.orderShipped.entry(detail, eventBusName: eventBusName)
-            case .delivered: try ShopEvents.orderDelivered.entry(detail, eventBusName: eventBusName)
-            case .returned: try ShopEvents.orderReturned.entry(detail, eventBusName: eventBusName)
-            case .cancelled: try ShopEvents.shipmentCancelled.entry(detail, eventBusName: eventBusName)
+            case .shipped: try ShopEvents.orderShipped.entry(detail)
+            case .delivered: try ShopEvents.orderDelivered.entry(detail)
+            case .returned: try ShopEvents.orderReturned.entry(detail)
+            case .cancelled: try ShopEvents.shipmentCancelled.entry(detail)
             }
         }
     }

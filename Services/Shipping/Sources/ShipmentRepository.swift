@@ -22,11 +22,11 @@ package protocol ShipmentStore: Sendable {
 
 extension ShipmentStore {
     /// Reads the order's shipment once, decides with `decide`, and saves the decision with its events.
-    package func apply(eventBusName: String, now: Date, _ decide: (ShipmentRecord?) -> ShippingRules.Decision) async throws -> ShippingRules.Decision {
+    package func apply(now: Date, _ decide: (ShipmentRecord?) -> ShippingRules.Decision) async throws -> ShippingRules.Decision {
         let existing = try await record()
         let decision = decide(existing)
         let events = try (decision.record ?? existing).map {
-            try ShippingRules.entries(decision.events, for: $0.shipment, now: now, eventBusName: eventBusName)
+            try ShippingRules.entries(decision.events, for: $0.shipment, now: now)
         } ?? []
         try await save(decision.record, events: events)
         return decision

@@ -7,13 +7,11 @@ import ServiceKit
 /// `OrderCompleted`, `CancelShipment` and `ReturnShipment` from `shipping-orders`.
 package struct ShippingCommandHandler<Repository: ShipmentRepository>: MessageHandler {
     let repository: Repository
-    let eventBusName: String
     let delays: ShippingRules.Delays
     let logger: Logger
 
-    package init(repository: Repository, eventBusName: String, delays: ShippingRules.Delays, logger: Logger) {
+    package init(repository: Repository, delays: ShippingRules.Delays, logger: Logger) {
         self.repository = repository
-        self.eventBusName = eventBusName
         self.delays = delays
         self.logger = logger
     }
@@ -43,8 +41,7 @@ package struct ShippingCommandHandler<Repository: ShipmentRepository>: MessageHa
     }
 
     func apply(_ orderId: UUID, _ decide: @escaping @Sendable (ShipmentRecord?) -> ShippingRules.Decision) async throws -> ShippingRules.Decision {
-        let eventBusName = eventBusName
-        return try await repository.withShipment(orderId: orderId) { store in try await store.apply(eventBusName: eventBusName, now: Date(), decide) }
+        return try await repository.withShipment(orderId: orderId) { store in try await store.apply(now: Date(), decide) }
     }
 }
 
@@ -60,7 +57,7 @@ package enum ShipmentMoves {
     package static let concurrentMoves = 8
 
     package static func task<Repository: ShipmentRepository>(
-        _ repository: Repository, eventBusName: String, delays: ShippingRules.Delays, every interval: Duration, gate: StartupGate?, logger: Logger
+        _ repository: Repository, delays: ShippingRules.Delays, every interval: Duration, gate: StartupGate?, logger: Logger
     ) -> PeriodicTask {
         PeriodicTask("moving due shipments", every: interval, gate: gate, logger: logger) {
             // Each move is its own transaction (one order's lock, one flush): several at once, so the
@@ -71,7 +68,7 @@ package enum ShipmentMoves {
                     if index >= concurrentMoves { try await group.next() }
                     group.addTask {
                         let decision = try await repository.withShipment(orderId: orderId) { store in
-                            try await store.apply(eventBusName: eventBusName, now: Date()) { ShippingRules.due(existing: $0, claimed: status, now: Date(), delays: delays) }
+                            try await store.apply(now: Date()) { ShippingRules.due(existing: $0, claimed: status, now: Date(), delays: delays) }
                         }
                         if let record = decision.record {
                             logger.info("shipment moved", metadata: ["orderId": "\(orderId)", "status": "\(record.shipment.status.rawValue)"])

@@ -5,9 +5,11 @@ import Foundation
 /// the outbox retries only the entries EventBridge rejected.
 package struct EventBridgePublisher: EventPublisher {
     let client: AWSJSONClient
+    package let eventBusName: String
 
-    package init(client: AWSJSONClient) {
+    package init(client: AWSJSONClient, eventBusName: String) {
         self.client = client
+        self.eventBusName = eventBusName
     }
 
     package var maximumBatchSize: Int { 10 }
@@ -15,7 +17,7 @@ package struct EventBridgePublisher: EventPublisher {
     package func putEvents(_ entries: [PublishEntry]) async throws -> [PublishResult] {
         let body: [String: Any] = ["Entries": try entries.map { entry -> [String: Any] in
             var object: [String: Any] = [
-                "Source": entry.source, "DetailType": entry.detailType, "EventBusName": entry.eventBusName,
+                "Source": entry.source, "DetailType": entry.detailType, "EventBusName": eventBusName,
                 "Detail": String(decoding: try JSONValue.encoder.encode(entry.detail), as: UTF8.self),
                 "Resources": entry.resources,
             ]

@@ -112,7 +112,11 @@ package struct LocalBus: Sendable {
         ruleCache.entries.withLock { $0.removeAll() }
     }
 
-    package var publisher: LocalEventPublisher { LocalEventPublisher(bus: self) }
+    /// A publisher to the bus named `eventBusName` (its rules are `install`ed with the topology).
+    package func publisher(to eventBusName: String) -> LocalEventPublisher { LocalEventPublisher(bus: self, eventBusName: eventBusName) }
+
+    /// A publisher to the shop's bus under its default name (tests and tools).
+    package var publisher: LocalEventPublisher { publisher(to: BusTopology.defaultEventBusName) }
 
     package func queue(_ name: String) -> LocalQueue { LocalQueue(bus: self, name: name) }
 

@@ -3,9 +3,10 @@ import Logging
 import PostgresNIO
 import ServiceKit
 
-/// `PutEvents` on the local bus: routes each entry through the bus's rules into queues.
+/// `PutEvents` on the local bus: routes each entry through the rules of the bus named `eventBusName` into queues.
 package struct LocalEventPublisher: EventPublisher {
     let bus: LocalBus
+    package let eventBusName: String
 
     /// EventBridge takes 10 entries per `PutEvents`; the local bus stores a batch in one statement
     /// whatever its size, so a relay that fell behind catches up with few round trips.
@@ -16,10 +17,7 @@ package struct LocalEventPublisher: EventPublisher {
     package func putEvents(_ entries: [PublishEntry]) async throws -> [PublishResult] {
         precondition(entries.count <= maximumBatchSize, "PutEvents takes at most \(maximumBatchSize) entries")
         let logger = bus.logger
-        var rulesByBus: [String: [(pattern: EventPattern, queue: String)]] = [:]
-        for name in Set(entries.map(\.eventBusName)) {
-            rulesByBus[name] = try await bus.rules(of: name)
-        }
+        let rules = try await bus.rules(of: eventBusName)
         var results: [PublishResult] = []
         var ids: [UUID] = []
         var queues: [String] = []
@@ -35,7 +33,7 @@ package struct LocalEventPublisher: EventPublisher {
             )
             let body = try envelope.jsonString()
             let event = envelope.jsonValue
-            for rule in rulesByBus[entry.eventBusName] ?? [] where rule.pattern.matches(event) {
+            for rule in rules where rule.pattern.matches(event) {
                 ids.append(UUID.random())
                 queues.append(rule.queue)
                 bodies.append(body)

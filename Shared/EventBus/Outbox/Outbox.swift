@@ -48,6 +48,11 @@ package enum Outbox {
         Migration("outbox_004", ["DELETE FROM outbox WHERE published_at IS NOT NULL"]),
         // Rows live for milliseconds now: vacuum the dead ones by count (see the local bus's 005).
         Migration("outbox_005", ["ALTER TABLE outbox SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 2000, autovacuum_vacuum_cost_delay = 0)"]),
+        // The bus's name is the publisher's configuration (`EVENT_BUS_NAME`), not part of an event:
+        // nothing writes or reads `event_bus` any more. Only its NOT NULL goes here, so that replicas of
+        // the previous version, still running during a rolling update, can go on storing events;
+        // a later migration drops the column.
+        Migration("outbox_006", ["ALTER TABLE outbox ALTER COLUMN event_bus DROP NOT NULL"]),
     ]
 
     /// Records `entry` on `connection`, which must be inside the caller's transaction (one begun with
@@ -68,17 +73,17 @@ package enum Outbox {
         statement.with(insertSQL(as: name, firstParameter: first, onlyIf: condition))
     }
 
-    /// The insert as SQL: `name AS (…)` reading its six parameters from `$first` on
+    /// The insert as SQL: `name AS (…)` reading its five parameters from `$first` on
     /// (`appendBindings` binds them, in order), and storing nothing unless `condition` (prepared
     /// statements put it in their text; `insert` in a `SQLStatement`).
     package static func insertSQL(as name: String, firstParameter first: Int, onlyIf condition: String? = nil) -> String {
-        let p = (0..<6).map { "$\(first + $0)" }
+        let p = (0..<5).map { "$\(first + $0)" }
         return """
             \(name) AS (
-                INSERT INTO outbox (event_bus, source, detail_type, detail, event_time, trace_context)
-                SELECT e.bus, e.source, e.type, e.detail, e.time, \(p[5])::text
-                FROM unnest(\(p[0])::text[], \(p[1])::text[], \(p[2])::text[], \(p[3])::text[], \(p[4])::timestamptz[])
-                     WITH ORDINALITY AS e(bus, source, type, detail, time, n)
+                INSERT INTO outbox (source, detail_type, detail, event_time, trace_context)
+                SELECT e.source, e.type, e.detail, e.time, \(p[4])::text
+                FROM unnest(\(p[0])::text[], \(p[1])::text[], \(p[2])::text[], \(p[3])::timestamptz[])
+                     WITH ORDINALITY AS e(source, type, detail, time, n)
                 \(condition.map { "WHERE " + $0 } ?? "")
                 ORDER BY e.n
                 RETURNING id
@@ -86,17 +91,19 @@ package enum Outbox {
             """
     }
 
-    /// Binds `entries` for `insertSQL` (six parameters).
+    /// The types of the five parameters `appendBindings` binds, for a prepared statement's
+    /// `bindingDataTypes` (put them last, so that the statement's own parameters keep their numbers).
+    package static let bindingDataTypes: [PostgresDataType] = [.textArray, .textArray, .textArray, .timestamptzArray, .text]
+
+    /// Binds `entries` for `insertSQL` (five parameters).
     package static func appendBindings(_ entries: [PublishEntry], to bindings: inout PostgresBindings) throws {
-        var buses: [String] = [], sources: [String] = [], types: [String] = [], details: [String] = [], times: [Date] = []
+        var sources: [String] = [], types: [String] = [], details: [String] = [], times: [Date] = []
         for entry in entries {
-            buses.append(entry.eventBusName)
             sources.append(entry.source)
             types.append(entry.detailType)
             details.append(String(decoding: try JSONValue.encoder.encode(entry.detail), as: UTF8.self))
             times.append(entry.time ?? Date())
         }
-        bindings.append(buses)
         bindings.append(sources)
         bindings.append(types)
         bindings.append(details)

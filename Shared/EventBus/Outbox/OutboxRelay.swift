@@ -66,19 +66,19 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
                 // `traceparent` goes in the detail (EventBridge passes no trace headers to targets).
                 var spans: [any Span] = []
                 defer { for span in spans { span.end() } }
-                for (id, bus, source, detailType, detail, time, trace) in taken {
+                for (id, source, detailType, detail, time, trace) in taken {
                     ids.append(id)
                     var value = (try? JSONDecoder().decode(JSONValue.self, from: Data(detail.utf8))) ?? .string(detail)
                     if let trace, case .object(var members) = value {
                         let span = InstrumentationSystem.tracer.startSpan("publish \(detailType)", context: ShopTracing.context(continuing: trace), ofKind: .producer)
                         span.attributes["messaging.system"] = "eventbridge"
-                        span.attributes["messaging.destination.name"] = bus
+                        span.attributes["messaging.destination.name"] = publisher.eventBusName
                         span.attributes["messaging.operation.type"] = "send"
                         spans.append(span)
                         members["traceparent"] = ShopTracing.traceparent(of: span).map(JSONValue.string) ?? .string(trace)
                         value = .object(members)
                     }
-                    entries.append(PublishEntry(eventBusName: bus, source: source, detailType: detailType, detail: value, time: time))
+                    entries.append(PublishEntry(source: source, detailType: detailType, detail: value, time: time))
                 }
                 guard !entries.isEmpty else { return 0 }
                 let results: [PublishResult]
@@ -145,17 +145,17 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
 /// Takes the oldest rows that are due, none another relay holds: deletes them, in the relay's
 /// transaction, which commits without waiting for the disk (prepared once per connection).
 struct OutboxTake: PostgresPreparedStatement {
-    static let name = "outbox_take_v2"
+    static let name = "outbox_take_v3"
     static let sql = """
         DELETE FROM outbox WHERE id = ANY(ARRAY(
             SELECT id FROM outbox
             WHERE published_at IS NULL AND next_attempt_at <= now() AND set_config('synchronous_commit', 'off', true) IS NOT NULL
             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
         ))
-        RETURNING id, event_bus, source, detail_type, detail, event_time, trace_context
+        RETURNING id, source, detail_type, detail, event_time, trace_context
         """
     static let bindingDataTypes: [PostgresDataType] = [.int8]
-    typealias Row = (Int64, String, String, String, String, Date, String?)
+    typealias Row = (Int64, String, String, String, Date, String?)
     let limit: Int
 
     func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: limit) }
