@@ -134,6 +134,7 @@ let testTargets: [Target] = [
     .testTarget(name: "OrderingServiceTests", dependencies: testing + ["OrderingService", "EventBus", "Contracts", .product(name: "PostgresNIO", package: "postgres-nio")], path: "Tests/OrderingServiceTests", swiftSettings: swiftSettings),
     .testTarget(name: "PaymentServiceTests", dependencies: testing + ["PaymentService", "EventBus", "Contracts"], path: "Tests/PaymentServiceTests", swiftSettings: swiftSettings),
     .testTarget(name: "NotificationServiceTests", dependencies: testing + ["NotificationService", "Contracts", "EventBus", hummingbird, httpTypes, .product(name: "Crypto", package: "swift-crypto")], path: "Tests/NotificationServiceTests", swiftSettings: swiftSettings),
+    .testTarget(name: "IdentityServiceTests", dependencies: testing + ["IdentityService"], path: "Tests/IdentityServiceTests", swiftSettings: swiftSettings),
     .testTarget(name: "ShippingServiceTests", dependencies: testing + ["ShippingService", "EventBus", "Contracts"], path: "Tests/ShippingServiceTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "AuthTests",

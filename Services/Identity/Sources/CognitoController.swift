@@ -102,8 +102,8 @@ package struct CognitoController: Sendable {
                 throw CognitoError.notAuthorized("Password attempts exceeded")
             }
             guard let hash = user.passwordHash, try await verify(password, against: hash) else {
-                try await users.recordFailedSignIn(user.username)
-                throw CognitoError.notAuthorized(user.failedSignIns + 1 >= SignInLockout.threshold ? "Password attempts exceeded" : "Incorrect username or password.")
+                let failures = try await users.recordFailedSignIn(user.username)
+                throw CognitoError.notAuthorized(SignInLockout.lock(afterFailures: failures) != nil ? "Password attempts exceeded" : "Incorrect username or password.")
             }
             try await users.recordSuccessfulSignIn(user.username)
             if user.status == "FORCE_CHANGE_PASSWORD" {

@@ -39,7 +39,18 @@ package enum UserNamePolicy {
     }
 }
 
-/// Cognito's lockout: from this many failed sign-ins in a row, the user is locked out for a while.
+/// Cognito's lockout: from `threshold` failed sign-ins in a row the user is locked out for a time
+/// that doubles with each further failure (1 s, 2 s, 4 s … at most 15 minutes).
 package enum SignInLockout {
     package static let threshold = 5
+    package static let firstLock: Duration = .seconds(1)
+    package static let longestLock: Duration = .seconds(15 * 60)
+
+    /// How long a user is locked out after `failures` failed sign-ins in a row, this one included;
+    /// nil: not locked out.
+    package static func lock(afterFailures failures: Int) -> Duration? {
+        guard failures >= threshold else { return nil }
+        let doublings = min(failures - threshold, 20)
+        return min(firstLock * (1 << doublings), longestLock)
+    }
 }

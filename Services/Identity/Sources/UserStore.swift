@@ -70,19 +70,27 @@ package struct UserStore: Sendable {
         return nil
     }
 
-    /// Counts a failed sign-in; from the fifth in a row the user is locked out for a time that
-    /// doubles with each further failure (1 s, 2 s, 4 s … at most 15 minutes), as Cognito does.
-    package func recordFailedSignIn(_ username: String) async throws {
-        try await client.query(
-            """
-            UPDATE users SET failed_sign_ins = failed_sign_ins + 1,
-                locked_until = CASE WHEN failed_sign_ins + 1 >= \(SignInLockout.threshold)
-                    THEN now() + least(interval '1 second' * power(2, least(failed_sign_ins + 1 - \(SignInLockout.threshold), 20)), interval '15 minutes')
-                    ELSE locked_until END
-            WHERE pool_id = \(poolID) AND username = \(username)
-            """,
+    /// Counts a failed sign-in and returns the count of failures in a row; locks the user out for as
+    /// long as `SignInLockout` says. The count is kept by Postgres, so concurrent failures each count;
+    /// a lockout only ever grows (`greatest`), whichever of them sets it last.
+    @discardableResult
+    package func recordFailedSignIn(_ username: String) async throws -> Int {
+        let rows = try await client.query(
+            "UPDATE users SET failed_sign_ins = failed_sign_ins + 1 WHERE pool_id = \(poolID) AND username = \(username) RETURNING failed_sign_ins",
             logger: logger
         )
+        var failures = 0
+        for try await count in rows.decode(Int.self) { failures = count }
+        if let lock = SignInLockout.lock(afterFailures: failures) {
+            try await client.query(
+                """
+                UPDATE users SET locked_until = greatest(locked_until, now() + make_interval(secs => \(Double(lock.components.seconds))))
+                WHERE pool_id = \(poolID) AND username = \(username)
+                """,
+                logger: logger
+            )
+        }
+        return failures
     }
 
     package func recordSuccessfulSignIn(_ username: String) async throws {

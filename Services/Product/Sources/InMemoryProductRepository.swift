@@ -87,20 +87,13 @@ package final class InMemoryProductRepository: ProductRepository {
     }
 
     package func update(id: UUID, with input: ProductInput, expected: ProductTag?) async throws -> ProductUpdate {
-        products.withLock { products in
-            guard var product = products[id] else { return .notFound }
-            if let expected, expected != product.tag { return .changedMeanwhile(product) }
-            if let delta = input.stockDelta, product.stock + delta < 0 { return .stockWouldBeNegative(product) }
-            product.name = input.name
-            product.description = input.description ?? ""
-            product.imageFile = input.imageFile ?? ""
-            product.price = input.price
-            product.category = input.category
-            product.stock = input.stock ?? (product.stock + (input.stockDelta ?? 0))
-            product.version += 1
-            product.updatedAt = Date()
-            products[id] = product
-            return .updated(product)
+        try products.withLock { products in
+            guard let before = products[id] else { return .notFound }
+            let decision = try CatalogRules.edit(before, with: input, expected: expected)
+            guard case .updated(var after) = decision else { return decision }
+            after.updatedAt = Date()
+            products[id] = after
+            return .updated(after)
         }
     }
 

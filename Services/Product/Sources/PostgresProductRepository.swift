@@ -38,18 +38,15 @@ package struct PostgresProductRepository: ProductRepository {
                 logger: logger
             )
             guard let product = try await Self.decode(rows).first else { throw PostgresProductRepositoryError.noRowReturned }
-            try await record(ShopEvents.productCreated, product, oldPrice: nil, on: connection)
+            try await record(.created(product), on: connection)
             return product
         }
     }
 
-    /// Writes a catalog event to the outbox on the caller's transaction.
-    private func record(_ type: EventType<ProductChange>, _ product: Product, oldPrice: Decimal?, on connection: DatabaseConnection) async throws {
-        let change = ProductChange(
-            productId: product.id, name: product.name, category: product.category, price: product.price,
-            oldPrice: oldPrice, version: product.version
-        )
-        try await Outbox.enqueue(try type.entry(change), on: connection, logger: logger)
+    /// Writes the catalog event of `change`, if it has one (`CatalogRules`), to the outbox on the caller's transaction.
+    private func record(_ change: CatalogRules.Change, on connection: DatabaseConnection) async throws {
+        guard let entry = try CatalogRules.event(for: change) else { return }
+        try await Outbox.enqueue(entry, on: connection, logger: logger)
     }
 
     /// The hot read: a prepared statement (each connection parses and plans it once, then only binds).
@@ -168,27 +165,21 @@ package struct PostgresProductRepository: ProductRepository {
                 "SELECT \(unescaped: Self.columns) FROM products WHERE id = \(id) FOR UPDATE", logger: logger
             )).first
             guard let before else { return .notFound }
-            if let expected, expected != before.tag { return .changedMeanwhile(before) }
-            let stock = input.stock ?? (before.stock + (input.stockDelta ?? 0))
-            guard stock >= 0 else { return .stockWouldBeNegative(before) }
-            guard stock <= ProductInput.maximumStock else {
-                throw Problem.unprocessable("the stock would exceed \(ProductInput.maximumStock)", field: input.stockDelta == nil ? "stock" : "stockDelta")
-            }
+            let decision = try CatalogRules.edit(before, with: input, expected: expected)
+            guard case .updated(let after) = decision else { return decision }
             let rows = try await connection.query(
                 """
                 UPDATE products SET
-                    name = \(input.name), description = \(input.description ?? ""), image_file = \(input.imageFile ?? ""),
-                    price = \(input.price.description)::numeric, category = \(input.category),
-                    stock = \(stock), version = version + 1, updated_at = now()
+                    name = \(after.name), description = \(after.description), image_file = \(after.imageFile),
+                    price = \(after.price.description)::numeric, category = \(after.category),
+                    stock = \(after.stock), version = \(after.version), updated_at = now()
                 WHERE id = \(id)
                 RETURNING \(unescaped: Self.columns)
                 """,
                 logger: logger
             )
             guard let product = try await Self.decode(rows).first else { return .notFound }
-            if product.price != before.price {
-                try await record(ShopEvents.productPriceChanged, product, oldPrice: before.price, on: connection)
-            }
+            try await record(.edited(before: before, after: product), on: connection)
             return .updated(product)
         }
     }
@@ -229,10 +220,8 @@ package struct PostgresProductRepository: ProductRepository {
     private func deleteTransaction(id: UUID) async throws -> Bool {
         try await client.withOutboxTransaction(logger: logger) { connection in
             let rows = try await connection.query("DELETE FROM products WHERE id = \(id) RETURNING \(unescaped: Self.columns)", logger: logger)
-            guard var product = try await Self.decode(rows).first else { return false }
-            // The deletion is one more change of the product: it outranks every earlier event.
-            product.version += 1
-            try await record(ShopEvents.productDeleted, product, oldPrice: nil, on: connection)
+            guard let product = try await Self.decode(rows).first else { return false }
+            try await record(.deleted(product), on: connection)
             return true
         }
     }
