@@ -115,7 +115,7 @@ let testTargets: [Target] = [
     .testTarget(
         name: "ContractsTests",
         dependencies: testing + [
-            "Contracts", "EventBus", "GatewayService", "ProductService", "BasketService", "OrderingService", "PaymentService", "ShippingService", "NotificationService", "Auth",
+            "Contracts", "EventBus", "GatewayService", "IdentityService", "ProductService", "BasketService", "OrderingService", "PaymentService", "ShippingService", "NotificationService", "Auth",
             .product(name: "Yams", package: "Yams"),
         ],
         path: "Tests/ContractsTests", swiftSettings: swiftSettings

@@ -12,7 +12,8 @@ import ServiceKit
 struct Bus: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The shop's bus topology and services, and its queues (local or SQS).",
-        subcommands: [Topology.self, CloudFormation.self, Kubernetes.self, Compose.self, Routes.self, Events.self, Lifecycle.self, Services.self, Databases.self, Queues.self, Messages.self, Redrive.self]
+        discussion: ShopSettings.help(for: ShopSettings.bus),
+        subcommands: [Topology.self, CloudFormation.self, Kubernetes.self, Compose.self, Routes.self, Events.self, SettingsCommand.self, Lifecycle.self, Services.self, Databases.self, Queues.self, Messages.self, Redrive.self]
     )
 }
 
@@ -173,6 +174,20 @@ struct Events: ParsableCommand {
     func run() throws {
         guard write else { return print(EventsTable.markdown) }
         try rewriteSection(of: readme, begin: EventsTable.begin, end: EventsTable.end, with: EventsTable.markdown, what: "events table")
+    }
+}
+
+struct SettingsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "settings",
+        abstract: "Every process's settings (ShopSettings: name, readers, default, secret, documentation): print the table, or rewrite the README's copy (a test compares)."
+    )
+    @Option(help: "The README.") var readme = "README.md"
+    @Flag(help: "Rewrite the table between the README's settings markers.") var write = false
+
+    func run() throws {
+        guard write else { return print(SettingsTable.markdown) }
+        try rewriteSection(of: readme, begin: SettingsTable.begin, end: SettingsTable.end, with: SettingsTable.markdown, what: "settings table")
     }
 }
 

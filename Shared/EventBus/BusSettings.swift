@@ -14,7 +14,8 @@ package struct BusSettings: Sendable {
     package var maxReceiveCount: Int
     /// How often the bus and database gauges of `/metrics` are refreshed (`METRICS_INTERVAL_MS`).
     package var metricsInterval: Duration
-    /// The whole environment, for the AWS SDK conventions (`AWS_REGION`, `AWS_ENDPOINT_URL_*`, credentials).
+    /// The AWS SDK conventions' variables that are set (`AWS_REGION`, `AWS_ENDPOINT_URL_*`, credentials;
+    /// declared in `ShopSettings`), for the AWS clients: they see nothing else of the environment.
     package var environment: [String: String]
 
     package init(settings: Settings) throws {
@@ -26,7 +27,9 @@ package struct BusSettings: Sendable {
         visibilityTimeout = try settings.milliseconds("QUEUE_VISIBILITY_TIMEOUT_MS", default: 30_000)
         maxReceiveCount = try settings.int("QUEUE_MAX_RECEIVE_COUNT", default: 5)
         metricsInterval = try settings.milliseconds("METRICS_INTERVAL_MS", default: 5000)
-        environment = settings.values
+        environment = Dictionary(uniqueKeysWithValues: ShopSettings.all.map(\.name).filter { $0.hasPrefix("AWS_") }.compactMap { key in
+            settings.optionalString(key).map { (key, $0) }
+        })
     }
 
 }

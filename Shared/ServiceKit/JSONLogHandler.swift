@@ -118,9 +118,14 @@ package struct JSONLogHandler: LogHandler {
 }
 
 package enum LoggingSetup {
+    /// `LOG_LEVEL` (an unknown level is `info`).
+    package static func level(_ settings: Settings) -> Logger.Level {
+        Logger.Level(rawValue: settings.string("LOG_LEVEL", default: "info").lowercased()) ?? .info
+    }
+
     /// Bootstraps the process-wide logging system; call once, from `main`.
     package static func bootstrap(settings: Settings) {
-        let level = Logger.Level(rawValue: settings.string("LOG_LEVEL", default: "info").lowercased()) ?? .info
+        let level = level(settings)
         LoggingSystem.bootstrap({ label, provider in JSONLogHandler(label: label, level: level, metadataProvider: provider) },
                                 metadataProvider: ShopTracing.logMetadata)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Reads a service's configuration from environment variables.
 ///
@@ -6,28 +7,48 @@ import Foundation
 /// Unknown or malformed values fail at start-up with the variable's name, never silently.
 package struct Settings: Sendable {
     package let values: [String: String]
+    /// Every setting read through this value (and its copies): what the process runs with, printed
+    /// at start (`ShopProcess`) and compared with `ShopSettings` by the tests.
+    package let reads: SettingsReads
 
     package init(_ values: [String: String] = ProcessInfo.processInfo.environment) {
         self.values = values
+        self.reads = SettingsReads()
     }
 
     package func string(_ key: String, default defaultValue: String) -> String {
-        guard let value = values[key], !value.isEmpty else { return defaultValue }
+        string(key, default: defaultValue, kind: .text)
+    }
+
+    private func string(_ key: String, default defaultValue: String, kind: SettingKind) -> String {
+        guard let value = values[key], !value.isEmpty else {
+            reads.record(key, kind: kind, default: defaultValue, value: nil)
+            return defaultValue
+        }
+        reads.record(key, kind: kind, default: defaultValue, value: value)
         return value
     }
 
     package func optionalString(_ key: String) -> String? {
-        guard let value = values[key], !value.isEmpty else { return nil }
+        guard let value = values[key], !value.isEmpty else {
+            reads.record(key, kind: .text, default: nil, value: nil)
+            return nil
+        }
+        reads.record(key, kind: .text, default: nil, value: value)
         return value
     }
 
     /// A comma-separated list, items trimmed, empty items dropped.
     package func list(_ key: String, default defaultValue: String) -> [String] {
-        string(key, default: defaultValue).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        string(key, default: defaultValue, kind: .list).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     package func int(_ key: String, default defaultValue: Int) throws -> Int {
-        guard let raw = optionalString(key) else { return defaultValue }
+        try int(key, default: defaultValue, kind: .integer)
+    }
+
+    private func int(_ key: String, default defaultValue: Int, kind: SettingKind) throws -> Int {
+        let raw = string(key, default: String(defaultValue), kind: kind)
         guard let value = Int(raw) else { throw SettingsError(key: key, value: raw, expected: "an integer") }
         return value
     }
@@ -40,7 +61,7 @@ package struct Settings: Sendable {
     }
 
     package func bool(_ key: String, default defaultValue: Bool) throws -> Bool {
-        guard let raw = optionalString(key)?.lowercased() else { return defaultValue }
+        let raw = string(key, default: String(defaultValue), kind: .boolean).lowercased()
         switch raw {
         case "1", "true", "yes", "on": return true
         case "0", "false", "no", "off": return false
@@ -50,8 +71,36 @@ package struct Settings: Sendable {
 
     /// A duration given in milliseconds.
     package func milliseconds(_ key: String, default defaultValue: Int) throws -> Duration {
-        .milliseconds(try int(key, default: defaultValue))
+        .milliseconds(try int(key, default: defaultValue, kind: .milliseconds))
     }
+}
+
+/// What a setting holds, as read.
+package enum SettingKind: String, Sendable, CaseIterable {
+    case text, integer, boolean, milliseconds, list
+}
+
+/// The settings a process read: name, kind, default (nil: none) and the value given (nil: the default).
+package final class SettingsReads: Sendable {
+    package struct Read: Sendable, Equatable {
+        package var kind: SettingKind
+        package var defaultValue: String?
+        package var value: String?
+    }
+
+    private let reads = Mutex<[String: Read]>([:])
+
+    package init() {}
+
+    func record(_ key: String, kind: SettingKind, default defaultValue: String?, value: String?) {
+        reads.withLock { reads in
+            // An optional read first, then a typed one (as `DATABASE_MIN_CONNECTIONS`): keep the typed one.
+            if let earlier = reads[key], earlier.defaultValue != nil, defaultValue == nil { return }
+            reads[key] = Read(kind: kind, defaultValue: defaultValue, value: value)
+        }
+    }
+
+    package var all: [String: Read] { reads.withLock { $0 } }
 }
 
 package struct SettingsError: Error, CustomStringConvertible {

@@ -9,6 +9,10 @@ package enum ShopProcess {
     package static func run<App: ApplicationProtocol>(
         _ name: String, settings: Settings = Settings(), build: @Sendable (Settings, Logger) async throws -> App
     ) async throws {
+        if CommandLine.arguments.dropFirst().contains(where: { ["--help", "-h", "help"].contains($0) }) {
+            print(ShopSettings.help(for: name))
+            return
+        }
         LoggingSetup.bootstrap(settings: settings)
         ShopMetrics.bootstrap()
         let logger = Logger(label: name)
@@ -16,6 +20,8 @@ package enum ShopProcess {
             // Before the application: its HTTP clients take the tracer when they are made.
             let tracing = try ShopTracing.bootstrap(serviceName: name, settings: settings)
             let app = try await build(settings, logger)
+            _ = try ServerTimeouts(settings: settings)  // read by the HTTP servers (`ServerTimeouts.current`); here for the log line
+            logConfiguration(settings, of: name, logger: logger)
             guard let tracing else {
                 try await app.runService()
                 return
@@ -32,6 +38,16 @@ package enum ShopProcess {
             // so a supervisor (compose's restart policy, ECS) starts it again.
             logger.critical("stopped", metadata: ["error": "\(String(reflecting: error))"])
             exit(1)
+        }
+    }
+
+    /// One line with the settings the process runs with (secrets redacted), and a warning for each
+    /// variable that looks like one of the shop's but is not (a typo would otherwise pass silently).
+    static func logConfiguration(_ settings: Settings, of name: String, logger: Logger) {
+        let effective = ShopSettings.effective(settings.reads.all)
+        logger.info("configuration", metadata: Logger.Metadata(uniqueKeysWithValues: effective.map { ($0.key, .string($0.value)) }))
+        for unknown in ShopSettings.unknown(in: settings.values) {
+            logger.warning("unknown setting: not one this shop declares (a typo?); it is ignored", metadata: ["variable": "\(unknown)"])
         }
     }
 }

@@ -14,8 +14,13 @@ package enum ShopTracing {
     /// client is made (AsyncHTTPClient takes the tracer when its configuration is created).
     /// The other `OTEL_*` variables of the OpenTelemetry specification apply (e.g.
     /// `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_TRACES_SAMPLER`).
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` (empty: no tracing).
+    package static func endpoint(_ settings: Settings) -> String {
+        settings.string("OTEL_EXPORTER_OTLP_ENDPOINT", default: "")
+    }
+
     package static func bootstrap(serviceName: String, settings: Settings) throws -> (any Service)? {
-        let endpoint = settings.string("OTEL_EXPORTER_OTLP_ENDPOINT", default: "")
+        let endpoint = endpoint(settings)
         guard !endpoint.isEmpty else { return nil }
         var configuration = OTel.Configuration.default
         configuration.serviceName = serviceName
