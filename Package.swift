@@ -28,7 +28,7 @@ let serviceTargets: [Target] =
         .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
     ])
     + service("Identity", executable: "identity", dependencies: [
-        "ServiceKit", "Auth", "AWS", hummingbird, httpTypes,
+        "ServiceKit", "Auth", "AWS", "Contracts", hummingbird, httpTypes,
         .product(name: "JWTKit", package: "jwt-kit"),
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "CryptoExtras", package: "swift-crypto"),

@@ -1,4 +1,5 @@
 import BasketService
+import Contracts
 import EventBus
 import Foundation
 import GatewayService
@@ -67,6 +68,8 @@ import Yams
                 }
             }
         }
+        let service = try #require(ShopService.all.first { $0.executable == process })
+        #expect(try Self.reads(of: process, [:])["PORT"]?.defaultValue == String(service.port), "the port of Services.swift")
         let declared = Set(ShopSettings.of(process).map(\.name))
         #expect(declared.subtracting(read).sorted() == [], "declared for \(process) but never read by it")
     }

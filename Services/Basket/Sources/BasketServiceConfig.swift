@@ -1,3 +1,4 @@
+import Contracts
 import Auth
 import EventBus
 import ServiceKit
@@ -21,11 +22,11 @@ package struct BasketServiceConfig: Sendable {
 
     package init(settings: Settings = Settings()) throws {
         host = settings.string("HOST", default: "127.0.0.1")
-        port = try settings.int("PORT", default: 8082)
+        port = try settings.int("PORT", default: ShopService.basket.port)
         database = try DatabaseSettings(settings: settings, default: "postgres://swn:swn@localhost:5432/basket")
         bus = try BusSettings(settings: settings)
         tokens = try TokenVerifier.Configuration(settings: settings)
-        productServiceURL = settings.string("PRODUCT_SERVICE_URL", default: "http://localhost:8081")
+        productServiceURL = settings.string(ShopService.product.urlSetting, default: ShopService.product.defaultURL)
         catalogTimeout = try settings.milliseconds("CATALOG_TIMEOUT_MS", default: 2000)
         fingerprintKey = settings.string("CHECKOUT_FINGERPRINT_KEY", default: Self.localFingerprintKey)
     }

@@ -47,7 +47,7 @@ package struct GatewayConfig: Sendable {
 
     package init(settings: Settings = Settings()) throws {
         host = settings.string("HOST", default: "127.0.0.1")
-        port = try settings.int("PORT", default: 8080)
+        port = try settings.int("PORT", default: ShopService.gateway.port)
         upstreamURLs = Dictionary(uniqueKeysWithValues: ShopRoutes.upstreams.map { service in
             (service, settings.string(service.urlSetting, default: service.defaultURL))
         })

@@ -1,3 +1,4 @@
+import Contracts
 import ServiceKit
 
 /// Everything `identity` reads from its environment. Defaults are the local pool of the contract.
@@ -28,7 +29,7 @@ package struct IdentityConfig: Sendable {
 
     package init(settings: Settings = Settings()) throws {
         host = settings.string("HOST", default: "127.0.0.1")
-        port = try settings.int("PORT", default: 9229)
+        port = try settings.int("PORT", default: ShopService.identity.port)
         database = try DatabaseSettings(settings: settings, default: "postgres://swn:swn@localhost:5432/identity")
         userPoolID = settings.string("USER_POOL_ID", default: "local_swn")
         clientID = settings.string("USER_POOL_CLIENT_ID", default: "swnshoplocalclient")

@@ -1,3 +1,4 @@
+import Contracts
 import Auth
 import EventBus
 import ServiceKit
@@ -23,7 +24,7 @@ package struct NotificationServiceConfig: Sendable {
 
     package init(settings: Settings = Settings()) throws {
         host = settings.string("HOST", default: "127.0.0.1")
-        port = try settings.int("PORT", default: 8086)
+        port = try settings.int("PORT", default: ShopService.notification.port)
         database = try DatabaseSettings(settings: settings, default: "postgres://swn:swn@localhost:5432/notification")
         bus = try BusSettings(settings: settings)
         tokens = try TokenVerifier.Configuration(settings: settings)

@@ -26,7 +26,7 @@ package struct OrderingServiceConfig: Sendable {
 
     package init(settings: Settings = Settings()) throws {
         host = settings.string("HOST", default: "127.0.0.1")
-        port = try settings.int("PORT", default: 8083)
+        port = try settings.int("PORT", default: ShopService.ordering.port)
         database = try DatabaseSettings(settings: settings, default: "postgres://swn:swn@localhost:5432/ordering")
         bus = try BusSettings(settings: settings)
         tokens = try TokenVerifier.Configuration(settings: settings)

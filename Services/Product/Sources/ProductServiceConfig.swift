@@ -1,3 +1,4 @@
+import Contracts
 import Auth
 import EventBus
 import ServiceKit
@@ -21,7 +22,7 @@ package struct ProductServiceConfig: Sendable {
 
     package init(settings: Settings = Settings()) throws {
         host = settings.string("HOST", default: "127.0.0.1")
-        port = try settings.int("PORT", default: 8081)
+        port = try settings.int("PORT", default: ShopService.product.port)
         database = try DatabaseSettings(settings: settings, default: "postgres://swn:swn@localhost:5432/product")
         seedDemoCatalog = try settings.bool("SEED_DEMO_CATALOG", default: false)
         cacheTimeToLive = try settings.milliseconds("PRODUCT_CACHE_TTL_MS", default: 1000)

@@ -1,3 +1,4 @@
+import Contracts
 import Auth
 import EventBus
 import ServiceKit
@@ -16,7 +17,7 @@ package struct ShippingServiceConfig: Sendable {
 
     package init(settings: Settings = Settings()) throws {
         host = settings.string("HOST", default: "127.0.0.1")
-        port = try settings.int("PORT", default: 8085)
+        port = try settings.int("PORT", default: ShopService.shipping.port)
         database = try DatabaseSettings(settings: settings, default: "postgres://swn:swn@localhost:5432/shipping")
         bus = try BusSettings(settings: settings)
         tokens = try TokenVerifier.Configuration(settings: settings)
