@@ -590,7 +590,7 @@ def checkout_step(name, rate, seconds, gateway_url, customers, tokens_file, prod
 FULFILMENT_NOTE = ("each rate twice, back to back: with shipping-service (at rest: Delivered), then with shipping-service stopped "
                    "(the saga alone, at rest: Completed; OrderCompleted is still stored in %s, and deleted from it afterwards, "
                    "so its store counts on both sides); extra = with − alone, per order at rest" % SHIPPING_QUEUE)
-PROCESSES = ["gateway", "basket", "ordering", "product", "payment", "shipping", "identity", "postgres"]
+PROCESSES = ["gateway", "basket", "ordering", "product", "payment", "shipping", "notification", "identity", "postgres"]
 POSTGRES_KEYS = ["commits", "durable_commits", "wal_bytes", "statements", "xact_commit", "fsyncs"]
 
 
@@ -2160,7 +2160,7 @@ def checkout_table(ck):
             sat["accepted_rate"], fmt(sat["order_rate"], "%.0f"), fmt(sat["completed_rate"], "%.0f"),
             fmt((sat["client_basket_ms"] or {}).get("p50"), "%.1f"), fmt((sat["client_basket_ms"] or {}).get("p99"), "%.1f"),
             fmt((sat["client_checkout_ms"] or {}).get("p50"), "%.1f"), fmt((sat["client_checkout_ms"] or {}).get("p99"), "%.1f")))
-    processes = [p for p in PROCESSES if p != "shipping" or shipped]
+    processes = [p for p in PROCESSES if p not in ("shipping", "notification") or shipped]
     lines.append("")
     lines.append("   CPU ms per order, by process (the step and its drain: fill, checkout, relay, order, saga; idle work included)")
     lines.append("   %-10s %7s " % ("step", "orders") + " ".join("%8s" % p for p in processes) + " %8s %8s" % ("all", "wrk"))
