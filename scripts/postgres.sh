@@ -75,7 +75,7 @@ start() {
   # pg_stat_statements (nested ones too). Added once; a restart only when one was added.
   # (The WAL each step wrote is read back with pg_waldump, which needs the step's segments still there:
   # PG_WAL_KEEP_SIZE below, set by `make bench` only; kept for the tests, it filled small CI disks.)
-  sed -i "/^wal_keep_size = '4GB'$/d" "$PGDATA_DIR/postgresql.conf"
+  if grep -qx "wal_keep_size = '4GB'" "$PGDATA_DIR/postgresql.conf"; then sed -i "/^wal_keep_size = '4GB'$/d" "$PGDATA_DIR/postgresql.conf"; fi
   local stats=0
   if [ -f "$(dirname "$bin")/lib/pg_stat_statements.so" ]; then
     local setting

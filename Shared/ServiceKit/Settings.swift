@@ -94,7 +94,9 @@ package final class SettingsReads: Sendable {
 
     func record(_ key: String, kind: SettingKind, default defaultValue: String?, value: String?) {
         reads.withLock { reads in
-            // An optional read first, then a typed one (as `DATABASE_MIN_CONNECTIONS`): keep the typed one.
+            // A typed read (with its kind and default) is not replaced by a later optional read of the
+            // same setting; an optional read first and a typed one after (`DATABASE_MIN_CONNECTIONS`)
+            // leaves the typed one.
             if let earlier = reads[key], earlier.defaultValue != nil, defaultValue == nil { return }
             reads[key] = Read(kind: kind, defaultValue: defaultValue, value: value)
         }

@@ -71,7 +71,7 @@ package enum ShopSettings {
         .init("DATABASE_TLS", .text, .none, withDatabase + [bus], "`disable`, `require` (encrypted, certificate unchecked) or `verify-full` (chained to the CA bundle, naming the host)"),
         .init("DATABASE_TLS_CA_FILE", .text, .none, withDatabase + [bus], "the CA bundle for `verify-full` (the system's roots without one); unreadable: the start stops"),
         // The bus
-        .init("BUS_MODE", .text, .value("local"), onBus + verifiers + [gateway], "`local` (the Postgres bus) or `aws` (EventBridge + SQS; tokens then from the configured pool only)"),
+        .init("BUS_MODE", .text, .value("local"), onBus + verifiers, "`local` (the Postgres bus) or `aws` (EventBridge + SQS; tokens then from the configured pool only)"),
         .init("BUS_DATABASE_URL", .text, .value("postgres://swn:swn@localhost:5432/bus"), onBus, "the local bus's database"),
         .init("BUS_DATABASE_MAX_CONNECTIONS", .integer, .value("6"), onBus, "the local bus's pool (one connection listens for notifications)"),
         .init("BUS_DATABASE_MIN_CONNECTIONS", .integer, .described("all of them"), onBus, "how many of them open at start"),
@@ -217,7 +217,7 @@ package enum ShopSettings {
         var shown: [String: String] = [:]
         for (name, read) in reads {
             guard let value = read.value ?? read.defaultValue else { continue }
-            let secret = declaration(name)?.secret ?? name.contains("PASSWORD") || name.contains("SECRET")
+            let secret = declaration(name).map(\.secret) ?? (name.contains("PASSWORD") || name.contains("SECRET"))
             shown[name] = secret ? (read.value == nil ? "(default)" : "(set, redacted)") : Self.redactingURLPassword(value)
         }
         return shown
@@ -252,8 +252,6 @@ package enum SettingsTable {
         if set == Set(ShopSettings.servers) { return "every service and the gateway" }
         if set == Set(ShopSettings.onBus) { return "the services on the bus, `bus`" }
         if set == Set(ShopSettings.verifiers) { return "the gateway and every service with routes" }
-        return [ShopSettings.gateway, ShopSettings.identity, ShopSettings.product, ShopSettings.basket, ShopSettings.ordering,
-                ShopSettings.payment, ShopSettings.shipping, ShopSettings.notification, ShopSettings.bus]
-            .filter(set.contains).map { $0.replacingOccurrences(of: "-service", with: "") }.joined(separator: ", ")
+        return (ShopSettings.servers + [ShopSettings.bus]).filter(set.contains).map { $0.replacingOccurrences(of: "-service", with: "") }.joined(separator: ", ")
     }
 }

@@ -41,14 +41,12 @@ package enum CatalogRules {
     package static func event(for change: Change) throws -> PublishEntry? {
         switch change {
         case .created(let product):
-            try entry(ShopEvents.productCreated, product, oldPrice: nil)
+            return try entry(ShopEvents.productCreated, product, oldPrice: nil)
         case .edited(let before, let after):
-            after.price == before.price ? nil : try entry(ShopEvents.productPriceChanged, after, oldPrice: before.price)
+            return after.price == before.price ? nil : try entry(ShopEvents.productPriceChanged, after, oldPrice: before.price)
         case .deleted(var product):
-            try {
-                product.version += 1
-                return try entry(ShopEvents.productDeleted, product, oldPrice: nil)
-            }()
+            product.version += 1
+            return try entry(ShopEvents.productDeleted, product, oldPrice: nil)
         }
     }
 

@@ -77,7 +77,7 @@ package enum Outbox {
     /// (`appendBindings` binds them, in order), and storing nothing unless `condition` (prepared
     /// statements put it in their text; `insert` in a `SQLStatement`).
     package static func insertSQL(as name: String, firstParameter first: Int, onlyIf condition: String? = nil) -> String {
-        let p = (0..<5).map { "$\(first + $0)" }
+        let p = bindingDataTypes.indices.map { "$\(first + $0)" }
         return """
             \(name) AS (
                 INSERT INTO outbox (source, detail_type, detail, event_time, trace_context)
