@@ -35,10 +35,12 @@ test: postgres-start test-tools browser-test-tools
 	PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) python3 Tests/Browser/storefront_test.py || status=$$?; \
 	scripts/postgres.sh stop; exit $$status
 
-## The Python peers the tests drive: moto (Cognito, EventBridge, SQS), boto3, awscli, prometheus-client (parses
+## The Python peers the tests drive: moto (Cognito, EventBridge, SQS, SES, Step Functions), boto3, awscli, prometheus-client (parses
 ## /metrics) and opentelemetry-proto (the test OTLP receiver, scripts/otlp_receiver.py).
 test-tools:
-	@python3 -c "import moto, boto3, flask, flask_cors" 2>/dev/null || python3 -m pip install -q "moto[server]" boto3
+	@# moto 5.2.6 or later: earlier ones fail a state machine's second StartExecution (getmoto/moto#10077).
+	@python3 -c "import moto, boto3, flask, flask_cors, sys; sys.exit(tuple(map(int, moto.__version__.split('.')[:3])) < (5, 2, 6))" 2>/dev/null \
+		|| python3 -m pip install -q "moto[server]>=5.2.6" boto3
 	@command -v aws >/dev/null || python3 -m pip install -q awscli
 	@python3 -c "import prometheus_client" 2>/dev/null || python3 -m pip install -q prometheus-client
 	@python3 -c "import opentelemetry.proto" 2>/dev/null || python3 -m pip install -q opentelemetry-proto

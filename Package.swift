@@ -88,7 +88,7 @@ let sharedTargets: [Target] = [
     // `bus`: the topology as CloudFormation or JSON, the service list, and the local bus's queues.
     .executableTarget(
         name: "bus",
-        dependencies: ["EventBus", "Contracts", "ServiceKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        dependencies: ["EventBus", "Contracts", "ServiceKit", "OrderingService", .product(name: "ArgumentParser", package: "swift-argument-parser")],
         path: "Services/Bus", swiftSettings: swiftSettings
     ),
 ]

@@ -3,6 +3,7 @@ import Contracts
 import EventBus
 import Foundation
 import Logging
+import OrderingService
 import PostgresNIO
 import ServiceKit
 
@@ -13,7 +14,7 @@ struct Bus: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The shop's bus topology and services, and its queues (local or SQS).",
         discussion: ShopSettings.help(for: ShopSettings.bus),
-        subcommands: [Topology.self, CloudFormation.self, Kubernetes.self, Compose.self, Routes.self, Events.self, SettingsCommand.self, Lifecycle.self, Services.self, Databases.self, Queues.self, Messages.self, Redrive.self]
+        subcommands: [Topology.self, CloudFormation.self, StateMachine.self, Kubernetes.self, Compose.self, Routes.self, Events.self, SettingsCommand.self, Lifecycle.self, Services.self, Databases.self, Queues.self, Messages.self, Redrive.self]
     )
 }
 
@@ -73,6 +74,39 @@ struct CloudFormation: ParsableCommand {
             FileHandle.standardError.write(Data("\(template) differs from the topology and the services; run `swift run bus cloudformation --write`\n".utf8))
             throw ExitCode(1)
         }
+    }
+}
+
+struct StateMachine: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "asl",
+        abstract: "The order saga as an Amazon States Language state machine, rendered from OrderSaga: print the definition, or rewrite the template's state machine section (a test compares)."
+    )
+    @Option(help: "The template.") var template = "deploy/aws/template.yaml"
+    @Flag(help: "Rewrite the template's state machine section.") var write = false
+    @Flag(help: "Exit 1 when the template's state machine differs from the rendering.") var check = false
+
+    func run() throws {
+        let timeouts = OrderSagaMachine.defaultTimeouts
+        guard write || check else {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+            let definition = OrderSagaMachine.definition(stepTimeout: timeouts.step, paymentTimeout: timeouts.payment)
+            return print(String(decoding: try encoder.encode(definition), as: UTF8.self))
+        }
+        let current = try String(contentsOfFile: template, encoding: .utf8)
+        guard let updated = OrderSagaMachine.updating(current) else {
+            throw ValidationError("\(template) lacks the markers \(OrderSagaMachine.begin) … \(OrderSagaMachine.end)")
+        }
+        if check {
+            guard updated == current else {
+                FileHandle.standardError.write(Data("\(template)'s state machine differs from OrderSaga; run `swift run bus asl --write`\n".utf8))
+                throw ExitCode(1)
+            }
+            return print("\(template)'s state machine is the rendering of OrderSaga")
+        }
+        if updated != current { try updated.write(toFile: template, atomically: true, encoding: .utf8) }
+        print(updated == current ? "\(template) is up to date" : "rewrote the state machine of \(template)")
     }
 }
 

@@ -176,6 +176,13 @@ package enum ServiceTemplate {
                 "            - {Name: MAIL_FROM, Value: !Ref MailFromAddress}",
             ]
         }
+        if service == .ordering {
+            lines += [
+                "            # The checkout's saga steps: on the state machine (OrderSagaStateMachine), or in ordering (local).",
+                "            - {Name: SAGA_ENGINE, Value: !Ref SagaEngine}",
+                "            - {Name: SAGA_STATE_MACHINE_ARN, Value: !Ref OrderSagaStateMachine}",
+            ]
+        }
         if service == .gateway {
             lines += [
                 "            # Per-address limits key on the visitor, not the load balancer (X-Forwarded-For from these only).",

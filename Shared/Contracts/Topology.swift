@@ -62,7 +62,8 @@ extension BusTopology {
             ],
             publishers: ShopEvents.publishers.reduce(into: [:]) { sources, entry in
                 sources[entry.key.executable] = Array(Set(entry.value.map(\.source))).sorted()
-            }
+            },
+            stateMachine: ShopStateMachine.callbacks
         )
     }
 }

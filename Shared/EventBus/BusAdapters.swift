@@ -1,7 +1,7 @@
 /// The publisher of whichever bus is configured.
 package enum BusPublisher: EventPublisher {
     case local(LocalEventPublisher)
-    case aws(EventBridgePublisher)
+    case aws(StateMachinePublisher<EventBridgePublisher>)
 
     package var eventBusName: String {
         switch self {

@@ -40,7 +40,10 @@ package struct BusServiceHost: Sendable {
     package func consumer<Handler: MessageHandler>(
         _ queue: String, _ handler: Handler, baseBackoff: Duration = .seconds(1), maximumBackoff: Duration = .seconds(60)
     ) -> QueueConsumer<BusQueue, Handler> {
-        QueueConsumer(queue: bus.queue(queue), handler: handler, logger: logger, baseBackoff: baseBackoff, maximumBackoff: maximumBackoff, gate: started, name: queue)
+        QueueConsumer(
+            queue: bus.queue(queue), handler: handler, logger: logger, baseBackoff: baseBackoff, maximumBackoff: maximumBackoff, gate: started, name: queue,
+            callbacks: bus.callbacks
+        )
     }
 
     /// The application: `router` on `host:port`, the shared services plus `services`, and the

@@ -17,6 +17,9 @@ package struct BusSettings: Sendable {
     /// The AWS SDK conventions' variables that are set (`AWS_REGION`, `AWS_ENDPOINT_URL_*`, credentials;
     /// declared in `ShopSettings`), for the AWS clients: they see nothing else of the environment.
     package var environment: [String: String]
+    /// The saga's state machine, for the service that starts its executions (ordering sets it from
+    /// `SAGA_STATE_MACHINE_ARN`; the bus does not read it).
+    package var stateMachineArn: String?
 
     package init(settings: Settings) throws {
         let raw = settings.string("BUS_MODE", default: "local")

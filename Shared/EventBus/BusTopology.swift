@@ -57,12 +57,15 @@ package struct BusTopology: Sendable, Equatable {
     /// The event sources each service may publish (by executable): its task role may put events of
     /// these sources only, so a compromised task cannot forge another service's events.
     package var publishers: [String: [String]]
+    /// How a state machine's task tokens travel with the commands and replies (AWS Step Functions).
+    package var stateMachine: StateMachineCallbacks?
 
-    package init(eventBusName: String, queues: [Queue], rules: [Rule], publishers: [String: [String]] = [:]) {
+    package init(eventBusName: String, queues: [Queue], rules: [Rule], publishers: [String: [String]] = [:], stateMachine: StateMachineCallbacks? = nil) {
         self.eventBusName = eventBusName
         self.queues = queues
         self.rules = rules
         self.publishers = publishers
+        self.stateMachine = stateMachine
     }
 
     /// A work queue read by `consumer`, and its dead-letter queue `<name>-dlq` (kept 14 days).

@@ -10,6 +10,8 @@ package struct EventBusConnection: Sendable {
     package let publisher: BusPublisher
     package let services: [any Service]
     package let readinessChecks: [ReadinessCheck]
+    /// Where the answers to a state machine's task tokens go (aws mode with a declared state machine).
+    package let callbacks: TaskCallbacks?
     private let backend: Backend
 
     private enum Backend: Sendable {
@@ -37,6 +39,7 @@ package struct EventBusConnection: Sendable {
             publisher = .local(bus.publisher(to: settings.eventBusName))
             services = [client, bus.notifier]
             readinessChecks = [.postgres(client, name: "bus", logger: logger)]
+            callbacks = nil
         case .aws:
             let http = HTTPClientService()
             let credentials = CredentialsProvider(environment: settings.environment, httpClient: http.client, logger: logger)
@@ -49,7 +52,13 @@ package struct EventBusConnection: Sendable {
                 targetPrefix: "AmazonSQS", contentType: "application/x-amz-json-1.0", credentials: credentials, httpClient: http.client
             )
             backend = .aws(sqs: sqs, topology: topology)
-            publisher = .aws(EventBridgePublisher(client: events, eventBusName: settings.eventBusName))
+            let stepFunctions = StepFunctionsClient(environment: settings.environment, credentials: credentials, httpClient: http.client)
+            let declaration = topology.stateMachine ?? StateMachineCallbacks(replies: [], doneWhenHandled: [], start: "", stop: "")
+            publisher = .aws(StateMachinePublisher(
+                bus: EventBridgePublisher(client: events, eventBusName: settings.eventBusName), stepFunctions: stepFunctions,
+                declaration: declaration, stateMachineArn: settings.stateMachineArn
+            ))
+            callbacks = topology.stateMachine.map { TaskCallbacks(stepFunctions: stepFunctions, declaration: $0) }
             services = [http]
             let busName = settings.eventBusName
             readinessChecks = [ReadinessCheck("bus") { _ = try await events.call("DescribeEventBus", ["Name": busName], timeout: .seconds(2)) }]

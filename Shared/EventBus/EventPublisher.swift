@@ -9,13 +9,17 @@ package struct PublishEntry: Sendable, Equatable {
     package var detail: JSONValue
     package var time: Date?
     package var resources: [String]
+    /// A state machine's task token this entry answers (`StateMachineCallbacks`): it goes to the
+    /// execution (`SendTaskSuccess`), not onto the bus.
+    package var taskToken: String?
 
-    package init(source: String, detailType: String, detail: JSONValue, time: Date? = nil, resources: [String] = []) {
+    package init(source: String, detailType: String, detail: JSONValue, time: Date? = nil, resources: [String] = [], taskToken: String? = nil) {
         self.source = source
         self.detailType = detailType
         self.detail = detail
         self.time = time
         self.resources = resources
+        self.taskToken = taskToken
     }
 }
 

@@ -76,3 +76,9 @@ extension JSONValue {
         self = try JSONDecoder().decode(JSONValue.self, from: Data(json.utf8))
     }
 }
+
+/// Literals for documents written in code (the state machine's definition).
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
+    package init(stringLiteral value: String) { self = .string(value) }
+    package init(integerLiteral value: Int) { self = .number(Decimal(value)) }
+}

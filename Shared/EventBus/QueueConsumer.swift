@@ -27,11 +27,16 @@ package struct QueueConsumer<Queue: MessageQueue, Handler: MessageHandler>: Serv
     let gate: StartupGate?
     /// The queue's name, for spans.
     let name: String
+    /// Answers to a state machine's task tokens (aws mode): a command that carries one is handled with
+    /// it current (`TaskCallback`).
+    let callbacks: TaskCallbacks?
 
     package init(
         queue: Queue, handler: Handler, logger: Logger, batchSize: Int = 10, waitTime: Duration = .seconds(20),
-        baseBackoff: Duration = .seconds(1), maximumBackoff: Duration = .seconds(60), gate: StartupGate? = nil, name: String = "queue"
+        baseBackoff: Duration = .seconds(1), maximumBackoff: Duration = .seconds(60), gate: StartupGate? = nil, name: String = "queue",
+        callbacks: TaskCallbacks? = nil
     ) {
+        self.callbacks = callbacks
         self.gate = gate
         self.name = name
         self.queue = queue
@@ -102,7 +107,11 @@ package struct QueueConsumer<Queue: MessageQueue, Handler: MessageHandler>: Serv
 
     func handle(_ message: QueueMessage) async -> Bool {
         do {
-            try await handler.handle(message)
+            if let callbacks {
+                try await callbacks.handling(message, detailType: { try? EventEnvelope(json: message.body).detailType }) { try await handler.handle(message) }
+            } else {
+                try await handler.handle(message)
+            }
             // `bus_messages_handled{queue}`: what this process (this replica) handled.
             Counter(label: "bus_messages_handled", dimensions: [("queue", name)]).increment()
             return true

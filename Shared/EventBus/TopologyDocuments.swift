@@ -160,13 +160,13 @@ extension BusTopology {
         return Self.replaceSection(in: withResources, begin: Self.outputsBegin, end: Self.outputsEnd, with: cloudFormationOutputs)
     }
 
-    static func replaceSection(in text: String, begin: String, end: String, with section: String) -> String? {
+    package static func replaceSection(in text: String, begin: String, end: String, with section: String) -> String? {
         guard let start = text.range(of: begin), let stop = text.range(of: end, range: start.upperBound..<text.endIndex) else { return nil }
         return text.replacingCharacters(in: start.lowerBound..<stop.upperBound, with: section)
     }
 
     /// JSON in YAML flow style, keys sorted.
-    static func flowJSON(_ value: JSONValue) -> String {
+    package static func flowJSON(_ value: JSONValue) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let text = String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self)

@@ -88,6 +88,7 @@ package enum ShopSettings {
         .init("AWS_ENDPOINT_URL_EVENTBRIDGE", .text, .none, onBus, "EventBridge's endpoint"),
         .init("AWS_ENDPOINT_URL_SQS", .text, .none, onBus, "SQS's endpoint"),
         .init("AWS_ENDPOINT_URL_SESV2", .text, .none, onBus, "SES's endpoint (notification-service's e-mails in aws mode)"),
+        .init("AWS_ENDPOINT_URL_SFN", .text, .none, onBus, "Step Functions' endpoint (the saga's executions and task tokens in aws mode)"),
         .init("AWS_ACCESS_KEY_ID", .text, .none, onBus, "credentials from the environment (first)"),
         .init("AWS_SECRET_ACCESS_KEY", .text, .none, onBus, secret: true, "credentials from the environment (first)"),
         .init("AWS_SESSION_TOKEN", .text, .none, onBus, secret: true, "credentials from the environment (first)"),
@@ -137,6 +138,8 @@ package enum ShopSettings {
         .init("ORDER_PAYMENT_TIMEOUT_MS", .milliseconds, .described("`ORDER_STEP_TIMEOUT_MS`"), [ordering], "the payment step's deadline"),
         .init("ORDER_TIMEOUT_SCAN_MS", .milliseconds, .value("250"), [ordering], "how often overdue steps are looked for"),
         .init("RETURN_WINDOW_MS", .milliseconds, .value("2592000000"), [ordering], "how long after delivery a return is accepted (30 days)"),
+        .init("SAGA_ENGINE", .text, .value("local"), [ordering], "who runs the checkout's saga steps: `local` (ordering) or `stepfunctions` (the AWS Step Functions state machine; `BUS_MODE=aws` only)"),
+        .init("SAGA_STATE_MACHINE_ARN", .text, .none, [ordering], "the saga's state machine (`OrderSagaStateMachine`) with `SAGA_ENGINE=stepfunctions`"),
         // Payment
         .init("PAYMENT_SLOW_DELAY_MS", .milliseconds, .value("30000"), [payment], "the `0077` test card's delay"),
         .init("PAYMENT_SCAN_MS", .milliseconds, .value("250"), [payment], "how often due slow payments are answered"),

@@ -49,7 +49,16 @@ package enum Timestamp {
 
     package static func parse(_ string: String) -> Date? {
         if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(string) { return date }
-        return try? Date.ISO8601FormatStyle().parse(string)
+        if let date = try? Date.ISO8601FormatStyle().parse(string) { return date }
+        // Other writers (Python's `isoformat`, as in moto's Step Functions): microseconds and `+00:00`.
+        var normalised = string
+        if normalised.hasSuffix("+00:00") { normalised = String(normalised.dropLast(6)) + "Z" }
+        if let dot = normalised.firstIndex(of: "."), let zone = normalised[dot...].firstIndex(where: { !$0.isNumber && $0 != "." }) {
+            let digits = normalised[normalised.index(after: dot)..<zone]
+            if digits.count > 3 { normalised = String(normalised[..<dot]) + "." + digits.prefix(3) + normalised[zone...] }
+        }
+        guard normalised != string else { return nil }
+        return try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(normalised)
     }
 
     /// Now, rounded to whole milliseconds, so a time survives a trip through JSON unchanged.

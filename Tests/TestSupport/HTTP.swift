@@ -100,6 +100,8 @@ package func withMotoServer<T: Sendable>(_ body: @Sendable (String) async throws
     }
     moto.standardOutput = FileHandle.nullDevice
     moto.standardError = FileHandle.nullDevice
+    // The state machines moto executes call its own services at MOTO_PORT.
+    moto.environment = ProcessInfo.processInfo.environment.merging(["MOTO_PORT": "\(port)"]) { $1 }
     try moto.run()
     defer { kill(moto.processIdentifier, SIGKILL); moto.waitUntilExit() }
     let endpoint = "http://127.0.0.1:\(port)"

@@ -12,7 +12,7 @@ package func buildApplication(_ config: OrderingServiceConfig, logger: Logger) a
     let repository = PostgresOrderRepository(client: host.client, logger: logger)
     let saga = SagaRunner(
         repository: repository, stepTimeout: config.stepTimeout, paymentTimeout: config.paymentTimeout,
-        returnWindow: config.returnWindow
+        returnWindow: config.returnWindow, engine: config.sagaEngine
     )
     let router = buildRouter(
         saga: saga, verifier: TokenVerifier(configuration: config.tokens, httpClient: host.http.client, logger: logger),

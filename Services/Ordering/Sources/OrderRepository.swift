@@ -54,12 +54,17 @@ package struct SagaRunner<Repository: OrderRepository>: Sendable {
     package let paymentTimeout: Duration
     /// How long after delivery a return is accepted (`RETURN_WINDOW_MS`).
     package let returnWindow: Duration
+    /// Who sends the checkout's commands and keeps its deadlines (`SAGA_ENGINE`).
+    package let engine: SagaEngine
 
-    package init(repository: Repository, stepTimeout: Duration, paymentTimeout: Duration, returnWindow: Duration = .seconds(30 * 86_400)) {
+    package init(
+        repository: Repository, stepTimeout: Duration, paymentTimeout: Duration, returnWindow: Duration = .seconds(30 * 86_400), engine: SagaEngine = .local
+    ) {
         self.repository = repository
         self.stepTimeout = stepTimeout
         self.paymentTimeout = paymentTimeout
         self.returnWindow = returnWindow
+        self.engine = engine
     }
 
     package enum Outcome: Sendable, Equatable {
@@ -74,15 +79,28 @@ package struct SagaRunner<Repository: OrderRepository>: Sendable {
 
     package func apply(_ event: SagaEvent, on store: any SagaStore) async throws -> Outcome {
         guard let state = try await store.state() else { return .unknownOrder }
-        guard let decision = OrderSaga.decide(state, event) else { return .ignored }
-        let entries = try OrderSaga.entries(
-            decision.commands, for: state, cancellationReason: decision.cancellationReason ?? state.cancellationReason
-        )
-        let deadline: Date? = switch decision.deadline {
+        guard var decision = OrderSaga.decide(state, event) else {
+            if engine == .stepFunctions, let report = TaskCallback.current, OrderSagaMachine.movedOn(state, event) {
+                report.refuse(error: ShopStateMachine.movedOn, cause: "the order is \(state.status.rawValue)")
+            }
+            return .ignored
+        }
+        var entries: [PublishEntry] = []
+        var deadline: Date? = switch decision.deadline {
         case .none: nil
         case .step: Date() + stepTimeout.timeInterval
         case .payment: Date() + paymentTimeout.timeInterval
         }
+        if engine == .stepFunctions {
+            let plan = try OrderSagaMachine.plan(state, event, decision, report: TaskCallback.current)
+            decision.commands = plan.commands
+            entries = plan.entries
+            // The state machine's `TimeoutSeconds` are the deadlines.
+            deadline = nil
+        }
+        entries = try OrderSaga.entries(
+            decision.commands, for: state, cancellationReason: decision.cancellationReason ?? state.cancellationReason
+        ) + entries
         try await store.apply(decision, entries: entries, deadline: deadline)
         recordStepDuration(state, decision: decision)
         return .applied(decision)

@@ -23,6 +23,8 @@ package struct OrderingServiceConfig: Sendable {
     package var timeoutScanInterval: Duration
     /// How long after delivery a customer may return an order.
     package var returnWindow: Duration
+    /// Who runs the checkout's saga steps: ordering (`local`) or the Step Functions state machine.
+    package var sagaEngine: SagaEngine
 
     package init(settings: Settings = Settings()) throws {
         host = settings.string("HOST", default: "127.0.0.1")
@@ -37,5 +39,15 @@ package struct OrderingServiceConfig: Sendable {
         paymentTimeout = try settings.milliseconds("ORDER_PAYMENT_TIMEOUT_MS", default: Int(stepTimeout.timeInterval * 1000))
         timeoutScanInterval = try settings.milliseconds("ORDER_TIMEOUT_SCAN_MS", default: 250)
         returnWindow = try settings.milliseconds("RETURN_WINDOW_MS", default: 30 * 86_400_000)
+        let engine = settings.string("SAGA_ENGINE", default: SagaEngine.local.rawValue)
+        guard let sagaEngine = SagaEngine(rawValue: engine) else {
+            throw SettingsError(key: "SAGA_ENGINE", value: engine, expected: SagaEngine.allCases.map(\.rawValue).joined(separator: " or "))
+        }
+        self.sagaEngine = sagaEngine
+        bus.stateMachineArn = settings.optionalString("SAGA_STATE_MACHINE_ARN")
+        if sagaEngine == .stepFunctions {
+            guard bus.mode == .aws else { throw SettingsError(key: "SAGA_ENGINE", value: engine, expected: "local unless BUS_MODE=aws") }
+            guard bus.stateMachineArn != nil else { throw SettingsError(key: "SAGA_STATE_MACHINE_ARN", value: "", expected: "the state machine's ARN with SAGA_ENGINE=stepfunctions") }
+        }
     }
 }

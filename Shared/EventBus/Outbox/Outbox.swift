@@ -53,6 +53,8 @@ package enum Outbox {
         // the previous version, still running during a rolling update, can go on storing events;
         // a later migration drops the column.
         Migration("outbox_006", ["ALTER TABLE outbox ALTER COLUMN event_bus DROP NOT NULL"]),
+        // The task token a reply answers (a Step Functions execution waits for it); null for events.
+        Migration("outbox_007", ["ALTER TABLE outbox ADD COLUMN task_token TEXT"]),
     ]
 
     /// Records `entry` on `connection`, which must be inside the caller's transaction (one begun with
@@ -73,17 +75,17 @@ package enum Outbox {
         statement.with(insertSQL(as: name, firstParameter: first, onlyIf: condition))
     }
 
-    /// The insert as SQL: `name AS (…)` reading its five parameters from `$first` on
+    /// The insert as SQL: `name AS (…)` reading its six parameters from `$first` on
     /// (`appendBindings` binds them, in order), and storing nothing unless `condition` (prepared
     /// statements put it in their text; `insert` in a `SQLStatement`).
     package static func insertSQL(as name: String, firstParameter first: Int, onlyIf condition: String? = nil) -> String {
         let p = bindingDataTypes.indices.map { "$\(first + $0)" }
         return """
             \(name) AS (
-                INSERT INTO outbox (source, detail_type, detail, event_time, trace_context)
-                SELECT e.source, e.type, e.detail, e.time, \(p[4])::text
-                FROM unnest(\(p[0])::text[], \(p[1])::text[], \(p[2])::text[], \(p[3])::timestamptz[])
-                     WITH ORDINALITY AS e(source, type, detail, time, n)
+                INSERT INTO outbox (source, detail_type, detail, event_time, trace_context, task_token)
+                SELECT e.source, e.type, e.detail, e.time, \(p[4])::text, nullif(e.token, '')
+                FROM unnest(\(p[0])::text[], \(p[1])::text[], \(p[2])::text[], \(p[3])::timestamptz[], \(p[5])::text[])
+                     WITH ORDINALITY AS e(source, type, detail, time, token, n)
                 \(condition.map { "WHERE " + $0 } ?? "")
                 ORDER BY e.n
                 RETURNING id
@@ -91,24 +93,28 @@ package enum Outbox {
             """
     }
 
-    /// The types of the five parameters `appendBindings` binds, for a prepared statement's
+    /// The types of the six parameters `appendBindings` binds, for a prepared statement's
     /// `bindingDataTypes` (put them last, so that the statement's own parameters keep their numbers).
-    package static let bindingDataTypes: [PostgresDataType] = [.textArray, .textArray, .textArray, .timestamptzArray, .text]
+    package static let bindingDataTypes: [PostgresDataType] = [.textArray, .textArray, .textArray, .timestamptzArray, .text, .textArray]
 
-    /// Binds `entries` for `insertSQL` (five parameters).
+    /// Binds `entries` for `insertSQL` (six parameters). A reply to the command being handled takes
+    /// its task token (`TaskCallback.current`) unless the entry names one.
     package static func appendBindings(_ entries: [PublishEntry], to bindings: inout PostgresBindings) throws {
-        var sources: [String] = [], types: [String] = [], details: [String] = [], times: [Date] = []
+        var sources: [String] = [], types: [String] = [], details: [String] = [], times: [Date] = [], tokens: [String] = []
+        let callback = TaskCallback.current
         for entry in entries {
             sources.append(entry.source)
             types.append(entry.detailType)
             details.append(String(decoding: try JSONValue.encoder.encode(entry.detail), as: UTF8.self))
             times.append(entry.time ?? Date())
+            tokens.append(entry.taskToken ?? callback?.token(answeredBy: entry.detailType) ?? "")
         }
         bindings.append(sources)
         bindings.append(types)
         bindings.append(details)
         bindings.append(times)
         try bindings.append(ShopTracing.currentTraceparent())
+        bindings.append(tokens)
     }
 
     /// Events not yet published, oldest first.

@@ -66,7 +66,7 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
                 // `traceparent` goes in the detail (EventBridge passes no trace headers to targets).
                 var spans: [any Span] = []
                 defer { for span in spans { span.end() } }
-                for (id, source, detailType, detail, time, trace) in taken {
+                for (id, source, detailType, detail, time, trace, token) in taken {
                     ids.append(id)
                     var value = (try? JSONDecoder().decode(JSONValue.self, from: Data(detail.utf8))) ?? .string(detail)
                     if let trace, case .object(var members) = value {
@@ -78,7 +78,7 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
                         members["traceparent"] = ShopTracing.traceparent(of: span).map(JSONValue.string) ?? .string(trace)
                         value = .object(members)
                     }
-                    entries.append(PublishEntry(source: source, detailType: detailType, detail: value, time: time))
+                    entries.append(PublishEntry(source: source, detailType: detailType, detail: value, time: time, taskToken: token))
                 }
                 guard !entries.isEmpty else { return 0 }
                 let results: [PublishResult]
@@ -145,17 +145,17 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
 /// Takes the oldest rows that are due, none another relay holds: deletes them, in the relay's
 /// transaction, which commits without waiting for the disk (prepared once per connection).
 struct OutboxTake: PostgresPreparedStatement {
-    static let name = "outbox_take_v3"
+    static let name = "outbox_take_v4"
     static let sql = """
         DELETE FROM outbox WHERE id = ANY(ARRAY(
             SELECT id FROM outbox
             WHERE published_at IS NULL AND next_attempt_at <= now() AND set_config('synchronous_commit', 'off', true) IS NOT NULL
             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
         ))
-        RETURNING id, source, detail_type, detail, event_time, trace_context
+        RETURNING id, source, detail_type, detail, event_time, trace_context, task_token
         """
     static let bindingDataTypes: [PostgresDataType] = [.int8]
-    typealias Row = (Int64, String, String, String, Date, String?)
+    typealias Row = (Int64, String, String, String, Date, String?, String?)
     let limit: Int
 
     func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: limit) }

@@ -1,0 +1,150 @@
+import Contracts
+import EventBus
+import Foundation
+import Testing
+import TestSupport
+
+/// The order saga on AWS Step Functions (`SAGA_ENGINE=stepfunctions`) against moto with state machine
+/// execution switched on, next to the local engine on the same AWS bus: the definition is the
+/// template's (`bus asl`), each engine runs the same four orders, and their histories must agree.
+@Suite(.serialized) struct StepFunctionsSagaTests {
+    /// What a client sees of one order, and what it did to stock and money.
+    struct Outcome: Equatable, Sendable, CustomStringConvertible {
+        var history: [String]
+        var cancellationReason: String?
+        var payment: String
+        var description: String { "\(history.joined(separator: " → ")) | reason \(cancellationReason ?? "-") | payment \(payment)" }
+    }
+
+    static let cases: [(name: String, quantity: Int, card: String)] = [
+        ("approved", 2, "4242424242424242"),
+        ("declined", 1, "4000000000000002"),
+        ("outOfStock", 50, "4242424242424242"),
+        ("lateApproval", 1, "4000000000000077"),
+    ]
+
+    /// Runs the four orders on one engine; returns each case's outcome and the stock left.
+    static func run(engine: String) async throws -> (outcomes: [String: Outcome], stock: Int, executions: [String]) {
+        try await withMotoServer { endpoint in
+            let configured = try await HTTP.send(.POST, "\(endpoint)/moto-api/config", #"{"stepfunctions":{"execute_state_machine":true}}"#)
+            #expect(configured.status == 201)
+            let queues = try await declareTopology(try JSONValue.encoder.encode(BusTopology.shop(visibilityTimeout: .seconds(2), maxReceiveCount: 5).json), inMoto: endpoint)
+            func boto(_ script: String, _ arguments: String...) async throws -> String {
+                try await runTool("python3", ["-c", """
+                    import boto3, json, sys
+                    sfn = boto3.client('stepfunctions', endpoint_url=sys.argv[1], region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')
+                    \(script)
+                    """, endpoint] + arguments)
+            }
+            var environment = SagaTests.sagaSettings.merging([
+                "BUS_MODE": "aws", "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                // The template's deadlines (the definition's TimeoutSeconds); the slow card answers after the payment's.
+                "ORDER_STEP_TIMEOUT_MS": "10000", "ORDER_PAYMENT_TIMEOUT_MS": "10000", "PAYMENT_SLOW_DELAY_MS": "15000",
+                "SAGA_ENGINE": engine,
+            ]) { $1 }
+            var stateMachineArn = ""
+            if engine == "stepfunctions" {
+                // The template's definition, its substitutions made as CloudFormation makes them.
+                var definition = try await runTool(ServiceProcess.binDirectory.appendingPathComponent("bus").path, ["asl"])
+                for (name, url) in queues { definition = definition.replacingOccurrences(of: "${\(BusTopology.logicalID(queue: name))Url}", with: url) }
+                definition = definition.replacingOccurrences(of: "${Region}", with: "us-east-1")
+                #expect(!definition.contains("${"), "every substitution made")
+                let file = FileManager.default.temporaryDirectory.appendingPathComponent("swn-saga-\(UUID().uuidString).json")
+                try Data(definition.utf8).write(to: file)
+                defer { try? FileManager.default.removeItem(at: file) }
+                stateMachineArn = try await boto("""
+                    print(sfn.create_state_machine(name='order-saga', definition=open(sys.argv[2]).read(), type='STANDARD',
+                          roleArn='arn:aws:iam::123456789012:role/order-saga')['stateMachineArn'])
+                    """, file.path).trimmingCharacters(in: .whitespacesAndNewlines)
+                environment["SAGA_STATE_MACHINE_ARN"] = stateMachineArn
+            }
+            return try await TestDatabase.with { productDB in
+            try await TestDatabase.with { basketDB in
+            try await TestDatabase.with { orderingDB in
+            try await TestDatabase.with { paymentDB in
+                let product = try await ServiceProcess("product-service", port: try freePort(), environment: environment.merging(["DATABASE_URL": productDB.url]) { $1 })
+                defer { product.terminate() }
+                let basket = try await ServiceProcess("basket-service", port: try freePort(), environment: environment.merging([
+                    "DATABASE_URL": basketDB.url, "PRODUCT_SERVICE_URL": product.baseURL,
+                ]) { $1 })
+                defer { basket.terminate() }
+                let ordering = try await ServiceProcess("ordering-service", port: try freePort(), environment: environment.merging(["DATABASE_URL": orderingDB.url]) { $1 })
+                defer { ordering.terminate() }
+                let payment = try await ServiceProcess("payment-service", port: try freePort(), environment: environment.merging(["DATABASE_URL": paymentDB.url]) { $1 })
+                defer { payment.terminate() }
+                let shop = SagaTests.Shop(product: product, basket: basket, ordering: ordering, payment: payment, databases: [:])
+                let kettle = try await SagaTests.createProduct(shop, stock: 5)
+
+                var outcomes: [String: Outcome] = [:]
+                try await withThrowingTaskGroup(of: (String, Outcome).self) { group in
+                    for (name, quantity, card) in cases {
+                        group.addTask {
+                            let user = "sf-\(engine)-\(name)".lowercased()
+                            let orderId = try await SagaTests.order(shop, user: user, lines: [(kettle, quantity)], card: card)
+                            let order = try await SagaTests.finished(shop, user: user, orderId, timeout: .seconds(60))
+                            if name == "lateApproval" {
+                                // The late approval is refunded.
+                                try await CheckoutToOrderTests.waitFor("the late charge of \(user) refunded") {
+                                    try await SagaTests.payment(shop, orderId).body["status"] == .string("Refunded")
+                                }
+                            }
+                            let paid = try await SagaTests.payment(shop, orderId)
+                            let history: [String] = order["statusHistory"].flatMap { value -> [String]? in
+                                guard case .array(let items) = value else { return nil }
+                                return items.map { item in
+                                    let status = if case .string(let text)? = item["status"] { text } else { "?" }
+                                    if case .string(let reason)? = item["reason"] { return "\(status) (\(reason))" }
+                                    return status
+                                }
+                            } ?? []
+                            let reason: String? = if case .string(let text)? = order["cancellationReason"] { text } else { nil }
+                            let charged: String = if case .string(let text)? = paid.body["status"] { text } else { "?" }
+                            let payment = paid.status == 404 ? "never charged" : charged
+                            return (name, Outcome(history: history, cancellationReason: reason, payment: payment))
+                        }
+                    }
+                    for try await (name, outcome) in group { outcomes[name] = outcome }
+                }
+                // Everything the cancelled orders reserved comes back: 5 − 2 (the approved order).
+                try await CheckoutToOrderTests.waitFor("the stock of \(engine) back to 3") { try await SagaTests.stock(shop, kettle) == 3 }
+                var executions: [String] = []
+                if engine == "stepfunctions" {
+                    let listed = try await boto("""
+                        arn = sys.argv[2]
+                        for e in sfn.list_executions(stateMachineArn=arn)['executions']:
+                            print(e['name'], e['status'])
+                        """, stateMachineArn)
+                    executions = listed.split(separator: "\n").map(String.init).sorted()
+                }
+                return (outcomes, try await SagaTests.stock(shop, kettle), executions)
+            }}}}
+        }
+    }
+
+    @Test func theSagaOnStepFunctionsGivesTheLocalEnginesHistories() async throws {
+        async let local = Self.run(engine: "local")
+        async let stepFunctions = Self.run(engine: "stepfunctions")
+        let (onLocal, onStepFunctions) = try await (local, stepFunctions)
+        for (name, _, _) in Self.cases {
+            print("StepFunctions saga, \(name):\n  local          \(onLocal.outcomes[name]?.description ?? "-")\n  stepfunctions  \(onStepFunctions.outcomes[name]?.description ?? "-")")
+            #expect(onLocal.outcomes[name] == onStepFunctions.outcomes[name], "\(name): the two engines disagree")
+        }
+        print("StepFunctions saga, executions: \(onStepFunctions.executions)")
+        #expect(onLocal.outcomes["approved"]?.history == ["Pending", "StockReserved", "Paid", "Completed"])
+        #expect(onLocal.outcomes["declined"]?.cancellationReason == "PaymentDeclined")
+        #expect(onLocal.outcomes["outOfStock"]?.cancellationReason == "OutOfStock")
+        #expect(onLocal.outcomes["outOfStock"]?.payment == "never charged")
+        #expect(onLocal.outcomes["lateApproval"]?.cancellationReason == "StepTimeout")
+        #expect(onLocal.outcomes["lateApproval"]?.payment == "Refunded")
+        // One execution per checkout: the completed one succeeded, the three cancelled ones failed.
+        #expect(onStepFunctions.executions.count == 4, "\(onStepFunctions.executions)")
+        #expect(onStepFunctions.executions.filter { $0.hasSuffix(" SUCCEEDED") }.count == 1, "\(onStepFunctions.executions)")
+        #expect(onStepFunctions.executions.filter { $0.hasSuffix(" FAILED") }.count == 3, "\(onStepFunctions.executions)")
+    }
+
+    @Test func theTemplateCarriesTheRenderedStateMachine() async throws {
+        let checked = try await runTool(ServiceProcess.binDirectory.appendingPathComponent("bus").path, ["asl", "--check", "--template", repositoryRoot.appendingPathComponent("deploy/aws/template.yaml").path])
+        #expect(checked.contains("is the rendering of OrderSaga"), "\(checked)")
+    }
+}
