@@ -83,12 +83,18 @@ struct StateMachine: ParsableCommand {
         abstract: "The order saga as an Amazon States Language state machine, rendered from OrderSaga: print the definition, or rewrite the template's state machine section (a test compares)."
     )
     @Option(help: "The template.") var template = "deploy/aws/template.yaml"
-    @Flag(help: "Rewrite the template's state machine section.") var write = false
-    @Flag(help: "Exit 1 when the template's state machine differs from the rendering.") var check = false
+    @Option(help: "The README (its diagram of the state machine).") var readme = "README.md"
+    @Flag(help: "Rewrite the template's state machine section and the README's diagram.") var write = false
+    @Flag(help: "Exit 1 when the template's state machine or the README's diagram differs from the rendering.") var check = false
+    @Option(help: "The stock step's TimeoutSeconds in milliseconds, for a printed definition (default: ORDER_STEP_TIMEOUT_MS's default).")
+    var stepTimeoutMs: Int?
+    @Option(help: "The payment step's, likewise (default: the stock step's).") var paymentTimeoutMs: Int?
 
     func run() throws {
-        let timeouts = OrderSagaMachine.defaultTimeouts
+        var timeouts = OrderSagaMachine.defaultTimeouts
         guard write || check else {
+            if let stepTimeoutMs { timeouts = (.milliseconds(stepTimeoutMs), .milliseconds(stepTimeoutMs)) }
+            if let paymentTimeoutMs { timeouts.payment = .milliseconds(paymentTimeoutMs) }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
             let definition = OrderSagaMachine.definition(stepTimeout: timeouts.step, paymentTimeout: timeouts.payment)
@@ -98,15 +104,25 @@ struct StateMachine: ParsableCommand {
         guard let updated = OrderSagaMachine.updating(current) else {
             throw ValidationError("\(template) lacks the markers \(OrderSagaMachine.begin) … \(OrderSagaMachine.end)")
         }
+        // The README's diagram of the same definition.
+        let diagram = OrderSagaMachine.mermaid(OrderSagaMachine.definition(stepTimeout: timeouts.step, paymentTimeout: timeouts.payment))
+        let readmeText = try String(contentsOfFile: readme, encoding: .utf8)
+        guard let readmeUpdated = BusTopology.replaceSection(
+            in: readmeText, begin: OrderSagaMachine.diagramBegin, end: OrderSagaMachine.diagramEnd,
+            with: OrderSagaMachine.diagramBegin + "\n" + diagram + "\n" + OrderSagaMachine.diagramEnd
+        ) else {
+            throw ValidationError("\(readme) lacks the markers \(OrderSagaMachine.diagramBegin) … \(OrderSagaMachine.diagramEnd)")
+        }
         if check {
-            guard updated == current else {
-                FileHandle.standardError.write(Data("\(template)'s state machine differs from OrderSaga; run `swift run bus asl --write`\n".utf8))
+            guard updated == current, readmeUpdated == readmeText else {
+                FileHandle.standardError.write(Data("the state machine of \(template) or \(readme) differs from OrderSaga; run `swift run bus asl --write`\n".utf8))
                 throw ExitCode(1)
             }
-            return print("\(template)'s state machine is the rendering of OrderSaga")
+            return print("\(template)'s state machine and \(readme)'s diagram are the rendering of OrderSaga")
         }
         if updated != current { try updated.write(toFile: template, atomically: true, encoding: .utf8) }
-        print(updated == current ? "\(template) is up to date" : "rewrote the state machine of \(template)")
+        if readmeUpdated != readmeText { try readmeUpdated.write(toFile: readme, atomically: true, encoding: .utf8) }
+        print(updated == current && readmeUpdated == readmeText ? "\(template) and \(readme) are up to date" : "rewrote the state machine of \(template) and its diagram in \(readme)")
     }
 }
 

@@ -356,3 +356,44 @@ extension OrderSagaMachine {
         return text
     }
 }
+
+extension OrderSagaMachine {
+    package static let diagramBegin = "<!-- saga state machine: rendered by `swift run bus asl --write` -->"
+    package static let diagramEnd = "<!-- /saga state machine -->"
+
+    /// The definition as a Mermaid state diagram (the README's picture of the state machine).
+    package static func mermaid(_ definition: JSONValue) -> String {
+        guard case .object(let states)? = definition["States"], case .string(let start)? = definition["StartAt"] else { return "" }
+        func id(_ name: String) -> String { name.filter { $0.isLetter || $0.isNumber } }
+        func text(_ value: JSONValue?) -> String? { if case .string(let text)? = value { text } else { nil } }
+        var lines = ["```mermaid", "stateDiagram-v2"]
+        var edges: [String] = ["    [*] --> \(id(start))"]
+        for (name, state) in states.sorted(by: { $0.key < $1.key }) {
+            let type = text(state["Type"]) ?? ""
+            switch type {
+            case "Choice":
+                lines.append("    state \(id(name)) <<choice>>")
+            case "Task":
+                let waits = if case .number(let seconds)? = state["TimeoutSeconds"] { " (≤ \(seconds) s)" } else { "" }
+                lines.append("    state \"\(name)\(waits)\" as \(id(name))")
+            case "Fail":
+                lines.append("    state \"\(name) · \(text(state["Error"]) ?? "")\" as \(id(name))")
+            default:
+                lines.append("    state \"\(name)\" as \(id(name))")
+            }
+            if let next = text(state["Next"]) { edges.append("    \(id(name)) --> \(id(next))") }
+            if case .array(let choices)? = state["Choices"] {
+                for choice in choices { if let next = text(choice["Next"]) { edges.append("    \(id(name)) --> \(id(next)): \(text(choice["StringEquals"]) ?? "")") } }
+            }
+            if let next = text(state["Default"]) { edges.append("    \(id(name)) --> \(id(next)): otherwise") }
+            if case .array(let catches)? = state["Catch"] {
+                for caught in catches {
+                    let errors = if case .array(let names)? = caught["ErrorEquals"] { names.compactMap(text).joined(separator: ", ") } else { "" }
+                    if let next = text(caught["Next"]) { edges.append("    \(id(name)) --> \(id(next)): \(errors)") }
+                }
+            }
+            if type == "Succeed" || type == "Fail" { edges.append("    \(id(name)) --> [*]") }
+        }
+        return (lines + edges + ["```"]).joined(separator: "\n")
+    }
+}

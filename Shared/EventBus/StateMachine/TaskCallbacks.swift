@@ -57,7 +57,7 @@ package final class TaskCallback: Sendable {
         refusal.withLock { $0 = (error, cause) }
     }
 
-    var refused: (error: String, cause: String)? { refusal.withLock { $0 } }
+    package var refused: (error: String, cause: String)? { refusal.withLock { $0 } }
 
     /// The `taskToken` member of a message body (the state machine puts it next to the envelope's fields).
     package static func token(in body: String) -> String? {
