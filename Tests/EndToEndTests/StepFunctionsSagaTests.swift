@@ -26,30 +26,44 @@ import TestSupport
     static let stepTimeoutMs = 30_000
     static let paymentTimeoutMs = 12_000
 
-    /// Runs the four orders on one engine; returns each case's outcome and the stock left.
-    static func run(engine: String) async throws -> (outcomes: [String: Outcome], stock: Int, executions: [String]) {
+    /// What a test gets: the shop on the AWS bus of a moto server, and a way to ask Step Functions.
+    struct AWSShop: Sendable {
+        var shop: SagaTests.Shop
+        var stateMachineArn: String
+        var endpoint: String
+
+        /// Each execution of the state machine: its status and the states it entered, in order.
+        func executions() async throws -> [String] {
+            let listed = try await runTool("python3", ["-c", """
+                import boto3, sys
+                sfn = boto3.client('stepfunctions', endpoint_url=sys.argv[1], region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')
+                for e in sfn.list_executions(stateMachineArn=sys.argv[2])['executions']:
+                    events = sfn.get_execution_history(executionArn=e['executionArn'], maxResults=1000)['events']
+                    entered = [x['stateEnteredEventDetails']['name'] for x in events if 'stateEnteredEventDetails' in x]
+                    print(e['status'], ' → '.join(entered))
+                """, endpoint, stateMachineArn])
+            return listed.split(separator: "\n").map(String.init).sorted()
+        }
+    }
+
+    /// product, basket, ordering and payment on the AWS bus of a fresh moto server (state machine
+    /// execution on), the saga run by `engine`; with `stepfunctions`, the state machine is the
+    /// template's definition (these deadlines), its substitutions made as CloudFormation makes them.
+    static func withShop<T: Sendable>(
+        engine: String, stepTimeoutMs: Int = stepTimeoutMs, paymentTimeoutMs: Int = paymentTimeoutMs, _ body: @Sendable (AWSShop) async throws -> T
+    ) async throws -> T {
         try await withMotoServer { endpoint in
             let configured = try await HTTP.send(.POST, "\(endpoint)/moto-api/config", #"{"stepfunctions":{"execute_state_machine":true}}"#)
             #expect(configured.status == 201)
             let queues = try await declareTopology(try JSONValue.encoder.encode(BusTopology.shop(visibilityTimeout: .seconds(2), maxReceiveCount: 5).json), inMoto: endpoint)
-            func boto(_ script: String, _ arguments: String...) async throws -> String {
-                try await runTool("python3", ["-c", """
-                    import boto3, json, sys
-                    sfn = boto3.client('stepfunctions', endpoint_url=sys.argv[1], region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')
-                    \(script)
-                    """, endpoint] + arguments)
-            }
             var environment = SagaTests.sagaSettings.merging([
                 "BUS_MODE": "aws", "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1",
                 "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                // The deadlines (the definition's TimeoutSeconds): long for the stock, so that a loaded machine
-                // (suites run in parallel) never hits it by accident; the slow card answers after the payment's.
                 "ORDER_STEP_TIMEOUT_MS": "\(stepTimeoutMs)", "ORDER_PAYMENT_TIMEOUT_MS": "\(paymentTimeoutMs)", "PAYMENT_SLOW_DELAY_MS": "20000",
                 "SAGA_ENGINE": engine,
             ]) { $1 }
             var stateMachineArn = ""
             if engine == "stepfunctions" {
-                // The template's definition (with these deadlines), its substitutions made as CloudFormation makes them.
                 var definition = try await runTool(ServiceProcess.binDirectory.appendingPathComponent("bus").path, [
                     "asl", "--step-timeout-ms", "\(stepTimeoutMs)", "--payment-timeout-ms", "\(paymentTimeoutMs)",
                 ])
@@ -59,74 +73,77 @@ import TestSupport
                 let file = FileManager.default.temporaryDirectory.appendingPathComponent("swn-saga-\(UUID().uuidString).json")
                 try Data(definition.utf8).write(to: file)
                 defer { try? FileManager.default.removeItem(at: file) }
-                stateMachineArn = try await boto("""
+                stateMachineArn = try await runTool("python3", ["-c", """
+                    import boto3, sys
+                    sfn = boto3.client('stepfunctions', endpoint_url=sys.argv[1], region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')
                     print(sfn.create_state_machine(name='order-saga', definition=open(sys.argv[2]).read(), type='STANDARD',
                           roleArn='arn:aws:iam::123456789012:role/order-saga')['stateMachineArn'])
-                    """, file.path).trimmingCharacters(in: .whitespacesAndNewlines)
+                    """, endpoint, file.path]).trimmingCharacters(in: .whitespacesAndNewlines)
                 environment["SAGA_STATE_MACHINE_ARN"] = stateMachineArn
             }
+            let settings = environment
             return try await TestDatabase.with { productDB in
             try await TestDatabase.with { basketDB in
             try await TestDatabase.with { orderingDB in
             try await TestDatabase.with { paymentDB in
-                let product = try await ServiceProcess("product-service", port: try freePort(), environment: environment.merging(["DATABASE_URL": productDB.url]) { $1 })
+                let product = try await ServiceProcess("product-service", port: try freePort(), environment: settings.merging(["DATABASE_URL": productDB.url]) { $1 })
                 defer { product.terminate() }
-                let basket = try await ServiceProcess("basket-service", port: try freePort(), environment: environment.merging([
+                let basket = try await ServiceProcess("basket-service", port: try freePort(), environment: settings.merging([
                     "DATABASE_URL": basketDB.url, "PRODUCT_SERVICE_URL": product.baseURL,
                 ]) { $1 })
                 defer { basket.terminate() }
-                let ordering = try await ServiceProcess("ordering-service", port: try freePort(), environment: environment.merging(["DATABASE_URL": orderingDB.url]) { $1 })
+                let ordering = try await ServiceProcess("ordering-service", port: try freePort(), environment: settings.merging(["DATABASE_URL": orderingDB.url]) { $1 })
                 defer { ordering.terminate() }
-                let payment = try await ServiceProcess("payment-service", port: try freePort(), environment: environment.merging(["DATABASE_URL": paymentDB.url]) { $1 })
+                let payment = try await ServiceProcess("payment-service", port: try freePort(), environment: settings.merging(["DATABASE_URL": paymentDB.url]) { $1 })
                 defer { payment.terminate() }
-                let shop = SagaTests.Shop(product: product, basket: basket, ordering: ordering, payment: payment, databases: [:])
-                let kettle = try await SagaTests.createProduct(shop, stock: 5)
-
-                var outcomes: [String: Outcome] = [:]
-                try await withThrowingTaskGroup(of: (String, Outcome).self) { group in
-                    for (name, quantity, card) in cases {
-                        group.addTask {
-                            let user = "sf-\(engine)-\(name)".lowercased()
-                            let orderId = try await SagaTests.order(shop, user: user, lines: [(kettle, quantity)], card: card)
-                            let order = try await SagaTests.finished(shop, user: user, orderId, timeout: .seconds(60))
-                            if name == "lateApproval" {
-                                // The late approval is refunded.
-                                try await CheckoutToOrderTests.waitFor("the late charge of \(user) refunded") {
-                                    try await SagaTests.payment(shop, orderId).body["status"] == .string("Refunded")
-                                }
-                            }
-                            let paid = try await SagaTests.payment(shop, orderId)
-                            let history: [String] = order["statusHistory"].flatMap { value -> [String]? in
-                                guard case .array(let items) = value else { return nil }
-                                return items.map { item in
-                                    let status = if case .string(let text)? = item["status"] { text } else { "?" }
-                                    if case .string(let reason)? = item["reason"] { return "\(status) (\(reason))" }
-                                    return status
-                                }
-                            } ?? []
-                            let reason: String? = if case .string(let text)? = order["cancellationReason"] { text } else { nil }
-                            let charged: String = if case .string(let text)? = paid.body["status"] { text } else { "?" }
-                            let payment = paid.status == 404 ? "never charged" : charged
-                            return (name, Outcome(history: history, cancellationReason: reason, payment: payment))
-                        }
-                    }
-                    for try await (name, outcome) in group { outcomes[name] = outcome }
-                }
-                // Everything the cancelled orders reserved comes back: 5 − 2 (the approved order).
-                try await CheckoutToOrderTests.waitFor("the stock of \(engine) back to 3") { try await SagaTests.stock(shop, kettle) == 3 }
-                var executions: [String] = []
-                if engine == "stepfunctions" {
-                    let listed = try await boto("""
-                        arn = sys.argv[2]
-                        for e in sfn.list_executions(stateMachineArn=arn)['executions']:
-                            events = sfn.get_execution_history(executionArn=e['executionArn'], maxResults=1000)['events']
-                            entered = [x['stateEnteredEventDetails']['name'] for x in events if 'stateEnteredEventDetails' in x]
-                            print(e['status'], ' → '.join(entered))
-                        """, stateMachineArn)
-                    executions = listed.split(separator: "\n").map(String.init).sorted()
-                }
-                return (outcomes, try await SagaTests.stock(shop, kettle), executions)
+                let shop = SagaTests.Shop(product: product, basket: basket, ordering: ordering, payment: payment, databases: [
+                    "product": productDB.url, "basket": basketDB.url, "ordering": orderingDB.url, "payment": paymentDB.url,
+                ])
+                return try await body(AWSShop(shop: shop, stateMachineArn: stateMachineArn, endpoint: endpoint))
             }}}}
+        }
+    }
+
+    /// Runs the four orders on one engine; returns each case's outcome, the stock left and the executions.
+    static func run(engine: String) async throws -> (outcomes: [String: Outcome], stock: Int, executions: [String]) {
+        try await withShop(engine: engine) { aws in
+            let shop = aws.shop
+            let kettle = try await SagaTests.createProduct(shop, stock: 5)
+
+            var outcomes: [String: Outcome] = [:]
+            try await withThrowingTaskGroup(of: (String, Outcome).self) { group in
+                for (name, quantity, card) in cases {
+                    group.addTask {
+                        let user = "sf-\(engine)-\(name)".lowercased()
+                        let orderId = try await SagaTests.order(shop, user: user, lines: [(kettle, quantity)], card: card)
+                        let order = try await SagaTests.finished(shop, user: user, orderId, timeout: .seconds(60))
+                        if name == "lateApproval" {
+                            // The late approval is refunded.
+                            try await CheckoutToOrderTests.waitFor("the late charge of \(user) refunded") {
+                                try await SagaTests.payment(shop, orderId).body["status"] == .string("Refunded")
+                            }
+                        }
+                        let paid = try await SagaTests.payment(shop, orderId)
+                        let history: [String] = order["statusHistory"].flatMap { value -> [String]? in
+                            guard case .array(let items) = value else { return nil }
+                            return items.map { item in
+                                let status = if case .string(let text)? = item["status"] { text } else { "?" }
+                                if case .string(let reason)? = item["reason"] { return "\(status) (\(reason))" }
+                                return status
+                            }
+                        } ?? []
+                        let reason: String? = if case .string(let text)? = order["cancellationReason"] { text } else { nil }
+                        let charged: String = if case .string(let text)? = paid.body["status"] { text } else { "?" }
+                        let payment = paid.status == 404 ? "never charged" : charged
+                        return (name, Outcome(history: history, cancellationReason: reason, payment: payment))
+                    }
+                }
+                for try await (name, outcome) in group { outcomes[name] = outcome }
+            }
+            // Everything the cancelled orders reserved comes back: 5 − 2 (the approved order).
+            try await CheckoutToOrderTests.waitFor("the stock of \(engine) back to 3") { try await SagaTests.stock(shop, kettle) == 3 }
+            let executions = engine == "stepfunctions" ? try await aws.executions() : []
+            return (outcomes, try await SagaTests.stock(shop, kettle), executions)
         }
     }
 
@@ -153,6 +170,60 @@ import TestSupport
             "FAILED ReserveStock → ReserveStock answered → Record StockReserved → ChargePayment → Record ChargePayment timed out → RefundPayment after ChargePayment timed out → ReleaseStock after ChargePayment timed out → Cancelled after ChargePayment timed out",
             "SUCCEEDED ReserveStock → ReserveStock answered → Record StockReserved → ChargePayment → ChargePayment answered → Record PaymentApproved → CommitStock after PaymentApproved → Completed",
         ], "\(onStepFunctions.executions)")
+    }
+
+    /// Crashes inside a saga that Step Functions runs: product and payment down at the checkout, ordering
+    /// killed with the state machine's report on its way, then payment killed right after its charge's
+    /// answer left. Each comes back; the order ends `Completed`, stock taken once, money charged once,
+    /// and its execution went the happy path.
+    @Test func crashesInsideAStepFunctionsSagaResumeWhereItStood() async throws {
+        try await Self.withShop(engine: "stepfunctions", stepTimeoutMs: 120_000, paymentTimeoutMs: 120_000) { aws in
+            var now = aws.shop
+            let lamp = try await SagaTests.createProduct(now, stock: 10)
+            try await CheckoutToOrderTests.waitFor("the basket to know the lamp") {
+                try await Database.scalar(aws.shop.databases["basket"]!, "SELECT count(*)::bigint FROM catalog_products") == 1
+            }
+            now.product.kill()
+            now.payment.kill()
+            let id = try await SagaTests.order(now, user: "sfcrash", lines: [(lamp, 2)], card: "4242424242424242")
+            // The execution started (ordering's outbox is empty), its ReserveStock waits in product's queue; ordering dies.
+            try await CheckoutToOrderTests.waitFor("the execution started") {
+                try await Database.scalar(aws.shop.databases["ordering"]!, "SELECT count(*)::bigint FROM outbox") == 0
+            }
+            now.ordering.kill()
+            now.product = try await now.product.restarted()
+            let afterProduct = now
+            try await CheckoutToOrderTests.waitFor("the reservation") { try await SagaTests.stock(afterProduct, lamp) == 8 }
+            // Reserved while ordering was down: the state machine's report waits in ordering's queue.
+            now.ordering = try await now.ordering.restarted()
+            let afterOrdering = now
+            let token = try await TestTokens.token("sfcrash")
+            try await CheckoutToOrderTests.waitFor("StockReserved recorded") {
+                try SagaTests.json(try await HTTP.send(.GET, "\(afterOrdering.ordering.baseURL)/order/sfcrash/\(id)", token: token))["status"] == .string("StockReserved")
+            }
+            now.ordering.kill()
+            now.payment = try await now.payment.restarted()
+            let afterPayment = now
+            try await CheckoutToOrderTests.waitFor("the charge") { try await SagaTests.payment(afterPayment, id).body["status"] == .string("Approved") }
+            try await CheckoutToOrderTests.waitFor("the PaymentApproved answered") {
+                try await Database.scalar(aws.shop.databases["payment"]!, "SELECT count(*)::bigint FROM outbox") == 0
+            }
+            now.payment.kill()
+            now.ordering = try await now.ordering.restarted()
+            let order = try await SagaTests.finished(now, user: "sfcrash", id, timeout: .seconds(60))
+            #expect(SagaTests.statuses(order) == ["Pending", "StockReserved", "Paid", "Completed"])
+            #expect(try await SagaTests.stock(now, lamp) == 8)
+            now.payment = try await now.payment.restarted()
+            let charged = try await SagaTests.payment(now, id)
+            #expect(charged.body["status"] == .string("Approved"))
+            if case .array(let history) = charged.body["history"] { #expect(history.count == 1, "charged once") } else { Issue.record("no payment history") }
+            let finalShop = now
+            try await CheckoutToOrderTests.waitFor("the execution to succeed") { try await aws.executions().first?.hasPrefix("SUCCEEDED") == true }
+            #expect(try await aws.executions() == [
+                "SUCCEEDED ReserveStock → ReserveStock answered → Record StockReserved → ChargePayment → ChargePayment answered → Record PaymentApproved → CommitStock after PaymentApproved → Completed",
+            ])
+            for process in [finalShop.product, finalShop.ordering, finalShop.payment] { process.terminate() }
+        }
     }
 
     @Test func theTemplateCarriesTheRenderedStateMachine() async throws {
