@@ -86,18 +86,12 @@ struct StateMachine: ParsableCommand {
     @Option(help: "The README (its diagram of the state machine).") var readme = "README.md"
     @Flag(help: "Rewrite the template's state machine section and the README's diagram.") var write = false
     @Flag(help: "Exit 1 when the template's state machine or the README's diagram differs from the rendering.") var check = false
-    @Option(help: "The stock step's TimeoutSeconds in milliseconds, for a printed definition (default: ORDER_STEP_TIMEOUT_MS's default).")
-    var stepTimeoutMs: Int?
-    @Option(help: "The payment step's, likewise (default: the stock step's).") var paymentTimeoutMs: Int?
 
     func run() throws {
-        var timeouts = OrderSagaMachine.defaultTimeouts
         guard write || check else {
-            if let stepTimeoutMs { timeouts = (.milliseconds(stepTimeoutMs), .milliseconds(stepTimeoutMs)) }
-            if let paymentTimeoutMs { timeouts.payment = .milliseconds(paymentTimeoutMs) }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-            let definition = OrderSagaMachine.definition(stepTimeout: timeouts.step, paymentTimeout: timeouts.payment)
+            let definition = OrderSagaMachine.definition()
             return print(String(decoding: try encoder.encode(definition), as: UTF8.self))
         }
         let current = try String(contentsOfFile: template, encoding: .utf8)
@@ -105,7 +99,7 @@ struct StateMachine: ParsableCommand {
             throw ValidationError("\(template) lacks the markers \(OrderSagaMachine.begin) … \(OrderSagaMachine.end)")
         }
         // The README's diagram of the same definition.
-        let diagram = OrderSagaMachine.mermaid(OrderSagaMachine.definition(stepTimeout: timeouts.step, paymentTimeout: timeouts.payment))
+        let diagram = OrderSagaMachine.mermaid(OrderSagaMachine.definition())
         let readmeText = try String(contentsOfFile: readme, encoding: .utf8)
         guard let readmeUpdated = BusTopology.replaceSection(
             in: readmeText, begin: OrderSagaMachine.diagramBegin, end: OrderSagaMachine.diagramEnd,

@@ -47,8 +47,8 @@ import TestSupport
     }
 
     /// product, basket, ordering and payment on the AWS bus of a fresh moto server (state machine
-    /// execution on), the saga run by `engine`; with `stepfunctions`, the state machine is the
-    /// template's definition (these deadlines), its substitutions made as CloudFormation makes them.
+    /// execution on), the saga run by `engine` with these deadlines; with `stepfunctions`, the state
+    /// machine is the template's definition, its substitutions made as CloudFormation makes them.
     static func withShop<T: Sendable>(
         engine: String, stepTimeoutMs: Int = stepTimeoutMs, paymentTimeoutMs: Int = paymentTimeoutMs, _ body: @Sendable (AWSShop) async throws -> T
     ) async throws -> T {
@@ -64,9 +64,7 @@ import TestSupport
             ]) { $1 }
             var stateMachineArn = ""
             if engine == "stepfunctions" {
-                var definition = try await runTool(ServiceProcess.binDirectory.appendingPathComponent("bus").path, [
-                    "asl", "--step-timeout-ms", "\(stepTimeoutMs)", "--payment-timeout-ms", "\(paymentTimeoutMs)",
-                ])
+                var definition = try await runTool(ServiceProcess.binDirectory.appendingPathComponent("bus").path, ["asl"])
                 for (name, url) in queues { definition = definition.replacingOccurrences(of: "${\(BusTopology.logicalID(queue: name))Url}", with: url) }
                 definition = definition.replacingOccurrences(of: "${Region}", with: "us-east-1")
                 #expect(!definition.contains("${"), "every substitution made")
@@ -223,6 +221,46 @@ import TestSupport
                 "SUCCEEDED ReserveStock → ReserveStock answered → Record StockReserved → ChargePayment → ChargePayment answered → Record PaymentApproved → CommitStock after PaymentApproved → Completed",
             ])
             for process in [finalShop.product, finalShop.ordering, finalShop.payment] { process.terminate() }
+        }
+    }
+
+    /// An execution that ends without finishing the order (stopped in the console here; a failure or
+    /// a start that never happened likewise): ordering's backstop deadline (the step's timeout, then as
+    /// long again) cancels the order itself and compensates over the bus.
+    @Test func anOrderWhoseStepFunctionsExecutionDiesIsStillFinished() async throws {
+        try await Self.withShop(engine: "stepfunctions", stepTimeoutMs: 30_000, paymentTimeoutMs: 4_000) { aws in
+            var now = aws.shop
+            let lamp = try await SagaTests.createProduct(now, stock: 10)
+            now.payment.kill()
+            let id = try await SagaTests.order(now, user: "sfstopped", lines: [(lamp, 3)], card: "4242424242424242")
+            let token = try await TestTokens.token("sfstopped")
+            let reserved = now
+            try await CheckoutToOrderTests.waitFor("StockReserved recorded") {
+                try SagaTests.json(try await HTTP.send(.GET, "\(reserved.ordering.baseURL)/order/sfstopped/\(id)", token: token))["status"] == .string("StockReserved")
+            }
+            // The charge waits in payment's queue; the execution is stopped by hand.
+            _ = try await runTool("python3", ["-c", """
+                import boto3, sys
+                sfn = boto3.client('stepfunctions', endpoint_url=sys.argv[1], region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')
+                for e in sfn.list_executions(stateMachineArn=sys.argv[2])['executions']:
+                    sfn.stop_execution(executionArn=e['executionArn'], error='Operator', cause='stopped in the console')
+                """, aws.endpoint, aws.stateMachineArn])
+            let order = try await SagaTests.finished(now, user: "sfstopped", id, timeout: .seconds(60))
+            #expect(SagaTests.statuses(order) == ["Pending", "StockReserved", "Cancelled"])
+            #expect(order["cancellationReason"] == .string("StepTimeout"))
+            let executions = try await aws.executions()
+            // AWS says ABORTED; moto's parser reports a stopped execution as FAILED.
+            #expect(["ABORTED", "FAILED"].map { "\($0) ReserveStock → ReserveStock answered → Record StockReserved → ChargePayment" }.contains(executions.first ?? ""), "\(executions)")
+            #expect(executions.count == 1)
+            // Payment comes back to the charge and ordering's refund, in either order: no money kept.
+            now.payment = try await now.payment.restarted()
+            let back = now
+            try await CheckoutToOrderTests.waitFor("the stock back") { try await SagaTests.stock(back, lamp) == 10 }
+            try await CheckoutToOrderTests.waitFor("no money kept") {
+                let payment = try await SagaTests.payment(back, id)
+                return payment.status == 404 || payment.body["status"] == .string("Refunded")
+            }
+            now.payment.terminate()
         }
     }
 

@@ -8,7 +8,7 @@ import Testing
 /// The saga's Step Functions side without AWS: the rendered definition is a sound graph that follows
 /// `OrderSaga`, and ordering's plan of what it sends when the state machine runs the saga.
 @Suite struct OrderSagaMachineTests {
-    static let definition = OrderSagaMachine.definition(stepTimeout: .seconds(7), paymentTimeout: .seconds(9))
+    static let definition = OrderSagaMachine.definition()
 
     static var states: [String: JSONValue] {
         guard case .object(let states)? = definition["States"] else { return [:] }
@@ -52,8 +52,9 @@ import Testing
 
     @Test func eachStepWaitsForItsDeadlineAndReportsEveryOutcome() {
         let states = Self.states
-        #expect(states["ReserveStock"]?["TimeoutSeconds"] == 7)
-        #expect(states["ChargePayment"]?["TimeoutSeconds"] == 9, "the payment's deadline")
+        #expect(states["ReserveStock"]?["TimeoutSecondsPath"] == "$.timeouts.step")
+        #expect(states["ChargePayment"]?["TimeoutSecondsPath"] == "$.timeouts.payment", "the payment's deadline")
+        #expect(states["Record StockReserved"]?["TimeoutSeconds"] == 86_400, "ordering may be down a day")
         #expect(states["ReserveStock"]?["Resource"] == "arn:aws:states:::sqs:sendMessage.waitForTaskToken")
         #expect(states["ReserveStock"]?["Parameters"]?["QueueUrl"] == "${ProductStockQueueUrl}")
         #expect(states["ChargePayment"]?["Parameters"]?["QueueUrl"] == "${PaymentCommandsQueueUrl}")
@@ -106,23 +107,32 @@ import Testing
         let pending = Self.state(.reservingStock, .pending)
         // The checkout starts the execution named after it, with every command's detail.
         let started = try #require(OrderSaga.decide(pending, .started))
-        let start = try OrderSagaMachine.plan(pending, .started, started, report: nil)
+        let timeouts: (step: Duration, payment: Duration) = (.seconds(7), .milliseconds(8500))
+        let start = try OrderSagaMachine.plan(pending, .started, started, report: nil, timeouts: timeouts)
         #expect(start.commands.isEmpty)
         #expect(start.entries.map(\.detailType) == [ShopStateMachine.start])
         #expect(start.entries.first?.detail["name"] == .string(pending.checkoutId.uuidString.lowercased()))
         let commands = start.entries.first?.detail["input"]?["commands"]
         for name in ["ReserveStock", "ChargePayment", "ReleaseStock", "RefundPayment", "CommitStock"] { #expect(commands?[name] != nil, "\(name) in the input") }
+        #expect(start.entries.first?.detail["input"]?["timeouts"] == .object(["step": 7, "payment": 9]), "whole seconds, rounded up")
 
-        // A report on the path: only the order's own events (the state machine sends the rest).
+        // A report on the path: the state machine starts the next step; ordering sends the rest too
+        // (the commit, compensations: taken once by the participants, whatever becomes of the execution).
         let report = TaskCallback(token: "t", replies: [])
+        let reserving = Self.state(.reservingStock, .pending)
+        let reserved = try #require(OrderSaga.decide(reserving, .stockReserved))
+        #expect(try OrderSagaMachine.plan(reserving, .stockReserved, reserved, report: report, timeouts: timeouts).commands.isEmpty, "the charge is the state machine's")
         let charging = Self.state(.charging, .stockReserved)
         let approved = try #require(OrderSaga.decide(charging, .paymentApproved))
-        let onPath = try OrderSagaMachine.plan(charging, .paymentApproved, approved, report: report)
-        #expect(onPath.commands == [.orderCompleted] && onPath.entries.isEmpty)
+        let onPath = try OrderSagaMachine.plan(charging, .paymentApproved, approved, report: report, timeouts: timeouts)
+        #expect(onPath.commands == [.commitStock, .orderCompleted] && onPath.entries.isEmpty)
+        let timedOut = try #require(OrderSaga.decide(charging, .deadlinePassed(now: .distantFuture)))
+        #expect(try OrderSagaMachine.plan(charging, .deadlinePassed(now: .distantFuture), timedOut, report: report, timeouts: timeouts).commands
+            == [.refundPayment, .releaseStock, .orderCancelled])
 
         // The customer's cancel while charging: compensations over the bus, and the execution stopped.
         let cancelled = try #require(OrderSaga.decide(charging, .cancelRequested))
-        let cancel = try OrderSagaMachine.plan(charging, .cancelRequested, cancelled, report: nil)
+        let cancel = try OrderSagaMachine.plan(charging, .cancelRequested, cancelled, report: nil, timeouts: timeouts)
         #expect(cancel.commands == [.refundPayment, .releaseStock, .orderCancelled])
         #expect(cancel.entries.map(\.detailType) == [ShopStateMachine.stop])
 
@@ -130,7 +140,7 @@ import Testing
         let gone = Self.state(.finished, .cancelled, reason: .customerCancelled)
         let late = try #require(OrderSaga.decide(gone, .stockReserved))
         let refused = TaskCallback(token: "t2", replies: [])
-        let lateReport = try OrderSagaMachine.plan(gone, .stockReserved, late, report: refused)
+        let lateReport = try OrderSagaMachine.plan(gone, .stockReserved, late, report: refused, timeouts: timeouts)
         #expect(lateReport.commands == [.releaseStock])
         #expect(refused.refused?.error == ShopStateMachine.movedOn)
     }

@@ -86,17 +86,18 @@ package struct SagaRunner<Repository: OrderRepository>: Sendable {
             return .ignored
         }
         var entries: [PublishEntry] = []
-        var deadline: Date? = switch decision.deadline {
+        let timeout: Duration? = switch decision.deadline {
         case .none: nil
-        case .step: Date() + stepTimeout.timeInterval
-        case .payment: Date() + paymentTimeout.timeInterval
+        case .step: stepTimeout
+        case .payment: paymentTimeout
         }
+        var deadline = timeout.map { Date() + $0.timeInterval }
         if engine == .stepFunctions {
-            let plan = try OrderSagaMachine.plan(state, event, decision, report: TaskCallback.current)
+            let plan = try OrderSagaMachine.plan(state, event, decision, report: TaskCallback.current, timeouts: (stepTimeout, paymentTimeout))
             decision.commands = plan.commands
             entries = plan.entries
-            // The state machine's `TimeoutSeconds` are the deadlines.
-            deadline = nil
+            // The state machine times the steps; ordering's deadline is a backstop after it.
+            if let timeout { deadline = deadline.map { $0 + OrderSagaMachine.backstopGrace(after: timeout).timeInterval } }
         }
         entries = try OrderSaga.entries(
             decision.commands, for: state, cancellationReason: decision.cancellationReason ?? state.cancellationReason
@@ -110,7 +111,8 @@ package struct SagaRunner<Repository: OrderRepository>: Sendable {
     /// start is its deadline minus its timeout).
     func recordStepDuration(_ state: SagaState, decision: SagaDecision) {
         guard state.step == .reservingStock || state.step == .charging, let deadline = state.deadline else { return }
-        let timeout = state.step == .charging ? paymentTimeout : stepTimeout
+        var timeout = state.step == .charging ? paymentTimeout : stepTimeout
+        if engine == .stepFunctions { timeout += OrderSagaMachine.backstopGrace(after: timeout) }
         let elapsed = Date().timeIntervalSince(deadline - timeout.timeInterval)
         let outcome = decision.statuses.last.map { $0.status.rawValue } ?? "none"
         Metrics.Timer(label: "saga_step_duration_seconds", dimensions: [("step", state.step.rawValue), ("outcome", outcome)], preferredDisplayUnit: .seconds)

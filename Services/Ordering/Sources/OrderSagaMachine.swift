@@ -13,24 +13,36 @@ package enum SagaEngine: String, Sendable, CaseIterable {
 
 /// The order saga as an Amazon States Language state machine, rendered from `OrderSaga.decide`: each
 /// step the saga waits on becomes a `sqs:sendMessage.waitForTaskToken` task to the participant's
-/// command queue with the step's deadline as `TimeoutSeconds`; each reply and each timeout is reported
+/// command queue with the step's deadline (from the execution's input) as its timeout; each reply and each timeout is reported
 /// to ordering (which records the statuses), followed by the commands the saga's decision sends, in
 /// its order (compensations in reverse order), and ends `Completed` or `Cancelled`.
 package enum OrderSagaMachine {
-    /// The commands the state machine sends (and ordering then does not).
+    /// The commands the state machine sends.
     static let participantCommands: [SagaCommand] = [.reserveStock, .chargePayment, .releaseStock, .refundPayment, .commitStock]
+    /// Those that start a step the state machine waits on: only the state machine sends them. The
+    /// others (compensations, the stock's commit) ordering sends too, over the bus: participants
+    /// take each once per order, and no refund then depends on the execution's survival.
+    static let stepCommands: [SagaCommand] = [.reserveStock, .chargePayment]
+    /// How long after the state machine's own deadline ordering gives up on a step itself (an
+    /// execution that failed, was stopped or never started): the state machine's report has this long
+    /// to arrive, the step's timeout again, at most 30 s.
+    package static func backstopGrace(after timeout: Duration) -> Duration {
+        min(.seconds(30), max(.seconds(1), timeout))
+    }
 
     // MARK: ordering's side
 
     /// What ordering sends for a decision when the state machine runs the saga: the execution's start
-    /// for the checkout; for a report of the state machine on its path, only what is not a
-    /// participant's command (the order events); for anything else (the customer's cancel, shipping,
-    /// a reply that came over the bus) the decision's commands, and a stop of an execution that
-    /// still waits on a step.
-    static func plan(_ state: SagaState, _ event: SagaEvent, _ decision: SagaDecision, report: TaskCallback?) throws -> (commands: [SagaCommand], entries: [PublishEntry]) {
-        let own = decision.commands.filter { !participantCommands.contains($0) }
+    /// for the checkout; for a report of the state machine on its path, everything but the commands
+    /// that start a step (the state machine's); for anything else (the customer's cancel, shipping,
+    /// a reply that came over the bus, ordering's own backstop deadline) the decision's commands, and
+    /// a stop of an execution that still waits on a step.
+    static func plan(
+        _ state: SagaState, _ event: SagaEvent, _ decision: SagaDecision, report: TaskCallback?, timeouts: (step: Duration, payment: Duration)
+    ) throws -> (commands: [SagaCommand], entries: [PublishEntry]) {
+        let own = decision.commands.filter { !stepCommands.contains($0) }
         if event == .started {
-            return (own, [try start(state)])
+            return (own, [try start(state, timeouts: timeouts)])
         }
         if let report {
             if isOnPath(state, event) { return (own, []) }
@@ -75,11 +87,16 @@ package enum OrderSagaMachine {
     /// The execution's name: the checkout's id (a redelivered start finds it started).
     static func executionName(_ state: SagaState) -> String { state.checkoutId.uuidString.lowercased() }
 
-    /// The start of the order's execution, with every command's detail as its input.
-    static func start(_ state: SagaState) throws -> PublishEntry {
+    /// The start of the order's execution, with every command's detail and the steps' deadlines
+    /// (whole seconds, `ORDER_STEP_TIMEOUT_MS`, `ORDER_PAYMENT_TIMEOUT_MS`) as its input.
+    static func start(_ state: SagaState, timeouts: (step: Duration, payment: Duration)) throws -> PublishEntry {
         let entries = try OrderSaga.entries(participantCommands, for: state, cancellationReason: nil)
         let commands = JSONValue.object(Dictionary(uniqueKeysWithValues: entries.map { ($0.detailType, $0.detail) }))
-        let input = JSONValue.object(["orderId": .string(state.orderId.uuidString.lowercased()), "commands": commands])
+        func seconds(_ duration: Duration) -> JSONValue { .number(Decimal(max(1, Int(duration.timeInterval.rounded(.up))))) }
+        let input = JSONValue.object([
+            "orderId": .string(state.orderId.uuidString.lowercased()), "commands": commands,
+            "timeouts": .object(["step": seconds(timeouts.step), "payment": seconds(timeouts.payment)]),
+        ])
         return PublishEntry(source: ShopEvents.reserveStock.source, detailType: ShopStateMachine.start, detail: .object([
             "name": .string(executionName(state)), "input": input,
         ]))
@@ -107,21 +124,23 @@ package enum OrderSagaMachine {
         return queues.map { ("\(BusTopology.logicalID(queue: $0))Url", $0) } + [("Region", nil)]
     }
 
-    /// How long ordering may take to record a report before the state machine asks again.
-    static let reportTimeoutSeconds = 60
+    /// How long the state machine waits for ordering to record a report (then asks twice more): the
+    /// report waits in ordering's queue meanwhile, so ordering may be down that long.
+    static let reportTimeoutSeconds = 86_400
     /// A compensation (or the stock's commit) is asked again until it is done.
     static let doneStepAttempts = 10
 
     /// The Amazon States Language definition (Standard), with `${…}` substitutions for the queues and
-    /// the region.
-    package static func definition(stepTimeout: Duration, paymentTimeout: Duration, topology: BusTopology = .shop()) -> JSONValue {
+    /// the region. The steps' deadlines come with each execution's input (`$.timeouts`), so ordering's
+    /// settings time both engines.
+    package static func definition(topology: BusTopology = .shop()) -> JSONValue {
         var states: [String: JSONValue] = [:]
         let sample = SagaState(
             orderId: UUID(), checkoutId: UUID(), userName: "u", cardInfo: "4242", items: [], totalPrice: 1,
             status: .pending, step: .reservingStock
         )
-        func seconds(_ deadline: SagaDecision.Deadline) -> Int {
-            Int((deadline == .payment ? paymentTimeout : stepTimeout).timeInterval.rounded(.up))
+        func timeout(_ deadline: SagaDecision.Deadline) -> (key: String, value: JSONValue) {
+            ("TimeoutSecondsPath", .string(deadline == .payment ? "$.timeouts.payment" : "$.timeouts.step"))
         }
         func envelope(_ name: EventName, detail: (key: String, value: JSONValue)) -> JSONValue {
             .object([
@@ -130,21 +149,29 @@ package enum OrderSagaMachine {
                 detail.key: detail.value, "taskToken.$": "$$.Task.Token",
             ])
         }
-        func send(_ queueURL: String, _ body: JSONValue, timeout: Int) -> [String: JSONValue] {
+        func send(_ queueURL: String, _ body: JSONValue, timeout: (key: String, value: JSONValue)) -> [String: JSONValue] {
             [
                 "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
                 "Parameters": .object(["QueueUrl": .string(queueURL), "MessageBody": body]),
-                "TimeoutSeconds": .number(Decimal(timeout)),
+                timeout.key: timeout.value,
             ]
         }
+        /// SQS refusing a send (throttled, unavailable): sent again.
+        let sendFailed = JSONValue.object([
+            "ErrorEquals": .array(["SQS.AmazonSQSException", "SQS.SdkClientException"]), "IntervalSeconds": 1, "BackoffRate": 2, "MaxAttempts": 10,
+        ])
         let movedOnState = "Order moved on"
         states[movedOnState] = .object(["Type": "Succeed", "Comment": "Ordering answered that the order went on without this execution (e.g. cancelled by its customer)."])
 
         /// A report to ordering, then `next`.
         func report(_ name: String, _ event: EventName, detail: (key: String, value: JSONValue), next: String) {
-            var state = send("${\(BusTopology.logicalID(queue: ShopQueues.orderingSaga))Url}", envelope(event, detail: detail), timeout: reportTimeoutSeconds)
+            var state = send(
+                "${\(BusTopology.logicalID(queue: ShopQueues.orderingSaga))Url}", envelope(event, detail: detail),
+                timeout: ("TimeoutSeconds", .number(Decimal(reportTimeoutSeconds)))
+            )
             state["ResultPath"] = .null
-            state["Retry"] = .array([.object(["ErrorEquals": .array(["States.Timeout"]), "IntervalSeconds": 1, "BackoffRate": 2, "MaxAttempts": 5])])
+            // Not `States.TaskFailed`: it would match ordering's refusal, which must reach the Catch.
+            state["Retry"] = .array([sendFailed, .object(["ErrorEquals": .array(["States.Timeout"]), "IntervalSeconds": 1, "BackoffRate": 2, "MaxAttempts": 2])])
             state["Catch"] = .array([.object(["ErrorEquals": .array([.string(ShopStateMachine.movedOn)]), "ResultPath": .null, "Next": .string(movedOnState)])])
             state["Next"] = .string(next)
             states[name] = .object(state)
@@ -171,10 +198,10 @@ package enum OrderSagaMachine {
             }
             for command in done.reversed() {
                 let name = "\(eventName(command).detailType) after \(cause)"
-                var task = send(queueURL(of: eventName(command), in: topology), envelope(eventName(command), detail: ("detail.$", .string("$.commands.\(eventName(command).detailType)"))), timeout: seconds(.step))
+                var task = send(queueURL(of: eventName(command), in: topology), envelope(eventName(command), detail: ("detail.$", .string("$.commands.\(eventName(command).detailType)"))), timeout: timeout(.step))
                 task["ResultPath"] = .null
                 task["Retry"] = .array([.object([
-                    "ErrorEquals": .array(["States.Timeout", "States.TaskFailed"]), "IntervalSeconds": 1, "BackoffRate": 2, "MaxAttempts": .number(Decimal(doneStepAttempts)),
+                    "ErrorEquals": .array(["States.ALL"]), "IntervalSeconds": 1, "BackoffRate": 2, "MaxAttempts": .number(Decimal(doneStepAttempts)),
                 ])])
                 task["Next"] = .string(next)
                 states[name] = .object(task)
@@ -188,8 +215,9 @@ package enum OrderSagaMachine {
             let name = eventName(command)
             guard let wait = ShopStateMachine.waits.first(where: { $0.command == name }) else { return "unknown" }
             if states[name.detailType] != nil { return name.detailType }
-            var task = send(queueURL(of: name, in: topology), envelope(name, detail: ("detail.$", .string("$.commands.\(name.detailType)"))), timeout: seconds(deadline))
+            var task = send(queueURL(of: name, in: topology), envelope(name, detail: ("detail.$", .string("$.commands.\(name.detailType)"))), timeout: timeout(deadline))
             task["ResultPath"] = "$.reply"
+            task["Retry"] = .array([sendFailed])
             let answered = "\(name.detailType) answered", success = "Record \(wait.success.detailType)", refusal = "Record \(wait.refusal.detailType)"
             let timedOut = "Record \(name.detailType) timed out"
             task["Next"] = .string(answered)
@@ -258,19 +286,10 @@ extension OrderSagaMachine {
     package static let begin = "  # BEGIN saga state machine (generated by `bus asl --write` from OrderSaga; do not edit)"
     package static let end = "  # END saga state machine"
 
-    /// The timeouts the template's tasks run with (ordering's declared defaults; the payment step's is
-    /// the stock step's): the definition's `TimeoutSeconds`.
-    package static var defaultTimeouts: (step: Duration, payment: Duration) {
-        let declared = ShopSettings.all.first { $0.name == "ORDER_STEP_TIMEOUT_MS" }?.defaultValue
-        guard case .value(let text)? = declared, let milliseconds = Int(text) else { return (.seconds(10), .seconds(10)) }
-        return (.milliseconds(milliseconds), .milliseconds(milliseconds))
-    }
-
     /// The template's state machine, its role (send to the queues it uses, nothing else), and the
     /// services' rights to answer its tokens (and ordering's to start and stop its executions).
     package static func cloudFormation(topology: BusTopology = .shop()) -> String {
-        let timeouts = defaultTimeouts
-        let definition = Self.definition(stepTimeout: timeouts.step, paymentTimeout: timeouts.payment, topology: topology)
+        let definition = Self.definition(topology: topology)
         let substitutions = substitutions(in: topology)
         let queues = substitutions.compactMap(\.queue)
         let answering = Array(Set(queues.compactMap { name in topology.queues.first { $0.name == name }?.consumer })).sorted()
@@ -374,7 +393,9 @@ extension OrderSagaMachine {
             case "Choice":
                 lines.append("    state \(id(name)) <<choice>>")
             case "Task":
-                let waits = if case .number(let seconds)? = state["TimeoutSeconds"] { " (≤ \(seconds) s)" } else { "" }
+                let waits = if case .string(let path)? = state["TimeoutSecondsPath"] {
+                    path.hasSuffix("payment") ? " (≤ payment timeout)" : " (≤ step timeout)"
+                } else if case .number(let seconds)? = state["TimeoutSeconds"] { " (≤ \(seconds) s)" } else { "" }
                 lines.append("    state \"\(name)\(waits)\" as \(id(name))")
             case "Fail":
                 lines.append("    state \"\(name) · \(text(state["Error"]) ?? "")\" as \(id(name))")
