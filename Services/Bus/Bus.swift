@@ -94,29 +94,12 @@ struct StateMachine: ParsableCommand {
             let definition = OrderSagaMachine.definition()
             return print(String(decoding: try encoder.encode(definition), as: UTF8.self))
         }
-        let current = try String(contentsOfFile: template, encoding: .utf8)
-        guard let updated = OrderSagaMachine.updating(current) else {
-            throw ValidationError("\(template) lacks the markers \(OrderSagaMachine.begin) … \(OrderSagaMachine.end)")
-        }
-        // The README's diagram of the same definition.
+        // The template's state machine, and the README's diagram of the same definition.
         let diagram = OrderSagaMachine.mermaid(OrderSagaMachine.definition())
-        let readmeText = try String(contentsOfFile: readme, encoding: .utf8)
-        guard let readmeUpdated = BusTopology.replaceSection(
-            in: readmeText, begin: OrderSagaMachine.diagramBegin, end: OrderSagaMachine.diagramEnd,
-            with: OrderSagaMachine.diagramBegin + "\n" + diagram + "\n" + OrderSagaMachine.diagramEnd
-        ) else {
-            throw ValidationError("\(readme) lacks the markers \(OrderSagaMachine.diagramBegin) … \(OrderSagaMachine.diagramEnd)")
-        }
-        if check {
-            guard updated == current, readmeUpdated == readmeText else {
-                FileHandle.standardError.write(Data("the state machine of \(template) or \(readme) differs from OrderSaga; run `swift run bus asl --write`\n".utf8))
-                throw ExitCode(1)
-            }
-            return print("\(template)'s state machine and \(readme)'s diagram are the rendering of OrderSaga")
-        }
-        if updated != current { try updated.write(toFile: template, atomically: true, encoding: .utf8) }
-        if readmeUpdated != readmeText { try readmeUpdated.write(toFile: readme, atomically: true, encoding: .utf8) }
-        print(updated == current && readmeUpdated == readmeText ? "\(template) and \(readme) are up to date" : "rewrote the state machine of \(template) and its diagram in \(readme)")
+        try syncSections([
+            (template, OrderSagaMachine.begin, OrderSagaMachine.end, OrderSagaMachine.cloudFormation()),
+            (readme, OrderSagaMachine.diagramBegin, OrderSagaMachine.diagramEnd, OrderSagaMachine.diagramBegin + "\n" + diagram + "\n" + OrderSagaMachine.diagramEnd),
+        ], write: write, source: "OrderSaga", command: "asl")
     }
 }
 
@@ -167,7 +150,7 @@ struct Compose: ParsableCommand {
     @Flag(help: "Rewrite the generated sections.") var write = false
 
     func run() throws {
-        let sections = [
+        let sections: [(path: String, begin: String, end: String, section: String)] = [
             (compose, LocalDeployment.composeBegin, LocalDeployment.composeEnd, LocalDeployment.composeSection()),
             (prometheus, LocalDeployment.prometheusBegin, LocalDeployment.prometheusEnd, LocalDeployment.prometheusSection()),
         ]
@@ -175,22 +158,30 @@ struct Compose: ParsableCommand {
             sections.forEach { print($0.3) }
             return
         }
-        var differing: [String] = []
-        for (path, begin, end, section) in sections {
-            let current = try String(contentsOfFile: path, encoding: .utf8)
-            guard let updated = LocalDeployment.replacing(current, begin: begin, end: end, with: section) else {
-                throw ValidationError("\(path) lacks the markers \(begin) … \(end)")
-            }
-            guard updated != current else { continue }
-            differing.append(path)
-            if write { try updated.write(toFile: path, atomically: true, encoding: .utf8) }
+        try syncSections(sections, write: write, source: "Services.swift", command: "compose")
+    }
+}
+
+/// Compares each file's generated section (from `begin` through `end`) with its rendering `section`;
+/// with `write`, rewrites those that differ, else exits 1 naming them (`bus <command> --write` mends).
+func syncSections(_ sections: [(path: String, begin: String, end: String, section: String)], write: Bool, source: String, command: String) throws {
+    var differing: [String] = []
+    for (path, begin, end, section) in sections {
+        let current = try String(contentsOfFile: path, encoding: .utf8)
+        guard let updated = current.replacingSection(from: begin, through: end, with: section) else {
+            throw ValidationError("\(path) lacks the markers \(begin) … \(end)")
         }
-        if write {
-            print(differing.isEmpty ? "up to date" : "rewrote \(differing.joined(separator: ", "))")
-        } else if !differing.isEmpty {
-            FileHandle.standardError.write(Data("\(differing.joined(separator: ", ")) differ from Services.swift; run `swift run bus compose --write`\n".utf8))
-            throw ExitCode(1)
-        }
+        guard updated != current else { continue }
+        differing.append(path)
+        if write { try updated.write(toFile: path, atomically: true, encoding: .utf8) }
+    }
+    if write {
+        print(differing.isEmpty ? "up to date" : "rewrote \(differing.joined(separator: ", "))")
+    } else if differing.isEmpty {
+        print("\(sections.map(\.path).joined(separator: " and ")) are the rendering of \(source)")
+    } else {
+        FileHandle.standardError.write(Data("\(differing.joined(separator: ", ")) differ from \(source); run `swift run bus \(command) --write`\n".utf8))
+        throw ExitCode(1)
     }
 }
 
@@ -238,7 +229,7 @@ struct SettingsCommand: ParsableCommand {
 /// Rewrites what stands between `begin` and `end` in the file `path` (the markers stay) with `section`.
 func rewriteSection(of path: String, begin: String, end: String, with section: String, what: String) throws {
     let current = try String(contentsOfFile: path, encoding: .utf8)
-    guard let updated = LocalDeployment.replacing(current, begin: begin, end: end, with: begin + section + end) else {
+    guard let updated = current.replacingSection(from: begin, through: end, with: begin + section + end) else {
         throw ValidationError("\(path) lacks the \(what)'s markers")
     }
     if updated != current { try updated.write(toFile: path, atomically: true, encoding: .utf8) }

@@ -137,10 +137,4 @@ package enum LocalDeployment {
         lines.append(prometheusEnd)
         return lines.joined(separator: "\n")
     }
-
-    /// `text` with the section between `begin` and `end` replaced; nil when a marker is missing.
-    package static func replacing(_ text: String, begin: String, end: String, with section: String) -> String? {
-        guard let start = text.range(of: begin), let stop = text.range(of: end, range: start.upperBound..<text.endIndex) else { return nil }
-        return text.replacingCharacters(in: start.lowerBound..<stop.upperBound, with: section)
-    }
 }

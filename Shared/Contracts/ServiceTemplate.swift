@@ -1,5 +1,6 @@
 import EventBus
 import Foundation
+import ServiceKit
 
 /// The template's compute section, rendered from the service list and the topology (`bus
 /// cloudformation --write`; a test fails when the committed template differs): per process that runs
@@ -25,8 +26,7 @@ package enum ServiceTemplate {
 
     /// `template` with the section replaced; nil when a marker is missing.
     package static func updating(_ template: String, topology: BusTopology = .shop()) -> String? {
-        guard let start = template.range(of: begin), let stop = template.range(of: end, range: start.upperBound..<template.endIndex) else { return nil }
-        return template.replacingCharacters(in: start.lowerBound..<stop.upperBound, with: section(topology: topology))
+        template.replacingSection(from: begin, through: end, with: section(topology: topology))
     }
 
     package static func section(topology: BusTopology = .shop()) -> String {

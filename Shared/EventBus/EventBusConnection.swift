@@ -53,10 +53,9 @@ package struct EventBusConnection: Sendable {
             )
             backend = .aws(sqs: sqs, topology: topology)
             let stepFunctions = StepFunctionsClient(environment: settings.environment, credentials: credentials, httpClient: http.client)
-            let declaration = topology.stateMachine ?? StateMachineCallbacks(replies: [], doneWhenHandled: [], start: "", stop: "")
             publisher = .aws(StateMachinePublisher(
                 bus: EventBridgePublisher(client: events, eventBusName: settings.eventBusName), stepFunctions: stepFunctions,
-                declaration: declaration, stateMachineArn: settings.stateMachineArn
+                declaration: topology.stateMachine, stateMachineArn: settings.stateMachineArn
             ))
             callbacks = topology.stateMachine.map { TaskCallbacks(stepFunctions: stepFunctions, declaration: $0) }
             services = [http]

@@ -1,4 +1,5 @@
 import Foundation
+import ServiceKit
 
 /// The topology written out for the places that cannot import Swift: the CloudFormation template's
 /// bus section and the JSON that `scripts/moto_bus.py` declares in a moto server. Both are rendered
@@ -156,13 +157,8 @@ extension BusTopology {
 
     /// `template` with both generated sections replaced by this topology's; nil when a marker is missing.
     package func updatingCloudFormation(_ template: String) -> String? {
-        guard let withResources = Self.replaceSection(in: template, begin: Self.resourcesBegin, end: Self.resourcesEnd, with: cloudFormationResources) else { return nil }
-        return Self.replaceSection(in: withResources, begin: Self.outputsBegin, end: Self.outputsEnd, with: cloudFormationOutputs)
-    }
-
-    package static func replaceSection(in text: String, begin: String, end: String, with section: String) -> String? {
-        guard let start = text.range(of: begin), let stop = text.range(of: end, range: start.upperBound..<text.endIndex) else { return nil }
-        return text.replacingCharacters(in: start.lowerBound..<stop.upperBound, with: section)
+        template.replacingSection(from: Self.resourcesBegin, through: Self.resourcesEnd, with: cloudFormationResources)?
+            .replacingSection(from: Self.outputsBegin, through: Self.outputsEnd, with: cloudFormationOutputs)
     }
 
     /// JSON in YAML flow style, keys sorted.

@@ -1,6 +1,7 @@
 import Contracts
 import EventBus
 import Foundation
+import ServiceKit
 import Testing
 
 /// deploy/kubernetes/ is what `bus kubernetes --write` renders from the service list and the topology,
@@ -92,7 +93,7 @@ struct LocalDeploymentTests {
             ("deploy/observability/prometheus.yml", LocalDeployment.prometheusBegin, LocalDeployment.prometheusEnd, LocalDeployment.prometheusSection()),
         ] {
             let text = try String(contentsOf: Self.root.appendingPathComponent(path), encoding: .utf8)
-            let rendered = try #require(LocalDeployment.replacing(text, begin: begin, end: end, with: section), "\(path) lacks its generated section's markers")
+            let rendered = try #require(text.replacingSection(from: begin, through: end, with: section), "\(path) lacks its generated section's markers")
             #expect(rendered == text, "\(path) differs from Services.swift; run `swift run bus compose --write`")
         }
         // Every process scales: no container names, no host ports but the published gateway's and identity's.

@@ -266,19 +266,12 @@ package enum OrderSagaMachine {
         }
     }
 
+    /// The event a command is sent as: read from the entries the saga itself makes (`OrderSaga.entries`),
+    /// so the state machine names what ordering would send.
     static func eventName(_ command: SagaCommand) -> EventName {
-        switch command {
-        case .reserveStock: ShopEvents.reserveStock.name
-        case .releaseStock: ShopEvents.releaseStock.name
-        case .commitStock: ShopEvents.commitStock.name
-        case .chargePayment: ShopEvents.chargePayment.name
-        case .refundPayment: ShopEvents.refundPayment.name
-        case .orderCompleted: ShopEvents.orderCompleted.name
-        case .orderCancelled: ShopEvents.orderCancelled.name
-        case .cancelShipment: ShopEvents.cancelShipment.name
-        case .returnShipment: ShopEvents.returnShipment.name
-        case .restockOrder: ShopEvents.restockOrder.name
-        }
+        let sample = SagaState(orderId: UUID(), checkoutId: UUID(), userName: "u", cardInfo: "4242", items: [], totalPrice: 1, status: .pending, step: .reservingStock)
+        guard let entry = (try? OrderSaga.entries([command], for: sample, cancellationReason: nil))?.first else { return EventName(source: "", detailType: "\(command)") }
+        return EventName(source: entry.source, detailType: entry.detailType)
     }
 }
 
@@ -358,21 +351,6 @@ extension OrderSagaMachine {
             end,
         ]
         return lines.joined(separator: "\n")
-    }
-
-    /// `template` with the state machine's section replaced; nil when a marker is missing.
-    package static func updating(_ template: String, topology: BusTopology = .shop()) -> String? {
-        BusTopology.replaceSection(in: template, begin: begin, end: end, with: cloudFormation(topology: topology))
-    }
-
-    /// The definition with its substitutions made (what Step Functions runs), for moto and the tests.
-    package static func substituted(_ definition: JSONValue, queueURLs: [String: String], region: String) -> String {
-        var text = String(decoding: (try? JSONValue.encoder.encode(definition)) ?? Data(), as: UTF8.self)
-        for substitution in substitutions() {
-            let value = substitution.queue.map { queueURLs[$0] ?? "" } ?? region
-            text = text.replacingOccurrences(of: "${\(substitution.name)}", with: value)
-        }
-        return text
     }
 }
 

@@ -8,11 +8,12 @@ import Foundation
 package struct StateMachinePublisher<Bus: EventPublisher>: EventPublisher {
     let bus: Bus
     let stepFunctions: StepFunctionsClient
-    let declaration: StateMachineCallbacks
+    /// nil: the topology declares no state machine; every entry without a token goes on the bus.
+    let declaration: StateMachineCallbacks?
     /// The saga's state machine (`SAGA_STATE_MACHINE_ARN`): only the service that starts executions has it.
     let stateMachineArn: String?
 
-    package init(bus: Bus, stepFunctions: StepFunctionsClient, declaration: StateMachineCallbacks, stateMachineArn: String?) {
+    package init(bus: Bus, stepFunctions: StepFunctionsClient, declaration: StateMachineCallbacks?, stateMachineArn: String?) {
         self.bus = bus
         self.stepFunctions = stepFunctions
         self.declaration = declaration
@@ -28,7 +29,7 @@ package struct StateMachinePublisher<Bus: EventPublisher>: EventPublisher {
         for (index, entry) in entries.enumerated() {
             if let token = entry.taskToken {
                 results[index] = await outcome { try await answer(token, with: entry) }
-            } else if entry.detailType == declaration.start || entry.detailType == declaration.stop {
+            } else if let declaration, entry.detailType == declaration.start || entry.detailType == declaration.stop {
                 results[index] = await outcome { try await execution(entry) }
             } else {
                 onTheBus.append(index)
@@ -64,7 +65,7 @@ package struct StateMachinePublisher<Bus: EventPublisher>: EventPublisher {
         guard case .object(let fields) = entry.detail, case .string(let name)? = fields["name"] else {
             throw AWSError(code: "BadEntry", message: "\(entry.detailType) without a name")
         }
-        if entry.detailType == declaration.start {
+        if entry.detailType == declaration?.start {
             let input = String(decoding: try JSONValue.encoder.encode(fields["input"] ?? .object([:])), as: UTF8.self)
             return try await stepFunctions.startExecution(stateMachineArn: stateMachineArn, name: name, input: input)
         }
