@@ -23,8 +23,10 @@ import TestSupport
         ("lateApproval", 1, "4000000000000077"),
     ]
 
+    // Long enough that a loaded machine never hits them by accident: the local engine's steps on moto
+    // go through EventBridge and SQS in one Python process (a fresh-clone CI run missed 12 s for the charge).
     static let stepTimeoutMs = 30_000
-    static let paymentTimeoutMs = 12_000
+    static let paymentTimeoutMs = 30_000
 
     /// What a test gets: the shop on the AWS bus of a moto server, and a way to ask Step Functions.
     struct AWSShop: Sendable {
@@ -59,7 +61,7 @@ import TestSupport
             var environment = SagaTests.sagaSettings.merging([
                 "BUS_MODE": "aws", "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1",
                 "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                "ORDER_STEP_TIMEOUT_MS": "\(stepTimeoutMs)", "ORDER_PAYMENT_TIMEOUT_MS": "\(paymentTimeoutMs)", "PAYMENT_SLOW_DELAY_MS": "20000",
+                "ORDER_STEP_TIMEOUT_MS": "\(stepTimeoutMs)", "ORDER_PAYMENT_TIMEOUT_MS": "\(paymentTimeoutMs)", "PAYMENT_SLOW_DELAY_MS": "\(paymentTimeoutMs + 10_000)",
                 "SAGA_ENGINE": engine,
             ]) { $1 }
             var stateMachineArn = ""
