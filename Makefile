@@ -26,14 +26,19 @@ run: postgres-start build
 
 ## Build and run all tests against a private Postgres (and moto for the AWS-side peers), then
 ## schemathesis against the served OpenAPI description and the storefront in Chromium, then stop Postgres.
+## swift test runs through scripts/swift-test.sh: a failed test is run once more alone, and the run ends with a
+## summary of all three parts (which tests failed, with their issues; a test that passed only alone is named flaky).
 test: postgres-start test-tools browser-test-tools
-	@set -o pipefail; status=0; \
+	@set -o pipefail; unit=0; fuzz=0; browser=0; \
 	swift build $(SWIFT_BUILD_FLAGS) && \
 	SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) SWN_TEST_DATABASE_URL=$(PG_URL)/postgres \
-	swift test $(SWIFT_BUILD_FLAGS) || status=$$?; \
-	SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) bash scripts/schemathesis.sh || status=$$?; \
-	PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) python3 Tests/Browser/storefront_test.py || status=$$?; \
-	scripts/postgres.sh stop; exit $$status
+	scripts/swift-test.sh $(SWIFT_BUILD_FLAGS) || unit=$$?; \
+	SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) bash scripts/schemathesis.sh || fuzz=$$?; \
+	PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) python3 Tests/Browser/storefront_test.py || browser=$$?; \
+	scripts/postgres.sh stop; \
+	echo "== make test summary: swift test exit $$unit, schemathesis exit $$fuzz, Chromium exit $$browser"; \
+	cat .build/test-logs/swift-test-summary.txt .build/test-logs/schemathesis-summary.txt 2>/dev/null; df -h --output=avail . | tail -1 | sed 's/^ */disk free: /'; \
+	[ $$unit = 0 ] && [ $$fuzz = 0 ] && [ $$browser = 0 ]
 
 ## The Python peers the tests drive: moto (Cognito, EventBridge, SQS, SES, Step Functions), boto3, awscli, prometheus-client (parses
 ## /metrics) and opentelemetry-proto (the test OTLP receiver, scripts/otlp_receiver.py).

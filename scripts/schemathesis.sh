@@ -36,7 +36,10 @@ PG_URL=${PG_URL%/}
 BIN=${SWN_BIN_DIR:-}
 if [ -z "$BIN" ]; then BIN=$(swift build --show-bin-path); fi
 
-log() { echo "schemathesis.sh: $*" >&2; }
+# What `make test` prints last: the summary below and every message of this script (a failed start-up too).
+SUMMARY_FILE=${SWN_TEST_LOG_DIR:-$ROOT/.build/test-logs}/schemathesis-summary.txt
+mkdir -p "$(dirname "$SUMMARY_FILE")" && : >"$SUMMARY_FILE"
+log() { echo "schemathesis.sh: $*" >&2; echo "schemathesis.sh: $*" >>"$SUMMARY_FILE"; }
 
 # --- tools -------------------------------------------------------------------------------------
 if ! python3 -c "import sys, schemathesis; sys.exit(schemathesis.__version__ != '$SCHEMATHESIS_VERSION')" 2>/dev/null; then
@@ -288,6 +291,6 @@ if [ "${SWN_ST_HOLD:-0}" = "1" ]; then
 fi
 
 echo
-echo "== schemathesis summary (seed $SEED, $MAX_EXAMPLES cases per operation and phase)"
-printf '%s\n' "${summary[@]}"
+echo "== schemathesis summary (seed $SEED, $MAX_EXAMPLES cases per operation and phase)" | tee -a "$SUMMARY_FILE"
+printf '%s\n' "${summary[@]}" | tee -a "$SUMMARY_FILE"
 exit "$status"
