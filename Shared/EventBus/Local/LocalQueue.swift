@@ -2,11 +2,37 @@ import ServiceKit
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// One queue of the local bus, with the SQS semantics `MessageQueue` describes.
+///
+/// Each consumer loop takes its own `LocalQueue` (`LocalBus.queue(_:)`): it remembers what its last
+/// receive saw (`ReceiveHint`), so that a consumer coming back with handled messages after a receive
+/// that drained the queue waits for a wake-up first and deletes them with the receive that follows it,
+/// instead of spending a statement (and a commit) on a receive that can only find nothing.
 package struct LocalQueue: MessageQueue {
     let bus: LocalBus
     package let name: String
+    let hint = ReceiveHint()
+
+    init(bus: LocalBus, name: String) {
+        self.bus = bus
+        self.name = name
+    }
+
+    /// What this queue value's last receive saw. Only a hint: a wrong one costs at most one wait of
+    /// `LocalBus.waitSlice` before the next look, never a message (every look still reads the queue).
+    final class ReceiveHint: Sendable {
+        struct State {
+            /// The notifier's generation for this queue taken before the last receive that returned
+            /// messages, when it returned fewer than it asked for (the queue had no more visible then).
+            var drainedAt: UInt64?
+            /// When the earliest message this value made invisible for a while (a retry's backoff)
+            /// becomes visible again.
+            var retryAt: ContinuousClock.Instant?
+        }
+        let state = Mutex(State())
+    }
 
     package func receive(maxMessages: Int, waitTime: Duration, visibilityTimeout: Duration?) async throws -> [QueueMessage] {
         try await receive(maxMessages: maxMessages, waitTime: waitTime, visibilityTimeout: visibilityTimeout, deleting: [])
@@ -16,11 +42,27 @@ package struct LocalQueue: MessageQueue {
         let batch = min(max(maxMessages, 1), 10)
         let deadline = ContinuousClock.now + waitTime
         var handled = handled.compactMap(Receipt.init(handle:))
+        let last = hint.state.withLock { state in
+            defer { state = ReceiveHint.State() }
+            return state
+        }
+        if !handled.isEmpty, let drainedAt = last.drainedAt {
+            // The last receive left nothing visible, and every message stored since notifies this
+            // queue: wait for that (or for a retry of ours, or the slice) before looking, so that the
+            // look finds something and the handled messages are deleted with it. They stay hidden
+            // meanwhile; after a crash they come back, as any message not deleted does.
+            var slice = min(deadline - .now, bus.waitSlice)
+            if let retryAt = last.retryAt { slice = min(slice, retryAt - .now) }
+            await bus.notifier.wait(name, ticket: drainedAt, timeout: slice)
+        }
         while true {
             let ticket = await bus.notifier.ticket(name)
             let (messages, nextVisibleIn) = try await receiveOnce(batch: batch, visibilityTimeout: visibilityTimeout, deleting: handled)
             handled = []
-            if !messages.isEmpty { return messages }
+            if !messages.isEmpty {
+                if messages.count < batch { hint.state.withLock { $0.drainedAt = ticket } }
+                return messages
+            }
             let remaining = deadline - .now
             if remaining <= .zero || Task.isCancelled { return [] }
             if nextVisibleIn == .zero { continue }
@@ -163,6 +205,8 @@ package struct LocalQueue: MessageQueue {
     package func changeVisibility(receiptHandle: String, timeout: Duration) async throws {
         guard let receipt = Receipt(handle: receiptHandle) else { return }
         let ms = LocalBus.milliseconds(timeout)
+        let visibleAt = ContinuousClock.now + timeout
+        hint.state.withLock { $0.retryAt = min($0.retryAt ?? visibleAt, visibleAt) }
         try await bus.client.withTransaction(logger: bus.logger) { connection in
             try await connection.query(
                 """
