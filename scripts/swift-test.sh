@@ -31,7 +31,7 @@ fi
 # Swift Testing marks a failed test "✘ Test name(...) failed after …" and each issue "✘ Test name(...) recorded an issue at …".
 mapfile -t failed < <(grep -E '^✘ Test .+\) failed' "$LOG" | sed -E 's/^✘ Test ([^(]+)\(.*/\1/' | sort -u)
 {
-  echo "swift test: FAILED (exit $status). ${total}"
+  echo "swift test, whole suite: exit $status. ${total}"
   echo "failed tests: ${#failed[@]}"
   grep -E '^✘ Test .+ recorded an issue' "$LOG" | cut -c1-400 | head -n 40
 } >"$SUMMARY"

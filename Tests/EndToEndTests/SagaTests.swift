@@ -102,7 +102,7 @@ import TestSupport
     }
 
     /// Fills `user`'s basket and checks out with `card`; returns the order id once the order exists.
-    static func order(_ shop: Shop, user: String, lines: [(String, Int)], card: String) async throws -> String {
+    static func order(_ shop: Shop, user: String, lines: [(String, Int)], card: String, timeout: Duration = .seconds(30)) async throws -> String {
         let items = lines.map { #"{"productId":"\#($0.0)","quantity":\#($0.1)}"# }.joined(separator: ",")
         let token = try await TestTokens.token(user)
         let filled = try await HTTP.send(.POST, "\(shop.basket.baseURL)/basket", #"{"userName":"\#(user)","items":[\#(items)]}"#, token: token)
@@ -111,7 +111,7 @@ import TestSupport
             {"userName":"\(user)","firstName":"A","lastName":"B","email":"a@example.com","address":"Street 1","paymentMethod":"card","cardInfo":"\(card)"}
             """, token: token)
         #expect(checkout.status == 202)
-        return try await poll("the order of \(user)") {
+        return try await poll("the order of \(user)", timeout: timeout) {
             let list = try json(try await HTTP.send(.GET, "\(shop.ordering.baseURL)/order/\(user)", token: token))
             if case .array(let orders) = list, case .string(let id) = orders.first?["orderId"] { return id }
             return nil

@@ -110,7 +110,10 @@ import TestSupport
     private func terminateBackends(of database: String) async throws {
         try await withTemporaryPostgresClient(try TestDatabase.server, logger: TestDatabase.logger) { admin in
             try await admin.query(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(database) AND pid <> pg_backend_pid()",
+                // With a timeout, pg_terminate_backend returns once each backend has exited (not when the
+                // signal is sent): a loaded full run saw a connection that had answered `SELECT 1` after
+                // this call ended die under the next query.
+                "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = \(database) AND pid <> pg_backend_pid()",
                 logger: TestDatabase.logger
             )
         }
