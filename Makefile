@@ -7,6 +7,9 @@ PG_URL := postgres://swn:swn@127.0.0.1:$(PGPORT)
 MOTO_SERVER ?= $(shell command -v moto_server || pyenv which moto_server 2>/dev/null)
 export MOTO_SERVER
 SWIFT_BUILD_FLAGS ?=
+# Where scripts/swift-test.sh and scripts/schemathesis.sh keep their logs and the summaries `make test` prints last.
+SWN_TEST_LOG_DIR ?= $(CURDIR)/.build/test-logs
+export SWN_TEST_LOG_DIR
 
 .PHONY: run test test-tools build postgres-start postgres-stop demo queue chaos replicas soak browser-test browser-test-tools
 
@@ -37,7 +40,7 @@ test: postgres-start test-tools browser-test-tools
 	PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build $(SWIFT_BUILD_FLAGS) --show-bin-path) python3 Tests/Browser/storefront_test.py || browser=$$?; \
 	scripts/postgres.sh stop; \
 	echo "== make test summary: swift test exit $$unit, schemathesis exit $$fuzz, Chromium exit $$browser"; \
-	cat .build/test-logs/swift-test-summary.txt .build/test-logs/schemathesis-summary.txt 2>/dev/null; df -h --output=avail . | tail -1 | sed 's/^ */disk free: /'; \
+	cat $(SWN_TEST_LOG_DIR)/swift-test-summary.txt $(SWN_TEST_LOG_DIR)/schemathesis-summary.txt 2>/dev/null; df -h --output=avail . | tail -1 | sed 's/^ */disk free: /'; \
 	[ $$unit = 0 ] && [ $$fuzz = 0 ] && [ $$browser = 0 ]
 
 ## The Python peers the tests drive: moto (Cognito, EventBridge, SQS, SES, Step Functions), boto3, awscli, prometheus-client (parses

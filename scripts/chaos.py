@@ -1426,7 +1426,8 @@ def main():
             # Messages older than a few seconds: the price ticker keeps fresh catalog events flowing until the
             # end, and a consumer deletes a handled message with its next receive (at its queue's next wake-up,
             # at most LocalBus.waitSlice later), so a young message in flight is the flow, not work left.
-            queued = scalar("bus", "SELECT count(*) FROM bus_messages WHERE queue NOT LIKE '%-dlq' AND sent_at < now() - interval '5 seconds'")
+            left = "FROM bus_messages WHERE queue NOT LIKE '%-dlq' AND sent_at < now() - interval '5 seconds'"
+            queued = scalar("bus", "SELECT count(*) " + left)
             reserved = scalar("product", "SELECT count(*) FROM stock_reservations WHERE status = 'reserved'")
             pending = scalar("payment", "SELECT count(*) FROM payments WHERE state = 'pending'")
             moving = scalar("shipping", "SELECT count(*) FROM shipments WHERE lower(status) NOT IN ('delivered', 'returned', 'cancelled')")
@@ -1443,7 +1444,7 @@ def main():
                 for row in psql("bus", "SELECT queue, receive_count, round(extract(epoch FROM visible_at - now())::numeric, 1), "
                                        "round(extract(epoch FROM now() - sent_at)::numeric, 1), "
                                        "coalesce(body::jsonb->>'detail-type', '?'), receipt_handle IS NOT NULL "
-                                       "FROM bus_messages WHERE queue NOT LIKE '%-dlq' AND sent_at < now() - interval '5 seconds' ORDER BY seq LIMIT 10"):
+                                       + left + " ORDER BY seq LIMIT 10"):
                     log("   still queued: %s, received %s times, visible in %s s, sent %s s ago, %s, claimed %s" % tuple(row))
                 break
             time.sleep(0.5)

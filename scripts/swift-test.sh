@@ -28,12 +28,15 @@ if [ "$status" = 0 ]; then
   exit 0
 fi
 
+# The issue lines of a log, at most $2 of them, each cut to 400 characters.
+issues() { grep -E '^✘ Test .+ recorded an issue' "$1" | cut -c1-400 | head -n "$2"; }
+
 # Swift Testing marks a failed test "✘ Test name(...) failed after …" and each issue "✘ Test name(...) recorded an issue at …".
 mapfile -t failed < <(grep -E '^✘ Test .+\) failed' "$LOG" | sed -E 's/^✘ Test ([^(]+)\(.*/\1/' | sort -u)
 {
   echo "swift test, whole suite: exit $status. ${total}"
   echo "failed tests: ${#failed[@]}"
-  grep -E '^✘ Test .+ recorded an issue' "$LOG" | cut -c1-400 | head -n 40
+  issues "$LOG" 40
 } >"$SUMMARY"
 if [ ${#failed[@]} = 0 ]; then
   echo "no failed test named: the suite itself failed (a crash or a build error); last lines of the log:" >>"$SUMMARY"
@@ -52,6 +55,6 @@ if [ "$rerun" = 0 ]; then
 fi
 {
   echo "rerun alone: FAILED again (exit $rerun):"
-  grep -E '^✘ Test .+ recorded an issue' "$RERUN_LOG" | cut -c1-400 | head -n 20
+  issues "$RERUN_LOG" 20
 } >>"$SUMMARY"
 exit "$rerun"
