@@ -215,9 +215,20 @@ class Store:
 # --- SMTP -------------------------------------------------------------------------------------------------
 
 class SinkHandler:
-    def __init__(self, store, reply_delay=0.0):
+    def __init__(self, store, reply_delay=0.0, rcpt_delay=0.0, rcpt_delay_count=0):
         self.reply_delay = reply_delay
+        self.rcpt_delay = rcpt_delay
+        self.rcpt_delays_left = rcpt_delay_count
         self.store = store
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        envelope.rcpt_tos.append(address)
+        if self.rcpt_delay > 0 and self.rcpt_delays_left > 0:
+            # Answered late: a window in which a sender that dies has surely not handed its message over.
+            self.rcpt_delays_left -= 1
+            print("mail_sink: RCPT TO:<%s> answered in %.1f s (%d more delayed)" % (address, self.rcpt_delay, self.rcpt_delays_left), flush=True)
+            await asyncio.sleep(self.rcpt_delay)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         raw = envelope.original_content if envelope.original_content is not None else envelope.content
@@ -461,7 +472,8 @@ async def serve(args):
                             authenticator=accept_any_credentials)
     if args.smtps_port is not None and context is None:
         sys.exit("mail_sink: MAIL_SINK_SMTPS_PORT needs MAIL_SINK_TLS_CERT")
-    handler = SinkHandler(store, reply_delay=args.reply_delay_ms / 1000.0)
+    handler = SinkHandler(store, reply_delay=args.reply_delay_ms / 1000.0, rcpt_delay=args.rcpt_delay_ms / 1000.0,
+                          rcpt_delay_count=args.rcpt_delay_count)
     loop = asyncio.get_running_loop()
     try:
         smtp_server = await loop.create_server(lambda: SMTP(handler, **smtp_options),
@@ -557,6 +569,10 @@ def main():
                         help="stop when the process that started it ends (for tests: a crashed test leaves no sink)")
     parser.add_argument("--reply-delay-ms", type=int, default=env_int("MAIL_SINK_REPLY_DELAY_MS", 0),
                         help="keep each message, then wait this long before acknowledging it (crash tests)")
+    parser.add_argument("--rcpt-delay-ms", type=int, default=env_int("MAIL_SINK_RCPT_DELAY_MS", 0),
+                        help="answer RCPT TO this late (a test's window to kill a sender before its message is handed over)")
+    parser.add_argument("--rcpt-delay-count", type=int, default=env_int("MAIL_SINK_RCPT_DELAY_COUNT", 1_000_000_000),
+                        help="delay only the first N RCPT TO commands (default: all)")
     parser.add_argument("--verbose", action="store_true", help="log HTTP requests and aiosmtpd's own messages")
     parser.add_argument("--health", action="store_true",
                         help="only ask a running sink's GET /health on 127.0.0.1:--http-port; exit 0 when it answers 200 "

@@ -114,4 +114,41 @@ import TestSupport
             }
         }
     }
+
+    /// The sink answers RCPT TO 3 s late for the first two mails; notification-service is killed while
+    /// waiting for it, twice, so each time it dies before handing the mail over (before the final dot).
+    /// Such a claim says the mail surely did not go: after each lease it is claimed again freely, and the
+    /// third sender sends it — once, recorded `sent` with no resend counted (a rule that counted every
+    /// lapsed claim as "maybe sent" gave it up as `unconfirmed` without ever sending it).
+    @Test func aSenderKilledBeforeHandingTheMailOverTwiceStillSendsItOnce() async throws {
+        try await MailSink.with(["--rcpt-delay-ms", "3000", "--rcpt-delay-count", "2"]) { sink in
+            let settings = FulfilmentTests.delays(dispatch: 600_000).merging(["SMTP_URL": sink.smtpURL, "NOTIFICATION_CLAIM_LEASE_MS": "5000"]) { $1 }
+            try await SagaTests.withShop(settings: settings, shipping: true) { shop in
+                let database = shop.databases["notification"]!
+                let claim = "SELECT coalesce(max((extract(epoch FROM claimed_until) * 1000)::bigint), 0) FROM notifications WHERE status = 'sending'"
+                let kettle = try await SagaTests.createProduct(shop, stock: 5)
+                let orderId = try await SagaTests.order(shop, user: "mailslow", lines: [(kettle, 1)], card: "4242424242424242")
+                var sender = shop.notification!
+                var restarts: [ServiceProcess] = []
+                defer { restarts.forEach { $0.terminate() } }
+                var lastClaim = 0
+                for round in 1...2 {
+                    let previous = lastClaim
+                    try await CheckoutToOrderTests.waitFor("claim \(round)", timeout: .seconds(40)) { try await Database.scalar(database, claim) > previous }
+                    lastClaim = try await Database.scalar(database, claim)
+                    sender.kill()
+                    #expect(try await Database.scalar(database, "SELECT count(*)::bigint FROM notifications WHERE handed_over_at IS NOT NULL") == 0,
+                            "killed while RCPT TO waited: nothing handed over")
+                    sender = try await sender.restarted()
+                    restarts.append(sender)
+                }
+                try await CheckoutToOrderTests.waitFor("the e-mail recorded as sent", timeout: .seconds(40)) {
+                    try await Database.scalar(database, "SELECT count(*)::bigint FROM notifications WHERE status = 'sent'") == 1
+                }
+                #expect(try await Database.scalar(database, "SELECT count(*)::bigint FROM notifications WHERE status = 'sent' AND resends = 0") == 1,
+                        "no resend counted: nothing had been handed over")
+                #expect(try await Self.mails(sink, about: orderId).count == 1, "sent once")
+            }
+        }
+    }
 }

@@ -86,7 +86,7 @@ import Testing
 
 /// Exactly once in effect: the claim before sending and the outcome after.
 @Suite struct NotificationClaimTests {
-    @Test func aSentMailIsNeverSentAgainAndAnUnknownOutcomeAtMostOnceMore() throws {
+    @Test func aSentMailIsNeverSentAgainAndAHandedOverOneWithoutAnswerAtMostOnceMore() throws {
         let order = UUID()
         let now = Date()
         guard case .send(let first) = NotificationRules.claim(existing: nil, orderId: order, event: .shipped, now: now, lease: .seconds(30), newID: UUID()) else {
@@ -99,12 +99,29 @@ import Testing
         sent.status = .sent
         #expect(NotificationRules.claim(existing: sent, orderId: order, event: .shipped, now: now + 60, lease: .seconds(30), newID: UUID()) == .done(nil),
                 "a redelivered event sends nothing")
-        // The sender died between sending and recording: once more, then never.
-        guard case .send(let again) = NotificationRules.claim(existing: first, orderId: order, event: .shipped, now: now + 31, lease: .seconds(30), newID: UUID()) else {
+        // The sender died before handing the mail over (before SMTP's final dot): it surely did not go, so
+        // it is claimed again as often as that happens, without counting a resend.
+        guard case .send(let retaken) = NotificationRules.claim(existing: first, orderId: order, event: .shipped, now: now + 31, lease: .seconds(30), newID: UUID()),
+              case .send(let retakenAgain) = NotificationRules.claim(existing: retaken, orderId: order, event: .shipped, now: now + 62, lease: .seconds(30), newID: UUID())
+        else {
+            Issue.record("a claim that lapsed before its hand-off is taken again"); return
+        }
+        #expect(retaken.resends == 0 && retakenAgain.resends == 0 && retakenAgain.id == first.id && retakenAgain.status == .sending)
+        #expect(retakenAgain.claimedUntil == now + 92)
+        // The sender died after handing it over, before recording the answer: once more, then never.
+        var handedOver = first
+        handedOver.handedOverAt = now + 1
+        guard case .send(let again) = NotificationRules.claim(existing: handedOver, orderId: order, event: .shipped, now: now + 31, lease: .seconds(30), newID: UUID()) else {
             Issue.record("an unknown outcome is sent once more"); return
         }
-        #expect(again.resends == 1 && again.id == first.id)
-        guard case .done(let givenUp?) = NotificationRules.claim(existing: again, orderId: order, event: .shipped, now: now + 62, lease: .seconds(30), newID: UUID()) else {
+        #expect(again.resends == 1 && again.id == first.id && again.handedOverAt == nil)
+        guard case .send(let resentAgain) = NotificationRules.claim(existing: again, orderId: order, event: .shipped, now: now + 62, lease: .seconds(30), newID: UUID()) else {
+            Issue.record("the resend's own sender died before its hand-off: it is still sent"); return
+        }
+        #expect(resentAgain.resends == 1)
+        var againHandedOver = again
+        againHandedOver.handedOverAt = now + 32
+        guard case .done(let givenUp?) = NotificationRules.claim(existing: againHandedOver, orderId: order, event: .shipped, now: now + 62, lease: .seconds(30), newID: UUID()) else {
             Issue.record("never a third time"); return
         }
         #expect(givenUp.status == .unconfirmed)

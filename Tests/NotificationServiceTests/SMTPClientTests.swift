@@ -66,6 +66,27 @@ import TestSupport
         }
     }
 
+    /// The hand-off runs when the whole message is written but not its final dot: when it throws, the
+    /// server never takes the message (and the error is the hand-off's); when it returns, the mail goes.
+    @Test func theHandOffComesJustBeforeTheFinalDot() async throws {
+        struct NoHandOff: Error {}
+        try await Self.withSink { sink in
+            let client = SMTPClient(settings: try #require(SMTPSettings(url: sink.smtpURL)))
+            await #expect(throws: NoHandOff.self) { try await client.send(Self.mail) { throw NoHandOff() } }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await sink.messages().isEmpty, "a message without its final dot was taken")
+            let calls = Calls()
+            try await client.send(Self.mail) { await calls.add() }
+            #expect(await calls.count == 1)
+            #expect(try await sink.messages().count == 1)
+        }
+    }
+
+    actor Calls {
+        var count = 0
+        func add() { count += 1 }
+    }
+
     @Test func settingsComeFromTheURL() throws {
         #expect(SMTPSettings(url: "smtp://mail.example.com") == SMTPSettings(host: "mail.example.com", port: 25))
         #expect(SMTPSettings(url: "smtps://mail.example.com")?.port == 465 && SMTPSettings(url: "smtps://mail.example.com")?.security == .implicitTLS)

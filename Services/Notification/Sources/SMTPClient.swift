@@ -113,7 +113,10 @@ package struct SMTPClient: Sendable {
         self.group = group
     }
 
-    package func send(_ mail: OutgoingMail) async throws {
+    /// Sends `mail`; `handingOver` runs when the message is written but not its final dot — the last
+    /// moment the server cannot have taken it. If it throws, the connection is closed without the dot
+    /// (the server discards the message) and its error is thrown.
+    package func send(_ mail: OutgoingMail, handingOver: @Sendable () async throws -> Void = {}) async throws {
         let tls = try settings.security == .none ? nil : makeTLSContext()
         let replies = SMTPReplies()
         let channel = try await ClientBootstrap(group: group)
@@ -129,7 +132,7 @@ package struct SMTPClient: Sendable {
             }
             .connect(host: settings.host, port: settings.port).get()
         do {
-            try await conversation(channel, replies: replies, tls: tls, mail: mail)
+            try await conversation(channel, replies: replies, tls: tls, mail: mail, handingOver: handingOver)
             channel.close(promise: nil)
         } catch {
             channel.close(promise: nil)
@@ -145,7 +148,9 @@ package struct SMTPClient: Sendable {
         return try NIOSSLContext(configuration: configuration)
     }
 
-    func conversation(_ channel: any Channel, replies: SMTPReplies, tls: NIOSSLContext?, mail: OutgoingMail) async throws {
+    func conversation(
+        _ channel: any Channel, replies: SMTPReplies, tls: NIOSSLContext?, mail: OutgoingMail, handingOver: @Sendable () async throws -> Void
+    ) async throws {
         func expect(_ codes: ClosedRange<Int>, after line: String?) async throws -> SMTPReply {
             if let line { try await channel.writeAndFlush(ByteBuffer(string: line + "\r\n")) }
             let reply = try await replies.next(timeout: timeout)
@@ -185,9 +190,11 @@ package struct SMTPClient: Sendable {
         _ = try await expect(250...250, after: "MAIL FROM:<\(try Self.address(mail.from))>")
         _ = try await expect(250...251, after: "RCPT TO:<\(try Self.address(mail.to))>")
         _ = try await expect(354...354, after: "DATA")
+        try await channel.writeAndFlush(ByteBuffer(string: Self.dotStuffed(mail.message)))
+        try await handingOver()
         // Once the message's final dot is out, no answer means the server may have taken it.
         do {
-            _ = try await expect(250...250, after: Self.dotStuffed(mail.message) + ".")
+            _ = try await expect(250...250, after: ".")
         } catch let error as SMTPError where error.code != 0 {
             throw error
         } catch {
