@@ -77,7 +77,8 @@ Settings: PG_URL (default postgres://swn:swn@127.0.0.1:$PGPORT), SWN_BIN_DIR, OR
 PG_RESTARTS, OUTAGE_SECONDS, PGDATA_DIR (the cluster scripts/postgres.sh made, default .data/postgres),
 REPLICAS (default 1: one process per service, no gateway), GATEWAYS (default 2 with REPLICAS > 1, else 0),
 KEEP_DATABASES=1 (the run's databases are left in place, to investigate a failure; dropped by default),
-CANCEL_SHARE, RETURN_SHARE, ACTION_THREADS (default 4). The mail sink needs aiosmtpd (PyPI; `make chaos` installs it).
+CANCEL_SHARE, RETURN_SHARE, ACTION_THREADS (default 4), VICTIMS (comma-separated service names, e.g.
+notification-service: the chaos SIGKILLs only those; default all of the above). The mail sink needs aiosmtpd (PyPI; `make chaos` installs it).
 """
 import calendar
 import heapq
@@ -106,6 +107,9 @@ OUTAGE_SECONDS = float(os.environ.get("OUTAGE_SECONDS", "30"))
 REPLICAS = max(1, int(os.environ.get("REPLICAS", "1")))
 GATEWAYS = int(os.environ.get("GATEWAYS") or (2 if REPLICAS > 1 else 0))
 REPLICAS_MODE = REPLICAS > 1 or GATEWAYS > 0  # checkouts through the gateways, replica figures and checks
+VICTIMS = {v.strip() for v in os.environ.get("VICTIMS", "").split(",") if v.strip()}
+if VICTIMS - {"product-service", "basket-service", "ordering-service", "payment-service", "shipping-service", "notification-service", "gateway"}:
+    sys.exit("chaos: VICTIMS names no service of a run: %s" % ",".join(sorted(VICTIMS)))
 PGDATA = os.environ.get("PGDATA_DIR") or os.path.join(ROOT, ".data", "postgres")
 RUN = "chaos_%d" % int(time.time())
 WORK = tempfile.mkdtemp(prefix="swn-chaos-")
@@ -1365,6 +1369,8 @@ def main():
                                                              "shipping-service", "notification-service")]
                 if len(stack.gateways) > 1:
                     victims += stack.gateways
+            if VICTIMS:
+                victims = [v for v in victims if v.name in VICTIMS]
             # Postgres goes down at evenly spaced shares of the orders (e.g. 1/3 and 2/3 with two restarts).
             restart_at = [ORDERS * (i + 1) // (PG_RESTARTS + 1) for i in range(PG_RESTARTS)]
             while not stop_chaos.wait(random.uniform(1.0, 2.5)):
