@@ -2160,7 +2160,8 @@ def checkout_table(ck):
             sat["accepted_rate"], fmt(sat["order_rate"], "%.0f"), fmt(sat["completed_rate"], "%.0f"),
             fmt((sat["client_basket_ms"] or {}).get("p50"), "%.1f"), fmt((sat["client_basket_ms"] or {}).get("p99"), "%.1f"),
             fmt((sat["client_checkout_ms"] or {}).get("p50"), "%.1f"), fmt((sat["client_checkout_ms"] or {}).get("p99"), "%.1f")))
-    processes = [p for p in PROCESSES if p not in ("shipping", "notification") or shipped]
+    # Every process that used CPU in a step (notification-service runs with --no-shipping too: its CPU is in "all").
+    processes = [p for p in PROCESSES if any((s["cpu_ms_per_order"] or {}).get(p) for s in ck["steps"])]
     lines.append("")
     lines.append("   CPU ms per order, by process (the step and its drain: fill, checkout, relay, order, saga; idle work included)")
     lines.append("   %-10s %7s " % ("step", "orders") + " ".join("%8s" % p for p in processes) + " %8s %8s" % ("all", "wrk"))
