@@ -51,56 +51,31 @@ package struct PostgresNotificationRepository: NotificationRepository {
         orderId: UUID, event: OrderEmail.Event, userName: String, to: String, subject: String, channel: String, lease: Duration,
         remembering contact: OrderEmail.Order?
     ) async throws -> NotificationRules.Claim {
+        let mail = MailFields(userName: userName, to: to, subject: subject, channel: channel)
+        // The usual case, a first claim: one statement that stores the contact too, and whose commit does not
+        // wait for the disk. A crash that loses it loses no mail: nothing leaves before the hand-off, whose
+        // commit waits (and so flushes this one). The hand-off then finds no claim, and the event comes back.
+        let first = NotificationRules.claim(existing: nil, orderId: orderId, event: event, now: Date(), lease: lease, newID: UUID.random())
+        guard case .send(let record) = first else { return first }
         let items = try contact.map { String(decoding: try JSONOutput.encoder.encode($0.items), as: UTF8.self) }
+        var inserted = false
+        for try await _ in try await client.execute(NewClaim(record: record, mail: mail, contact: contact, items: items), logger: logger) { inserted = true }
+        if inserted { return first }
+        // The row exists (a redelivery, a retry): decided under its row lock.
         return try await client.withTransaction(logger: logger) { connection in
-            // One commit for the contact and the claim (they were two).
-            if let contact, let items {
-                try await connection.query(
-                    """
-                    INSERT INTO order_contacts (order_id, user_name, first_name, email, items, total_price)
-                    VALUES (\(contact.orderId), \(contact.userName), \(contact.firstName), \(contact.email), \(items), \(contact.totalPrice.description)::numeric)
-                    ON CONFLICT (order_id) DO NOTHING
-                    """,
-                    logger: logger
-                )
-            }
-            // The row may not exist yet: the lock serialises two first claims of one order and event.
-            try await connection.lock(["notification:\(orderId.uuidString):\(event.rawValue)"], logger: logger)
             var existing: NotificationRecord?
-            let rows = try await connection.query(
-                """
-                SELECT id, status, claimed_until, handed_over_at, resends FROM notifications WHERE order_id = \(orderId) AND event = \(event.rawValue)
-                """,
-                logger: logger
-            )
-            for try await (id, status, claimedUntil, handedOverAt, resends) in rows.decode((UUID, String, Date?, Date?, Int).self) {
+            for try await (id, status, claimedUntil, handedOverAt, resends) in try await connection.execute(LockedClaim(orderId: orderId, event: event), logger: logger) {
                 guard let status = NotificationRecord.Status(rawValue: status) else { throw UnreadableValue(column: "notifications.status", value: status) }
                 existing = NotificationRecord(
                     id: id, orderId: orderId, event: event, status: status, claimedUntil: claimedUntil, handedOverAt: handedOverAt, resends: resends
                 )
             }
             let claim = NotificationRules.claim(existing: existing, orderId: orderId, event: event, now: Date(), lease: lease, newID: UUID.random())
-            let store: NotificationRecord? = switch claim {
-            case .send(let record): record
-            case .done(let record): record
-            case .busy: nil
-            }
-            if let record = store {
-                // A claim to send commits without waiting for the disk: a crash that loses it (and the contact
-                // with it) loses no mail, because nothing leaves before the hand-off, whose commit waits — and
-                // flushes this one with it. The hand-off finds no claim then, and the event comes back.
-                let synchronousCommit = if case .send = claim { "off" } else { "on" }
-                try await connection.query(
-                    """
-                    INSERT INTO notifications (id, order_id, event, user_name, recipient, subject, channel, status, claimed_until, handed_over_at, resends)
-                    SELECT \(record.id), \(orderId), \(event.rawValue), \(userName), \(to), \(subject), \(channel), \(record.status.rawValue),
-                           \(record.claimedUntil), \(record.handedOverAt), \(record.resends)
-                    WHERE set_config('synchronous_commit', \(synchronousCommit), true) IS NOT NULL
-                    ON CONFLICT (order_id, event) DO UPDATE SET status = excluded.status, claimed_until = excluded.claimed_until,
-                        handed_over_at = excluded.handed_over_at, resends = excluded.resends, channel = excluded.channel, recipient = excluded.recipient, subject = excluded.subject
-                    """,
-                    logger: logger
-                )
+            switch claim {
+            case .send(let record), .done(let record?):
+                try await connection.execute(StoreClaim(record: record, mail: mail), logger: logger)
+            case .done(nil), .busy:
+                break
             }
             return claim
         }
@@ -108,28 +83,13 @@ package struct PostgresNotificationRepository: NotificationRepository {
 
     package func handOver(_ claim: NotificationRecord) async throws -> Bool {
         // Its own commit, waited for: a sender that dies after it leaves a claim that says "maybe sent".
-        let rows = try await client.query(
-            """
-            UPDATE notifications SET handed_over_at = now()
-            WHERE id = \(claim.id) AND status = 'sending' AND claimed_until = \(claim.claimedUntil) RETURNING id
-            """,
-            logger: logger
-        )
         var updated = false
-        for try await _ in rows { updated = true }
+        for try await _ in try await client.execute(HandOver(claim: claim), logger: logger) { updated = true }
         return updated
     }
 
     package func record(_ claim: NotificationRecord, status: NotificationRecord.Status, error: String?) async throws {
-        try await client.query(
-            """
-            UPDATE notifications SET status = \(status.rawValue), claimed_until = NULL, last_error = \(error),
-                handed_over_at = CASE WHEN \(status.rawValue) = 'sent' THEN handed_over_at END,
-                sent_at = CASE WHEN \(status.rawValue) = 'sent' THEN now() ELSE sent_at END
-            WHERE id = \(claim.id) AND status = 'sending' AND claimed_until = \(claim.claimedUntil)
-            """,
-            logger: logger
-        )
+        try await client.execute(RecordOutcome(claim: claim, status: status, error: error), logger: logger)
     }
 
     package func notifications(of userName: String, before cursor: TimeCursor?, limit: Int) async throws -> [Notification] {
@@ -150,6 +110,145 @@ package struct PostgresNotificationRepository: NotificationRepository {
         }
         return list
     }
+}
+
+/// What a claim stores of the e-mail it is about to send.
+struct MailFields {
+    var userName: String
+    var to: String
+    var subject: String
+    var channel: String
+}
+
+/// A first claim, with the order's contact when the event carries it, in one statement committed
+/// asynchronously; no row when the e-mail already has one (prepared once per connection).
+struct NewClaim: PostgresPreparedStatement {
+    static let name = "notification_new_claim_v1"
+    static let sql = """
+        WITH contact AS (
+            INSERT INTO order_contacts (order_id, user_name, first_name, email, items, total_price)
+            SELECT $2, $4, $10, $11, $12, $13::numeric WHERE $11::text IS NOT NULL
+            ON CONFLICT (order_id) DO NOTHING
+        )
+        INSERT INTO notifications (id, order_id, event, user_name, recipient, subject, channel, status, claimed_until, resends)
+        SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, 0
+        WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
+        ON CONFLICT (order_id, event) DO NOTHING
+        RETURNING id
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.uuid, .uuid, .text, .text, .text, .text, .text, .text, .timestamptz, .text, .text, .text, .text]
+    typealias Row = UUID
+    let record: NotificationRecord
+    let mail: MailFields
+    let contact: OrderEmail.Order?
+    let items: String?
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 13)
+        bindings.append(record.id)
+        bindings.append(record.orderId)
+        bindings.append(record.event.rawValue)
+        bindings.append(mail.userName)
+        bindings.append(mail.to)
+        bindings.append(mail.subject)
+        bindings.append(mail.channel)
+        bindings.append(record.status.rawValue)
+        bindings.append(record.claimedUntil)
+        bindings.append(contact?.firstName)
+        bindings.append(contact?.email)
+        bindings.append(items)
+        bindings.append(contact?.totalPrice.description)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> UUID { try row.decode(UUID.self) }
+}
+
+/// The e-mail's row, locked until the transaction ends (prepared once per connection).
+struct LockedClaim: PostgresPreparedStatement {
+    static let name = "notification_locked_claim_v1"
+    static let sql = "SELECT id, status, claimed_until, handed_over_at, resends FROM notifications WHERE order_id = $1 AND event = $2 FOR UPDATE"
+    static let bindingDataTypes: [PostgresDataType] = [.uuid, .text]
+    typealias Row = (UUID, String, Date?, Date?, Int)
+    let orderId: UUID
+    let event: OrderEmail.Event
+
+    func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: orderId, event.rawValue) }
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+/// A claim decided on an existing row (prepared once per connection).
+struct StoreClaim: PostgresPreparedStatement {
+    static let name = "notification_store_claim_v1"
+    static let sql = """
+        UPDATE notifications SET status = $2, claimed_until = $3, handed_over_at = $4, resends = $5, user_name = $6, recipient = $7,
+            subject = $8, channel = $9
+        WHERE id = $1
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.uuid, .text, .timestamptz, .timestamptz, .int8, .text, .text, .text, .text]
+    typealias Row = ()
+    let record: NotificationRecord
+    let mail: MailFields
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 9)
+        bindings.append(record.id)
+        bindings.append(record.status.rawValue)
+        bindings.append(record.claimedUntil)
+        bindings.append(record.handedOverAt)
+        bindings.append(record.resends)
+        bindings.append(mail.userName)
+        bindings.append(mail.to)
+        bindings.append(mail.subject)
+        bindings.append(mail.channel)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws {}
+}
+
+/// The hand-off, if the row still holds this claim (prepared once per connection).
+struct HandOver: PostgresPreparedStatement {
+    static let name = "notification_hand_off_v1"
+    static let sql = "UPDATE notifications SET handed_over_at = now() WHERE id = $1 AND status = 'sending' AND claimed_until = $2 RETURNING id"
+    static let bindingDataTypes: [PostgresDataType] = [.uuid, .timestamptz]
+    typealias Row = UUID
+    let claim: NotificationRecord
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        bindings.append(claim.id)
+        bindings.append(claim.claimedUntil)
+        return bindings
+    }
+    func decodeRow(_ row: PostgresRow) throws -> UUID { try row.decode(UUID.self) }
+}
+
+/// A send's outcome, if the row still holds this claim; `pending` and `failed` forget the hand-off
+/// (known not sent) (prepared once per connection).
+struct RecordOutcome: PostgresPreparedStatement {
+    static let name = "notification_record_outcome_v1"
+    static let sql = """
+        UPDATE notifications SET status = $3, claimed_until = NULL, last_error = $4,
+            handed_over_at = CASE WHEN $3 = 'sent' THEN handed_over_at END,
+            sent_at = CASE WHEN $3 = 'sent' THEN now() ELSE sent_at END
+        WHERE id = $1 AND status = 'sending' AND claimed_until = $2
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.uuid, .timestamptz, .text, .text]
+    typealias Row = ()
+    let claim: NotificationRecord
+    let status: NotificationRecord.Status
+    let error: String?
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 4)
+        bindings.append(claim.id)
+        bindings.append(claim.claimedUntil)
+        bindings.append(status.rawValue)
+        bindings.append(error)
+        return bindings
+    }
+    func decodeRow(_ row: PostgresRow) throws {}
 }
 
 enum NotificationMigrations {
