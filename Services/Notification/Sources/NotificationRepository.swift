@@ -73,7 +73,7 @@ package struct PostgresNotificationRepository: NotificationRepository {
             let claim = NotificationRules.claim(existing: existing, orderId: orderId, event: event, now: Date(), lease: lease, newID: UUID.random())
             switch claim {
             case .send(let record), .done(let record?):
-                try await connection.execute(StoreClaim(record: record, mail: mail), logger: logger)
+                _ = try await connection.execute(StoreClaim(record: record, mail: mail), logger: logger)
             case .done(nil), .busy:
                 break
             }
@@ -89,7 +89,7 @@ package struct PostgresNotificationRepository: NotificationRepository {
     }
 
     package func record(_ claim: NotificationRecord, status: NotificationRecord.Status, error: String?) async throws {
-        try await client.execute(RecordOutcome(claim: claim, status: status, error: error), logger: logger)
+        _ = try await client.execute(RecordOutcome(claim: claim, status: status, error: error), logger: logger)
     }
 
     package func notifications(of userName: String, before cursor: TimeCursor?, limit: Int) async throws -> [Notification] {
@@ -118,6 +118,14 @@ struct MailFields {
     var to: String
     var subject: String
     var channel: String
+
+    /// Its four bindings, in this order.
+    func append(to bindings: inout PostgresBindings) {
+        bindings.append(userName)
+        bindings.append(to)
+        bindings.append(subject)
+        bindings.append(channel)
+    }
 }
 
 /// A first claim, with the order's contact when the event carries it, in one statement committed
@@ -148,10 +156,7 @@ struct NewClaim: PostgresPreparedStatement {
         bindings.append(record.id)
         bindings.append(record.orderId)
         bindings.append(record.event.rawValue)
-        bindings.append(mail.userName)
-        bindings.append(mail.to)
-        bindings.append(mail.subject)
-        bindings.append(mail.channel)
+        mail.append(to: &bindings)
         bindings.append(record.status.rawValue)
         bindings.append(record.claimedUntil)
         bindings.append(contact?.firstName)
@@ -197,10 +202,7 @@ struct StoreClaim: PostgresPreparedStatement {
         bindings.append(record.claimedUntil)
         bindings.append(record.handedOverAt)
         bindings.append(record.resends)
-        bindings.append(mail.userName)
-        bindings.append(mail.to)
-        bindings.append(mail.subject)
-        bindings.append(mail.channel)
+        mail.append(to: &bindings)
         return bindings
     }
 
