@@ -18,8 +18,8 @@ package protocol NotificationRepository: Sendable {
     /// Records, just before the point of no return, that the claimed mail is about to leave; false when
     /// the claim is no longer this sender's (its lease passed and another sender took it over).
     func handOver(_ claim: NotificationRecord) async throws -> Bool
-    /// Records the outcome of a claimed send (`sent`, `pending`: known not sent, `failed`), if the row
-    /// still holds that claim.
+    /// Records the outcome of a claimed send: `sent` always (it is final); `pending` (known not sent) and
+    /// `failed` only if the row still holds that claim.
     func record(_ claim: NotificationRecord, status: NotificationRecord.Status, error: String?) async throws
     /// A user's e-mails, newest first, after `cursor`.
     func notifications(of userName: String, before cursor: TimeCursor?, limit: Int) async throws -> [Notification]
@@ -226,15 +226,17 @@ struct HandOver: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> UUID { try row.decode(UUID.self) }
 }
 
-/// A send's outcome, if the row still holds this claim; `pending` and `failed` forget the hand-off
-/// (known not sent) (prepared once per connection).
+/// A send's outcome (prepared once per connection). `sent` is final whoever holds the row now: a
+/// sender that outlived its lease and another one that took the claim over must not leave the row
+/// claimed (its message may be gone) nor send it again (its hand-off then finds no claim). `pending`
+/// and `failed` apply only while the row still holds this claim, and forget the hand-off (known not sent).
 struct RecordOutcome: PostgresPreparedStatement {
-    static let name = "notification_record_outcome_v1"
+    static let name = "notification_record_outcome_v2"
     static let sql = """
         UPDATE notifications SET status = $3, claimed_until = NULL, last_error = $4,
             handed_over_at = CASE WHEN $3 = 'sent' THEN handed_over_at END,
             sent_at = CASE WHEN $3 = 'sent' THEN now() ELSE sent_at END
-        WHERE id = $1 AND status = 'sending' AND claimed_until = $2
+        WHERE id = $1 AND (($3 = 'sent' AND status <> 'sent') OR (status = 'sending' AND claimed_until = $2))
         """
     static let bindingDataTypes: [PostgresDataType] = [.uuid, .timestamptz, .text, .text]
     typealias Row = ()
