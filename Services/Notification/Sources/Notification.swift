@@ -37,8 +37,8 @@ package struct NotificationRecord: Sendable, Equatable {
     /// `pending`: not sent yet (a send failed for a while: the event comes back); `sending`: claimed by a
     /// sender until `claimedUntil` (its outcome unknown if that passed); `sent`; `unconfirmed`: handed to
     /// the mail server twice without an answer (it was sent at least once, unless both senders died in
-    /// the instant between recording the hand-off and writing the message's end), so nothing more is
-    /// sent; `failed`: refused for good (no address, or the server refused the recipient).
+    /// the window between the hand-off's commit and writing the message's end — about the commit's
+    /// flush), so nothing more is sent; `failed`: refused for good (no address, or the server refused the recipient).
     package enum Status: String, Codable, Sendable, CaseIterable { case pending, sending, sent, unconfirmed, failed }
 
     package var id: UUID

@@ -8,9 +8,10 @@ import ServiceKit
 /// Storage of the orders' contacts (from `OrderCompleted`/`OrderCancelled`) and of the e-mails sent.
 package protocol NotificationRepository: Sendable {
     func order(_ orderId: UUID) async throws -> OrderEmail.Order?
-    /// Claims the order's e-mail for the event (`NotificationRules.claim` under the row's lock) and
-    /// stores the claim with what is about to be sent. `contact` (from `OrderCompleted`/`OrderCancelled`)
-    /// is kept in the same transaction as whom the order's later e-mails go to (the first one is kept).
+    /// Claims the order's e-mail for the event (`NotificationRules.claim`: a first claim inserts the row,
+    /// an existing row is decided under its row lock) and stores the claim with what is about to be sent.
+    /// `contact` (from `OrderCompleted`/`OrderCancelled`) is kept in the same statement or transaction as
+    /// whom the order's later e-mails go to (the first one is kept).
     func claim(
         orderId: UUID, event: OrderEmail.Event, userName: String, to: String, subject: String, channel: String, lease: Duration,
         remembering contact: OrderEmail.Order?
