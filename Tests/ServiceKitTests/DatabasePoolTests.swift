@@ -107,6 +107,39 @@ import TestSupport
         }
     }
 
+    /// A statement outside a transaction is answered only once it has committed: the server commits
+    /// it when it processes the protocol's `Sync`, and it sends nothing before that (no `Flush`: the
+    /// driver writes Parse, Bind, Execute and Sync at once, and the server sends its answers with
+    /// `ReadyForQuery`). The single-statement writes whose success the services act on (the saga's
+    /// unlocked step, the bus's store, the e-mail's hand-off and outcome) rely on it. A deferred
+    /// trigger makes the commit take 1 s: the call returns after it, and the row is there.
+    @Test func aStatementOutsideATransactionIsAnsweredOnlyOnceCommitted() async throws {
+        try await TestDatabase.with { database in
+            try await database.withClient { pool in
+                let logger = TestDatabase.logger
+                try await pool.query("CREATE TABLE t (n int)", logger: logger)
+                try await pool.query(
+                    "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$",
+                    logger: logger
+                )
+                try await pool.query(
+                    "CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON t DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()",
+                    logger: logger
+                )
+                let started = ContinuousClock.now
+                try await pool.query("INSERT INTO t VALUES (1)", logger: logger)
+                let answeredAfter = ContinuousClock.now - started
+                let seen = try await withTemporaryPostgresClient(database.settings, logger: logger) { other in
+                    var count = -1
+                    for try await c in try await other.query("SELECT count(*)::bigint FROM t", logger: logger).decode(Int.self) { count = c }
+                    return count
+                }
+                #expect(answeredAfter >= .seconds(1), "the insert was answered after \(answeredAfter), before its commit")
+                #expect(seen == 1, "the row was not committed when the insert was answered")
+            }
+        }
+    }
+
     private func terminateBackends(of database: String) async throws {
         try await withTemporaryPostgresClient(try TestDatabase.server, logger: TestDatabase.logger) { admin in
             try await admin.query(

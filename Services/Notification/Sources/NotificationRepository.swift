@@ -83,22 +83,17 @@ package struct PostgresNotificationRepository: NotificationRepository {
     }
 
     package func handOver(_ claim: NotificationRecord) async throws -> Bool {
-        // Its own commit, on the disk before this returns: a sender that dies after it leaves a claim that
-        // says "maybe sent". In a transaction of its own because a statement outside one is answered
-        // (PostgresNIO returns at CommandComplete) before the server commits it at the protocol's Sync;
-        // `COMMIT` is answered only once the commit is flushed.
-        try await client.withTransaction(logger: logger) { connection in
-            var updated = false
-            for try await _ in try await connection.execute(HandOver(claim: claim), logger: logger) { updated = true }
-            return updated
-        }
+        // Its own commit, on the disk before this returns (a statement outside a transaction is answered
+        // with the server's `ReadyForQuery`, after its commit and flush): a sender that dies after it
+        // leaves a claim that says "maybe sent".
+        var updated = false
+        for try await _ in try await client.execute(HandOver(claim: claim), logger: logger) { updated = true }
+        return updated
     }
 
     package func record(_ claim: NotificationRecord, status: NotificationRecord.Status, error: String?) async throws {
-        // Committed before this returns (see `handOver`): the event's message is deleted after it.
-        try await client.withTransaction(logger: logger) { connection in
-            _ = try await connection.execute(RecordOutcome(claim: claim, status: status, error: error), logger: logger)
-        }
+        // Committed and flushed before this returns: the event's message is deleted after it.
+        _ = try await client.execute(RecordOutcome(claim: claim, status: status, error: error), logger: logger)
     }
 
     package func notifications(of userName: String, before cursor: TimeCursor?, limit: Int) async throws -> [Notification] {
