@@ -882,6 +882,32 @@ def replicas_checks(stack, failures):
     return lines
 
 
+def trace_order(order_id):
+    """Where a stuck order's messages are, for the log: its history, each outbox's unpublished rows, the bus's
+    messages (dead letters too) and what the services logged about it."""
+    log("trace of order %s:" % order_id)
+    for row in psql("ordering", "SELECT status, changed_at, coalesce(reason, '') FROM order_status_history "
+                                "WHERE order_id = '%s' ORDER BY id" % order_id):
+        log("   history: %s" % " | ".join(row))
+    for row in psql("shipping", "SELECT status, coalesce(due_at::text, '-'), coalesce(returned_at::text, '-') FROM shipments "
+                                "WHERE order_id = '%s'" % order_id):
+        log("   shipment: %s" % " | ".join(row))
+    for db in ["ordering", "product", "payment", "shipping"]:
+        for row in psql(db, "SELECT id, detail_type, attempts, coalesce(last_error, '') FROM outbox "
+                            "WHERE published_at IS NULL AND detail LIKE '%%%s%%'" % order_id):
+            log("   %s outbox: %s" % (db, " | ".join(row)))
+    for row in psql("bus", "SELECT queue, receive_count, coalesce(body::jsonb->>'detail-type', '?'), sent_at, "
+                           "coalesce(dead_letter_reason, '') FROM bus_messages WHERE body LIKE '%%%s%%' ORDER BY seq" % order_id):
+        log("   bus message: %s" % " | ".join(row))
+    for name in sorted(os.listdir(WORK)):
+        if not name.endswith(".log"):
+            continue
+        with open(os.path.join(WORK, name), errors="replace") as file:
+            lines = [line.strip() for line in file if order_id in line]
+        for line in lines[-12:]:
+            log("   %s: %s" % (name, line[:400]))
+
+
 def lifecycle_checks(products, accepted, plans, failures):
     """Once every order is at rest: the contract's invariants over the orders, their histories, payments,
     shipments and stock reservations, and what the customers' cancels and returns were answered. Appends to
@@ -903,6 +929,8 @@ def lifecycle_checks(products, accepted, plans, failures):
     restless = [(order_id, status) for order_id, status in status_of.items() if status not in AT_REST]
     for order_id, status in restless[:5]:
         fail("order %s is %s, not at rest" % (order_id, status))
+    for order_id, _ in restless[:3]:
+        trace_order(order_id)
     if len(restless) > 5:
         fail("... %d orders not at rest in all" % len(restless))
     # A saga still going: a step waiting for a reply (a cancel waiting for shipping's answer: stoppingDispatch).
