@@ -73,6 +73,49 @@ import TestSupport
         }
     }
 
+    /// An order goes in with its saga's first decision: Pending in its
+    /// first step, one history entry, its deadline and `ReserveStock` in the outbox. The same checkout
+    /// again creates nothing and stores nothing more.
+    @Test func anOrderIsCreatedWithItsFirstStepOnceInOneStatement() async throws {
+        try await TestDatabase.with { database in
+            try await database.withClient { client in
+                try await Migrator(OrderingMigrations.all).migrate(client: client, logger: TestDatabase.logger)
+                let repository = PostgresOrderRepository(client: client, logger: TestDatabase.logger)
+                let saga = SagaRunner(repository: repository, stepTimeout: .seconds(30), paymentTimeout: .seconds(30))
+                let checkout = CheckoutBasket(
+                    checkoutId: UUID(), userName: "ann", firstName: "Ann", lastName: "Lee", email: "ann@example.com", address: "1 Main St",
+                    paymentMethod: "card", cardInfo: "**** **** **** 4242",
+                    items: [OrderLine(productId: UUID(), productName: "Phone", quantity: 1, color: "", price: 10)], totalPrice: 10, checkoutDate: Date()
+                )
+                #expect(try await repository.createOrder(from: checkout) { store in _ = try await saga.apply(.started, on: store) })
+                #expect(try await repository.createOrder(from: checkout) { store in _ = try await saga.apply(.started, on: store) } == false)
+
+                func count(_ sql: String) async throws -> Int {
+                    var n = -1
+                    for try await c in try await client.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger).decode(Int.self) { n = c }
+                    return n
+                }
+                let order = try #require(try await repository.orders(of: "ann", on: nil, limit: 5).first)
+                #expect(try await count("SELECT count(*)::int FROM orders") == 1)
+                #expect(order.status == .pending)
+                #expect(order.statusHistory.map(\.status) == [.pending])
+                let state = try #require(try await repository.withSaga(orderId: order.orderId) { try await $0.state() })
+                #expect(state.step == .reservingStock)
+                let deadline = try #require(state.deadline)
+                #expect(abs(deadline.timeIntervalSinceNow - 30) < 5)
+                #expect(try await count("SELECT count(*)::int FROM order_deadlines WHERE deadline = (SELECT deadline FROM orders)") == 1)
+                #expect(try await count("SELECT count(*)::int FROM outbox WHERE detail_type = 'ReserveStock'") == 1)
+                #expect(try await count("SELECT count(*)::int FROM outbox") == 1)
+                // One transaction wrote the order's row, its history, its deadline and its event (what it costs
+                // is `make bench`'s to show).
+                #expect(try await count("""
+                    SELECT count(DISTINCT x)::int FROM (SELECT xmin::text AS x FROM orders UNION ALL SELECT xmin::text FROM order_status_history
+                    UNION ALL SELECT xmin::text FROM order_deadlines UNION ALL SELECT xmin::text FROM outbox) t
+                    """) == 1)
+            }
+        }
+    }
+
     @Test func aStepOvertakenBetweenItsReadAndItsWriteIsDecidedAgain() async throws {
         try await TestDatabase.with { database in
             try await database.withClient { client in

@@ -16,15 +16,28 @@ package struct PostgresOrderRepository: OrderRepository {
         self.logger = logger
     }
 
+    /// One statement, outside a transaction: the saga's first decision is made on the new order's
+    /// state before anything is written (it depends on the checkout alone), and the order goes in with
+    /// it — its row in its first step, the history, the deadline and the first command in the outbox —
+    /// or, for a checkout that already has its order, nothing does. Before, the order was inserted and
+    /// then read back, locked and written again in a transaction: five round trips and two versions of
+    /// the wide row instead of one of each.
     package func createOrder(from checkout: CheckoutBasket, _ start: @Sendable (any SagaStore) async throws -> Void) async throws -> Bool {
         let items = String(decoding: try JSONOutput.encoder.encode(checkout.items), as: UTF8.self)
-        return try await client.withOutboxTransaction(logger: logger) { connection in
-            var created: UUID?
-            for try await id in try await connection.execute(InsertOrder(checkout: checkout, items: items), logger: logger) { created = id }
-            guard let created else { return false }
-            try await start(PostgresSagaStore(orderId: created, connection: connection, logger: logger))
-            return true
-        }
+        let store = NewOrderStore(state: SagaState(
+            orderId: UUID.random(), checkoutId: checkout.checkoutId, userName: checkout.userName, cardInfo: checkout.cardInfo,
+            items: checkout.items, totalPrice: checkout.totalPrice, status: .pending, step: .reservingStock,
+            firstName: checkout.firstName, email: checkout.email
+        ))
+        try await start(store)
+        let first = store.decided
+        var created = false
+        for try await _ in try await client.execute(
+            InsertOrder(checkout: checkout, items: items, orderId: store.orderId, decision: first?.decision, entries: first?.entries ?? [], deadline: first?.deadline),
+            logger: logger
+        ) { created = true }
+        if created { Outbox.committed() }
+        return created
     }
 
     package func order(id: UUID) async throws -> Order? {
@@ -305,25 +318,79 @@ struct PostgresSagaStore: SagaStore {
     }
 }
 
-/// A new order, once per checkout (prepared once per connection).
+/// The saga of an order not yet stored: it reads the state the order will have and keeps the first
+/// decision for `InsertOrder` to store with the order.
+final class NewOrderStore: SagaStore {
+    let state: SagaState
+    private let decision = Mutex<(decision: SagaDecision, entries: [PublishEntry], deadline: Date?)?>(nil)
+
+    init(state: SagaState) { self.state = state }
+
+    var orderId: UUID { state.orderId }
+    var decided: (decision: SagaDecision, entries: [PublishEntry], deadline: Date?)? { decision.withLock { $0 } }
+
+    func state() async throws -> SagaState? { state }
+
+    func apply(_ decision: SagaDecision, entries: [PublishEntry], deadline: Date?) async throws {
+        self.decision.withLock { $0 = (decision, entries, deadline) }
+    }
+}
+
+/// A new order in its saga's first step, once per checkout (prepared once per connection): the row,
+/// and only if it was inserted, its status history, its deadline and its events in the outbox.
 struct InsertOrder: PostgresPreparedStatement {
-    static let name = "order_insert_v1"
+    static let name = "order_insert_v2"
     static let sql = """
-        INSERT INTO orders (order_id, checkout_id, user_name, first_name, last_name, email, address,
-                            payment_method, card_info, items, total_price, order_date, status, saga_step)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::numeric, $12, $13, $14)
-        ON CONFLICT (checkout_id) DO NOTHING
-        RETURNING order_id
+        WITH created AS (
+            INSERT INTO orders (order_id, checkout_id, user_name, first_name, last_name, email, address,
+                                payment_method, card_info, items, total_price, order_date, status, saga_step, deadline)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::numeric, $12, $13, $14, $15::timestamptz)
+            ON CONFLICT (checkout_id) DO NOTHING
+            RETURNING order_id
+        ), history AS (
+            INSERT INTO order_status_history (order_id, status, reason)
+            SELECT c.order_id, h.status, nullif(h.reason, '')
+            FROM created c, unnest($16::text[], $17::text[]) WITH ORDINALITY AS h(status, reason, n)
+            ORDER BY h.n
+        ), due AS (
+            INSERT INTO order_deadlines (order_id, deadline) SELECT order_id, $15::timestamptz FROM created WHERE $15::timestamptz IS NOT NULL
+        ), \(Outbox.insertSQL(as: "events", firstParameter: 18, onlyIf: "EXISTS (SELECT 1 FROM created)"))
+        SELECT order_id FROM created
         """
-    static let bindingDataTypes: [PostgresDataType] = [.uuid, .uuid, .text, .text, .text, .text, .text, .text, .text, .text, .text, .timestamptz, .text, .text]
+    static let bindingDataTypes: [PostgresDataType] = [
+        .uuid, .uuid, .text, .text, .text, .text, .text, .text, .text, .text, .text, .timestamptz, .text, .text, .timestamptz,
+        .textArray, .textArray,
+    ] + Outbox.bindingDataTypes
     typealias Row = UUID
     let checkout: CheckoutBasket
     let items: String
+    let orderId: UUID
+    /// The saga's first decision (nil: the order is stored pending, with no history, deadline or events).
+    let decision: SagaDecision?
+    let entries: [PublishEntry]
+    let deadline: Date?
 
     func makeBindings() throws -> PostgresBindings {
-        try PostgresBindings(binding: UUID.random(), checkout.checkoutId, checkout.userName, checkout.firstName, checkout.lastName,
-                             checkout.email, checkout.address, checkout.paymentMethod, checkout.cardInfo, items,
-                             checkout.totalPrice.description, checkout.checkoutDate, OrderStatus.pending.rawValue, SagaStep.reservingStock.rawValue)
+        var bindings = PostgresBindings(capacity: 17 + Outbox.bindingDataTypes.count)
+        bindings.append(orderId)
+        bindings.append(checkout.checkoutId)
+        bindings.append(checkout.userName)
+        bindings.append(checkout.firstName)
+        bindings.append(checkout.lastName)
+        bindings.append(checkout.email)
+        bindings.append(checkout.address)
+        bindings.append(checkout.paymentMethod)
+        bindings.append(checkout.cardInfo)
+        bindings.append(items)
+        bindings.append(checkout.totalPrice.description)
+        bindings.append(checkout.checkoutDate)
+        bindings.append((decision?.statuses.last?.status ?? .pending).rawValue)
+        bindings.append((decision?.step ?? .reservingStock).rawValue)
+        bindings.append(deadline)
+        bindings.append(decision?.statuses.map(\.status.rawValue) ?? [])
+        bindings.append(decision?.statuses.map { $0.reason ?? "" } ?? [])
+        try Outbox.appendBindings(entries, to: &bindings)
+        return bindings
     }
 
     func decodeRow(_ row: PostgresRow) throws -> UUID { try row.decode(UUID.self) }
