@@ -903,7 +903,7 @@ def trace_order(order_id):
         if not name.endswith(".log"):
             continue
         with open(os.path.join(WORK, name), errors="replace") as file:
-            lines = [line.strip() for line in file if order_id in line]
+            lines = [line.strip() for line in file if order_id.lower() in line.lower()]
         for line in lines[-12:]:
             log("   %s: %s" % (name, line[:400]))
 
