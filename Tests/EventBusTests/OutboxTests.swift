@@ -107,6 +107,61 @@ struct RejectSome<Inner: EventPublisher>: EventPublisher {
         }
     }
 
+    /// A relay's rows are its own while it publishes them: another relay (a replica) passes them by,
+    /// and the next pass of the first deletes them — each event published once. When the first
+    /// relay's session dies with rows published but not deleted, its locks go with it and another
+    /// relay publishes them again at once (at least once, never lost).
+    @Test func anotherRelayPassesByARelaysRowsUntilItsSessionDies() async throws {
+        try await Self.withOutboxAndBus { client, bus in
+            let publisher = bus.publisher(to: "TestBus")
+            let first = OutboxRelay(client: client, publisher: publisher, logger: TestDatabase.logger)
+            let second = OutboxRelay(client: client, publisher: publisher, logger: TestDatabase.logger)
+            func outboxCount() async throws -> Int {
+                var count = -1
+                for try await n in try await client.query("SELECT count(*)::bigint FROM outbox", logger: TestDatabase.logger).decode(Int.self) { count = n }
+                return count
+            }
+            func received() async throws -> [JSONValue?] {
+                let messages = try await bus.queue("audit").receive(maxMessages: 10, waitTime: .zero, visibilityTimeout: .seconds(60))
+                return try messages.map { try EventEnvelope(json: $0.body).detail["n"] }
+            }
+
+            for n in 0..<3 { try await Self.enqueue(client, n: n, commit: true) }
+            try await client.withConnection { connection in
+                let (taken, published) = try await first.pass(on: connection, deleting: [])
+                #expect(taken == 3 && published.count == 3)
+                #expect(try await second.relayBatch() == 0, "the second relay took rows the first holds")
+                _ = try await first.pass(on: connection, deleting: published, take: 0)
+                // Its locks went with the delete.
+                var held = -1
+                for try await n in try await connection.query(
+                    "SELECT count(*)::bigint FROM pg_locks WHERE locktype = 'advisory' AND classid = \(unescaped: String(OutboxPass.lockClass))", logger: TestDatabase.logger
+                ).decode(Int.self) { held = n }
+                #expect(held == 0)
+            }
+            #expect(try await outboxCount() == 0)
+            #expect(try await received().count == 3)
+
+            for n in 3..<5 { try await Self.enqueue(client, n: n, commit: true) }
+            try await client.withConnection { connection in
+                let (_, published) = try await first.pass(on: connection, deleting: [])
+                #expect(published.count == 2)
+                // The first relay's session ends before its next pass.
+                var backend = 0
+                for try await p in try await connection.query("SELECT pg_backend_pid()", logger: TestDatabase.logger).decode(Int.self) { backend = p }
+                let pid = backend
+                try await withTemporaryPostgresClient(try TestDatabase.server, logger: TestDatabase.logger) { admin in
+                    try await admin.query("SELECT pg_terminate_backend(\(pid)::int, 10000)", logger: TestDatabase.logger)
+                }
+            }
+            // The pool notices its closed connection when it comes back: the first lease may still meet it.
+            let republished = try await retryingWhileDatabaseUnavailable { try await second.relayBatch() }
+            #expect(republished == 2)
+            #expect(try await outboxCount() == 0)
+            #expect(Set(try await received()) == [.number(3), .number(4)], "published twice, as at least once allows")
+        }
+    }
+
     /// Published rows leave the outbox (nothing is kept forever); an entry the bus rejected stays, with
     /// its attempt and error, and only it is published again.
     @Test func publishedRowsAreDeletedAndOnlyRejectedOnesStay() async throws {

@@ -7,18 +7,23 @@ import Tracing
 
 /// Publishes outbox rows and deletes them.
 ///
-/// Rows are taken (deleted, with `FOR UPDATE SKIP LOCKED`) inside a transaction that is committed only
-/// after the publisher answered, so several relays can run at once, and a crash between publishing and
-/// the commit leaves the rows in place: they are published again (at least once, never lost). That
-/// commit need not wait for the disk (`synchronous_commit = off` for it alone): a crash that takes it
-/// back only publishes the events again. Entries the bus rejects are retried with exponential backoff.
+/// A relay holds one connection of the service's pool, and on it a session-level advisory lock on
+/// each row it is publishing (`OutboxPass`): other relays (replicas) pass those rows by, and when the
+/// relay's process or connection dies the locks go with its session, so its rows are published again
+/// at once (at least once, never lost). A pass is one statement, outside a transaction: it deletes
+/// the rows the previous pass published (and releases their locks) and takes the next ones. So a
+/// batch costs two round trips (the pass and the bus's store) instead of four (`BEGIN`, a locking
+/// delete, the store, `COMMIT`), and the delete commits without waiting for the disk: a crash that
+/// takes it back only publishes the events again. Published rows stay in the outbox, locked, until
+/// the next pass — the next event's, or the idle scan's (`idleScan`) at the latest. Entries the bus
+/// rejects are retried with exponential backoff.
 package struct OutboxRelay<Publisher: EventPublisher>: Service {
     let client: DatabasePool
     let publisher: Publisher
     let logger: Logger
     let notifier: PostgresNotifier
     /// How long to sleep between scans when no wake-up comes: the trigger for rows written by another
-    /// process (a replica), a safety net for this one's.
+    /// process (a replica), a safety net for this one's, and when published rows are deleted at idle.
     let idleScan: Duration
     /// Opened once the outbox table exists.
     let gate: StartupGate?
@@ -36,15 +41,29 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
         if let gate { await cancelWhenGracefulShutdownOrReturn { await gate.wait() } }
         var failures = FailureStreak("outbox relay")
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            let ticket = await notifier.ticket("outbox")
             do {
-                let published = try await relayBatch()
-                failures.succeeded(logger: logger)
-                // Fewer than a full batch: the outbox had no more that were due when the batch was
-                // taken, and every commit since has signalled `ticket`'s key; wait for that instead of
-                // a pass that can only find nothing (three statements on the service's database).
-                if published < publisher.maximumBatchSize {
-                    await cancelWhenGracefulShutdownOrReturn { await notifier.wait("outbox", ticket: ticket, timeout: idleScan) }
+                try await client.withConnection { connection in
+                    var published: [Int64] = []
+                    do {
+                        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                            let ticket = await notifier.ticket("outbox")
+                            let (taken, done) = try await pass(on: connection, deleting: published)
+                            published = done
+                            failures.succeeded(logger: logger)
+                            // Fewer than a full batch: the outbox had no more that were due when the batch was
+                            // taken, and every commit since has signalled `ticket`'s key; wait for that.
+                            if taken < publisher.maximumBatchSize {
+                                await cancelWhenGracefulShutdownOrReturn { await notifier.wait("outbox", ticket: ticket, timeout: idleScan) }
+                            }
+                        }
+                        // Shutting down: the published rows go now.
+                        _ = try await pass(on: connection, deleting: published, take: 0)
+                    } catch {
+                        // Locks taken by a statement that failed are held all the same (session locks ignore
+                        // transactions): release them all, so that other relays publish those rows.
+                        _ = try? await connection.query("SELECT pg_advisory_unlock_all()", logger: logger)
+                        throw error
+                    }
                 }
             } catch {
                 if Task.isShuttingDownGracefully || Task.isCancelled { break }
@@ -54,77 +73,82 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
         }
     }
 
-    /// Publishes one batch; returns how many rows it took off the outbox.
+    /// One pass, and the delete of what it published (tests, tools): how many rows it took off the outbox.
     package func relayBatch() async throws -> Int {
-        let batchSize = publisher.maximumBatchSize
-        do {
-            return try await client.withTransaction(logger: logger) { connection in
-                // DELETE … RETURNING gives the rows in no particular order: publish them in outbox order.
-                var taken: [OutboxTake.Row] = []
-                for try await row in try await connection.execute(OutboxTake(limit: batchSize), logger: logger) { taken.append(row) }
-                taken.sort { $0.0 < $1.0 }
-                var ids: [Int64] = []
-                var entries: [PublishEntry] = []
-                // One producer span per traced event, continuing the trace that recorded it; its
-                // `traceparent` goes in the detail (EventBridge passes no trace headers to targets).
-                var spans: [any Span] = []
-                defer { for span in spans { span.end() } }
-                for (id, source, detailType, detail, time, trace, token) in taken {
-                    ids.append(id)
-                    var value = (try? JSONDecoder().decode(JSONValue.self, from: Data(detail.utf8))) ?? .string(detail)
-                    if let trace, case .object(var members) = value {
-                        let span = InstrumentationSystem.tracer.startSpan("publish \(detailType)", context: ShopTracing.context(continuing: trace), ofKind: .producer)
-                        span.attributes["messaging.system"] = "eventbridge"
-                        span.attributes["messaging.destination.name"] = publisher.eventBusName
-                        span.attributes["messaging.operation.type"] = "send"
-                        spans.append(span)
-                        members["traceparent"] = ShopTracing.traceparent(of: span).map(JSONValue.string) ?? .string(trace)
-                        value = .object(members)
-                    }
-                    entries.append(PublishEntry(source: source, detailType: detailType, detail: value, time: time, taskToken: token))
-                }
-                guard !entries.isEmpty else { return 0 }
-                let results: [PublishResult]
-                do {
-                    results = try await publisher.putEvents(entries)
-                } catch {
-                    // The whole call failed: the rows come back (rollback), then wait with backoff.
-                    throw NotAllPublished(ids: ids, results: nil, error: error)
-                }
-                guard results.allSatisfy({ if case .published = $0 { true } else { false } }) else {
-                    throw NotAllPublished(ids: ids, results: results, error: nil)
-                }
-                return ids.count
-            }
-        } catch let failure as NotAllPublished {
-            return try await settle(failure)
+        try await client.withConnection { connection in
+            let (_, published) = try await pass(on: connection, deleting: [])
+            _ = try await pass(on: connection, deleting: published, take: 0)
+            return published.count
         }
     }
 
-    /// Some or all entries of a batch were not published: the batch's delete was rolled back; the
-    /// published rows are deleted now, the others wait with backoff.
-    private func settle(_ failure: NotAllPublished) async throws -> Int {
+    /// Deletes `deleting` (published by the previous pass on this connection) and publishes the next
+    /// batch: returns how many rows it took and the ids it published (locked until the next pass
+    /// deletes them). Rows the bus did not take are marked for a retry with backoff and released.
+    func pass(on connection: DatabaseConnection, deleting: [Int64], take: Int? = nil) async throws -> (taken: Int, published: [Int64]) {
+        var taken: [OutboxPass.Row] = []
+        for try await row in try await connection.execute(OutboxPass(deleting: deleting, limit: take ?? publisher.maximumBatchSize), logger: logger) {
+            taken.append(row)
+        }
+        taken.sort { $0.0 < $1.0 }
+        var ids: [Int64] = []
+        var entries: [PublishEntry] = []
+        // One producer span per traced event, continuing the trace that recorded it; its
+        // `traceparent` goes in the detail (EventBridge passes no trace headers to targets).
+        var spans: [any Span] = []
+        defer { for span in spans { span.end() } }
+        for (id, source, detailType, detail, time, trace, token) in taken {
+            ids.append(id)
+            var value = (try? JSONDecoder().decode(JSONValue.self, from: Data(detail.utf8))) ?? .string(detail)
+            if let trace, case .object(var members) = value {
+                let span = InstrumentationSystem.tracer.startSpan("publish \(detailType)", context: ShopTracing.context(continuing: trace), ofKind: .producer)
+                span.attributes["messaging.system"] = "eventbridge"
+                span.attributes["messaging.destination.name"] = publisher.eventBusName
+                span.attributes["messaging.operation.type"] = "send"
+                spans.append(span)
+                members["traceparent"] = ShopTracing.traceparent(of: span).map(JSONValue.string) ?? .string(trace)
+                value = .object(members)
+            }
+            entries.append(PublishEntry(source: source, detailType: detailType, detail: value, time: time, taskToken: token))
+        }
+        guard !entries.isEmpty else { return (0, []) }
+        let results: [PublishResult]
+        do {
+            results = try await publisher.putEvents(entries)
+        } catch {
+            // The whole call failed: every row waits with backoff.
+            return (ids.count, try await settle(NotAllPublished(ids: ids, results: nil, error: error), on: connection))
+        }
+        guard results.allSatisfy({ if case .published = $0 { true } else { false } }) else {
+            return (ids.count, try await settle(NotAllPublished(ids: ids, results: results, error: nil), on: connection))
+        }
+        return (ids.count, ids)
+    }
+
+    /// Some or all entries of a batch were not published: the rejected ones are marked for a retry
+    /// with backoff and released; returns the published ones (deleted by the next pass).
+    private func settle(_ failure: NotAllPublished, on connection: DatabaseConnection) async throws -> [Int64] {
         if let error = failure.error {
             logger.warning("publishing outbox events failed", metadata: ["error": "\(error)", "count": "\(failure.ids.count)"])
         }
         var published: [Int64] = []
-        try await client.withTransaction(logger: logger) { connection in
-            for (index, id) in failure.ids.enumerated() {
-                switch failure.results?[index] {
-                case .published:
-                    published.append(id)
-                case .failed(let code, let message):
-                    logger.warning("bus rejected an outbox event", metadata: ["outboxID": "\(id)", "code": "\(code)", "message": "\(message)"])
-                    try await markFailed(id, reason: "\(code): \(message)", on: connection)
-                case nil:
-                    try await markFailed(id, reason: "\(failure.error.map { "\($0)" } ?? "not published")", on: connection)
-                }
-            }
-            if !published.isEmpty {
-                try await connection.query("DELETE FROM outbox WHERE id = ANY(\(published))", logger: logger)
+        var failed: [Int64] = []
+        for (index, id) in failure.ids.enumerated() {
+            switch failure.results?[index] {
+            case .published:
+                published.append(id)
+            case .failed(let code, let message):
+                logger.warning("bus rejected an outbox event", metadata: ["outboxID": "\(id)", "code": "\(code)", "message": "\(message)"])
+                try await markFailed(id, reason: "\(code): \(message)", on: connection)
+                failed.append(id)
+            case nil:
+                try await markFailed(id, reason: "\(failure.error.map { "\($0)" } ?? "not published")", on: connection)
+                failed.append(id)
             }
         }
-        return published.count
+        // Marked (and committed) first: another relay that takes them now finds them not due yet.
+        try await connection.query("SELECT count(pg_advisory_unlock(\(unescaped: String(OutboxPass.lockClass)), (id % 2147483647)::int)) FROM unnest(\(failed)::bigint[]) id", logger: logger)
+        return published
     }
 
     private struct NotAllPublished: Error {
@@ -145,23 +169,42 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
     }
 }
 
-/// Takes the oldest rows that are due, none another relay holds: deletes them, in the relay's
-/// transaction, which commits without waiting for the disk (prepared once per connection).
-struct OutboxTake: PostgresPreparedStatement {
-    static let name = "outbox_take_v4"
+/// One relay pass, one statement outside a transaction (prepared once per connection): deletes the
+/// rows `$1` the previous pass published and releases their locks (in its `RETURNING`: a data-modifying
+/// `WITH` runs to the end whether or not it is read), and takes (locks, with a
+/// session-level advisory lock each, and returns) up to `$2` of the oldest rows that are due and that
+/// no other relay holds. Its commit does not wait for the disk: a delete that a crash takes back only
+/// publishes those events again.
+///
+/// The lock is tried only on rows the final `LIMIT` still pulls (a materialized list of candidates,
+/// scanned in order), so no row is locked that is not returned. A row whose delete is under way in
+/// another relay's pass may be seen and taken in the instant between that pass's unlock and its
+/// commit: it is published twice, as after a crash (consumers are idempotent).
+struct OutboxPass: PostgresPreparedStatement {
+    static let name = "outbox_pass_v1"
+    /// The first key of the relay's advisory locks (the second is the row's id); apart from the
+    /// one-key locks of `AdvisoryLocks`.
+    static let lockClass = 0x4F42
     static let sql = """
-        DELETE FROM outbox WHERE id = ANY(ARRAY(
+        WITH done AS (
+            DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND set_config('synchronous_commit', 'off', true) IS NOT NULL
+            RETURNING pg_advisory_unlock(\(lockClass), (id % 2147483647)::int)
+        ), candidates AS MATERIALIZED (
             SELECT id FROM outbox
-            WHERE published_at IS NULL AND next_attempt_at <= now() AND set_config('synchronous_commit', 'off', true) IS NOT NULL
-            ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
-        ))
-        RETURNING id, source, detail_type, detail, event_time, trace_context, task_token
+            WHERE published_at IS NULL AND next_attempt_at <= now() AND id <> ALL($1::bigint[])
+            ORDER BY id LIMIT $2 * 4
+        ), taken AS MATERIALIZED (
+            SELECT id FROM candidates WHERE pg_try_advisory_lock(\(lockClass), (id % 2147483647)::int) LIMIT $2
+        )
+        SELECT o.id, o.source, o.detail_type, o.detail, o.event_time, o.trace_context, o.task_token
+        FROM taken t JOIN outbox o ON o.id = t.id
         """
-    static let bindingDataTypes: [PostgresDataType] = [.int8]
+    static let bindingDataTypes: [PostgresDataType] = [.int8Array, .int8]
     typealias Row = (Int64, String, String, String, Date, String?, String?)
+    let deleting: [Int64]
     let limit: Int
 
-    func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: limit) }
+    func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: deleting, limit) }
 
     func decodeRow(_ row: PostgresRow) throws -> Row {
         try row.decode(Row.self)
