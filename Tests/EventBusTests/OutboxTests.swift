@@ -135,7 +135,7 @@ struct RejectSome<Inner: EventPublisher>: EventPublisher {
                 // Its locks went with the delete.
                 var held = -1
                 for try await n in try await connection.query(
-                    "SELECT count(*)::bigint FROM pg_locks WHERE locktype = 'advisory' AND classid = \(unescaped: String(OutboxPass.lockClass))", logger: TestDatabase.logger
+                    "SELECT count(*)::bigint FROM pg_locks WHERE locktype = 'advisory' AND classid = \(unescaped: String(OutboxPass.lockClass)) AND pid = pg_backend_pid()", logger: TestDatabase.logger
                 ).decode(Int.self) { held = n }
                 #expect(held == 0)
             }
