@@ -882,6 +882,9 @@ def replicas_checks(stack, failures):
     return lines
 
 
+RELAY_LOCK_CLASS = 0x4F42  # OutboxPass.lockClass: the relays' advisory locks on outbox rows
+
+
 def trace_order(order_id):
     """Where a stuck order's messages are, for the log: its history, each outbox's unpublished rows, the bus's
     messages (dead letters too) and what the services logged about it."""
@@ -1480,6 +1483,15 @@ def main():
                                        "coalesce(body::jsonb->>'detail-type', '?'), receipt_handle IS NOT NULL "
                                        + left + " ORDER BY seq LIMIT 10"):
                     log("   still queued: %s, received %s times, visible in %s s, sent %s s ago, %s, claimed %s" % tuple(row))
+                # What is still in an outbox, and which relay session (if any) holds it.
+                for db in ["basket", "ordering", "product", "payment", "shipping"]:
+                    for row in psql(db, "SELECT o.id, o.detail_type, o.attempts, round(extract(epoch FROM o.next_attempt_at - now())::numeric, 1), "
+                                        "coalesce(left(o.last_error, 120), ''), coalesce((SELECT string_agg(l.pid::text || ' ' || "
+                                        "coalesce(a.state, '?') || ' ' || coalesce(left(a.query, 60), ''), '; ') FROM pg_locks l "
+                                        "LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.classid = %d "
+                                        "AND l.objid = (o.id %% 2147483647) AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())), "
+                                        "'no lock') FROM outbox o WHERE o.published_at IS NULL ORDER BY o.id LIMIT 5" % RELAY_LOCK_CLASS):
+                        log("   %s outbox (id, type, attempts, due in s, error, held by): %s" % (db, " | ".join(row)))
                 break
             time.sleep(0.5)
         settled = time.time() - started

@@ -13,10 +13,10 @@ import Tracing
 /// at once (at least once, never lost). A pass is one statement, outside a transaction: it deletes
 /// the rows the previous pass published (and releases their locks) and takes the next ones. So a
 /// batch costs two round trips (the pass and the bus's store) instead of four (`BEGIN`, a locking
-/// delete, the store, `COMMIT`), and the delete commits without waiting for the disk: a crash that
-/// takes it back only publishes the events again. Published rows stay in the outbox, locked, until
-/// the next pass — the next event's, or the idle scan's (`idleScan`) at the latest. Entries the bus
-/// rejects are retried with exponential backoff.
+/// delete, the store, `COMMIT`) while the outbox is busy, and three when a batch is followed by a
+/// wait (a pass then deletes it before the relay waits); the delete commits without waiting for the
+/// disk: a crash that takes it back only publishes the events again. Entries the bus rejects are
+/// retried with exponential backoff.
 package struct OutboxRelay<Publisher: EventPublisher>: Service {
     let client: DatabasePool
     let publisher: Publisher
@@ -50,11 +50,13 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
                             let (taken, done) = try await pass(on: connection, deleting: published)
                             published = done
                             failures.succeeded(logger: logger)
-                            // Fewer than a full batch: the outbox had no more that were due when the batch was
-                            // taken, and every commit since has signalled `ticket`'s key; wait for that.
-                            if taken < publisher.maximumBatchSize {
-                                await cancelWhenGracefulShutdownOrReturn { await notifier.wait("outbox", ticket: ticket, timeout: idleScan) }
-                            }
+                            // A full batch: more may be due, and the next pass deletes this one's rows with it.
+                            // Else the rows just published are deleted before waiting (a pass, which takes what
+                            // came meanwhile too), so that no published row stays in the outbox while idle.
+                            if taken >= publisher.maximumBatchSize || !published.isEmpty { continue }
+                            // The outbox had nothing more that was due, and every commit since has signalled
+                            // `ticket`'s key: wait for that.
+                            await cancelWhenGracefulShutdownOrReturn { await notifier.wait("outbox", ticket: ticket, timeout: idleScan) }
                         }
                         // Shutting down: the published rows go now.
                         _ = try await pass(on: connection, deleting: published, take: 0)
