@@ -51,11 +51,14 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
                             published = done
                             failures.succeeded(logger: logger)
                             // A full batch: more may be due, and the next pass deletes this one's rows with it.
-                            // Else the rows just published are deleted before waiting (a pass, which takes what
-                            // came meanwhile too), so that no published row stays in the outbox while idle.
-                            if taken >= publisher.maximumBatchSize || !published.isEmpty { continue }
-                            // The outbox had nothing more that was due, and every commit since has signalled
-                            // `ticket`'s key: wait for that.
+                            if taken >= publisher.maximumBatchSize { continue }
+                            // Else the rows just published are deleted before waiting (no published row stays in
+                            // the outbox while idle), and the outbox had nothing more that was due; every commit
+                            // since has signalled `ticket`'s key: wait for that.
+                            if !published.isEmpty {
+                                try await connection.execute(OutboxDelete(ids: published), logger: logger)
+                                published = []
+                            }
                             await cancelWhenGracefulShutdownOrReturn { await notifier.wait("outbox", ticket: ticket, timeout: idleScan) }
                         }
                         // Shutting down: the published rows go now.
@@ -211,4 +214,21 @@ struct OutboxPass: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Row {
         try row.decode(Row.self)
     }
+}
+
+/// Deletes rows a pass published and releases their locks (before the relay waits), committing
+/// without waiting for the disk (prepared once per connection).
+struct OutboxDelete: PostgresPreparedStatement {
+    static let name = "outbox_delete_v1"
+    static let sql = """
+        DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND set_config('synchronous_commit', 'off', true) IS NOT NULL
+        RETURNING pg_advisory_unlock(\(OutboxPass.lockClass), (id % 2147483647)::int)
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.int8Array]
+    typealias Row = ()
+    let ids: [Int64]
+
+    func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: ids) }
+
+    func decodeRow(_ row: PostgresRow) throws {}
 }
