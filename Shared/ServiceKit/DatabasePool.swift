@@ -525,6 +525,12 @@ package struct DatabaseConnection: Sendable {
         }
     }
 
+    /// Closes the connection (its session ends, with whatever it holds); the pool replaces it when it
+    /// comes back.
+    package func close() {
+        pooled.connection.close().whenComplete { _ in withExtendedLifetime(pooled) {} }
+    }
+
     /// `body` inside `BEGIN` … `COMMIT`; `ROLLBACK` when it throws, and its error is rethrown as is.
     package func withTransaction<Result>(
         logger: Logger, isolation: isolated (any Actor)? = #isolation, _ body: (DatabaseConnection) async throws -> sending Result

@@ -29,6 +29,28 @@ import TestSupport
     /// A saga step writes the order in place: no index holds a column it changes (so the update can be
     /// HOT), the deadlines live in their own narrow table, the history checks no foreign key, and the
     /// order's pages keep room for new versions.
+    /// A migrated ordering database, its repository and a saga runner (30 s steps).
+    static func withSaga(
+        _ body: @escaping @Sendable (DatabasePool, PostgresOrderRepository, SagaRunner<PostgresOrderRepository>) async throws -> Void
+    ) async throws {
+        try await TestDatabase.with { database in
+            try await database.withClient { client in
+                try await Migrator(OrderingMigrations.all).migrate(client: client, logger: TestDatabase.logger)
+                let repository = PostgresOrderRepository(client: client, logger: TestDatabase.logger)
+                try await body(client, repository, SagaRunner(repository: repository, stepTimeout: .seconds(30), paymentTimeout: .seconds(30)))
+            }
+        }
+    }
+
+    /// A checkout of one phone by ann.
+    static func annsCheckout() -> CheckoutBasket {
+        CheckoutBasket(
+            checkoutId: UUID(), userName: "ann", firstName: "Ann", lastName: "Lee", email: "ann@example.com", address: "1 Main St",
+            paymentMethod: "card", cardInfo: "**** **** **** 4242",
+            items: [OrderLine(productId: UUID(), productName: "Phone", quantity: 1, color: "", price: 10)], totalPrice: 10, checkoutDate: Date()
+        )
+    }
+
     @Test func sagaWritesChangeNoIndexedColumn() async throws {
         try await TestDatabase.with { database in
             try await database.withClient { client in
@@ -49,12 +71,7 @@ import TestSupport
             try await database.withClient { client in
                 try await Migrator(OrderingMigrations.all).migrate(client: client, logger: TestDatabase.logger)
                 let repository = PostgresOrderRepository(client: client, logger: TestDatabase.logger)
-                let checkout = CheckoutBasket(
-                    checkoutId: UUID(), userName: "ann", firstName: "Ann", lastName: "Lee", email: "ann@example.com", address: "1 Main St",
-                    paymentMethod: "card", cardInfo: "**** **** **** 4242",
-                    items: [OrderLine(productId: UUID(), productName: "Phone", quantity: 1, color: "", price: 10)], totalPrice: 10, checkoutDate: Date()
-                )
-                #expect(try await repository.createOrder(from: checkout) { _ in })
+                #expect(try await repository.createOrder(from: Self.annsCheckout()) { _ in })
                 for status in OrderStatus.allCases {
                     try await client.query("UPDATE orders SET status = \(status.rawValue)", logger: TestDatabase.logger)
                 }
@@ -77,79 +94,61 @@ import TestSupport
     /// first step, one history entry, its deadline and `ReserveStock` in the outbox. The same checkout
     /// again creates nothing and stores nothing more.
     @Test func anOrderIsCreatedWithItsFirstStepOnceInOneStatement() async throws {
-        try await TestDatabase.with { database in
-            try await database.withClient { client in
-                try await Migrator(OrderingMigrations.all).migrate(client: client, logger: TestDatabase.logger)
-                let repository = PostgresOrderRepository(client: client, logger: TestDatabase.logger)
-                let saga = SagaRunner(repository: repository, stepTimeout: .seconds(30), paymentTimeout: .seconds(30))
-                let checkout = CheckoutBasket(
-                    checkoutId: UUID(), userName: "ann", firstName: "Ann", lastName: "Lee", email: "ann@example.com", address: "1 Main St",
-                    paymentMethod: "card", cardInfo: "**** **** **** 4242",
-                    items: [OrderLine(productId: UUID(), productName: "Phone", quantity: 1, color: "", price: 10)], totalPrice: 10, checkoutDate: Date()
-                )
-                #expect(try await repository.createOrder(from: checkout) { store in _ = try await saga.apply(.started, on: store) })
-                #expect(try await repository.createOrder(from: checkout) { store in _ = try await saga.apply(.started, on: store) } == false)
+        try await Self.withSaga { client, repository, saga in
+            let checkout = Self.annsCheckout()
+            #expect(try await repository.createOrder(from: checkout) { store in _ = try await saga.apply(.started, on: store) })
+            #expect(try await repository.createOrder(from: checkout) { store in _ = try await saga.apply(.started, on: store) } == false)
 
-                func count(_ sql: String) async throws -> Int {
-                    var n = -1
-                    for try await c in try await client.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger).decode(Int.self) { n = c }
-                    return n
-                }
-                let order = try #require(try await repository.orders(of: "ann", on: nil, limit: 5).first)
-                #expect(try await count("SELECT count(*)::int FROM orders") == 1)
-                #expect(order.status == .pending)
-                #expect(order.statusHistory.map(\.status) == [.pending])
-                let state = try #require(try await repository.withSaga(orderId: order.orderId) { try await $0.state() })
-                #expect(state.step == .reservingStock)
-                let deadline = try #require(state.deadline)
-                #expect(abs(deadline.timeIntervalSinceNow - 30) < 5)
-                #expect(try await count("SELECT count(*)::int FROM order_deadlines WHERE deadline = (SELECT deadline FROM orders)") == 1)
-                #expect(try await count("SELECT count(*)::int FROM outbox WHERE detail_type = 'ReserveStock'") == 1)
-                #expect(try await count("SELECT count(*)::int FROM outbox") == 1)
-                // One transaction wrote the order's row, its history, its deadline and its event (what it costs
-                // is `make bench`'s to show).
-                #expect(try await count("""
-                    SELECT count(DISTINCT x)::int FROM (SELECT xmin::text AS x FROM orders UNION ALL SELECT xmin::text FROM order_status_history
-                    UNION ALL SELECT xmin::text FROM order_deadlines UNION ALL SELECT xmin::text FROM outbox) t
-                    """) == 1)
+            func count(_ sql: String) async throws -> Int {
+                var n = -1
+                for try await c in try await client.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger).decode(Int.self) { n = c }
+                return n
             }
+            let order = try #require(try await repository.orders(of: "ann", on: nil, limit: 5).first)
+            #expect(try await count("SELECT count(*)::int FROM orders") == 1)
+            #expect(order.status == .pending)
+            #expect(order.statusHistory.map(\.status) == [.pending])
+            let state = try #require(try await repository.withSaga(orderId: order.orderId) { try await $0.state() })
+            #expect(state.step == .reservingStock)
+            let deadline = try #require(state.deadline)
+            #expect(abs(deadline.timeIntervalSinceNow - 30) < 5)
+            #expect(try await count("SELECT count(*)::int FROM order_deadlines WHERE deadline = (SELECT deadline FROM orders)") == 1)
+            #expect(try await count("SELECT count(*)::int FROM outbox WHERE detail_type = 'ReserveStock'") == 1)
+            #expect(try await count("SELECT count(*)::int FROM outbox") == 1)
+            // One transaction wrote the order's row, its history, its deadline and its event (what it costs
+            // is `make bench`'s to show).
+            #expect(try await count("""
+                SELECT count(DISTINCT x)::int FROM (SELECT xmin::text AS x FROM orders UNION ALL SELECT xmin::text FROM order_status_history
+                UNION ALL SELECT xmin::text FROM order_deadlines UNION ALL SELECT xmin::text FROM outbox) t
+                """) == 1)
         }
     }
 
     @Test func aStepOvertakenBetweenItsReadAndItsWriteIsDecidedAgain() async throws {
-        try await TestDatabase.with { database in
-            try await database.withClient { client in
-                try await Migrator(OrderingMigrations.all).migrate(client: client, logger: TestDatabase.logger)
-                let repository = PostgresOrderRepository(client: client, logger: TestDatabase.logger)
-                let saga = SagaRunner(repository: repository, stepTimeout: .seconds(30), paymentTimeout: .seconds(30))
-                let checkout = CheckoutBasket(
-                    checkoutId: UUID(), userName: "ann", firstName: "Ann", lastName: "Lee", email: "ann@example.com", address: "1 Main St",
-                    paymentMethod: "card", cardInfo: "**** **** **** 4242",
-                    items: [OrderLine(productId: UUID(), productName: "Phone", quantity: 1, color: "", price: 10)], totalPrice: 10, checkoutDate: Date()
-                )
-                #expect(try await repository.createOrder(from: checkout) { store in _ = try await saga.apply(.started, on: store) })
-                let orderId = try #require(try await repository.orders(of: "ann", on: nil, limit: 1).first).orderId
+        try await Self.withSaga { client, repository, saga in
+            let checkout = Self.annsCheckout()
+            #expect(try await repository.createOrder(from: checkout) { store in _ = try await saga.apply(.started, on: store) })
+            let orderId = try #require(try await repository.orders(of: "ann", on: nil, limit: 1).first).orderId
 
-                // `StockReserved` reads the order (reserving stock), then, before it writes, the
-                // reservation's failure is handled to the end: the order is cancelled.
-                let once = Mutex(true)
-                let outcome = try await repository.withSaga(orderId: orderId) { store in
-                    try await saga.apply(.stockReserved, on: Interleaving(inner: store) {
-                        guard once.withLock({ first in defer { first = false }; return first }) else { return }
-                        _ = try await saga.handle(.stockReservationFailed(reason: "OutOfStock"), orderId: orderId)
-                    })
-                }
-                #expect(once.withLock { !$0 }, "the other step ran in between")
-
-                let order = try #require(try await repository.order(id: orderId))
-                #expect(order.status == .cancelled, "the late step did not write over the cancellation (\(outcome))")
-                #expect(!order.statusHistory.map(\.status).contains(.stockReserved))
-                let types = try await client.query("SELECT detail_type FROM outbox ORDER BY id", logger: TestDatabase.logger)
-                var published: [String] = []
-                for try await type in types.decode(String.self) { published.append(type) }
-                #expect(published.first == "ReserveStock")
-                #expect(!published.contains("ChargePayment"), "no payment for a cancelled order: \(published)")
+            // `StockReserved` reads the order (reserving stock), then, before it writes, the
+            // reservation's failure is handled to the end: the order is cancelled.
+            let once = Mutex(true)
+            let outcome = try await repository.withSaga(orderId: orderId) { store in
+                try await saga.apply(.stockReserved, on: Interleaving(inner: store) {
+                    guard once.withLock({ first in defer { first = false }; return first }) else { return }
+                    _ = try await saga.handle(.stockReservationFailed(reason: "OutOfStock"), orderId: orderId)
+                })
             }
+            #expect(once.withLock { !$0 }, "the other step ran in between")
+
+            let order = try #require(try await repository.order(id: orderId))
+            #expect(order.status == .cancelled, "the late step did not write over the cancellation (\(outcome))")
+            #expect(!order.statusHistory.map(\.status).contains(.stockReserved))
+            let types = try await client.query("SELECT detail_type FROM outbox ORDER BY id", logger: TestDatabase.logger)
+            var published: [String] = []
+            for try await type in types.decode(String.self) { published.append(type) }
+            #expect(published.first == "ReserveStock")
+            #expect(!published.contains("ChargePayment"), "no payment for a cancelled order: \(published)")
         }
     }
 }

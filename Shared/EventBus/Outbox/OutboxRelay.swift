@@ -14,8 +14,9 @@ import Tracing
 /// the rows the previous pass published (and releases their locks) and takes the next ones. So a
 /// batch costs two round trips (the pass and the bus's store) instead of four (`BEGIN`, a locking
 /// delete, the store, `COMMIT`) while the outbox is busy, and three when a batch is followed by a
-/// wait (a pass then deletes it before the relay waits); the delete commits without waiting for the
-/// disk: a crash that takes it back only publishes the events again. Entries the bus rejects are
+/// wait (a plain delete goes before the wait, so no published row stays in the outbox while idle);
+/// the deletes commit without waiting for the disk: a crash that takes one back only publishes the
+/// events again. Entries the bus rejects are
 /// retried with exponential backoff.
 package struct OutboxRelay<Publisher: EventPublisher>: Service {
     let client: DatabasePool
@@ -23,7 +24,7 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
     let logger: Logger
     let notifier: PostgresNotifier
     /// How long to sleep between scans when no wake-up comes: the trigger for rows written by another
-    /// process (a replica), a safety net for this one's, and when published rows are deleted at idle.
+    /// process (a replica), a safety net for this one's.
     let idleScan: Duration
     /// Opened once the outbox table exists.
     let gate: StartupGate?
@@ -65,8 +66,13 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
                         _ = try await pass(on: connection, deleting: published, take: 0)
                     } catch {
                         // Locks taken by a statement that failed are held all the same (session locks ignore
-                        // transactions): release them all, so that other relays publish those rows.
-                        _ = try? await connection.query("SELECT pg_advisory_unlock_all()", logger: logger)
+                        // transactions): release them all, so that other relays publish those rows; if even that
+                        // fails, end the session (the pool replaces a closed connection).
+                        do {
+                            try await connection.query("SELECT pg_advisory_unlock_all()", logger: logger)
+                        } catch {
+                            connection.close()
+                        }
                         throw error
                     }
                 }
