@@ -288,7 +288,7 @@ package final class DatabasePool: Service, Sendable {
     }
 
     /// Closes a connection without waiting (errors do not matter: it is being dropped).
-    private static func discard(_ connection: PooledConnection) {
+    fileprivate static func discard(_ connection: PooledConnection) {
         let closing: EventLoopFuture<Void> = connection.connection.close()
         // Kept until it is closed: the driver asserts that a connection is closed before it goes away.
         closing.whenComplete { _ in withExtendedLifetime(connection) {} }
@@ -528,7 +528,7 @@ package struct DatabaseConnection: Sendable {
     /// Closes the connection (its session ends, with whatever it holds); the pool replaces it when it
     /// comes back.
     package func close() {
-        pooled.connection.close().whenComplete { _ in withExtendedLifetime(pooled) {} }
+        DatabasePool.discard(pooled)
     }
 
     /// `body` inside `BEGIN` … `COMMIT`; `ROLLBACK` when it throws, and its error is rethrown as is.

@@ -131,7 +131,7 @@ struct RejectSome<Inner: EventPublisher>: EventPublisher {
                 let (taken, published) = try await first.pass(on: connection, deleting: [])
                 #expect(taken == 3 && published.count == 3)
                 #expect(try await second.relayBatch() == 0, "the second relay took rows the first holds")
-                _ = try await first.pass(on: connection, deleting: published, take: 0)
+                try await first.delete(published, on: connection)
                 // Its locks went with the delete.
                 var held = -1
                 for try await n in try await connection.query(

@@ -56,14 +56,12 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
                             // Else the rows just published are deleted before waiting (no published row stays in
                             // the outbox while idle), and the outbox had nothing more that was due; every commit
                             // since has signalled `ticket`'s key: wait for that.
-                            if !published.isEmpty {
-                                try await connection.execute(OutboxDelete(ids: published), logger: logger)
-                                published = []
-                            }
+                            try await delete(published, on: connection)
+                            published = []
                             await cancelWhenGracefulShutdownOrReturn { await notifier.wait("outbox", ticket: ticket, timeout: idleScan) }
                         }
                         // Shutting down: the published rows go now.
-                        _ = try await pass(on: connection, deleting: published, take: 0)
+                        try await delete(published, on: connection)
                     } catch {
                         // Locks taken by a statement that failed are held all the same (session locks ignore
                         // transactions): release them all, so that other relays publish those rows; if even that
@@ -88,7 +86,7 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
     package func relayBatch() async throws -> Int {
         try await client.withConnection { connection in
             let (_, published) = try await pass(on: connection, deleting: [])
-            _ = try await pass(on: connection, deleting: published, take: 0)
+            try await delete(published, on: connection)
             return published.count
         }
     }
@@ -96,9 +94,9 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
     /// Deletes `deleting` (published by the previous pass on this connection) and publishes the next
     /// batch: returns how many rows it took and the ids it published (locked until the next pass
     /// deletes them). Rows the bus did not take are marked for a retry with backoff and released.
-    func pass(on connection: DatabaseConnection, deleting: [Int64], take: Int? = nil) async throws -> (taken: Int, published: [Int64]) {
+    func pass(on connection: DatabaseConnection, deleting: [Int64]) async throws -> (taken: Int, published: [Int64]) {
         var taken: [OutboxPass.Row] = []
-        for try await row in try await connection.execute(OutboxPass(deleting: deleting, limit: take ?? publisher.maximumBatchSize), logger: logger) {
+        for try await row in try await connection.execute(OutboxPass(deleting: deleting, limit: publisher.maximumBatchSize), logger: logger) {
             taken.append(row)
         }
         taken.sort { $0.0 < $1.0 }
@@ -136,6 +134,12 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
         return (ids.count, ids)
     }
 
+    /// Deletes rows a pass on this connection published, and releases their locks.
+    func delete(_ published: [Int64], on connection: DatabaseConnection) async throws {
+        guard !published.isEmpty else { return }
+        try await connection.execute(OutboxDelete(ids: published), logger: logger)
+    }
+
     /// Some or all entries of a batch were not published: the rejected ones are marked for a retry
     /// with backoff and released; returns the published ones (deleted by the next pass).
     private func settle(_ failure: NotAllPublished, on connection: DatabaseConnection) async throws -> [Int64] {
@@ -158,7 +162,7 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
             }
         }
         // Marked (and committed) first: another relay that takes them now finds them not due yet.
-        try await connection.query("SELECT count(pg_advisory_unlock(\(unescaped: String(OutboxPass.lockClass)), (id % 2147483647)::int)) FROM unnest(\(failed)::bigint[]) id", logger: logger)
+        try await connection.query("SELECT count(pg_advisory_unlock(\(unescaped: OutboxPass.lockKey("id")))) FROM unnest(\(failed)::bigint[]) id", logger: logger)
         return published
     }
 
@@ -196,16 +200,15 @@ struct OutboxPass: PostgresPreparedStatement {
     /// The first key of the relay's advisory locks (the second is the row's id); apart from the
     /// one-key locks of `AdvisoryLocks`.
     static let lockClass = 0x4F42
+    /// The two keys of the lock on the row whose id is `column`.
+    static func lockKey(_ column: String) -> String { "\(lockClass), (\(column) % 2147483647)::int" }
     static let sql = """
-        WITH done AS (
-            DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND set_config('synchronous_commit', 'off', true) IS NOT NULL
-            RETURNING pg_advisory_unlock(\(lockClass), (id % 2147483647)::int)
-        ), candidates AS MATERIALIZED (
+        WITH done AS (\(OutboxDelete.sql)), candidates AS MATERIALIZED (
             SELECT id FROM outbox
             WHERE published_at IS NULL AND next_attempt_at <= now() AND id <> ALL($1::bigint[])
             ORDER BY id LIMIT $2 * 4
         ), taken AS MATERIALIZED (
-            SELECT id FROM candidates WHERE pg_try_advisory_lock(\(lockClass), (id % 2147483647)::int) LIMIT $2
+            SELECT id FROM candidates WHERE pg_try_advisory_lock(\(lockKey("id"))) LIMIT $2
         )
         SELECT o.id, o.source, o.detail_type, o.detail, o.event_time, o.trace_context, o.task_token
         FROM taken t JOIN outbox o ON o.id = t.id
@@ -222,13 +225,13 @@ struct OutboxPass: PostgresPreparedStatement {
     }
 }
 
-/// Deletes rows a pass published and releases their locks (before the relay waits), committing
-/// without waiting for the disk (prepared once per connection).
+/// Deletes the rows `$1` a relay published and releases their locks, committing without waiting for
+/// the disk (prepared once per connection; also the first part of `OutboxPass`).
 struct OutboxDelete: PostgresPreparedStatement {
     static let name = "outbox_delete_v1"
     static let sql = """
         DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND set_config('synchronous_commit', 'off', true) IS NOT NULL
-        RETURNING pg_advisory_unlock(\(OutboxPass.lockClass), (id % 2147483647)::int)
+        RETURNING pg_advisory_unlock(\(OutboxPass.lockKey("id")))
         """
     static let bindingDataTypes: [PostgresDataType] = [.int8Array]
     typealias Row = ()
