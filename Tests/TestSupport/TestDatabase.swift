@@ -125,4 +125,11 @@ extension DatabasePool {
         for try await count in fks.decode(Int.self) { foreignKeys = count }
         return (columns, foreignKeys)
     }
+
+    /// How many indexes `table` has.
+    package func indexCount(of table: String) async throws -> Int {
+        let rows = try await query("SELECT count(*)::int FROM pg_index WHERE indrelid = \(table)::regclass", logger: TestDatabase.logger)
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+    }
 }

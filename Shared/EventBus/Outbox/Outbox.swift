@@ -55,6 +55,10 @@ package enum Outbox {
         Migration("outbox_006", ["ALTER TABLE outbox ALTER COLUMN event_bus DROP NOT NULL"]),
         // The task token a reply answers (a Step Functions execution waits for it); null for events.
         Migration("outbox_007", ["ALTER TABLE outbox ADD COLUMN task_token TEXT"]),
+        // Every row in the outbox is unpublished now (the relay deletes what it published; nothing sets
+        // `published_at` any more), so the two partial indexes held the same rows as the primary key:
+        // each event paid three index entries where one does. The relay reads the primary key in order.
+        Migration("outbox_008", ["DROP INDEX IF EXISTS outbox_pending", "DROP INDEX IF EXISTS outbox_unpublished"]),
     ]
 
     /// Records `entry` on `connection`, which must be inside the caller's transaction (one begun with
