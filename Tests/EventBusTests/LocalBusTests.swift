@@ -47,11 +47,14 @@ import TestSupport
     }
 
     /// A claim writes the message in place: no index holds a column it changes, nothing checks a
-    /// foreign key on store, and pages keep room for the new versions.
+    /// foreign key on store, and pages keep room for the new versions. A store adds one index entry:
+    /// the queue's order, through which every statement finds its messages.
     @Test func claimsChangeNoIndexedColumn() async throws {
         try await Self.withBus { bus in
             let messages = try await bus.client.indexedColumns(of: "bus_messages")
             #expect(messages.columns.isDisjoint(with: ["visible_at", "receive_count", "receipt_handle"]), "\(messages.columns)")
+            #expect(messages.columns == ["queue", "seq"], "\(messages.columns)")
+            #expect(try await bus.client.indexCount(of: "bus_messages") == 1)
             #expect(messages.foreignKeys == 0)
         }
     }

@@ -62,5 +62,12 @@ enum LocalBusMigrations {
         Migration("005_vacuum_by_count", [
             "ALTER TABLE bus_messages SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 500, autovacuum_vacuum_cost_delay = 0)",
         ]),
+        // One index per message: a receipt handle names its message by `seq` (one sequence, so unique)
+        // in the queue it is used on, so every statement finds messages through (queue, seq) and the
+        // primary key on the random `id` (an entry in a second index per store, at a random place) goes.
+        // `id` stays, the message id consumers see (SQS's `MessageId`).
+        Migration("006_one_index", [
+            "ALTER TABLE bus_messages DROP CONSTRAINT IF EXISTS bus_messages_pkey",
+        ]),
     ]
 }

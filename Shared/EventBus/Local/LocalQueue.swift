@@ -73,43 +73,44 @@ package struct LocalQueue: MessageQueue {
     }
 
     /// One prepared statement, one round trip, atomic: delete the messages handled since the last
-    /// receive (by primary key and receipt: a receipt is a random UUID, so the pair is matched exactly); take the first `batch` visible messages (queue order, none
+    /// receive (by queue, `seq` and receipt: a receipt is a random UUID, so the triple is matched
+    /// exactly); take the first `batch` visible messages (queue order, none
     /// another consumer holds); move those already received `maxReceiveCount` times to the dead-letter
     /// queue (SQS's redrive policy) and claim the others (receive count + 1, hidden for the visibility
     /// timeout, a new receipt: columns no index holds, so the claim is a HOT update); when none could be
     /// claimed, say when the next one becomes visible. It reads a queue's head however long the queue is.
     struct Receive: PostgresPreparedStatement {
-        static let name = "bus_receive_v4"
+        static let name = "bus_receive_v5"
         static let sql = """
             WITH q AS (
                 SELECT visibility_timeout_ms, max_receive_count, dead_letter_queue,
                        dead_letter_queue IS NOT NULL AND max_receive_count > 0 AS redrives
                 FROM bus_queues WHERE name = $1
             ), handled AS (
-                DELETE FROM bus_messages WHERE id = ANY($4::uuid[]) AND receipt_handle = ANY($5::uuid[])
-                RETURNING id
+                DELETE FROM bus_messages WHERE queue = $1 AND seq = ANY($4::bigint[]) AND receipt_handle = ANY($5::uuid[])
+                RETURNING seq
             ), taken AS (
-                SELECT m.id, q.redrives AND m.receive_count >= q.max_receive_count AS exhausted
+                SELECT m.seq, q.redrives AND m.receive_count >= q.max_receive_count AS exhausted
                 FROM bus_messages m, q
-                WHERE m.queue = $1 AND m.visible_at <= now() AND m.id <> ALL($4::uuid[])
+                WHERE m.queue = $1 AND m.visible_at <= now() AND m.seq <> ALL($4::bigint[])
                 ORDER BY m.seq LIMIT $2 FOR UPDATE OF m SKIP LOCKED
             ), moved AS (
                 UPDATE bus_messages m SET queue = q.dead_letter_queue, source_queue = $1,
                     dead_lettered_at = now(), visible_at = now(), receipt_handle = NULL
-                FROM q WHERE m.id = ANY(ARRAY(SELECT id FROM taken WHERE exhausted))
-                RETURNING m.id
+                FROM q WHERE m.queue = $1 AND m.seq = ANY(ARRAY(SELECT seq FROM taken WHERE exhausted))
+                RETURNING m.seq
             ), claimed AS (
                 UPDATE bus_messages m SET receive_count = m.receive_count + 1,
                     visible_at = now() + make_interval(secs => coalesce($3::bigint, q.visibility_timeout_ms) / 1000.0),
                     receipt_handle = gen_random_uuid()
-                FROM q WHERE m.id = ANY(ARRAY(SELECT id FROM taken WHERE NOT exhausted))
+                FROM q WHERE m.queue = $1 AND m.seq = ANY(ARRAY(SELECT seq FROM taken WHERE NOT exhausted))
                 RETURNING m.id, m.receipt_handle, m.body, m.receive_count, m.sent_at, m.seq
             ), summary AS (
                 SELECT (SELECT count(*) FROM q)::int AS known, (SELECT count(*) FROM moved)::int AS moved,
                        (SELECT dead_letter_queue FROM q) AS dead_letter_queue,
                        CASE WHEN EXISTS (SELECT 1 FROM claimed) OR EXISTS (SELECT 1 FROM moved) THEN NULL ELSE
                            (SELECT EXTRACT(EPOCH FROM (min(visible_at) - now()))::float8 FROM bus_messages
-                            WHERE queue = $1 AND id <> ALL($4::uuid[])) END AS next_visible_in
+                            WHERE queue = $1 AND seq <> ALL($4::bigint[])) END AS next_visible_in
             )
             SELECT s.known, s.moved, s.dead_letter_queue, s.next_visible_in,
                    CASE WHEN s.moved > 0 THEN pg_notify('\(LocalBus.notificationChannel)', s.dead_letter_queue) END,
@@ -117,7 +118,7 @@ package struct LocalQueue: MessageQueue {
             FROM summary s LEFT JOIN claimed c ON true
             ORDER BY c.seq
             """
-        static let bindingDataTypes: [PostgresDataType] = [.text, .int8, .int8, .uuidArray, .uuidArray]
+        static let bindingDataTypes: [PostgresDataType] = [.text, .int8, .int8, .int8Array, .uuidArray]
         typealias Row = (known: Int, moved: Int, deadLetterQueue: String?, nextVisibleIn: Double?, message: QueueMessage?)
 
         let queue: String
@@ -130,18 +131,18 @@ package struct LocalQueue: MessageQueue {
             bindings.append(queue)
             bindings.append(batch)
             if let visibilityTimeoutMs { bindings.append(visibilityTimeoutMs) } else { bindings.appendNull() }
-            bindings.append(deleting.map(\.messageID))
+            bindings.append(deleting.map(\.seq))
             bindings.append(deleting.map(\.receipt))
             return bindings
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Row {
-            let (known, moved, deadLetterQueue, next, _, id, receipt, body, count, sentAt, _) =
+            let (known, moved, deadLetterQueue, next, _, id, receipt, body, count, sentAt, seq) =
                 try row.decode((Int, Int, String?, Double?, String?, UUID?, UUID?, String?, Int?, Date?, Int64?).self)
             var message: QueueMessage?
-            if let id, let receipt, let body, let count, let sentAt {
+            if let id, let receipt, let body, let count, let sentAt, let seq {
                 message = QueueMessage(
-                    messageID: id.uuidString.lowercased(), receiptHandle: Receipt(messageID: id, receipt: receipt).handle,
+                    messageID: id.uuidString.lowercased(), receiptHandle: Receipt(seq: seq, receipt: receipt).handle,
                     body: body, receiveCount: count, sentAt: sentAt
                 )
             }
@@ -149,23 +150,26 @@ package struct LocalQueue: MessageQueue {
         }
     }
 
-    /// A receipt handle of the local bus: the message's id and the receipt of its current claim.
+    /// A receipt handle of the local bus: the message's place in its queue (`seq`, unique: every
+    /// message takes the next value of one sequence) and the receipt of its current claim. The queue
+    /// is the one the handle is used on, so a handle is found through the queue's index; the messages
+    /// have no other.
     struct Receipt: Sendable {
-        let messageID: UUID
+        let seq: Int64
         let receipt: UUID
 
-        init(messageID: UUID, receipt: UUID) {
-            self.messageID = messageID
+        init(seq: Int64, receipt: UUID) {
+            self.seq = seq
             self.receipt = receipt
         }
 
         init?(handle: String) {
             let parts = handle.split(separator: ":")
-            guard parts.count == 2, let id = UUID(uuidString: String(parts[0])), let receipt = UUID(uuidString: String(parts[1])) else { return nil }
-            self.init(messageID: id, receipt: receipt)
+            guard parts.count == 2, let seq = Int64(parts[0]), let receipt = UUID(uuidString: String(parts[1])) else { return nil }
+            self.init(seq: seq, receipt: receipt)
         }
 
-        var handle: String { messageID.uuidString.lowercased() + ":" + receipt.uuidString.lowercased() }
+        var handle: String { "\(seq):" + receipt.uuidString.lowercased() }
     }
 
     private func receiveOnce(batch: Int, visibilityTimeout: Duration?, deleting handled: [Receipt]) async throws -> ([QueueMessage], Duration?) {
@@ -197,7 +201,7 @@ package struct LocalQueue: MessageQueue {
         let receipts = receiptHandles.compactMap(Receipt.init(handle:))
         guard !receipts.isEmpty else { return }
         try await bus.client.query(
-            "DELETE FROM bus_messages WHERE id = ANY(\(receipts.map(\.messageID))) AND receipt_handle = ANY(\(receipts.map(\.receipt)))",
+            "DELETE FROM bus_messages WHERE queue = \(name) AND seq = ANY(\(receipts.map(\.seq))) AND receipt_handle = ANY(\(receipts.map(\.receipt)))",
             logger: bus.logger
         )
     }
@@ -211,7 +215,7 @@ package struct LocalQueue: MessageQueue {
             try await connection.query(
                 """
                 UPDATE bus_messages SET visible_at = now() + make_interval(secs => \(Double(ms) / 1000))
-                WHERE id = \(receipt.messageID) AND receipt_handle = \(receipt.receipt)
+                WHERE queue = \(name) AND seq = \(receipt.seq) AND receipt_handle = \(receipt.receipt)
                 """,
                 logger: bus.logger
             )
@@ -228,7 +232,7 @@ package struct LocalQueue: MessageQueue {
             UPDATE bus_messages m SET queue = q.dead_letter_queue, source_queue = m.queue, dead_lettered_at = now(),
                 dead_letter_reason = \(String(reason.prefix(1000))), visible_at = now(), receipt_handle = NULL
             FROM bus_queues q WHERE q.name = m.queue AND q.dead_letter_queue IS NOT NULL
-                AND m.id = \(receipt.messageID) AND m.receipt_handle = \(receipt.receipt)
+                AND m.queue = \(name) AND m.seq = \(receipt.seq) AND m.receipt_handle = \(receipt.receipt)
             RETURNING m.queue
             """,
             logger: bus.logger
