@@ -58,6 +58,7 @@ import TestSupport
                 let orders = try await client.indexedColumns(of: "orders")
                 #expect(orders.columns.isDisjoint(with: ["status", "saga_step", "deadline", "cancellation_reason"]), "\(orders.columns)")
                 #expect(try await client.indexedColumns(of: "order_status_history").foreignKeys == 0)
+                #expect(try await client.indexCount(of: "order_status_history") == 1)
                 let options = try await client.query("SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'orders'", logger: TestDatabase.logger)
                 for try await value in options.decode(String?.self) { #expect(value?.contains("fillfactor=80") == true) }
             }

@@ -65,6 +65,12 @@ enum OrderingMigrations {
             """,
         ]),
         lifecycleChecks,
+        // One index for the status history: its rows are read by order (in `id` order), so the primary
+        // key leads with the order and the separate order index goes (a status change wrote two entries).
+        Migration("006_history_one_index", [
+            "ALTER TABLE order_status_history DROP CONSTRAINT order_status_history_pkey, ADD PRIMARY KEY (order_id, id)",
+            "DROP INDEX IF EXISTS order_status_history_order",
+        ]),
     ] + Outbox.migrations
 
     /// The database admits only the lifecycle's declared words (`OrderLifecycle.swift`). The
