@@ -222,11 +222,18 @@ def postmaster_pid():
         return None
 
 
-def postgres_processes(postmaster):
-    """The postmaster and those of its children that belong to this run: background processes
-    (checkpointer, WAL writer, ...) and backends or autovacuum workers of this run's databases.
-    Backends of other databases (another test run on the same cluster) are left out."""
-    pids = [postmaster]
+def process_title(pid):
+    """A process's title (/proc/<pid>/cmdline, NULs as spaces; what `ps` shows for a Postgres child), "" when unreadable."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def postgres_titles(postmaster):
+    """postgres_processes with each process's title: {pid: title}, the postmaster first."""
+    titles = {postmaster: process_title(postmaster)}
     for stat in glob.glob("/proc/[0-9]*/stat"):
         try:
             with open(stat) as f:
@@ -240,14 +247,58 @@ def postgres_processes(postmaster):
             continue
         client = re.search(r"\d+\.\d+\.\d+\.\d+\(\d+\)|\[local\]|::1\(\d+\)", title)
         if RUN in title or (not client and "autovacuum worker" not in title):
-            pids.append(pid)
-    return pids
+            titles[pid] = title
+    return titles
+
+
+def postgres_processes(postmaster):
+    """The postmaster and those of its children that belong to this run: background processes
+    (checkpointer, WAL writer, ...) and backends or autovacuum workers of this run's databases.
+    Backends of other databases (another test run on the same cluster) are left out."""
+    return list(postgres_titles(postmaster))
+
+
+# A backend's title: `postgres: [cluster_name: ]<user> <database> <client> <state>`.
+BACKEND_TITLE = re.compile(r"postgres: (?:\S+: )?\S+ (\S+) (?:\d+\.\d+\.\d+\.\d+\(\d+\)|\[local\]|[0-9A-Fa-f:]+\(\d+\))(?: |$)")
+
+
+def postgres_key(title, run=None):
+    """What a Postgres process of postgres_titles serves, for the split of its CPU: a backend its database's short
+    name (`bus`, `ordering`, ...: the run's prefix `<run>_` taken off; another name as it is), an autovacuum
+    worker `autovacuum` (whichever database it vacuums), a parallel worker `parallel:<leader pid>` (resolved to
+    its leader's key by postgres_keys), anything else `background` (the postmaster, checkpointer, background
+    writer, WAL writer, autovacuum launcher, logical replication launcher, ...)."""
+    run = RUN if run is None else run
+    if "autovacuum worker" in title:
+        return "autovacuum"
+    leader = re.search(r"parallel worker for PID (\d+)", title)
+    if leader:
+        return "parallel:" + leader.group(1)
+    backend = BACKEND_TITLE.match(title.strip())
+    if not backend:
+        return "background"
+    database = backend.group(1)
+    return database[len(run) + 1:] if database.startswith(run + "_") and len(database) > len(run) + 1 else database
+
+
+def postgres_keys(titles, run=None):
+    """{pid: postgres_key} for the processes of postgres_titles; a parallel worker counts under its leader's key
+    (`background` when the leader is not one of them, as for a query of another run)."""
+    keys = {pid: postgres_key(title, run) for pid, title in titles.items()}
+    for pid, key in keys.items():
+        if key.startswith("parallel:"):
+            leader = keys.get(int(key.split(":")[1]), "background")
+            keys[pid] = "background" if leader.startswith("parallel:") else leader
+    return keys
 
 
 def process_key(service):
     """How the figures name a process: `product`, and a further replica `product#2` (chaos.Stack's labels)."""
     label = getattr(service, "label", service.name)
     return NAMES.get(service.name, service.name) + (label[len(service.name):] if label.startswith(service.name) else "")
+
+
+POSTGRES_SERVES = "postgres serves"  # a snapshot's {pid: postgres_key} next to its `postgres` {pid: CPU s}
 
 
 class CpuMeter:
@@ -260,7 +311,9 @@ class CpuMeter:
     def snapshot(self):
         snap = {process_key(s): cpu_seconds(s.process.pid) for s in self.services}
         if self.postmaster:
-            snap["postgres"] = {pid: cpu_seconds(pid) for pid in postgres_processes(self.postmaster)}
+            titles = postgres_titles(self.postmaster)
+            snap["postgres"] = {pid: cpu_seconds(pid) for pid in titles}
+            snap[POSTGRES_SERVES] = postgres_keys(titles)  # what each pid serves, under the run name of this moment
         return snap
 
     @staticmethod
@@ -268,11 +321,30 @@ class CpuMeter:
         """Per process (`product`, `product#2`, ..., `postgres`)."""
         result = {}
         for name, value in after.items():
+            if name == POSTGRES_SERVES:
+                continue
             if name == "postgres":
                 # a process that started in between counts from zero; one that ended is lost (short-lived psql)
                 result[name] = sum(v - (before[name].get(pid) or 0.0) for pid, v in value.items() if v is not None)
             elif value is not None and before.get(name) is not None:
                 result[name] = value - before[name]
+        return result
+
+    @staticmethod
+    def postgres_by_database(before, after):
+        """difference()'s `postgres`, split by what each process serves (postgres_key): {`bus`: s, `ordering`: s, ...,
+        `background`: s, `autovacuum`: s}, the same pids and terms, so that the parts add up to `postgres`; None
+        without Postgres figures. The backends live as long as the services' pools (fixed size, no idle timeout),
+        but one may start or end inside the window: one that started counts from zero, under its title at the
+        end; one that ended is lost with what it used since the first snapshot (as in `postgres`)."""
+        if after.get("postgres") is None:
+            return None
+        keys, keys_before = after.get(POSTGRES_SERVES) or {}, before.get(POSTGRES_SERVES) or {}
+        result = {}
+        for pid, value in after["postgres"].items():
+            if value is not None:
+                key = keys.get(pid) or keys_before.get(pid) or "background"
+                result[key] = result.get(key, 0.0) + value - (before["postgres"].get(pid) or 0.0)
         return result
 
     @staticmethod
@@ -497,8 +569,10 @@ def checkout_step(name, rate, seconds, gateway_url, customers, tokens_file, prod
     accepted_client = sum(t["checkout_ok"] for t in threads)
     drained, drain_seconds, accepted = wait_drained(since, key, drain_timeout, at_rest)
     settle_seconds = wait_bus_empty(max(10.0, drain_timeout - drain_seconds), unread_queues)
-    cpu_per_process = CpuMeter.difference(cpu_before, meter.snapshot())
+    cpu_after = meter.snapshot()
+    cpu_per_process = CpuMeter.difference(cpu_before, cpu_after)
     cpu = CpuMeter.by_service(cpu_per_process)  # every replica of a service counted
+    pg_cpu = CpuMeter.postgres_by_database(cpu_before, cpu_after)  # `postgres` above, by database served
     busy_after, window = machine_busy(), time.monotonic() - window_start
     pg_after = pgcost.snapshot(RUN) if measure_postgres else None
     orders = orders_since(since)
@@ -555,6 +629,12 @@ def checkout_step(name, rate, seconds, gateway_url, customers, tokens_file, prod
     step["delivered"] = by_status.get("Delivered", 0)
     step["cpu_ms_per_completed_order"] = dict({k: v * 1000.0 / completed for k, v in cpu.items()},
                                               **{"all (services + postgres)": sum(cpu.values()) * 1000.0 / completed}) if completed else None
+    # Postgres's CPU (the `postgres` figure, the same processes) by what each process serves: the database of a backend
+    # (`bus`: <run>_bus, `ordering`: <run>_ordering, ...), `autovacuum` (its workers, any database), `background`
+    # (postmaster, checkpointer, WAL writer, ...); largest first
+    step["cpu_seconds_by_postgres_database"] = dict(sorted(pg_cpu.items(), key=lambda kv: -kv[1])) if pg_cpu is not None else None
+    step["postgres_cpu_ms_per_completed_order_by_database"] = {
+        k: v * 1000.0 / completed for k, v in step["cpu_seconds_by_postgres_database"].items()} if completed and pg_cpu is not None else None
     # messages of queues nobody read in this step (OrderCompleted without shipping-service), deleted after the window
     step["purged_messages"] = {queue: purge_queue(queue) for queue in unread_queues} or None
     if measure_postgres:
@@ -572,6 +652,9 @@ def checkout_step(name, rate, seconds, gateway_url, customers, tokens_file, prod
             step["accepted"], made, "" if drained else ", not drained after %.0f s" % drain_seconds),
         ("; errors " + ", ".join("%s ×%d" % kv for kv in sorted(client_errors.items()))) if client_errors else "")
         + ("; %d cancelled" % step["cancelled"] if step["cancelled"] else ""))
+    if step["postgres_cpu_ms_per_completed_order_by_database"]:
+        say("checkout %-10s Postgres CPU ms per completed order by database: %s" % (
+            name, postgres_databases_text(step["postgres_cpu_ms_per_completed_order_by_database"])))
     per = (step.get("postgres_cost") or {}).get("per_completed_order")
     if per:
         say("checkout %-10s per completed order: %s commits (business %s), %s statements, %s KB WAL, %s fsyncs" % (
@@ -2108,6 +2191,8 @@ def replicas_table(result):
                 done = s["completed"] or 1
                 lines.append("   %-10s " % ("unpaced" if s["name"] == "saturation" else s["name"]) +
                              " ".join("%10.2f" % (s["cpu_seconds_by_process"].get(k, 0.0) * 1000.0 / done) for k in keys))
+        lines.extend(postgres_database_table([("×%d %s" % (rs["replicas"], "unpaced" if s["name"] == "saturation" else s["name"]), s)
+                                              for rs in cr["sets"] if not rs.get("error") for s in rs["steps"]]))
     logs = result.get("service_logs")
     if logs:
         lines.append("")
@@ -2118,6 +2203,33 @@ def replicas_table(result):
     elif logs is not None:
         lines.append("")
         lines.append("   service logs: no line at error or critical level")
+    return lines
+
+
+def postgres_databases_text(per):
+    """`bus 3.10, ordering 2.00, ...`: a step's postgres_cpu_ms_per_completed_order_by_database, largest first."""
+    return ", ".join("%s %.2f" % kv for kv in sorted(per.items(), key=lambda kv: -kv[1]))
+
+
+def postgres_database_table(rows):
+    """Postgres CPU ms per completed order by database (a step's postgres_cpu_ms_per_completed_order_by_database) for
+    rows of (label, step): a column per key, largest first over the rows, then their sum (the `postgres` column)."""
+    rows = [(label, s) for label, s in rows if s.get("postgres_cpu_ms_per_completed_order_by_database")]
+    if not rows:
+        return []
+    totals = {}
+    for _, s in rows:
+        for k, v in s["postgres_cpu_ms_per_completed_order_by_database"].items():
+            totals[k] = totals.get(k, 0.0) + v
+    keys = sorted(totals, key=lambda k: -totals[k])
+    widths = [max(5, len(k)) for k in keys]
+    lines = ["", "   Postgres CPU ms per completed order by database (<run>_<name>; background: postmaster, checkpointer,"
+                 " WAL writer, ...)",
+             "   %-10s " % "step" + " ".join("%*s" % (w, k) for w, k in zip(widths, keys)) + " %8s" % "postgres"]
+    for label, s in rows:
+        per = s["postgres_cpu_ms_per_completed_order_by_database"]
+        lines.append("   %-10s " % label + " ".join("%*s" % (w, fmt(per.get(k), "%.2f")) for w, k in zip(widths, keys)) +
+                     " %8s" % fmt((s.get("cpu_ms_per_completed_order") or {}).get("postgres"), "%.2f"))
     return lines
 
 
@@ -2170,6 +2282,7 @@ def checkout_table(ck):
         if per:
             lines.append("   %-10s %7d " % (s["name"], s["orders"]) + " ".join("%8s" % fmt(per.get(p), "%.2f") for p in processes) +
                          " %8.2f %8.2f" % (per["all (services + postgres)"], per["wrk (load generator)"]))
+    lines.extend(postgres_database_table([(s["name"], s) for s in ck["steps"]]))
     lines.extend(postgres_table(ck["steps"]))
     return lines
 
@@ -2252,6 +2365,33 @@ def fulfilment_table(f):
     return lines
 
 
+def wal_by_relation_table(rows, categories, least=20.0):
+    """The WAL per completed order of each category by table, relation and record kind (pgcost's
+    wal_by_relation per completed order): rows of at least `least` bytes, under their category's total;
+    nothing when the step has none."""
+    if not rows:
+        return []
+    order = {g: i for i, g in enumerate(pgcost.GROUPS)}
+    rank = {label: (order.get(b["group"], 9), -b["commits"], label) for label, b in categories.items()}
+    by_category = {}
+    for r in rows:
+        by_category.setdefault(r["category"], []).append(r)
+    lines = ["", "   WAL per completed order by table and record kind (rows of %.0f bytes or more; relation: the table"
+                 " or its index)" % least,
+             "   %-20s %-38s %-24s %9s %8s" % ("category / table", "relation", "record kind", "bytes", "records")]
+    for label in sorted(by_category, key=lambda k: rank.get(k, (9, 0, k))):
+        entries = by_category[label]
+        lines.append("   %-84s %9.0f %8.2f" % (label[:84], sum(r["bytes"] for r in entries), sum(r["records"] for r in entries)))
+        shown = [r for r in entries if r["bytes"] >= least]
+        for r in sorted(shown, key=lambda r: -r["bytes"]):
+            lines.append("     %-18s %-38s %-24s %9.0f %8.2f" % (r["table"][:18], r["relation"][:38], r["kind"][:24], r["bytes"], r["records"]))
+        rest = [r for r in entries if r["bytes"] < least]
+        if rest and shown:
+            lines.append("     %-81s %9.0f %8.2f" % ("(%d smaller row%s)" % (len(rest), "" if len(rest) == 1 else "s"),
+                                                     sum(r["bytes"] for r in rest), sum(r["records"] for r in rest)))
+    return lines
+
+
 def postgres_table(steps):
     """The Postgres work per completed order, one row per step; then, for the saturation step and the
     lowest-rate step, where the commits and the WAL go and the most frequent statements."""
@@ -2309,6 +2449,7 @@ def postgres_table(steps):
             lines.append("   %-52s %8s %9.0f %8.1f %6.2f  (LSN difference %.0f: + page headers; pg_stat_wal %s)" % (
                 "whole cluster", "", per["wal_bytes_waldump"], per["wal_records_waldump"], per["fpis_waldump"], per["wal_bytes_cluster"],
                 fmt(per["wal_bytes_pg_stat_wal"], "%.0f")))
+            lines.extend(wal_by_relation_table(per.get("wal_by_relation"), c["categories"]))
         top = c["top_statements"]
         if top is None:
             lines.append("   (no pg_stat_statements: top statements unknown)")

@@ -17,6 +17,10 @@ the tables it wrote (never from SQL text: statements and table names of the mess
                                                        transaction: pruning, vacuum, hint-bit page images
   unfinished at the window's edges, rolled back: ...   the rest of the run's WAL
 
+Within each category the WAL is also split by table, relation and record kind ("by_relation"): a record
+counts for the relation of its first block reference (the table itself, "heap", or one of its indexes,
+"index <name>"; TOAST and sequences count for their table), records without one (COMMIT) for "—".
+
 Everything else in the window (other databases of the cluster, e.g. a test run beside the bench;
 checkpoints) is "outside the run", by resource manager and record kind. `cost(before, after, run,
 completed, made)` puts it all together for one step: totals, and the same per completed order and per
@@ -152,9 +156,10 @@ def statement_delta(before, after, run):
 # --- the WAL, record by record -------------------------------------------------------------------
 
 def relations(run):
-    """{database oid: (database name, {relfilenode: (table, is_catalog)})} of the run's databases: an
-    index maps to its table, a TOAST table (and its index) to the table it belongs to, a sequence to the
-    table that owns it (serial / identity)."""
+    """{database oid: (database name, {relfilenode: (table, is_catalog)}, {relfilenode: relation})} of the
+    run's databases: an index maps to its table, a TOAST table (and its index) to the table it belongs to,
+    a sequence to the table that owns it (serial / identity). The relation says which of the table's files
+    it is: "heap" (the table itself), "index <name>", "toast", "sequence <name>"."""
     databases = _psql_json("postgres", """
         SELECT coalesce(json_object_agg(oid::text, datname), '{}') FROM pg_database
         WHERE left(datname, length(%(p)s)) = %(p)s AND datname NOT LIKE '%%\\_pgbench'""" % {"p": _literal(run + "_")}) or {}
@@ -171,14 +176,17 @@ def relations(run):
             ), owner AS (
               SELECT r.oid, coalesce((SELECT t.oid FROM pg_class t WHERE t.reltoastrelid = r.base), r.base) AS table_oid FROM rel r
             )
-            SELECT coalesce(json_agg(json_build_array(pg_relation_filenode(o.oid), n.nspname, t.relname)), '[]')
+            SELECT coalesce(json_agg(json_build_array(pg_relation_filenode(o.oid), n.nspname, t.relname, c.relname, c.relkind)), '[]')
             FROM owner o JOIN pg_class t ON t.oid = o.table_oid JOIN pg_namespace n ON n.oid = t.relnamespace
+                 JOIN pg_class c ON c.oid = o.oid
             WHERE pg_relation_filenode(o.oid) IS NOT NULL""")
-        tables = {}
-        for filenode, schema, table in rows or []:
+        tables, labels = {}, {}
+        for filenode, schema, table, relation, kind in rows or []:
             catalog = schema in ("pg_catalog", "pg_toast", "information_schema")
             tables[int(filenode)] = (table if schema in ("public",) or catalog else "%s.%s" % (schema, table), catalog)
-        result[int(oid)] = (name, tables)
+            labels[int(filenode)] = {"i": "index " + relation, "I": "index " + relation, "t": "toast",
+                                     "S": "sequence " + relation}.get(kind, "heap")
+        result[int(oid)] = (name, tables, labels)
     return result
 
 
@@ -205,13 +213,14 @@ def _waldump(start_lsn, end_lsn, errors):
 
 
 class _Transaction:
-    __slots__ = ("bytes", "records", "fpis", "tables", "kinds", "databases")
+    __slots__ = ("bytes", "records", "fpis", "tables", "kinds", "databases", "relations")
 
     def __init__(self):
         self.bytes = self.records = self.fpis = 0
         self.tables = set()      # (database oid, table, is catalog)
         self.kinds = set()       # (database oid, table, insert|update|delete|lock)
         self.databases = set()   # every database oid a block reference named (incl. other databases)
+        self.relations = {}      # (table, relation, record kind) → [bytes, records]
 
     def absorb(self, other):
         self.bytes += other.bytes
@@ -220,6 +229,32 @@ class _Transaction:
         self.tables |= other.tables
         self.kinds |= other.kinds
         self.databases |= other.databases
+        _add_relations(self.relations, other.relations)
+
+
+def _add_relations(into, more):
+    """Adds {(table, relation, kind): [bytes, records]} `more` into `into`."""
+    for key, (size, count) in more.items():
+        entry = into.setdefault(key, [0, 0])
+        entry[0] += size
+        entry[1] += count
+
+
+def _relation_key(rmgr, op, blocks, rels):
+    """(table, relation, record kind) a record counts for: the relation of its first block reference
+    (a fork other than main is named after it, e.g. "heap vm"), ("—", "—", kind) without any."""
+    kind = "%s %s" % (rmgr, op)
+    if not blocks:
+        return ("—", "—", kind)
+    _, db, filenode, rest = blocks[0]
+    db, filenode = int(db), int(filenode)
+    if db in rels:
+        table = rels[db][1].get(filenode, ("?%d" % filenode, False))[0]
+        relation = rels[db][2].get(filenode, "?")
+    else:
+        table, relation = "(shared catalogs)" if db == 0 else "(database %d)" % db, "?%d" % filenode
+    fork = re.search(r"\bfork (\w+)", rest)
+    return (table, relation + " " + fork.group(1) if fork else relation, kind)
 
 
 def _classify(tx, rels, run):
@@ -252,7 +287,9 @@ def _classify(tx, rels, run):
 
 def wal_accounting(start_lsn, end_lsn, run):
     """The WAL between the two positions, read with pg_waldump and attributed to the run's committed
-    write transactions by category; None when pg_waldump is missing or cannot read the window."""
+    write transactions by category; None when pg_waldump is missing or cannot read the window.
+    "by_relation": the same WAL by category, table, relation and record kind (see _relation_key), a list
+    of {category, table, relation, kind, bytes, records} sorted by category, then bytes descending."""
     if lsn_int(end_lsn) <= lsn_int(start_lsn):
         return None
     rels = relations(run)
@@ -270,6 +307,7 @@ def wal_accounting(start_lsn, end_lsn, run):
     untracked = {}  # "rmgr KIND" → bytes of the run databases' records outside any transaction
     total = {"bytes": 0, "records": 0, "fpis": 0}
     free = {"bytes": 0, "records": 0, "fpis": 0}
+    free_relations = {}  # the same by (table, relation, record kind), like _Transaction.relations
     for line in process.stdout:
         m = _RECORD.match(line)
         if not m:
@@ -288,6 +326,7 @@ def wal_accounting(start_lsn, end_lsn, run):
                 free["bytes"] += length
                 free["records"] += 1
                 free["fpis"] += fpis
+                _add_relations(free_relations, {_relation_key(rmgr, op, blocks, rels): (length, 1)})
             else:
                 other[key] = other.get(key, 0) + length
             continue
@@ -297,6 +336,7 @@ def wal_accounting(start_lsn, end_lsn, run):
         tx.bytes += length
         tx.records += 1
         tx.fpis += fpis
+        _add_relations(tx.relations, {_relation_key(rmgr, op, blocks, rels): (length, 1)})
         heap_kind = _HEAP_KIND.get(op) if rmgr in ("Heap", "Heap2") else None
         for _, db, filenode, _ in blocks:
             db, filenode = int(db), int(filenode)
@@ -327,6 +367,7 @@ def wal_accounting(start_lsn, end_lsn, run):
         if sub in transactions and top in transactions:
             transactions[top].absorb(transactions.pop(sub))
     categories = {}
+    by_relation = {}  # category → {(table, relation, record kind): [bytes, records]}
 
     def bucket(label, group):
         if label not in categories:
@@ -354,6 +395,7 @@ def wal_accounting(start_lsn, end_lsn, run):
             b["records"] += tx.records
             b["fpis"] += tx.fpis
             b["tables"] = sorted(set(b["tables"]) | set(tables))
+            _add_relations(by_relation.setdefault(label, {}), tx.relations)
     for xid, tx in transactions.items():
         if xid in finished or xid in parent:
             continue
@@ -362,16 +404,21 @@ def wal_accounting(start_lsn, end_lsn, run):
             b["wal_bytes"] += tx.bytes
             b["records"] += tx.records
             b["fpis"] += tx.fpis
+            _add_relations(by_relation.setdefault("unfinished at the window's edges", {}), tx.relations)
         else:
             key = "transactions of other databases"
             other[key] = other.get(key, 0) + tx.bytes
     if free["records"]:
         b = bucket("no transaction (pruning, vacuum, hint bits)", "other")
         b.update(wal_bytes=free["bytes"], records=free["records"], fpis=free["fpis"], kinds=untracked)
+        by_relation["no transaction (pruning, vacuum, hint bits)"] = free_relations
     for label, b in categories.items():
         b["durable"] = bool(b["commits"]) and label not in ASYNCHRONOUS and b["group"] not in ASYNCHRONOUS
+    rows = [{"category": label, "table": table, "relation": relation, "kind": kind, "bytes": size, "records": count}
+            for label, entries in by_relation.items() for (table, relation, kind), (size, count) in entries.items()]
+    rows.sort(key=lambda r: (r["category"], -r["bytes"], r["table"], r["relation"], r["kind"]))
     return {"waldump": total, "categories": categories, "outside_run_wal_bytes": other,
-            "waldump_stderr": stderr.strip()[-300:] or None}
+            "waldump_stderr": stderr.strip()[-300:] or None, "by_relation": rows}
 
 
 # --- one step -------------------------------------------------------------------------------------
@@ -411,6 +458,7 @@ def cost(before, after, run, completed, made, top=20):
         "wal_bytes_waldump": None, "wal_records_waldump": None, "fpis_waldump": None, "wal_bytes_outside_run": None,
         "commits": None, "durable_commits": None, "commits_by_group": None, "commits_by_category": None,
         "wal_bytes_by_group": None, "wal_bytes_by_category": None, "outside_run_wal_bytes": None,
+        "wal_by_relation": None,  # [{category, table, relation, kind, bytes, records}], as wal_accounting's by_relation
     }
     if statements is not None:
         ours = [s for s in statements if not s["query"].lstrip().startswith(BENCH_MARK)]
@@ -429,6 +477,7 @@ def cost(before, after, run, completed, made, top=20):
         totals["commits_by_group"] = {g: sum(v["commits"] for v in categories.values() if v["group"] == g) for g in GROUPS}
         totals["wal_bytes_by_group"] = {g: sum(v["wal_bytes"] for v in categories.values() if v["group"] == g) for g in GROUPS}
         totals["outside_run_wal_bytes"] = dict(accounting["outside_run_wal_bytes"])
+        totals["wal_by_relation"] = [dict(r) for r in accounting["by_relation"]]
         totals["commits"] = sum(v["commits"] for v in categories.values())
         totals["durable_commits"] = sum(v["commits"] for v in categories.values() if v["durable"])
 
@@ -441,6 +490,8 @@ def cost(before, after, run, completed, made, top=20):
                 result[key] = None
             elif isinstance(value, dict):
                 result[key] = {k: v / count for k, v in value.items()}
+            elif isinstance(value, list):  # wal_by_relation: its bytes and records divided
+                result[key] = [dict(r, bytes=r["bytes"] / count, records=r["records"] / count) for r in value]
             else:
                 result[key] = value / count
         return result
