@@ -638,7 +638,7 @@ def checkout_step(name, rate, seconds, gateway_url, customers, tokens_file, prod
     # messages of queues nobody read in this step (OrderCompleted without shipping-service), deleted after the window
     step["purged_messages"] = {queue: purge_queue(queue) for queue in unread_queues} or None
     if measure_postgres:
-        step["postgres_cost"] = pgcost.cost(pg_before, pg_after, RUN, completed, made)
+        step["postgres_cost"] = pgcost.cost(pg_before, pg_after, RUN, completed, made, top=int(os.environ.get("BENCH_TOP_STATEMENTS", "20")))
         if step["postgres_cost"] is None:
             say("checkout %s: no Postgres figures (pg_stat_wal / pg_stat_database unreadable)" % name)
         elif step["postgres_cost"]["wal_error"]:
