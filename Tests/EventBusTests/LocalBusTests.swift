@@ -151,6 +151,36 @@ import TestSupport
         }
     }
 
+    /// Receives that overlap claim each message once, also when none deletes what it received (a
+    /// receive whose snapshot still shows another's claimed message as visible must not claim it).
+    @Test func overlappingReceivesClaimEachMessageOnce() async throws {
+        try await Self.withBus { bus in
+            let total = 300
+            for start in stride(from: 0, to: total, by: 50) {
+                _ = try await bus.publisher(to: "TestBus").putEvents((start..<start + 50).map { Self.entry("OrderPlaced", source: "test.other", n: $0) })
+            }
+            let received = try await withThrowingTaskGroup(of: [String].self) { group in
+                for _ in 0..<6 {
+                    group.addTask {
+                        var ids: [String] = []
+                        let queue = bus.queue("audit")
+                        while true {
+                            let batch = try await queue.receive(maxMessages: 3, waitTime: .milliseconds(300), visibilityTimeout: .seconds(60))
+                            if batch.isEmpty { return ids }
+                            ids += batch.map(\.messageID)
+                        }
+                    }
+                }
+                var all: [String] = []
+                for try await ids in group { all += ids }
+                return all
+            }
+            #expect(received.count == total)
+            #expect(Set(received).count == total)
+            #expect(try await bus.queue("audit").depth() == QueueDepth(visible: 0, inFlight: total))
+        }
+    }
+
     @Test func longPollingWakesWhenAMessageArrives() async throws {
         // Without the notification the receive would sleep its whole 60 s slice.
         try await Self.withBus(waitSlice: .seconds(60)) { bus in

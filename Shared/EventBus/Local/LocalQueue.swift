@@ -79,8 +79,18 @@ package struct LocalQueue: MessageQueue {
     /// queue (SQS's redrive policy) and claim the others (receive count + 1, hidden for the visibility
     /// timeout, a new receipt: columns no index holds, so the claim is a HOT update); when none could be
     /// claimed, say when the next one becomes visible. It reads a queue's head however long the queue is.
+    ///
+    /// Two receives never claim one message, without a row lock (`FOR UPDATE` writes a lock record
+    /// to the WAL for every message, before the claim writes it again): a receive takes a
+    /// transaction-level advisory lock on each message it means to claim (tried only on the first
+    /// `4 × batch` visible ones, so a long queue head in flight cannot fill the lock table), passing by
+    /// those another receive holds; and the claim applies only to a message that is still visible in
+    /// this queue, checked again on its newest version, so a receive whose snapshot predates another's
+    /// committed claim (or delete, or move) claims nothing for it.
     struct Receive: PostgresPreparedStatement {
-        static let name = "bus_receive_v5"
+        static let name = "bus_receive_v6"
+        /// The first key of a receive's advisory locks (the second is the message's `seq`).
+        static let lockClass = 0x4251
         static let sql = """
             WITH q AS (
                 SELECT visibility_timeout_ms, max_receive_count, dead_letter_queue,
@@ -89,21 +99,23 @@ package struct LocalQueue: MessageQueue {
             ), handled AS (
                 DELETE FROM bus_messages WHERE queue = $1 AND seq = ANY($4::bigint[]) AND receipt_handle = ANY($5::uuid[])
                 RETURNING seq
-            ), taken AS (
-                SELECT m.seq, q.redrives AND m.receive_count >= q.max_receive_count AS exhausted
-                FROM bus_messages m, q
+            ), candidates AS MATERIALIZED (
+                SELECT m.seq, m.receive_count FROM bus_messages m
                 WHERE m.queue = $1 AND m.visible_at <= now() AND m.seq <> ALL($4::bigint[])
-                ORDER BY m.seq LIMIT $2 FOR UPDATE OF m SKIP LOCKED
+                ORDER BY m.seq LIMIT $2 * 4
+            ), taken AS MATERIALIZED (
+                SELECT c.seq, q.redrives AND c.receive_count >= q.max_receive_count AS exhausted
+                FROM (SELECT seq, receive_count FROM candidates WHERE pg_try_advisory_xact_lock(\(lockClass), (seq % 2147483647)::int) LIMIT $2) c, q
             ), moved AS (
                 UPDATE bus_messages m SET queue = q.dead_letter_queue, source_queue = $1,
                     dead_lettered_at = now(), visible_at = now(), receipt_handle = NULL
-                FROM q WHERE m.queue = $1 AND m.seq = ANY(ARRAY(SELECT seq FROM taken WHERE exhausted))
+                FROM q WHERE m.queue = $1 AND m.visible_at <= now() AND m.seq = ANY(ARRAY(SELECT seq FROM taken WHERE exhausted))
                 RETURNING m.seq
             ), claimed AS (
                 UPDATE bus_messages m SET receive_count = m.receive_count + 1,
                     visible_at = now() + make_interval(secs => coalesce($3::bigint, q.visibility_timeout_ms) / 1000.0),
                     receipt_handle = gen_random_uuid()
-                FROM q WHERE m.queue = $1 AND m.seq = ANY(ARRAY(SELECT seq FROM taken WHERE NOT exhausted))
+                FROM q WHERE m.queue = $1 AND m.visible_at <= now() AND m.seq = ANY(ARRAY(SELECT seq FROM taken WHERE NOT exhausted))
                 RETURNING m.id, m.receipt_handle, m.body, m.receive_count, m.sent_at, m.seq
             ), summary AS (
                 SELECT (SELECT count(*) FROM q)::int AS known, (SELECT count(*) FROM moved)::int AS moved,
