@@ -125,29 +125,34 @@ import TestSupport
 
     @Test func concurrentConsumersNeverHoldTheSameMessage() async throws {
         try await Self.withBus { bus in
-            let total = 200
-            for start in stride(from: 0, to: total, by: 10) {
-                _ = try await bus.publisher(to: "TestBus").putEvents((start..<start + 10).map { Self.entry("OrderPlaced", source: "test.other", n: $0) })
-            }
-            let received = try await withThrowingTaskGroup(of: [String].self) { group in
-                for _ in 0..<4 {
-                    group.addTask {
-                        var ids: [String] = []
-                        let queue = bus.queue("audit")
-                        while true {
-                            let batch = try await queue.receive(maxMessages: 7, waitTime: .milliseconds(300), visibilityTimeout: .seconds(60))
-                            if batch.isEmpty { return ids }
-                            ids += batch.map(\.messageID)
-                            try await queue.delete(receiptHandles: batch.map(\.receiptHandle))
-                        }
+            let received = try await Self.receiveConcurrently(bus, messages: 200, publishedBy: 10, consumers: 4, batch: 7, deleting: true)
+            #expect(received.count == 200)
+            #expect(Set(received).count == 200)
+        }
+    }
+
+    /// Publishes `messages` to `audit` (`publishedBy` per `PutEvents`), then has `consumers` receive
+    /// them at once until the queue looks empty to each; the message ids each receive returned.
+    static func receiveConcurrently(_ bus: LocalBus, messages total: Int, publishedBy: Int, consumers: Int, batch: Int, deleting: Bool) async throws -> [String] {
+        for start in stride(from: 0, to: total, by: publishedBy) {
+            _ = try await bus.publisher(to: "TestBus").putEvents((start..<start + publishedBy).map { entry("OrderPlaced", source: "test.other", n: $0) })
+        }
+        return try await withThrowingTaskGroup(of: [String].self) { group in
+            for _ in 0..<consumers {
+                group.addTask {
+                    var ids: [String] = []
+                    let queue = bus.queue("audit")
+                    while true {
+                        let received = try await queue.receive(maxMessages: batch, waitTime: .milliseconds(300), visibilityTimeout: .seconds(60))
+                        if received.isEmpty { return ids }
+                        ids += received.map(\.messageID)
+                        if deleting { try await queue.delete(receiptHandles: received.map(\.receiptHandle)) }
                     }
                 }
-                var all: [String] = []
-                for try await ids in group { all += ids }
-                return all
             }
-            #expect(received.count == total)
-            #expect(Set(received).count == total)
+            var all: [String] = []
+            for try await ids in group { all += ids }
+            return all
         }
     }
 
@@ -155,29 +160,10 @@ import TestSupport
     /// receive whose snapshot still shows another's claimed message as visible must not claim it).
     @Test func overlappingReceivesClaimEachMessageOnce() async throws {
         try await Self.withBus { bus in
-            let total = 300
-            for start in stride(from: 0, to: total, by: 50) {
-                _ = try await bus.publisher(to: "TestBus").putEvents((start..<start + 50).map { Self.entry("OrderPlaced", source: "test.other", n: $0) })
-            }
-            let received = try await withThrowingTaskGroup(of: [String].self) { group in
-                for _ in 0..<6 {
-                    group.addTask {
-                        var ids: [String] = []
-                        let queue = bus.queue("audit")
-                        while true {
-                            let batch = try await queue.receive(maxMessages: 3, waitTime: .milliseconds(300), visibilityTimeout: .seconds(60))
-                            if batch.isEmpty { return ids }
-                            ids += batch.map(\.messageID)
-                        }
-                    }
-                }
-                var all: [String] = []
-                for try await ids in group { all += ids }
-                return all
-            }
-            #expect(received.count == total)
-            #expect(Set(received).count == total)
-            #expect(try await bus.queue("audit").depth() == QueueDepth(visible: 0, inFlight: total))
+            let received = try await Self.receiveConcurrently(bus, messages: 300, publishedBy: 50, consumers: 6, batch: 3, deleting: false)
+            #expect(received.count == 300)
+            #expect(Set(received).count == 300)
+            #expect(try await bus.queue("audit").depth() == QueueDepth(visible: 0, inFlight: 300))
         }
     }
 
