@@ -479,18 +479,50 @@ def wrk_line(out, label, url, connections, anchor_tps):
 # --- checkout: wrk + checkout.lua ---------------------------------------------------------------------
 
 def orders_since(since):
-    """(order_date, Pending at, Completed at, status[/cancellation reason], Delivered at) of the orders whose
-    checkout came after `since` (the times in seconds since the epoch; Completed and Delivered None when not reached)."""
+    """(order_date, Pending at, Completed at, status[/cancellation reason], Delivered at, StockReserved at, Paid at)
+    of the orders whose checkout came after `since` (the times in seconds since the epoch; Completed, Delivered,
+    StockReserved and Paid None when not reached)."""
     rows = chaos.psql("ordering", MARK + """
         SELECT extract(epoch FROM o.order_date),
                extract(epoch FROM coalesce(min(h.changed_at) FILTER (WHERE h.status = 'Pending'), o.created_at)),
                extract(epoch FROM min(h.changed_at) FILTER (WHERE h.status = 'Completed')),
                o.status || coalesce('/' || o.cancellation_reason, ''),
-               extract(epoch FROM min(h.changed_at) FILTER (WHERE h.status = 'Delivered'))
+               extract(epoch FROM min(h.changed_at) FILTER (WHERE h.status = 'Delivered')),
+               extract(epoch FROM min(h.changed_at) FILTER (WHERE h.status = 'StockReserved')),
+               extract(epoch FROM min(h.changed_at) FILTER (WHERE h.status = 'Paid'))
         FROM orders o LEFT JOIN order_status_history h ON h.order_id = o.order_id
         WHERE o.order_date >= to_timestamp(%.6f)
         GROUP BY o.order_id""" % since)
-    return [(float(a), float(b), float(c) if c else None, status, float(d) if d else None) for a, b, c, status, d in rows]
+    return [(float(a), float(b), float(c) if c else None, status, float(d) if d else None, float(r) if r else None, float(p) if p else None)
+            for a, b, c, status, d, r, p in rows]
+
+
+# The saga's hops of a completed order, from its status history: (label, from, to) with each an index in
+# orders_since's tuples (0 order_date, 1 Pending, 2 Completed, 5 StockReserved, 6 Paid). Paid and Completed
+# are written by one statement (the payment's answer): Paid→Completed is then 0.
+HOPS = [("checkout→Pending", 0, 1),  # basket's CheckoutAccepted to ordering: one bus hop and the order's creation
+        ("Pending→StockReserved", 1, 5),  # ReserveStock to product-service and StockReserved back: two hops
+        ("StockReserved→Completed", 5, 2)]  # ProcessPayment to payment-service and its answer back: two hops
+# (the saga writes Paid and Completed in one statement, so Paid splits nothing)
+
+
+def order_hops(orders):
+    """{hop label: {"p50", "p99"} in ms} over the orders that reached Completed (the selection of
+    checkout_to_completed_ms; nearest rank as `percentiles`); a hop none of them has both ends of (no Paid
+    entry) is left out; None without a completed order."""
+    completed = [order for order in orders if order[2]]
+    hops = {}
+    for label, start, end in HOPS:
+        found = percentiles([(order[end] - order[start]) * 1000.0 for order in completed
+                             if order[start] is not None and order[end] is not None], (50, 99))
+        if found:
+            hops[label] = {"p50": found["p50"], "p99": found["p99"]}
+    return hops or None
+
+
+def hops_text(hops):
+    """`checkout→Pending 5/11, Pending→StockReserved 7/15, ...`: a step's hops_ms, p50/p99 in ms."""
+    return ", ".join("%s %s/%s" % (label, fmt(v["p50"], "%.0f"), fmt(v["p99"], "%.0f")) for label, v in hops.items())
 
 
 def accepted_checkouts(key):
@@ -576,18 +608,18 @@ def checkout_step(name, rate, seconds, gateway_url, customers, tokens_file, prod
     busy_after, window = machine_busy(), time.monotonic() - window_start
     pg_after = pgcost.snapshot(RUN) if measure_postgres else None
     orders = orders_since(since)
-    to_order = [(pending - date) * 1000.0 for date, pending, _, _, _ in orders]
-    to_completed = [(completed - date) * 1000.0 for date, _, completed, _, _ in orders if completed]
-    to_delivered = [(delivered - date) * 1000.0 for date, _, _, _, delivered in orders if delivered]
-    completed_to_delivered = [(delivered - completed) * 1000.0 for _, _, completed, _, delivered in orders if delivered and completed]
+    to_order = [(pending - date) * 1000.0 for date, pending, _, _, _, *_ in orders]
+    to_completed = [(completed - date) * 1000.0 for date, _, completed, _, _, *_ in orders if completed]
+    to_delivered = [(delivered - date) * 1000.0 for date, _, _, _, delivered, *_ in orders if delivered]
+    completed_to_delivered = [(delivered - completed) * 1000.0 for _, _, completed, _, delivered, *_ in orders if delivered and completed]
     # rates over the span in which orders were made (first to last Pending) and completed
-    first_pending = min((pending for _, pending, _, _, _ in orders), default=since)
-    last_pending = max((pending for _, pending, _, _, _ in orders), default=first_pending)
-    first_completed = min((completed for _, _, completed, _, _ in orders if completed), default=since)
-    last_completed = max((completed for _, _, completed, _, _ in orders if completed), default=first_completed)
+    first_pending = min((pending for _, pending, _, _, _, *_ in orders), default=since)
+    last_pending = max((pending for _, pending, _, _, _, *_ in orders), default=first_pending)
+    first_completed = min((completed for _, _, completed, _, _, *_ in orders if completed), default=since)
+    last_completed = max((completed for _, _, completed, _, _, *_ in orders if completed), default=first_completed)
     made = len(orders)
     by_status = {}
-    for _, _, _, status, _ in orders:
+    for _, _, _, status, _, *_ in orders:
         by_status[status] = by_status.get(status, 0) + 1
     wrk_cpu = (children_after.ru_utime - children_before.ru_utime) + (children_after.ru_stime - children_before.ru_stime)
     step = {
@@ -609,6 +641,8 @@ def checkout_step(name, rate, seconds, gateway_url, customers, tokens_file, prod
         # with shipping-service: the order's Delivered entry in its history − its order_date, and − its Completed entry
         "checkout_to_delivered_ms": percentiles(to_delivered),
         "completed_to_delivered_ms": percentiles(completed_to_delivered),
+        # where checkout→completed goes: the saga's hops of the completed orders (order_hops; None without one)
+        "hops_ms": order_hops(orders),
         "at_rest": list(at_rest), "unread_queues": list(unread_queues) or None,
         "drained": drained, "drain_seconds": round(drain_seconds, 1), "bus_settle_seconds": round(settle_seconds, 1),
         "every_checkout_an_order": drained and accepted is not None and made == accepted,
@@ -652,6 +686,8 @@ def checkout_step(name, rate, seconds, gateway_url, customers, tokens_file, prod
             step["accepted"], made, "" if drained else ", not drained after %.0f s" % drain_seconds),
         ("; errors " + ", ".join("%s ×%d" % kv for kv in sorted(client_errors.items()))) if client_errors else "")
         + ("; %d cancelled" % step["cancelled"] if step["cancelled"] else ""))
+    if step["hops_ms"]:
+        say("checkout %-10s hops p50/p99 ms: %s" % (name, hops_text(step["hops_ms"])))
     if step["postgres_cpu_ms_per_completed_order_by_database"]:
         say("checkout %-10s Postgres CPU ms per completed order by database: %s" % (
             name, postgres_databases_text(step["postgres_cpu_ms_per_completed_order_by_database"])))
@@ -2255,6 +2291,7 @@ def checkout_table(ck):
             " %6s %6s |" % (fmt(d.get("p50"), "%.0f"), fmt(d.get("p99"), "%.0f")) if shipped else "",
             ("yes" if s["every_checkout_an_order"] else "NO") + ("" if s["drained"] else "*"), s["cancelled"],
             ", ".join("%s ×%d" % kv for kv in sorted(errors.items())) or "0"))
+    lines.extend(hops_table(ck["steps"]))
     best = ck["highest_rate_p99_within_50ms"]
     cancelled = {}
     for s in ck["steps"]:
@@ -2284,6 +2321,22 @@ def checkout_table(ck):
                          " %8.2f %8.2f" % (per["all (services + postgres)"], per["wrk (load generator)"]))
     lines.extend(postgres_database_table([(s["name"], s) for s in ck["steps"]]))
     lines.extend(postgres_table(ck["steps"]))
+    return lines
+
+
+def hops_table(steps):
+    """A step's hops_ms, one line each: a column per hop (p50/p99 ms), the Paid ones only when a step has them."""
+    steps = [s for s in steps if s.get("hops_ms")]
+    if not steps:
+        return []
+    labels = [label for label, _, _ in HOPS if any(label in s["hops_ms"] for s in steps)]
+    lines = ["   checkout→completed by hop, p50/p99 ms over the completed orders (status history; Paid and Completed:"
+             " one statement)",
+             "   %-10s" % "step" + "".join("  %*s" % (len(label), label) for label in labels)]
+    for s in steps:
+        hops = s["hops_ms"]
+        lines.append("   %-10s" % s["name"] + "".join("  %*s" % (len(label), "%s/%s" % (
+            fmt(hops[label]["p50"], "%.0f"), fmt(hops[label]["p99"], "%.0f")) if label in hops else "—") for label in labels))
     return lines
 
 
