@@ -479,37 +479,35 @@ def wrk_line(out, label, url, connections, anchor_tps):
 # --- checkout: wrk + checkout.lua ---------------------------------------------------------------------
 
 def orders_since(since):
-    """(order_date, Pending at, Completed at, status[/cancellation reason], Delivered at, StockReserved at, Paid at)
-    of the orders whose checkout came after `since` (the times in seconds since the epoch; Completed, Delivered,
-    StockReserved and Paid None when not reached)."""
+    """(order_date, Pending at, Completed at, status[/cancellation reason], Delivered at, StockReserved at) of the
+    orders whose checkout came after `since` (the times in seconds since the epoch; Completed, Delivered and
+    StockReserved None when not reached)."""
     rows = chaos.psql("ordering", MARK + """
         SELECT extract(epoch FROM o.order_date),
                extract(epoch FROM coalesce(min(h.changed_at) FILTER (WHERE h.status = 'Pending'), o.created_at)),
                extract(epoch FROM min(h.changed_at) FILTER (WHERE h.status = 'Completed')),
                o.status || coalesce('/' || o.cancellation_reason, ''),
                extract(epoch FROM min(h.changed_at) FILTER (WHERE h.status = 'Delivered')),
-               extract(epoch FROM min(h.changed_at) FILTER (WHERE h.status = 'StockReserved')),
-               extract(epoch FROM min(h.changed_at) FILTER (WHERE h.status = 'Paid'))
+               extract(epoch FROM min(h.changed_at) FILTER (WHERE h.status = 'StockReserved'))
         FROM orders o LEFT JOIN order_status_history h ON h.order_id = o.order_id
         WHERE o.order_date >= to_timestamp(%.6f)
         GROUP BY o.order_id""" % since)
-    return [(float(a), float(b), float(c) if c else None, status, float(d) if d else None, float(r) if r else None, float(p) if p else None)
-            for a, b, c, status, d, r, p in rows]
+    return [(float(a), float(b), float(c) if c else None, status, float(d) if d else None, float(r) if r else None)
+            for a, b, c, status, d, r in rows]
 
 
 # The saga's hops of a completed order, from its status history: (label, from, to) with each an index in
-# orders_since's tuples (0 order_date, 1 Pending, 2 Completed, 5 StockReserved, 6 Paid). Paid and Completed
-# are written by one statement (the payment's answer): Paid→Completed is then 0.
+# orders_since's tuples (0 order_date, 1 Pending, 2 Completed, 5 StockReserved). Paid splits nothing: the
+# saga writes Paid and Completed in one statement (the payment's answer).
 HOPS = [("checkout→Pending", 0, 1),  # basket's CheckoutAccepted to ordering: one bus hop and the order's creation
         ("Pending→StockReserved", 1, 5),  # ReserveStock to product-service and StockReserved back: two hops
         ("StockReserved→Completed", 5, 2)]  # ProcessPayment to payment-service and its answer back: two hops
-# (the saga writes Paid and Completed in one statement, so Paid splits nothing)
 
 
 def order_hops(orders):
     """{hop label: {"p50", "p99"} in ms} over the orders that reached Completed (the selection of
-    checkout_to_completed_ms; nearest rank as `percentiles`); a hop none of them has both ends of (no Paid
-    entry) is left out; None without a completed order."""
+    checkout_to_completed_ms; nearest rank as `percentiles`); a hop none of them has both ends of is left
+    out; None without a completed order."""
     completed = [order for order in orders if order[2]]
     hops = {}
     for label, start, end in HOPS:
@@ -2325,13 +2323,12 @@ def checkout_table(ck):
 
 
 def hops_table(steps):
-    """A step's hops_ms, one line each: a column per hop (p50/p99 ms), the Paid ones only when a step has them."""
+    """A step's hops_ms, one line each: a column per hop (p50/p99 ms) that some step has."""
     steps = [s for s in steps if s.get("hops_ms")]
     if not steps:
         return []
     labels = [label for label, _, _ in HOPS if any(label in s["hops_ms"] for s in steps)]
-    lines = ["   checkout→completed by hop, p50/p99 ms over the completed orders (status history; Paid and Completed:"
-             " one statement)",
+    lines = ["   checkout→completed by hop, p50/p99 ms over the completed orders (from the status history)",
              "   %-10s" % "step" + "".join("  %*s" % (len(label), label) for label in labels)]
     for s in steps:
         hops = s["hops_ms"]
