@@ -83,6 +83,10 @@ package struct AdvisoryLocks: PostgresPreparedStatement {
 
     package func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: keys) }
     package func decodeRow(_ row: PostgresRow) throws -> Int { try row.decode(Int.self) }
+
+    /// The two keys, as SQL, of an advisory lock on the row whose `bigint` id is `column`: `lockClass`
+    /// (one per kind of row, apart from these one-key locks) and the id folded into an `int`.
+    package static func rowKey(_ lockClass: Int, _ column: String) -> String { "\(lockClass), (\(column) % 2147483647)::int" }
 }
 
 extension DatabaseConnection {

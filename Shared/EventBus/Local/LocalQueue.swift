@@ -105,7 +105,7 @@ package struct LocalQueue: MessageQueue {
                 ORDER BY m.seq LIMIT $2 * 4
             ), taken AS MATERIALIZED (
                 SELECT c.seq, q.redrives AND c.receive_count >= q.max_receive_count AS exhausted
-                FROM (SELECT seq, receive_count FROM candidates WHERE pg_try_advisory_xact_lock(\(lockClass), (seq % 2147483647)::int) LIMIT $2) c, q
+                FROM (SELECT seq, receive_count FROM candidates WHERE pg_try_advisory_xact_lock(\(AdvisoryLocks.rowKey(lockClass, "seq"))) LIMIT $2) c, q
             ), moved AS (
                 UPDATE bus_messages m SET queue = q.dead_letter_queue, source_queue = $1,
                     dead_lettered_at = now(), visible_at = now(), receipt_handle = NULL

@@ -201,7 +201,7 @@ struct OutboxPass: PostgresPreparedStatement {
     /// one-key locks of `AdvisoryLocks`.
     static let lockClass = 0x4F42
     /// The two keys of the lock on the row whose id is `column`.
-    static func lockKey(_ column: String) -> String { "\(lockClass), (\(column) % 2147483647)::int" }
+    static func lockKey(_ column: String) -> String { AdvisoryLocks.rowKey(lockClass, column) }
     static let sql = """
         WITH done AS (\(OutboxDelete.sql)), candidates AS MATERIALIZED (
             SELECT id FROM outbox
