@@ -167,7 +167,7 @@ struct RejectSome<Inner: EventPublisher>: EventPublisher {
     @Test func publishedRowsAreDeletedAndOnlyRejectedOnesStay() async throws {
         try await Self.withOutboxAndBus { client, bus in
             // Every row in the outbox waits to be published: one index (the primary key, the relay's order) is enough.
-            #expect(try await client.indexCount(of: "outbox") == 1)
+            #expect(try await client.indexedColumns(of: "outbox").indexes == 1)
             for n in 0..<3 { try await Self.enqueue(client, n: n, commit: true) }
             let relay = OutboxRelay(client: client, publisher: RejectSome(inner: bus.publisher(to: "TestBus"), rejected: [1]), logger: TestDatabase.logger)
             #expect(try await relay.relayBatch() == 2)

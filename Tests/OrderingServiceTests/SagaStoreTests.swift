@@ -26,9 +26,6 @@ import TestSupport
         }
     }
 
-    /// A saga step writes the order in place: no index holds a column it changes (so the update can be
-    /// HOT), the deadlines live in their own narrow table, the history checks no foreign key, and the
-    /// order's pages keep room for new versions.
     /// A migrated ordering database, its repository and a saga runner (30 s steps).
     static func withSaga(
         _ body: @escaping @Sendable (DatabasePool, PostgresOrderRepository, SagaRunner<PostgresOrderRepository>) async throws -> Void
@@ -51,41 +48,38 @@ import TestSupport
         )
     }
 
+    /// A saga step writes the order in place: no index holds a column it changes (so the update can be
+    /// HOT), the deadlines live in their own narrow table, the history checks no foreign key and has one
+    /// index, and the order's pages keep room for new versions.
     @Test func sagaWritesChangeNoIndexedColumn() async throws {
-        try await TestDatabase.with { database in
-            try await database.withClient { client in
-                try await Migrator(OrderingMigrations.all).migrate(client: client, logger: TestDatabase.logger)
-                let orders = try await client.indexedColumns(of: "orders")
-                #expect(orders.columns.isDisjoint(with: ["status", "saga_step", "deadline", "cancellation_reason"]), "\(orders.columns)")
-                #expect(try await client.indexedColumns(of: "order_status_history").foreignKeys == 0)
-                #expect(try await client.indexCount(of: "order_status_history") == 1)
-                let options = try await client.query("SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'orders'", logger: TestDatabase.logger)
-                for try await value in options.decode(String?.self) { #expect(value?.contains("fillfactor=80") == true) }
-            }
+        try await Self.withSaga { client, _, _ in
+            let orders = try await client.indexedColumns(of: "orders")
+            #expect(orders.columns.isDisjoint(with: ["status", "saga_step", "deadline", "cancellation_reason"]), "\(orders.columns)")
+            let history = try await client.indexedColumns(of: "order_status_history")
+            #expect(history.foreignKeys == 0)
+            #expect(history.indexes == 1)
+            let options = try await client.query("SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'orders'", logger: TestDatabase.logger)
+            for try await value in options.decode(String?.self) { #expect(value?.contains("fillfactor=80") == true) }
         }
     }
 
     /// The database admits exactly the lifecycle's declared words (the checks are built from the
     /// declaration, in a migration named after it).
     @Test func theDatabaseAdmitsOnlyTheDeclaredWords() async throws {
-        try await TestDatabase.with { database in
-            try await database.withClient { client in
-                try await Migrator(OrderingMigrations.all).migrate(client: client, logger: TestDatabase.logger)
-                let repository = PostgresOrderRepository(client: client, logger: TestDatabase.logger)
-                #expect(try await repository.createOrder(from: Self.annsCheckout()) { _ in })
-                for status in OrderStatus.allCases {
-                    try await client.query("UPDATE orders SET status = \(status.rawValue)", logger: TestDatabase.logger)
-                }
-                for shipment in ShipmentStatus.allCases {
-                    try await client.query("UPDATE orders SET shipment_status = \(shipment.rawValue)", logger: TestDatabase.logger)
-                }
-                for reason in CancellationReason.allCases {
-                    try await client.query("UPDATE orders SET cancellation_reason = \(reason.rawValue)", logger: TestDatabase.logger)
-                }
-                for (column, word) in [("status", "Lost"), ("shipment_status", "Teleported"), ("cancellation_reason", "Bored"), ("saga_step", "dreaming")] {
-                    await #expect(throws: (any Error).self, "\(column) = \(word)") {
-                        try await client.query(PostgresQuery(unsafeSQL: "UPDATE orders SET \(column) = '\(word)'"), logger: TestDatabase.logger)
-                    }
+        try await Self.withSaga { client, repository, _ in
+            #expect(try await repository.createOrder(from: Self.annsCheckout()) { _ in })
+            for status in OrderStatus.allCases {
+                try await client.query("UPDATE orders SET status = \(status.rawValue)", logger: TestDatabase.logger)
+            }
+            for shipment in ShipmentStatus.allCases {
+                try await client.query("UPDATE orders SET shipment_status = \(shipment.rawValue)", logger: TestDatabase.logger)
+            }
+            for reason in CancellationReason.allCases {
+                try await client.query("UPDATE orders SET cancellation_reason = \(reason.rawValue)", logger: TestDatabase.logger)
+            }
+            for (column, word) in [("status", "Lost"), ("shipment_status", "Teleported"), ("cancellation_reason", "Bored"), ("saga_step", "dreaming")] {
+                await #expect(throws: (any Error).self, "\(column) = \(word)") {
+                    try await client.query(PostgresQuery(unsafeSQL: "UPDATE orders SET \(column) = '\(word)'"), logger: TestDatabase.logger)
                 }
             }
         }

@@ -103,10 +103,11 @@ package struct TestDatabaseError: Error, CustomStringConvertible {
 }
 
 extension DatabasePool {
-    /// The columns `table`'s indexes hold (keys, and those a partial index's predicate names), and its
-    /// foreign keys: what decides whether an update can be HOT (no new index entries, the WAL record only
-    /// the changed bytes) and what an insert share-locks.
-    package func indexedColumns(of table: String) async throws -> (columns: Set<String>, foreignKeys: Int) {
+    /// The columns `table`'s indexes hold (keys, and those a partial index's predicate names), how many
+    /// indexes it has, and its foreign keys: what decides whether an update can be HOT (no new index
+    /// entries, the WAL record only the changed bytes), how many index entries an insert writes, and what
+    /// an insert share-locks.
+    package func indexedColumns(of table: String) async throws -> (columns: Set<String>, indexes: Int, foreignKeys: Int) {
         var columns: Set<String> = []
         let keys = try await query(
             """
@@ -120,16 +121,15 @@ extension DatabasePool {
             logger: TestDatabase.logger
         )
         for try await name in keys.decode(String.self) { columns.insert(name) }
-        let fks = try await query("SELECT count(*)::int FROM pg_constraint WHERE conrelid = \(table)::regclass AND contype = 'f'", logger: TestDatabase.logger)
-        var foreignKeys = 0
-        for try await count in fks.decode(Int.self) { foreignKeys = count }
-        return (columns, foreignKeys)
-    }
-
-    /// How many indexes `table` has.
-    package func indexCount(of table: String) async throws -> Int {
-        let rows = try await query("SELECT count(*)::int FROM pg_index WHERE indrelid = \(table)::regclass", logger: TestDatabase.logger)
-        for try await count in rows.decode(Int.self) { return count }
-        return 0
+        let counts = try await query(
+            """
+            SELECT (SELECT count(*) FROM pg_index WHERE indrelid = \(table)::regclass)::int,
+                   (SELECT count(*) FROM pg_constraint WHERE conrelid = \(table)::regclass AND contype = 'f')::int
+            """,
+            logger: TestDatabase.logger
+        )
+        var (indexes, foreignKeys) = (0, 0)
+        for try await (i, f) in counts.decode((Int, Int).self) { (indexes, foreignKeys) = (i, f) }
+        return (columns, indexes, foreignKeys)
     }
 }
