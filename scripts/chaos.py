@@ -911,6 +911,28 @@ def trace_order(order_id):
             log("   %s: %s" % (name, line[:400]))
 
 
+def trace_checkout(checkout_id):
+    """Where an accepted checkout that made no order went, for the log: the basket's row of it, the basket's
+    outbox, the bus's messages (dead letters too) and what the services logged about it."""
+    log("trace of accepted checkout %s, which made no order:" % checkout_id)
+    for row in psql("basket", "SELECT user_name, coalesce(idempotency_key, '-'), created_at FROM checkouts "
+                              "WHERE checkout_id = '%s'" % checkout_id):
+        log("   basket checkout: %s" % " | ".join(row))
+    for row in psql("basket", "SELECT id, detail_type, attempts, coalesce(last_error, ''), created_at FROM outbox "
+                              "WHERE detail LIKE '%%%s%%'" % checkout_id):
+        log("   basket outbox: %s" % " | ".join(row))
+    for row in psql("bus", "SELECT queue, seq, receive_count, sent_at, visible_at, coalesce(dead_letter_reason, '') "
+                           "FROM bus_messages WHERE body LIKE '%%%s%%' ORDER BY seq" % checkout_id):
+        log("   bus message: %s" % " | ".join(row))
+    for name in sorted(os.listdir(WORK)):
+        if not name.endswith(".log"):
+            continue
+        with open(os.path.join(WORK, name), errors="replace") as file:
+            lines = [line.strip() for line in file if checkout_id in line.lower()]
+        for line in lines[-12:]:
+            log("   %s: %s" % (name, line[:400]))
+
+
 def lifecycle_checks(products, accepted, plans, failures):
     """Once every order is at rest: the contract's invariants over the orders, their histories, payments,
     shipments and stock reservations, and what the customers' cancels and returns were answered. Appends to
@@ -927,6 +949,8 @@ def lifecycle_checks(products, accepted, plans, failures):
     checkout_ids = {row[0].lower() for row in psql("ordering", "SELECT checkout_id FROM orders")}
     if {c.lower() for c in accepted} != checkout_ids or len(orders) != len(accepted):
         fail("orders (%d) are not exactly the accepted checkouts (%d)" % (len(orders), len(accepted)))
+        for checkout_id in sorted({c.lower() for c in accepted} - checkout_ids)[:5]:
+            trace_checkout(checkout_id)
     status_of = {order_id: row[0] for order_id, row in orders.items()}
     reason_of = {order_id: row[1] for order_id, row in orders.items()}
     restless = [(order_id, status) for order_id, status in status_of.items() if status not in AT_REST]

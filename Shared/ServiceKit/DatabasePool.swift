@@ -486,18 +486,38 @@ package final class PooledConnection: Sendable {
 
 /// A leased connection: the operations `PostgresConnection` offers, each watched
 /// (`PooledConnection.watched`), rows read whole.
+///
+/// **A write outside a transaction is answered once it has committed.** The server commits such a
+/// statement when it reads the protocol's `Sync`, after it has put the statement's `CommandComplete`
+/// in its output buffer, and the driver (postgres-nio 1.33.2) answers the query at `CommandComplete`.
+/// Usually both reach the client together with `ReadyForQuery`, after the commit; but whatever flushes
+/// the buffer in between hands the driver a finished statement whose commit may never happen: a crash
+/// or an immediate shutdown of Postgres (every backend sends a warning as it dies, in the middle of a
+/// commit's flush too), or a notice. A service that then acts on the write (deletes the message it
+/// handled, answers 2xx) loses it: `make chaos` lost an order and an e-mail's outcome that way. So
+/// after a statement that writes (its SQL holds `INSERT`, `UPDATE` or `DELETE`) outside `BEGIN` …
+/// `COMMIT`, the connection runs an empty query: the driver sends it only after the write's
+/// `ReadyForQuery`, and it fails if the connection ended before. Statements whose lost commit costs
+/// only a redelivery (the bus's claims and deletes, the relay's deletes) say so (`LosableWrite`) and
+/// skip it; a `COMMIT` commits before it answers and needs none.
 package struct DatabaseConnection: Sendable {
     let pooled: PooledConnection
+    /// Inside `withTransaction`: statements commit with its `COMMIT`.
+    let inTransaction: Bool
 
-    init(_ pooled: PooledConnection) {
+    init(_ pooled: PooledConnection, inTransaction: Bool = false) {
         self.pooled = pooled
+        self.inTransaction = inTransaction
     }
 
     /// Runs `query` and reads its rows.
     @discardableResult
     package func query(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line) async throws -> DatabaseRows {
+        let confirm = !inTransaction && WriteStatements.writes(query.sql)
         let rows = try await pooled.watched { connection in
-            try await connection.query(query, logger: logger, file: file, line: line).collect()
+            let rows = try await connection.query(query, logger: logger, file: file, line: line).collect()
+            if confirm { try await Self.confirmCommit(on: connection, logger: logger) }
+            return rows
         }
         return DatabaseRows(rows: rows)
     }
@@ -506,9 +526,11 @@ package struct DatabaseConnection: Sendable {
     package func execute<Statement: PostgresPreparedStatement>(
         _ statement: Statement, logger: Logger, file: String = #fileID, line: Int = #line
     ) async throws -> DecodedRows<Statement.Row> where Statement.Row: Sendable {
+        let confirm = !inTransaction && WriteStatements.needConfirmation(Statement.self)
         let rows = try await pooled.watched { connection in
             var rows: [Statement.Row] = []
             for try await row in try await connection.execute(statement, logger: logger, file: file, line: line) { rows.append(row) }
+            if confirm { try await Self.confirmCommit(on: connection, logger: logger) }
             return rows
         }
         return DecodedRows(rows: rows)
@@ -520,9 +542,18 @@ package struct DatabaseConnection: Sendable {
     package func execute<Statement: PostgresPreparedStatement>(
         _ statement: Statement, logger: Logger, file: String = #fileID, line: Int = #line
     ) async throws -> String where Statement.Row == () {
-        try await pooled.watched { connection in
-            try await connection.execute(statement, logger: logger, file: file, line: line)
+        let confirm = !inTransaction && WriteStatements.needConfirmation(Statement.self)
+        return try await pooled.watched { connection in
+            let tag: String = try await connection.execute(statement, logger: logger, file: file, line: line)
+            if confirm { try await Self.confirmCommit(on: connection, logger: logger) }
+            return tag
         }
+    }
+
+    /// Returns once the server has sent `ReadyForQuery` after the last statement (so its commit is
+    /// done), or throws if the connection ended first (see above).
+    private static func confirmCommit(on connection: PostgresConnection, logger: Logger) async throws {
+        _ = try await connection.query("", logger: logger).collect()
     }
 
     /// Closes the connection (its session ends, with whatever it holds); the pool replaces it when it
@@ -538,7 +569,7 @@ package struct DatabaseConnection: Sendable {
         try await query("BEGIN", logger: logger)
         let result: Result
         do {
-            result = try await body(self)
+            result = try await body(DatabaseConnection(pooled, inTransaction: true))
         } catch {
             // A failed rollback leaves nothing behind: the server rolls back when the connection ends.
             _ = try? await query("ROLLBACK", logger: logger)
@@ -551,5 +582,51 @@ package struct DatabaseConnection: Sendable {
     /// Listens on `channel` for as long as `consume` runs (a connection held for it alone).
     package func listen<Value>(on channel: String, consume: (PostgresNotificationSequence) async throws -> Value) async throws -> Value {
         try await pooled.connection.listen(on: channel, consume: consume)
+    }
+}
+
+/// A write outside a transaction whose commit, if a crash takes it back after the statement was
+/// answered, costs only a redelivery (a claim or a delete on the bus, a relay's delete of published
+/// rows): the connection does not wait for `ReadyForQuery` after it (see `DatabaseConnection`).
+package protocol LosableWrite: PostgresPreparedStatement {}
+
+/// Which statements write (see `DatabaseConnection`).
+package enum WriteStatements {
+    /// Per prepared statement type: whether it writes and is not a `LosableWrite`.
+    private static let known = Mutex<[ObjectIdentifier: Bool]>([:])
+
+    static func needConfirmation<Statement: PostgresPreparedStatement>(_ type: Statement.Type) -> Bool {
+        let key = ObjectIdentifier(type)
+        if let answer = known.withLock({ $0[key] }) { return answer }
+        let answer = !(type is any LosableWrite.Type) && writes(type.sql)
+        known.withLock { $0[key] = answer }
+        return answer
+    }
+
+    /// Whether `sql` holds one of the words `INSERT`, `UPDATE` or `DELETE` (any case): a write, or a
+    /// locking read (`FOR UPDATE`, which outside a transaction costs one more round trip for nothing).
+    package static func writes(_ sql: String) -> Bool {
+        let words: [[UInt8]] = [Array("INSERT".utf8), Array("UPDATE".utf8), Array("DELETE".utf8)]
+        let bytes = Array(sql.utf8)
+        func isWordByte(_ byte: UInt8) -> Bool {
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F
+        }
+        var index = 0
+        while index + 6 <= bytes.count {
+            if index > 0, isWordByte(bytes[index - 1]) {
+                index += 1
+                continue
+            }
+            for word in words {
+                var matches = true
+                for offset in 0..<6 where bytes[index + offset] & 0xDF != word[offset] {
+                    matches = false
+                    break
+                }
+                if matches, index + 6 == bytes.count || !isWordByte(bytes[index + 6]) { return true }
+            }
+            index += 1
+        }
+        return false
     }
 }

@@ -107,19 +107,19 @@ import TestSupport
         }
     }
 
-    /// A statement outside a transaction is answered only once it has committed: the server commits
-    /// it when it processes the protocol's `Sync`, and it sends nothing before that (no `Flush`: the
-    /// driver writes Parse, Bind, Execute and Sync at once, and the server sends its answers with
-    /// `ReadyForQuery`). The single-statement writes whose success the services act on (the saga's
-    /// unlocked step, the bus's store, the e-mail's hand-off and outcome) rely on it. A deferred
-    /// trigger makes the commit take 1 s: the call returns after it, and the row is there.
+    /// A write outside a transaction is answered only once it has committed, even when the server flushes
+    /// the statement's `CommandComplete` before its commit (as a crash or an immediate shutdown does, with
+    /// the warning each backend sends as it dies): here a deferred trigger sends a notice and then makes
+    /// the commit take 1 s. The call returns after it, and the row is there. The single-statement writes
+    /// whose success the services act on (the order's creation, the saga's unlocked step, the bus's store,
+    /// the e-mail's hand-off and outcome) rely on it (see `DatabaseConnection`).
     @Test func aStatementOutsideATransactionIsAnsweredOnlyOnceCommitted() async throws {
         try await TestDatabase.with { database in
             try await database.withClient { pool in
                 let logger = TestDatabase.logger
                 try await pool.query("CREATE TABLE t (n int)", logger: logger)
                 try await pool.query(
-                    "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$",
+                    "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE 'committing'; PERFORM pg_sleep(1); RETURN NULL; END $$",
                     logger: logger
                 )
                 try await pool.query(
@@ -138,6 +138,60 @@ import TestSupport
                 #expect(seen == 1, "the row was not committed when the insert was answered")
             }
         }
+    }
+
+    /// A statement outside a transaction commits when the server reads the protocol's `Sync`, after it
+    /// put the statement's `CommandComplete` in its output buffer. Whatever flushes that buffer before the
+    /// commit ends hands the driver a complete answer for a commit that may not happen: a notice, or a
+    /// crash or immediate shutdown of Postgres (each backend sends a warning as it dies, mid-commit too).
+    /// The driver answers at `CommandComplete`, so the pool waits for the server's `ReadyForQuery` after
+    /// every write outside a transaction. Here a deferred trigger sends a notice and then fails the
+    /// commit: the write throws, through both ways of running a statement, and nothing was stored.
+    @Test func aWriteWhoseCommitFailsAfterItsAnswerFails() async throws {
+        try await TestDatabase.with { database in
+            try await database.withClient { pool in
+                let logger = TestDatabase.logger
+                try await pool.query("CREATE TABLE t (n int)", logger: logger)
+                try await pool.query(
+                    "CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE 'committing'; RAISE EXCEPTION 'commit refused'; END $$",
+                    logger: logger
+                )
+                try await pool.query(
+                    "CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON t DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit()",
+                    logger: logger
+                )
+                await #expect(throws: (any Error).self, "a plain query") {
+                    try await pool.query("INSERT INTO t VALUES (1)", logger: logger)
+                }
+                await #expect(throws: (any Error).self, "a prepared statement") {
+                    _ = try await pool.execute(InsertRow(n: 2), logger: logger)
+                }
+                var count = -1
+                for try await n in try await pool.query("SELECT count(*)::bigint FROM t", logger: logger).decode(Int.self) { count = n }
+                #expect(count == 0)
+            }
+        }
+    }
+
+    /// Which statements the pool confirms: those whose SQL holds INSERT, UPDATE or DELETE as a word.
+    @Test func writesAreToldFromTheirSQL() {
+        for sql in ["INSERT INTO t VALUES (1)", "update t set n = 1", "WITH gone AS (DELETE FROM t RETURNING n) SELECT n FROM gone",
+                    "SELECT n FROM t FOR UPDATE", "UPDATE"] {
+            #expect(WriteStatements.writes(sql), "\(sql)")
+        }
+        for sql in ["SELECT updated_at, deleted, inserts FROM t", "SELECT pg_notify('c', 'q')", "", "COMMIT", "SELECT x_update FROM t"] {
+            #expect(!WriteStatements.writes(sql), "\(sql)")
+        }
+    }
+
+    struct InsertRow: PostgresPreparedStatement {
+        static let name = "test_insert_row"
+        static let sql = "INSERT INTO t VALUES ($1)"
+        static let bindingDataTypes: [PostgresDataType] = [.int8]
+        typealias Row = ()
+        let n: Int
+        func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: n) }
+        func decodeRow(_ row: PostgresRow) throws {}
     }
 
     private func terminateBackends(of database: String) async throws {

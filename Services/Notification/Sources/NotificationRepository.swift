@@ -83,8 +83,8 @@ package struct PostgresNotificationRepository: NotificationRepository {
     }
 
     package func handOver(_ claim: NotificationRecord) async throws -> Bool {
-        // Its own commit, on the disk before this returns (a statement outside a transaction is answered
-        // with the server's `ReadyForQuery`, after its commit and flush): a sender that dies after it
+        // Its own commit, on the disk before this returns (the pool answers a write outside a transaction
+        // only after the server's `ReadyForQuery`, see `DatabaseConnection`): a sender that dies after it
         // leaves a claim that says "maybe sent".
         var updated = false
         for try await _ in try await client.execute(HandOver(claim: claim), logger: logger) { updated = true }

@@ -87,7 +87,7 @@ package struct LocalQueue: MessageQueue {
     /// those another receive holds; and the claim applies only to a message that is still visible in
     /// this queue, checked again on its newest version, so a receive whose snapshot predates another's
     /// committed claim (or delete, or move) claims nothing for it.
-    struct Receive: PostgresPreparedStatement {
+    struct Receive: LosableWrite {
         static let name = "bus_receive_v6"
         /// The first key of a receive's advisory locks (the second is the message's `seq`).
         static let lockClass = 0x4251

@@ -195,7 +195,7 @@ package struct OutboxRelay<Publisher: EventPublisher>: Service {
 /// scanned in order), so no row is locked that is not returned. A row whose delete is under way in
 /// another relay's pass may be seen and taken in the instant between that pass's unlock and its
 /// commit: it is published twice, as after a crash (consumers are idempotent).
-struct OutboxPass: PostgresPreparedStatement {
+struct OutboxPass: LosableWrite {
     static let name = "outbox_pass_v1"
     /// The first key of the relay's advisory locks (the second is the row's id); apart from the
     /// one-key locks of `AdvisoryLocks`.
@@ -227,7 +227,7 @@ struct OutboxPass: PostgresPreparedStatement {
 
 /// Deletes the rows `$1` a relay published and releases their locks, committing without waiting for
 /// the disk (prepared once per connection; also the first part of `OutboxPass`).
-struct OutboxDelete: PostgresPreparedStatement {
+struct OutboxDelete: LosableWrite {
     static let name = "outbox_delete_v1"
     static let sql = """
         DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND set_config('synchronous_commit', 'off', true) IS NOT NULL
