@@ -12,8 +12,9 @@ package protocol MessageHandler: Sendable {
 }
 
 /// Reads a queue with long polling and hands each message to a handler, deleting it only after the
-/// handler succeeded. Messages of one batch are handled concurrently; a failing one never holds up
-/// the others. On graceful shutdown it stops receiving and finishes the batch in hand.
+/// handler succeeded. Up to `batchSize` messages are handled concurrently; a failing or slow one never
+/// holds up the others (while the queue is backed up, the window is filled again as soon as half of it
+/// is free). On graceful shutdown it stops receiving and finishes the messages in hand.
 package struct QueueConsumer<Queue: MessageQueue, Handler: MessageHandler>: Service {
     let queue: Queue
     let handler: Handler
@@ -55,30 +56,45 @@ package struct QueueConsumer<Queue: MessageQueue, Handler: MessageHandler>: Serv
         // local bus), or at the end. Until then they stay hidden; after a crash they come back, as
         // any message not deleted does (handlers are idempotent).
         var handled: [String] = []
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            let messages: [QueueMessage]
-            do {
-                let deleting = handled
-                messages = try await cancelWhenGracefulShutdown {
-                    try await queue.receive(maxMessages: batchSize, waitTime: waitTime, visibilityTimeout: nil, deleting: deleting)
+        // Whether the last receive filled what it asked for: the queue had more then.
+        var backlog = false
+        await withTaskGroup(of: String?.self) { group in
+            var inFlight = 0
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                // A window of `batchSize` messages in hand. While the queue is backed up, half of it that
+                // is free is filled again at once (without a long poll: the queue had more), so one slow
+                // message does not hold up the rest of the queue; otherwise all of it is handled first,
+                // and the next receive (long polling) deletes it.
+                let refillAt = backlog ? batchSize / 2 : 0
+                while inFlight > refillAt, let done = await group.next() {
+                    inFlight -= 1
+                    if let done { handled.append(done) }
                 }
-                handled = []
-                failures.succeeded(logger: logger)
-            } catch {
-                if Task.isShuttingDownGracefully || Task.isCancelled { break }
-                let delay = failures.failed(error, logger: logger, metadata: ["handledNotDeleted": "\(handled.count)"])
-                await cancelWhenGracefulShutdownOrReturn { try? await Task.sleep(for: delay) }
-                continue
-            }
-            guard !messages.isEmpty else { continue }
-            handled = await withTaskGroup(of: String?.self, returning: [String].self) { group in
+                let free = batchSize - inFlight
+                let messages: [QueueMessage]
+                do {
+                    let deleting = handled
+                    let wait = inFlight > 0 ? .zero : waitTime
+                    messages = try await cancelWhenGracefulShutdown {
+                        try await queue.receive(maxMessages: free, waitTime: wait, visibilityTimeout: nil, deleting: deleting)
+                    }
+                    handled = []
+                    failures.succeeded(logger: logger)
+                } catch {
+                    if Task.isShuttingDownGracefully || Task.isCancelled { break }
+                    backlog = false
+                    let delay = failures.failed(error, logger: logger, metadata: ["handledNotDeleted": "\(handled.count)"])
+                    await cancelWhenGracefulShutdownOrReturn { try? await Task.sleep(for: delay) }
+                    continue
+                }
+                backlog = messages.count >= free
                 for message in messages {
+                    inFlight += 1
                     group.addTask { await process(message) ? message.receiptHandle : nil }
                 }
-                var handles: [String] = []
-                for await handle in group { if let handle { handles.append(handle) } }
-                return handles
             }
+            // Stopping: the messages in hand are finished (their handlers are not cut short).
+            for await done in group { if let done { handled.append(done) } }
         }
         if !handled.isEmpty {
             do {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import ServiceKit
+import Synchronization
 import Testing
 import TestSupport
 
@@ -164,6 +165,52 @@ import TestSupport
             #expect(received.count == 300)
             #expect(Set(received).count == 300)
             #expect(try await bus.queue("audit").depth() == QueueDepth(visible: 0, inFlight: 300))
+        }
+    }
+
+    /// A slow message does not hold up the queue behind it: while the queue is backed up, a consumer
+    /// fills its window again as soon as half of it is free. The first of 30 messages waits until the
+    /// other 29 are handled (or 10 s): a consumer that received again only once its whole batch was done
+    /// would wait for it, and the 20 behind it with it. Each message is handled once and deleted.
+    @Test func aSlowMessageDoesNotHoldUpTheQueueBehindIt() async throws {
+        final class Handled: Sendable {
+            let state = Mutex<(fast: Set<Decimal>, times: Int, slowReleasedByTheOthers: Bool?)>(([], 0, nil))
+        }
+        struct SlowFirst: MessageHandler {
+            let handled: Handled
+            func handle(_ message: QueueMessage) async throws {
+                guard case .number(let n)? = try EventEnvelope(json: message.body).detail["n"] else { throw UnprocessableMessage("no n") }
+                handled.state.withLock { $0.times += 1 }
+                guard n == 0 else {
+                    handled.state.withLock { _ = $0.fast.insert(n) }
+                    return
+                }
+                let deadline = ContinuousClock.now + .seconds(10)
+                while handled.state.withLock({ $0.fast.count }) < 29, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                handled.state.withLock { $0.slowReleasedByTheOthers = $0.fast.count == 29 }
+            }
+        }
+        try await Self.withBus { bus in
+            _ = try await bus.publisher(to: "TestBus").putEvents((0..<30).map { Self.entry("OrderPlaced", source: "test.other", n: $0) })
+            let handled = Handled()
+            let consumer = QueueConsumer(queue: bus.queue("audit"), handler: SlowFirst(handled: handled), logger: TestDatabase.logger, batchSize: 10, waitTime: .milliseconds(200))
+            let running = Task { try await consumer.run() }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while handled.state.withLock({ $0.slowReleasedByTheOthers == nil }), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            // The last handled messages are deleted by the consumer's next receive.
+            while try await bus.queue("audit").depth() != QueueDepth(visible: 0, inFlight: 0), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            running.cancel()
+            _ = try? await running.value
+            let state = handled.state.withLock { $0 }
+            #expect(state.slowReleasedByTheOthers == true, "the other 29 were not all handled while the first was in hand")
+            #expect(state.times == 30)
+            #expect(try await bus.queue("audit").depth() == QueueDepth(visible: 0, inFlight: 0))
         }
     }
 
