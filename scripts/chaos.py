@@ -885,52 +885,50 @@ def replicas_checks(stack, failures):
 RELAY_LOCK_CLASS = 0x4F42  # OutboxPass.lockClass: the relays' advisory locks on outbox rows
 
 
-def trace_order(order_id):
-    """Where a stuck order's messages are, for the log: its history, each outbox's unpublished rows, the bus's
-    messages (dead letters too) and what the services logged about it."""
-    log("trace of order %s:" % order_id)
-    for row in psql("ordering", "SELECT status, changed_at, coalesce(reason, '') FROM order_status_history "
-                                "WHERE order_id = '%s' ORDER BY id" % order_id):
-        log("   history: %s" % " | ".join(row))
-    for row in psql("shipping", "SELECT status, coalesce(due_at::text, '-'), coalesce(returned_at::text, '-') FROM shipments "
-                                "WHERE order_id = '%s'" % order_id):
-        log("   shipment: %s" % " | ".join(row))
-    for db in ["ordering", "product", "payment", "shipping"]:
-        for row in psql(db, "SELECT id, detail_type, attempts, coalesce(last_error, '') FROM outbox "
-                            "WHERE published_at IS NULL AND detail LIKE '%%%s%%'" % order_id):
-            log("   %s outbox: %s" % (db, " | ".join(row)))
-    for row in psql("bus", "SELECT queue, receive_count, coalesce(body::jsonb->>'detail-type', '?'), sent_at, "
-                           "coalesce(dead_letter_reason, '') FROM bus_messages WHERE body LIKE '%%%s%%' ORDER BY seq" % order_id):
-        log("   bus message: %s" % " | ".join(row))
+def log_rows(label, database, sql):
+    """Logs each row `sql` returns from `database`, after `label`."""
+    for row in psql(database, sql):
+        log("   %s: %s" % (label, " | ".join(row)))
+
+
+def log_lines_mentioning(text):
+    """Logs the last lines of each service's log that mention `text` (case-insensitive)."""
     for name in sorted(os.listdir(WORK)):
         if not name.endswith(".log"):
             continue
         with open(os.path.join(WORK, name), errors="replace") as file:
-            lines = [line.strip() for line in file if order_id.lower() in line.lower()]
+            lines = [line.strip() for line in file if text.lower() in line.lower()]
         for line in lines[-12:]:
             log("   %s: %s" % (name, line[:400]))
+
+
+def trace_order(order_id):
+    """Where a stuck order's messages are, for the log: its history, each outbox's unpublished rows, the bus's
+    messages (dead letters too) and what the services logged about it."""
+    log("trace of order %s:" % order_id)
+    log_rows("history", "ordering", "SELECT status, changed_at, coalesce(reason, '') FROM order_status_history "
+                                    "WHERE order_id = '%s' ORDER BY id" % order_id)
+    log_rows("shipment", "shipping", "SELECT status, coalesce(due_at::text, '-'), coalesce(returned_at::text, '-') FROM shipments "
+                                     "WHERE order_id = '%s'" % order_id)
+    for db in ["ordering", "product", "payment", "shipping"]:
+        log_rows(db + " outbox", db, "SELECT id, detail_type, attempts, coalesce(last_error, '') FROM outbox "
+                                     "WHERE published_at IS NULL AND detail LIKE '%%%s%%'" % order_id)
+    log_rows("bus message", "bus", "SELECT queue, receive_count, coalesce(body::jsonb->>'detail-type', '?'), sent_at, "
+                                   "coalesce(dead_letter_reason, '') FROM bus_messages WHERE body LIKE '%%%s%%' ORDER BY seq" % order_id)
+    log_lines_mentioning(order_id)
 
 
 def trace_checkout(checkout_id):
     """Where an accepted checkout that made no order went, for the log: the basket's row of it, the basket's
     outbox, the bus's messages (dead letters too) and what the services logged about it."""
     log("trace of accepted checkout %s, which made no order:" % checkout_id)
-    for row in psql("basket", "SELECT user_name, coalesce(idempotency_key, '-'), created_at FROM checkouts "
-                              "WHERE checkout_id = '%s'" % checkout_id):
-        log("   basket checkout: %s" % " | ".join(row))
-    for row in psql("basket", "SELECT id, detail_type, attempts, coalesce(last_error, ''), created_at FROM outbox "
-                              "WHERE detail LIKE '%%%s%%'" % checkout_id):
-        log("   basket outbox: %s" % " | ".join(row))
-    for row in psql("bus", "SELECT queue, seq, receive_count, sent_at, visible_at, coalesce(dead_letter_reason, '') "
-                           "FROM bus_messages WHERE body LIKE '%%%s%%' ORDER BY seq" % checkout_id):
-        log("   bus message: %s" % " | ".join(row))
-    for name in sorted(os.listdir(WORK)):
-        if not name.endswith(".log"):
-            continue
-        with open(os.path.join(WORK, name), errors="replace") as file:
-            lines = [line.strip() for line in file if checkout_id in line.lower()]
-        for line in lines[-12:]:
-            log("   %s: %s" % (name, line[:400]))
+    log_rows("basket checkout", "basket", "SELECT user_name, coalesce(idempotency_key, '-'), created_at FROM checkouts "
+                                          "WHERE checkout_id = '%s'" % checkout_id)
+    log_rows("basket outbox", "basket", "SELECT id, detail_type, attempts, coalesce(last_error, ''), created_at FROM outbox "
+                                        "WHERE detail LIKE '%%%s%%'" % checkout_id)
+    log_rows("bus message", "bus", "SELECT queue, seq, receive_count, sent_at, visible_at, coalesce(dead_letter_reason, '') "
+                                   "FROM bus_messages WHERE body LIKE '%%%s%%' ORDER BY seq" % checkout_id)
+    log_lines_mentioning(checkout_id)
 
 
 def lifecycle_checks(products, accepted, plans, failures):

@@ -114,29 +114,18 @@ import TestSupport
     /// whose success the services act on (the order's creation, the saga's unlocked step, the bus's store,
     /// the e-mail's hand-off and outcome) rely on it (see `DatabaseConnection`).
     @Test func aStatementOutsideATransactionIsAnsweredOnlyOnceCommitted() async throws {
-        try await TestDatabase.with { database in
-            try await database.withClient { pool in
-                let logger = TestDatabase.logger
-                try await pool.query("CREATE TABLE t (n int)", logger: logger)
-                try await pool.query(
-                    "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE 'committing'; PERFORM pg_sleep(1); RETURN NULL; END $$",
-                    logger: logger
-                )
-                try await pool.query(
-                    "CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON t DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()",
-                    logger: logger
-                )
-                let started = ContinuousClock.now
-                try await pool.query("INSERT INTO t VALUES (1)", logger: logger)
-                let answeredAfter = ContinuousClock.now - started
-                let seen = try await withTemporaryPostgresClient(database.settings, logger: logger) { other in
-                    var count = -1
-                    for try await c in try await other.query("SELECT count(*)::bigint FROM t", logger: logger).decode(Int.self) { count = c }
-                    return count
-                }
-                #expect(answeredAfter >= .seconds(1), "the insert was answered after \(answeredAfter), before its commit")
-                #expect(seen == 1, "the row was not committed when the insert was answered")
+        try await withCommitTrigger("RAISE NOTICE 'committing'; PERFORM pg_sleep(1); RETURN NULL;") { database, pool in
+            let logger = TestDatabase.logger
+            let started = ContinuousClock.now
+            try await pool.query("INSERT INTO t VALUES (1)", logger: logger)
+            let answeredAfter = ContinuousClock.now - started
+            let seen = try await withTemporaryPostgresClient(database.settings, logger: logger) { other in
+                var count = -1
+                for try await c in try await other.query("SELECT count(*)::bigint FROM t", logger: logger).decode(Int.self) { count = c }
+                return count
             }
+            #expect(answeredAfter >= .seconds(1), "the insert was answered after \(answeredAfter), before its commit")
+            #expect(seen == 1, "the row was not committed when the insert was answered")
         }
     }
 
@@ -148,27 +137,34 @@ import TestSupport
     /// every write outside a transaction. Here a deferred trigger sends a notice and then fails the
     /// commit: the write throws, through both ways of running a statement, and nothing was stored.
     @Test func aWriteWhoseCommitFailsAfterItsAnswerFails() async throws {
+        try await withCommitTrigger("RAISE NOTICE 'committing'; RAISE EXCEPTION 'commit refused';") { _, pool in
+            let logger = TestDatabase.logger
+            await #expect(throws: (any Error).self, "a plain query") {
+                try await pool.query("INSERT INTO t VALUES (1)", logger: logger)
+            }
+            await #expect(throws: (any Error).self, "a prepared statement") {
+                _ = try await pool.execute(InsertRow(n: 2), logger: logger)
+            }
+            var count = -1
+            for try await n in try await pool.query("SELECT count(*)::bigint FROM t", logger: logger).decode(Int.self) { count = n }
+            #expect(count == 0)
+        }
+    }
+
+    /// A table `t (n int)` on a fresh database whose inserts run `body` (PL/pgSQL) when they commit.
+    private func withCommitTrigger(
+        _ body: String, _ test: @escaping @Sendable (TestDatabase, DatabasePool) async throws -> Void
+    ) async throws {
         try await TestDatabase.with { database in
             try await database.withClient { pool in
                 let logger = TestDatabase.logger
                 try await pool.query("CREATE TABLE t (n int)", logger: logger)
+                try await pool.query("CREATE FUNCTION at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \(unescaped: body) END $$", logger: logger)
                 try await pool.query(
-                    "CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE 'committing'; RAISE EXCEPTION 'commit refused'; END $$",
+                    "CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT ON t DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION at_commit()",
                     logger: logger
                 )
-                try await pool.query(
-                    "CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON t DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit()",
-                    logger: logger
-                )
-                await #expect(throws: (any Error).self, "a plain query") {
-                    try await pool.query("INSERT INTO t VALUES (1)", logger: logger)
-                }
-                await #expect(throws: (any Error).self, "a prepared statement") {
-                    _ = try await pool.execute(InsertRow(n: 2), logger: logger)
-                }
-                var count = -1
-                for try await n in try await pool.query("SELECT count(*)::bigint FROM t", logger: logger).decode(Int.self) { count = n }
-                #expect(count == 0)
+                try await test(database, pool)
             }
         }
     }
