@@ -70,6 +70,8 @@ package struct QueueConsumer<Queue: MessageQueue, Handler: MessageHandler>: Serv
                     inFlight -= 1
                     if let done { handled.append(done) }
                 }
+                // Stopping while those were handled: no new messages (they would only come back later).
+                if Task.isShuttingDownGracefully || Task.isCancelled { break }
                 let free = batchSize - inFlight
                 let messages: [QueueMessage]
                 do {
