@@ -945,9 +945,10 @@ def lifecycle_checks(products, accepted, plans, failures):
         orders[order_id] = (status, reason, shipment_status, carrier, tracking, step)
     items = {row[0]: json.loads("|".join(row[1:])) for row in psql("ordering", "SELECT order_id, items FROM orders")}
     checkout_ids = {row[0].lower() for row in psql("ordering", "SELECT checkout_id FROM orders")}
-    if {c.lower() for c in accepted} != checkout_ids or len(orders) != len(accepted):
+    accepted_ids = {c.lower() for c in accepted}
+    if accepted_ids != checkout_ids or len(orders) != len(accepted):
         fail("orders (%d) are not exactly the accepted checkouts (%d)" % (len(orders), len(accepted)))
-        for checkout_id in sorted({c.lower() for c in accepted} - checkout_ids)[:5]:
+        for checkout_id in sorted(accepted_ids - checkout_ids)[:5]:
             trace_checkout(checkout_id)
     status_of = {order_id: row[0] for order_id, row in orders.items()}
     reason_of = {order_id: row[1] for order_id, row in orders.items()}

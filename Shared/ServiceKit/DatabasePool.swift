@@ -513,11 +513,8 @@ package struct DatabaseConnection: Sendable {
     /// Runs `query` and reads its rows.
     @discardableResult
     package func query(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line) async throws -> DatabaseRows {
-        let confirm = !inTransaction && WriteStatements.writes(query.sql)
-        let rows = try await pooled.watched { connection in
-            let rows = try await connection.query(query, logger: logger, file: file, line: line).collect()
-            if confirm { try await Self.confirmCommit(on: connection, logger: logger) }
-            return rows
+        let rows = try await run(writing: WriteStatements.writes(query.sql), logger: logger) { connection in
+            try await connection.query(query, logger: logger, file: file, line: line).collect()
         }
         return DatabaseRows(rows: rows)
     }
@@ -526,11 +523,9 @@ package struct DatabaseConnection: Sendable {
     package func execute<Statement: PostgresPreparedStatement>(
         _ statement: Statement, logger: Logger, file: String = #fileID, line: Int = #line
     ) async throws -> DecodedRows<Statement.Row> where Statement.Row: Sendable {
-        let confirm = !inTransaction && WriteStatements.needConfirmation(Statement.self)
-        let rows = try await pooled.watched { connection in
+        let rows = try await run(writing: WriteStatements.needConfirmation(Statement.self), logger: logger) { connection in
             var rows: [Statement.Row] = []
             for try await row in try await connection.execute(statement, logger: logger, file: file, line: line) { rows.append(row) }
-            if confirm { try await Self.confirmCommit(on: connection, logger: logger) }
             return rows
         }
         return DecodedRows(rows: rows)
@@ -542,18 +537,23 @@ package struct DatabaseConnection: Sendable {
     package func execute<Statement: PostgresPreparedStatement>(
         _ statement: Statement, logger: Logger, file: String = #fileID, line: Int = #line
     ) async throws -> String where Statement.Row == () {
-        let confirm = !inTransaction && WriteStatements.needConfirmation(Statement.self)
-        return try await pooled.watched { connection in
-            let tag: String = try await connection.execute(statement, logger: logger, file: file, line: line)
-            if confirm { try await Self.confirmCommit(on: connection, logger: logger) }
-            return tag
+        try await run(writing: WriteStatements.needConfirmation(Statement.self), logger: logger) { connection in
+            try await connection.execute(statement, logger: logger, file: file, line: line)
         }
     }
 
-    /// Returns once the server has sent `ReadyForQuery` after the last statement (so its commit is
-    /// done), or throws if the connection ended first (see above).
-    private static func confirmCommit(on connection: PostgresConnection, logger: Logger) async throws {
-        _ = try await connection.query("", logger: logger).collect()
+    /// `operation`, watched; when it is a write outside a transaction, it returns only once the server
+    /// has sent `ReadyForQuery` after it (so its commit is done), and throws if the connection ended
+    /// first: an empty query, which the driver sends only after that (see above).
+    private func run<T: Sendable>(
+        writing: Bool, logger: Logger, _ operation: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let confirm = writing && !inTransaction
+        return try await pooled.watched { connection in
+            let result = try await operation(connection)
+            if confirm { _ = try await connection.query("", logger: logger).collect() }
+            return result
+        }
     }
 
     /// Closes the connection (its session ends, with whatever it holds); the pool replaces it when it
