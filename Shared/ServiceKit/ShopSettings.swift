@@ -59,6 +59,7 @@ package enum ShopSettings {
         .init("HOST", .text, .value("127.0.0.1"), servers, "the address to listen on"),
         .init("PORT", .integer, .described("the service's port: 8080 gateway, 8081 product, 8082 basket, 8083 ordering, 8084 payment, 8085 shipping, 8086 notification, 9229 identity"), servers, "the port to listen on"),
         .init("LOG_LEVEL", .text, .value("info"), servers + [bus], "JSON lines on stdout at this level and above (`trace` … `critical`); the gateway writes one access line per request, the services one per request at `debug`"),
+        .init("NIO_GLOBAL_EXECUTOR", .boolean, .value("true"), servers, "runs Swift concurrency's tasks on NIO's event loops, so an awaited round trip resumes on the thread its answer came in on; `false`: on Swift's own thread pool"),
         .init("OTEL_EXPORTER_OTLP_ENDPOINT", .text, .value(""), servers, "set: spans over OTLP/HTTP to `<endpoint>/v1/traces` (see \"Tracing\"); empty: no tracing"),
         .init("HEADER_TIMEOUT_MS", .milliseconds, .value("10000"), servers, "a request head's deadline"),
         .init("BODY_TIMEOUT_MS", .milliseconds, .value("10000"), servers, "a request body's deadline (408 when late)"),
