@@ -81,38 +81,58 @@ struct PostgresPaymentStore: PaymentStore {
 
     /// One statement: the record, its history and the replies in the outbox.
     func save(_ decision: PaymentRules.Decision, replies: [PublishEntry]) async throws {
-        var statement = SQLStatement()
-        let id = try statement.bind(orderId)
-        if let record = decision.record {
-            statement.with("""
-                payment AS (
-                    INSERT INTO payments (order_id, user_name, amount, card_last4, state, reason, decide_at, refund_requested)
-                    VALUES (\(id), \(try statement.bind(record.userName)), \(try statement.bind(record.amount.description))::numeric,
-                            \(try statement.bind(record.cardLast4)), \(try statement.bind(record.state.rawValue)), \(try statement.bind(record.reason))::text,
-                            \(try statement.bind(record.decideAt))::timestamptz, \(try statement.bind(record.refundRequested)))
-                    ON CONFLICT (order_id) DO UPDATE SET state = excluded.state, reason = excluded.reason, decide_at = excluded.decide_at,
-                        refund_requested = excluded.refund_requested, updated_at = now()
-                )
-                """)
-        }
-        if !decision.history.isEmpty {
-            // A missing reason travels as '' (arrays of optionals are not bound). The foreign key to the
-            // record is checked at the end of the statement, when the record's row exists.
-            statement.with("""
-                history AS (
-                    INSERT INTO payment_history (order_id, status, reason)
-                    SELECT \(id), h.status, nullif(h.reason, '')
-                    FROM unnest(\(try statement.bind(decision.history.map(\.status.rawValue)))::text[],
-                                \(try statement.bind(decision.history.map { $0.reason ?? "" }))::text[]) WITH ORDINALITY AS h(status, reason, n)
-                    ORDER BY h.n
-                )
-                """)
-        }
-        if !replies.isEmpty { try Outbox.insert(replies, as: "events", into: &statement) }
-        guard statement.withElements > 0 else { return }
-        statement.append(" SELECT 1")
-        try await connection.query(statement.query, logger: logger)
+        guard decision.record != nil || !decision.history.isEmpty || !replies.isEmpty else { return }
+        try await connection.execute(SavePayment(
+            orderId: orderId, record: decision.record, statuses: decision.history.map(\.status.rawValue),
+            reasons: decision.history.map { $0.reason ?? "" }, replies: replies
+        ), logger: logger)
     }
+}
+
+/// `save` as one prepared statement. Each part is empty when its parameters are (no record: a NULL
+/// state; no history, no replies: empty arrays), so one text serves every case and is planned once per
+/// connection. A missing reason travels as '' (arrays of optionals are not bound). The foreign key
+/// from the history to the record is checked at the end of the statement, when the record's row exists.
+struct SavePayment: PostgresPreparedStatement {
+    static let name = "payment_save_v1"
+    static let sql = """
+        WITH payment AS (
+            INSERT INTO payments (order_id, user_name, amount, card_last4, state, reason, decide_at, refund_requested)
+            SELECT $1, $2::text, $3::numeric, $4::text, $5::text, $6::text, $7::timestamptz, $8::boolean WHERE $5::text IS NOT NULL
+            ON CONFLICT (order_id) DO UPDATE SET state = excluded.state, reason = excluded.reason, decide_at = excluded.decide_at,
+                refund_requested = excluded.refund_requested, updated_at = now()
+        ), history AS (
+            INSERT INTO payment_history (order_id, status, reason)
+            SELECT $1, h.status, nullif(h.reason, '')
+            FROM unnest($9::text[], $10::text[]) WITH ORDINALITY AS h(status, reason, n)
+            ORDER BY h.n
+        ), \(Outbox.insertSQL(as: "events", firstParameter: 11))
+        SELECT 1
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.uuid, .text, .text, .text, .text, .text, .timestamptz, .bool, .textArray, .textArray] + Outbox.bindingDataTypes
+    let orderId: UUID
+    let record: PaymentRecord?
+    let statuses: [String]
+    let reasons: [String]
+    let replies: [PublishEntry]
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 10 + Outbox.bindingDataTypes.count)
+        bindings.append(orderId)
+        bindings.append(record?.userName)
+        bindings.append(record?.amount.description)
+        bindings.append(record?.cardLast4)
+        bindings.append(record?.state.rawValue)
+        bindings.append(record?.reason)
+        bindings.append(record?.decideAt)
+        bindings.append(record?.refundRequested)
+        bindings.append(statuses)
+        bindings.append(reasons)
+        try Outbox.appendBindings(replies, to: &bindings)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws {}
 }
 
 enum PaymentMigrations {

@@ -363,44 +363,74 @@ struct PostgresReservationStore: ReservationStore {
     /// goes back even to a product whose row was deleted meanwhile: nothing to give back then.
     func save(_ reservation: Reservation?, stockChanges: [UUID: Int], reply: PublishEntry?) async throws {
         let changes = stockChanges.sorted { $0.key.uuidString < $1.key.uuidString }
+        guard reservation != nil || reply != nil || !changes.isEmpty else { return }
         changed?.insert(changes.map(\.key))
-        var statement = SQLStatement()
-        if let reservation {
-            let lines = String(decoding: try JSONValue.encoder.encode(reservation.lines), as: UTF8.self)
-            statement.with("""
-                reservation AS (
-                    INSERT INTO stock_reservations (order_id, status, reason, lines, user_name)
-                    VALUES (\(try statement.bind(orderId)), \(try statement.bind(reservation.status.rawValue)), \(try statement.bind(reservation.reason))::text, \(try statement.bind(lines)), \(try statement.bind(userName))::text)
-                    ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, lines = excluded.lines, updated_at = now()
-                )
-                """)
-        }
-        if let reply { try Outbox.insert([reply], as: "events", into: &statement) }
-        if !changes.isEmpty {
-            // The prices the decision checked (a reservation's lines); none for releases.
-            let prices = Dictionary((reservation?.status == .reserved ? reservation!.lines : []).compactMap { line in line.price.map { (line.productId, $0.description) } }, uniquingKeysWith: { a, _ in a })
-            let priceTexts: [String] = changes.map { prices[$0.key] ?? "" }
-            statement.with("c AS (SELECT * FROM unnest(\(try statement.bind(changes.map(\.key)))::uuid[], \(try statement.bind(changes.map(\.value)))::int[], \(try statement.bind(priceTexts))::text[]) AS c(id, change, price))")
-            statement.with("locked AS (SELECT p.id FROM products p JOIN c ON c.id = p.id ORDER BY p.id FOR UPDATE OF p)")
-            statement.with("""
-                changed AS (
-                    UPDATE products AS p SET stock = p.stock + c.change, updated_at = now()
-                    FROM c WHERE p.id = c.id AND p.id IN (SELECT id FROM locked)
-                        AND (c.change >= 0 OR (p.stock + c.change >= 0 AND (c.price = '' OR p.price = c.price::numeric)))
-                    RETURNING c.change < 0 AS decreased
-                )
-                """)
-            statement.append(" SELECT count(*) FILTER (WHERE decreased)::int FROM changed")
-        } else if statement.withElements > 0 {
-            statement.append(" SELECT 0")
-        } else {
-            return
-        }
-        let rows = try await connection.query(statement.query, logger: logger)
+        // The prices the decision checked (a reservation's lines); none for releases.
+        let prices = Dictionary((reservation?.status == .reserved ? reservation!.lines : []).compactMap { line in line.price.map { (line.productId, $0.description) } }, uniquingKeysWith: { a, _ in a })
+        let statement = SaveReservation(
+            orderId: orderId, reservation: reservation, userName: userName,
+            lines: try reservation.map { String(decoding: try JSONValue.encoder.encode($0.lines), as: UTF8.self) },
+            changes: changes.map(\.key), amounts: changes.map(\.value), prices: changes.map { prices[$0.key] ?? "" },
+            replies: reply.map { [$0] } ?? []
+        )
         var decreased = 0
-        for try await count in rows.decode(Int.self) { decreased = count }
+        for try await count in try await connection.execute(statement, logger: logger) { decreased = count }
         if decreased < changes.filter({ $0.value < 0 }).count { throw StockChangedMeanwhile() }
     }
+}
+
+/// `save` in one prepared statement: the record, the reply in the outbox and, last, the stock. The
+/// products' rows are locked in id order (no deadlock between two orders) and stay locked only until
+/// the commit; a decrease applies only while the stock covers it and the price is still the one the
+/// order was placed at, both re-checked on the newest row (a price change between the decision's plain
+/// read and this statement makes the caller decide again on locked rows: `PriceChanged`). Released
+/// stock goes back even to a product whose row was deleted meanwhile: nothing to give back then. Each
+/// part is empty when its parameters are (no record: a NULL status; no reply, no changes: empty arrays),
+/// so one text serves every case and is planned once per connection.
+struct SaveReservation: PostgresPreparedStatement {
+    static let name = "product_save_reservation_v1"
+    static let sql = """
+        WITH reservation AS (
+            INSERT INTO stock_reservations (order_id, status, reason, lines, user_name)
+            SELECT $1, $2::text, $3::text, $4::text, $5::text WHERE $2::text IS NOT NULL
+            ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, lines = excluded.lines, updated_at = now()
+        ), \(Outbox.insertSQL(as: "events", firstParameter: 9)),
+        c AS (SELECT * FROM unnest($6::uuid[], $7::int8[], $8::text[]) AS c(id, change, price)),
+        locked AS (SELECT p.id FROM products p JOIN c ON c.id = p.id ORDER BY p.id FOR UPDATE OF p),
+        changed AS (
+            UPDATE products AS p SET stock = p.stock + c.change, updated_at = now()
+            FROM c WHERE p.id = c.id AND p.id IN (SELECT id FROM locked)
+                AND (c.change >= 0 OR (p.stock + c.change >= 0 AND (c.price = '' OR p.price = c.price::numeric)))
+            RETURNING c.change < 0 AS decreased
+        )
+        SELECT count(*) FILTER (WHERE decreased)::int FROM changed
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.uuid, .text, .text, .text, .text, .uuidArray, .int8Array, .textArray] + Outbox.bindingDataTypes
+    typealias Row = Int
+    let orderId: UUID
+    let reservation: Reservation?
+    let userName: String?
+    let lines: String?
+    let changes: [UUID]
+    let amounts: [Int]
+    let prices: [String]
+    let replies: [PublishEntry]
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 8 + Outbox.bindingDataTypes.count)
+        bindings.append(orderId)
+        bindings.append(reservation?.status.rawValue)
+        bindings.append(reservation?.reason)
+        bindings.append(lines)
+        bindings.append(userName)
+        bindings.append(changes)
+        bindings.append(amounts)
+        bindings.append(prices)
+        try Outbox.appendBindings(replies, to: &bindings)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Int { try row.decode(Int.self) }
 }
 
 /// The units one customer holds in other unpaid orders, per product (prepared once per connection).
