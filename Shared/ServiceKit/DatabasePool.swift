@@ -139,7 +139,12 @@ package final class DatabasePool: Service, Sendable {
     private func connect() async {
         let id = connectionIDs.add(1, ordering: .relaxed).newValue
         do {
-            let connection = PooledConnection(try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger))
+            // On the group's next event loop, not the caller's (the default when the caller runs on one,
+            // as every task does under NIO_GLOBAL_EXECUTOR): the connections, and the tasks their answers
+            // resume, spread over the loops instead of piling on the one the prewarm ran on.
+            let connection = PooledConnection(try await PostgresConnection.connect(
+                on: PostgresConnection.defaultEventLoopGroup.next(), configuration: configuration, id: id, logger: logger
+            ))
             let (recovered, warmUp) = state.withLock { state -> (Outage?, Int) in
                 state.connecting -= 1
                 defer { state.outage = nil }

@@ -8,17 +8,22 @@ import ServiceLifecycle
 /// What every executable's `main` does: logging (JSON lines with the trace id), metrics
 /// (Prometheus), tracing (OTLP when configured), then the application until SIGTERM or SIGINT.
 package enum ShopProcess {
+    /// On the main actor: NIO's take-over of the global executor must be asked for from the main thread
+    /// (on Darwin it stops the process otherwise), and an `async` function that is not isolated starts
+    /// on Swift's pool.
+    @MainActor
     package static func run<App: ApplicationProtocol>(
         _ name: String, settings: Settings = Settings(), build: @Sendable (Settings, Logger) async throws -> App
     ) async throws {
         // First, before any task is made: Swift concurrency's jobs then run on NIO's event loops (the
         // threads that own the sockets), so an awaited database round trip or request resumes where its
         // answer arrived instead of hopping to Swift's own pool and back. Measured in the README
-        // ("Issue 26, seventh step"). Nothing in the shop blocks a thread: identity hashes passwords on
-        // NIO's thread pool.
-        let nioExecutor = Result { try nioGlobalExecutor(settings) }
+        // ("Issue 26, seventh step"). Nothing in the shop blocks a thread for long: identity hashes
+        // passwords on NIO's thread pool.
+        let nioExecutor = Result { try nioGlobalExecutor(settings, of: name) }
+        var tookOver = false
         if case .success(true) = nioExecutor {
-            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+            tookOver = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }
         if CommandLine.arguments.dropFirst().contains(where: { ["--help", "-h", "help"].contains($0) }) {
             print(ShopSettings.help(for: name))
@@ -28,7 +33,9 @@ package enum ShopProcess {
         ShopMetrics.bootstrap()
         let logger = Logger(label: name)
         do {
-            _ = try nioExecutor.get()  // a bad value stops the start like any other setting's
+            if try nioExecutor.get(), !tookOver {  // a bad value stops the start like any other setting's
+                logger.warning("NIO_GLOBAL_EXECUTOR: NIO could not take over Swift concurrency's global executor; tasks run on Swift's own pool")
+            }
             // Before the application: its HTTP clients take the tracer when they are made.
             let tracing = try ShopTracing.bootstrap(serviceName: name, settings: settings)
             let app = try await build(settings, logger)
@@ -53,9 +60,11 @@ package enum ShopProcess {
         }
     }
 
-    /// `NIO_GLOBAL_EXECUTOR`: whether the process runs its tasks on NIO's event loops.
-    package static func nioGlobalExecutor(_ settings: Settings) throws -> Bool {
-        try settings.bool("NIO_GLOBAL_EXECUTOR", default: true)
+    /// `NIO_GLOBAL_EXECUTOR`: whether the process runs its tasks on NIO's event loops. Not by default
+    /// in the gateway: a bare route through it served 5–15 % fewer requests per second with a worse
+    /// p99 that way (README, "Issue 26, seventh step"), where the services' order pipeline used less CPU.
+    package static func nioGlobalExecutor(_ settings: Settings, of process: String) throws -> Bool {
+        try settings.bool("NIO_GLOBAL_EXECUTOR", default: process != ShopSettings.gateway)
     }
 
     /// One line with the settings the process runs with (secrets redacted), and a warning for each

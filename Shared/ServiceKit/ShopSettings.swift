@@ -59,7 +59,7 @@ package enum ShopSettings {
         .init("HOST", .text, .value("127.0.0.1"), servers, "the address to listen on"),
         .init("PORT", .integer, .described("the service's port: 8080 gateway, 8081 product, 8082 basket, 8083 ordering, 8084 payment, 8085 shipping, 8086 notification, 9229 identity"), servers, "the port to listen on"),
         .init("LOG_LEVEL", .text, .value("info"), servers + [bus], "JSON lines on stdout at this level and above (`trace` … `critical`); the gateway writes one access line per request, the services one per request at `debug`"),
-        .init("NIO_GLOBAL_EXECUTOR", .boolean, .value("true"), servers, "runs Swift concurrency's tasks on NIO's event loops, so an awaited round trip resumes on the thread its answer came in on; `false`: on Swift's own thread pool"),
+        .init("NIO_GLOBAL_EXECUTOR", .boolean, .described("`true`; the gateway: `false`"), servers, "runs Swift concurrency's tasks on NIO's event loops, so an awaited round trip resumes on the thread its answer came in on; `false`: on Swift's own thread pool"),
         .init("OTEL_EXPORTER_OTLP_ENDPOINT", .text, .value(""), servers, "set: spans over OTLP/HTTP to `<endpoint>/v1/traces` (see \"Tracing\"); empty: no tracing"),
         .init("HEADER_TIMEOUT_MS", .milliseconds, .value("10000"), servers, "a request head's deadline"),
         .init("BODY_TIMEOUT_MS", .milliseconds, .value("10000"), servers, "a request body's deadline (408 when late)"),
@@ -189,11 +189,12 @@ package enum ShopSettings {
     /// What `process` reads, in declaration order.
     package static func of(_ process: String) -> [SettingDeclaration] { all.filter { $0.readers.contains(process) } }
 
-    /// The first words of the shop's own settings (`ORDER`, `PRODUCT`, …; not the SDKs' `AWS` and
-    /// `OTEL`): a variable that starts with one but is declared nowhere is most likely a typo.
+    /// The first words of the shop's own settings (`ORDER`, `PRODUCT`, …; not the SDKs' `AWS`, `OTEL`
+    /// and `NIO`, whose own variables such as `NIO_SINGLETON_GROUP_LOOP_COUNT` are read too): a variable
+    /// that starts with one but is declared nowhere is most likely a typo.
     package static let prefixes: Set<String> = Set(all.compactMap { declaration in
         let head = String(declaration.name.prefix { $0 != "_" })
-        return ["AWS", "OTEL"].contains(head) || head == declaration.name ? nil : head
+        return ["AWS", "OTEL", "NIO"].contains(head) || head == declaration.name ? nil : head
     })
 
     /// The variables in `environment` that look like the shop's (one of `prefixes`, then `_`) but are

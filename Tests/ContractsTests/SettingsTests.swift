@@ -23,7 +23,7 @@ import Yams
         _ = LoggingSetup.level(settings)
         _ = ShopTracing.endpoint(settings)
         _ = try ServerTimeouts(settings: settings)
-        _ = try ShopProcess.nioGlobalExecutor(settings)
+        _ = try ShopProcess.nioGlobalExecutor(settings, of: process)
         switch process {
         case ShopSettings.gateway: _ = try GatewayConfig(settings: settings)
         case ShopSettings.identity: _ = try IdentityConfig(settings: settings)
