@@ -115,6 +115,15 @@ bench: bench-tools
 	@PG_WAL_KEEP_SIZE=4GB scripts/postgres.sh start
 	@swift build -c release && PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build -c release --show-bin-path) python3 benchmarks/bench.py $(BENCH_ARGS)
 
+## Where a lone order's time goes (benchmarks/looptrace.py; release build; root, for tcpdump): one checkout step at
+## 4/s with the loopback captured, every Postgres message and HTTP request decoded; prints per order the time with a
+## Postgres request outstanding and with none, per statement its round trip, and one order's timeline (~2 minutes).
+## LOOPTRACE_RATE, LOOPTRACE_SECONDS, LOOPTRACE_ORDER.
+.PHONY: looptrace
+looptrace: bench-tools
+	@scripts/postgres.sh start
+	@swift build -c release && PG_URL=$(PG_URL) SWN_BIN_DIR=$$(swift build -c release --show-bin-path) python3 benchmarks/looptrace.py
+
 ## wrk from Debian's packages and matplotlib from PyPI, when missing (pgbench comes with the server).
 bench-tools:
 	@command -v wrk >/dev/null || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
