@@ -12,7 +12,8 @@ every Postgres protocol message (`Parse`, `Bind`, `Sync`, `Query`, `CommandCompl
   - per statement (by process and the start of its text): round trips and the median from the request to
     `ReadyForQuery`; and a process's median turnaround from an answer to its next statement;
   - one order's timeline (LOOPTRACE_ORDER, default the 10th), every message with its time.
-Needs tcpdump (installed from Debian's packages when missing) and root. Settings: PG_URL, SWN_BIN_DIR (a
+`looptrace.py lo.pcap ss.txt` reports on a capture made before (LOOPTRACE_OUT keeps the last one). Needs
+tcpdump (installed from Debian's packages when missing) and root. Settings: PG_URL, SWN_BIN_DIR (a
 release build), LOOPTRACE_RATE, LOOPTRACE_SECONDS, LOOPTRACE_ORDER, LOOPTRACE_OUT (default /tmp/looptrace).
 """
 import collections
@@ -85,24 +86,31 @@ def decode(pcap, ss):
     linktype = struct.unpack("<I", data[20:24])[0]
     streams = collections.defaultdict(bytearray)
     statements = {}
-    started = set()
+    started, answered = set(), set()
     events = []
+
+    def messages(buf):
+        """The whole messages at the head of `buf` (a type byte, a length), taken off it."""
+        while len(buf) >= 5 and len(buf) >= 1 + struct.unpack(">I", buf[1:5])[0]:
+            kind, size = chr(buf[0]), struct.unpack(">I", buf[1:5])[0]
+            body = bytes(buf[5:1 + size])
+            del buf[:1 + size]
+            yield kind, body
 
     def frontend(port, payload):
         buf = streams[("f", port)]
         buf += payload
-        while True:
-            if port not in started:  # the startup message (or an SSL request): a length, no type
-                if len(buf) < 8 or len(buf) < struct.unpack(">I", buf[:4])[0]:
-                    return
-                del buf[:struct.unpack(">I", buf[:4])[0]]
-                started.add(port)
-                continue
-            if len(buf) < 5 or len(buf) < 1 + struct.unpack(">I", buf[1:5])[0]:
+        if port not in started:  # the startup message (or an SSL request first): a length, no type
+            while len(buf) >= 8 and len(buf) >= struct.unpack(">I", buf[:4])[0]:
+                size = struct.unpack(">I", buf[:4])[0]
+                ssl = struct.unpack(">I", buf[4:8])[0] == 80877103
+                del buf[:size]
+                if not ssl:
+                    started.add(port)
+                    break
+            if port not in started:
                 return
-            kind, size = chr(buf[0]), struct.unpack(">I", buf[1:5])[0]
-            body = bytes(buf[5:1 + size])
-            del buf[:1 + size]
+        for kind, body in messages(buf):
             if kind == "Q":
                 yield "Query", body.split(b"\0")[0].decode(errors="replace")
             elif kind == "P":
@@ -117,16 +125,11 @@ def decode(pcap, ss):
 
     def backend(port, payload):
         buf = streams[("b", port)]
+        if not buf and payload[:1] in (b"S", b"N") and port not in answered:  # the answer to an SSL request
+            payload = payload[1:]
+        answered.add(port)
         buf += payload
-        while True:
-            if len(buf) == 1 and buf[0] in b"SN":  # the answer to an SSL request
-                del buf[:1]
-                return
-            if len(buf) < 5 or len(buf) < 1 + struct.unpack(">I", buf[1:5])[0]:
-                return
-            kind, size = chr(buf[0]), struct.unpack(">I", buf[1:5])[0]
-            body = bytes(buf[5:1 + size])
-            del buf[:1 + size]
+        for kind, body in messages(buf):
             if kind == "C":
                 yield "Complete", body.rstrip(b"\0").decode()
             elif kind == "Z":
@@ -236,4 +239,5 @@ def report(events):
 
 
 if __name__ == "__main__":
-    report(decode(*capture()))
+    # `looptrace.py <lo.pcap> <ss.txt>` reads a capture made before instead of making one.
+    report(decode(*(sys.argv[1:3] if len(sys.argv) == 3 else capture())))
