@@ -25,13 +25,14 @@ import struct
 import subprocess
 import sys
 import time
+import urllib.parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RATE = int(os.environ.get("LOOPTRACE_RATE", "4"))
 SECONDS = int(os.environ.get("LOOPTRACE_SECONDS", "8"))
 ORDER = int(os.environ.get("LOOPTRACE_ORDER", "10"))
 OUT = os.environ.get("LOOPTRACE_OUT", "/tmp/looptrace")
-PGPORT = int(re.search(r":(\d+)", os.environ.get("PG_URL", "postgres://swn:swn@127.0.0.1:55432")[11:]).group(1))
+PGPORT = urllib.parse.urlparse(os.environ.get("PG_URL", "postgres://swn:swn@127.0.0.1:55432")).port or 5432
 
 
 def capture():

@@ -82,10 +82,7 @@ struct PostgresPaymentStore: PaymentStore {
     /// One statement: the record, its history and the replies in the outbox.
     func save(_ decision: PaymentRules.Decision, replies: [PublishEntry]) async throws {
         guard decision.record != nil || !decision.history.isEmpty || !replies.isEmpty else { return }
-        try await connection.execute(SavePayment(
-            orderId: orderId, record: decision.record, statuses: decision.history.map(\.status.rawValue),
-            reasons: decision.history.map { $0.reason ?? "" }, replies: replies
-        ), logger: logger)
+        _ = try await connection.execute(SavePayment(orderId: orderId, decision: decision, replies: replies), logger: logger)
     }
 }
 
@@ -111,13 +108,13 @@ struct SavePayment: PostgresPreparedStatement {
         """
     static let bindingDataTypes: [PostgresDataType] = [.uuid, .text, .text, .text, .text, .text, .timestamptz, .bool, .textArray, .textArray] + Outbox.bindingDataTypes
     let orderId: UUID
-    let record: PaymentRecord?
-    let statuses: [String]
-    let reasons: [String]
+    /// Its record and history (its replies come as `replies`, already entries).
+    let decision: PaymentRules.Decision
     let replies: [PublishEntry]
 
     func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings(capacity: 10 + Outbox.bindingDataTypes.count)
+        let record = decision.record
         bindings.append(orderId)
         bindings.append(record?.userName)
         bindings.append(record?.amount.description)
@@ -126,8 +123,8 @@ struct SavePayment: PostgresPreparedStatement {
         bindings.append(record?.reason)
         bindings.append(record?.decideAt)
         bindings.append(record?.refundRequested)
-        bindings.append(statuses)
-        bindings.append(reasons)
+        bindings.append(decision.history.map(\.status.rawValue))
+        bindings.append(decision.history.map { $0.reason ?? "" })
         try Outbox.appendBindings(replies, to: &bindings)
         return bindings
     }

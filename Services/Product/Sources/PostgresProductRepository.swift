@@ -355,12 +355,8 @@ struct PostgresReservationStore: ReservationStore {
         return (existing, stock)
     }
 
-    /// One statement: the record, the reply in the outbox and, last, the stock. The products' rows are
-    /// locked in id order (no deadlock between two orders) and stay locked only until the commit; a
-    /// decrease applies only while the stock covers it and the price is still the one the order was
-    /// placed at, both re-checked on the newest row (a price change between the decision's plain read
-    /// and this statement makes the caller decide again on locked rows: `PriceChanged`). Released stock
-    /// goes back even to a product whose row was deleted meanwhile: nothing to give back then.
+    /// One statement (`SaveReservation`): the record, the reply in the outbox and, last, the stock;
+    /// `StockChangedMeanwhile` when a decrease did not apply.
     func save(_ reservation: Reservation?, stockChanges: [UUID: Int], reply: PublishEntry?) async throws {
         let changes = stockChanges.sorted { $0.key.uuidString < $1.key.uuidString }
         guard reservation != nil || reply != nil || !changes.isEmpty else { return }
@@ -369,7 +365,6 @@ struct PostgresReservationStore: ReservationStore {
         let prices = Dictionary((reservation?.status == .reserved ? reservation!.lines : []).compactMap { line in line.price.map { (line.productId, $0.description) } }, uniquingKeysWith: { a, _ in a })
         let statement = SaveReservation(
             orderId: orderId, reservation: reservation, userName: userName,
-            lines: try reservation.map { String(decoding: try JSONValue.encoder.encode($0.lines), as: UTF8.self) },
             changes: changes.map(\.key), amounts: changes.map(\.value), prices: changes.map { prices[$0.key] ?? "" },
             replies: reply.map { [$0] } ?? []
         )
@@ -410,7 +405,6 @@ struct SaveReservation: PostgresPreparedStatement {
     let orderId: UUID
     let reservation: Reservation?
     let userName: String?
-    let lines: String?
     let changes: [UUID]
     let amounts: [Int]
     let prices: [String]
@@ -421,7 +415,7 @@ struct SaveReservation: PostgresPreparedStatement {
         bindings.append(orderId)
         bindings.append(reservation?.status.rawValue)
         bindings.append(reservation?.reason)
-        bindings.append(lines)
+        bindings.append(try reservation.map { String(decoding: try JSONValue.encoder.encode($0.lines), as: UTF8.self) })
         bindings.append(userName)
         bindings.append(changes)
         bindings.append(amounts)
