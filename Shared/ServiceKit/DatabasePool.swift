@@ -136,7 +136,55 @@ package final class DatabasePool: Service, Sendable {
     }
 
     /// One connection attempt, asked for by a lease or the prewarm (already counted in `open`).
+    ///
+    /// When it fails while leases wait and other connections are open, it keeps its slot and tries again
+    /// when the next attempt is due, for as long as leases wait: the open connections may never come
+    /// back to them, since a task that holds one may be the very one waiting for a second (a transaction
+    /// that calls a step which leases its own). Ending the attempt there left that task waiting for ever
+    /// (seen in a loaded `swift test`: one connect timeout, then a test that never ended).
     private func connect() async {
+        var retrying = false
+        while true {
+            if retrying {
+                // Still wanted? A released connection may have served the waiters meanwhile.
+                let wanted = state.withLock { state -> Bool in
+                    guard state.waiters.isEmpty || state.shuttingDown else { return true }
+                    state.connecting -= 1
+                    state.open -= 1
+                    return false
+                }
+                guard wanted else { return }
+            }
+            switch await attempt() {
+            case .connected: return
+            case .failed: return
+            case .retry(let delay):
+                retrying = true
+                _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
+                if Task.isCancelled || Task.isShuttingDownGracefully {
+                    let failed = state.withLock { state -> [Waiter] in
+                        state.connecting -= 1
+                        state.open -= 1
+                        guard state.open == 0 else { return [] }
+                        defer { state.waiters = [] }
+                        return state.waiters
+                    }
+                    for waiter in failed { waiter.continuation.resume(throwing: Self.shuttingDown) }
+                    return
+                }
+            }
+        }
+    }
+
+    private enum AttemptOutcome {
+        case connected
+        /// The slot is given up (and the waiters failed when no connection is left to serve them).
+        case failed
+        /// The slot is kept: try again after the delay.
+        case retry(after: Duration)
+    }
+
+    private func attempt() async -> AttemptOutcome {
         let id = connectionIDs.add(1, ordering: .relaxed).newValue
         do {
             // On the group's next event loop, not the caller's (the default when the caller runs on one,
@@ -163,11 +211,11 @@ package final class DatabasePool: Service, Sendable {
                 ])
             }
             give(connection)
+            return .connected
         } catch {
             let now = ContinuousClock.now
-            let (failed, firstFailure) = state.withLock { state -> ([Waiter], Bool) in
-                state.connecting -= 1
-                state.open -= 1
+            let stopping = Task.isCancelled || Task.isShuttingDownGracefully
+            let (outcome, failed, firstFailure) = state.withLock { state -> (AttemptOutcome, [Waiter], Bool) in
                 let first = state.outage == nil
                 if var outage = state.outage, now < outage.nextAttempt {
                     // An attempt made alongside the one that failed first (connections that dropped
@@ -181,10 +229,16 @@ package final class DatabasePool: Service, Sendable {
                         nextAttempt: now + Self.backoff(afterFailures: attempts), lastError: String(reflecting: error)
                     )
                 }
-                // Connections still open may come back to the waiters; with none, nothing will.
-                guard state.open == 0 else { return ([], first) }
+                // Leases wait and other connections are open (they may not come back): try again when due.
+                if !state.waiters.isEmpty, state.open > 1, !state.shuttingDown, !stopping, let outage = state.outage {
+                    return (.retry(after: max(outage.nextAttempt - now, Self.minimumBackoff)), [], first)
+                }
+                state.connecting -= 1
+                state.open -= 1
+                // With no connection left, nothing will serve the waiters.
+                guard state.open == 0 else { return (.failed, [], first) }
                 defer { state.waiters = [] }
-                return (state.waiters, first)
+                return (.failed, state.waiters, first)
             }
             if firstFailure {
                 logger.warning("database unreachable; retrying with backoff", metadata: [
@@ -193,6 +247,7 @@ package final class DatabasePool: Service, Sendable {
             }
             let unavailable = DatabaseUnavailable(reason: String(reflecting: error), retryAfter: Self.minimumBackoff)
             for waiter in failed { waiter.continuation.resume(throwing: unavailable) }
+            return outcome
         }
     }
 

@@ -88,6 +88,44 @@ import TestSupport
         }
     }
 
+    /// A caller that holds a connection and needs a second one (a transaction calling a step that leases
+    /// its own) while the attempt to open it fails (a connect timeout on a loaded machine; here the
+    /// database's connection limit): the attempt is made again when due and the second lease is served.
+    /// It used to wait for the first connection to come back, which its own caller held: for ever.
+    @Test func aLeaseWhoseCallerHoldsAConnectionIsServedAfterAFailedAttempt() async throws {
+        try await TestDatabase.with { database in
+            var settings = database.settings
+            settings.maximumConnections = 4
+            settings.minimumConnections = 0
+            let pool = DatabasePool(settings: settings, logger: TestDatabase.logger)
+            let name = database.settings.database
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await pool.run() }
+                defer { group.cancelAll() }
+                let answer = try await pool.withConnection { outer -> Int in
+                    try await outer.query("ALTER DATABASE \(unescaped: name) CONNECTION LIMIT 1", logger: TestDatabase.logger)
+                    return try await withThrowingTaskGroup(of: Int?.self) { inner in
+                        inner.addTask {
+                            var value = 0
+                            for try await n in try await pool.query("SELECT 42", logger: TestDatabase.logger).decode(Int.self) { value = n }
+                            return value
+                        }
+                        inner.addTask { try await Task.sleep(for: .seconds(20)); return nil }
+                        // Meanwhile the second connection is refused ("too many connections"); then allowed.
+                        try await Task.sleep(for: .milliseconds(300))
+                        #expect(pool.statistics.unavailable, "the second connection was refused")
+                        try await outer.query("ALTER DATABASE \(unescaped: name) CONNECTION LIMIT -1", logger: TestDatabase.logger)
+                        let first = try await inner.next() ?? nil
+                        inner.cancelAll()
+                        return first ?? -1
+                    }
+                }
+                #expect(answer == 42, "the second lease was not served within 20 s")
+                #expect(!pool.statistics.unavailable)
+            }
+        }
+    }
+
     /// A transaction whose body throws is rolled back and the body's own error comes out.
     @Test func aTransactionThatThrowsRollsBackWithItsOwnError() async throws {
         struct Stop: Error {}
