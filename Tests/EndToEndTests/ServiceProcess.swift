@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import TestSupport
 
 /// One of the shop's executables, started as a real process.
@@ -52,14 +53,50 @@ final class ServiceProcess: Sendable {
         process.waitUntilExit()
     }
 
-    func terminate() {
+    /// SIGTERM, and the process must end within `grace` (it takes ~0.05 s): one that does not fails the
+    /// test, its threads' stacks are kept (`logPath` + `.stacks`, and in $SWN_TEST_LOG_DIR when set for
+    /// the run's summary) and it is killed, so a shutdown that hangs shows as a named failure rather than
+    /// a test run that never ends.
+    func terminate(grace: Duration = .seconds(20)) {
         guard process.isRunning else { return }
         process.terminate()
+        let deadline = ContinuousClock.now + grace
+        while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+        guard process.isRunning else { return }
+        let stacks = ProcessStacks.capture(pid: process.processIdentifier, name: name, logPath: logPath)
+        Foundation.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+        Issue.record("\(name) (port \(port)) did not end within \(grace) of SIGTERM; killed. Stacks: \(stacks)")
     }
 
     /// Starts the same executable again with the same settings.
     func restarted() async throws -> ServiceProcess {
         try await ServiceProcess(name, port: port, environment: environment)
+    }
+}
+
+/// The stacks of a process that hangs, by gdb (Debian's, on CI machines too), written next to its log.
+enum ProcessStacks {
+    /// Writes every thread's stack of `pid` to `logPath`.stacks (and a copy to $SWN_TEST_LOG_DIR when set);
+    /// returns where, or why not.
+    static func capture(pid: Int32, name: String, logPath: String) -> String {
+        let gdb = Process()
+        gdb.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        gdb.arguments = ["gdb", "-p", "\(pid)", "-batch", "-ex", "thread apply all bt 40"]
+        let path = logPath + ".stacks"
+        FileManager.default.createFile(atPath: path, contents: nil)
+        guard let handle = FileHandle(forWritingAtPath: path) else { return "cannot write \(path)" }
+        defer { try? handle.close() }
+        gdb.standardOutput = handle
+        gdb.standardError = handle
+        gdb.standardInput = FileHandle.nullDevice
+        do { try gdb.run() } catch { return "gdb did not start: \(error)" }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while gdb.isRunning && ContinuousClock.now < deadline { usleep(50_000) }
+        if gdb.isRunning { gdb.terminate() }
+        if let directory = ProcessInfo.processInfo.environment["SWN_TEST_LOG_DIR"] {
+            try? FileManager.default.copyItem(atPath: path, toPath: "\(directory)/hung-\(name)-\(pid).stacks")
+        }
+        return path
     }
 }

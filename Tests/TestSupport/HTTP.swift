@@ -68,8 +68,13 @@ func runToolBlocking(_ tool: String, _ arguments: [String], expectFailure: Bool,
     process.standardOutput = pipe
     process.standardError = pipe
     try process.run()
+    // A tool that hangs is killed after 5 minutes (its output then ends), so no test waits for ever.
+    let pid = process.processIdentifier
+    let killer = DispatchWorkItem { kill(pid, SIGKILL) }
+    DispatchQueue.global().asyncAfter(deadline: .now() + 300, execute: killer)
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
+    killer.cancel()
     let output = String(decoding: data, as: UTF8.self)
     if !expectFailure && process.terminationStatus != 0 { throw HTTP.Failure(reason: "\(tool) \(arguments) failed: \(output)") }
     return output

@@ -1,6 +1,9 @@
 import Synchronization
 import AsyncHTTPClient
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -24,12 +27,25 @@ final class PortAllocator: Sendable {
                 defer { value = value >= 32_000 ? 20_000 : value + 1 }
                 return value
             }
-            if let channel = try? ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: port).wait() {
-                try channel.close().wait()
-                return port
-            }
+            if Self.binds(port) { return port }
         }
         throw PortsExhausted()
+    }
+
+    /// Whether a socket binds 127.0.0.1:`port` (then closed at once). A plain system call: the tests call
+    /// this on Swift's cooperative threads, where waiting for an event loop's answer would block one of
+    /// its two threads for as long as the loops are busy.
+    private static func binds(_ port: Int) -> Bool {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { return false }
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
     }
 
     struct PortsExhausted: Error {}
