@@ -20,8 +20,70 @@ RERUN_LOG=$LOGS/swift-test-rerun.log
 SUMMARY=$LOGS/swift-test-summary.txt
 : >"$SUMMARY"
 
-swift test "$@" 2>&1 | tee "$LOG"
-status=${PIPESTATUS[0]}
+# Every process below this shell's process $1 (children first).
+descendants() {
+  local child
+  for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    descendants "$child"
+    echo "$child"
+  done
+}
+
+# The tests that printed "started" but neither "passed" nor "failed" in log $1.
+unfinished() {
+  comm -23 <(grep -oE '^◇ Test [^ ]+ started' "$1" | sed -E 's/^◇ Test ([^ ]+) started/\1/' | grep -vx run | sort -u) \
+           <(grep -E '^. Test [^ ]+ .*(passed|failed)' "$1" | sed -E 's/^. Test ([^ ]+) .*/\1/' | sort -u)
+}
+
+# The stacks gdb took of processes that hung (by the watchdog below, or by a test whose service did not
+# end on SIGTERM), shortened to the threads that were not idle (scripts/stacks_digest.py).
+stacks_digest() {
+  compgen -G "$LOGS/hung-*.stacks" >/dev/null && python3 scripts/stacks_digest.py "$LOGS"/hung-*.stacks
+}
+
+# The suite runs under a watchdog: when its log has not grown for $SWN_TEST_STALL_SECONDS (default 360;
+# a healthy run prints every few seconds), or the run passes $SWN_TEST_MAX_SECONDS (default 2400), the
+# run is stopped and the summary says which tests were still running, with every thread's stack of the
+# test process and of the processes it started (gdb, in $LOGS/hung-*.stacks). Line-buffered output
+# (stdbuf) so that what the log holds when it stops is what the tests had printed.
+STALL=${SWN_TEST_STALL_SECONDS:-360}
+MAX=${SWN_TEST_MAX_SECONDS:-2400}
+rm -f "$LOGS"/hung-*.stacks "$LOGS/swift-test.status"
+( stdbuf -oL -eL swift test "$@"; echo $? >"$LOGS/swift-test.status" ) >"$LOG" 2>&1 &
+runner=$!
+tail -n +1 -f --pid="$runner" "$LOG" &  # the log, shown as it grows
+shower=$!
+started=$(date +%s); last_size=-1; last_change=$started; hung=""
+while kill -0 "$runner" 2>/dev/null; do
+  sleep 5
+  now=$(date +%s); size=$(stat -c %s "$LOG" 2>/dev/null || echo 0)
+  if [ "$size" != "$last_size" ]; then last_size=$size; last_change=$now; fi
+  if [ $((now - last_change)) -ge "$STALL" ]; then hung="no output for ${STALL} s"; fi
+  if [ $((now - started)) -ge "$MAX" ]; then hung="still running after ${MAX} s"; fi
+  if [ -n "$hung" ]; then
+    echo "== swift test: $hung; taking every thread's stack, then stopping it"
+    mapfile -t tree < <(descendants "$runner")
+    for pid in "${tree[@]}"; do
+      name=$(ps -o comm= -p "$pid" 2>/dev/null) || continue
+      case "$name" in swift|swift-test|swift-build|tee|stdbuf|bash|sh|sleep) continue ;; esac
+      timeout 90 gdb -p "$pid" -batch -ex "thread apply all bt 40" >"$LOGS/hung-$name-$pid.stacks" 2>&1 </dev/null || true
+    done
+    for pid in "${tree[@]}"; do kill -9 "$pid" 2>/dev/null; done
+    break
+  fi
+done
+wait "$runner" 2>/dev/null
+wait "$shower" 2>/dev/null
+status=$(cat "$LOGS/swift-test.status" 2>/dev/null || echo 124)
+if [ -n "$hung" ]; then
+  {
+    echo "swift test, whole suite: STOPPED by the watchdog ($hung)."
+    echo "tests still running:"; unfinished "$LOG" | sed 's/^/  /'
+    stacks_digest
+  } >"$SUMMARY"
+  cat "$SUMMARY"
+  exit 1
+fi
 total=$(grep -E '^. Test run with [0-9]+ tests?' "$LOG" | tail -n 1)
 if [ "$status" = 0 ]; then
   echo "swift test: passed. ${total}" >"$SUMMARY"
@@ -37,6 +99,7 @@ mapfile -t failed < <(grep -E '^✘ Test .+\) failed' "$LOG" | sed -E 's/^✘ Te
   echo "swift test, whole suite: exit $status. ${total}"
   echo "failed tests: ${#failed[@]}"
   issues "$LOG" 40
+  stacks_digest
 } >"$SUMMARY"
 if [ ${#failed[@]} = 0 ]; then
   echo "no failed test named: the suite itself failed (a crash or a build error); last lines of the log:" >>"$SUMMARY"
@@ -47,7 +110,7 @@ fi
 # Each failed test once more, alone (names are escaped for the filter's regular expression).
 pattern=$(printf '%s\n' "${failed[@]}" | sed -E 's/[][\.^$*+?(){}|]/\\&/g; s/$/\\(/' | paste -sd '|')
 echo "== swift test: rerunning the ${#failed[@]} failed test(s) alone: ${failed[*]}"
-swift test "$@" --filter "$pattern" 2>&1 | tee "$RERUN_LOG"
+timeout "$MAX" swift test "$@" --filter "$pattern" 2>&1 | tee "$RERUN_LOG"
 rerun=${PIPESTATUS[0]}
 if [ "$rerun" = 0 ]; then
   echo "rerun alone: all ${#failed[@]} passed — FLAKY under the full suite's load (to be fixed): ${failed[*]}" >>"$SUMMARY"
