@@ -50,7 +50,7 @@ final class ServiceProcess: Sendable {
     /// `kill -9`: no graceful anything.
     func kill() {
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        if !waitForExit(within: .seconds(30)) { Issue.record("\(name) (port \(port)) still runs 30 s after SIGKILL") }
     }
 
     /// SIGTERM, and the process must end within `grace` (it takes ~0.05 s): one that does not fails the
@@ -60,13 +60,31 @@ final class ServiceProcess: Sendable {
     func terminate(grace: Duration = .seconds(20)) {
         guard process.isRunning else { return }
         process.terminate()
-        let deadline = ContinuousClock.now + grace
-        while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
-        guard process.isRunning else { return }
+        guard !waitForExit(within: grace) else { return }
         let stacks = ProcessStacks.capture(pid: process.processIdentifier, name: name, logPath: logPath)
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        _ = waitForExit(within: .seconds(10))
         Issue.record("\(name) (port \(port)) did not end within \(grace) of SIGTERM; killed. Stacks: \(stacks)")
+    }
+
+    /// Whether the process ended within `limit`. Ended means exited, reaped or not: Foundation reaps its
+    /// children on a thread of its own, which a loaded run once saw leave an exited child a zombie (and
+    /// `isRunning` true) for over 20 s.
+    private func waitForExit(within limit: Duration) -> Bool {
+        let deadline = ContinuousClock.now + limit
+        let pid = process.processIdentifier
+        while process.isRunning && !Self.exited(pid) {
+            guard ContinuousClock.now < deadline else { return false }
+            usleep(10_000)
+        }
+        return true
+    }
+
+    /// Whether process `pid` has exited: gone, or a zombie (state Z in /proc/PID/stat).
+    private static func exited(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let end = stat.lastIndex(of: ")") else { return true }
+        return stat[stat.index(after: end)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
     }
 
     /// Starts the same executable again with the same settings.
