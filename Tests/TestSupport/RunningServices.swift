@@ -55,35 +55,55 @@ final class PortAllocator: Sendable {
 /// group ends first (a service failed to start: its database set-up took longer than its start-up
 /// allows on a loaded machine, and the group shut down), `body` is cancelled and the group's error
 /// (or `ServicesEnded`) is thrown at once, instead of `body` waiting out its own timeouts for
-/// servers that are gone.
+/// servers that are gone. When `body` ends, returning or throwing, the services are shut down
+/// gracefully and only cancelled if that takes over 30 s: cancelling a Hummingbird server that has
+/// accepted a connection it has not yet served traps in NIO ("Deinited NIOAsyncWriter without calling
+/// finish()", apple/swift-nio#2813), which once ended a whole `swift test`.
 package func withRunningServices<T: Sendable>(
     _ services: [any Service], logger: Logger = TestDatabase.logger, _ body: @Sendable () async throws -> T
 ) async throws -> T {
     let group = ServiceGroup(configuration: .init(services: services, logger: logger))
     // The task group ends (its tasks awaited) before this function returns.
-    return try await withoutActuallyEscaping(body) { body in try await withThrowingTaskGroup(of: T?.self) { tasks in
-        tasks.addTask { try await group.run(); return nil }
-        tasks.addTask { try await body() }
-        var result: T?
-        do {
-            for try await value in tasks {
-                if let value {
-                    // Shut down only once the result is taken: the group ending after that is the
-                    // normal end, not a failure.
-                    result = value
-                    await group.triggerGracefulShutdown()
-                } else if result == nil {
-                    throw ServicesEnded()
-                }
-            }
-        } catch {
-            await group.triggerGracefulShutdown()
-            tasks.cancelAll()
-            throw error
+    return try await withoutActuallyEscaping(body) { body in try await withThrowingTaskGroup(of: RunningServicesEnd<T>.self) { tasks in
+        tasks.addTask {
+            do { try await group.run(); return .services(nil) } catch { return .services(error) }
         }
-        guard let result else { throw ServicesEnded() }
+        tasks.addTask {
+            do { return .body(.success(try await body())) } catch { return .body(.failure(error)) }
+        }
+        let first = try await tasks.next()
+        guard case .body(let outcome) = first else {
+            tasks.cancelAll()
+            try await tasks.waitForAll()
+            if case .services(let error?) = first { throw error }
+            throw ServicesEnded()
+        }
+        await group.triggerGracefulShutdown()
+        tasks.addTask { try? await Task.sleep(for: .seconds(30)); return .timer }
+        var servicesError: (any Error)?
+        while let ended = try await tasks.next() {
+            switch ended {
+            case .services(let error):
+                servicesError = error
+                tasks.cancelAll()  // the timer
+            case .timer:
+                logger.warning("the services did not stop within 30 s of a graceful shutdown; cancelling them")
+                tasks.cancelAll()
+            case .body:
+                break
+            }
+        }
+        let result = try outcome.get()
+        if let servicesError { throw servicesError }
         return result
     } }
+}
+
+/// What ended first in `withRunningServices` (its tasks return this rather than throw).
+private enum RunningServicesEnd<T: Sendable>: Sendable {
+    case services((any Error)?)
+    case body(Result<T, any Error>)
+    case timer
 }
 
 /// The services of `withRunningServices` stopped before its body was done.
