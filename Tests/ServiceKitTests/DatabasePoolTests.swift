@@ -112,8 +112,10 @@ import TestSupport
                         }
                         inner.addTask { try await Task.sleep(for: .seconds(20)); return nil }
                         // Meanwhile the second connection is refused ("too many connections"); then allowed.
-                        try await Task.sleep(for: .milliseconds(300))
+                        let refusedBy = ContinuousClock.now + .seconds(10)
+                        while !pool.statistics.unavailable && ContinuousClock.now < refusedBy { try await Task.sleep(for: .milliseconds(20)) }
                         #expect(pool.statistics.unavailable, "the second connection was refused")
+                        try await Task.sleep(for: .milliseconds(200))
                         try await outer.query("ALTER DATABASE \(unescaped: name) CONNECTION LIMIT -1", logger: TestDatabase.logger)
                         let first = try await inner.next() ?? nil
                         inner.cancelAll()
