@@ -49,7 +49,21 @@ stacks_digest() {
 STALL=${SWN_TEST_STALL_SECONDS:-360}
 MAX=${SWN_TEST_MAX_SECONDS:-2400}
 rm -f "$LOGS"/hung-*.stacks "$LOGS/swift-test.status"
-( stdbuf -oL -eL swift test "$@"; echo $? >"$LOGS/swift-test.status" ) >"$LOG" 2>&1 &
+# Every process the tests start inherits this mark, by which `stop_leftovers` finds them.
+RUN_MARK="SWN_TEST_RUN=$$-$(date +%s%N)"
+
+# Stops whatever the tests started and left running (the test process crashed, or the watchdog stopped
+# it): orphaned services and moto servers would otherwise load the machine for the rest of a CI run.
+stop_leftovers() {
+  local environ pid count=0
+  for environ in /proc/[0-9]*/environ; do
+    pid=${environ#/proc/}; pid=${pid%/environ}
+    if grep -qzx "$RUN_MARK" "$environ" 2>/dev/null; then kill -9 "$pid" 2>/dev/null && count=$((count + 1)); fi
+  done
+  [ "$count" = 0 ] || echo "== swift test: stopped $count process(es) the tests had left running"
+}
+
+( export "$RUN_MARK"; stdbuf -oL -eL swift test "$@"; echo $? >"$LOGS/swift-test.status" ) >"$LOG" 2>&1 &
 runner=$!
 tail -n +1 -f --pid="$runner" "$LOG" &  # the log, shown as it grows
 shower=$!
@@ -74,6 +88,7 @@ while kill -0 "$runner" 2>/dev/null; do
 done
 wait "$runner" 2>/dev/null
 wait "$shower" 2>/dev/null
+stop_leftovers
 status=$(cat "$LOGS/swift-test.status" 2>/dev/null || echo 124)
 if [ -n "$hung" ]; then
   {
@@ -110,8 +125,9 @@ fi
 # Each failed test once more, alone (names are escaped for the filter's regular expression).
 pattern=$(printf '%s\n' "${failed[@]}" | sed -E 's/[][\.^$*+?(){}|]/\\&/g; s/$/\\(/' | paste -sd '|')
 echo "== swift test: rerunning the ${#failed[@]} failed test(s) alone: ${failed[*]}"
-timeout "$MAX" swift test "$@" --filter "$pattern" 2>&1 | tee "$RERUN_LOG"
+( export "$RUN_MARK"; timeout "$MAX" swift test "$@" --filter "$pattern" ) 2>&1 | tee "$RERUN_LOG"
 rerun=${PIPESTATUS[0]}
+stop_leftovers
 if [ "$rerun" = 0 ]; then
   echo "rerun alone: all ${#failed[@]} passed — FLAKY under the full suite's load (to be fixed): ${failed[*]}" >>"$SUMMARY"
   exit 0
