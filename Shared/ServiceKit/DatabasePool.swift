@@ -229,8 +229,9 @@ package final class DatabasePool: Service, Sendable {
                         nextAttempt: now + Self.backoff(afterFailures: attempts), lastError: String(reflecting: error)
                     )
                 }
-                // Leases wait and other connections are open (they may not come back): try again when due.
-                if !state.waiters.isEmpty, state.open > 1, !state.shuttingDown, !stopping, let outage = state.outage {
+                // Leases wait and connections are open (they may not come back to them): try again when due.
+                // (Should those connections come back closed, `give` answers the waiters at once.)
+                if !state.waiters.isEmpty, state.open - state.connecting > 0, !state.shuttingDown, !stopping, let outage = state.outage {
                     return (.retry(after: max(outage.nextAttempt - now, Self.minimumBackoff)), [], first)
                 }
                 state.connecting -= 1
@@ -325,8 +326,9 @@ package final class DatabasePool: Service, Sendable {
             state.open -= 1
             guard !state.waiters.isEmpty, !state.shuttingDown else { return .drop }
             if let outage = state.outage, state.connecting > 0 || now < outage.nextAttempt {
-                // Another connection or the attempt under way may still serve them.
-                guard state.open == 0 else { return .drop }
+                // Another connection may still come back to them. Attempts under way are not waited
+                // for: during an outage a lease is answered promptly (503), not after the next attempt.
+                guard state.open - state.connecting == 0 else { return .drop }
                 defer { state.waiters = [] }
                 return .failWaiters(state.waiters, outage.unavailable(at: now))
             }
