@@ -15,13 +15,7 @@ import TestSupport
     /// connections than its size.
     @Test func connectionsTheServerEndsAreReplaced() async throws {
         try await TestDatabase.with { database in
-            var settings = database.settings
-            settings.maximumConnections = 4
-            settings.minimumConnections = 4
-            let pool = DatabasePool(settings: settings, logger: TestDatabase.logger)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await pool.run() }
-                defer { group.cancelAll() }
+            try await withPool(on: database, opening: 4) { pool in
                 for round in 1...3 {
                     // Queries in flight, one of them asleep in the server, while the backends are ended.
                     let outcomes = try await withThrowingTaskGroup(of: String.self, returning: [String].self) { queries in
@@ -94,14 +88,8 @@ import TestSupport
     /// It used to wait for the first connection to come back, which its own caller held: for ever.
     @Test func aLeaseWhoseCallerHoldsAConnectionIsServedAfterAFailedAttempt() async throws {
         try await TestDatabase.with { database in
-            var settings = database.settings
-            settings.maximumConnections = 4
-            settings.minimumConnections = 0
-            let pool = DatabasePool(settings: settings, logger: TestDatabase.logger)
             let name = database.settings.database
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await pool.run() }
-                defer { group.cancelAll() }
+            try await withPool(on: database, opening: 0) { pool in
                 let answer = try await pool.withConnection { outer -> Int in
                     try await outer.query("ALTER DATABASE \(unescaped: name) CONNECTION LIMIT 1", logger: TestDatabase.logger)
                     return try await withThrowingTaskGroup(of: Int?.self) { inner in
@@ -228,6 +216,19 @@ import TestSupport
         let n: Int
         func makeBindings() throws -> PostgresBindings { try PostgresBindings(binding: n) }
         func decodeRow(_ row: PostgresRow) throws {}
+    }
+
+    /// A pool of four connections on `database` (`opening` of them at start), running while `body` runs.
+    private func withPool(on database: TestDatabase, opening: Int, _ body: (DatabasePool) async throws -> Void) async throws {
+        var settings = database.settings
+        settings.maximumConnections = 4
+        settings.minimumConnections = opening
+        let pool = DatabasePool(settings: settings, logger: TestDatabase.logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await pool.run() }
+            defer { group.cancelAll() }
+            try await body(pool)
+        }
     }
 
     private func terminateBackends(of database: String) async throws {
