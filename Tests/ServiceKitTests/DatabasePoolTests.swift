@@ -31,7 +31,8 @@ import TestSupport
                                 }
                             }
                         }
-                        try await Task.sleep(for: .milliseconds(200))
+                        // Once the 2 s sleep runs (a fixed pause was once too short for a loaded run).
+                        try await waitForSleepingQuery(in: database.settings.database)
                         try await terminateBackends(of: database.settings.database)
                         return try await queries.reduce(into: []) { $0.append($1) }
                     }
@@ -228,6 +229,22 @@ import TestSupport
             group.addTask { await pool.run() }
             defer { group.cancelAll() }
             try await body(pool)
+        }
+    }
+
+    /// Waits (up to 10 s) until a `pg_sleep` of `database` has been running for 50 ms.
+    private func waitForSleepingQuery(in database: String) async throws {
+        try await withTemporaryPostgresClient(try TestDatabase.server, logger: TestDatabase.logger) { admin in
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline {
+                let rows = try await admin.query("""
+                    SELECT count(*)::bigint FROM pg_stat_activity WHERE datname = \(database) AND state = 'active'
+                        AND query LIKE 'SELECT pg_sleep%' AND now() - query_start > interval '50 milliseconds'
+                    """, logger: TestDatabase.logger)
+                for try await count in rows.decode(Int.self) where count > 0 { return }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            Issue.record("no sleeping query within 10 s")
         }
     }
 
