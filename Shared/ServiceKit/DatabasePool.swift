@@ -62,6 +62,16 @@ package final class DatabasePool: Service, Sendable {
         /// Whether the connections to open at start were asked for (after the first one connected).
         var prewarmed = false
 
+        /// An attempt to connect gives up its slot; with no connection left, nothing will serve the
+        /// waiters: they are taken out and returned, for the caller to fail outside the lock.
+        mutating func giveUpAttempt() -> [Waiter] {
+            connecting -= 1
+            open -= 1
+            guard open == 0 else { return [] }
+            defer { waiters = [] }
+            return waiters
+        }
+
         /// An idle connection still open; the closed ones met on the way are counted out of `open` and
         /// added to `closed`, for the caller to close outside the lock.
         mutating func popOpenIdle(closed: inout [PooledConnection]) -> PooledConnection? {
@@ -143,35 +153,17 @@ package final class DatabasePool: Service, Sendable {
     /// that calls a step which leases its own). Ending the attempt there left that task waiting for ever
     /// (seen in a loaded `swift test`: one connect timeout, then a test that never ended).
     private func connect() async {
-        var retrying = false
-        while true {
-            if retrying {
-                // Still wanted? A released connection may have served the waiters meanwhile.
-                let wanted = state.withLock { state -> Bool in
-                    guard state.waiters.isEmpty || state.shuttingDown else { return true }
-                    state.connecting -= 1
-                    state.open -= 1
-                    return false
-                }
-                guard wanted else { return }
+        while case .retry(let delay) = await attempt() {
+            _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
+            let stopping = Task.isCancelled || Task.isShuttingDownGracefully
+            // Still wanted? A released connection may have served the waiters meanwhile.
+            let unwanted = state.withLock { state -> [Waiter]? in
+                guard state.waiters.isEmpty || state.shuttingDown || stopping else { return nil }
+                return state.giveUpAttempt()
             }
-            switch await attempt() {
-            case .connected: return
-            case .failed: return
-            case .retry(let delay):
-                retrying = true
-                _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
-                if Task.isCancelled || Task.isShuttingDownGracefully {
-                    let failed = state.withLock { state -> [Waiter] in
-                        state.connecting -= 1
-                        state.open -= 1
-                        guard state.open == 0 else { return [] }
-                        defer { state.waiters = [] }
-                        return state.waiters
-                    }
-                    for waiter in failed { waiter.continuation.resume(throwing: Self.shuttingDown) }
-                    return
-                }
+            if let unwanted {
+                for waiter in unwanted { waiter.continuation.resume(throwing: Self.shuttingDown) }
+                return
             }
         }
     }
@@ -234,12 +226,7 @@ package final class DatabasePool: Service, Sendable {
                 if !state.waiters.isEmpty, state.open - state.connecting > 0, !state.shuttingDown, !stopping, let outage = state.outage {
                     return (.retry(after: max(outage.nextAttempt - now, Self.minimumBackoff)), [], first)
                 }
-                state.connecting -= 1
-                state.open -= 1
-                // With no connection left, nothing will serve the waiters.
-                guard state.open == 0 else { return (.failed, [], first) }
-                defer { state.waiters = [] }
-                return (.failed, state.waiters, first)
+                return (.failed, state.giveUpAttempt(), first)
             }
             if firstFailure {
                 logger.warning("database unreachable; retrying with backoff", metadata: [
