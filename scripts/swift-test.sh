@@ -20,15 +20,6 @@ RERUN_LOG=$LOGS/swift-test-rerun.log
 SUMMARY=$LOGS/swift-test-summary.txt
 : >"$SUMMARY"
 
-# Every process below this shell's process $1 (children first).
-descendants() {
-  local child
-  for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
-    descendants "$child"
-    echo "$child"
-  done
-}
-
 # The tests that printed "started" but neither "passed" nor "failed" in log $1.
 unfinished() {
   comm -23 <(grep -oE '^◇ Test [^ ]+ started' "$1" | sed -E 's/^◇ Test ([^ ]+) started/\1/' | grep -vx run | sort -u) \
@@ -52,14 +43,20 @@ rm -f "$LOGS"/hung-*.stacks "$LOGS/swift-test.status"
 # Every process the tests start inherits this mark, by which `stop_leftovers` finds them.
 RUN_MARK="SWN_TEST_RUN=$$-$(date +%s%N)"
 
+# The processes of this run: the test process and whatever it started (services, moto, tools).
+marked() {
+  local environ pid
+  for environ in /proc/[0-9]*/environ; do
+    pid=${environ#/proc/}; pid=${pid%/environ}
+    if grep -qzx "$RUN_MARK" "$environ" 2>/dev/null; then echo "$pid"; fi
+  done
+}
+
 # Stops whatever the tests started and left running (the test process crashed, or the watchdog stopped
 # it): orphaned services and moto servers would otherwise load the machine for the rest of a CI run.
 stop_leftovers() {
-  local environ pid count=0
-  for environ in /proc/[0-9]*/environ; do
-    pid=${environ#/proc/}; pid=${pid%/environ}
-    if grep -qzx "$RUN_MARK" "$environ" 2>/dev/null; then kill -9 "$pid" 2>/dev/null && count=$((count + 1)); fi
-  done
+  local pid count=0
+  for pid in $(marked); do kill -9 "$pid" 2>/dev/null && count=$((count + 1)); done
   [ "$count" = 0 ] || echo "== swift test: stopped $count process(es) the tests had left running"
 }
 
@@ -76,13 +73,12 @@ while kill -0 "$runner" 2>/dev/null; do
   if [ $((now - started)) -ge "$MAX" ]; then hung="still running after ${MAX} s"; fi
   if [ -n "$hung" ]; then
     echo "== swift test: $hung; taking every thread's stack, then stopping it"
-    mapfile -t tree < <(descendants "$runner")
-    for pid in "${tree[@]}"; do
+    for pid in $(marked); do
       name=$(ps -o comm= -p "$pid" 2>/dev/null) || continue
       case "$name" in swift|swift-test|swift-build|tee|stdbuf|bash|sh|sleep) continue ;; esac
       timeout 90 gdb -p "$pid" -batch -ex "thread apply all bt 40" >"$LOGS/hung-$name-$pid.stacks" 2>&1 </dev/null || true
     done
-    for pid in "${tree[@]}"; do kill -9 "$pid" 2>/dev/null; done
+    stop_leftovers
     break
   fi
 done
